@@ -1,0 +1,546 @@
+"""The run configuration: every choice of METHOD.md, validated once.
+
+A :class:`Config` is a frozen value. Build it from keywords, a TOML file, a mapping or the
+``to_dict`` of an earlier run, then change it with :meth:`Config.replace` (CLI overrides).
+Each constructor validates every field in ``__post_init__`` and raises
+:class:`~gee_cscc.errors.ConfigError` naming the field, the value given and what is allowed.
+
+TOML layout
+-----------
+Keys are the field names. They may be written flat at the top level, or grouped in the
+sections below (both forms may be mixed; a key given twice is an error). Keys left out keep
+the paper's defaults; TOML has no null, so an optional field is unset by leaving it out::
+
+    [years]                      # METHOD.md §2-§4; reference_year is t'
+    start = 1981
+    end = 2018
+    reference_year = 2000
+
+    [input]                      # METHOD.md §0-§1
+    band = "npp"
+    scale_factor = 1.0           # stored value × scale_factor + offset = g C m⁻² yr⁻¹
+    offset = 0.0
+    composite_unit = "per_day"   # "per_day" | "per_composite"
+    vca_min_mean = 0.0           # VCA: mean NPP over the run must be > this
+    # landcover_mask = "projects/my-project/assets/vegetation_mask"
+
+    [trend]                      # METHOD.md §3
+    trend = "ols"                # "ols" | "sen"
+    alpha = 0.05
+    alpha_strict = 0.01
+    zero_slope_tolerance = 1e-6  # g C m⁻² yr⁻²
+
+    [fit]                        # METHOD.md §5
+    fit_mode = "free"            # "free" | "fixed" | "loglinear"
+    plateau = "fit"              # "fit" | "onset"
+    plateau_years = 3
+    extrapolation_factor = 5.0
+    grade_thresholds = [500.0, 100.0, 0.0, -100.0]
+
+    [regions]
+    region_property = "abbr"
+    pcs_years = [1981, 2000, 2018]   # default: start, reference_year, end
+
+    [engine]
+    engine = "local"             # "local" | "earthengine"
+    # project = "my-gcp-project"
+    # scale = 5000.0             # metres
+    workload_tag = "gee-cscc"
+
+The flat form of the same file is ``start = 1981``, ``trend = "ols"`` and so on, without
+section headers. :meth:`Config.to_toml` writes the sectioned form.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import itertools
+import math
+import numbers
+import os
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+__all__ = ["SECTIONS", "Config"]
+
+#: The TOML sections and the fields each one holds, in the order ``to_toml`` writes them.
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "years": ("start", "end", "reference_year"),
+    "input": (
+        "band",
+        "scale_factor",
+        "offset",
+        "composite_unit",
+        "vca_min_mean",
+        "landcover_mask",
+    ),
+    "trend": ("trend", "alpha", "alpha_strict", "zero_slope_tolerance"),
+    "fit": (
+        "fit_mode",
+        "plateau",
+        "plateau_years",
+        "extrapolation_factor",
+        "grade_thresholds",
+    ),
+    "regions": ("region_property", "pcs_years"),
+    "engine": ("engine", "project", "scale", "workload_tag"),
+}
+
+_COMPOSITE_UNITS = ("per_day", "per_composite")
+_TRENDS = ("ols", "sen")
+_FIT_MODES = ("free", "fixed", "loglinear")
+_PLATEAUS = ("fit", "onset")
+_ENGINES = ("local", "earthengine")
+# Earth Engine's own rule for workload tags (ee._state._WorkloadTag.validate); "" means none.
+_WORKLOAD_TAG = re.compile(r"[a-z0-9]|[a-z0-9][-_a-z0-9]{0,61}[a-z0-9]")
+_YEAR_KEYS = ("start", "end", "reference_year")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Config:
+    """Every configurable choice of a run, with the paper's defaults (METHOD.md).
+
+    Parameters
+    ----------
+    start, end : int
+        First and last year of the run, t0 and tN (paper: 1981, 2018).
+    reference_year : int
+        The reference year t' where the evaluation years begin (paper: 2000). Must satisfy
+        ``start + 2 <= reference_year <= end`` so the first growing window has >= 3 years.
+    alpha, alpha_strict : float
+        Significance levels of the trend test (0.05 "significant", 0.01 "extremely
+        significant"); ``0 < alpha_strict < alpha < 1``.
+    band : str
+        Name of the NPP band of the input collection.
+    scale_factor, offset : float
+        ``stored × scale_factor + offset`` gives NPP in g C m⁻² yr⁻¹ (scale_factor > 0).
+    composite_unit : {"per_day", "per_composite"}
+        What an 8-day composite stores: a daily-mean rate or a total (METHOD.md §0).
+    vca_min_mean : float
+        A cell is in the VCA only if its mean NPP over the run is strictly greater than
+        this, in g C m⁻² yr⁻¹ (METHOD.md §1).
+    landcover_mask : str or None
+        Optional asset id of a land-cover mask ANDed into the VCA.
+    trend : {"ols", "sen"}
+        OLS slope with a t-test, or Sen's slope with Mann–Kendall (METHOD.md §3).
+    zero_slope_tolerance : float
+        |K| below this counts as 0, in g C m⁻² yr⁻² (METHOD.md §5b); >= 0.
+    fit_mode : {"free", "fixed", "loglinear"}
+        Decay fit with λ free, λ fixed at 1, or OLS of ln q (METHOD.md §5).
+    plateau : {"fit", "onset"}
+        Whether the CSR of a plateaued series uses the fitted τ or the plateau onset.
+    plateau_years : int
+        Unchanged year-to-year steps at the end of a ratio series that make a plateau; >= 1.
+    extrapolation_factor : float
+        τ above this × the number of evaluation years (years) is flagged ``extrapolated``.
+    grade_thresholds : tuple of 4 float
+        RS bounds t1 > t2 > t3 > t4 in years: RS > t1 "extremely strong", t2 < RS <= t1
+        "stronger", t3 <= RS <= t2 "strong", t4 <= RS < t3 "weak", RS < t4 "weaker".
+    region_property : str
+        The feature property naming each region (e.g. a province abbreviation).
+    pcs_years : tuple of int or None
+        Years whose PCS maps are made, each within start…end, stored sorted; None (the
+        default) means ``(start, reference_year, end)``. Always a tuple after construction.
+    engine : {"local", "earthengine"}
+        The embedded local engine or Google Earth Engine.
+    project : str or None
+        Google Cloud project id for Earth Engine (no ``projects/`` prefix).
+    scale : float or None
+        Nominal pixel size of computations and exports in metres (Earth Engine's ``scale``);
+        None keeps the input's native grid.
+    workload_tag : str
+        Earth Engine workload tag labelling the run's computations; "" sets none.
+    """
+
+    start: int = 1981
+    end: int = 2018
+    reference_year: int = 2000
+    alpha: float = 0.05
+    alpha_strict: float = 0.01
+    band: str = "npp"
+    scale_factor: float = 1.0
+    offset: float = 0.0
+    composite_unit: str = "per_day"
+    vca_min_mean: float = 0.0
+    landcover_mask: str | None = None
+    trend: str = "ols"
+    zero_slope_tolerance: float = 1e-6
+    fit_mode: str = "free"
+    plateau: str = "fit"
+    plateau_years: int = 3
+    extrapolation_factor: float = 5.0
+    grade_thresholds: tuple[float, float, float, float] = (500.0, 100.0, 0.0, -100.0)
+    region_property: str = "abbr"
+    pcs_years: tuple[int, ...] | None = None
+    engine: str = "local"
+    project: str | None = None
+    scale: float | None = None
+    workload_tag: str = "gee-cscc"
+
+    def __post_init__(self) -> None:
+        def put(name: str, value: Any) -> None:
+            object.__setattr__(self, name, value)
+
+        start = _integer("start", self.start)
+        put("start", start)
+        end = _integer("end", self.end)
+        if end < start + 2:
+            raise ConfigError(
+                f"end: {end} must be >= start + 2 ({start + 2}); a run needs at least 3 years"
+            )
+        put("end", end)
+        ref = _integer("reference_year", self.reference_year)
+        if not start + 2 <= ref <= end:
+            raise ConfigError(
+                f"reference_year: {ref} is outside {start + 2} … {end} (start + 2 … end; the "
+                "first growing window start … reference_year needs at least 3 years)"
+            )
+        put("reference_year", ref)
+
+        alpha = _number("alpha", self.alpha)
+        if not 0.0 < alpha < 1.0:
+            raise ConfigError(f"alpha: {alpha!r} must be > 0 and < 1")
+        put("alpha", alpha)
+        strict = _number("alpha_strict", self.alpha_strict)
+        if not 0.0 < strict < alpha:
+            raise ConfigError(
+                f"alpha_strict: {strict!r} must be > 0 and < alpha ({alpha!r})"
+            )
+        put("alpha_strict", strict)
+
+        put("band", _text("band", self.band))
+        put("scale_factor", _number("scale_factor", self.scale_factor, positive=True))
+        put("offset", _number("offset", self.offset))
+        put(
+            "composite_unit",
+            _choice("composite_unit", self.composite_unit, _COMPOSITE_UNITS),
+        )
+        put("vca_min_mean", _number("vca_min_mean", self.vca_min_mean))
+        if self.landcover_mask is not None:
+            put(
+                "landcover_mask",
+                _identifier("landcover_mask", self.landcover_mask, "asset id"),
+            )
+
+        put("trend", _choice("trend", self.trend, _TRENDS))
+        tolerance = _number("zero_slope_tolerance", self.zero_slope_tolerance)
+        if tolerance < 0.0:
+            raise ConfigError(f"zero_slope_tolerance: {tolerance!r} must be >= 0")
+        put("zero_slope_tolerance", tolerance)
+
+        put("fit_mode", _choice("fit_mode", self.fit_mode, _FIT_MODES))
+        put("plateau", _choice("plateau", self.plateau, _PLATEAUS))
+        plateau_years = _integer("plateau_years", self.plateau_years)
+        if plateau_years < 1:
+            raise ConfigError(f"plateau_years: {plateau_years} must be >= 1")
+        put("plateau_years", plateau_years)
+        put(
+            "extrapolation_factor",
+            _number("extrapolation_factor", self.extrapolation_factor, positive=True),
+        )
+        put("grade_thresholds", _thresholds(self.grade_thresholds))
+
+        put("region_property", _text("region_property", self.region_property))
+        if self.pcs_years is None:
+            put("pcs_years", (start, ref, end))
+        else:
+            put("pcs_years", _pcs_years(self.pcs_years, start, end))
+
+        put("engine", _choice("engine", self.engine, _ENGINES))
+        if self.project is not None:
+            project = _identifier("project", self.project, "Google Cloud project id")
+            if "/" in project:
+                raise ConfigError(
+                    f"project: {project!r} must be a bare project id such as 'my-project', "
+                    "without 'projects/' or other slashes"
+                )
+            put("project", project)
+        if self.scale is not None:
+            put("scale", _number("scale", self.scale, positive=True))
+        tag = self.workload_tag
+        if not isinstance(tag, str) or not (tag == "" or _WORKLOAD_TAG.fullmatch(tag)):
+            raise ConfigError(
+                f"workload_tag: {tag!r} must be '' or 1-63 characters of a-z, 0-9, '-' and "
+                "'_', beginning and ending with a-z or 0-9 (Earth Engine's rule)"
+            )
+
+    # ------------------------------------------------------------------ derived values
+    @property
+    def years(self) -> tuple[int, ...]:
+        """The run years t0 … tN, inclusive."""
+        return tuple(range(self.start, self.end + 1))
+
+    @property
+    def n_years(self) -> int:
+        """Number of run years n (paper: 38)."""
+        return self.end - self.start + 1
+
+    @property
+    def evaluation_years(self) -> tuple[int, ...]:
+        """The evaluation years t' … tN of the maintenance surfaces (METHOD.md §4)."""
+        return tuple(range(self.reference_year, self.end + 1))
+
+    @property
+    def n_evaluation_years(self) -> int:
+        """Number of evaluation years (paper: 19)."""
+        return self.end - self.reference_year + 1
+
+    # ------------------------------------------------------------------ constructors
+    @classmethod
+    def from_mapping(cls, mapping: Mapping[str, Any]) -> Config:
+        """Build a config from a flat or sectioned mapping (the TOML layout).
+
+        Parameters
+        ----------
+        mapping : Mapping
+            Field names as keys, at the top level or inside the sections of :data:`SECTIONS`.
+
+        Raises
+        ------
+        ConfigError
+            An unknown key, a key given twice, or a field with a wrong value.
+        """
+        return cls(**_flatten(mapping, sectioned=True, source="mapping"))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Config:
+        """Build a config from the flat dictionary of :meth:`to_dict` (e.g. a run.json)."""
+        return cls(**_flatten(data, sectioned=False, source="dict"))
+
+    @classmethod
+    def from_toml(cls, source: str | os.PathLike[str]) -> Config:
+        """Read a config from a TOML file or TOML text (layout in the module docstring).
+
+        Parameters
+        ----------
+        source : str or path-like
+            A path-like is a file. A string is TOML text when it is blank or contains a
+            newline or ``=``, otherwise the path of a file.
+
+        Raises
+        ------
+        ConfigError
+            The file cannot be read, is not valid TOML, or holds a bad key or value; the
+            message names the file.
+        """
+        text_given = isinstance(source, str) and (
+            not source.strip() or "\n" in source or "=" in source
+        )
+        if text_given:
+            text, name = str(source), "TOML text"
+        else:
+            path = Path(source)
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ConfigError(
+                    f"cannot read config file {str(path)!r}: {exc}"
+                ) from exc
+            name = str(path)
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{name}: not valid TOML: {exc}") from exc
+        try:
+            return cls(**_flatten(data, sectioned=True, source=name))
+        except ConfigError as exc:
+            raise ConfigError(f"{exc} (in {name})") from None
+
+    # ------------------------------------------------------------------ changes and output
+    def replace(self, **overrides: Any) -> Config:
+        """Return a copy with some fields changed, validated like a new config.
+
+        When the years change and ``pcs_years`` is not given, a ``pcs_years`` that was the
+        default (start, reference_year, end) follows the new years.
+        """
+        unknown = [key for key in overrides if key not in _FIELD_NAMES]
+        if unknown:
+            raise ConfigError(
+                _unknown_key_message(unknown[0], _FIELD_NAMES, "overrides")
+            )
+        follows_years = self.pcs_years == (self.start, self.reference_year, self.end)
+        years_change = any(key in overrides for key in _YEAR_KEYS)
+        if "pcs_years" not in overrides and follows_years and years_change:
+            overrides["pcs_years"] = None
+        return dataclasses.replace(self, **overrides)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return every field as a flat JSON-serialisable dict (tuples become lists)."""
+        out: dict[str, Any] = {}
+        for name in _FIELD_NAMES:
+            value = getattr(self, name)
+            out[name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    def to_toml(self) -> str:
+        """Return the config as sectioned TOML text that :meth:`from_toml` reads back equal."""
+        lines = [
+            "# gee_cscc run configuration (see METHOD.md); unset optional keys are comments"
+        ]
+        for section, names in SECTIONS.items():
+            lines.append("")
+            lines.append(f"[{section}]")
+            for name in names:
+                value = getattr(self, name)
+                if value is None:
+                    lines.append(f"# {name} is not set")
+                else:
+                    lines.append(f"{name} = {_toml_value(value)}")
+        return "\n".join(lines) + "\n"
+
+
+_FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Config))
+
+
+# ---------------------------------------------------------------------- field validators
+def _integer(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ConfigError(
+            f"{name}: {value!r} ({type(value).__name__}) is not an integer"
+        )
+    return int(value)
+
+
+def _number(name: str, value: Any, *, positive: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ConfigError(f"{name}: {value!r} ({type(value).__name__}) is not a number")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ConfigError(f"{name}: {value!r} is not a finite number")
+    if positive and number <= 0.0:
+        raise ConfigError(f"{name}: {value!r} must be > 0")
+    return number
+
+
+def _text(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{name}: {value!r} is not a non-empty string")
+    return value
+
+
+def _identifier(name: str, value: Any, what: str) -> str:
+    text = _text(name, value)
+    if any(char.isspace() for char in text):
+        raise ConfigError(
+            f"{name}: {value!r} is not a valid {what} (it contains whitespace)"
+        )
+    return text
+
+
+def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in allowed:
+        options = ", ".join(repr(option) for option in allowed)
+        raise ConfigError(f"{name}: {value!r} is not one of {options}")
+    return value
+
+
+def _sequence(name: str, value: Any) -> list[Any]:
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise ConfigError(f"{name}: {value!r} is not a list")
+    return list(value)
+
+
+def _thresholds(value: Any) -> tuple[float, float, float, float]:
+    items = _sequence("grade_thresholds", value)
+    numbers_ = tuple(
+        _number(f"grade_thresholds[{i}]", item) for i, item in enumerate(items)
+    )
+    if len(numbers_) != 4 or any(a <= b for a, b in itertools.pairwise(numbers_)):
+        raise ConfigError(
+            f"grade_thresholds: {value!r} must be 4 numbers in strictly decreasing order "
+            "(RS bounds of extremely strong, stronger, strong, weak; default "
+            "500, 100, 0, -100 years)"
+        )
+    return numbers_  # type: ignore[return-value]
+
+
+def _pcs_years(value: Any, start: int, end: int) -> tuple[int, ...]:
+    years = [_integer("pcs_years", item) for item in _sequence("pcs_years", value)]
+    for year in years:
+        if not start <= year <= end:
+            raise ConfigError(
+                f"pcs_years: {year} is outside the run years {start} … {end}"
+            )
+    if len(set(years)) != len(years):
+        raise ConfigError(f"pcs_years: {value!r} lists a year twice")
+    return tuple(sorted(years))
+
+
+# ---------------------------------------------------------------------- mappings and TOML
+def _unknown_key_message(key: Any, known: Iterable[str], where: str) -> str:
+    known = list(known)
+    close = difflib.get_close_matches(str(key), known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"{key}: unknown key in {where}{hint}; known keys: {', '.join(known)}"
+
+
+def _flatten(
+    mapping: Mapping[str, Any], *, sectioned: bool, source: str
+) -> dict[str, Any]:
+    """Return the field values of a flat or sectioned mapping, rejecting unknown keys."""
+    if not isinstance(mapping, Mapping):
+        raise ConfigError(
+            f"config {source}: expected a mapping, got {type(mapping).__name__}"
+        )
+    flat: dict[str, Any] = {}
+
+    def put(name: str, value: Any, where: str) -> None:
+        if name in flat:
+            raise ConfigError(f"{name}: given twice in {source} (again in {where})")
+        flat[name] = value
+
+    for key, value in mapping.items():
+        if sectioned and key in SECTIONS and isinstance(value, Mapping):
+            for name, item in value.items():
+                if name not in SECTIONS[key]:
+                    raise ConfigError(
+                        _unknown_key_message(name, SECTIONS[key], f"[{key}]")
+                    )
+                put(name, item, f"[{key}]")
+        elif key in _FIELD_NAMES:
+            put(key, value, "the top level")
+        elif sectioned and key in SECTIONS:
+            raise ConfigError(
+                f"{key}: {value!r} must be a table of {', '.join(SECTIONS[key])}"
+            )
+        else:
+            known = (
+                _FIELD_NAMES + tuple(f"[{s}]" for s in SECTIONS)
+                if sectioned
+                else _FIELD_NAMES
+            )
+            raise ConfigError(_unknown_key_message(key, known, source))
+    return flat
+
+
+_TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n"}
+_TOML_ESCAPES.update({"\f": "\\f", "\r": "\\r"})
+
+
+def _toml_string(text: str) -> str:
+    """A TOML basic string: escape quote, backslash and every control character."""
+    out = []
+    for char in text:
+        if char in _TOML_ESCAPES:
+            out.append(_TOML_ESCAPES[char])
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\u{ord(char):04X}")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, str):
+        return _toml_string(value)
+    if isinstance(value, tuple):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
+    if isinstance(value, float):
+        return repr(value)  # shortest round-trip form, e.g. 1e-06: valid TOML
+    return str(value)  # int

@@ -1,0 +1,73 @@
+"""Errors raised while the local engine serves a request.
+
+Each maps to the HTTP status and JSON error body that Google's servers send for the same
+failure, so the unmodified ``ee`` client raises ``ee.EEException`` with the message.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "EEError",
+    "NotFoundError",
+    "PermissionError_",
+    "AlreadyExistsError",
+    "UnimplementedError",
+    "MemoryLimitError",
+]
+
+
+class EEError(Exception):
+    """An evaluation error: HTTP 400 INVALID_ARGUMENT, never retried by the client."""
+
+    http_status = 400
+    status = "INVALID_ARGUMENT"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def body(self) -> dict:
+        return {
+            "error": {
+                "code": self.http_status,
+                "message": self.message,
+                "status": self.status,
+            }
+        }
+
+
+class NotFoundError(EEError):
+    """A missing asset or operation: HTTP 404 NOT_FOUND."""
+
+    http_status = 404
+    status = "NOT_FOUND"
+
+
+class PermissionError_(EEError):
+    """The caller may not read or write an asset: HTTP 403 PERMISSION_DENIED."""
+
+    http_status = 403
+    status = "PERMISSION_DENIED"
+
+
+class AlreadyExistsError(EEError):
+    """An asset that is to be created exists: HTTP 409 ALREADY_EXISTS."""
+
+    http_status = 409
+    status = "ALREADY_EXISTS"
+
+
+class UnimplementedError(EEError):
+    """An algorithm the local engine does not implement (still a 400: it is deterministic)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"{name} is not implemented by the local engine.")
+        self.algorithm = name
+
+
+class MemoryLimitError(EEError):
+    """A computation would exceed the engine's memory budget."""
+
+    def __init__(self, detail: str = "") -> None:
+        msg = "User memory limit exceeded."
+        super().__init__(f"{msg} {detail}".strip())

@@ -1,0 +1,159 @@
+"""The expression-graph interpreter of the local engine.
+
+Evaluates the ``{"result": KEY, "values": {KEY: ValueNode}}`` graphs the ``ee`` client sends
+(see shared/reference/ee-protocol.md §2.1): constants, arrays, dictionaries, algorithm
+invocations, function definitions (closures over an environment chain, for ``map`` and
+``iterate``), argument references and shared value references. A shared entry that contains
+no argument reference is evaluated once per graph; one that does is evaluated in the
+environment of each place that references it.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+from typing import Any
+
+from . import registry
+from .errors import EEError
+
+__all__ = ["Closure", "evaluate"]
+
+
+class _Env:
+    __slots__ = ("frame", "parent")
+
+    def __init__(self, frame: Mapping[str, Any], parent: _Env | None) -> None:
+        self.frame = frame
+        self.parent = parent
+
+    def lookup(self, name: str) -> Any:
+        env: _Env | None = self
+        while env is not None:
+            if name in env.frame:
+                return env.frame[name]
+            env = env.parent
+        raise EEError(f"Unbound argument reference: {name}.")
+
+
+class Closure:
+    """A function defined in an expression, callable from Python by position or name."""
+
+    def __init__(
+        self, graph: _Graph, arg_names: list[str], body: str, env: _Env | None
+    ) -> None:
+        self.graph = graph
+        self.arg_names = arg_names
+        self.body = body
+        self.env = env
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if len(args) > len(self.arg_names):
+            raise EEError(
+                f"Function takes {len(self.arg_names)} arguments, got {len(args)}."
+            )
+        frame = dict(zip(self.arg_names, args))
+        frame.update(kwargs)
+        return self.graph.eval_key(self.body, _Env(frame, self.env))
+
+    def info(self) -> dict:
+        return {"type": "Function", "argumentNames": list(self.arg_names)}
+
+
+class _Graph:
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self.values = values
+        self.cache: dict[str, Any] = {}
+        self._closed: dict[str, bool] = {}
+
+    # A key is "closed" when nothing under it refers to a function argument.
+    def closed(self, key: str) -> bool:
+        if key not in self._closed:
+            self._closed[key] = False  # guards against cycles
+            if key not in self.values:
+                raise EEError(f"Invalid expression: no value with key {key!r}.")
+            self._closed[key] = self._node_closed(self.values[key])
+        return self._closed[key]
+
+    def _node_closed(self, node: Any) -> bool:
+        if not isinstance(node, dict):
+            return True
+        if "argumentReference" in node:
+            return False
+        if "valueReference" in node:
+            return self.closed(node["valueReference"])
+        if "functionDefinitionValue" in node:
+            return self.closed(node["functionDefinitionValue"]["body"])
+        if "arrayValue" in node:
+            return all(
+                self._node_closed(v) for v in node["arrayValue"].get("values", [])
+            )
+        if "dictionaryValue" in node:
+            return all(
+                self._node_closed(v)
+                for v in node["dictionaryValue"].get("values", {}).values()
+            )
+        if "functionInvocationValue" in node:
+            inv = node["functionInvocationValue"]
+            if "functionReference" in inv and not self.closed(inv["functionReference"]):
+                return False
+            return all(self._node_closed(v) for v in inv.get("arguments", {}).values())
+        return True
+
+    def eval_key(self, key: str, env: _Env | None) -> Any:
+        if key not in self.values:
+            raise EEError(f"Invalid expression: no value with key {key!r}.")
+        if self.closed(key):
+            if key not in self.cache:
+                self.cache[key] = self.eval_node(self.values[key], None)
+            return self.cache[key]
+        return self.eval_node(self.values[key], env)
+
+    def eval_node(self, node: Any, env: _Env | None) -> Any:
+        if not isinstance(node, dict) or len(node) != 1:
+            raise EEError(f"Invalid expression node: {str(node)[:200]}")
+        ((kind, content),) = node.items()
+        if kind == "constantValue":
+            return content
+        if kind == "integerValue":
+            return int(content)
+        if kind == "bytesValue":
+            return base64.b64decode(content)
+        if kind == "valueReference":
+            return self.eval_key(content, env)
+        if kind == "argumentReference":
+            if env is None:
+                raise EEError(f"Unbound argument reference: {content}.")
+            return env.lookup(content)
+        if kind == "arrayValue":
+            return [self.eval_node(v, env) for v in content.get("values", [])]
+        if kind == "dictionaryValue":
+            return {
+                k: self.eval_node(v, env) for k, v in content.get("values", {}).items()
+            }
+        if kind == "functionDefinitionValue":
+            return Closure(
+                self, list(content.get("argumentNames", [])), content["body"], env
+            )
+        if kind == "functionInvocationValue":
+            args = {
+                k: self.eval_node(v, env)
+                for k, v in content.get("arguments", {}).items()
+            }
+            if "functionReference" in content:
+                fn = self.eval_key(content["functionReference"], env)
+                if not callable(fn):
+                    raise EEError("functionReference does not name a function.")
+                return fn(**args)
+            return registry.call(content["functionName"], args)
+        raise EEError(f"Invalid expression node type: {kind}.")
+
+
+def evaluate(expression: Mapping[str, Any]) -> Any:
+    """Evaluate a serialized Earth Engine expression graph to a Python value."""
+    if not isinstance(expression, Mapping) or "values" not in expression:
+        raise EEError(
+            "Invalid expression: expected an object with 'result' and 'values'."
+        )
+    graph = _Graph(expression["values"])
+    return graph.eval_key(str(expression.get("result", "0")), None)

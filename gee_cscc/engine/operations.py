@@ -1,0 +1,237 @@
+"""Long-running operations of the local engine: exports and ingestions.
+
+An operation moves PENDING → RUNNING → SUCCEEDED / FAILED / CANCELLED and is kept in
+``<store>/operations/<id>.json`` so it can be listed after a restart (an operation that was
+running when the engine stopped is marked FAILED with a message saying so). A start with a
+``requestId`` already seen returns the existing operation instead of starting another.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import EEError, NotFoundError
+
+if TYPE_CHECKING:
+    from .server import EngineServer
+
+__all__ = ["Operations", "CancelledError"]
+
+_TYPES = {
+    ("image", "export"): "EXPORT_IMAGE",
+    ("table", "export"): "EXPORT_FEATURES",
+    ("video", "export"): "EXPORT_VIDEO",
+    ("map", "export"): "EXPORT_TILES",
+    ("image", "import"): "INGEST_IMAGE",
+    ("table", "import"): "INGEST_TABLE",
+}
+_DONE = ("SUCCEEDED", "FAILED", "CANCELLED")
+
+
+class CancelledError(Exception):
+    """Raised inside a running task when its operation was cancelled."""
+
+
+def _now() -> str:
+    return (
+        _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    )
+
+
+class Operations:
+    """The operations of one engine, executed on a small thread pool."""
+
+    def __init__(self, engine: EngineServer, *, workers: int = 2) -> None:
+        self.engine = engine
+        self.dir = Path(engine.store.root) / "operations"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._ops: dict[str, dict] = {}
+        self._cancel: dict[str, threading.Event] = {}
+        self._done: dict[str, threading.Event] = {}
+        self._pool = ThreadPoolExecutor(
+            max_workers=workers, thread_name_prefix="gee-cscc-op"
+        )
+        self._load()
+
+    def _load(self) -> None:
+        for path in sorted(self.dir.glob("*.json")):
+            try:
+                op = json.loads(path.read_text())
+            except (OSError, json.JSONDecodeError):
+                continue
+            if op["metadata"]["state"] not in _DONE:
+                op["metadata"]["state"] = "FAILED"
+                op["done"] = True
+                op["error"] = {
+                    "code": 10,
+                    "message": "The local engine stopped while the task ran.",
+                }
+            self._ops[op["name"]] = op
+            ev = threading.Event()
+            ev.set()
+            self._done[op["name"]] = ev
+
+    def _save(self, op: dict) -> None:
+        path = self.dir / (op["name"].rsplit("/", 1)[-1] + ".json")
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(op))
+        tmp.replace(path)
+
+    def _set(self, name: str, **changes: Any) -> dict:
+        with self._lock:
+            op = self._ops[name]
+            meta = op["metadata"]
+            for k, v in changes.items():
+                if k in ("done", "error", "response"):
+                    op[k] = v
+                else:
+                    meta[k] = v
+            meta["updateTime"] = _now()
+            self._save(op)
+            return json.loads(json.dumps(op))
+
+    def start(self, project: str, kind: str, verb: str, body: dict) -> dict:
+        """Start an export or ingestion; returns the Operation JSON."""
+        from .exports import run_operation
+
+        request_id = body.get("requestId")
+        with self._lock:
+            if request_id:
+                for op in self._ops.values():
+                    if op.get("_requestId") == request_id:
+                        return self._public(op)
+            op_id = uuid.uuid4().hex.upper()[:24]
+            name = f"projects/{project}/operations/{op_id}"
+            now = _now()
+            op = {
+                "name": name,
+                "metadata": {
+                    "@type": "type.googleapis.com/google.earthengine.v1.OperationMetadata",
+                    "state": "PENDING",
+                    "description": body.get("description") or "",
+                    "type": _TYPES.get((kind, verb), "EXPORT_IMAGE"),
+                    "createTime": now,
+                    "updateTime": now,
+                    "attempt": 1,
+                },
+                "done": False,
+                "_requestId": request_id,
+            }
+            self._ops[name] = op
+            self._cancel[name] = threading.Event()
+            self._done[name] = threading.Event()
+            self._save(op)
+        ctx = self.engine.context()
+        self._pool.submit(self._run, name, kind, verb, body, ctx, run_operation)
+        return self._public(op)
+
+    def _run(
+        self, name: str, kind: str, verb: str, body: dict, ctx: Any, runner: Any
+    ) -> None:
+        cancel = self._cancel[name]
+        try:
+            if cancel.is_set():
+                raise CancelledError()
+            self._set(name, state="RUNNING", startTime=_now())
+            uris = runner(ctx, kind, verb, body, cancel)
+            if cancel.is_set():
+                raise CancelledError()
+            self._set(
+                name,
+                state="SUCCEEDED",
+                done=True,
+                destinationUris=list(uris or []),
+                endTime=_now(),
+                response={"@type": "type.googleapis.com/google.protobuf.Empty"},
+            )
+        except CancelledError:
+            self._set(
+                name,
+                state="CANCELLED",
+                done=True,
+                endTime=_now(),
+                error={"code": 1, "message": "Cancelled."},
+            )
+        except EEError as exc:
+            self._set(
+                name,
+                state="FAILED",
+                done=True,
+                endTime=_now(),
+                error={"code": 3, "message": exc.message},
+            )
+        except Exception as exc:  # report, do not kill the pool
+            self._set(
+                name,
+                state="FAILED",
+                done=True,
+                endTime=_now(),
+                error={"code": 13, "message": f"{type(exc).__name__}: {exc}"},
+            )
+        finally:
+            self._done[name].set()
+
+    @staticmethod
+    def _public(op: dict) -> dict:
+        return {
+            k: v for k, v in json.loads(json.dumps(op)).items() if not k.startswith("_")
+        }
+
+    def get(self, name: str) -> dict:
+        with self._lock:
+            op = self._ops.get(name)
+            if op is None:
+                raise NotFoundError(f"Operation '{name}' not found.")
+            return self._public(op)
+
+    def list(self, project: str, query: dict) -> dict:
+        with self._lock:
+            ops = [
+                self._public(op)
+                for op in self._ops.values()
+                if op["name"].startswith(f"projects/{project}/")
+            ]
+        ops.sort(key=lambda o: o["metadata"].get("createTime", ""), reverse=True)
+        size = int(query.get("pageSize", ["500"])[0] or 500)
+        start = int(query.get("pageToken", ["0"])[0] or 0)
+        out: dict[str, Any] = {"operations": ops[start : start + size]}
+        if start + size < len(ops):
+            out["nextPageToken"] = str(start + size)
+        return out
+
+    def cancel(self, name: str) -> None:
+        with self._lock:
+            op = self._ops.get(name)
+            if op is None:
+                raise NotFoundError(f"Operation '{name}' not found.")
+            if op["metadata"]["state"] in _DONE:
+                return
+            self._cancel[name].set()
+            if op["metadata"]["state"] == "PENDING":
+                return
+            self._set(name, state="CANCELLING")
+
+    def wait(self, name: str, timeout: float = 60.0) -> dict:
+        self.get(name)
+        self._done[name].wait(timeout)
+        return self.get(name)
+
+    def delete(self, name: str) -> None:
+        with self._lock:
+            op = self._ops.pop(name, None)
+            if op is None:
+                raise NotFoundError(f"Operation '{name}' not found.")
+            (self.dir / (name.rsplit("/", 1)[-1] + ".json")).unlink(missing_ok=True)
+
+    def shutdown(self) -> None:
+        with self._lock:
+            for ev in self._cancel.values():
+                ev.set()
+        self._pool.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,102 @@
+"""The algorithm registry: Earth Engine's algorithm list and the local implementations.
+
+The list of algorithms and their arguments is the one shipped with ``earthengine-api``
+(``ee/tests/algorithms.json``); it is served whole to the client. Implementations register
+under their exact Earth Engine name with :func:`algorithm`; calling a listed algorithm that
+has no implementation raises an error that names it.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.resources
+import json
+from collections.abc import Callable
+from typing import Any
+
+from .errors import EEError, UnimplementedError
+
+__all__ = [
+    "algorithm",
+    "algorithm_specs",
+    "algorithms_json_bytes",
+    "call",
+    "implemented",
+]
+
+_IMPLEMENTATIONS: dict[str, Callable[..., Any]] = {}
+
+
+def algorithm(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register a function as the implementation of the named Earth Engine algorithms.
+
+    The function receives the algorithm's arguments as keyword arguments, by their Earth
+    Engine ``argumentName``; optional arguments the client left out arrive with the default
+    of the algorithm list.
+    """
+
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        for name in names:
+            if name in _IMPLEMENTATIONS:
+                raise RuntimeError(f"Algorithm {name} registered twice.")
+            _IMPLEMENTATIONS[name] = fn
+        return fn
+
+    return register
+
+
+@functools.lru_cache(maxsize=1)
+def algorithms_json_bytes() -> bytes:
+    """The algorithm list shipped with earthengine-api, as bytes."""
+    return (
+        importlib.resources.files("ee").joinpath("tests/algorithms.json").read_bytes()
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def algorithm_specs() -> dict[str, dict]:
+    """Algorithm name → its entry of the shipped list (``arguments``, ``returnType`` …)."""
+    data = json.loads(algorithms_json_bytes())
+    entries = data["algorithms"] if isinstance(data, dict) else data
+    return {e["name"].removeprefix("algorithms/"): e for e in entries}
+
+
+def implemented() -> set[str]:
+    """The names of the algorithms the local engine implements."""
+    _load_modules()
+    return set(_IMPLEMENTATIONS)
+
+
+@functools.lru_cache(maxsize=1)
+def _load_modules() -> None:
+    from . import algorithms  # noqa: F401  (registers every module)
+
+
+def call(name: str, args: dict[str, Any]) -> Any:
+    """Invoke an algorithm with Earth Engine's argument rules.
+
+    Raises:
+        EEError: unknown algorithm, unknown or missing argument, or no implementation.
+    """
+    _load_modules()
+    spec = algorithm_specs().get(name)
+    fn = _IMPLEMENTATIONS.get(name)
+    if spec is None and fn is None:
+        raise EEError(f"Unknown algorithm: {name}.")
+    if fn is None:
+        raise UnimplementedError(name)
+    kwargs = dict(args)
+    if spec is not None:
+        known = {a["argumentName"]: a for a in spec.get("arguments", [])}
+        for arg in kwargs:
+            if arg not in known:
+                raise EEError(f"Unrecognized argument type for '{arg}' in {name}.")
+        for arg_name, arg in known.items():
+            if arg_name in kwargs:
+                continue
+            if not arg.get("optional", False):
+                raise EEError(
+                    f"{name}, argument '{arg_name}': Parameter '{arg_name}' is required."
+                )
+            kwargs[arg_name] = arg.get("defaultValue")
+    return fn(**kwargs)
