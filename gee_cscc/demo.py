@@ -26,6 +26,7 @@ borders before the exact per-province step.
 
 from __future__ import annotations
 
+from numbers import Integral, Real
 from typing import NamedTuple
 
 import numpy as np
@@ -67,8 +68,9 @@ NATIONAL_MEAN_CSCC = 658.59
 
 _WGS84_A = 6378137.0
 _WGS84_F = 1 / 298.257223563
-_K_RANGE = (0.6, 2.2)  # plausible amplitudes of the relative anomaly per province
+_K_RANGE = (0.5, 2.5)  # plausible amplitudes of the relative anomaly per province
 _SMOOTHING_DEG = 1.5  # Gaussian σ (degrees) of the scale factor across province borders
+_SMOOTHING_ROUNDS = 3
 
 
 class _Grid(NamedTuple):
@@ -85,8 +87,10 @@ class _Grid(NamedTuple):
 
 
 def _grid(resolution: float) -> _Grid:
-    if not (isinstance(resolution, (int, float)) and 0.005 <= resolution <= 1.0):
-        raise ConfigError(f"resolution must be a number of degrees in [0.005, 1], got {resolution!r}")
+    if not (isinstance(resolution, Real) and 0.005 <= resolution <= 1.0):
+        raise ConfigError(
+            f"resolution must be a number of degrees in [0.005, 1], got {resolution!r}"
+        )
     west, south, east, north = EXTENT
     i_w = int(np.floor(west / resolution + 1e-9))
     i_e = int(np.ceil(east / resolution - 1e-9))
@@ -143,7 +147,7 @@ def _bump(
 
 _MOISTURE_BUMPS = (  # lon, lat, σ lon, σ lat (degrees), extra precipitation (mm)
     (125, 47, 6, 6, 400), (95.5, 29, 2.5, 2.5, 600), (99, 23, 3, 3, 300),
-    (83, 43.5, 4, 1.5, 350), (88, 48, 1.5, 1.5, 250), (100, 37.5, 2, 1.5, 150),
+    (83, 43.5, 6, 1.8, 600), (88, 48, 2, 1.5, 400), (100, 37.5, 2, 1.5, 150),
 )  # fmt: skip
 _DESERTS = (  # lon, lat, σ lon, σ lat (degrees), depth: Taklamakan, Gurbantünggüt, Kumtag
     (83, 39, 4, 1.6, 1.0), (87.5, 45.2, 1.8, 0.8, 0.9), (91, 40.5, 2.5, 1.2, 1.0),
@@ -160,7 +164,7 @@ def _productivity(lon: np.ndarray, lat: np.ndarray, texture: np.ndarray) -> np.n
     precip = 1900 * np.exp(-np.hypot(lon - 116, 1.2 * (lat - 22)) / 15)  # mm
     for x0, y0, sx, sy, amount in _MOISTURE_BUMPS:
         precip = precip + amount * _bump(lon, lat, x0, y0, sx, sy)
-    cold = 1 - 0.45 * _bump(lon, lat, 88, 33, 8, 4)
+    cold = 1 - 0.6 * _bump(lon, lat, 88, 33, 8, 4)
     dry = np.ones_like(lon)
     for x0, y0, sx, sy, depth in _DESERTS:
         dry = dry * (1 - depth * _bump(lon, lat, x0, y0, sx, sy))
@@ -183,30 +187,108 @@ def _calibrate_province(
         last = h_last + delta
         return total + k * (w @ last), total + k * (w @ np.maximum(h_max_prev, last))
 
+    def last_over_max(k: float, delta: float) -> float:
+        s_last, s_max = sums(k, delta)
+        return s_last / s_max
+
     s_last, s_max = sums(1.0, 0.0)
-    h18, hmax = s_last - total, s_max - total
-    denom = ratio * hmax - h18
-    k_free = total * (1 - ratio) / denom if denom > 0 else np.inf
+    h_last_sum, h_max_sum = s_last - total, s_max - total
+    denom = ratio * h_max_sum - h_last_sum
+    k_free = total * (1 - ratio) / denom if denom > 0 else np.inf  # exact with δ = 0
     k = float(np.clip(k_free, *_K_RANGE))
     delta = 0.0
     if k != k_free:  # a province-wide anomaly of the last year makes up the rest
-        lo, hi = -1.0, 1.0
-        while (lambda s: s[0] / s[1])(sums(k, lo)) > ratio:
+        lo, hi = -1.0, 1.0  # last_over_max increases with δ
+        while last_over_max(k, lo) > ratio:
             lo *= 2
-        while (lambda s: s[0] / s[1])(sums(k, hi)) < ratio:
+        while last_over_max(k, hi) < ratio:
             hi *= 2
-        for _ in range(80):
+        for _ in range(100):
             mid = (lo + hi) / 2
-            n_last, n_max = sums(k, mid)
-            lo, hi = (mid, hi) if n_last / n_max < ratio else (lo, mid)
+            lo, hi = (mid, hi) if last_over_max(k, mid) < ratio else (lo, mid)
         delta = (lo + hi) / 2
     return k, delta, cscc / sums(k, delta)[1]
 
 
 def _check_years(start: int, end: int) -> np.ndarray:
-    if not (isinstance(start, int) and isinstance(end, int) and end - start >= 2):
-        raise ConfigError(f"need integer years with end - start >= 2, got start={start!r}, end={end!r}")
-    return np.arange(start, end + 1)
+    if not (isinstance(start, Integral) and isinstance(end, Integral) and end - start >= 2):
+        raise ConfigError(
+            f"start and end must be integer years with end - start >= 2, "
+            f"got start={start!r}, end={end!r}"
+        )
+    return np.arange(int(start), int(end) + 1)
+
+
+class _LandCells(NamedTuple):
+    """The land cells of a grid as 1-D arrays (row-major order of ``mask``)."""
+
+    region: np.ndarray  # region id, 1 … 34
+    area: np.ndarray  # m²
+    lon: np.ndarray  # degrees east, cell centre
+    lat: np.ndarray  # degrees north, cell centre
+    mask: np.ndarray  # (ny, nx) bool, True on land
+
+
+def _relative_anomaly(
+    streams: list[np.random.Generator],
+    grid: _Grid,
+    cells: _LandCells,
+    years: np.ndarray,
+    m: np.ndarray,
+) -> tuple[np.ndarray, list[int]]:
+    """Relative anomaly h[t, p] (dimensionless, zero mean over the years of each cell):
+    a trend whose slope changes in 2000, drought years, spatially correlated and white
+    noise, amplified at dry margins. Returns h and the drought years used."""
+    land = cells.mask
+    n_t = years.size
+    trend = _smooth_fields(streams[2], grid, 3.0, 2)[:, land]
+    slope_before = 0.001 + 0.003 * trend[0]  # yr⁻¹, up to BREAK_YEAR
+    slope_after = 0.004 + 0.006 * trend[1]  # yr⁻¹, from BREAK_YEAR: mostly greening
+    h = np.outer(np.minimum(years, BREAK_YEAR) - BREAK_YEAR, slope_before)
+    h += np.outer(np.maximum(years, BREAK_YEAR) - BREAK_YEAR, slope_after)
+    weather = 0.09 * _smooth_fields(streams[3], grid, 2.0, n_t)[:, land]
+    weather += 0.05 * streams[4].standard_normal((n_t, land.sum()))
+    droughts = [int(y) for y in DROUGHT_YEARS if years[0] <= y <= years[-1]]
+    if droughts:
+        footprint = _smooth_fields(streams[5], grid, 6.0, len(droughts))[:, land]
+        weather[np.searchsorted(years, droughts)] -= 0.12 / (1 + np.exp(-2.5 * (footprint + 0.3)))
+    h += weather * (1 + 1.5 * np.exp(-np.maximum(m, 0) / 40))  # dry margins vary most
+    return h - h.mean(axis=0), droughts
+
+
+def _calibrate(
+    grid: _Grid, cells: _LandCells, m: np.ndarray, vca: np.ndarray, h: np.ndarray
+) -> tuple[np.ndarray, dict[int, tuple[float, float, float]]]:
+    """Per-province (k, δ, a) to Table 1 (see :func:`_calibrate_province`), after a few
+    rounds that fold the provincial scales, smoothed across borders, into ``scale``."""
+    targets = {r + 1: TABLE1_TG.get(abbr) for r, abbr in enumerate(PROVINCE_ABBRS)}
+    hk = cells.region == PROVINCE_ABBRS.index("HK") + 1
+    scale = np.ones_like(m)
+    sigma_cells = _SMOOTHING_DEG / grid.resolution
+    weight = gaussian_filter(cells.mask.astype(float), sigma_cells, mode="constant")
+    for round_ in range(_SMOOTHING_ROUNDS + 1):
+        w = np.where(vca, m * scale * cells.area, 0.0)
+        a_cell = np.ones_like(m)
+        params: dict[int, tuple[float, float, float]] = {}
+        for r, target in targets.items():
+            sel = (cells.region == r) & vca
+            if not sel.any():
+                continue
+            if target is None:  # Macau: Hong Kong's mean CSCC and NPP/CSCC ratio
+                hk_cscc, hk_last = TABLE1_TG["HK"]
+                hk_area = cells.area[hk & vca].sum()
+                cscc = hk_cscc * cells.area[sel].sum() / hk_area if hk_area > 0 else 1e-3
+                target = (cscc, cscc * hk_last / hk_cscc)
+            cscc, last = target
+            params[r] = _calibrate_province(w[sel], h[:, sel], cscc=cscc * 1e12, ratio=last / cscc)
+            a_cell[sel] = params[r][2]
+        if round_ == _SMOOTHING_ROUNDS:
+            return scale, params
+        log_a = np.zeros(grid.shape)
+        log_a[cells.mask] = np.log(a_cell)
+        smooth = gaussian_filter(log_a, sigma_cells, mode="constant")
+        scale *= np.exp(smooth[cells.mask] / weight[cells.mask])
+    raise AssertionError("unreachable")
 
 
 def demo_regions(*, resolution: float = 0.1) -> xr.DataArray:
@@ -281,82 +363,41 @@ def demo_npp(
     grid = _grid(resolution)
     regions = _region_raster(grid)
     land = regions > 0
-    region = regions[land]
-    area = np.broadcast_to(_cell_area_m2(grid)[:, None], grid.shape)[land]
-    lon = np.broadcast_to(grid.x, grid.shape)[land]
-    lat = np.broadcast_to(grid.y[:, None], grid.shape)[land]
+    cells = _LandCells(
+        region=regions[land],
+        area=np.broadcast_to(_cell_area_m2(grid)[:, None], grid.shape)[land],
+        lon=np.broadcast_to(grid.x, grid.shape)[land],
+        lat=np.broadcast_to(grid.y[:, None], grid.shape)[land],
+        mask=land,
+    )
     streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)]
 
-    # Productivity surface; the vegetation-covered area is its top part by area.
-    texture = 0.15 * _smooth_fields(streams[0], grid, 2.0, 1)[0] + 0.08 * _smooth_fields(
-        streams[1], grid, 0.5, 1
-    )[0]
-    base = _productivity(lon, lat, texture[land])
+    # Productivity m (> 0 on the vegetation-covered area: its top part by area).
+    texture = 0.15 * _smooth_fields(streams[0], grid, 2.0, 1)[0]
+    texture += 0.08 * _smooth_fields(streams[1], grid, 0.5, 1)[0]
+    base = _productivity(cells.lon, cells.lat, texture[land])
     total_cscc = sum(c for c, _ in TABLE1_TG.values()) * 1e12
     order = np.argsort(-base, kind="stable")
-    n_vca = int(np.searchsorted(np.cumsum(area[order]), total_cscc / NATIONAL_MEAN_CSCC))
+    n_vca = int(np.searchsorted(np.cumsum(cells.area[order]), total_cscc / NATIONAL_MEAN_CSCC))
     m = base - base[order[min(n_vca, base.size - 1)]]
     vca = m > 0
 
-    # Relative anomaly h[t, p]: trends, droughts, noise; zero mean over the years per cell.
+    h, droughts = _relative_anomaly(streams, grid, cells, years, m)
+    scale, params = _calibrate(grid, cells, m, vca, h)
+
     n_t = years.size
-    t_before = np.minimum(years, BREAK_YEAR) - BREAK_YEAR
-    t_after = np.maximum(years, BREAK_YEAR) - BREAK_YEAR
-    trend_fields = _smooth_fields(streams[2], grid, 3.0, 2)[:, land]
-    slope_before = 0.001 + 0.003 * trend_fields[0]  # yr⁻¹
-    slope_after = 0.004 + 0.006 * trend_fields[1]  # yr⁻¹
-    h = np.outer(t_before, slope_before) + np.outer(t_after, slope_after)
-    variability = 1 + 1.5 * np.exp(-np.maximum(m, 0) / 40)  # dry margins vary most
-    weather = 0.06 * _smooth_fields(streams[3], grid, 2.0, n_t)[:, land]
-    weather += 0.035 * streams[4].standard_normal((n_t, land.sum()))
-    droughts = [y for y in DROUGHT_YEARS if start <= y <= end]
-    if droughts:
-        footprint = _smooth_fields(streams[5], grid, 6.0, len(droughts))[:, land]
-        idx = np.searchsorted(years, droughts)
-        weather[idx] -= 0.12 / (1 + np.exp(-2.5 * (footprint + 0.3)))
-    h += weather * variability
-    h -= h.mean(axis=0)
-
-    # Per-province calibration, with the scale smoothed across borders first.
-    targets = {r + 1: TABLE1_TG.get(abbr) for r, abbr in enumerate(PROVINCE_ABBRS)}
-    scale = np.ones_like(m)
-    sigma_cells = _SMOOTHING_DEG / grid.resolution
-    for final in (False, False, False, True):
-        w = np.where(vca, m * scale * area, 0.0)
-        a_cell = np.ones_like(m)
-        params: dict[int, tuple[float, float, float]] = {}
-        for r, target in targets.items():
-            sel = (region == r) & vca
-            if not sel.any():
-                continue
-            if target is None:  # Macau: Hong Kong's mean CSCC and NPP/CSCC ratio
-                hk_cscc, hk_last = TABLE1_TG["HK"]
-                hk_area = area[(region == PROVINCE_ABBRS.index("HK") + 1) & vca].sum()
-                cscc_mc = hk_cscc * area[sel].sum() / hk_area if hk_area > 0 else 0.0
-                target = (cscc_mc, cscc_mc * hk_last / hk_cscc)
-            cscc, last = target
-            params[r] = _calibrate_province(w[sel], h[:, sel], cscc=cscc * 1e12, ratio=last / cscc)
-            a_cell[sel] = params[r][2]
-        if final:
-            break
-        log_a = np.zeros(grid.shape)
-        log_a[land] = np.log(a_cell)
-        weight = gaussian_filter(land.astype(float), sigma_cells, mode="constant")
-        smooth = gaussian_filter(log_a, sigma_cells, mode="constant")[land] / weight[land]
-        scale *= np.exp(smooth)
-
     npp = np.empty((n_t, land.sum()))
     for r, (k, delta, a) in params.items():
-        sel = (region == r) & vca
-        rel = h[:, sel] * k
+        sel = (cells.region == r) & vca
+        rel = k * h[:, sel]
         rel[-1] += k * delta
-        if not (rel.mean(axis=0) > -1).all():
-            raise AssertionError(f"calibration left region {r} with a non-positive mean")
+        if not (rel.mean(axis=0) > -1).all():  # the mean must stay > 0 on the VCA
+            raise RuntimeError(f"demo calibration left region {r} with a mean <= 0")
         npp[:, sel] = a * (m * scale)[sel] * (1 + rel)
-    bare = ~vca
+    bare = ~vca  # deserts: small values around a mean <= -0.2 g C m-2 yr-1
     noise = streams[6].standard_normal((n_t, bare.sum()))
     noise -= noise.mean(axis=0)
-    npp[:, bare] = -(0.2 + 2.0 * streams[7].random(bare.sum())) + 1.0 * noise
+    npp[:, bare] = noise - (0.2 + 2.0 * streams[7].random(bare.sum()))
 
     cube = np.full((n_t, *grid.shape), np.nan, dtype=np.float32)
     cube[:, land] = npp

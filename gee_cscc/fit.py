@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -35,14 +35,7 @@ Mode = Literal["free", "fixed", "loglinear"]
 PlateauRule = Literal["fit", "onset"]
 
 #: Every flag a :class:`DecayFit` may carry, in the order they are listed.
-FLAGS = (
-    "no_cells",
-    "no_loss",
-    "non_decaying",
-    "zero_dropped",
-    "plateau",
-    "extrapolated",
-)
+FLAGS = ("no_cells", "no_loss", "non_decaying", "zero_dropped", "plateau", "extrapolated")
 #: The CSR grades of METHOD.md §5, strongest first, then the grade of an undefined RS.
 GRADES = ("extremely strong", "stronger", "strong", "weak", "weaker", "none")
 
@@ -51,6 +44,7 @@ EXTRAPOLATION_FACTOR = 5  # τ > 5 × (number of evaluation years) is "extrapola
 _STEP_TOL = 1e-12  # two ratios closer than this are "unchanged"
 _REF_TOL = 1e-9  # tolerance on q(t') = 1
 _DECADES = 100  # grid points per decade of the rate search
+_POLISH = 3  # grid minima polished by bounded Brent
 
 
 @dataclass(frozen=True)
@@ -102,9 +96,7 @@ def _years(years: ArrayLike, reference_year: int) -> NDArray[np.int64]:
     if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
         raise InputError(f"years must be whole calendar years, got {y.tolist()}")
     if np.any(np.diff(y) <= 0):
-        raise InputError(
-            f"years must be strictly increasing, got {y.astype(int).tolist()}"
-        )
+        raise InputError(f"years must be strictly increasing, got {y.astype(int).tolist()}")
     if y[0] != reference_year:
         raise InputError(
             f"the first year must be the reference year t' = {reference_year} (the evaluation "
@@ -118,12 +110,8 @@ def _check_options(mode: str, plateau: str, plateau_years: int) -> None:
         raise ConfigError(f"mode must be 'free', 'fixed' or 'loglinear', got {mode!r}")
     if plateau not in ("fit", "onset"):
         raise ConfigError(f"plateau must be 'fit' or 'onset', got {plateau!r}")
-    if isinstance(plateau_years, bool) or not isinstance(
-        plateau_years, (int, np.integer)
-    ):
-        raise ConfigError(
-            f"plateau_years must be an integer ≥ 1, got {plateau_years!r}"
-        )
+    if isinstance(plateau_years, bool) or not isinstance(plateau_years, (int, np.integer)):
+        raise ConfigError(f"plateau_years must be an integer ≥ 1, got {plateau_years!r}")
     if plateau_years < 1:
         raise ConfigError(f"plateau_years must be an integer ≥ 1, got {plateau_years}")
 
@@ -131,9 +119,7 @@ def _check_options(mode: str, plateau: str, plateau_years: int) -> None:
 # --------------------------------------------------------------------------- plateau
 
 
-def plateau_onset(
-    years: ArrayLike, ratios: ArrayLike, *, plateau_years: int = 3
-) -> int | None:
+def plateau_onset(years: ArrayLike, ratios: ArrayLike, *, plateau_years: int = 3) -> int | None:
     """Year a final plateau of a ratio series began (METHOD.md §5, §5b plateau rule).
 
     Parameters
@@ -193,9 +179,7 @@ def _rate_grid(x: NDArray[np.float64]) -> NDArray[np.float64]:
     k_small = 1e-6 / span  # τ a million times the window: indistinguishable from ∞
     k_pos = 50.0 / float(np.min(np.diff(x)))  # exp(−50) after one step: τ → 0
     k_neg = 50.0 / span  # growth of e⁵⁰ over the window
-    pos = np.logspace(
-        np.log10(k_small), np.log10(k_pos), int(np.log10(k_pos / k_small) * _DECADES)
-    )
+    pos = np.logspace(np.log10(k_small), np.log10(k_pos), int(np.log10(k_pos / k_small) * _DECADES))
     neg = -np.logspace(
         np.log10(k_small), np.log10(k_neg), int(np.log10(k_neg / k_small) * _DECADES)
     )
@@ -205,7 +189,7 @@ def _rate_grid(x: NDArray[np.float64]) -> NDArray[np.float64]:
 def _best_rate(
     x: NDArray[np.float64], q: NDArray[np.float64], free: bool
 ) -> tuple[float, float, bool, NDArray[np.float64], NDArray[np.float64]]:
-    """Global least-squares rate: grid search, then bounded Brent around each grid minimum.
+    """Global least-squares rate: grid search, then bounded Brent around the best grid minima.
 
     Returns k̂ (may be ≤ 0), SSE(k̂), whether k̂ sits on the upper end of the grid, and the
     grid with its SSE values (reused for the profile interval).
@@ -215,7 +199,8 @@ def _best_rate(
     i_best = int(np.argmin(sse))
     k_best, s_best = float(grid[i_best]), float(sse[i_best])
     interior = np.flatnonzero((sse[1:-1] <= sse[:-2]) & (sse[1:-1] <= sse[2:])) + 1
-    for i in interior:
+    # polish the lowest few grid minima (round-off makes spurious ones on flat stretches)
+    for i in interior[np.argsort(sse[interior], kind="stable")][:_POLISH]:
         lo, hi = float(grid[i - 1]), float(grid[i + 1])
         res = optimize.minimize_scalar(
             _sse,
@@ -231,7 +216,9 @@ def _best_rate(
 
 
 def _tau_of_rate(k: float) -> float:
-    """τ = 1/k in years; rate ≤ 0 → ∞, infinite rate → 0."""
+    """τ = 1/k in years; rate ≤ 0 → ∞, infinite rate → 0, NaN stays NaN."""
+    if math.isnan(k):
+        return math.nan
     if k <= 0:
         return math.inf
     return 0.0 if math.isinf(k) else 1.0 / k
@@ -260,26 +247,20 @@ def _profile_interval(
     def excess(k: float) -> float:
         return _sse(k, x, q, free) - threshold
 
-    def crossing(
-        inside: float, outward: NDArray[np.float64], above: NDArray[np.float64]
-    ) -> float:
+    def crossing(inside: float, outward: NDArray[np.float64], above: NDArray[np.float64]) -> float:
         """First rate beyond which SSE exceeds the threshold, walking out from k̂."""
         previous = inside
         for k, s in zip(outward, above, strict=True):
             if s > threshold:
                 if excess(previous) >= 0:  # perfect fit: the interval is the point k̂
                     return previous
-                return float(
-                    optimize.brentq(excess, previous, float(k), xtol=1e-15, rtol=1e-13)
-                )
+                return float(optimize.brentq(excess, previous, float(k), xtol=1e-15, rtol=1e-13))
             previous = float(k)
         return math.inf if outward[-1] > inside else -math.inf
 
-    up, down = grid > k_hat, (grid < k_hat)
+    up, down = grid > k_hat, grid < k_hat
     k_hi = crossing(k_hat, grid[up], sse[up]) if up.any() else math.inf
-    k_lo = (
-        crossing(k_hat, grid[down][::-1], sse[down][::-1]) if down.any() else -math.inf
-    )
+    k_lo = crossing(k_hat, grid[down][::-1], sse[down][::-1]) if down.any() else -math.inf
     return _tau_of_rate(k_hi), _tau_of_rate(k_lo)
 
 
@@ -291,81 +272,69 @@ def _r2(q: NDArray[np.float64], residuals: NDArray[np.float64]) -> float:
     return math.nan if sst == 0 else 1.0 - float(residuals @ residuals) / sst
 
 
-def _fit_nls(x: NDArray[np.float64], q: NDArray[np.float64], free: bool) -> dict:
-    k_hat, sse_min, at_upper, grid, sse = _best_rate(x, q, free)
-    tau_low, tau_high = _profile_interval(x, q, free, k_hat, sse_min, grid, sse)
-    if k_hat <= 0:  # non-decaying: τ = ∞, the model is the constant λ
+class _Estimate(NamedTuple):
+    """What a fitting method returns to :func:`fit_decay`."""
+
+    k: float  # rate 1/τ in yr⁻¹: ≤ 0 non-decaying, inf for τ → 0, NaN for no estimate
+    lam: float
+    q_hat: NDArray[np.float64]
+    tau_low: float
+    tau_high: float
+    method: str
+    flags: tuple[str, ...] = ()
+
+
+def _fit_nls(x: NDArray[np.float64], q: NDArray[np.float64], free: bool) -> _Estimate:
+    """Least-squares fit with λ free (profiled out) or fixed at 1, at the global optimum."""
+    k, sse_min, at_upper, grid, sse = _best_rate(x, q, free)
+    tau_low, tau_high = _profile_interval(x, q, free, k, sse_min, grid, sse)
+    if k <= 0:  # non-decaying: τ = ∞, so the model is the constant λ
         lam = float(q.mean()) if free else 1.0
         q_hat = np.full_like(q, lam)
+    elif at_upper:  # every cell lost after t': τ → 0, the model is q(t') then 0
+        k, lam, q_hat = math.inf, float(q[0]), np.where(x == 0, q[0], 0.0)
     else:
-        k_use = math.inf if at_upper else k_hat
-        if at_upper:
-            lam, q_hat = float(q[0]), np.where(x == 0, q[0], 0.0)
-        else:
-            lam = _lam(k_hat, x, q) if free else 1.0
-            q_hat = lam * np.exp(-k_hat * x)
-        k_hat = k_use
+        lam = _lam(k, x, q) if free else 1.0
+        q_hat = lam * np.exp(-k * x)
     lam_text = "λ free, profiled out in closed form" if free else "λ fixed at 1"
     method = (
-        f"NLS q = λ·exp(−(t − t')/τ), {lam_text}; global rate search on a log grid of "
-        f"k = 1/τ (k ≤ 0 = non-decaying) polished with bounded Brent; 95 % CI: profile "
+        f"NLS q = λ·exp(−(t − t')/τ), {lam_text}; global search of the rate k = 1/τ on a "
+        f"log grid (k ≤ 0 = non-decaying) polished by bounded Brent; 95 % CI: profile "
         f"likelihood, F(1, n − {2 if free else 1})"
     )
-    return {
-        "k": k_hat,
-        "lam": lam,
-        "q_hat": q_hat,
-        "tau_low": tau_low,
-        "tau_high": tau_high,
-        "method": method,
-        "flags": (),
-    }
+    return _Estimate(k, lam, q_hat, tau_low, tau_high, method)
 
 
-def _fit_loglinear(x: NDArray[np.float64], q: NDArray[np.float64]) -> dict:
+def _fit_loglinear(x: NDArray[np.float64], q: NDArray[np.float64]) -> _Estimate:
+    """OLS of ln q on t − t' with q = 0 dropped; t-interval of the slope."""
     keep = q > 0
     flags = () if keep.all() else ("zero_dropped",)
     method = "log-linear OLS of ln q on t − t' (q = 0 dropped); 95 % CI: OLS t-interval"
     xs, ls = x[keep], np.log(q[keep])
     if xs.size < 2:
         nan = math.nan
-        return {
-            "k": nan,
-            "lam": nan,
-            "q_hat": np.full_like(q, nan),
-            "tau_low": nan,
-            "tau_high": nan,
-            "flags": flags,
-            "method": method + "; too few non-zero ratios",
-        }
+        q_hat = np.full_like(q, nan)
+        return _Estimate(nan, nan, q_hat, nan, nan, method + "; too few non-zero ratios", flags)
     xc = xs - xs.mean()
     sxx = float(xc @ xc)
     slope = float(xc @ (ls - ls.mean())) / sxx
     intercept = float(ls.mean() - slope * xs.mean())
-    k_hat = -slope
+    k = -slope
+    tau_low = tau_high = math.nan
     dof = xs.size - 2
     if dof > 0:
         resid = ls - (intercept + slope * xs)
-        se = math.sqrt(float(resid @ resid) / dof / sxx)
-        half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, dof)) * se
-        tau_low, tau_high = _tau_of_rate(k_hat + half), _tau_of_rate(k_hat - half)
-    else:
-        tau_low = tau_high = math.nan
-    if k_hat <= 0:  # non-decaying: the constant model exp(mean ln q)
+        half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, dof)) * math.sqrt(
+            float(resid @ resid) / dof / sxx
+        )
+        tau_low, tau_high = _tau_of_rate(k + half), _tau_of_rate(k - half)
+    if k <= 0:  # non-decaying: τ = ∞, so the model is the constant exp(mean ln q)
         lam = math.exp(float(ls.mean()))
         q_hat = np.full_like(q, lam)
     else:
         lam = math.exp(intercept)
-        q_hat = lam * np.exp(-k_hat * x)
-    return {
-        "k": k_hat,
-        "lam": lam,
-        "q_hat": q_hat,
-        "tau_low": tau_low,
-        "tau_high": tau_high,
-        "flags": flags,
-        "method": method,
-    }
+        q_hat = lam * np.exp(-k * x)
+    return _Estimate(k, lam, q_hat, tau_low, tau_high, method, flags)
 
 
 def fit_decay(
@@ -417,30 +386,17 @@ def fit_decay(
     y = _years(years, reference_year)
     q = np.asarray(ratios, dtype=float)
     if q.shape != y.shape:
-        raise InputError(
-            f"ratios must have one value per year ({y.size}), got shape {q.shape}"
-        )
+        raise InputError(f"ratios must have one value per year ({y.size}), got shape {q.shape}")
     if n_ref is not None and n_ref < 0:
         raise InputError(f"n_ref (N at t' = {reference_year}) must be ≥ 0, got {n_ref}")
     nan = math.nan
     if n_ref == 0 or np.all(np.isnan(q)) or np.all(q == 0):
-        return DecayFit(
-            nan,
-            nan,
-            nan,
-            nan,
-            nan,
-            tuple([nan] * q.size),
-            ("no_cells",),
-            None,
-            f"no cells at t' = {reference_year}; nothing to fit",
-        )
+        return DecayFit(nan, nan, nan, nan, nan, (nan,) * q.size, ("no_cells",), None,
+                        f"no cells at t' = {reference_year}; nothing to fit")  # fmt: skip
     bad = ~np.isfinite(q) | (q < 0)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])
-        raise InputError(
-            f"ratio of year {int(y[i])} must be finite and ≥ 0, got {q[i]}"
-        )
+        raise InputError(f"ratio of year {int(y[i])} must be finite and ≥ 0, got {q[i]}")
     if abs(q[0] - 1.0) > _REF_TOL:
         raise InputError(
             f"ratio at t' = {reference_year} must be 1 (give fractions N_i / N_t', not "
@@ -448,47 +404,27 @@ def fit_decay(
         )
     x = (y - y[0]).astype(float)
     if np.all(np.abs(q - 1.0) <= _STEP_TOL):  # never changed: no loss and no plateau
-        return DecayFit(
-            math.inf,
-            math.inf,
-            math.inf,
-            1.0,
-            nan,
-            tuple([0.0] * q.size),
-            ("no_loss",),
-            None,
-            "no cell lost: q = 1 in every year, τ = ∞",
-        )
+        inf = math.inf
+        return DecayFit(inf, inf, inf, 1.0, nan, (0.0,) * q.size, ("no_loss",), None,
+                        "no cell lost: q = 1 in every year, τ = ∞")  # fmt: skip
     onset = plateau_onset(y, q, plateau_years=plateau_years)
     tail = ("plateau",) if onset is not None else ()
-    fit = (
-        _fit_loglinear(x, q) if mode == "loglinear" else _fit_nls(x, q, mode == "free")
-    )
-    k = fit["k"]
-    flags: list[str] = list(fit["flags"])
-    tau, tau_low, tau_high, method = (
-        _tau_of_rate(k),
-        fit["tau_low"],
-        fit["tau_high"],
-        fit["method"],
-    )
-    if math.isnan(k):
-        tau = nan
-    elif k <= 0:
-        flags.insert(0, "non_decaying")
-    flags.extend(tail)
+    fit = _fit_loglinear(x, q) if mode == "loglinear" else _fit_nls(x, q, mode == "free")
+    tau, tau_low, tau_high, method = _tau_of_rate(fit.k), fit.tau_low, fit.tau_high, fit.method
+    flags = ["non_decaying"] if fit.k <= 0 else []
+    flags += [*fit.flags, *tail]
     if onset is not None and plateau == "onset" and np.any(q < 1.0 - _STEP_TOL):
         tau, tau_low, tau_high = float(onset - reference_year), nan, nan
         method += f"; τ taken as plateau onset {onset} − t' (no interval)"
     if math.isfinite(tau) and tau > EXTRAPOLATION_FACTOR * y.size:
         flags.append("extrapolated")
-    residuals = q - fit["q_hat"]
+    residuals = q - fit.q_hat
     return DecayFit(
         tau=tau,
         tau_low=tau_low,
         tau_high=tau_high,
-        lam=fit["lam"],
-        r2=_r2(q, residuals) if not math.isnan(k) else nan,
+        lam=fit.lam,
+        r2=_r2(q, residuals),
         residuals=tuple(float(r) for r in residuals),
         flags=tuple(flags),
         plateau_onset=onset,
@@ -577,10 +513,11 @@ def fit_region(
     flags: list[str] = []
     onsets: dict[str, int | None] = {}
     fits: dict[str, DecayFit] = {}
+    n_years = np.asarray(years).size
     for sign, counts in (("pos", n_pos), ("neg", n_neg)):
         n = np.asarray(counts, dtype=float)
-        if n.ndim != 1 or n.size == 0:
-            raise InputError(f"n_{sign} must be a non-empty 1-D sequence of counts")
+        if n.ndim != 1 or n.size == 0 or n.size != n_years:
+            raise InputError(f"n_{sign} must hold one count per year ({n_years}), got {n.shape}")
         if not np.all(np.isfinite(n)) or np.any(n < 0):
             raise InputError(f"n_{sign} must be finite counts ≥ 0, got {n.tolist()}")
         n_ref = float(n[0])

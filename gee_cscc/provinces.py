@@ -99,7 +99,7 @@ def province_geojson_path() -> Path:
         If the file is missing (the package data was not installed; rebuild it with
         ``scripts/make_provinces.py``).
     """
-    path = Path(str(resources.files("gee_cscc").joinpath("data", _GEOJSON_NAME)))
+    path = Path(str(resources.files("gee_cscc").joinpath("data").joinpath(_GEOJSON_NAME)))
     if not path.is_file():
         raise InputError(
             f"province boundaries not found: expected the file {path}; "

@@ -31,9 +31,7 @@ __all__ = [
 
 G_PER_TG = 1e12  # grams in one teragram
 G_PER_PG = 1e15  # grams in one petagram
-ZERO_SLOPE = (
-    1e-6  # |K| below this counts as 0 (METHOD.md §5b), in the series' units per year
-)
+ZERO_SLOPE = 1e-6  # |K| below this counts as 0 (METHOD.md §5b), in the series' units per year
 
 #: The columns of the paper's Table 2, in order.
 MAINTENANCE_COLUMNS = (
@@ -47,18 +45,12 @@ MAINTENANCE_COLUMNS = (
 )
 
 
-def _vector(
-    name: str, values: ArrayLike, size: int | None = None
-) -> NDArray[np.float64]:
+def _vector(name: str, values: ArrayLike, size: int | None = None) -> NDArray[np.float64]:
     v = np.asarray(values, dtype=float)
     if v.ndim != 1 or v.size == 0:
-        raise InputError(
-            f"{name} must be a non-empty 1-D sequence, got shape {v.shape}"
-        )
+        raise InputError(f"{name} must be a non-empty 1-D sequence, got shape {v.shape}")
     if size is not None and v.size != size:
-        raise InputError(
-            f"{name} must have {size} values (one per year/region), got {v.size}"
-        )
+        raise InputError(f"{name} must have {size} values (one per year/region), got {v.size}")
     return v
 
 
@@ -67,9 +59,7 @@ def _year_vector(years: ArrayLike) -> NDArray[np.int64]:
     if not np.all(np.isfinite(y)) or np.any(y != np.round(y)):
         raise InputError(f"years must be whole calendar years, got {y.tolist()}")
     if np.any(np.diff(y) <= 0):
-        raise InputError(
-            f"years must be strictly increasing, got {y.astype(int).tolist()}"
-        )
+        raise InputError(f"years must be strictly increasing, got {y.astype(int).tolist()}")
     return y.astype(np.int64)
 
 
@@ -126,9 +116,7 @@ def maintenance_table(
         bad = ~np.isfinite(n) | (n < 0)
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise InputError(
-                f"{name} of year {int(y[i])} must be a count ≥ 0, got {n[i]}"
-            )
+            raise InputError(f"{name} of year {int(y[i])} must be a count ≥ 0, got {n[i]}")
     changed = (pos[0] - pos) + (neg[0] - neg)
     changed[0] = np.nan
     total = float(np.sum(changed[1:]))
@@ -164,9 +152,7 @@ def maintenance_slopes(table: pd.DataFrame) -> dict[str, float]:
         ``slope_changed``: OLS slope of C over t'+1 … tN. All in cells yr⁻¹ (NaN when the
         window has fewer than two years).
     """
-    missing = [
-        c for c in ("year", "n_pos", "n_neg", "changed") if c not in table.columns
-    ]
+    missing = [c for c in ("year", "n_pos", "n_neg", "changed") if c not in table.columns]
     if missing:
         raise InputError(f"maintenance table lacks the columns {missing}")
     t = table["year"].to_numpy(dtype=float)
@@ -209,9 +195,7 @@ def capacity_table(
     """
     names = np.asarray(regions, dtype=object)
     if names.ndim != 1 or names.size == 0:
-        raise InputError(
-            f"regions must be a non-empty 1-D sequence, got shape {names.shape}"
-        )
+        raise InputError(f"regions must be a non-empty 1-D sequence, got shape {names.shape}")
     cscc = _vector("cscc_total_g", cscc_total_g, names.size)
     npp = _vector("current_npp_total_g", current_npp_total_g, names.size)
     area = _vector("area_m2", area_m2, names.size)
@@ -225,9 +209,7 @@ def capacity_table(
             "current_npp_tg": npp / G_PER_TG,
             "potential_tg": potential / G_PER_TG,
             "cscc_mean_gm2": _divide(cscc, area),
-            "potential_share_of_cscc": _divide(
-                potential, np.where(area > 0, cscc, 0.0)
-            ),
+            "potential_share_of_cscc": _divide(potential, np.where(area > 0, cscc, 0.0)),
             "potential_share_of_npp": _divide(potential, np.where(area > 0, npp, 0.0)),
         }
     )
@@ -330,7 +312,5 @@ def trend_series_summary(years: ArrayLike, mean_npp: ArrayLike) -> dict[str, flo
         "net_change_slope": net_slope,
         "net_change": float(v[-1] - v[0]),
         "pct_change": float(v[-1] - first) / first * 100.0 if first != 0 else math.nan,
-        "pct_change_slope": float(net_slope) / first * 100.0
-        if first != 0
-        else math.nan,
+        "pct_change_slope": float(net_slope) / first * 100.0 if first != 0 else math.nan,
     }

@@ -242,9 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     data = build(tolerance=args.tolerance, grid=args.grid, min_island_km2=args.min_island_km2)
     write_atomic(data, args.output)
-    n_vertices = sum(
-        shapely.get_num_coordinates(shape(f["geometry"])) for f in data["features"]
-    )
+    n_vertices = sum(shapely.get_num_coordinates(shape(f["geometry"])) for f in data["features"])
     print(
         f"wrote {args.output} ({args.output.stat().st_size / 1e6:.2f} MB, "
         f"{len(data['features'])} features, {n_vertices} vertices)"

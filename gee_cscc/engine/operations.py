@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -139,13 +140,13 @@ class Operations:
         try:
             if cancel.is_set():
                 raise CancelledError()
-            self._set(name, state="RUNNING", startTime=_now())
-            uris = runner(ctx, kind, verb, body, cancel)
-            if cancel.is_set():
-                raise CancelledError()
+            self._set(name, state="RUNNING", startTime=_now(), progress=0.0)
+            uris = runner(ctx, kind, verb, body, cancel, self._progress_reporter(name))
+            # Work that finished is kept even if a cancel arrived after its last check.
             self._set(
                 name,
                 state="SUCCEEDED",
+                progress=1.0,
                 done=True,
                 destinationUris=list(uris or []),
                 endTime=_now(),
@@ -177,6 +178,21 @@ class Operations:
             )
         finally:
             self._done[name].set()
+
+    def _progress_reporter(self, name: str, interval: float = 0.2) -> Any:
+        """A callable that records ``metadata.progress`` (0–1), at most every ``interval`` s."""
+        last = [0.0]
+
+        def report(fraction: float) -> None:
+            now = time.monotonic()
+            if fraction < 1.0 and now - last[0] < interval:
+                return
+            last[0] = now
+            with self._lock:
+                if self._ops[name]["metadata"].get("state") == "RUNNING":
+                    self._set(name, progress=round(min(max(float(fraction), 0.0), 1.0), 4))
+
+        return report
 
     @staticmethod
     def _public(op: dict) -> dict:

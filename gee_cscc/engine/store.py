@@ -314,6 +314,98 @@ class AssetStore:
                 meta["endTime"] = _millis_to_rfc3339(end)
         self._write_meta(name, meta)
 
+    def put_geotiff(
+        self,
+        asset_id: str | AssetName,
+        path: str | os.PathLike,
+        *,
+        bands: list[str] | None = None,
+        dtypes: list[str] | None = None,
+        properties: Mapping[str, Any] | None = None,
+        overwrite: bool = False,
+        move: bool = False,
+    ) -> str:
+        """Store an image from a GeoTIFF file, one image band per file band.
+
+        The file is used as the asset's pixel data as it is: NaN, or the file's nodata
+        value, marks masked pixels. Exports and ingestions write the file first (under the
+        store root, so ``move`` is an atomic rename) and publish it with this call, so a
+        failed or cancelled task leaves no half-written asset.
+
+        Args:
+            asset_id: The image id.
+            path: The GeoTIFF file.
+            bands: Band names (default: the file's band descriptions, else ``b1``, ``b2`` …).
+            dtypes: The Earth Engine pixel type of each band (NumPy names; default: the
+                file's data type). The file may use a wider type than the band declares.
+            properties: Image properties; ``system:time_start``/``system:time_end``
+                (milliseconds) set the asset's start and end times.
+            overwrite: Replace an existing asset (otherwise AlreadyExistsError).
+            move: Move the file into the store instead of copying it.
+
+        Returns:
+            The asset name.
+        """
+        import rasterio
+
+        name = self.resolve(asset_id)
+        path = Path(path)
+        with rasterio.open(path) as src:
+            count = src.count
+            shape = (src.height, src.width)
+            epsg = src.crs.to_epsg() if src.crs is not None else None
+            crs = (
+                f"EPSG:{epsg}"
+                if epsg
+                else (src.crs.to_string() if src.crs else "EPSG:4326")
+            )
+            transform = tuple(src.transform)[:6]
+            file_dtype = src.dtypes[0]
+            descriptions = list(src.descriptions)
+        if bands is None:
+            bands = [d if d else f"b{i}" for i, d in enumerate(descriptions, start=1)]
+        if len(bands) != count:
+            raise EEError(
+                f"Image '{name.id}': {len(bands)} band names for a file with {count} bands."
+            )
+        dtypes = list(dtypes) if dtypes else [file_dtype] * count
+        proj = Projection(crs, transform)
+        with self._lock:
+            self._check_absent(name, overwrite)
+            self._ensure_parents(name)
+            d = self._dir(name)
+            d.mkdir(parents=True, exist_ok=True)
+            if move:
+                os.replace(path, d / "data.tif")
+            else:
+                tmp = d / ".data.tif.tmp"
+                shutil.copyfile(path, tmp)
+                os.replace(tmp, d / "data.tif")
+            meta = self._new_meta("IMAGE", properties)
+            meta["bands"] = [{"id": b, "dtype": t} for b, t in zip(bands, dtypes)]
+            meta["grid"] = {
+                "crs": proj.crs,
+                "transform": list(proj.transform),
+                "shape": [shape[0], shape[1]],
+            }
+            meta["sizeBytes"] = str((d / "data.tif").stat().st_size)
+            props = meta["properties"]
+            if props.get("system:time_start") is not None:
+                meta["startTime"] = _millis_to_rfc3339(props["system:time_start"])
+                end = props.get("system:time_end")
+                if end is None and "year" in props:
+                    end = year_millis(int(props["year"]) + 1)
+                if end is not None:
+                    meta["endTime"] = _millis_to_rfc3339(end)
+            self._write_meta(name, meta)
+        return name.name
+
+    def scratch_dir(self) -> Path:
+        """A folder under the store root for files being written (same filesystem)."""
+        d = self.root / "tmp"
+        d.mkdir(parents=True, exist_ok=True)
+        return d
+
     def put_collection(
         self,
         asset_id: str | AssetName,

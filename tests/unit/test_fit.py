@@ -73,10 +73,10 @@ def reference_fixed(q: np.ndarray) -> float:
 
 
 def brute_profile(q: np.ndarray, free: bool, taus: np.ndarray) -> np.ndarray:
-    """SSE(τ) on a dense τ grid; λ from a one-column least-squares solve when free."""
+    """SSE(τ) on a dense τ grid; λ by the normal equation of a one-column regression."""
     e = np.exp(-X[None, :] / taus[:, None])  # (grid, years)
     if free:
-        lam = np.array([np.linalg.lstsq(row[:, None], q, rcond=None)[0][0] for row in e])
+        lam = (e @ q) / np.einsum("ij,ij->i", e, e)
     else:
         lam = np.ones(taus.size)
     return np.sum((q[None, :] - lam[:, None] * e) ** 2, axis=1)
@@ -90,7 +90,7 @@ def brute_interval(q: np.ndarray, free: bool, lo: float, hi: float) -> tuple[flo
     p = 2 if free else 1
     dof = q.size - p
     inside = sse <= sse[i] * (1 + stats.f.ppf(0.95, 1, dof) / dof)
-    assert inside[0] == inside[-1] == False  # the grid brackets the interval
+    assert not inside[0] and not inside[-1]  # the grid brackets the interval
     return float(taus[i]), float(taus[inside].min()), float(taus[inside].max())
 
 
@@ -429,7 +429,7 @@ def _sse_grid(q: np.ndarray, x: np.ndarray) -> float:
     return float(np.min(np.sum((q - lam[:, None] * e) ** 2, axis=1)))
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(count_series(), st.sampled_from(["free", "fixed", "loglinear"]))
 def test_fit_never_negative_never_nan(counts, mode):
     years = np.arange(2000, 2000 + counts.size)
@@ -446,7 +446,7 @@ def test_fit_never_negative_never_nan(counts, mode):
         assert ("extrapolated" in fit.flags) == (fit.tau > 5 * counts.size)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(count_series())
 def test_free_fit_is_never_beaten_by_a_dense_grid(counts):
     q = counts / counts[0]
@@ -458,7 +458,7 @@ def test_free_fit_is_never_beaten_by_a_dense_grid(counts):
     assert sse_fit <= _sse_grid(q, x) + 1e-12
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=25, deadline=None)
 @given(count_series(), count_series())
 def test_region_row_is_consistent(pos, neg):
     n = min(pos.size, neg.size)
@@ -476,3 +476,8 @@ def test_region_row_is_consistent(pos, neg):
     for part in filter(None, row["flags"].split(";")):
         sign, flag = part.split(":")
         assert sign in {"pos", "neg"} and flag in FLAGS
+
+
+def test_region_counts_must_match_the_years():
+    with pytest.raises(InputError, match="n_neg"):
+        fit_region(YEARS, N_POS, N_NEG[:-1], reference_year=2000)

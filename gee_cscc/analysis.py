@@ -1,0 +1,343 @@
+"""One analysis: build the method's expressions, compute region tables, pull rasters, fit.
+
+:func:`analyze` runs METHOD.md §0–§5 for an annual NPP collection and a set of regions and
+returns :class:`Results`: rasters as an ``xarray.Dataset`` and tables as pandas DataFrames.
+It works the same on Google Earth Engine and on the local engine (only ``ee.Initialize``
+differs).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import ee
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from . import fit as _fit
+from . import tables as _tables
+from .config import Config
+from .method import MethodGraph, Regions, build, load_annual_npp
+from .method.trend import TREND_CLASSES, p_values
+from .pull import ALL_ID, count_maintenance, maintenance_counts_server, open_collection, open_image, region_sums
+
+__all__ = ["Results", "analyze", "ALL"]
+
+#: The name of the whole-area row in every table.
+ALL = "ALL"
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Results:
+    """Everything one run computes.
+
+    Attributes
+    ----------
+    rasters
+        ``xarray.Dataset`` on the input grid: ``vca``, ``cscc`` and ``pcs`` (g C m⁻² yr⁻¹),
+        ``cscc_year``, ``trend_slope`` (g C m⁻² yr⁻²), ``trend_stat``, ``trend_p``,
+        ``trend_class``, ``trend_class_strict``, ``maintenance_years``, ``region``,
+        ``pixel_area`` (m²), ``maintenance`` (dims ``year, y, x``: the surfaces P) and
+        ``pcs`` (dims ``pcs_year, y, x``).
+    capacity
+        Table 1: ``region, cscc_tg, current_npp_tg, potential_tg, cscc_mean_gm2,
+        potential_share_of_cscc, potential_share_of_npp`` (+ ``vca_area_km2``, ``vca_cells``).
+    maintenance_counts
+        Table 2 per region and ALL: ``region, year, n_pos, ratio_pos, n_neg, ratio_neg,
+        changed, changed_ratio``.
+    yearly
+        ``year, mean_npp_gm2, total_npp_pg, saturation, potential_pg`` (whole area).
+    trend_summary
+        ``region, alpha, class, area_km2, area_share, cells, cell_share``.
+    resilience
+        ``region, tau_pos, tau_pos_low, tau_pos_high, lambda_pos, r2_pos, tau_neg, …, rs,
+        grade, flags``.
+    summary
+        Headline numbers (VCA area, national trend, totals, proportions, slopes).
+    """
+
+    config: Config
+    graph: MethodGraph
+    regions: Regions | None
+    rasters: xr.Dataset
+    capacity: pd.DataFrame
+    maintenance_counts: pd.DataFrame
+    yearly: pd.DataFrame
+    trend_summary: pd.DataFrame
+    resilience: pd.DataFrame
+    summary: dict
+    timings: dict = field(default_factory=dict)
+
+
+def _step(progress: Progress | None, timings: dict, name: str) -> Callable[[], None]:
+    if progress is not None:
+        progress(name)
+    start = time.perf_counter()
+
+    def done() -> None:
+        timings[name] = round(time.perf_counter() - start, 3)
+
+    return done
+
+
+def analyze(
+    npp: Any,
+    cfg: Config,
+    *,
+    regions: Regions | None = None,
+    counting: str = "local",
+    progress: Progress | None = None,
+) -> Results:
+    """Run the method (METHOD.md §0–§5) and bring the results back.
+
+    Parameters
+    ----------
+    npp
+        An annual NPP ImageCollection asset id or ``ee.ImageCollection``.
+    cfg
+        The run configuration.
+    regions
+        Regions (provinces); without them only the whole-area (ALL) rows are made.
+    counting
+        ``"local"`` (default): pull the maintenance surfaces and the region raster and count
+        them here; ``"server"``: grouped counts on the server (for grids too large to pull).
+    progress
+        Called with the name of each step as it starts.
+    """
+    if counting not in ("local", "server"):
+        raise ValueError(f"counting must be 'local' or 'server', got {counting!r}")
+    timings: dict[str, float] = {}
+    done = _step(progress, timings, "validate input")
+    annual = load_annual_npp(npp, cfg)
+    graph = build(annual, cfg)
+    grid = annual.grid
+    if regions is None:
+        from .method.regions import regions_from_image
+
+        regions = regions_from_image(ee.Image.constant(0), names={}, ids=[])
+    done()
+
+    names = {**regions.names}
+    area = ee.Image.pixelArea().rename("area")
+    vca = graph.vca
+    last = annual.image(annual.last_year)
+
+    done = _step(progress, timings, "region sums (capacity, yearly, trend classes)")
+    inside = vca.eq(1)
+
+    def masked(img: Any) -> Any:
+        return ee.Image(img).multiply(inside).unmask(0, False)
+
+    cap_bands = ee.Image.cat(
+        [
+            masked(graph.capacity.select("cscc").multiply(area)).rename("cscc_g"),
+            masked(last.select("npp").multiply(area)).rename("npp_g"),
+            masked(area).rename("area_m2"),
+            masked(ee.Image.constant(1)).rename("cells"),
+        ]
+    )
+    cap = region_sums(cap_bands, ["cscc_g", "npp_g", "area_m2", "cells"], regions, grid)
+    year_names = [f"npp_{y}" for y in annual.years]
+    year_bands = ee.Image.cat(
+        [masked(annual.image(y).select("npp").multiply(area)).rename(f"npp_{y}") for y in annual.years]
+    )
+    yearly_sums = region_sums(year_bands, year_names, regions, grid)
+    class_bands, class_names = [], []
+    for band, alpha in (("trend_class", cfg.alpha), ("trend_class_strict", cfg.alpha_strict)):
+        cls = graph.trend.select(band)
+        for code in TREND_CLASSES:
+            hit = masked(cls.eq(code))
+            class_bands += [hit.multiply(area).rename(f"a_{band}_{code}"), hit.rename(f"n_{band}_{code}")]
+            class_names += [f"a_{band}_{code}", f"n_{band}_{code}"]
+    class_sums = region_sums(ee.Image.cat(class_bands), class_names, regions, grid)
+    done()
+
+    done = _step(progress, timings, "pull rasters (xee)")
+    result_image = ee.Image.cat([graph.result_image(), regions.image, area.rename("pixel_area")])
+    rasters = open_image(result_image, grid)
+    surfaces = open_collection(graph.maintenance, grid, band="P")
+    pcs_years = [y for y in cfg.pcs_years if y in annual.years]
+    pcs = (
+        open_collection(graph.potential.filter(ee.Filter.inList("year", pcs_years)), grid, band="pcs")
+        if pcs_years
+        else None
+    )
+    done()
+
+    done = _step(progress, timings, "maintenance counts")
+    eval_years = graph.evaluation_years
+    if counting == "local":
+        counts = count_maintenance(surfaces, rasters["region"].fillna(0).values, regions.ids)
+    else:
+        counts = maintenance_counts_server(graph.maintenance, eval_years, regions, grid)
+    done()
+
+    done = _step(progress, timings, "tables and fits")
+    rasters = _assemble_rasters(rasters, surfaces, pcs, n=len(annual.years), method=cfg.trend)
+    order = [ALL_ID, *regions.ids]
+    label = {ALL_ID: ALL, **names}
+    capacity = _capacity(cap, order, label)
+    yearly, series = _yearly(yearly_sums, cap, annual.years)
+    trend_summary = _trend_summary(class_sums, order, label, cfg)
+    maintenance_counts, resilience = _maintenance_and_fits(counts, order, label, cfg, eval_years)
+    done()
+
+    summary = _summary(cfg, capacity, yearly, series, trend_summary, maintenance_counts, grid)
+    return Results(
+        config=cfg,
+        graph=graph,
+        regions=regions,
+        rasters=rasters,
+        capacity=capacity,
+        maintenance_counts=maintenance_counts,
+        yearly=yearly,
+        trend_summary=trend_summary,
+        resilience=resilience,
+        summary=summary,
+        timings=timings,
+    )
+
+
+def _assemble_rasters(
+    ds: xr.Dataset, surfaces: xr.DataArray, pcs: xr.DataArray | None, *, n: int, method: str
+) -> xr.Dataset:
+    out = ds.copy()
+    out["trend_p"] = xr.DataArray(p_values(out["trend_stat"].values, n=n, method=method), dims=("y", "x"))
+    out["maintenance"] = surfaces.rename("maintenance")
+    if pcs is not None:
+        out["pcs"] = pcs.rename({"year": "pcs_year"}).rename("pcs")
+    attrs = {
+        "vca": ("1", "vegetation-covered area (1 inside)"),
+        "cscc": ("g C m-2 yr-1", "carbon sink carrying capacity (max NPP)"),
+        "cscc_year": ("year", "year CSCC was reached (earliest on ties)"),
+        "trend_slope": ("g C m-2 yr-2", "NPP trend slope"),
+        "trend_stat": ("1", "trend test statistic (t for OLS, z for Mann-Kendall)"),
+        "trend_p": ("1", "two-sided p-value of the trend"),
+        "trend_class": ("1", "trend class at alpha: 2 SI, 1 II, 0 zero, -1 ID, -2 SD"),
+        "trend_class_strict": ("1", "trend class at alpha_strict: 2 SI, 1 II, 0, -1 ID, -2 SD"),
+        "maintenance_years": ("year", "signed number of years the initial trend held"),
+        "region": ("1", "region id (0 outside every region)"),
+        "pixel_area": ("m2", "cell area on the WGS84 ellipsoid"),
+        "maintenance": ("1", "maintenance surface P: +1/-1 trend maintained, 0 changed"),
+        "pcs": ("g C m-2 yr-1", "increase potential CSCC - NPP"),
+    }
+    for name, (units, long_name) in attrs.items():
+        if name in out:
+            out[name].attrs.update(units=units, long_name=long_name)
+    return out
+
+
+def _capacity(cap: pd.DataFrame, order: list[int], label: dict) -> pd.DataFrame:
+    totals = cap.sum(axis=0)
+    rows = []
+    for rid in order:
+        src = totals if rid == ALL_ID else cap.loc[rid]
+        rows.append((label[rid], src["cscc_g"], src["npp_g"], src["area_m2"], src["cells"]))
+    frame = _tables.capacity_table(
+        [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows]
+    )
+    frame["vca_area_km2"] = [r[3] / 1e6 for r in rows]
+    frame["vca_cells"] = [int(round(r[4])) for r in rows]
+    return frame
+
+
+def _yearly(yearly_sums: pd.DataFrame, cap: pd.DataFrame, years: tuple[int, ...]) -> tuple[pd.DataFrame, dict]:
+    totals = yearly_sums.sum(axis=0)
+    total_npp = [totals[f"npp_{y}"] for y in years]
+    cscc_total = float(cap["cscc_g"].sum())
+    area = float(cap["area_m2"].sum())
+    frame = _tables.yearly_table(list(years), total_npp, cscc_total, area)
+    series = _tables.trend_series_summary(list(years), frame["mean_npp_gm2"].to_numpy())
+    return frame, series
+
+
+def _trend_summary(class_sums: pd.DataFrame, order: list[int], label: dict, cfg: Config) -> pd.DataFrame:
+    totals = class_sums.sum(axis=0)
+    rows = []
+    for rid in order:
+        src = totals if rid == ALL_ID else class_sums.loc[rid]
+        for band, alpha in (("trend_class", cfg.alpha), ("trend_class_strict", cfg.alpha_strict)):
+            area_all = sum(src[f"a_{band}_{c}"] for c in TREND_CLASSES)
+            cells_all = sum(src[f"n_{band}_{c}"] for c in TREND_CLASSES)
+            for code, cname in TREND_CLASSES.items():
+                a = src[f"a_{band}_{code}"]
+                n = src[f"n_{band}_{code}"]
+                rows.append(
+                    {
+                        "region": label[rid],
+                        "alpha": alpha,
+                        "class": cname,
+                        "area_km2": a / 1e6,
+                        "area_share": a / area_all if area_all > 0 else math.nan,
+                        "cells": int(round(n)),
+                        "cell_share": n / cells_all if cells_all > 0 else math.nan,
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def _maintenance_and_fits(
+    counts: pd.DataFrame, order: list[int], label: dict, cfg: Config, eval_years: list[int]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    tables, fits = [], []
+    for rid in order:
+        sub = counts[counts["region_id"] == rid].set_index("year").reindex(eval_years, fill_value=0)
+        table = _tables.maintenance_table(
+            eval_years, sub["n_pos"].to_numpy(), sub["n_neg"].to_numpy(), reference_year=cfg.reference_year
+        )
+        table.insert(0, "region", label[rid])
+        tables.append(table)
+        row = _fit.fit_region(
+            eval_years,
+            sub["n_pos"].to_numpy(),
+            sub["n_neg"].to_numpy(),
+            reference_year=cfg.reference_year,
+            mode=cfg.fit_mode,
+            plateau=cfg.plateau,
+            plateau_years=cfg.plateau_years,
+        )
+        fits.append({"region": label[rid], **row})
+    return pd.concat(tables, ignore_index=True), pd.DataFrame(fits)
+
+
+def _summary(
+    cfg: Config,
+    capacity: pd.DataFrame,
+    yearly: pd.DataFrame,
+    series: dict,
+    trend_summary: pd.DataFrame,
+    counts: pd.DataFrame,
+    grid: Any,
+) -> dict:
+    all_row = capacity[capacity["region"] == ALL].iloc[0]
+    last = yearly.iloc[-1]
+    shares = trend_summary[(trend_summary["region"] == ALL) & (trend_summary["alpha"] == cfg.alpha)]
+    table_all = counts[counts["region"] == ALL]
+    slopes = _tables.maintenance_slopes(table_all.drop(columns=["region"]))
+    return {
+        "vca_area_km2": float(all_row["vca_area_km2"]),
+        "vca_cells": int(all_row["vca_cells"]),
+        "cscc_total_pg": float(all_row["cscc_tg"]) / 1e3,
+        "cscc_mean_gm2": float(all_row["cscc_mean_gm2"]),
+        "last_year": int(last["year"]),
+        "npp_last_pg": float(last["total_npp_pg"]),
+        "saturation_last": float(last["saturation"]),
+        "potential_last_pg": float(last["potential_pg"]),
+        "potential_share_of_cscc": float(all_row["potential_share_of_cscc"]),
+        "potential_share_of_npp": float(all_row["potential_share_of_npp"]),
+        "trend_class_area_share": {r["class"]: float(r["area_share"]) for _, r in shares.iterrows()},
+        "npp_series": {k: (float(v) if v is not None else None) for k, v in series.items()},
+        "maintenance_slopes": {k: float(v) for k, v in slopes.items()},
+        "grid": grid.to_dict(),
+    }
+
+
+def _finite(v: float) -> float | None:
+    return float(v) if v is not None and np.isfinite(v) else None

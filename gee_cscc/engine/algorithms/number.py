@@ -1,0 +1,386 @@
+"""``Number.*`` algorithms: arithmetic, comparisons, math functions, casts and formatting.
+
+Numbers are plain Python ``int`` and ``float``. Integer inputs stay integers where Earth
+Engine's result is integral (``add``, ``subtract``, ``multiply``, ``mod``, ``min``, ``max``,
+comparisons, ``round``/``floor``/``ceil``, integer casts); ``divide`` is a true division that
+gives 0 for a division by 0, as the algorithm list documents. Results that are not finite
+(``log(0)``, ``sqrt(-1)``) come back as null, as Earth Engine sends them.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import EEError
+from ..registry import algorithm
+from .misc import as_int, as_number, as_str, invalid_type, number_to_string
+
+__all__ = ["cast_number", "format_number"]
+
+Num = int | float
+
+
+def _args(name: str, left: Any, right: Any) -> tuple[Num, Num]:
+    return as_number(left, name, "left"), as_number(right, name, "right")
+
+
+def _both_int(a: Num, b: Num) -> bool:
+    return isinstance(a, int) and isinstance(b, int)
+
+
+def _safe(fn: Callable[..., float], *args: Num) -> float:
+    try:
+        return fn(*args)
+    except (ValueError, OverflowError, ZeroDivisionError):
+        return math.nan
+
+
+# --- binary arithmetic ---------------------------------------------------------------------
+
+
+def _divide(a: Num, b: Num) -> Num:
+    if b == 0:
+        return 0
+    q = a / b
+    return int(q) if _both_int(a, b) and q.is_integer() else q
+
+
+def _mod(a: Num, b: Num) -> Num:
+    """The remainder with the sign of the dividend (Java's ``%``); 0 for a modulus of 0."""
+    if b == 0:
+        return 0
+    if _both_int(a, b):
+        r = abs(a) % abs(b)
+        return -r if a < 0 else r
+    return math.fmod(a, b)
+
+
+def _pow(a: Num, b: Num) -> Num:
+    if _both_int(a, b) and b >= 0:
+        return a**b
+    return _safe(math.pow, a, b)
+
+
+_BINARY: dict[str, Callable[[Num, Num], Num]] = {
+    "Number.add": lambda a, b: a + b,
+    "Number.subtract": lambda a, b: a - b,
+    "Number.multiply": lambda a, b: a * b,
+    "Number.divide": _divide,
+    "Number.mod": _mod,
+    "Number.pow": _pow,
+    "Number.max": lambda a, b: max(a, b),
+    "Number.min": lambda a, b: min(a, b),
+    "Number.first": lambda a, b: a,
+    "Number.firstNonZero": lambda a, b: a if a != 0 else b,
+    "Number.first_nonzero": lambda a, b: a if a != 0 else b,
+    "Number.atan2": lambda a, b: math.atan2(a, b),
+    "Number.hypot": lambda a, b: math.hypot(a, b),
+    "Number.lt": lambda a, b: int(a < b),
+    "Number.lte": lambda a, b: int(a <= b),
+    "Number.gt": lambda a, b: int(a > b),
+    "Number.gte": lambda a, b: int(a >= b),
+    "Number.eq": lambda a, b: int(a == b),
+    "Number.neq": lambda a, b: int(a != b),
+    "Number.and": lambda a, b: int(a != 0 and b != 0),
+    "Number.or": lambda a, b: int(a != 0 or b != 0),
+}
+
+
+def _register_binary(name: str, fn: Callable[[Num, Num], Num]) -> None:
+    @algorithm(name)
+    def impl(left: Any, right: Any) -> Num:
+        a, b = _args(name, left, right)
+        return fn(a, b)
+
+    impl.__name__ = name.split(".", 1)[1]
+
+
+for _name, _fn in _BINARY.items():
+    _register_binary(_name, _fn)
+
+
+def _int_args(name: str, left: Any, right: Any) -> tuple[int, int]:
+    a, b = _args(name, left, right)
+    return int(a), int(b)
+
+
+_BITWISE: dict[str, Callable[[int, int], int]] = {
+    "Number.bitwiseAnd": lambda a, b: a & b,
+    "Number.bitwise_and": lambda a, b: a & b,
+    "Number.bitwiseOr": lambda a, b: a | b,
+    "Number.bitwise_or": lambda a, b: a | b,
+    "Number.bitwiseXor": lambda a, b: a ^ b,
+    "Number.bitwise_xor": lambda a, b: a ^ b,
+    "Number.leftShift": lambda a, b: _wrap64(a << b),
+    "Number.left_shift": lambda a, b: _wrap64(a << b),
+    "Number.rightShift": lambda a, b: a >> b,
+    "Number.right_shift": lambda a, b: a >> b,
+}
+
+
+def _wrap64(v: int) -> int:
+    v &= (1 << 64) - 1
+    return v - (1 << 64) if v >= 1 << 63 else v
+
+
+def _register_bitwise(name: str, fn: Callable[[int, int], int]) -> None:
+    @algorithm(name)
+    def impl(left: Any, right: Any) -> int:
+        a, b = _int_args(name, left, right)
+        return fn(a, b)
+
+
+for _name, _fn in _BITWISE.items():
+    _register_bitwise(_name, _fn)
+
+
+@algorithm("Number.gammainc")
+def gammainc(left: Any, right: Any) -> float:
+    import scipy.special
+
+    a, x = _args("Number.gammainc", left, right)
+    return float(scipy.special.gammainc(a, x))
+
+
+# --- unary functions -----------------------------------------------------------------------
+
+
+def _java_round(v: float) -> Num:
+    """Java's ``Math.round``: the nearest integer, halves rounded up."""
+    if not math.isfinite(v):
+        return v
+    return int(math.floor(v + 0.5))
+
+
+def _int_or_nan(fn: Callable[[float], float]) -> Callable[[Num], Num]:
+    def apply(v: Num) -> Num:
+        if isinstance(v, int):
+            return v
+        return int(fn(v)) if math.isfinite(v) else v
+
+    return apply
+
+
+def _special(name: str) -> Callable[[Num], float]:
+    def apply(v: Num) -> float:
+        import scipy.special
+
+        return float(getattr(scipy.special, name)(v))
+
+    return apply
+
+
+_UNARY: dict[str, Callable[[Num], Num]] = {
+    "Number.abs": abs,
+    "Number.not": lambda v: int(v == 0),
+    "Number.sqrt": lambda v: _safe(math.sqrt, v),
+    "Number.cbrt": lambda v: math.copysign(abs(v) ** (1.0 / 3.0), v),
+    "Number.log": lambda v: -math.inf if v == 0 else _safe(math.log, v),
+    "Number.log10": lambda v: -math.inf if v == 0 else _safe(math.log10, v),
+    "Number.exp": lambda v: _safe(math.exp, v) if v < 710 else math.inf,
+    "Number.sin": lambda v: _safe(math.sin, v),
+    "Number.cos": lambda v: _safe(math.cos, v),
+    "Number.tan": lambda v: _safe(math.tan, v),
+    "Number.asin": lambda v: _safe(math.asin, v),
+    "Number.acos": lambda v: _safe(math.acos, v),
+    "Number.atan": lambda v: _safe(math.atan, v),
+    "Number.sinh": lambda v: _safe(math.sinh, v),
+    "Number.cosh": lambda v: _safe(math.cosh, v),
+    "Number.tanh": lambda v: _safe(math.tanh, v),
+    "Number.floor": _int_or_nan(math.floor),
+    "Number.ceil": _int_or_nan(math.ceil),
+    "Number.round": lambda v: v if isinstance(v, int) else _java_round(v),
+    "Number.signum": lambda v: (v > 0) - (v < 0) if not isinstance(v, float) or not math.isnan(v) else v,
+    "Number.gamma": lambda v: _safe(math.gamma, v),
+    "Number.lanczos": lambda v: _safe(math.gamma, v),
+    "Number.digamma": _special("digamma"),
+    "Number.erf": lambda v: math.erf(v),
+    "Number.erfc": lambda v: math.erfc(v),
+    "Number.erfInv": _special("erfinv"),
+    "Number.erfcInv": _special("erfcinv"),
+    "Number.bitwiseNot": lambda v: ~int(v),
+    "Number.bitwise_not": lambda v: ~int(v),
+    "Number.bitCount": lambda v: bin(int(v) & ((1 << 64) - 1)).count("1"),
+}
+
+
+def _trigamma(v: Num) -> float:
+    import scipy.special
+
+    return float(scipy.special.polygamma(1, v))
+
+
+_UNARY["Number.trigamma"] = _trigamma
+
+
+def _register_unary(name: str, fn: Callable[[Num], Num]) -> None:
+    @algorithm(name)
+    def impl(input: Any) -> Num:  # noqa: A002 (Earth Engine's argument name)
+        return fn(as_number(input, name, "input"))
+
+
+for _name, _fn in _UNARY.items():
+    _register_unary(_name, _fn)
+
+
+# --- casts ---------------------------------------------------------------------------------
+
+_INT_RANGES = {
+    "uint8": (0, 255),
+    "int8": (-128, 127),
+    "uint16": (0, 65535),
+    "int16": (-32768, 32767),
+    "uint32": (0, 4294967295),
+    "int32": (-2147483648, 2147483647),
+    "int64": (-(2**63), 2**63 - 1),
+}
+
+_CASTS = {
+    "uint8": ("Number.uint8", "Number.toUint8", "Number.byte", "Number.toByte"),
+    "int8": ("Number.int8", "Number.toInt8"),
+    "uint16": ("Number.uint16", "Number.toUint16"),
+    "int16": ("Number.int16", "Number.toInt16", "Number.short", "Number.toShort"),
+    "uint32": ("Number.uint32", "Number.toUint32"),
+    "int32": ("Number.int32", "Number.toInt32", "Number.int", "Number.toInt"),
+    "int64": ("Number.int64", "Number.toInt64", "Number.long", "Number.toLong"),
+    "float32": ("Number.float", "Number.toFloat"),
+    "float64": ("Number.double", "Number.toDouble"),
+}
+
+
+def cast_number(value: Num, dtype: str) -> Num:
+    """A number cast to a pixel type: integers truncate toward zero and saturate."""
+    if dtype in _INT_RANGES:
+        lo, hi = _INT_RANGES[dtype]
+        if isinstance(value, float):
+            if math.isnan(value):
+                return 0
+            if math.isinf(value):
+                return hi if value > 0 else lo
+            value = math.trunc(value)
+        return min(max(int(value), lo), hi)
+    if dtype == "float32":
+        import numpy as np
+
+        return float(np.float32(value))
+    return float(value)
+
+
+def _register_cast(dtype: str, names: tuple[str, ...]) -> None:
+    @algorithm(*names)
+    def impl(input: Any) -> Num:  # noqa: A002
+        return cast_number(as_number(input, names[0], "input"), dtype)
+
+
+for _dtype, _names in _CASTS.items():
+    _register_cast(_dtype, _names)
+
+
+@algorithm("Number.clamp")
+def clamp(number: Any, min: Any, max: Any) -> Num:  # noqa: A002
+    v = as_number(number, "Number.clamp", "number")
+    lo = as_number(min, "Number.clamp", "min")
+    hi = as_number(max, "Number.clamp", "max")
+    return lo if v < lo else hi if v > hi else v
+
+
+@algorithm("Number.unitScale")
+def unit_scale(number: Any, min: Any, max: Any) -> float:  # noqa: A002
+    v = as_number(number, "Number.unitScale", "number")
+    lo = as_number(min, "Number.unitScale", "min")
+    hi = as_number(max, "Number.unitScale", "max")
+    if hi == lo:
+        return 0
+    return (v - lo) / (hi - lo)
+
+
+# --- parsing and formatting ----------------------------------------------------------------
+
+
+@algorithm("Number.parse")
+def parse(input: Any, radix: Any = 10) -> Num:  # noqa: A002
+    text = as_str(input, "Number.parse", "input").strip()
+    base = as_int(radix if radix is not None else 10, "Number.parse", "radix")
+    try:
+        if base == 10:
+            if re.fullmatch(r"[+-]?\d+", text):
+                return int(text)
+            return float(text)
+        return int(text, base)
+    except ValueError:
+        raise EEError(f"Number.parse: Unable to parse '{text}' as a number (radix {base}).") from None
+
+
+_FORMAT = re.compile(r"^(?P<pre>[^%]*)%(?P<mods>[#\-+ 0,(.\d]*)(?P<conv>[sdoxXeEfgGaA])(?P<post>[^%]*)$")
+
+
+def format_number(value: Num, pattern: str) -> str:
+    """A number formatted by a Java ``printf`` pattern with one conversion.
+
+    Raises:
+        EEError: a pattern Earth Engine rejects, or a conversion the local engine does not
+            implement (``%a``, the ``(`` flag).
+    """
+    text = pattern.replace("%%", "\x00")
+    m = _FORMAT.match(text)
+    if m is None:
+        raise EEError(
+            f"Number.format: Invalid format string '{pattern}': it must contain exactly one "
+            "'%' conversion of the form %[flags][width][.precision][sdoxXeEfgGaA]."
+        )
+    pre, mods, conv, post = m.group("pre", "mods", "conv", "post")
+    if conv in "aA" or "(" in mods:
+        raise EEError(
+            f"Number.format: the pattern '{pattern}' (hexadecimal floats or the '(' flag) is "
+            "not implemented by the local engine."
+        )
+    grouping = "," in mods
+    mods = mods.replace(",", "")
+    if conv == "s":
+        body = number_to_string(value)
+        spec, _, precision = mods.partition(".")
+        if precision:
+            body = body[: int(precision)]
+        if spec.lstrip("-"):
+            w = int(spec.lstrip("-"))
+            body = body.ljust(w) if spec.startswith("-") else body.rjust(w)
+    elif conv in "doxX":
+        if isinstance(value, float):
+            if not value.is_integer():
+                raise EEError(
+                    f"Number.format: the conversion '%{conv}' needs an integer, got {value!r}."
+                )
+            value = int(value)
+        body = ("%" + mods + conv) % value
+        if grouping and conv == "d":
+            body = _group(body)
+    else:
+        if conv in "gG":
+            body = ("%#" + mods.replace("#", "") + conv) % float(value)
+            body = body.rstrip(".") if "e" not in body.lower() else body
+        else:
+            body = ("%" + mods + conv) % float(value)
+        if grouping:
+            body = _group(body)
+    return (pre + body + post).replace("\x00", "%")
+
+
+def _group(text: str) -> str:
+    m = re.match(r"^(\s*[+\- ]?0*)(\d+)(.*)$", text)
+    if m is None:
+        return text
+    head, digits, tail = m.groups()
+    return head + f"{int(digits):,}" + tail
+
+
+@algorithm("Number.format")
+def format_(number: Any, pattern: Any = "%s") -> str:
+    v = as_number(number, "Number.format", "number")
+    if pattern is None:
+        pattern = "%s"
+    if not isinstance(pattern, str):
+        raise invalid_type("Number.format", "pattern", "String", pattern)
+    return format_number(v, pattern)

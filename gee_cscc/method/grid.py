@@ -1,0 +1,106 @@
+"""The pixel grid of a run: CRS, affine transform and shape, passed to every reduction.
+
+Composites (a collection reduced to an image) have no fixed projection on Earth Engine, so
+every reduction, pull and export of the method gives the input's ``crs`` and
+``crsTransform`` explicitly. A :class:`GridSpec` is that grid as one value.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["GridSpec"]
+
+
+@dataclass(frozen=True)
+class GridSpec:
+    """A pixel grid.
+
+    Attributes
+    ----------
+    crs
+        CRS code, e.g. ``"EPSG:4326"``.
+    transform
+        ``(xScale, xShearing, xTranslation, yShearing, yScale, yTranslation)`` in CRS units
+        (degrees or metres), Earth Engine's ``crsTransform``.
+    shape
+        ``(height, width)`` in pixels.
+    """
+
+    crs: str
+    transform: tuple[float, float, float, float, float, float]
+    shape: tuple[int, int]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "transform", tuple(float(v) for v in self.transform))
+        object.__setattr__(self, "shape", (int(self.shape[0]), int(self.shape[1])))
+
+    @classmethod
+    def from_band_info(cls, info: dict) -> GridSpec:
+        """From a band of ``ee.Image.getInfo()`` (``crs``, ``crs_transform``, ``dimensions``)."""
+        width, height = info["dimensions"]
+        return cls(info["crs"], tuple(info["crs_transform"]), (height, width))
+
+    @property
+    def height(self) -> int:
+        return self.shape[0]
+
+    @property
+    def width(self) -> int:
+        return self.shape[1]
+
+    @property
+    def shape_2d(self) -> tuple[int, int]:
+        """``(width, height)``, the order ``xee`` takes."""
+        return (self.width, self.height)
+
+    @property
+    def n_pixels(self) -> int:
+        return self.width * self.height
+
+    def bounds(self) -> tuple[float, float, float, float]:
+        """``(xmin, ymin, xmax, ymax)`` of the grid's outer edges, in CRS units."""
+        a, b, c, d, e, f = self.transform
+        xs = [c + a * col + b * row for col, row in ((0, 0), (self.width, 0), (0, self.height), (self.width, self.height))]
+        ys = [f + d * col + e * row for col, row in ((0, 0), (self.width, 0), (0, self.height), (self.width, self.height))]
+        return min(xs), min(ys), max(xs), max(ys)
+
+    def region(self) -> Any:
+        """The grid's extent as a planar ``ee.Geometry`` rectangle in the grid's CRS."""
+        import ee
+
+        xmin, ymin, xmax, ymax = self.bounds()
+        return ee.Geometry.Rectangle([xmin, ymin, xmax, ymax], self.crs, False)
+
+    def reduce_args(self) -> dict:
+        """``crs`` and ``crsTransform`` keyword arguments for ``reduceRegion(s)``."""
+        return {"crs": self.crs, "crsTransform": list(self.transform)}
+
+    def xee_args(self) -> dict:
+        """``crs``, ``crs_transform`` and ``shape_2d`` keyword arguments for ``xee``."""
+        return {"crs": self.crs, "crs_transform": self.transform, "shape_2d": self.shape_2d}
+
+    def cell_centres(self) -> tuple[Any, Any]:
+        """The x (columns) and y (rows) cell-centre coordinates of an axis-aligned grid."""
+        import numpy as np
+
+        a, b, c, d, e, f = self.transform
+        if b or d:
+            raise ValueError("cell_centres needs an axis-aligned grid.")
+        return c + a * (np.arange(self.width) + 0.5), f + e * (np.arange(self.height) + 0.5)
+
+    def describe(self) -> str:
+        a, _, c, _, e, f = self.transform
+        return f"{self.crs} {self.width}x{self.height} px of {abs(a):g}x{abs(e):g} at ({c:g}, {f:g})"
+
+    def same_as(self, other: GridSpec, *, rtol: float = 1e-9) -> bool:
+        return (
+            self.crs == other.crs
+            and self.shape == other.shape
+            and all(math.isclose(u, v, rel_tol=rtol, abs_tol=1e-12) for u, v in zip(self.transform, other.transform))
+        )
+
+    def to_dict(self) -> dict:
+        return {"crs": self.crs, "crs_transform": list(self.transform), "shape": list(self.shape)}

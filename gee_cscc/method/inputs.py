@@ -1,0 +1,227 @@
+"""METHOD.md §0: the annual NPP input, validated and prepared for the method.
+
+One ``getInfo`` of the collection gives every image's year, bands and grid; everything is
+checked client-side against the run configuration, and the collection the method uses is
+then an Earth Engine expression: the chosen band renamed ``npp``, converted to
+g C m⁻² yr⁻¹ (``scale_factor``, ``offset``), as double, sorted by year, each image
+carrying an integer ``year`` property.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+import ee
+
+from ..config import Config
+from ..errors import InputError
+from .grid import GridSpec
+
+__all__ = ["AnnualNPP", "load_annual_npp", "image_year"]
+
+
+@dataclass(frozen=True)
+class AnnualNPP:
+    """The prepared annual NPP collection and what was learnt validating it.
+
+    Attributes
+    ----------
+    collection
+        ``ee.ImageCollection``: one image per year, band ``npp`` (g C m⁻² yr⁻¹, double),
+        property ``year`` (int), sorted by year.
+    years
+        The years, ascending (every year of the configured range).
+    grid
+        The input's pixel grid (CRS, transform, shape); every reduction, pull and export
+        of the run uses it explicitly.
+    source
+        The asset id of the input, or ``None`` for a computed collection.
+    band
+        The band of the input that holds NPP.
+    """
+
+    collection: Any
+    years: tuple[int, ...]
+    grid: GridSpec
+    source: str | None
+    band: str
+
+    @property
+    def first_year(self) -> int:
+        return self.years[0]
+
+    @property
+    def last_year(self) -> int:
+        return self.years[-1]
+
+    def image(self, year: int) -> Any:
+        """The ``npp`` image of one year (``ee.Image``)."""
+        return ee.Image(self.collection.filter(ee.Filter.eq("year", year)).first())
+
+
+def image_year(properties: dict) -> int | None:
+    """The year of an image from its ``year`` property or its ``system:time_start`` (UTC)."""
+    year = properties.get("year")
+    if year is not None:
+        try:
+            return int(year)
+        except (TypeError, ValueError):
+            return None
+    t = properties.get("system:time_start")
+    if t is None:
+        return None
+    return _dt.datetime.fromtimestamp(float(t) / 1000.0, tz=_dt.timezone.utc).year
+
+
+def _describe(source: Any) -> tuple[list[dict], str]:
+    try:
+        info = source.getInfo()
+    except ee.EEException as exc:
+        name = source if isinstance(source, str) else "the NPP collection"
+        raise InputError(f"Cannot read {name}: {exc}") from exc
+    return info.get("features", []), info.get("id") or ""
+
+
+def load_annual_npp(source: str | Any, cfg: Config) -> AnnualNPP:
+    """Validate an annual NPP collection (METHOD.md §0) and prepare it for the method.
+
+    Parameters
+    ----------
+    source
+        An ImageCollection asset id, or an ``ee.ImageCollection``.
+    cfg
+        The run configuration (years, band, scale factor and offset).
+
+    Raises
+    ------
+    InputError
+        No images; an image without a year; a duplicate, missing or out-of-range year; the
+        band missing, or several bands and none named; images on different grids. The
+        message names the year, the band and the asset.
+    """
+    asset_id = source if isinstance(source, str) else None
+    collection = ee.ImageCollection(source) if isinstance(source, str) else source
+    images, coll_id = _describe(collection)
+    name = asset_id or coll_id or "the NPP collection"
+    if not images:
+        raise InputError(f"NPP collection '{name}' has no images.")
+
+    by_year: dict[int, list[str]] = {}
+    for k, img in enumerate(images):
+        props = img.get("properties", {})
+        index = props.get("system:index", img.get("id", str(k)))
+        year = image_year(props)
+        if year is None:
+            raise InputError(
+                f"Image '{index}' of '{name}' has neither a 'year' nor a 'system:time_start' "
+                "property, so its year is unknown."
+            )
+        by_year.setdefault(year, []).append(str(index))
+    dupes = sorted(y for y, ids in by_year.items() if len(ids) > 1)
+    if dupes:
+        y = dupes[0]
+        raise InputError(
+            f"Year {y} appears {len(by_year[y])} times in '{name}' (images {by_year[y]}); "
+            "give one image per year."
+        )
+    outside = sorted(y for y in by_year if not cfg.start <= y <= cfg.end)
+    if outside:
+        raise InputError(
+            f"Year {outside[0]} of '{name}' is outside the configured years "
+            f"{cfg.start}–{cfg.end}; filter the collection or set start/end."
+        )
+    missing = [y for y in cfg.years if y not in by_year]
+    if missing:
+        raise InputError(
+            f"Year {missing[0]} is missing from '{name}' (the run needs every year "
+            f"{cfg.start}–{cfg.end}; missing: {missing})."
+        )
+
+    band = _choose_band(images, cfg, name)
+    grid = _common_grid(images, band, name)
+    prepared = prepare(collection, band=band, scale_factor=cfg.scale_factor, offset=cfg.offset)
+    prepared = prepared.filter(ee.Filter.rangeContains("year", cfg.start, cfg.end))
+    return AnnualNPP(prepared, tuple(cfg.years), grid, asset_id or coll_id or None, band)
+
+
+def _choose_band(images: list[dict], cfg: Config, name: str) -> str:
+    default = Config().band
+    for img in images:
+        bands = [b["id"] for b in img.get("bands", [])]
+        year = image_year(img.get("properties", {}))
+        if cfg.band in bands:
+            continue
+        if cfg.band == default and len(bands) == 1:
+            continue
+        if cfg.band == default and len(bands) > 1:
+            raise InputError(
+                f"Image of year {year} in '{name}' has several bands {bands} and no band is "
+                f"named 'npp'; name the NPP band in the configuration (band = ...)."
+            )
+        raise InputError(f"Band '{cfg.band}' not found in the image of year {year} of '{name}'; "
+                         f"its bands are {bands}.")
+    first_bands = [b["id"] for b in images[0].get("bands", [])]
+    if cfg.band in first_bands:
+        return cfg.band
+    names = {b["id"] for img in images for b in img.get("bands", [])}
+    if len(names) != 1:
+        raise InputError(
+            f"The images of '{name}' have different single bands {sorted(names)}; "
+            "name the NPP band in the configuration."
+        )
+    return first_bands[0]
+
+
+def _common_grid(images: list[dict], band: str, name: str) -> GridSpec:
+    grid: GridSpec | None = None
+    first_year = None
+    for img in images:
+        year = image_year(img.get("properties", {}))
+        info = next(
+            (b for b in img.get("bands", []) if b["id"] == band),
+            img.get("bands", [None])[0],
+        )
+        if info is None or "dimensions" not in info:
+            raise InputError(
+                f"The image of year {year} in '{name}' has no fixed grid (is it a computed "
+                "composite?); export it to an asset first."
+            )
+        this = GridSpec.from_band_info(info)
+        if grid is None:
+            grid, first_year = this, year
+        elif this != grid:
+            raise InputError(
+                f"The image of year {year} in '{name}' is on another grid than year "
+                f"{first_year}: {this.describe()} vs {grid.describe()}."
+            )
+    assert grid is not None
+    return grid
+
+
+def prepare(collection: Any, *, band: str, scale_factor: float, offset: float) -> Any:
+    """The method's view of the input: band ``npp`` in g C m⁻² yr⁻¹, double, with ``year``.
+
+    ``npp = stored × scale_factor + offset`` (METHOD.md §0).
+    """
+
+    def one(img: Any) -> Any:
+        img = ee.Image(img)
+        time_start = img.get("system:time_start")
+        year = ee.Number(
+            ee.Algorithms.If(
+                img.propertyNames().contains("year"),
+                img.get("year"),
+                ee.Date(time_start).get("year"),
+            )
+        ).toInt()
+        value = img.select([band]).toDouble().multiply(scale_factor).add(offset).rename("npp")
+        return (
+            value.set("year", year)
+            .set("system:time_start", ee.Date.fromYMD(year, 1, 1).millis())
+            .set("system:index", img.get("system:index"))
+        )
+
+    return ee.ImageCollection(collection).map(one).sort("year")

@@ -1,0 +1,158 @@
+"""Bringing results back: rasters through ``xee`` into xarray, region sums into pandas.
+
+Pixels come back with ``xr.open_dataset(..., engine="ee")`` on the run's grid (its CRS and
+transform given explicitly: composites have no fixed projection). Region statistics are
+unweighted grouped sums computed server-side (:func:`gee_cscc.method.regions.grouped_sums`);
+maintenance counts are by default counted locally from the pulled surfaces and region
+raster (:func:`count_maintenance`), or server-side (:func:`maintenance_counts_server`) for
+grids too large to pull — both count the same pixels.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import ee
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from .method.grid import GridSpec
+from .method.regions import REGION_BAND, Regions, grouped_sums
+
+__all__ = [
+    "ALL_ID",
+    "open_image",
+    "open_collection",
+    "count_maintenance",
+    "maintenance_counts_server",
+    "region_sums",
+]
+
+#: The region id that stands for the whole area ("ALL") in count tables.
+ALL_ID = -1
+
+#: Retries of each xee pixel request (xee retries every EEException, even a 400).
+_GETITEM = {"max_retries": 2, "initial_delay": 200}
+
+
+def _open(collection: Any, grid: GridSpec, **kwargs: Any) -> xr.Dataset:
+    ds = xr.open_dataset(
+        collection,
+        engine="ee",
+        crs=grid.crs,
+        crs_transform=grid.transform,
+        shape_2d=grid.shape_2d,
+        getitem_kwargs=_GETITEM,
+        **kwargs,
+    )
+    x, y = (None, None)
+    try:
+        x, y = grid.cell_centres()
+    except ValueError:
+        pass
+    ds = ds.transpose(..., "y", "x")
+    if x is not None:
+        ds = ds.assign_coords(x=("x", x), y=("y", y))
+    return ds
+
+
+def open_image(image: Any, grid: GridSpec, *, bands: Sequence[str] | None = None) -> xr.Dataset:
+    """Pull an ``ee.Image`` onto ``grid``: one ``(y, x)`` variable per band (NaN = masked)."""
+    img = ee.Image(image)
+    if bands is not None:
+        img = img.select(list(bands))
+    ds = _open(ee.ImageCollection.fromImages([img]), grid)
+    ds = ds.isel({d: 0 for d in ds.dims if d not in ("x", "y")}, drop=True)
+    return ds.load()
+
+
+def open_collection(
+    collection: Any, grid: GridSpec, *, band: str, dim: str = "year", dim_property: str = "year"
+) -> xr.DataArray:
+    """Pull one band of an ``ee.ImageCollection`` as a ``(dim, y, x)`` DataArray."""
+    col = ee.ImageCollection(collection).select([band])
+    ds = _open(col, grid, primary_dim_name=dim, primary_dim_property=dim_property)
+    da = ds[band].load()
+    if dim in da.coords:
+        da = da.assign_coords({dim: da[dim].values.astype(int)})
+    return da
+
+
+def region_sums(
+    bands: Any, band_names: Sequence[str], regions: Regions, grid: GridSpec
+) -> pd.DataFrame:
+    """Grouped unweighted sums of ``bands`` per region id (0 = outside every region).
+
+    Returns a DataFrame indexed by region id with one column per band name; every id in
+    ``regions.names`` and 0 is present (zeros where the region has no pixels).
+    """
+    groups = grouped_sums(bands, len(band_names), regions, grid).getInfo() or []
+    rows = {}
+    for g in groups:
+        rid = int(g[REGION_BAND])
+        sums = g.get("sum") or [0.0] * len(band_names)
+        rows[rid] = [0.0 if v is None else float(v) for v in sums]
+    frame = pd.DataFrame.from_dict(rows, orient="index", columns=list(band_names))
+    frame = frame.reindex(sorted(set(frame.index) | {0} | set(regions.names)), fill_value=0.0)
+    frame.index.name = "region_id"
+    return frame
+
+
+def count_maintenance(
+    surfaces: xr.DataArray, region: xr.DataArray | np.ndarray, ids: Sequence[int]
+) -> pd.DataFrame:
+    """Count maintained cells per region and year from pulled rasters (METHOD.md §4).
+
+    Parameters
+    ----------
+    surfaces
+        Maintenance surfaces ``P`` with dims ``(year, y, x)``; NaN outside the VCA.
+    region
+        Region ids ``(y, x)``, 0 outside every region.
+    ids
+        The region ids to report (ids ≥ 1).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``region_id, year, n_pos, n_neg``; :data:`ALL_ID` rows count the whole area.
+    """
+    reg = np.asarray(region).astype(np.int64)
+    reg = np.where(reg < 0, 0, reg)
+    n_ids = int(max([0, *ids, int(reg.max(initial=0))])) + 1
+    rows = []
+    for year, p in zip(surfaces["year"].values, np.asarray(surfaces.values)):
+        pos = p == 1
+        neg = p == -1
+        pos_counts = np.bincount(reg[pos], minlength=n_ids)
+        neg_counts = np.bincount(reg[neg], minlength=n_ids)
+        rows.append((ALL_ID, int(year), int(pos.sum()), int(neg.sum())))
+        for rid in ids:
+            rows.append((int(rid), int(year), int(pos_counts[rid]), int(neg_counts[rid])))
+    return pd.DataFrame(rows, columns=["region_id", "year", "n_pos", "n_neg"])
+
+
+def maintenance_counts_server(
+    maintenance: Any, years: Sequence[int], regions: Regions, grid: GridSpec
+) -> pd.DataFrame:
+    """The same counts as :func:`count_maintenance`, as one grouped reduction server-side."""
+    col = ee.ImageCollection(maintenance)
+    bands = []
+    names = []
+    for y in years:
+        p = ee.Image(col.filter(ee.Filter.eq("year", int(y))).first()).select("P")
+        bands.append(p.eq(1).unmask(0, False).rename(f"pos_{y}"))
+        bands.append(p.eq(-1).unmask(0, False).rename(f"neg_{y}"))
+        names += [f"pos_{y}", f"neg_{y}"]
+    sums = region_sums(ee.Image.cat(bands), names, regions, grid)
+    rows = []
+    for y in years:
+        total_pos = int(round(sums[f"pos_{y}"].sum()))
+        total_neg = int(round(sums[f"neg_{y}"].sum()))
+        rows.append((ALL_ID, int(y), total_pos, total_neg))
+        for rid in regions.ids:
+            rows.append((rid, int(y), int(round(sums.at[rid, f"pos_{y}"])), int(round(sums.at[rid, f"neg_{y}"]))))
+    return pd.DataFrame(rows, columns=["region_id", "year", "n_pos", "n_neg"])
+

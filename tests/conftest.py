@@ -1,0 +1,74 @@
+"""Shared fixtures: no network, one local Earth Engine for the session, per-test asset ids.
+
+* ``network`` (session, autouse): every connection or DNS look-up to anything but the
+  loopback range raises :class:`gee_cscc.testing.NetworkBlockedError`; refused hosts are
+  recorded in ``network.attempts``.
+* ``engine`` (session): a started :class:`gee_cscc.engine.LocalEngine` on a temporary store,
+  with ``ee`` initialized against it. Tests share it, so they write assets only under the
+  ids that ``tmp_asset`` gives them.
+* ``tmp_asset`` (function): ``tmp_asset("coll")`` is ``projects/local-project/assets/
+  t/n<k>-<test name>/coll``, a folder of the test's own; ``tmp_asset()`` gives a fresh id each call.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from gee_cscc.testing import (
+    NetworkBlocker,
+    block_network,
+    engine_fixture,
+    ensure_initialized,
+    safe_asset_part,
+)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def network() -> Iterator[NetworkBlocker]:
+    """Block non-loopback network access for the whole test session."""
+    with block_network() as blocker:
+        yield blocker
+
+
+# Depends on ``network`` through autouse ordering: session autouse fixtures start first.
+engine = engine_fixture(scope="session", name="engine")
+
+
+@pytest.fixture(autouse=True)
+def _ee_points_at_session_engine(request: pytest.FixtureRequest) -> None:
+    """Re-point ``ee`` at the session engine for tests that use it (if a test moved it)."""
+    if "engine" in request.fixturenames:
+        ensure_initialized(request.getfixturevalue("engine"))
+
+
+_namespaces = itertools.count(1)
+
+
+@pytest.fixture
+def tmp_asset(request: pytest.FixtureRequest, engine) -> Callable[..., str]:  # noqa: ANN001
+    """A factory of asset ids inside a folder that belongs to the current test only."""
+    folder = f"t/n{next(_namespaces)}-{safe_asset_part(request.node.name, 40)}"
+    return _AssetIds(engine, folder)
+
+
+class _AssetIds:
+    """``ids("name")`` → a fixed id in the test's folder; ``ids()`` → a fresh one each call."""
+
+    def __init__(self, engine, folder: str) -> None:  # noqa: ANN001
+        self.engine = engine
+        self.folder = folder
+        self._fresh = itertools.count(1)
+
+    def __call__(self, name: str | None = None) -> str:
+        if name is None:
+            name = f"a{next(self._fresh)}"
+        parts = [safe_asset_part(p) for p in name.strip("/").split("/")]
+        return self.engine.asset_id("/".join([self.folder, *parts]))
+
+    @property
+    def root(self) -> str:
+        """The id of the test's folder (it may not exist yet)."""
+        return self.engine.asset_id(self.folder)
