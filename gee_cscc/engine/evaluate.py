@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from . import registry
-from .errors import EEError
+from .errors import EEError, UnimplementedError
 
 __all__ = ["Closure", "evaluate"]
 
@@ -52,7 +52,7 @@ class Closure:
             raise EEError(
                 f"Function takes {len(self.arg_names)} arguments, got {len(args)}."
             )
-        frame = dict(zip(self.arg_names, args))
+        frame = dict(zip(self.arg_names, args, strict=False))
         frame.update(kwargs)
         return self.graph.eval_key(self.body, _Env(frame, self.env))
 
@@ -136,6 +136,10 @@ class _Graph:
                 self, list(content.get("argumentNames", [])), content["body"], env
             )
         if kind == "functionInvocationValue":
+            if "functionReference" not in content:
+                # Fail before evaluating the arguments, so the error names this algorithm
+                # rather than an unimplemented one among its arguments (and costs nothing).
+                _check_implemented(content.get("functionName"))
             args = {
                 k: self.eval_node(v, env)
                 for k, v in content.get("arguments", {}).items()
@@ -147,6 +151,16 @@ class _Graph:
                 return fn(**args)
             return registry.call(content["functionName"], args)
         raise EEError(f"Invalid expression node type: {kind}.")
+
+
+def _check_implemented(name: Any) -> None:
+    """Raise the error ``registry.call`` would raise for an algorithm it cannot run."""
+    registry._load_modules()  # noqa: SLF001 (same package)
+    if name in registry._IMPLEMENTATIONS:  # noqa: SLF001
+        return
+    if name in registry.algorithm_specs():
+        raise UnimplementedError(name)
+    raise EEError(f"Unknown algorithm: {name}.")
 
 
 def evaluate(expression: Mapping[str, Any]) -> Any:

@@ -74,7 +74,6 @@ import json
 import math
 import os
 import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path, PurePosixPath

@@ -293,7 +293,7 @@ class AssetStore:
         if h >= 256 and w >= 256:
             profile.update(tiled=True, blockxsize=256, blockysize=256)
         with rasterio.open(tmp, "w", **profile) as dst:
-            for i, (band, arr) in enumerate(zip(bands, arrays), start=1):
+            for i, (band, arr) in enumerate(zip(bands, arrays, strict=True), start=1):
                 dst.write(np.asarray(arr).astype(dtype, copy=False), i)
                 dst.set_band_description(i, band)
         os.replace(tmp, d / "data.tif")
@@ -382,7 +382,7 @@ class AssetStore:
                 shutil.copyfile(path, tmp)
                 os.replace(tmp, d / "data.tif")
             meta = self._new_meta("IMAGE", properties)
-            meta["bands"] = [{"id": b, "dtype": t} for b, t in zip(bands, dtypes)]
+            meta["bands"] = [{"id": b, "dtype": t} for b, t in zip(bands, dtypes, strict=True)]
             meta["grid"] = {
                 "crs": proj.crs,
                 "transform": list(proj.transform),

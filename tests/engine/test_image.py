@@ -186,6 +186,13 @@ def test_one_band_image_is_used_against_every_band(ab):
     assert_pixels_equal(got["a"], 10 - A)
 
 
+def test_mod_keeps_the_sign_of_the_dividend(ab):
+    got = px(ab.select("a").mod(ab.select("b")))["a"]
+    with np.errstate(all="ignore"):
+        expected = np.where(B == 0, 0.0, np.fmod(A, np.where(B == 0, 1.0, B)))
+    assert_pixels_equal(got, nan_where(valid(A, B), expected))
+
+
 def test_mismatched_band_counts_is_an_error(ab):
     three = ee.Image([1, 2, 3])
     with pytest.raises(ee.EEException, match="same number of bands"):
@@ -306,6 +313,13 @@ def test_mask_set_replaces_the_mask_and_fills_zero(ab):
     got = px(a.mask(ab.select("b")))["a"]
     keep = valid(B) & (np.nan_to_num(B) != 0)
     assert_pixels_equal(got, nan_where(keep, np.nan_to_num(A, nan=0.0)))
+
+
+def test_empty_image_is_masked_everywhere():
+    # ee.Image() is Image.mask(Image.constant(0), Image.constant(0)).
+    got = px(ee.Image(), grid(TRANSFORM, (2, 3)))
+    assert list(got) == ["constant"]
+    assert got["constant"].mask.all()
 
 
 def test_unmask_default_value_is_zero(ab):
@@ -566,17 +580,37 @@ def test_clip_to_bounds_and_scale(put):
 
 
 def test_clip_to_bounds_and_scale_with_scale(put):
+    # The image's corner (9E, 51N) lies on the 3-degree lattice of the CRS origin, so the
+    # scaled grid is the same whether or not scaling keeps the image's translation.
     values = _native_6x6()
-    img = put({"v": values})
-    region = ee.Geometry.Rectangle([10, 44, 16, 50], None, False)
+    img = put({"v": values}, transform=(1.0, 0.0, 9.0, 0.0, -1.0, 51.0))
+    region = ee.Geometry.Rectangle([9, 45, 15, 51], None, False)
     scale = 3 * 2 * math.pi * 6378137.0 / 360.0  # 3 degrees
     out = img.clipToBoundsAndScale(geometry=region, scale=scale)
     info = out.getInfo()["bands"][0]
     assert info["dimensions"] == [2, 2]
     t = info["crs_transform"]
-    assert t[0] == pytest.approx(3.0) and t[4] == pytest.approx(-3.0)
+    assert t == pytest.approx([3.0, 0.0, 9.0, 0.0, -3.0, 51.0])
     got = raw(out, grid(t, (2, 2)))["v"]
     np.testing.assert_array_equal(got, [[values[1, 1], values[1, 4]], [values[4, 1], values[4, 4]]])
+
+
+def test_clip_to_bounds_and_scale_without_geometry_uses_the_footprint(put):
+    values = _native_6x6()
+    img = put({"v": values})
+    out = img.clipToBoundsAndScale(width=4, height=2)
+    info = out.getInfo()["bands"][0]
+    assert info["dimensions"] == [4, 2]
+    assert info["crs_transform"] == [1.5, 0.0, 10.0, 0.0, -3.0, 50.0]
+    # 1.5x3-degree pixels: centres at x = 10.75, 12.25, 13.75, 15.25 (native columns
+    # 0, 2, 3, 5) and y = 48.5, 45.5 (rows 1 and 4).
+    got = raw(out, grid(info["crs_transform"], (2, 4)))["v"]
+    np.testing.assert_array_equal(got, values[np.ix_([1, 4], [0, 2, 3, 5])])
+
+
+def test_clip_to_bounds_and_scale_of_a_constant_needs_a_region():
+    with pytest.raises(ee.EEException, match="no bounds"):
+        ee.Image(1).clipToBoundsAndScale(width=2, height=2).getInfo()
 
 
 # --- resampling on other grids ---------------------------------------------------------------
@@ -626,6 +660,13 @@ def test_grid_partly_outside_the_image_is_masked(put):
     expected[2:, 2:] = values[:2, :2]
     assert_pixels_equal(got, expected)
     assert_pixels_equal(px(img, grid((1, 0, 30.0, 0, -1, 50.0), (2, 2)))["v"], np.full((2, 2), NAN))
+
+
+def test_south_up_grid_flips_rows(put):
+    values = _native_6x6()
+    img = put({"v": values})
+    got = px(img, grid((1, 0, 10.0, 0, 1, 44.0), (6, 6)))["v"]
+    assert_pixels_equal(got, values[::-1, :])
 
 
 def test_grid_in_another_crs_samples_by_pixel_centre(put):

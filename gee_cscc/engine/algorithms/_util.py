@@ -50,7 +50,7 @@ def match_bands(a: Image, b: Image, op: str) -> list[tuple[Band, Band, str]]:
     if na == 0 or nb == 0:
         return []
     if na == nb:
-        return [(x, y, x.name) for x, y in zip(a.bands, b.bands)]
+        return [(x, y, x.name) for x, y in zip(a.bands, b.bands, strict=True)]
     if nb == 1:
         return [(x, b.bands[0], x.name) for x in a.bands]
     if na == 1:

@@ -100,7 +100,7 @@ def select(input: Image, bandSelectors: list, newNames: list | None = None) -> I
                 f"Image.select: The number of new names ({len(newNames)}) does not match the "
                 f"number of selected bands ({len(bands)})."
             )
-        bands = [b.replace(name=str(n)) for b, n in zip(bands, newNames)]
+        bands = [b.replace(name=str(n)) for b, n in zip(bands, newNames, strict=True)]
     return input.with_bands(bands)
 
 
@@ -112,7 +112,7 @@ def rename(input: Image, names: list) -> Image:  # noqa: A002
         raise EEError(
             f"Image.rename: Can't rename {len(input.bands)} bands to {len(names)} names: {names}."
         )
-    return input.with_bands([b.replace(name=str(n)) for b, n in zip(input.bands, names)])
+    return input.with_bands([b.replace(name=str(n)) for b, n in zip(input.bands, names, strict=True)])
 
 
 @algorithm("Image.addBands")
@@ -438,7 +438,7 @@ def _footprint(band: Band, grid: Grid) -> np.ndarray:
 def unmask(input: Image, value: Any = None, sameFootprint: bool = True) -> Image:  # noqa: A002,N803
     fill = as_image(0 if value is None else value, "Image.unmask value")
     bands = []
-    for band, fband, name in match_bands(input, fill, "unmask"):
+    for band, fband, _name in match_bands(input, fill, "unmask"):
         if len(fill.bands) > 1 and len(input.bands) == 1:
             raise EEError("Image.unmask: the value image has more bands than the input.")
 

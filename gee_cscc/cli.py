@@ -1,0 +1,253 @@
+"""The ``gee-cscc`` command line: ``demo``, ``run``, ``serve`` and the cloud verbs.
+
+Errors are one clear line on stderr (a traceback only with ``--verbose``) and a non-zero
+exit code; every long step reports progress on stderr unless ``--quiet``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .errors import GeeCsccError
+
+__all__ = ["main", "build_parser"]
+
+log = logging.getLogger("gee_cscc")
+
+
+class Reporter:
+    """Progress lines on stderr: ``[  12.3s] step``; silent when quiet."""
+
+    def __init__(self, *, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.start = time.perf_counter()
+
+    def __call__(self, message: str) -> None:
+        if not self.quiet:
+            print(f"[{time.perf_counter() - self.start:7.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    g.add_argument("-v", "--verbose", action="store_true", help="debug logs and tracebacks")
+
+
+def _add_run_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--out", default=None, help="output folder (default: ./cscc-out)")
+    p.add_argument("--store", default=None, help="local engine asset store (default: ~/.cache/gee-cscc/store)")
+    p.add_argument(
+        "--counting",
+        choices=("local", "server"),
+        default="local",
+        help="count maintenance surfaces locally after pulling them (default) or server-side",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gee-cscc",
+        description=(
+            "Vegetation carbon sink carrying capacity, increase potential, NPP trends, "
+            "maintenance surfaces and carbon sink resilience (Wu et al. 2023) on Google Earth "
+            "Engine or the embedded local engine."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"gee-cscc {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="run everything on synthetic demo data (local engine)")
+    demo.add_argument("--resolution", type=float, choices=(0.1, 0.05), default=0.1, help="grid (degrees)")
+    _add_run_options(demo)
+    _add_common(demo)
+
+    run = sub.add_parser("run", help="run the method on your NPP and regions")
+    run.add_argument("--config", help="TOML run configuration (see README)")
+    run.add_argument("--npp", help="ImageCollection asset id, NetCDF/Zarr file, or folder of *_YYYY.tif")
+    run.add_argument("--regions", help="table or region-image asset id, GeoJSON file, or region GeoTIFF")
+    run.add_argument("--region-names", help="CSV with columns region_id,name for a region raster")
+    run.add_argument("--region-property", help="feature property naming each region (default: abbr)")
+    run.add_argument("--engine", choices=("local", "earthengine"), help="where to compute (default: local)")
+    run.add_argument("--project", help="Google Cloud project (Earth Engine)")
+    run.add_argument("--start", type=int, help="first year")
+    run.add_argument("--end", type=int, help="last year")
+    run.add_argument("--reference", type=int, help="reference year t'")
+    run.add_argument("--band", help="NPP band name")
+    run.add_argument("--scale-factor", type=float, help="stored value × factor (+ offset) = g C m-2 yr-1")
+    run.add_argument("--trend", choices=("ols", "sen"), help="trend method")
+    run.add_argument("--fit-mode", choices=("free", "fixed", "loglinear"), help="decay fit")
+    _add_run_options(run)
+    _add_common(run)
+
+    serve = sub.add_parser("serve", help="run the local Earth Engine service in the foreground")
+    serve.add_argument("--store", default=None, help="asset store folder")
+    serve.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765)")
+    _add_common(serve)
+
+    versions = sub.add_parser("versions", help="print versions for bug reports")
+    _add_common(versions)
+
+    from . import cli_cloud
+
+    cli_cloud.add_parsers(sub, _add_common)
+    return parser
+
+
+def _config_from_args(args: argparse.Namespace) -> tuple[Any, dict]:
+    from .config import Config
+
+    inputs: dict = {}
+    if args.config:
+        from .config import tomllib
+
+        path = Path(args.config)
+        if not path.is_file():
+            raise GeeCsccError(f"Config file not found: {path}")
+        data = tomllib.loads(path.read_text())
+        inputs = dict(data.pop("inputs", {}) or {})
+        unknown = set(inputs) - {"npp", "regions", "region_names", "out", "store", "counting"}
+        if unknown:
+            raise GeeCsccError(
+                f"{path}: unknown key(s) {sorted(unknown)} in [inputs]; "
+                "known: npp, regions, region_names, out, store, counting"
+            )
+        cfg = Config.from_mapping(data)
+    else:
+        cfg = Config()
+    overrides = {
+        "engine": args.engine,
+        "project": args.project,
+        "start": args.start,
+        "end": args.end,
+        "reference_year": args.reference,
+        "band": args.band,
+        "scale_factor": args.scale_factor,
+        "trend": args.trend,
+        "fit_mode": args.fit_mode,
+        "region_property": args.region_property,
+    }
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    if overrides:
+        cfg = cfg.replace(**overrides)
+    return cfg, inputs
+
+
+def _cmd_demo(args: argparse.Namespace, report: Reporter) -> int:
+    from .demo_run import run_demo
+
+    out = Path(args.out or "cscc-demo")
+    results = run_demo(out, resolution=args.resolution, store=args.store, counting=args.counting, progress=report)
+    _print_summary(results, out, quiet=args.quiet)
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace, report: Reporter) -> int:
+    from .pipeline import RunInputs, run
+
+    cfg, file_inputs = _config_from_args(args)
+    npp = args.npp or file_inputs.get("npp")
+    if not npp:
+        raise GeeCsccError("No NPP input: give --npp (or npp in the [inputs] section of --config).")
+    inputs = RunInputs(
+        npp=str(npp),
+        regions=args.regions or file_inputs.get("regions"),
+        region_names=args.region_names or file_inputs.get("region_names"),
+    )
+    out = Path(args.out or file_inputs.get("out") or "cscc-out")
+    store = args.store or file_inputs.get("store")
+    counting = file_inputs.get("counting", args.counting)
+    results = run(cfg, inputs, out, store=store, counting=counting, progress=report)
+    _print_summary(results, out, quiet=args.quiet)
+    return 0
+
+
+def _print_summary(results: Any, out: Path, *, quiet: bool) -> None:
+    if quiet:
+        return
+    s = results.summary
+    lines = [
+        f"VCA: {s['vca_area_km2']:,.0f} km² in {s['vca_cells']:,} cells",
+        f"CSCC: {s['cscc_total_pg']:.3f} Pg C/yr, mean {s['cscc_mean_gm2']:.2f} g C m-2 yr-1",
+        f"NPP {s['last_year']}: {s['npp_last_pg']:.3f} Pg C/yr ({100 * s['saturation_last']:.2f} % of CSCC)",
+        f"Potential: {s['potential_last_pg']:.3f} Pg C/yr "
+        f"({100 * s['potential_share_of_cscc']:.2f} % of CSCC, {100 * s['potential_share_of_npp']:.2f} % of NPP)",
+        f"Outputs in {out}/ (report.html, tables/, rasters/, figures/, run.json)",
+    ]
+    print("\n".join(lines))
+
+
+def _cmd_serve(args: argparse.Namespace, report: Reporter) -> int:
+    from .engine import LocalEngine
+    from .pipeline import default_store
+
+    store = Path(args.store) if args.store else default_store()
+    engine = LocalEngine(store=store, port=args.port, initialize=False)
+    print(
+        f"gee_cscc local Earth Engine on http://127.0.0.1:{args.port} (store {store}).\n"
+        "In Python: ee.Initialize(credentials=None, project='local-project', "
+        f"url='http://127.0.0.1:{args.port}')\nCtrl-C stops it.",
+        flush=True,
+    )
+    try:
+        engine.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _cmd_versions(args: argparse.Namespace, report: Reporter) -> int:
+    from .pipeline import versions
+
+    for k, v in versions().items():
+        print(f"{k}: {v}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help(sys.stderr)
+        return 2
+    verbose = getattr(args, "verbose", False)
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    report = Reporter(quiet=getattr(args, "quiet", False))
+    handlers = {
+        "demo": _cmd_demo,
+        "run": _cmd_run,
+        "serve": _cmd_serve,
+        "versions": _cmd_versions,
+    }
+    from . import cli_cloud
+
+    handlers.update(cli_cloud.HANDLERS)
+    try:
+        return handlers[args.command](args, report)
+    except KeyboardInterrupt:
+        print("gee-cscc: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # one clear line; the traceback with --verbose
+        if verbose:
+            raise
+        print(f"gee-cscc {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        return 1
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    if not isinstance(exc, GeeCsccError):
+        text = f"{type(exc).__name__}: {text}"
+    return " ".join(text.split())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

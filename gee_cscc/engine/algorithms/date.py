@@ -1,0 +1,678 @@
+"""``Date``, ``Date.*``, ``DateRange`` and ``DateRange.*`` algorithms.
+
+A date is milliseconds since 1970-01-01T00:00:00Z (:class:`~gee_cscc.engine.values.Date`).
+Calendar arithmetic runs in the requested time zone (UTC by default) with the ISO calendar
+Earth Engine uses (Joda-Time): weeks start on Monday, ``Date.difference`` divides by the
+average length of a unit (a year of 365.2425 days, a month of a twelfth of that), and
+patterns of ``Date.format``/``Date.parse`` are Joda-Time patterns.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ..errors import EEError
+from ..registry import algorithm
+from ..values import Date, DateRange
+from .misc import as_int, as_number, as_str, invalid_type
+
+__all__ = [
+    "UNIT_MILLIS",
+    "calendar_field",
+    "local_datetime",
+    "parse_date_string",
+    "to_millis",
+]
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
+_DAY = 86_400_000
+#: Average length of each unit in milliseconds (Joda-Time's Gregorian averages).
+UNIT_MILLIS = {
+    "year": 31_556_952_000,
+    "month": 31_556_952_000 // 12,
+    "week": 7 * _DAY,
+    "day": _DAY,
+    "hour": 3_600_000,
+    "minute": 60_000,
+    "second": 1_000,
+}
+_UNITS = tuple(UNIT_MILLIS)
+
+
+# --- conversions ---------------------------------------------------------------------------
+
+
+def _zone(time_zone: Any, algo: str) -> dt.tzinfo:
+    if time_zone is None:
+        return dt.timezone.utc
+    name = as_str(time_zone, algo, "timeZone")
+    if name.upper() in ("UTC", "Z", "GMT", "ZULU", "ETC/UTC", "ETC/GMT"):
+        return dt.timezone.utc
+    m = re.fullmatch(r"(?:UTC|GMT)?([+-])(\d{1,2})(?::?(\d{2}))?", name)
+    if m:
+        sign = 1 if m.group(1) == "+" else -1
+        delta = dt.timedelta(hours=int(m.group(2)), minutes=int(m.group(3) or 0))
+        return dt.timezone(sign * delta)
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise EEError(f"{algo}: Unknown time zone: '{name}'.") from None
+
+
+def local_datetime(millis: float, tz: dt.tzinfo = dt.timezone.utc) -> dt.datetime:
+    """The aware datetime of a millisecond timestamp in a zone (millisecond precision)."""
+    return (_EPOCH + dt.timedelta(milliseconds=millis)).astimezone(tz)
+
+
+def _millis(d: dt.datetime) -> float:
+    delta = d - _EPOCH
+    ms = (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds / 1000
+    return float(ms)
+
+
+def _localize(naive: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
+    return naive.replace(tzinfo=tz)
+
+
+_DATE_RE = re.compile(
+    r"^(?P<year>[+-]?\d{4,})"
+    r"(?:-(?:(?P<doy>\d{3})|(?P<month>\d{1,2})(?:-(?P<day>\d{1,2}))?))?"
+    r"(?:[T ](?P<hour>\d{1,2})(?::(?P<minute>\d{2})(?::(?P<second>\d{2})(?:[.,](?P<frac>\d+))?)?)?)?"
+    r"(?P<zone>Z|[+-]\d{2}(?::?\d{2})?)?$"
+)
+
+
+def parse_date_string(text: str, tz: dt.tzinfo = dt.timezone.utc, algo: str = "Date") -> float:
+    """Milliseconds of an ISO 8601 date string (``1996``, ``1996-01``, ``1996-01-01``,
+    ``1996-001``, ``1996-01-01T08:00[:00[.000]]``, optionally with ``Z`` or an offset)."""
+    m = _DATE_RE.match(text.strip())
+    if m is None:
+        raise EEError(
+            f"{algo}: Unable to parse date string '{text}'. Expected an ISO 8601 date such as "
+            "'1996-01-01', '1996-001' or '1996-01-01T08:00'."
+        )
+    g = m.groupdict()
+    try:
+        year = int(g["year"])
+        if g["doy"]:
+            base = dt.datetime(year, 1, 1) + dt.timedelta(days=int(g["doy"]) - 1)
+            if base.year != year:
+                raise ValueError("day of year out of range")
+            month, day = base.month, base.day
+        else:
+            month, day = int(g["month"] or 1), int(g["day"] or 1)
+        frac = g["frac"] or ""
+        micro = int((frac + "000000")[:6]) if frac else 0
+        naive = dt.datetime(
+            year,
+            month,
+            day,
+            int(g["hour"] or 0),
+            int(g["minute"] or 0),
+            int(g["second"] or 0),
+            micro,
+        )
+    except ValueError as exc:
+        raise EEError(f"{algo}: Invalid date '{text}': {exc}.") from None
+    zone = g["zone"]
+    if zone:
+        tz = _zone("UTC" if zone == "Z" else zone, algo)
+    return _millis(_localize(naive, tz))
+
+
+def to_millis(value: Any, algo: str, arg: str, tz: dt.tzinfo = dt.timezone.utc) -> float:
+    """A Date, a number of milliseconds or a date string as milliseconds."""
+    if isinstance(value, Date):
+        return value.millis
+    if isinstance(value, bool):
+        raise invalid_type(algo, arg, "Date", value)
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        return parse_date_string(value, tz, algo)
+    raise invalid_type(algo, arg, "Date", value)
+
+
+def _date(value: Any, algo: str, arg: str = "date") -> float:
+    if isinstance(value, Date):
+        return value.millis
+    raise invalid_type(algo, arg, "Date", value)
+
+
+def _unit(value: Any, algo: str, arg: str = "unit", allowed: tuple[str, ...] = _UNITS) -> str:
+    text = as_str(value, algo, arg).lower()
+    if text.endswith("s") and text[:-1] in allowed:
+        text = text[:-1]
+    if text not in allowed:
+        raise EEError(
+            f"{algo}: Invalid unit '{value}'; expected one of {', '.join(allowed)}."
+        )
+    return text
+
+
+def _long(v: float) -> int | float:
+    return int(v) if float(v).is_integer() else v
+
+
+# --- calendar helpers -----------------------------------------------------------------------
+
+
+def _floor(local: dt.datetime, unit: str) -> dt.datetime:
+    """The start (local wall clock) of the unit containing ``local``."""
+    naive = local.replace(tzinfo=None)
+    if unit == "year":
+        return naive.replace(month=1, day=1, hour=0, minute=0, second=0, microsecond=0)
+    if unit == "month":
+        return naive.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    if unit == "week":
+        day = naive.replace(hour=0, minute=0, second=0, microsecond=0)
+        return day - dt.timedelta(days=naive.weekday())
+    if unit == "day":
+        return naive.replace(hour=0, minute=0, second=0, microsecond=0)
+    if unit == "hour":
+        return naive.replace(minute=0, second=0, microsecond=0)
+    if unit == "minute":
+        return naive.replace(second=0, microsecond=0)
+    return naive.replace(microsecond=0)
+
+
+def _add_months(naive: dt.datetime, months: int) -> dt.datetime:
+    """Calendar month arithmetic; the day is clamped to the month's length (Joda-Time)."""
+    total = naive.year * 12 + (naive.month - 1) + months
+    year, month = divmod(total, 12)
+    month += 1
+    if not 1 <= year <= 9999:
+        raise EEError("Date.advance: the resulting date is out of range.")
+    last = (dt.date(year + (month == 12), month % 12 + 1, 1) - dt.timedelta(days=1)).day
+    return naive.replace(year=year, month=month, day=min(naive.day, last))
+
+
+def _advance(millis: float, delta: float, unit: str, tz: dt.tzinfo, algo: str) -> float:
+    if unit in ("hour", "minute", "second"):
+        return millis + delta * UNIT_MILLIS[unit]
+    local = local_datetime(millis, tz).replace(tzinfo=None)
+    if unit in ("year", "month"):
+        if not float(delta).is_integer():
+            raise EEError(
+                f"{algo}: a fractional number of {unit}s ({delta}) is not supported by the "
+                "local engine; use whole months or years, or days."
+            )
+        months = int(delta) * (12 if unit == "year" else 1)
+        return _millis(_localize(_add_months(local, months), tz))
+    days = delta * (7 if unit == "week" else 1)
+    whole = math.trunc(days)
+    moved = _millis(_localize(local + dt.timedelta(days=whole), tz))
+    return moved + (days - whole) * _DAY
+
+
+def _range(millis: float, unit: str, tz: dt.tzinfo, algo: str) -> tuple[float, float]:
+    start_local = _floor(local_datetime(millis, tz), unit)
+    start = _millis(_localize(start_local, tz))
+    end = _advance(start, 1, unit, tz, algo)
+    return start, end
+
+
+def calendar_field(millis: float, field: str, tz: dt.tzinfo = dt.timezone.utc) -> int:
+    """A calendar field of a date: ``year``, ``month``, ``week``, ``day`` (of month),
+    ``day_of_year``, ``day_of_month``, ``day_of_week`` (Monday = 1), ``hour``, ``minute``,
+    ``second``."""
+    d = local_datetime(millis, tz)
+    if field == "year":
+        return d.year
+    if field == "month":
+        return d.month
+    if field == "week":
+        return d.isocalendar()[1]
+    if field in ("day", "day_of_month"):
+        return d.day
+    if field == "day_of_year":
+        return d.timetuple().tm_yday
+    if field == "day_of_week":
+        return d.isoweekday()
+    if field == "hour":
+        return d.hour
+    if field == "minute":
+        return d.minute
+    if field == "second":
+        return d.second
+    raise EEError(f"Unknown calendar field '{field}'.")
+
+
+# --- Date ----------------------------------------------------------------------------------
+
+
+@algorithm("Date")
+def date(value: Any, timeZone: Any = None) -> Date:  # noqa: N803
+    tz = _zone(timeZone, "Date")
+    return Date(to_millis(value, "Date", "value", tz))
+
+
+@algorithm("Date.fromYMD")
+def from_ymd(year: Any, month: Any, day: Any, timeZone: Any = None) -> Date:  # noqa: N803
+    tz = _zone(timeZone, "Date.fromYMD")
+    y = as_int(year, "Date.fromYMD", "year")
+    mo = as_int(month, "Date.fromYMD", "month")
+    d = as_int(day, "Date.fromYMD", "day")
+    try:
+        naive = dt.datetime(y, mo, d)
+    except ValueError as exc:
+        raise EEError(f"Date.fromYMD: Invalid date {y}-{mo}-{d}: {exc}.") from None
+    return Date(_millis(_localize(naive, tz)))
+
+
+@algorithm("Date.millis")
+def millis(date: Any) -> int | float:
+    return _long(_date(date, "Date.millis"))
+
+
+@algorithm("Date.get")
+def get(date: Any, unit: Any, timeZone: Any = None) -> int:  # noqa: N803
+    ms = _date(date, "Date.get")
+    u = _unit(unit, "Date.get")
+    return calendar_field(ms, u, _zone(timeZone, "Date.get"))
+
+
+@algorithm("Date.getRange")
+def get_range(date: Any, unit: Any, timeZone: Any = None) -> DateRange:  # noqa: N803
+    ms = _date(date, "Date.getRange")
+    u = _unit(unit, "Date.getRange")
+    return DateRange(*_range(ms, u, _zone(timeZone, "Date.getRange"), "Date.getRange"))
+
+
+@algorithm("Date.getFraction")
+def get_fraction(date: Any, unit: Any, timeZone: Any = None) -> float:  # noqa: N803
+    ms = _date(date, "Date.getFraction")
+    u = _unit(unit, "Date.getFraction")
+    start, end = _range(ms, u, _zone(timeZone, "Date.getFraction"), "Date.getFraction")
+    return (ms - start) / (end - start)
+
+
+@algorithm("Date.getRelative")
+def get_relative(date: Any, unit: Any, inUnit: Any, timeZone: Any = None) -> int:  # noqa: N803
+    """The 0-based count of whole ``unit``s since the start of the enclosing ``inUnit``."""
+    algo = "Date.getRelative"
+    ms = _date(date, algo)
+    u = _unit(unit, algo, "unit", _UNITS[1:])
+    outer = _unit(inUnit, algo, "inUnit", _UNITS[:-1])
+    if _UNITS.index(u) <= _UNITS.index(outer):
+        raise EEError(f"{algo}: unit '{u}' must be smaller than inUnit '{outer}'.")
+    tz = _zone(timeZone, algo)
+    local = local_datetime(ms, tz).replace(tzinfo=None)
+    start = _floor(local, outer)
+    if u == "month":
+        return (local.year - start.year) * 12 + local.month - start.month
+    days = (local.date() - start.date()).days
+    if u == "week":
+        return days // 7
+    if u == "day":
+        return days
+    seconds = (local - start).total_seconds()
+    return int(seconds * 1000 // UNIT_MILLIS[u])
+
+
+@algorithm("Date.advance")
+def advance(date: Any, delta: Any, unit: Any, timeZone: Any = None) -> Date:  # noqa: N803
+    algo = "Date.advance"
+    ms = _date(date, algo)
+    d = float(as_number(delta, algo, "delta"))
+    u = _unit(unit, algo)
+    return Date(_advance(ms, d, u, _zone(timeZone, algo), algo))
+
+
+@algorithm("Date.difference")
+def difference(date: Any, start: Any, unit: Any) -> float:
+    algo = "Date.difference"
+    a = _date(date, algo)
+    b = _date(start, algo, "start")
+    return (a - b) / UNIT_MILLIS[_unit(unit, algo)]
+
+
+@algorithm("Date.unitRatio")
+def unit_ratio(numerator: Any, denominator: Any) -> float:
+    algo = "Date.unitRatio"
+    return UNIT_MILLIS[_unit(numerator, algo, "numerator")] / UNIT_MILLIS[
+        _unit(denominator, algo, "denominator")
+    ]
+
+
+@algorithm("Date.update")
+def update(
+    date: Any,
+    year: Any = None,
+    month: Any = None,
+    day: Any = None,
+    hour: Any = None,
+    minute: Any = None,
+    second: Any = None,
+    timeZone: Any = None,  # noqa: N803
+) -> Date:
+    algo = "Date.update"
+    ms = _date(date, algo)
+    tz = _zone(timeZone, algo)
+    local = local_datetime(ms, tz).replace(tzinfo=None)
+    fields: dict[str, int] = {}
+    for name, value in (("year", year), ("month", month), ("day", day), ("hour", hour), ("minute", minute)):
+        if value is not None:
+            fields[name] = as_int(value, algo, name)
+    if second is not None:
+        s = float(as_number(second, algo, "second"))
+        fields["second"] = int(math.floor(s))
+        fields["microsecond"] = int(round((s - math.floor(s)) * 1000)) * 1000
+    try:
+        naive = local.replace(**fields)
+    except ValueError as exc:
+        raise EEError(f"{algo}: Invalid date: {exc}.") from None
+    return Date(_millis(_localize(naive, tz)))
+
+
+# --- Joda-Time patterns ---------------------------------------------------------------------
+
+_MONTHS = [
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+]  # fmt: skip
+_DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+_PATTERN_LETTERS = set("GCYxwweEyDMdaKhHkmsSzZ")
+
+
+def _tokens(pattern: str, algo: str) -> list[tuple[str, Any]]:
+    """Split a Joda-Time pattern into ``("lit", text)`` and ``(letter, count)`` tokens."""
+    out: list[tuple[str, Any]] = []
+    i = 0
+    n = len(pattern)
+    while i < n:
+        ch = pattern[i]
+        if ch == "'":
+            if i + 1 < n and pattern[i + 1] == "'":
+                out.append(("lit", "'"))
+                i += 2
+                continue
+            j = i + 1
+            text = []
+            while j < n:
+                if pattern[j] == "'":
+                    if j + 1 < n and pattern[j + 1] == "'":
+                        text.append("'")
+                        j += 2
+                        continue
+                    break
+                text.append(pattern[j])
+                j += 1
+            if j >= n:
+                raise EEError(f"{algo}: Unterminated quote in pattern '{pattern}'.")
+            out.append(("lit", "".join(text)))
+            i = j + 1
+            continue
+        if ch.isascii() and ch.isalpha():
+            if ch not in _PATTERN_LETTERS:
+                raise EEError(f"{algo}: Illegal pattern component: {ch}")
+            j = i
+            while j < n and pattern[j] == ch:
+                j += 1
+            out.append((ch, j - i))
+            i = j
+            continue
+        out.append(("lit", ch))
+        i += 1
+    return out
+
+
+def _offset_text(local: dt.datetime, colon: bool) -> str:
+    off = local.utcoffset() or dt.timedelta(0)
+    total = int(off.total_seconds() // 60)
+    sign = "+" if total >= 0 else "-"
+    h, m = divmod(abs(total), 60)
+    return f"{sign}{h:02d}:{m:02d}" if colon else f"{sign}{h:02d}{m:02d}"
+
+
+def _zone_id(tz: dt.tzinfo) -> str:
+    key = getattr(tz, "key", None)
+    if key:
+        return key
+    return "UTC" if tz is dt.timezone.utc else str(tz)
+
+
+def _format(ms: float, pattern: str, tz: dt.tzinfo, algo: str) -> str:
+    local = local_datetime(ms, tz)
+    out = []
+    for kind, count in _tokens(pattern, algo):
+        if kind == "lit":
+            out.append(count)
+            continue
+        out.append(_format_field(local, kind, count, tz, algo))
+    return "".join(out)
+
+
+def _num(v: int, count: int) -> str:
+    return f"{'-' if v < 0 else ''}{abs(v):0{count}d}"
+
+
+def _format_field(local: dt.datetime, kind: str, count: int, tz: dt.tzinfo, algo: str) -> str:
+    if kind in "yY":
+        if count == 2:
+            return f"{local.year % 100:02d}"
+        return _num(local.year, count)
+    if kind == "x":
+        wy = local.isocalendar()[0]
+        return f"{wy % 100:02d}" if count == 2 else _num(wy, count)
+    if kind == "M":
+        if count >= 4:
+            return _MONTHS[local.month - 1]
+        if count == 3:
+            return _MONTHS[local.month - 1][:3]
+        return _num(local.month, count)
+    if kind == "d":
+        return _num(local.day, count)
+    if kind == "D":
+        return _num(local.timetuple().tm_yday, count)
+    if kind == "w":
+        return _num(local.isocalendar()[1], count)
+    if kind == "e":
+        return _num(local.isoweekday(), count)
+    if kind == "E":
+        name = _DAYS[local.weekday()]
+        return name if count >= 4 else name[:3]
+    if kind == "H":
+        return _num(local.hour, count)
+    if kind == "k":
+        return _num(local.hour or 24, count)
+    if kind == "K":
+        return _num(local.hour % 12, count)
+    if kind == "h":
+        return _num(local.hour % 12 or 12, count)
+    if kind == "m":
+        return _num(local.minute, count)
+    if kind == "s":
+        return _num(local.second, count)
+    if kind == "S":
+        frac = f"{local.microsecond // 1000:03d}" + "0" * max(0, count - 3)
+        return frac[:count]
+    if kind == "a":
+        return "AM" if local.hour < 12 else "PM"
+    if kind == "G":
+        return "AD" if local.year > 0 else "BC"
+    if kind == "C":
+        return _num(local.year // 100, count)
+    if kind == "Z":
+        if count == 1:
+            return _offset_text(local, False)
+        if count == 2:
+            return _offset_text(local, True)
+        return _zone_id(tz)
+    if kind == "z":
+        if count >= 4:
+            raise EEError(f"{algo}: the long time-zone name pattern 'zzzz' is not implemented by the local engine.")
+        return local.tzname() or _zone_id(tz)
+    raise EEError(f"{algo}: Illegal pattern component: {kind}")
+
+
+@algorithm("Date.format")
+def format_(date: Any, format: Any = None, timeZone: Any = None) -> str:  # noqa: A002,N803
+    ms = _date(date, "Date.format")
+    tz = _zone(timeZone, "Date.format")
+    if format is None or format == "":
+        return _format(ms, "yyyy-MM-dd'T'HH:mm:ss", tz, "Date.format")
+    return _format(ms, as_str(format, "Date.format", "format"), tz, "Date.format")
+
+
+def _parse_regex(tokens: list[tuple[str, Any]], algo: str) -> str:
+    parts = []
+    for idx, (kind, count) in enumerate(tokens):
+        if kind == "lit":
+            parts.append(re.escape(count))
+            continue
+        nxt = tokens[idx + 1][0] if idx + 1 < len(tokens) else "lit"
+        fixed = nxt != "lit"  # adjacent numeric fields are read with their exact width
+        if kind == "M" and count >= 3:
+            names = _MONTHS if count >= 4 else [m[:3] for m in _MONTHS]
+            parts.append(f"(?P<M>{'|'.join(names)})")
+        elif kind == "E":
+            names = _DAYS if count >= 4 else [d[:3] for d in _DAYS]
+            parts.append(f"(?:{'|'.join(names)})")
+        elif kind == "a":
+            parts.append("(?P<a>AM|PM|am|pm)")
+        elif kind == "Z":
+            parts.append(r"(?P<Z>Z|[+-]\d{2}:?\d{2}|[A-Za-z_]+(?:/[A-Za-z_]+)*)")
+        elif kind == "z":
+            parts.append(r"(?P<z>[A-Za-z]+)")
+        elif kind in "yYxwedDHkKhmsSC":
+            if kind in "yY" and count == 2:
+                width = r"\d{2}"
+            elif fixed:
+                width = rf"\d{{{count}}}"
+            else:
+                width = r"[+-]?\d+" if kind in "yYx" else r"\d+"
+            if kind in ("w", "e", "x", "C", "k", "K"):
+                raise EEError(f"{algo}: parsing the pattern letter '{kind}' is not implemented by the local engine.")
+            parts.append(f"(?P<{kind}{'2' if kind in 'yY' and count == 2 else ''}>{width})")
+        else:
+            raise EEError(f"{algo}: Illegal pattern component: {kind}")
+    return "".join(parts)
+
+
+@algorithm("Date.parse")
+def parse(format: Any, date: Any, timeZone: Any = None) -> Date:  # noqa: A002,N803
+    algo = "Date.parse"
+    pattern = as_str(format, algo, "format")
+    text = as_str(date, algo, "date")
+    tz = _zone(timeZone, algo)
+    tokens = _tokens(pattern, algo)
+    try:
+        regex = re.compile(_parse_regex(tokens, algo))
+    except re.error:
+        raise EEError(f"{algo}: a pattern letter repeats in '{pattern}'.") from None
+    m = regex.fullmatch(text.strip())
+    if m is None:
+        raise EEError(f"{algo}: Invalid format: \"{text}\" does not match the pattern '{pattern}'.")
+    g = {k: v for k, v in m.groupdict().items() if v is not None}
+    year = 1970
+    if "y" in g or "Y" in g:
+        year = int(g.get("y", g.get("Y")))
+    if "y2" in g or "Y2" in g:
+        yy = int(g.get("y2", g.get("Y2")))
+        year = 2000 + yy if yy < 50 else 1900 + yy
+    month = 1
+    if "M" in g:
+        v = g["M"]
+        month = int(v) if v.isdigit() else [x[:3].lower() for x in _MONTHS].index(v[:3].lower()) + 1
+    day = int(g.get("d", 1))
+    hour = int(g.get("H", 0))
+    if "h" in g:
+        hour = int(g["h"]) % 12 + (12 if g.get("a", "AM").upper() == "PM" else 0)
+    minute = int(g.get("m", 0))
+    second = int(g.get("s", 0))
+    micro = int((g.get("S", "") + "000000")[:6]) if "S" in g else 0
+    try:
+        if "D" in g:
+            naive = dt.datetime(year, 1, 1, hour, minute, second, micro) + dt.timedelta(days=int(g["D"]) - 1)
+        else:
+            naive = dt.datetime(year, month, day, hour, minute, second, micro)
+    except ValueError as exc:
+        raise EEError(f"{algo}: Invalid date \"{text}\": {exc}.") from None
+    if "Z" in g:
+        tz = _zone("UTC" if g["Z"] == "Z" else g["Z"], algo)
+    elif "z" in g:
+        tz = _zone(g["z"], algo)
+    return Date(_millis(_localize(naive, tz)))
+
+
+# --- DateRange ------------------------------------------------------------------------------
+
+
+def _range_arg(value: Any, algo: str, arg: str = "dateRange") -> DateRange:
+    if isinstance(value, DateRange):
+        return value
+    raise invalid_type(algo, arg, "DateRange", value)
+
+
+@algorithm("DateRange")
+def date_range(start: Any, end: Any = None, timeZone: Any = None) -> DateRange:  # noqa: N803
+    tz = _zone(timeZone, "DateRange")
+    if isinstance(start, DateRange) and end is None:
+        return start
+    a = to_millis(start, "DateRange", "start", tz)
+    b = a + 1 if end is None else to_millis(end, "DateRange", "end", tz)
+    return DateRange(a, b)
+
+
+@algorithm("DateRange.unbounded")
+def unbounded() -> DateRange:
+    return DateRange(-math.inf, math.inf)
+
+
+@algorithm("DateRange.start")
+def range_start(dateRange: Any) -> Date:  # noqa: N803
+    return Date(_range_arg(dateRange, "DateRange.start").start)
+
+
+@algorithm("DateRange.end")
+def range_end(dateRange: Any) -> Date:  # noqa: N803
+    return Date(_range_arg(dateRange, "DateRange.end").end)
+
+
+@algorithm("DateRange.contains")
+def range_contains(dateRange: Any, other: Any) -> bool:  # noqa: N803
+    r = _range_arg(dateRange, "DateRange.contains")
+    if isinstance(other, DateRange):
+        if other.start >= other.end:
+            return r.start <= other.start <= r.end
+        return r.start <= other.start and other.end <= r.end
+    return r.contains(to_millis(other, "DateRange.contains", "other"))
+
+
+@algorithm("DateRange.intersects")
+def range_intersects(dateRange: Any, other: Any) -> bool:  # noqa: N803
+    r = _range_arg(dateRange, "DateRange.intersects")
+    o = _range_arg(other, "DateRange.intersects", "other")
+    return r.start < o.end and o.start < r.end
+
+
+@algorithm("DateRange.intersection")
+def range_intersection(dateRange: Any, other: Any) -> DateRange:  # noqa: N803
+    r = _range_arg(dateRange, "DateRange.intersection")
+    o = _range_arg(other, "DateRange.intersection", "other")
+    start = max(r.start, o.start)
+    return DateRange(start, max(start, min(r.end, o.end)))
+
+
+@algorithm("DateRange.union")
+def range_union(dateRange: Any, other: Any) -> DateRange:  # noqa: N803
+    r = _range_arg(dateRange, "DateRange.union")
+    o = _range_arg(other, "DateRange.union", "other")
+    return DateRange(min(r.start, o.start), max(r.end, o.end))
+
+
+@algorithm("DateRange.isEmpty")
+def range_is_empty(dateRange: Any) -> bool:  # noqa: N803
+    r = _range_arg(dateRange, "DateRange.isEmpty")
+    return r.start >= r.end
+
+
+@algorithm("DateRange.isUnbounded")
+def range_is_unbounded(dateRange: Any) -> bool:  # noqa: N803
+    r = _range_arg(dateRange, "DateRange.isUnbounded")
+    return math.isinf(r.start) and math.isinf(r.end)

@@ -1,0 +1,469 @@
+"""How reducers run in the local engine: over an image stack per pixel, over a region, over records.
+
+A reducer (:mod:`gee_cscc.engine.algorithms.reducer`) is fed :class:`Batch` es of *records*.
+Each record has one value per reducer input, a validity flag per input (``False`` = null,
+i.e. a masked pixel or a missing property), a membership flag for unweighted reducers
+(``centre``), a weight for weighted ones (``frac``) and an order key. A batch holds ``N``
+records for each of ``P`` independent columns, as ``(N, P)`` arrays:
+
+* **pixels** (``ImageCollection.reduce``, ``Image.reduce``): ``N`` = images (or bands),
+  ``P`` = the pixels of one tile; every record is a member with weight 1, and a masked pixel
+  is a null input. One batch per tile, tiles of :data:`TILE` × :data:`TILE` pixels.
+* **region** (``Image.reduceRegion``, ``reduceRegions``): ``P`` = 1, ``N`` = the pixels of one
+  tile of the region's bounding window. Unweighted reducers take pixels whose centre lies in
+  the geometry; weighted ones take every pixel the geometry covers, weighted by the covered
+  fraction (times the mask). The window is walked tile by tile, so memory stays bounded:
+  sums-based reducers keep running sums, the others keep only the region's records.
+* **records** (``Collection.reduceColumns``, ``List.reduce``): ``P`` = 1, values are Python
+  objects (strings allowed where a reducer accepts them).
+
+An accumulator's ``result()`` gives one column per output: a float array of shape ``(P,)``
+with NaN for null, or a list of ``P`` Python objects (lists, dictionaries, arrays).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .errors import EEError
+from .grid import DEFAULT_PROJECTION, Grid, Projection
+from .values import Band, Geometry, Image, PixelData, pixel_cache
+
+__all__ = [
+    "TILE",
+    "Batch",
+    "column_value",
+    "reduce_pixels",
+    "shared_outputs",
+    "reduction_grid",
+    "check_native_grid",
+    "RegionPlan",
+    "plan_region",
+    "reduce_region",
+    "reduce_records",
+]
+
+#: Side in pixels of the tiles reductions walk (region windows and per-pixel stacks).
+TILE = 512
+
+#: Earth Engine's error text for an aggregation on the default (1-degree WGS84) projection.
+DEFAULT_PROJECTION_ERROR = (
+    "The default WGS84 projection is invalid for aggregations. "
+    "Specify a scale or crs & crs_transform."
+)
+
+
+# --- batches -------------------------------------------------------------------------------
+
+
+@dataclass
+class Batch:
+    """``N`` records for each of ``P`` columns (see the module docstring).
+
+    Attributes:
+        x: One ``(N, P)`` array per input: float64 (pixels) or object (records).
+        valid: One ``(N, P)`` bool array per input; False marks a null input.
+        frac: ``(N, P)`` weights of weighted reducers (0 = not in the region).
+        centre: ``(N, P)`` membership of unweighted reducers.
+        order: ``(N,)`` int64 order keys (image index, pixel index in the window, row).
+    """
+
+    x: list[np.ndarray]
+    valid: list[np.ndarray]
+    frac: np.ndarray
+    centre: np.ndarray
+    order: np.ndarray
+
+    @property
+    def n(self) -> int:
+        return int(self.order.shape[0])
+
+    def select(self, inputs: Sequence[int]) -> Batch:
+        """The batch restricted to some inputs (in the given order)."""
+        return Batch(
+            [self.x[i] for i in inputs],
+            [self.valid[i] for i in inputs],
+            self.frac,
+            self.centre,
+            self.order,
+        )
+
+    def rows(self, keep: np.ndarray) -> Batch:
+        """The records where ``keep`` (``(N,)`` bool) is True."""
+        return Batch(
+            [v[keep] for v in self.x],
+            [v[keep] for v in self.valid],
+            np.asarray(self.frac)[keep],
+            np.asarray(self.centre)[keep],
+            self.order[keep],
+        )
+
+
+def column_value(column: Any, index: int = 0, *, integer: bool = False) -> Any:
+    """Element ``index`` of an output column as a plain Python value (NaN → None)."""
+    if isinstance(column, np.ndarray) and column.dtype != object:
+        v = float(column[index])
+        if math.isnan(v):
+            return None
+        if integer and v.is_integer():
+            return int(v)
+        return v
+    v = column[index]
+    if isinstance(v, (float, np.floating)) and math.isnan(v):
+        return None
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
+
+
+# --- per-pixel reduction of band stacks ------------------------------------------------------
+
+
+def reduce_pixels(
+    reducer: Any, records: Sequence[Sequence[Band | None]], grid: Grid
+) -> list[PixelData]:
+    """Reduce a stack of records per pixel of ``grid``.
+
+    Args:
+        reducer: The reducer (``n_inputs`` bands per record).
+        records: One entry per image (or band) in order; each a list of ``n_inputs`` bands,
+            None where the image lacks the band (a null input everywhere).
+        grid: The output grid; it is walked in tiles of :data:`TILE` pixels.
+
+    Returns:
+        One ``(values, mask)`` per reducer output; an output is masked where it is null
+        (for instance where no image has a valid pixel).
+    """
+    n_out = len(reducer.outputs)
+    out = [(np.zeros(grid.shape), np.zeros(grid.shape, dtype=bool)) for _ in range(n_out)]
+    n_rec = len(records)
+    k = reducer.n_inputs
+    for r0, c0, tile in grid.tiles(max(1, int(TILE))):
+        h, w = tile.shape
+        p = h * w
+        xs = [np.zeros((n_rec, p)) for _ in range(k)]
+        vs = [np.zeros((n_rec, p), dtype=bool) for _ in range(k)]
+        with pixel_cache():
+            for t, record in enumerate(records):
+                for i, band in enumerate(record):
+                    if band is None:
+                        continue
+                    values, mask = band.compute(tile)
+                    xs[i][t] = values.reshape(-1)
+                    vs[i][t] = mask.reshape(-1)
+        batch = Batch(
+            xs,
+            vs,
+            np.broadcast_to(1.0, (n_rec, p)),
+            np.broadcast_to(True, (n_rec, p)),
+            np.arange(n_rec, dtype=np.int64),
+        )
+        acc = reducer.accumulator(p, "pixels")
+        acc.add(batch)
+        for j, col in enumerate(acc.result()):
+            if not isinstance(col, np.ndarray) or col.dtype == object:
+                raise EEError(
+                    f"{reducer.name}: output '{reducer.outputs[j]}' is not a number; "
+                    "array-valued pixels are not supported by the local engine."
+                )
+            vals = col.reshape(h, w)
+            valid = ~np.isnan(vals)
+            out[j][0][r0 : r0 + h, c0 : c0 + w] = np.where(valid, vals, 0.0)
+            out[j][1][r0 : r0 + h, c0 : c0 + w] = valid
+    return out
+
+
+def shared_outputs(
+    compute: Callable[[Grid], list[PixelData]],
+) -> Callable[[int], Callable[[Grid], PixelData]]:
+    """Share one multi-output computation between the output bands that read it.
+
+    ``compute(grid)`` runs once per grid (the last grid is remembered), whichever output
+    band asks first; the returned factory gives the pixel function of output ``i``.
+    """
+    lock = threading.Lock()
+    memo: dict[tuple, list[PixelData]] = {}
+
+    def result(grid: Grid) -> list[PixelData]:
+        with lock:
+            hit = memo.get(grid.key)
+            if hit is None:
+                hit = compute(grid)
+                memo.clear()
+                memo[grid.key] = hit
+            return hit
+
+    def output(i: int) -> Callable[[Grid], PixelData]:
+        def fn(grid: Grid) -> PixelData:
+            return result(grid)[i]
+
+        return fn
+
+    return output
+
+
+# --- the grid of a region reduction -----------------------------------------------------------
+
+
+def _rescaled(proj: Projection, scale: float) -> Projection:
+    """``proj`` with its pixel size changed to ``scale`` metres, keeping orientation and origin."""
+    nominal = proj.nominal_scale
+    if nominal <= 0:
+        raise EEError(f"Invalid projection transform: {list(proj.transform)}.")
+    factor = float(scale) / nominal
+    a, b, c, d, e, f = proj.transform
+    return Projection(proj.crs, (a * factor, b * factor, c, d * factor, e * factor, f))
+
+
+def reduction_grid(
+    image: Image,
+    crs: Any = None,
+    crs_transform: Any = None,
+    scale: Any = None,
+    *,
+    what: str,
+) -> Projection:
+    """The projection a region reduction works in (Earth Engine's ``crs``/``scale`` rules).
+
+    ``crsTransform`` replaces the transform of ``crs`` (or of the image's projection);
+    ``scale`` rescales ``crs`` (or the image's projection) to that many metres per pixel;
+    without either, the image's default projection is used. An image without a fixed
+    projection (a composite or a constant) needs ``scale`` or ``crsTransform``: with only a
+    scale it is reduced in EPSG:4326 at that scale.
+    """
+    if scale is not None and crs_transform is not None:
+        raise EEError(f"{what}: 'scale' and 'crsTransform' are mutually exclusive.")
+    if scale is not None and (not isinstance(scale, (int, float)) or scale <= 0):
+        raise EEError(f"{what}: scale must be a positive number of metres, got {scale!r}.")
+    native = image.default_projection()
+    if crs is not None and not isinstance(crs, (str, Projection)):
+        raise EEError(f"{what}: invalid crs {crs!r}.")
+    if crs_transform is not None:
+        if not isinstance(crs_transform, (list, tuple)) or len(crs_transform) != 6:
+            raise EEError(f"{what}: crsTransform must be a list of 6 numbers.")
+        base_crs = (
+            crs.crs
+            if isinstance(crs, Projection)
+            else crs
+            if isinstance(crs, str)
+            else native.crs
+            if native is not None
+            else "EPSG:4326"
+        )
+        return Projection(base_crs, tuple(float(v) for v in crs_transform))
+    if isinstance(crs, Projection):
+        return _rescaled(crs, scale) if scale is not None else crs
+    if isinstance(crs, str):
+        proj = Projection(crs, DEFAULT_PROJECTION.transform)
+        if scale is not None:
+            return proj.with_scale(float(scale))
+        if native is None:
+            raise EEError(DEFAULT_PROJECTION_ERROR)
+        return proj
+    if native is None:
+        if scale is None:
+            raise EEError(DEFAULT_PROJECTION_ERROR)
+        return DEFAULT_PROJECTION.with_scale(float(scale))
+    return _rescaled(native, scale) if scale is not None else native
+
+
+def check_native_grid(image: Image, proj: Projection, *, what: str) -> None:
+    """Raise unless every band with a fixed projection is pixel-aligned with ``proj``.
+
+    The local engine reduces bands on their native grid only (a whole-pixel offset of the
+    origin is fine); it never resamples silently.
+    """
+    probe = Grid(proj, (1, 1))
+    for band in image.bands:
+        native = band.projection
+        if native is None or probe.offset_in(native) is not None:
+            continue
+        raise EEError(
+            f"{what}: band '{band.name}' has the fixed projection crs {native.crs}, "
+            f"crsTransform {list(native.transform)} (about {native.nominal_scale:.6g} m), "
+            f"but the reduction would run in crs {proj.crs}, crsTransform "
+            f"{list(proj.transform)}. The local engine reduces on a band's native grid "
+            f"only: pass crs='{native.crs}' and crsTransform={list(native.transform)} "
+            "(or leave crs and scale unset)."
+        )
+
+
+# --- regions ------------------------------------------------------------------------------
+
+
+@dataclass
+class RegionPlan:
+    """The pixels a region reduction visits: a window of the reduction grid and a geometry.
+
+    Attributes:
+        grid: The window (a sub-grid of the reduction projection).
+        geometry: The region in the grid's CRS, or None when every pixel of the window is
+            fully in the region (an image footprint on its own grid).
+    """
+
+    grid: Grid
+    geometry: Geometry | None
+
+    @property
+    def pixels(self) -> int:
+        return self.grid.size
+
+
+def _window(bounds: tuple[float, float, float, float], proj: Projection) -> Grid:
+    if not proj.is_axis_aligned():
+        raise EEError("Region reductions on a sheared projection are not supported.")
+    a, _, c, _, e, f = proj.transform
+    xmin, ymin, xmax, ymax = bounds
+    cols = sorted(((xmin - c) / a, (xmax - c) / a))
+    rows = sorted(((ymin - f) / e, (ymax - f) / e))
+    eps = 1e-9
+    c0, c1 = math.floor(cols[0] + eps), math.ceil(cols[1] - eps)
+    r0, r1 = math.floor(rows[0] + eps), math.ceil(rows[1] - eps)
+    c1 = max(c1, c0 + 1)
+    r1 = max(r1, r0 + 1)
+    return Grid(proj, (0, 0)).window(r0, c0, r1 - r0, c1 - c0)
+
+
+def plan_region(geometry: Geometry | None, image: Image, proj: Projection, *, what: str) -> RegionPlan:
+    """The window and geometry of a region reduction (None = the image's footprint)."""
+    import shapely.geometry
+
+    if geometry is None:
+        extent = image.bands[0].extent if image.bands else None
+        if extent is None:
+            raise EEError(
+                f"{what}: the image has no footprint (it is a composite or a constant); "
+                "give a geometry."
+            )
+        probe = Grid(proj, (1, 1))
+        offset = Grid(extent.projection, (1, 1)).offset_in(proj)
+        if offset is not None and probe.projection.same_scale(extent.projection):
+            row, col = offset
+            return RegionPlan(Grid(proj, (0, 0)).window(row, col, *extent.shape), None)
+        xmin, ymin, xmax, ymax = extent.bounds()
+        geometry = Geometry(shapely.geometry.box(xmin, ymin, xmax, ymax), extent.crs)
+    shape = geometry.in_crs(proj.crs)
+    if shape.is_empty:
+        return RegionPlan(Grid(proj, (0, 0)), None)
+    local = Geometry(shape, proj.crs, geodesic=geometry.geodesic)
+    return RegionPlan(_window(shape.bounds, proj), local)
+
+
+def too_many_pixels(what: str, found: int, allowed: int) -> EEError:
+    """Earth Engine's error for a region with more pixels than ``maxPixels``."""
+    return EEError(
+        f"{what}: Too many pixels in the region. Found {found}, but maxPixels allows only "
+        f"{allowed}.\n\nEnsure that you are not aggregating at a higher resolution than you "
+        "intended; that is a frequent cause of this error. If not, then you may set the "
+        "'maxPixels' argument to a limit suitable for your computation; set 'bestEffort' to "
+        "true to aggregate at whatever scale results in 'maxPixels' total pixels; or both."
+    )
+
+
+def reduce_region(
+    reducer: Any,
+    bands: Sequence[Band],
+    plan: RegionPlan,
+    *,
+    tile_scale: float = 1.0,
+) -> list[Any]:
+    """Reduce the pixels of a region; one Python value per reducer output.
+
+    Args:
+        reducer: The reducer; ``bands[i]`` is its input ``i``.
+        bands: The bands to read, on the plan's grid.
+        plan: The window and geometry (from :func:`plan_region`).
+        tile_scale: Earth Engine's ``tileScale``: tiles are ``TILE / tileScale`` pixels wide.
+    """
+    from .rasterize import centre_mask, coverage_fraction
+
+    acc = reducer.accumulator(1, "region")
+    needs = reducer.weighting()
+    window = plan.grid
+    step = max(1, int(TILE / max(float(tile_scale or 1.0), 1e-9)))
+    width = window.width
+    for r, c, tile in window.tiles(step):
+        if plan.geometry is None:
+            centre = np.ones(tile.shape, dtype=bool)
+            frac = np.ones(tile.shape)
+        else:
+            centre = (
+                centre_mask(plan.geometry, tile)
+                if "unweighted" in needs
+                else np.zeros(tile.shape, dtype=bool)
+            )
+            frac = (
+                coverage_fraction(plan.geometry, tile)
+                if "weighted" in needs
+                else np.zeros(tile.shape)
+            )
+        take = centre | (frac > 0)
+        if not take.any():
+            continue
+        rows, cols = np.nonzero(take)
+        with pixel_cache():
+            data = [band.compute(tile) for band in bands]
+        xs = [v[rows, cols][:, None] for v, _ in data]
+        vs = [m[rows, cols][:, None] for _, m in data]
+        order = ((r + rows) * width + (c + cols)).astype(np.int64)
+        acc.add(Batch(xs, vs, frac[rows, cols][:, None], centre[rows, cols][:, None], order))
+    integers = reducer.integer_outputs
+    return [column_value(col, 0, integer=i) for col, i in zip(acc.result(), integers)]
+
+
+# --- records (collections of features, lists) -------------------------------------------------
+
+
+def _is_null(v: Any) -> bool:
+    return v is None or (isinstance(v, float) and math.isnan(v))
+
+
+def reduce_records(
+    reducer: Any,
+    columns: Sequence[Sequence[Any]],
+    weights: Sequence[Any] | None = None,
+) -> dict[str, Any]:
+    """Reduce records given as columns of Python values (``Collection.reduceColumns``).
+
+    Args:
+        reducer: The reducer; ``columns[i]`` is its input ``i``.
+        columns: One sequence of ``N`` values per input; None (or NaN) is a null input.
+        weights: Optional ``N`` weights for weighted reducers (``weightSelectors``);
+            unweighted reducers ignore them.
+
+    Returns:
+        The reducer's outputs by name, as plain Python values.
+    """
+    if len(columns) != reducer.n_inputs:
+        raise EEError(
+            f"{reducer.name}: Need {reducer.n_inputs} inputs, got {len(columns)}."
+        )
+    n = len(columns[0]) if columns else 0
+    if any(len(col) != n for col in columns):
+        raise EEError(f"{reducer.name}: the input columns have different lengths.")
+    xs, vs = [], []
+    for col in columns:
+        arr = np.empty((n, 1), dtype=object)
+        arr[:, 0] = list(col)
+        xs.append(arr)
+        vs.append(np.array([[not _is_null(v)] for v in col], dtype=bool).reshape(n, 1))
+    if weights is None:
+        frac = np.ones((n, 1))
+    else:
+        if len(weights) != n:
+            raise EEError(f"{reducer.name}: the weights have a different length.")
+        frac = np.array(
+            [[0.0 if _is_null(w) else float(w)] for w in weights], dtype=float
+        ).reshape(n, 1)
+    acc = reducer.accumulator(1, "records")
+    acc.add(Batch(xs, vs, frac, np.ones((n, 1), dtype=bool), np.arange(n, dtype=np.int64)))
+    return {
+        name: column_value(col, 0, integer=i)
+        for name, col, i in zip(reducer.outputs, acc.result(), reducer.integer_outputs)
+    }
