@@ -63,7 +63,8 @@ def open_image(image: Any, grid: GridSpec, *, bands: Sequence[str] | None = None
     img = ee.Image(image)
     if bands is not None:
         img = img.select(list(bands))
-    ds = _open(ee.ImageCollection.fromImages([img]), grid)
+    # xee reads a time coordinate from system:time_start; a result image has none.
+    ds = _open(ee.ImageCollection.fromImages([img.set("system:time_start", 0)]), grid)
     ds = ds.isel({d: 0 for d in ds.dims if d not in ("x", "y")}, drop=True)
     return ds.load()
 

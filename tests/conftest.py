@@ -26,6 +26,13 @@ from gee_cscc.testing import (
 )
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # The ee client's @Deprecated functions (getAssetAcl, setAssetProperties, getInfo …) warn
+    # with warnings.warn_explicit, so the warning's module is the file path (…/ee/data), which
+    # pyproject's "ignore::DeprecationWarning:ee.*" does not match.
+    config.addinivalue_line("filterwarnings", r"ignore::DeprecationWarning:.*[/\\]ee[/\\]")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def network() -> Iterator[NetworkBlocker]:
     """Block non-loopback network access for the whole test session."""
@@ -48,7 +55,7 @@ _namespaces = itertools.count(1)
 
 
 @pytest.fixture
-def tmp_asset(request: pytest.FixtureRequest, engine) -> Callable[..., str]:  # noqa: ANN001
+def tmp_asset(request: pytest.FixtureRequest, engine) -> Callable[..., str]:
     """A factory of asset ids inside a folder that belongs to the current test only."""
     folder = f"t/n{next(_namespaces)}-{safe_asset_part(request.node.name, 40)}"
     return _AssetIds(engine, folder)
@@ -57,7 +64,7 @@ def tmp_asset(request: pytest.FixtureRequest, engine) -> Callable[..., str]:  # 
 class _AssetIds:
     """``ids("name")`` → a fixed id in the test's folder; ``ids()`` → a fresh one each call."""
 
-    def __init__(self, engine, folder: str) -> None:  # noqa: ANN001
+    def __init__(self, engine, folder: str) -> None:
         self.engine = engine
         self.folder = folder
         self._fresh = itertools.count(1)

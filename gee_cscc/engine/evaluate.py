@@ -64,41 +64,49 @@ class _Graph:
     def __init__(self, values: Mapping[str, Any]) -> None:
         self.values = values
         self.cache: dict[str, Any] = {}
-        self._closed: dict[str, bool] = {}
+        self._free: dict[str, frozenset[str]] = {}
 
-    # A key is "closed" when nothing under it refers to a function argument.
-    def closed(self, key: str) -> bool:
-        if key not in self._closed:
-            self._closed[key] = False  # guards against cycles
+    def free(self, key: str) -> frozenset[str]:
+        """The argument names a key refers to that no function inside it binds."""
+        if key not in self._free:
             if key not in self.values:
                 raise EEError(f"Invalid expression: no value with key {key!r}.")
-            self._closed[key] = self._node_closed(self.values[key])
-        return self._closed[key]
+            self._free[key] = frozenset()  # guards against cycles
+            self._free[key] = self._node_free(self.values[key])
+        return self._free[key]
 
-    def _node_closed(self, node: Any) -> bool:
+    def closed(self, key: str) -> bool:
+        """A key is closed when it refers to no argument of an enclosing function: its
+        value is the same wherever it is referenced, so it is evaluated once."""
+        return not self.free(key)
+
+    def _node_free(self, node: Any) -> frozenset[str]:
         if not isinstance(node, dict):
-            return True
+            return frozenset()
         if "argumentReference" in node:
-            return False
+            return frozenset([node["argumentReference"]])
         if "valueReference" in node:
-            return self.closed(node["valueReference"])
+            return self.free(node["valueReference"])
         if "functionDefinitionValue" in node:
-            return self.closed(node["functionDefinitionValue"]["body"])
+            fdef = node["functionDefinitionValue"]
+            return self.free(fdef["body"]) - frozenset(fdef.get("argumentNames", []))
+        out: frozenset[str] = frozenset()
         if "arrayValue" in node:
-            return all(
-                self._node_closed(v) for v in node["arrayValue"].get("values", [])
-            )
+            for v in node["arrayValue"].get("values", []):
+                out |= self._node_free(v)
+            return out
         if "dictionaryValue" in node:
-            return all(
-                self._node_closed(v)
-                for v in node["dictionaryValue"].get("values", {}).values()
-            )
+            for v in node["dictionaryValue"].get("values", {}).values():
+                out |= self._node_free(v)
+            return out
         if "functionInvocationValue" in node:
             inv = node["functionInvocationValue"]
-            if "functionReference" in inv and not self.closed(inv["functionReference"]):
-                return False
-            return all(self._node_closed(v) for v in inv.get("arguments", {}).values())
-        return True
+            if "functionReference" in inv:
+                out |= self.free(inv["functionReference"])
+            for v in inv.get("arguments", {}).values():
+                out |= self._node_free(v)
+            return out
+        return out
 
     def eval_key(self, key: str, env: _Env | None) -> Any:
         if key not in self.values:
@@ -136,6 +144,8 @@ class _Graph:
                 self, list(content.get("argumentNames", [])), content["body"], env
             )
         if kind == "functionInvocationValue":
+            if content.get("functionName") == "If":
+                return self._eval_if(content.get("arguments", {}), env)
             if "functionReference" not in content:
                 # Fail before evaluating the arguments, so the error names this algorithm
                 # rather than an unimplemented one among its arguments (and costs nothing).
@@ -151,6 +161,14 @@ class _Graph:
                 return fn(**args)
             return registry.call(content["functionName"], args)
         raise EEError(f"Invalid expression node type: {kind}.")
+
+    def _eval_if(self, arguments: Mapping[str, Any], env: _Env | None) -> Any:
+        """``If`` evaluates only the chosen case, as Earth Engine does."""
+        from .algorithms.misc import truthy
+
+        cond = self.eval_node(arguments["condition"], env) if "condition" in arguments else None
+        case = arguments.get("trueCase" if truthy(cond) else "falseCase")
+        return None if case is None else self.eval_node(case, env)
 
 
 def _check_implemented(name: Any) -> None:

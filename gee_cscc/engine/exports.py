@@ -268,7 +268,9 @@ def _evaluate(body: Mapping[str, Any]) -> Any:
         return evaluate(expression)
 
 
-def _asset_destination(ctx: RequestContext, options: Mapping[str, Any]) -> tuple[AssetName, bool]:
+def _asset_destination(
+    ctx: RequestContext, options: Mapping[str, Any], kind: str
+) -> tuple[AssetName, bool]:
     dest = options.get("earthEngineDestination") or {}
     name = dest.get("name")
     if not name:
@@ -276,12 +278,18 @@ def _asset_destination(ctx: RequestContext, options: Mapping[str, Any]) -> tuple
     store: AssetStore = ctx.store
     asset = store.resolve(name)
     overwrite = bool(dest.get("overwrite", False))
-    _check_destination(ctx, asset, overwrite)
+    _check_destination(ctx, asset, overwrite, kind)
     return asset, overwrite
 
 
-def _check_destination(ctx: RequestContext, asset: AssetName, overwrite: bool) -> None:
-    """Fail early (before computing) when the destination asset may not be written."""
+def _check_destination(
+    ctx: RequestContext, asset: AssetName, overwrite: bool, kind: str = "IMAGE"
+) -> None:
+    """Fail early (before computing) when the destination asset may not be written.
+
+    An existing asset is replaced only with ``overwrite`` and only by one of its own type
+    (an export never replaces a folder or a collection).
+    """
     store: AssetStore = ctx.store
     if not asset.path:
         raise EEError(f"Invalid asset id: '{asset.id}'.")
@@ -289,6 +297,11 @@ def _check_destination(ctx: RequestContext, asset: AssetName, overwrite: bool) -
         if not overwrite:
             raise AlreadyExistsError(f"Cannot overwrite asset '{asset.id}'.")
         store.check_access(asset, ctx.user, write=True)
+        existing = store.meta(asset).get("type")
+        if existing != kind:
+            raise AlreadyExistsError(
+                f"Cannot overwrite asset '{asset.id}': it is a {existing}, not a {kind}."
+            )
     parent = asset.parent()
     while parent.path and not store.exists(parent):
         parent = parent.parent()
@@ -323,16 +336,14 @@ def _export_image(
     asset: AssetName | None = None
     overwrite = False
     if asset_opts is not None:
-        asset, overwrite = _asset_destination(ctx, asset_opts)
+        asset, overwrite = _asset_destination(ctx, asset_opts, "IMAGE")
     else:
         fmt = str(file_opts.get("fileFormat") or "GEO_TIFF").upper()
         if fmt not in ("GEO_TIFF", "GEOTIFF"):
             raise UnimplementedError(f"Image export to fileFormat {fmt}")
     image = _evaluate(body)
     if not isinstance(image, Image):
-        raise EEError(
-            f"Export.image: the expression is a {type(image).__name__}, not an Image."
-        )
+        raise EEError(f"Export.image: the expression is a {type(image).__name__}, not an Image.")
     if not image.bands:
         raise EEError("Export.image: the image has no bands.")
     grid = image.bands[0].extent
@@ -440,8 +451,11 @@ def _image_to_files(
     dims = tiff.get("tileDimensions") or opts.get("tileDimensions")
     file_w = int(dims.get("width", grid.width)) if dims else grid.width
     file_h = int(dims.get("height", grid.height)) if dims else grid.height
-    if file_w <= 0 or file_h <= 0:
-        raise EEError("fileDimensions must be positive.")
+    shard = _wrapped_int(tiff.get("tileSize"), 256)
+    if dims and (file_w <= 0 or file_h <= 0 or file_w % shard or file_h % shard):
+        raise EEError(
+            f"fileDimensions ({file_w}x{file_h}) must be positive multiples of shardSize ({shard})."
+        )
     windows = [
         (r, c, grid.window(r, c, min(file_h, grid.height - r), min(file_w, grid.width - c)))
         for r in range(0, grid.height, file_h)
@@ -590,8 +604,7 @@ def _elements(value: Any) -> list[Any]:
     elements = getattr(value, "elements", None)
     if elements is None:
         raise EEError(
-            f"Export.table: the expression is a {type(value).__name__}, "
-            "not a FeatureCollection."
+            f"Export.table: the expression is a {type(value).__name__}, not a FeatureCollection."
         )
     return list(elements)
 
@@ -637,7 +650,7 @@ def _export_table(
     overwrite = False
     fmt = "CSV"
     if asset_opts is not None:
-        asset, overwrite = _asset_destination(ctx, asset_opts)
+        asset, overwrite = _asset_destination(ctx, asset_opts, "TABLE")
     else:
         fmt = str(file_opts.get("fileFormat") or "CSV").upper()
         if fmt not in ("CSV", "GEO_JSON"):
@@ -648,7 +661,7 @@ def _export_table(
     _check_cancel(cancel)
     selectors = body.get("selectors")
     if asset is not None:
-        gj = _geojson(elements, None, for_asset=True)
+        gj = _geojson(elements, None)
         store.put_table(
             asset,
             gj,
@@ -662,7 +675,7 @@ def _export_table(
     if fmt == "CSV":
         text = _csv_text(elements, selectors)
     else:
-        text = json.dumps(_geojson(elements, selectors, for_asset=False))
+        text = json.dumps(_geojson(elements, selectors))
     _check_cancel(cancel)
     tmp = _temp_beside(target)
     try:
@@ -733,9 +746,7 @@ def _plain_geojson(info: dict | None) -> dict | None:
     return {k: v for k, v in info.items() if k != "geodesic"}
 
 
-def _geojson(
-    elements: Sequence[Any], selectors: Sequence[str] | None, *, for_asset: bool
-) -> dict:
+def _geojson(elements: Sequence[Any], selectors: Sequence[str] | None) -> dict:
     features = []
     for i, el in enumerate(elements):
         props = _properties_of(el)
@@ -946,7 +957,7 @@ def _import_table(
         raise EEError("The table manifest has no name.")
     asset = store.resolve(name)
     overwrite = bool(body.get("overwrite", False))
-    _check_destination(ctx, asset, overwrite)
+    _check_destination(ctx, asset, overwrite, "TABLE")
     sources = manifest.get("sources") or []
     if len(sources) != 1:
         raise UnimplementedError(f"Table ingestion of {len(sources)} sources")

@@ -40,9 +40,7 @@ class CancelledError(Exception):
 
 
 def _now() -> str:
-    return (
-        _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-    )
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 class Operations:
@@ -56,9 +54,7 @@ class Operations:
         self._ops: dict[str, dict] = {}
         self._cancel: dict[str, threading.Event] = {}
         self._done: dict[str, threading.Event] = {}
-        self._pool = ThreadPoolExecutor(
-            max_workers=workers, thread_name_prefix="gee-cscc-op"
-        )
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gee-cscc-op")
         self._load()
 
     def _load(self) -> None:
@@ -133,9 +129,7 @@ class Operations:
         self._pool.submit(self._run, name, kind, verb, body, ctx, run_operation)
         return self._public(op)
 
-    def _run(
-        self, name: str, kind: str, verb: str, body: dict, ctx: Any, runner: Any
-    ) -> None:
+    def _run(self, name: str, kind: str, verb: str, body: dict, ctx: Any, runner: Any) -> None:
         cancel = self._cancel[name]
         try:
             if cancel.is_set():
@@ -196,9 +190,7 @@ class Operations:
 
     @staticmethod
     def _public(op: dict) -> dict:
-        return {
-            k: v for k, v in json.loads(json.dumps(op)).items() if not k.startswith("_")
-        }
+        return {k: v for k, v in json.loads(json.dumps(op)).items() if not k.startswith("_")}
 
     def get(self, name: str) -> dict:
         with self._lock:

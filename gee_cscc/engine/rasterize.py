@@ -265,51 +265,40 @@ def shape_in(
     target = normalize_crs(crs)
     source, affine = _base(geometry.crs)
     shape = geometry.shape
-    if affine is not None:
-        shape = _map_coords(shape, lambda xy: _apply_affine(xy, affine))
-    same = source == target
     if shape.is_empty:
         return shape
-    if geometry.geodesic and _has_edges(shape):
+    if affine is not None:
+        shape = _map_coords(shape, lambda xy: _apply_affine(xy, affine))
+    if not _has_edges(shape) or (geometry.geodesic and geodesic_target):
+        # Vertices only: points, or geodesic edges that stay geodesics in any CRS.
+        return shape if source == target else _map_coords(shape, _mover(source, target))
+    if geometry.geodesic:
+        ll = shape
         if source != "EPSG:4326":
-            tf = transformer(source, "EPSG:4326")
-            shape = _map_coords(
-                shape,
-                lambda xy: _checked(np.column_stack(tf.transform(xy[:, 0], xy[:, 1])), "EPSG:4326"),
-            )
-        to_ll = None if target == "EPSG:4326" else transformer("EPSG:4326", target)
-        if geodesic_target and _is_geographic(target):
-            if to_ll is None:
-                return shape
-            return _map_coords(
-                shape,
-                lambda xy: _checked(np.column_stack(to_ll.transform(xy[:, 0], xy[:, 1])), target),
-            )
-
-        def to_target(xy: np.ndarray) -> np.ndarray:
-            if to_ll is None:
-                return xy
-            return _checked(np.column_stack(to_ll.transform(xy[:, 0], xy[:, 1])), target)
-
-        return _map_sequences(shape, lambda xy: _refine(xy, _geodesic_split, to_target, tolerance))
-    if same and not (geodesic_target and _has_edges(shape)):
-        return shape
-    tf = None if same else transformer(source, target)
-
-    def to_target_planar(xy: np.ndarray) -> np.ndarray:
-        if tf is None:
-            return xy
-        return _checked(np.column_stack(tf.transform(xy[:, 0], xy[:, 1])), target)
-
-    if not _has_edges(shape):
-        return _map_coords(shape, to_target_planar)
+            ll = _map_coords(shape, _mover(source, "EPSG:4326"))
+        to_target = _mover("EPSG:4326", target)
+        return _map_sequences(ll, lambda xy: _refine(xy, _geodesic_split, to_target, tolerance))
+    move = _mover(source, target)
     if geodesic_target:
         deviation = _geodesic_chord_deviation(target)
         return _map_sequences(
-            shape,
-            lambda xy: _refine(xy, _linear_split, to_target_planar, tolerance, deviation),
+            shape, lambda xy: _refine(xy, _linear_split, move, tolerance, deviation)
         )
-    return _map_sequences(shape, lambda xy: _refine(xy, _linear_split, to_target_planar, tolerance))
+    if source == target:
+        return shape
+    return _map_sequences(shape, lambda xy: _refine(xy, _linear_split, move, tolerance))
+
+
+def _mover(source: str, target: str) -> Callable[[np.ndarray], np.ndarray]:
+    """Coordinates ``(n, 2)`` from one CRS to another (identity when they are the same)."""
+    if source == target:
+        return lambda xy: xy
+    tf = transformer(source, target)
+
+    def move(xy: np.ndarray) -> np.ndarray:
+        return _checked(np.column_stack(tf.transform(xy[:, 0], xy[:, 1])), target)
+
+    return move
 
 
 def _geodesic_chord_deviation(

@@ -42,6 +42,8 @@ __all__ = [
     "reduce_pixels",
     "shared_outputs",
     "reduction_grid",
+    "rescaled",
+    "too_many_pixels",
     "check_native_grid",
     "RegionPlan",
     "plan_region",
@@ -211,7 +213,7 @@ def shared_outputs(
 # --- the grid of a region reduction -----------------------------------------------------------
 
 
-def _rescaled(proj: Projection, scale: float) -> Projection:
+def rescaled(proj: Projection, scale: float) -> Projection:
     """``proj`` with its pixel size changed to ``scale`` metres, keeping orientation and origin."""
     nominal = proj.nominal_scale
     if nominal <= 0:
@@ -258,7 +260,7 @@ def reduction_grid(
         )
         return Projection(base_crs, tuple(float(v) for v in crs_transform))
     if isinstance(crs, Projection):
-        return _rescaled(crs, scale) if scale is not None else crs
+        return rescaled(crs, scale) if scale is not None else crs
     if isinstance(crs, str):
         proj = Projection(crs, DEFAULT_PROJECTION.transform)
         if scale is not None:
@@ -270,7 +272,7 @@ def reduction_grid(
         if scale is None:
             raise EEError(DEFAULT_PROJECTION_ERROR)
         return DEFAULT_PROJECTION.with_scale(float(scale))
-    return _rescaled(native, scale) if scale is not None else native
+    return rescaled(native, scale) if scale is not None else native
 
 
 def check_native_grid(image: Image, proj: Projection, *, what: str) -> None:
@@ -330,7 +332,9 @@ def _window(bounds: tuple[float, float, float, float], proj: Projection) -> Grid
     return Grid(proj, (0, 0)).window(r0, c0, r1 - r0, c1 - c0)
 
 
-def plan_region(geometry: Geometry | None, image: Image, proj: Projection, *, what: str) -> RegionPlan:
+def plan_region(
+    geometry: Geometry | None, image: Image, proj: Projection, *, what: str
+) -> RegionPlan:
     """The window and geometry of a region reduction (None = the image's footprint)."""
     import shapely.geometry
 
@@ -341,9 +345,8 @@ def plan_region(geometry: Geometry | None, image: Image, proj: Projection, *, wh
                 f"{what}: the image has no footprint (it is a composite or a constant); "
                 "give a geometry."
             )
-        probe = Grid(proj, (1, 1))
         offset = Grid(extent.projection, (1, 1)).offset_in(proj)
-        if offset is not None and probe.projection.same_scale(extent.projection):
+        if offset is not None:
             row, col = offset
             return RegionPlan(Grid(proj, (0, 0)).window(row, col, *extent.shape), None)
         xmin, ymin, xmax, ymax = extent.bounds()
@@ -414,7 +417,7 @@ def reduce_region(
         order = ((r + rows) * width + (c + cols)).astype(np.int64)
         acc.add(Batch(xs, vs, frac[rows, cols][:, None], centre[rows, cols][:, None], order))
     integers = reducer.integer_outputs
-    return [column_value(col, 0, integer=i) for col, i in zip(acc.result(), integers)]
+    return [column_value(col, 0, integer=i) for col, i in zip(acc.result(), integers, strict=False)]
 
 
 # --- records (collections of features, lists) -------------------------------------------------
@@ -441,9 +444,7 @@ def reduce_records(
         The reducer's outputs by name, as plain Python values.
     """
     if len(columns) != reducer.n_inputs:
-        raise EEError(
-            f"{reducer.name}: Need {reducer.n_inputs} inputs, got {len(columns)}."
-        )
+        raise EEError(f"{reducer.name}: Need {reducer.n_inputs} inputs, got {len(columns)}.")
     n = len(columns[0]) if columns else 0
     if any(len(col) != n for col in columns):
         raise EEError(f"{reducer.name}: the input columns have different lengths.")
@@ -458,12 +459,14 @@ def reduce_records(
     else:
         if len(weights) != n:
             raise EEError(f"{reducer.name}: the weights have a different length.")
-        frac = np.array(
-            [[0.0 if _is_null(w) else float(w)] for w in weights], dtype=float
-        ).reshape(n, 1)
+        frac = np.array([[0.0 if _is_null(w) else float(w)] for w in weights], dtype=float).reshape(
+            n, 1
+        )
     acc = reducer.accumulator(1, "records")
     acc.add(Batch(xs, vs, frac, np.ones((n, 1), dtype=bool), np.arange(n, dtype=np.int64)))
     return {
         name: column_value(col, 0, integer=i)
-        for name, col, i in zip(reducer.outputs, acc.result(), reducer.integer_outputs)
+        for name, col, i in zip(
+            reducer.outputs, acc.result(), reducer.integer_outputs, strict=False
+        )
     }

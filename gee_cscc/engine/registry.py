@@ -92,7 +92,8 @@ def call(name: str, args: dict[str, Any]) -> Any:
             if arg not in known:
                 raise EEError(f"Unrecognized argument type for '{arg}' in {name}.")
         for arg_name, arg in known.items():
-            if arg_name in kwargs:
+            # Earth Engine treats an explicit null as an argument not given.
+            if kwargs.get(arg_name) is not None:
                 continue
             if not arg.get("optional", False):
                 raise EEError(

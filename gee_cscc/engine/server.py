@@ -214,7 +214,8 @@ class EngineServer:
         children = [self.store.asset_info(c) for c in self.store.children(parent)]
         flt = query.get("filter", [""])[0]
         if flt:
-            children = [c for c in children if _matches_filter(c, flt)]
+            terms = _parse_filter(flt)  # parsed first: a bad filter fails even with no children
+            children = [c for c in children if _matches_filter(c, terms)]
         size = int(query.get("pageSize", ["0"])[0] or 0)
         start = int(query.get("pageToken", ["0"])[0] or 0)
         out: dict[str, Any] = {}
@@ -305,23 +306,97 @@ def _geotiff_bytes(grid: Grid, image: Image, data: list, dtype: np.dtype) -> byt
         return mem.read()
 
 
-_FILTER_RE = re.compile(r'(\w+)\s*(>=|<=|<|>|=)\s*"([^"]*)"')
+_FILTER_TERM_RE = re.compile(
+    r'^(?P<field>properties\.(?:"[^"]+"|[\w.-]+)|[A-Za-z_]\w*)\s*'
+    r'(?P<op>>=|<=|!=|=|<|>|:)\s*(?P<value>"[^"]*"|[^\s"]+)$'
+)
+_TIME_FIELDS = ("startTime", "endTime", "updateTime")
 
 
-def _matches_filter(asset: dict, flt: str) -> bool:
-    """A subset of AIP-160 as ``ee.data.listImages`` sends it (startTime/endTime bounds)."""
-    for field, op, value in _FILTER_RE.findall(flt):
-        have = asset.get(field)
-        if have is None:
-            return False
-        ok = {
-            ">=": have >= value,
-            "<=": have <= value,
-            "<": have < value,
-            ">": have > value,
-            "=": have == value,
-        }[op]
-        if not ok:
+def _filter_millis(text: str) -> float:
+    """Milliseconds of an RFC 3339 / ISO 8601 time (``2002``, ``2002-01-01``, ``…T00:00:00Z``)."""
+    import datetime as dt
+
+    t = text.strip()
+    if re.fullmatch(r"\d{4}", t):
+        t += "-01-01"
+    if t.endswith(("Z", "z")):
+        t = t[:-1] + "+00:00"
+    try:
+        value = dt.datetime.fromisoformat(t)
+    except ValueError:
+        raise EEError(f"listAssets: Invalid time in filter: '{text}'.") from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.timezone.utc)
+    return value.timestamp() * 1000.0
+
+
+def _parse_filter(flt: str) -> list[tuple[str, str, Any]]:
+    """AND-joined comparisons of AIP-160, as ``ee.data.listImages`` writes them.
+
+    Supported: ``startTime``/``endTime``/``updateTime`` against a quoted time, other top-level
+    fields and ``properties.<name>`` against a quoted string or a number. Anything else (OR,
+    ``intersects(...)``, functions) is an error rather than being ignored.
+    """
+    terms = []
+    for term in re.split(r"\s+AND\s+", flt.strip()):
+        m = _FILTER_TERM_RE.match(term.strip())
+        if not m:
+            raise EEError(
+                f"listAssets: the filter term '{term.strip()}' is not supported by the local "
+                "engine (it supports AND-joined comparisons of startTime, endTime, updateTime, "
+                "type, name and properties.<name>)."
+            )
+        field, op, raw = m.group("field"), m.group("op"), m.group("value")
+        value: Any
+        if raw.startswith('"'):
+            value = raw[1:-1]
+        else:
+            try:
+                value = float(raw)
+            except ValueError:
+                value = {"true": True, "false": False}.get(raw.lower(), raw)
+        if field in _TIME_FIELDS:
+            value = _filter_millis(str(value))
+        terms.append((field, op, value))
+    return terms
+
+
+def _compare(have: Any, op: str, want: Any) -> bool:
+    if isinstance(have, bool) or isinstance(want, bool):
+        return op in ("=", ":") and have == want or op == "!=" and have != want
+    if isinstance(have, (int, float)) and isinstance(want, (int, float)):
+        pass
+    elif isinstance(want, (int, float)):
+        try:
+            have = float(have)
+        except (TypeError, ValueError):
+            return op == "!="
+    else:
+        have = str(have)
+        want = str(want)
+    return {
+        ">=": lambda: have >= want,
+        "<=": lambda: have <= want,
+        "<": lambda: have < want,
+        ">": lambda: have > want,
+        "=": lambda: have == want,
+        ":": lambda: have == want,
+        "!=": lambda: have != want,
+    }[op]()
+
+
+def _matches_filter(asset: dict, terms: list[tuple[str, str, Any]]) -> bool:
+    """Whether an asset's JSON satisfies the terms of a listAssets ``filter``."""
+    for field, op, want in terms:
+        if field.startswith("properties."):
+            key = field[len("properties.") :].strip('"')
+            have = (asset.get("properties") or {}).get(key)
+        else:
+            have = asset.get(field)
+            if have is not None and field in _TIME_FIELDS:
+                have = _filter_millis(have)
+        if have is None or not _compare(have, op, want):
             return False
     return True
 
@@ -400,6 +475,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_PATCH(self) -> None:  # noqa: N802
         self._dispatch("PATCH")
+
+    def do_PUT(self) -> None:  # noqa: N802 (no EE call uses PUT: a JSON 404, not the stdlib's 501)
+        self._dispatch("PUT")
 
     # --- routes --------------------------------------------------------------------------
 

@@ -131,7 +131,9 @@ class AssetStore:
     def resolve(self, asset_id: str | AssetName) -> AssetName:
         if isinstance(asset_id, AssetName):
             return asset_id
-        text = asset_id
+        if not isinstance(asset_id, str) or not asset_id.strip():
+            raise EEError(f"Invalid asset id: {asset_id!r}.")
+        text = asset_id.strip()
         if not text.startswith("projects/") and "/" not in text.strip("/"):
             text = f"projects/{self.default_project}/assets/{text}"
         return AssetName.parse(text, self.default_project)
@@ -179,6 +181,8 @@ class AssetStore:
             self._write_meta(p, self._new_meta("FOLDER", None))
 
     def _check_absent(self, name: AssetName, overwrite: bool) -> None:
+        if not name.path:  # a project root: never written to or replaced
+            raise EEError(f"Invalid asset id: '{name.name}' is a project root, not an asset.")
         if self.exists(name):
             if not overwrite:
                 raise AlreadyExistsError(f"Cannot overwrite asset '{name.id}'.")
@@ -488,6 +492,8 @@ class AssetStore:
 
     def delete(self, asset_id: str | AssetName, *, recursive: bool = False) -> None:
         name = self.resolve(asset_id)
+        if not name.path:
+            raise EEError(f"Cannot delete the project root '{name.name}'.")
         with self._lock:
             self.meta(name)
             d = self._dir(name)
@@ -724,6 +730,53 @@ class AssetStore:
         return FeatureCollection(feats, props)
 
 
+class _BandCache:
+    """Whole stored bands kept in memory across requests (least recently used first out).
+
+    Only bands up to ``max_band_bytes`` are cached (larger ones are read window by window);
+    the cache holds at most ``max_bytes``. Entries are keyed by file modification time, so
+    a replaced asset is read again.
+    """
+
+    def __init__(self, *, max_bytes: int = 1 << 30, max_band_bytes: int = 64 << 20) -> None:
+        import collections
+
+        self.max_bytes = max_bytes
+        self.max_band_bytes = max_band_bytes
+        self._items: collections.OrderedDict = collections.OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    def get(self, path: Path, index: int, shape: tuple[int, int]):
+        if shape[0] * shape[1] * 8 > self.max_band_bytes:
+            return None
+        try:
+            key = (str(path), os.stat(path).st_mtime_ns, index)
+        except FileNotFoundError:
+            return None
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items.move_to_end(key)
+                return hit
+        import rasterio
+
+        with rasterio.open(path) as src:
+            arr = src.read(index)
+            nodata = src.nodata
+        arr.setflags(write=False)
+        with self._lock:
+            self._items[key] = (arr, nodata)
+            self._size += arr.nbytes
+            while self._size > self.max_bytes and len(self._items) > 1:
+                _, (old, _) = self._items.popitem(last=False)
+                self._size -= old.nbytes
+        return arr, nodata
+
+
+_BAND_CACHE = _BandCache()
+
+
 class _GeoTiffBandReader:
     """Pixel function of a stored band: windowed GeoTIFF reads, nearest-neighbour elsewhere."""
 
@@ -739,9 +792,14 @@ class _GeoTiffBandReader:
         import rasterio
         from rasterio.windows import Window
 
-        with rasterio.open(self.path) as src:
-            arr = src.read(self.index, window=Window(col0, row0, w, h))
-            nodata = src.nodata
+        whole = _BAND_CACHE.get(self.path, self.index, self.shape)
+        if whole is not None:
+            arr, nodata = whole
+            arr = arr[row0 : row0 + h, col0 : col0 + w]
+        else:
+            with rasterio.open(self.path) as src:
+                arr = src.read(self.index, window=Window(col0, row0, w, h))
+                nodata = src.nodata
         values = arr.astype(np.float64)
         if np.issubdtype(arr.dtype, np.floating):
             mask = np.isfinite(values)

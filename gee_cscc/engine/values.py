@@ -181,12 +181,13 @@ class Band:
         """The ``getInfo`` form of the band."""
         out: dict[str, Any] = {"id": self.name, "data_type": precision_info(self.dtype)}
         proj = self.projection or DEFAULT_PROJECTION
-        if self.extent is not None and self.projection is not None:
+        # The native grid describes the band only while it is in the band's projection
+        # (setDefaultProjection changes the projection, not the stored pixels).
+        native = self.extent is not None and self.extent.projection == self.projection
+        if native:
             out["dimensions"] = [self.extent.width, self.extent.height]
         out["crs"] = proj.crs
-        out["crs_transform"] = list(
-            self.extent.transform if self.extent is not None else proj.transform
-        )
+        out["crs_transform"] = list(self.extent.transform if native else proj.transform)
         return out
 
 
@@ -344,10 +345,10 @@ class Geometry:
         if normalize_crs(source) == target:
             return shape
         import pyproj
-        import shapely.ops
+        import shapely
 
         tf = pyproj.Transformer.from_crs(source, target, always_xy=True)
-        return shapely.ops.transform(tf.transform, shape)
+        return shapely.transform(shape, lambda xy: np.column_stack(tf.transform(xy[:, 0], xy[:, 1])))
 
     def info(self) -> dict:
         import shapely.geometry

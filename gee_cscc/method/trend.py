@@ -57,7 +57,9 @@ def p_values(stat: np.ndarray, *, n: int, method: str = "ols") -> np.ndarray:
     from scipy import stats
 
     stat = np.asarray(stat, dtype=float)
+    # A perfect line's statistic is sent as ±1e30 (a float band cannot hold infinity).
     with np.errstate(invalid="ignore"):
+        stat = np.where(np.abs(stat) >= _HUGE / 10, np.copysign(np.inf, stat), stat)
         if method == "sen":
             return 2.0 * stats.norm.sf(np.abs(stat))
         return 2.0 * stats.t.sf(np.abs(stat), n - 2)

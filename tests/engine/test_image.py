@@ -529,6 +529,16 @@ def test_set_default_projection(ab):
     np.testing.assert_array_equal(got["a"], np.nan_to_num(A))
 
 
+def test_set_default_projection_of_a_stored_image_keeps_its_pixels(ab):
+    out = ab.select("a").setDefaultProjection("EPSG:3857", [1000, 0, 0, 0, -1000, 0])
+    proj = out.projection().getInfo()
+    assert proj["crs"] == "EPSG:3857"
+    assert proj["transform"] == [1000.0, 0.0, 0.0, 0.0, -1000.0, 0.0]
+    band = out.getInfo()["bands"][0]
+    assert (band["crs"], band["crs_transform"]) == ("EPSG:3857", proj["transform"])
+    assert_pixels_equal(px(out)["a"], A)  # asked for on the native grid: same values
+
+
 def _native_6x6():
     return np.arange(36, dtype=float).reshape(6, 6)
 
@@ -577,6 +587,37 @@ def test_clip_to_bounds_and_scale(put):
     info = sized.getInfo()["bands"][0]
     assert info["dimensions"] == [3, 3]
     assert info["crs_transform"] == [1.0, 0.0, 11.0, 0.0, -1.0, 48.0]
+
+
+def native_pixels(image: ee.Image) -> np.ndarray:
+    """computePixels with no grid: the image's own bounded grid (masked pixels as -99)."""
+    arr = ee.data.computePixels({"expression": image.unmask(-99), "fileFormat": "NUMPY_NDARRAY"})
+    return arr[arr.dtype.names[0]]
+
+
+def test_clip_bounds_the_image_to_the_region(put):
+    values = _native_6x6()
+    img = put({"v": values})
+    inside = img.clip(ee.Geometry.Rectangle([11, 46, 14, 49], None, False))
+    np.testing.assert_array_equal(native_pixels(inside), values[1:4, 1:4])
+    # A region reaching past the image keeps only the overlap.
+    across = img.clip(ee.Geometry.Rectangle([14, 40, 30, 45.5], None, False))
+    np.testing.assert_array_equal(native_pixels(across), values[4:6, 4:6])
+    # A triangle (south-west half): pixels whose centre is outside it are masked. The
+    # hypotenuse x + y = 60.5 passes between pixel centres (x + y = 60 + col - row).
+    tri = img.clip(ee.Geometry.Polygon([[[10, 44], [16.5, 44], [10, 50.5]]], None, False))
+    rows, cols = np.mgrid[0:6, 0:6]
+    expected = np.where(cols <= rows, values, -99.0)
+    np.testing.assert_array_equal(native_pixels(tri), expected)
+
+
+def test_clip_of_an_unbounded_image_is_bounded(put):
+    # The export pattern region + crs + crsTransform: Image.clip(Image.reproject(...)).
+    out = ee.Image(5).reproject("EPSG:4326", [1, 0, 10, 0, -1, 50])
+    out = out.clip(ee.Geometry.Rectangle([11, 46, 14, 49], None, False))
+    band = out.getInfo()["bands"][0]
+    assert band["crs_transform"] == [1.0, 0.0, 10.0, 0.0, -1.0, 50.0]  # the projection
+    np.testing.assert_array_equal(native_pixels(out), np.full((3, 3), 5.0))
 
 
 def test_clip_to_bounds_and_scale_with_scale(put):

@@ -60,12 +60,19 @@ def to_dataarray(cube: np.ndarray, years: list[int]) -> xr.DataArray:
 def region_features() -> dict:
     def poly(x0: float, x1: float, y0: float, y1: float, name: str) -> dict:
         ring = [[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]
-        return {"type": "Feature", "properties": {"abbr": name}, "geometry": {"type": "Polygon", "coordinates": [ring]}}
+        return {
+            "type": "Feature",
+            "properties": {"abbr": name},
+            "geometry": {"type": "Polygon", "coordinates": [ring]},
+        }
 
     # B leaves the top row out: those cells belong to no region (still in ALL).
     return {
         "type": "FeatureCollection",
-        "features": [poly(X0, SPLIT_X, Y0 - H, Y0, "A"), poly(SPLIT_X, X0 + W, Y0 - H, Y0 - 1, "B")],
+        "features": [
+            poly(X0, SPLIT_X, Y0 - H, Y0, "A"),
+            poly(SPLIT_X, X0 + W, Y0 - H, Y0 - 1, "B"),
+        ],
     }
 
 
@@ -73,11 +80,17 @@ def region_features() -> dict:
 
 
 def cell_areas() -> np.ndarray:
+    """Cell areas (m²) with pyproj.Geod; the edges along parallels are densified, since a
+    cell's north and south edges follow parallels, not geodesics."""
     geod = pyproj.Geod(ellps="WGS84")
     out = np.zeros((H, W))
+    k = 2000
+    along = np.linspace(X0, X0 + RES, k)
     for r in range(H):
         top, bottom = Y0 - r * RES, Y0 - (r + 1) * RES
-        area, _ = geod.polygon_area_perimeter([X0, X0 + RES, X0 + RES, X0], [bottom, bottom, top, top])
+        lons = np.concatenate([along, along[::-1]])
+        lats = np.concatenate([np.full(k, bottom), np.full(k, top)])
+        area, _ = geod.polygon_area_perimeter(lons, lats)
         out[r, :] = abs(area)
     return out
 
@@ -195,12 +208,16 @@ def test_potential_per_year(results, ref):
     assert list(pcs["pcs_year"].values) == [1990, 1995, 2001]
     for year in (1990, 1995, 2001):
         expected = np.where(ref["vca"], ref["cscc"] - ref["npp"][YEARS.index(year)], np.nan)
-        np.testing.assert_allclose(pcs.sel(pcs_year=year).values, expected, rtol=1e-5, atol=1e-3, equal_nan=True)
+        np.testing.assert_allclose(
+            pcs.sel(pcs_year=year).values, expected, rtol=1e-5, atol=1e-3, equal_nan=True
+        )
 
 
 def test_trend_slope_p_and_classes(results, ref):
     ds = results.rasters
-    np.testing.assert_allclose(ds["trend_slope"].values, ref["slope"], rtol=1e-5, atol=1e-6, equal_nan=True)
+    np.testing.assert_allclose(
+        ds["trend_slope"].values, ref["slope"], rtol=1e-5, atol=1e-6, equal_nan=True
+    )
     np.testing.assert_allclose(ds["trend_p"].values, ref["p"], rtol=1e-4, atol=1e-6, equal_nan=True)
     np.testing.assert_array_equal(ds["trend_class"].values, ref["class"])
     assert ds["trend_slope"].values[0, 0] == 0 and ds["trend_p"].values[0, 0] == 1  # constant
@@ -211,7 +228,9 @@ def test_maintenance_surfaces_and_years(results, ref):
     P = results.rasters["maintenance"]
     assert list(P["year"].values) == ref["evals"]
     np.testing.assert_array_equal(P.values, ref["P"])
-    np.testing.assert_array_equal(results.rasters["maintenance_years"].values, ref["maintenance_years"])
+    np.testing.assert_array_equal(
+        results.rasters["maintenance_years"].values, ref["maintenance_years"]
+    )
 
 
 def test_region_raster_uses_pixel_centres(results):
@@ -261,7 +280,9 @@ def test_trend_summary_shares(results, ref):
     for code, name in names.items():
         m = vca & (ref["class"] == code)
         assert all_05.loc[name, "area_km2"] == pytest.approx(np.sum(area[m]) / 1e6, rel=1e-9)
-        assert all_05.loc[name, "area_share"] == pytest.approx(np.sum(area[m]) / np.sum(area[vca]), rel=1e-9)
+        assert all_05.loc[name, "area_share"] == pytest.approx(
+            np.sum(area[m]) / np.sum(area[vca]), rel=1e-9
+        )
         assert all_05.loc[name, "cells"] == int(m.sum())
 
 
@@ -269,7 +290,16 @@ def test_maintenance_counts_table(results, ref):
     reg = region_raster()
     P = ref["P"]
     counts = results.maintenance_counts
-    assert list(counts.columns) == ["region", "year", "n_pos", "ratio_pos", "n_neg", "ratio_neg", "changed", "changed_ratio"]
+    assert list(counts.columns) == [
+        "region",
+        "year",
+        "n_pos",
+        "ratio_pos",
+        "n_neg",
+        "ratio_neg",
+        "changed",
+        "changed_ratio",
+    ]
     for name, sel in (("A", reg == 1), ("B", reg == 2), (ALL, np.ones_like(reg, bool))):
         sub = counts[counts["region"] == name].set_index("year")
         n_pos = [(P[i][sel] == 1).sum() for i in range(len(ref["evals"]))]
@@ -277,7 +307,9 @@ def test_maintenance_counts_table(results, ref):
         assert sub["n_pos"].tolist() == n_pos
         assert sub["n_neg"].tolist() == n_neg
         if n_pos[0]:
-            np.testing.assert_allclose(sub["ratio_pos"].to_numpy(), 100 * np.array(n_pos) / n_pos[0])
+            np.testing.assert_allclose(
+                sub["ratio_pos"].to_numpy(), 100 * np.array(n_pos) / n_pos[0]
+            )
 
 
 def test_server_counting_agrees_with_local(engine, case, results):
@@ -295,7 +327,11 @@ def test_region_image_gives_identical_tables(engine, case, results):
     import ee
 
     ids = region_raster().astype(np.int32)
-    da = xr.DataArray(ids, dims=("y", "x"), coords=to_dataarray(case["cube"], YEARS).isel(year=0, drop=True).coords)
+    da = xr.DataArray(
+        ids,
+        dims=("y", "x"),
+        coords=to_dataarray(case["cube"], YEARS).isel(year=0, drop=True).coords,
+    )
     rid = f"{case['base']}/region_ids"
     engine.store.put_image(rid, da.rename("region"))
     regions = regions_from_image(ee.Image(rid), names={1: "A", 2: "B"})
@@ -351,7 +387,9 @@ def test_graph_does_not_depend_on_engine(engine, case):
         col = prepare(ee.ImageCollection(case["npp"]), band="npp", scale_factor=1.0, offset=0.0)
         g = build(AnnualNPP(col, tuple(YEARS), grid, case["npp"], "npp"), cfg)
         objs = (g.result_image(), g.maintenance, g.potential, g.trend)
-        return json.dumps([ee.serializer.encode(o, for_cloud_api=True) for o in objs], sort_keys=True)
+        return json.dumps(
+            [ee.serializer.encode(o, for_cloud_api=True) for o in objs], sort_keys=True
+        )
 
     local = graph_json()
     algorithms = json.loads(
@@ -359,13 +397,17 @@ def test_graph_does_not_depend_on_engine(engine, case):
     )
     try:
         with (
-            mock.patch.object(ee.data, "getAlgorithms", return_value=algorithms),
+            mock.patch.object(
+                ee.data,
+                "getAlgorithms",
+                return_value=ee._cloud_api_utils.convert_algorithms(algorithms),
+            ),
             mock.patch("ee._cloud_api_utils.build_cloud_resource", return_value=mock.MagicMock()),
             mock.patch("ee.deprecation._FetchDataCatalogStac", return_value={}),
         ):
             ee.Reset()
             ee.Initialize(credentials=None, project="my-gcp-project")
-            assert ee.data._cloud_api_base_url.startswith("https://earthengine")
+            assert ee._state.get_state().cloud_api_base_url.startswith("https://earthengine")
             google = graph_json()
     finally:
         ee.Reset()

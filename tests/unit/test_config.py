@@ -74,9 +74,7 @@ CUSTOM = {
 
 def test_defaults_are_the_papers_values() -> None:
     cfg = Config()
-    assert {
-        f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)
-    } == PAPER_DEFAULTS
+    assert {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cfg)} == PAPER_DEFAULTS
     assert cfg.n_years == 38
     assert cfg.n_evaluation_years == 19
     assert cfg.years[0] == 1981 and cfg.years[-1] == 2018 and len(cfg.years) == 38
@@ -220,9 +218,7 @@ BAD_VALUES = [
 
 
 @pytest.mark.parametrize(("field", "value"), BAD_VALUES, ids=lambda v: repr(v)[:30])
-def test_bad_value_raises_config_error_naming_the_field(
-    field: str, value: object
-) -> None:
+def test_bad_value_raises_config_error_naming_the_field(field: str, value: object) -> None:
     with pytest.raises(ConfigError) as info:
         Config(**{field: value})
     message = str(info.value)
@@ -231,9 +227,7 @@ def test_bad_value_raises_config_error_naming_the_field(
 
 
 def test_every_field_has_a_bad_value_case() -> None:
-    assert {field for field, _ in BAD_VALUES} == {
-        f.name for f in dataclasses.fields(Config)
-    }
+    assert {field for field, _ in BAD_VALUES} == {f.name for f in dataclasses.fields(Config)}
 
 
 @pytest.mark.parametrize(
@@ -367,9 +361,7 @@ def test_empty_toml_gives_defaults() -> None:
         ("[years]\nfirst = 1990", ["first: unknown key in [years]", "start, end"]),
     ],
 )
-def test_unknown_toml_key_names_it_and_lists_known(
-    text: str, fragments: list[str]
-) -> None:
+def test_unknown_toml_key_names_it_and_lists_known(text: str, fragments: list[str]) -> None:
     with pytest.raises(ConfigError) as info:
         Config.from_toml(text)
     for fragment in fragments:
@@ -386,9 +378,7 @@ def test_unknown_toml_key_names_it_and_lists_known(
     ],
 )
 def test_bad_toml_content(text: str, fragment: str) -> None:
-    with pytest.raises(
-        ConfigError, match=fragment.replace("(", r"\(").replace(")", r"\)")
-    ):
+    with pytest.raises(ConfigError, match=fragment.replace("(", r"\(").replace(")", r"\)")):
         Config.from_toml(text)
 
 
@@ -448,9 +438,7 @@ def test_replace_validates_and_keeps_the_rest() -> None:
 def test_replace_years_moves_default_pcs_years_but_keeps_explicit_ones() -> None:
     moved = Config().replace(start=2000, end=2010, reference_year=2005)
     assert moved.pcs_years == (2000, 2005, 2010)
-    kept = Config(pcs_years=(2001, 2005)).replace(
-        start=2000, end=2010, reference_year=2005
-    )
+    kept = Config(pcs_years=(2001, 2005)).replace(start=2000, end=2010, reference_year=2005)
     assert kept.pcs_years == (2001, 2005)
     with pytest.raises(ConfigError, match="^pcs_years: 1990 is outside"):
         Config(pcs_years=(1990,)).replace(start=2000, end=2010, reference_year=2005)
@@ -467,9 +455,7 @@ def test_round_trips(values: dict) -> None:
 
 def test_to_dict_is_flat_and_json_ready() -> None:
     data = Config(**CUSTOM).to_dict()
-    assert data == {
-        k: list(v) if isinstance(v, tuple) else v for k, v in CUSTOM.items()
-    }
+    assert data == {k: list(v) if isinstance(v, tuple) else v for k, v in CUSTOM.items()}
 
 
 def test_to_toml_is_sectioned_and_omits_unset_fields() -> None:
@@ -480,10 +466,7 @@ def test_to_toml_is_sectioned_and_omits_unset_fields() -> None:
     }
     parsed_defaults = tomllib.loads(Config().to_toml())
     assert "landcover_mask" not in parsed_defaults["input"]
-    assert (
-        "project" not in parsed_defaults["engine"]
-        and "scale" not in parsed_defaults["engine"]
-    )
+    assert "project" not in parsed_defaults["engine"] and "scale" not in parsed_defaults["engine"]
 
 
 def _plain(value: object) -> object:

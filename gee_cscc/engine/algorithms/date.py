@@ -81,7 +81,8 @@ def _localize(naive: dt.datetime, tz: dt.tzinfo) -> dt.datetime:
 _DATE_RE = re.compile(
     r"^(?P<year>[+-]?\d{4,})"
     r"(?:-(?:(?P<doy>\d{3})|(?P<month>\d{1,2})(?:-(?P<day>\d{1,2}))?))?"
-    r"(?:[T ](?P<hour>\d{1,2})(?::(?P<minute>\d{2})(?::(?P<second>\d{2})(?:[.,](?P<frac>\d+))?)?)?)?"
+    r"(?:[T ](?P<hour>\d{1,2})(?::(?P<minute>\d{2})"
+    r"(?::(?P<second>\d{2})(?:[.,](?P<frac>\d+))?)?)?)?"
     r"(?P<zone>Z|[+-]\d{2}(?::?\d{2})?)?$"
 )
 
@@ -148,9 +149,7 @@ def _unit(value: Any, algo: str, arg: str = "unit", allowed: tuple[str, ...] = _
     if text.endswith("s") and text[:-1] in allowed:
         text = text[:-1]
     if text not in allowed:
-        raise EEError(
-            f"{algo}: Invalid unit '{value}'; expected one of {', '.join(allowed)}."
-        )
+        raise EEError(f"{algo}: Invalid unit '{value}'; expected one of {', '.join(allowed)}.")
     return text
 
 
@@ -246,13 +245,13 @@ def calendar_field(millis: float, field: str, tz: dt.tzinfo = dt.timezone.utc) -
 
 
 @algorithm("Date")
-def date(value: Any, timeZone: Any = None) -> Date:  # noqa: N803
+def date(value: Any, timeZone: Any = None) -> Date:
     tz = _zone(timeZone, "Date")
     return Date(to_millis(value, "Date", "value", tz))
 
 
 @algorithm("Date.fromYMD")
-def from_ymd(year: Any, month: Any, day: Any, timeZone: Any = None) -> Date:  # noqa: N803
+def from_ymd(year: Any, month: Any, day: Any, timeZone: Any = None) -> Date:
     tz = _zone(timeZone, "Date.fromYMD")
     y = as_int(year, "Date.fromYMD", "year")
     mo = as_int(month, "Date.fromYMD", "month")
@@ -270,21 +269,21 @@ def millis(date: Any) -> int | float:
 
 
 @algorithm("Date.get")
-def get(date: Any, unit: Any, timeZone: Any = None) -> int:  # noqa: N803
+def get(date: Any, unit: Any, timeZone: Any = None) -> int:
     ms = _date(date, "Date.get")
     u = _unit(unit, "Date.get")
     return calendar_field(ms, u, _zone(timeZone, "Date.get"))
 
 
 @algorithm("Date.getRange")
-def get_range(date: Any, unit: Any, timeZone: Any = None) -> DateRange:  # noqa: N803
+def get_range(date: Any, unit: Any, timeZone: Any = None) -> DateRange:
     ms = _date(date, "Date.getRange")
     u = _unit(unit, "Date.getRange")
     return DateRange(*_range(ms, u, _zone(timeZone, "Date.getRange"), "Date.getRange"))
 
 
 @algorithm("Date.getFraction")
-def get_fraction(date: Any, unit: Any, timeZone: Any = None) -> float:  # noqa: N803
+def get_fraction(date: Any, unit: Any, timeZone: Any = None) -> float:
     ms = _date(date, "Date.getFraction")
     u = _unit(unit, "Date.getFraction")
     start, end = _range(ms, u, _zone(timeZone, "Date.getFraction"), "Date.getFraction")
@@ -292,7 +291,7 @@ def get_fraction(date: Any, unit: Any, timeZone: Any = None) -> float:  # noqa: 
 
 
 @algorithm("Date.getRelative")
-def get_relative(date: Any, unit: Any, inUnit: Any, timeZone: Any = None) -> int:  # noqa: N803
+def get_relative(date: Any, unit: Any, inUnit: Any, timeZone: Any = None) -> int:
     """The 0-based count of whole ``unit``s since the start of the enclosing ``inUnit``."""
     algo = "Date.getRelative"
     ms = _date(date, algo)
@@ -315,7 +314,7 @@ def get_relative(date: Any, unit: Any, inUnit: Any, timeZone: Any = None) -> int
 
 
 @algorithm("Date.advance")
-def advance(date: Any, delta: Any, unit: Any, timeZone: Any = None) -> Date:  # noqa: N803
+def advance(date: Any, delta: Any, unit: Any, timeZone: Any = None) -> Date:
     algo = "Date.advance"
     ms = _date(date, algo)
     d = float(as_number(delta, algo, "delta"))
@@ -334,9 +333,10 @@ def difference(date: Any, start: Any, unit: Any) -> float:
 @algorithm("Date.unitRatio")
 def unit_ratio(numerator: Any, denominator: Any) -> float:
     algo = "Date.unitRatio"
-    return UNIT_MILLIS[_unit(numerator, algo, "numerator")] / UNIT_MILLIS[
-        _unit(denominator, algo, "denominator")
-    ]
+    return (
+        UNIT_MILLIS[_unit(numerator, algo, "numerator")]
+        / UNIT_MILLIS[_unit(denominator, algo, "denominator")]
+    )
 
 
 @algorithm("Date.update")
@@ -348,14 +348,20 @@ def update(
     hour: Any = None,
     minute: Any = None,
     second: Any = None,
-    timeZone: Any = None,  # noqa: N803
+    timeZone: Any = None,
 ) -> Date:
     algo = "Date.update"
     ms = _date(date, algo)
     tz = _zone(timeZone, algo)
     local = local_datetime(ms, tz).replace(tzinfo=None)
     fields: dict[str, int] = {}
-    for name, value in (("year", year), ("month", month), ("day", day), ("hour", hour), ("minute", minute)):
+    for name, value in (
+        ("year", year),
+        ("month", month),
+        ("day", day),
+        ("hour", hour),
+        ("minute", minute),
+    ):
         if value is not None:
             fields[name] = as_int(value, algo, name)
     if second is not None:
@@ -505,13 +511,16 @@ def _format_field(local: dt.datetime, kind: str, count: int, tz: dt.tzinfo, algo
         return _zone_id(tz)
     if kind == "z":
         if count >= 4:
-            raise EEError(f"{algo}: the long time-zone name pattern 'zzzz' is not implemented by the local engine.")
+            raise EEError(
+                f"{algo}: the long time-zone name pattern 'zzzz' is not implemented by the "
+                "local engine."
+            )
         return local.tzname() or _zone_id(tz)
     raise EEError(f"{algo}: Illegal pattern component: {kind}")
 
 
 @algorithm("Date.format")
-def format_(date: Any, format: Any = None, timeZone: Any = None) -> str:  # noqa: A002,N803
+def format_(date: Any, format: Any = None, timeZone: Any = None) -> str:
     ms = _date(date, "Date.format")
     tz = _zone(timeZone, "Date.format")
     if format is None or format == "":
@@ -539,7 +548,7 @@ def _parse_regex(tokens: list[tuple[str, Any]], algo: str) -> str:
             parts.append(r"(?P<Z>Z|[+-]\d{2}:?\d{2}|[A-Za-z_]+(?:/[A-Za-z_]+)*)")
         elif kind == "z":
             parts.append(r"(?P<z>[A-Za-z]+)")
-        elif kind in "yYxwedDHkKhmsSC":
+        elif kind in "yYxwedDMHkKhmsSC":
             if kind in "yY" and count == 2:
                 width = r"\d{2}"
             elif fixed:
@@ -547,7 +556,10 @@ def _parse_regex(tokens: list[tuple[str, Any]], algo: str) -> str:
             else:
                 width = r"[+-]?\d+" if kind in "yYx" else r"\d+"
             if kind in ("w", "e", "x", "C", "k", "K"):
-                raise EEError(f"{algo}: parsing the pattern letter '{kind}' is not implemented by the local engine.")
+                raise EEError(
+                    f"{algo}: parsing the pattern letter '{kind}' is not implemented by the "
+                    "local engine."
+                )
             parts.append(f"(?P<{kind}{'2' if kind in 'yY' and count == 2 else ''}>{width})")
         else:
             raise EEError(f"{algo}: Illegal pattern component: {kind}")
@@ -555,7 +567,7 @@ def _parse_regex(tokens: list[tuple[str, Any]], algo: str) -> str:
 
 
 @algorithm("Date.parse")
-def parse(format: Any, date: Any, timeZone: Any = None) -> Date:  # noqa: A002,N803
+def parse(format: Any, date: Any, timeZone: Any = None) -> Date:
     algo = "Date.parse"
     pattern = as_str(format, algo, "format")
     text = as_str(date, algo, "date")
@@ -588,11 +600,13 @@ def parse(format: Any, date: Any, timeZone: Any = None) -> Date:  # noqa: A002,N
     micro = int((g.get("S", "") + "000000")[:6]) if "S" in g else 0
     try:
         if "D" in g:
-            naive = dt.datetime(year, 1, 1, hour, minute, second, micro) + dt.timedelta(days=int(g["D"]) - 1)
+            naive = dt.datetime(year, 1, 1, hour, minute, second, micro) + dt.timedelta(
+                days=int(g["D"]) - 1
+            )
         else:
             naive = dt.datetime(year, month, day, hour, minute, second, micro)
     except ValueError as exc:
-        raise EEError(f"{algo}: Invalid date \"{text}\": {exc}.") from None
+        raise EEError(f'{algo}: Invalid date "{text}": {exc}.') from None
     if "Z" in g:
         tz = _zone("UTC" if g["Z"] == "Z" else g["Z"], algo)
     elif "z" in g:
@@ -610,7 +624,7 @@ def _range_arg(value: Any, algo: str, arg: str = "dateRange") -> DateRange:
 
 
 @algorithm("DateRange")
-def date_range(start: Any, end: Any = None, timeZone: Any = None) -> DateRange:  # noqa: N803
+def date_range(start: Any, end: Any = None, timeZone: Any = None) -> DateRange:
     tz = _zone(timeZone, "DateRange")
     if isinstance(start, DateRange) and end is None:
         return start
@@ -625,17 +639,17 @@ def unbounded() -> DateRange:
 
 
 @algorithm("DateRange.start")
-def range_start(dateRange: Any) -> Date:  # noqa: N803
+def range_start(dateRange: Any) -> Date:
     return Date(_range_arg(dateRange, "DateRange.start").start)
 
 
 @algorithm("DateRange.end")
-def range_end(dateRange: Any) -> Date:  # noqa: N803
+def range_end(dateRange: Any) -> Date:
     return Date(_range_arg(dateRange, "DateRange.end").end)
 
 
 @algorithm("DateRange.contains")
-def range_contains(dateRange: Any, other: Any) -> bool:  # noqa: N803
+def range_contains(dateRange: Any, other: Any) -> bool:
     r = _range_arg(dateRange, "DateRange.contains")
     if isinstance(other, DateRange):
         if other.start >= other.end:
@@ -645,14 +659,14 @@ def range_contains(dateRange: Any, other: Any) -> bool:  # noqa: N803
 
 
 @algorithm("DateRange.intersects")
-def range_intersects(dateRange: Any, other: Any) -> bool:  # noqa: N803
+def range_intersects(dateRange: Any, other: Any) -> bool:
     r = _range_arg(dateRange, "DateRange.intersects")
     o = _range_arg(other, "DateRange.intersects", "other")
     return r.start < o.end and o.start < r.end
 
 
 @algorithm("DateRange.intersection")
-def range_intersection(dateRange: Any, other: Any) -> DateRange:  # noqa: N803
+def range_intersection(dateRange: Any, other: Any) -> DateRange:
     r = _range_arg(dateRange, "DateRange.intersection")
     o = _range_arg(other, "DateRange.intersection", "other")
     start = max(r.start, o.start)
@@ -660,19 +674,19 @@ def range_intersection(dateRange: Any, other: Any) -> DateRange:  # noqa: N803
 
 
 @algorithm("DateRange.union")
-def range_union(dateRange: Any, other: Any) -> DateRange:  # noqa: N803
+def range_union(dateRange: Any, other: Any) -> DateRange:
     r = _range_arg(dateRange, "DateRange.union")
     o = _range_arg(other, "DateRange.union", "other")
     return DateRange(min(r.start, o.start), max(r.end, o.end))
 
 
 @algorithm("DateRange.isEmpty")
-def range_is_empty(dateRange: Any) -> bool:  # noqa: N803
+def range_is_empty(dateRange: Any) -> bool:
     r = _range_arg(dateRange, "DateRange.isEmpty")
     return r.start >= r.end
 
 
 @algorithm("DateRange.isUnbounded")
-def range_is_unbounded(dateRange: Any) -> bool:  # noqa: N803
+def range_is_unbounded(dateRange: Any) -> bool:
     r = _range_arg(dateRange, "DateRange.isUnbounded")
     return math.isinf(r.start) and math.isinf(r.end)

@@ -32,7 +32,7 @@ def _keys(value: Any, algo: str, arg: str) -> list[str]:
 
 
 @algorithm("Dictionary")
-def dictionary(input: Any = None) -> dict:  # noqa: A002
+def dictionary(input: Any = None) -> dict:
     """A dictionary from a dictionary, a list of alternating keys and values, or null."""
     if input is None:
         return {}
@@ -47,14 +47,14 @@ def dictionary(input: Any = None) -> dict:  # noqa: A002
                 f"got {len(input)} items."
             )
         out = {}
-        for k, v in zip(input[::2], input[1::2]):
+        for k, v in zip(input[::2], input[1::2], strict=False):
             out[as_str(k, "Dictionary", "input key")] = v
         return sorted_dict(out)
     raise invalid_type("Dictionary", "input", "Dictionary", input)
 
 
 @algorithm("Dictionary.get")
-def get(dictionary: Any, key: Any, defaultValue: Any = None) -> Any:  # noqa: N803
+def get(dictionary: Any, key: Any, defaultValue: Any = None) -> Any:
     d = _dict(dictionary, "Dictionary.get")
     k = as_str(key, "Dictionary.get", "key")
     if k in d:
@@ -62,8 +62,7 @@ def get(dictionary: Any, key: Any, defaultValue: Any = None) -> Any:  # noqa: N8
     if defaultValue is not None:
         return defaultValue
     raise EEError(
-        f"Dictionary.get: Dictionary does not contain key: '{k}'. "
-        f"Available keys: {sorted(d)}"
+        f"Dictionary.get: Dictionary does not contain key: '{k}'. Available keys: {sorted(d)}"
     )
 
 
@@ -163,7 +162,7 @@ def _match_keys(d: dict, selectors: list[str], algo: str, ignore_missing: bool) 
 
 
 @algorithm("Dictionary.select")
-def select(dictionary: Any, selectors: Any, ignoreMissing: Any = False) -> dict:  # noqa: N803
+def select(dictionary: Any, selectors: Any, ignoreMissing: Any = False) -> dict:
     d = _dict(dictionary, "Dictionary.select")
     sel = _keys(selectors, "Dictionary.select", "selectors")
     hits = _match_keys(d, sel, "Dictionary.select", bool(ignoreMissing))
@@ -171,7 +170,7 @@ def select(dictionary: Any, selectors: Any, ignoreMissing: Any = False) -> dict:
 
 
 @algorithm("Dictionary.remove")
-def remove(dictionary: Any, selectors: Any, ignoreMissing: Any = False) -> dict:  # noqa: N803
+def remove(dictionary: Any, selectors: Any, ignoreMissing: Any = False) -> dict:
     d = _dict(dictionary, "Dictionary.remove")
     sel = _keys(selectors, "Dictionary.remove", "selectors")
     drop = set(_match_keys(d, sel, "Dictionary.remove", bool(ignoreMissing)))
@@ -193,7 +192,7 @@ def rename(dictionary: Any, overwrite: Any = False, **kwargs: Any) -> dict:
     if missing:
         raise EEError(f"Dictionary.rename: Dictionary does not contain key: '{missing[0]}'.")
     out = {k: v for k, v in d.items() if k not in src}
-    for s, t in zip(src, dst):
+    for s, t in zip(src, dst, strict=False):
         if t in out and not overwrite:
             raise EEError(
                 f"Dictionary.rename: the key '{t}' already exists; set overwrite to replace it."
@@ -211,11 +210,11 @@ def from_lists(keys: Any, values: Any) -> dict:
             f"Dictionary.fromLists: keys and values must have the same length, got {len(k)} "
             f"and {len(v)}."
         )
-    return sorted_dict(dict(zip(k, v)))
+    return sorted_dict(dict(zip(k, v, strict=False)))
 
 
 @algorithm("Dictionary.map")
-def map_(dictionary: Any, baseAlgorithm: Any) -> dict:  # noqa: N803
+def map_(dictionary: Any, baseAlgorithm: Any) -> dict:
     d = _dict(dictionary, "Dictionary.map")
     if not callable(baseAlgorithm):
         raise invalid_type("Dictionary.map", "baseAlgorithm", "Algorithm", baseAlgorithm)
@@ -253,7 +252,7 @@ def to_array(dictionary: Any, keys: Any = None, axis: Any = 0) -> list:
         n = {len(r) for r in rows}
         if len(n) != 1:
             raise EEError("Dictionary.toArray: arrays of different lengths cannot be stacked.")
-        return [list(col) for col in zip(*rows)]
+        return [list(col) for col in zip(*rows, strict=False)]
     raise EEError(f"Dictionary.toArray: axis must be 0 or 1, got {ax}.")
 
 

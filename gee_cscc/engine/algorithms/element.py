@@ -40,13 +40,13 @@ def get_property(element: Element, name: str) -> Any:
 
 
 @algorithm("Element.get")
-def get(object: Any, property: Any) -> Any:  # noqa: A002
+def get(object: Any, property: Any) -> Any:
     el = as_element(object, "Element.get", "object")
     return get_property(el, as_str(property, "Element.get", "property"))
 
 
 @algorithm("Element.getNumber")
-def get_number(object: Any, property: Any) -> Any:  # noqa: A002
+def get_number(object: Any, property: Any) -> Any:
     el = as_element(object, "Element.getNumber", "object")
     name = as_str(property, "Element.getNumber", "property")
     value = get_property(el, name)
@@ -56,7 +56,7 @@ def get_number(object: Any, property: Any) -> Any:  # noqa: A002
 
 
 @algorithm("Element.getString")
-def get_string(object: Any, property: Any) -> str:  # noqa: A002
+def get_string(object: Any, property: Any) -> str:
     el = as_element(object, "Element.getString", "object")
     name = as_str(property, "Element.getString", "property")
     value = get_property(el, name)
@@ -66,7 +66,7 @@ def get_string(object: Any, property: Any) -> str:  # noqa: A002
 
 
 @algorithm("Element.getArray")
-def get_array(object: Any, property: Any) -> Any:  # noqa: A002
+def get_array(object: Any, property: Any) -> Any:
     el = as_element(object, "Element.getArray", "object")
     name = as_str(property, "Element.getArray", "property")
     value = get_property(el, name)
@@ -78,18 +78,20 @@ def get_array(object: Any, property: Any) -> Any:  # noqa: A002
 
 
 @algorithm("Element.set")
-def set_(object: Any, key: Any, value: Any = None) -> Element:  # noqa: A002
+def set_(object: Any, key: Any, value: Any = None) -> Element:
     el = as_element(object, "Element.set", "object")
     name = as_str(key, "Element.set", "key")
     return el.with_properties({name: value})
 
 
 @algorithm("Element.setMulti")
-def set_multi(object: Any, properties: Any) -> Element:  # noqa: A002
+def set_multi(object: Any, properties: Any) -> Element:
     el = as_element(object, "Element.setMulti", "object")
     if not isinstance(properties, Mapping):
         raise invalid_type("Element.setMulti", "properties", "Dictionary", properties)
-    return el.with_properties({as_str(k, "Element.setMulti", "key"): v for k, v in properties.items()})
+    return el.with_properties(
+        {as_str(k, "Element.setMulti", "key"): v for k, v in properties.items()}
+    )
 
 
 @algorithm("Element.propertyNames")
@@ -105,7 +107,10 @@ def to_dictionary(element: Any, properties: Any = None) -> dict:
     if properties is None:
         out = {k: v for k, v in el.properties.items() if not is_system(k)}
     else:
-        names = [as_str(p, "Element.toDictionary", "properties") for p in as_list(properties, "Element.toDictionary", "properties")]
+        names = [
+            as_str(p, "Element.toDictionary", "properties")
+            for p in as_list(properties, "Element.toDictionary", "properties")
+        ]
         out = {}
         for name in names:
             value = get_property(el, name)
@@ -148,9 +153,7 @@ def copy_properties(
         skip = set()
         if exclude is not None:
             skip = {as_str(p, algo, "exclude") for p in as_list(exclude, algo, "exclude")}
-        copied = {
-            k: v for k, v in src.properties.items() if not is_system(k) and k not in skip
-        }
+        copied = {k: v for k, v in src.properties.items() if not is_system(k) and k not in skip}
     return dst.with_properties(copied)
 
 

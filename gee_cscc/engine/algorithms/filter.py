@@ -81,7 +81,11 @@ def _element_geometry(element: Element) -> Geometry | None:
 
 
 def _operands(
-    algo: str, leftField: Any, rightValue: Any, rightField: Any, leftValue: Any  # noqa: N803
+    algo: str,
+    leftField: Any,
+    rightValue: Any,
+    rightField: Any,
+    leftValue: Any,
 ) -> tuple[Callable[[Any], Any], Callable[[Any], Any], dict]:
     """Getters of the left and right operands of a binary filter, and its description."""
     if leftField is not None and leftValue is not None:
@@ -182,10 +186,10 @@ _BINARY: dict[str, Callable[[Any, Any], bool]] = {
 def _register_binary(name: str, fn: Callable[[Any, Any], bool]) -> None:
     @algorithm(name)
     def impl(
-        leftField: Any = None,  # noqa: N803
-        rightValue: Any = None,  # noqa: N803
-        rightField: Any = None,  # noqa: N803
-        leftValue: Any = None,  # noqa: N803
+        leftField: Any = None,
+        rightValue: Any = None,
+        rightField: Any = None,
+        leftValue: Any = None,
     ) -> Filter:
         left, right, desc = _operands(name, leftField, rightValue, rightField, leftValue)
         return Filter(lambda el: fn(left(el), right(el)), {"name": name, **desc})
@@ -198,10 +202,10 @@ for _name, _fn in _BINARY.items():
 @algorithm("Filter.maxDifference")
 def max_difference(
     difference: Any,
-    leftField: Any = None,  # noqa: N803
-    rightValue: Any = None,  # noqa: N803
-    rightField: Any = None,  # noqa: N803
-    leftValue: Any = None,  # noqa: N803
+    leftField: Any = None,
+    rightValue: Any = None,
+    rightField: Any = None,
+    leftValue: Any = None,
 ) -> Filter:
     name = "Filter.maxDifference"
     d = float(as_number(difference, name, "difference"))
@@ -233,10 +237,10 @@ _SUPERTYPES = {
 
 @algorithm("Filter.hasType")
 def has_type(
-    leftField: Any = None,  # noqa: N803
-    rightValue: Any = None,  # noqa: N803
-    rightField: Any = None,  # noqa: N803
-    leftValue: Any = None,  # noqa: N803
+    leftField: Any = None,
+    rightValue: Any = None,
+    rightField: Any = None,
+    leftValue: Any = None,
 ) -> Filter:
     name = "Filter.hasType"
     left, right, desc = _operands(name, leftField, rightValue, rightField, leftValue)
@@ -265,20 +269,28 @@ def _filters(value: Any, algo: str) -> list[Filter]:
 @algorithm("Filter.and")
 def and_(filters: Any) -> Filter:
     fs = _filters(filters, "Filter.and")
-    return Filter(lambda el: all(f.test(el) for f in fs), {"name": "Filter.and", "filters": [f.description for f in fs]})
+    return Filter(
+        lambda el: all(f.test(el) for f in fs),
+        {"name": "Filter.and", "filters": [f.description for f in fs]},
+    )
 
 
 @algorithm("Filter.or")
 def or_(filters: Any) -> Filter:
     fs = _filters(filters, "Filter.or")
-    return Filter(lambda el: any(f.test(el) for f in fs), {"name": "Filter.or", "filters": [f.description for f in fs]})
+    return Filter(
+        lambda el: any(f.test(el) for f in fs),
+        {"name": "Filter.or", "filters": [f.description for f in fs]},
+    )
 
 
 @algorithm("Filter.not")
-def not_(filter: Any) -> Filter:  # noqa: A002
+def not_(filter: Any) -> Filter:
     if not isinstance(filter, Filter):
         raise invalid_type("Filter.not", "filter", "Filter", filter)
-    return Filter(lambda el: not filter.test(el), {"name": "Filter.not", "filter": filter.description})
+    return Filter(
+        lambda el: not filter.test(el), {"name": "Filter.not", "filter": filter.description}
+    )
 
 
 @algorithm("Filter.always")
@@ -293,7 +305,10 @@ def never() -> Filter:
 
 @algorithm("Filter.notNull")
 def not_null(properties: Any) -> Filter:
-    names = [as_str(p, "Filter.notNull", "properties") for p in as_list(properties, "Filter.notNull", "properties")]
+    names = [
+        as_str(p, "Filter.notNull", "properties")
+        for p in as_list(properties, "Filter.notNull", "properties")
+    ]
     return Filter(
         lambda el: all(field_value(el, n) is not None for n in names),
         {"name": "Filter.notNull", "properties": names},
@@ -302,14 +317,17 @@ def not_null(properties: Any) -> Filter:
 
 @algorithm("Filter.hasGeometry")
 def has_geometry() -> Filter:
-    return Filter(lambda el: isinstance(el, Feature) and el.geometry is not None, {"name": "Filter.hasGeometry"})
+    return Filter(
+        lambda el: isinstance(el, Feature) and el.geometry is not None,
+        {"name": "Filter.hasGeometry"},
+    )
 
 
 # --- ranges and calendars --------------------------------------------------------------------
 
 
 @algorithm("Filter.rangeContains")
-def range_contains(field: Any, minValue: Any, maxValue: Any) -> Filter:  # noqa: N803
+def range_contains(field: Any, minValue: Any, maxValue: Any) -> Filter:
     name = as_str(field, "Filter.rangeContains", "field")
     lo, hi = _comparable(minValue), _comparable(maxValue)
     ge, le = _compare(operator.ge), _compare(operator.le)
@@ -343,7 +361,9 @@ def calendar_range(start: Any, end: Any = None, field: Any = "day_of_year") -> F
     algo = "Filter.calendarRange"
     f = "day_of_year" if field is None else as_str(field, algo, "field")
     if f not in _CALENDAR_FIELDS:
-        raise EEError(f"{algo}: Unknown field '{f}'; expected one of {', '.join(_CALENDAR_FIELDS)}.")
+        raise EEError(
+            f"{algo}: Unknown field '{f}'; expected one of {', '.join(_CALENDAR_FIELDS)}."
+        )
     a = as_int(start, algo, "start")
     b = a if end is None else as_int(end, algo, "end")
     return _calendar_filter(a, b, f, algo)
@@ -352,7 +372,9 @@ def calendar_range(start: Any, end: Any = None, field: Any = "day_of_year") -> F
 @algorithm("Filter.dayOfYear")
 def day_of_year(start: Any, end: Any) -> Filter:
     algo = "Filter.dayOfYear"
-    return _calendar_filter(as_int(start, algo, "start"), as_int(end, algo, "end"), "day_of_year", algo)
+    return _calendar_filter(
+        as_int(start, algo, "start"), as_int(end, algo, "end"), "day_of_year", algo
+    )
 
 
 # --- geometry tests --------------------------------------------------------------------------
@@ -378,11 +400,11 @@ def _shape(value: Any) -> Any:
 def _register_geometry(name: str, fn: Callable[[Any, Any], bool]) -> None:
     @algorithm(name)
     def impl(
-        leftField: Any = None,  # noqa: N803
-        rightValue: Any = None,  # noqa: N803
-        rightField: Any = None,  # noqa: N803
-        leftValue: Any = None,  # noqa: N803
-        maxError: Any = None,  # noqa: N803
+        leftField: Any = None,
+        rightValue: Any = None,
+        rightField: Any = None,
+        leftValue: Any = None,
+        maxError: Any = None,
     ) -> Filter:
         left, right, desc = _operands(name, leftField, rightValue, rightField, leftValue)
 

@@ -17,7 +17,7 @@ from .. import area as _area
 from ..context import current
 from ..errors import EEError
 from ..grid import DEFAULT_PROJECTION, Grid, Projection
-from ..rasterize import centre_mask
+from ..rasterize import centre_mask, geometry_shape_in
 from ..registry import algorithm
 from ..resample import sample
 from ..values import (
@@ -493,6 +493,30 @@ def as_geometry(obj: Any, what: str) -> Geometry:
     raise EEError(f"{what}: expected a Geometry or Feature, got {type(obj).__name__}.")
 
 
+def _clip_extent(band: Band, geometry: Geometry) -> Grid | None:
+    """The band's pixel extent after a clip: its grid's window over the geometry's bounds.
+
+    A clipped image is bounded (it can be exported without a region); a band that already
+    has an extent on the same pixel lattice keeps only the overlap.
+    """
+    proj = band.projection or DEFAULT_PROJECTION
+    shape = geometry_shape_in(geometry, Grid(proj, (0, 0)))
+    if shape.is_empty or not proj.is_axis_aligned():
+        return band.extent if not shape.is_empty else _window(proj, 0, 0, 0, 0)
+    window = extent_of(geometry, proj)
+    ext = band.extent
+    if ext is None:
+        return window
+    a = Grid(ext.projection, (1, 1)).offset_in(proj)
+    b = Grid(window.projection, (1, 1)).offset_in(proj)
+    if a is None or b is None:
+        return window
+    r0, c0 = max(a[0], b[0]), max(a[1], b[1])
+    r1 = min(a[0] + ext.height, b[0] + window.height)
+    c1 = min(a[1] + ext.width, b[1] + window.width)
+    return _window(proj, r0, c0, max(r1 - r0, 0), max(c1 - c0, 0))
+
+
 def _clip_image(image: Image, geometry: Geometry) -> Image:
     bands = []
     for band in image.bands:
@@ -501,7 +525,15 @@ def _clip_image(image: Image, geometry: Geometry) -> Image:
             v, m = _b.compute(grid)
             return v, m & centre_mask(geometry, grid)
 
-        bands.append(Band(band.name, compute, dtype=band.dtype, projection=band.projection, extent=band.extent))
+        bands.append(
+            Band(
+                band.name,
+                compute,
+                dtype=band.dtype,
+                projection=band.projection,
+                extent=_clip_extent(band, geometry),
+            )
+        )
     return image.with_bands(bands)
 
 
@@ -543,12 +575,10 @@ def projection(image: Image) -> Projection:
             "Image.projection: The bands of the specified image contains different projections. "
             "Use Image.select to pick a single band."
         )
+    # The default projection (setDefaultProjection replaces it; the native grid stays the
+    # band's extent, which is what pixels are read from).
     proj = image.default_projection()
-    if proj is None:
-        return DEFAULT_PROJECTION
-    if all(b.extent is not None for b in image.bands) and image.bands:
-        return image.bands[0].extent.projection
-    return proj
+    return DEFAULT_PROJECTION if proj is None else proj
 
 
 @algorithm("Image.setDefaultProjection")
@@ -579,7 +609,7 @@ def _window(proj: Projection, row0: int, col0: int, h: int, w: int) -> Grid:
 
 def extent_of(geometry: Geometry, proj: Projection) -> Grid:
     """The pixels of ``proj`` whose area meets the geometry's bounding box."""
-    shape = geometry.in_crs(proj.crs)
+    shape = geometry_shape_in(geometry, Grid(proj, (0, 0)))
     xmin, ymin, xmax, ymax = shape.bounds
     a, b, c, d, e, f = proj.transform
     if b or d:

@@ -63,12 +63,12 @@ def map_list(items: list, fn: Callable[..., Any], drop_nulls: bool, algo: str) -
 
 
 @algorithm("List.map")
-def list_map(list: Any, baseAlgorithm: Any, dropNulls: Any = False) -> list:  # noqa: A002,N803
+def list_map(list: Any, baseAlgorithm: Any, dropNulls: Any = False) -> list:
     return map_list(_list(list, "List.map"), baseAlgorithm, bool(dropNulls), "List.map")
 
 
 @algorithm("List.iterate")
-def list_iterate(list: Any, function: Any, first: Any) -> Any:  # noqa: A002
+def list_iterate(list: Any, function: Any, first: Any) -> Any:
     acc = first
     for item in _list(list, "List.iterate"):
         if not callable(function):
@@ -78,7 +78,7 @@ def list_iterate(list: Any, function: Any, first: Any) -> Any:  # noqa: A002
 
 
 @algorithm("List.filter")
-def list_filter(list: Any, filter: Any) -> list:  # noqa: A002
+def list_filter(list: Any, filter: Any) -> list:
     from .filter import Filter
 
     if not isinstance(filter, Filter):
@@ -87,7 +87,7 @@ def list_filter(list: Any, filter: Any) -> list:  # noqa: A002
 
 
 @algorithm("List.reduce")
-def list_reduce(list: Any, reducer: Any) -> Any:  # noqa: A002
+def list_reduce(list: Any, reducer: Any) -> Any:
     """A reducer over the list (each item a list of inputs for a multi-input reducer)."""
     from .collection import run_reducer
 
@@ -116,7 +116,7 @@ def _reducer_inputs(reducer: Any) -> int:
 
 
 @algorithm("List.slice")
-def list_slice(list: Any, start: Any, end: Any = None, step: Any = None) -> list:  # noqa: A002
+def list_slice(list: Any, start: Any, end: Any = None, step: Any = None) -> list:
     lst = _list(list, "List.slice")
     i = as_int(start, "List.slice", "start")
     j = None if end is None else as_int(end, "List.slice", "end")
@@ -127,25 +127,25 @@ def list_slice(list: Any, start: Any, end: Any = None, step: Any = None) -> list
 
 
 @algorithm("List.get")
-def list_get(list: Any, index: Any) -> Any:  # noqa: A002
+def list_get(list: Any, index: Any) -> Any:
     lst = _list(list, "List.get")
     return lst[_index(lst, index, "List.get")]
 
 
 @algorithm("List.getNumber")
-def list_get_number(list: Any, index: Any) -> Any:  # noqa: A002
+def list_get_number(list: Any, index: Any) -> Any:
     v = list_get(list, index)
     return as_number(v, "List.getNumber", "element")
 
 
 @algorithm("List.getString")
-def list_get_string(list: Any, index: Any) -> str:  # noqa: A002
+def list_get_string(list: Any, index: Any) -> str:
     v = list_get(list, index)
     return as_str(v, "List.getString", "element")
 
 
 @algorithm("List.getArray")
-def list_get_array(list: Any, index: Any) -> Any:  # noqa: A002
+def list_get_array(list: Any, index: Any) -> Any:
     v = list_get(list, index)
     if not isinstance(v, (type([]), int, float)):
         raise invalid_type("List.getArray", "element", "Array", v)
@@ -153,7 +153,7 @@ def list_get_array(list: Any, index: Any) -> Any:  # noqa: A002
 
 
 @algorithm("List.getGeometry")
-def list_get_geometry(list: Any, index: Any) -> Any:  # noqa: A002
+def list_get_geometry(list: Any, index: Any) -> Any:
     from ..values import Geometry
 
     v = list_get(list, index)
@@ -163,36 +163,36 @@ def list_get_geometry(list: Any, index: Any) -> Any:  # noqa: A002
 
 
 @algorithm("List.size", "List.length")
-def list_size(list: Any) -> int:  # noqa: A002
+def list_size(list: Any) -> int:
     return len(_list(list, "List.size"))
 
 
 @algorithm("List.add")
-def list_add(list: Any, element: Any) -> list:  # noqa: A002
+def list_add(list: Any, element: Any) -> list:
     return _list(list, "List.add") + [element]
 
 
 @algorithm("List.cat")
-def list_cat(list: Any, other: Any) -> list:  # noqa: A002
+def list_cat(list: Any, other: Any) -> list:
     return _list(list, "List.cat") + _list(other, "List.cat", "other")
 
 
 @algorithm("List.insert")
-def list_insert(list: Any, index: Any, element: Any) -> list:  # noqa: A002
+def list_insert(list: Any, index: Any, element: Any) -> list:
     lst = _list(list, "List.insert")
     i = _index(lst, index, "List.insert", allow_end=True)
     return lst[:i] + [element] + lst[i:]
 
 
 @algorithm("List.set")
-def list_set(list: Any, index: Any, element: Any) -> list:  # noqa: A002
+def list_set(list: Any, index: Any, element: Any) -> list:
     lst = _list(list, "List.set")
     lst[_index(lst, index, "List.set")] = element
     return lst
 
 
 @algorithm("List.swap")
-def list_swap(list: Any, pos1: Any, pos2: Any) -> list:  # noqa: A002
+def list_swap(list: Any, pos1: Any, pos2: Any) -> list:
     lst = _list(list, "List.swap")
     i = _index(lst, pos1, "List.swap")
     j = _index(lst, pos2, "List.swap")
@@ -201,7 +201,7 @@ def list_swap(list: Any, pos1: Any, pos2: Any) -> list:  # noqa: A002
 
 
 @algorithm("List.splice")
-def list_splice(list: Any, start: Any, count: Any, other: Any = None) -> list:  # noqa: A002
+def list_splice(list: Any, start: Any, count: Any, other: Any = None) -> list:
     lst = _list(list, "List.splice")
     i = _index(lst, start, "List.splice", allow_end=True)
     n = as_int(count, "List.splice", "count")
@@ -220,6 +220,8 @@ def sequence(start: Any, end: Any = None, step: Any = 1, count: Any = None) -> l
     """
     a = as_number(start, "List.sequence", "start")
     s = 1 if step is None else as_number(step, "List.sequence", "step")
+    if isinstance(s, float) and s.is_integer():
+        s = int(s)  # the algorithm list's default step is 1.0
     ints = isinstance(a, int) and isinstance(s, int)
     if count is not None:
         n = as_int(count, "List.sequence", "count")
@@ -263,7 +265,7 @@ def list_repeat(value: Any, count: Any) -> list:
 
 
 @algorithm("List.sort")
-def list_sort(list: Any, keys: Any = None) -> list:  # noqa: A002
+def list_sort(list: Any, keys: Any = None) -> list:
     lst = _list(list, "List.sort")
     if keys is None:
         return sorted(lst, key=sort_key)
@@ -277,12 +279,12 @@ def list_sort(list: Any, keys: Any = None) -> list:  # noqa: A002
 
 
 @algorithm("List.reverse")
-def list_reverse(list: Any) -> list:  # noqa: A002
+def list_reverse(list: Any) -> list:
     return _list(list, "List.reverse")[::-1]
 
 
 @algorithm("List.rotate")
-def list_rotate(list: Any, distance: Any) -> list:  # noqa: A002
+def list_rotate(list: Any, distance: Any) -> list:
     lst = _list(list, "List.rotate")
     if not lst:
         return lst
@@ -291,23 +293,23 @@ def list_rotate(list: Any, distance: Any) -> list:  # noqa: A002
 
 
 @algorithm("List.contains")
-def list_contains(list: Any, element: Any) -> bool:  # noqa: A002
+def list_contains(list: Any, element: Any) -> bool:
     return _find(_list(list, "List.contains"), element) >= 0
 
 
 @algorithm("List.containsAll")
-def list_contains_all(list: Any, other: Any) -> bool:  # noqa: A002
+def list_contains_all(list: Any, other: Any) -> bool:
     lst = _list(list, "List.containsAll")
     return all(_find(lst, v) >= 0 for v in _list(other, "List.containsAll", "other"))
 
 
 @algorithm("List.equals")
-def list_equals(list: Any, other: Any) -> bool:  # noqa: A002
+def list_equals(list: Any, other: Any) -> bool:
     return ee_equal(_list(list, "List.equals"), _list(other, "List.equals", "other"))
 
 
 @algorithm("List.indexOf")
-def list_index_of(list: Any, element: Any) -> int:  # noqa: A002
+def list_index_of(list: Any, element: Any) -> int:
     return _find(_list(list, "List.indexOf"), element)
 
 
@@ -317,7 +319,7 @@ def _sublist_positions(lst: list, target: list) -> list[int]:
 
 
 @algorithm("List.indexOfSublist")
-def list_index_of_sublist(list: Any, target: Any) -> int:  # noqa: A002
+def list_index_of_sublist(list: Any, target: Any) -> int:
     hits = _sublist_positions(
         _list(list, "List.indexOfSublist"), _list(target, "List.indexOfSublist", "target")
     )
@@ -325,7 +327,7 @@ def list_index_of_sublist(list: Any, target: Any) -> int:  # noqa: A002
 
 
 @algorithm("List.lastIndexOfSubList")
-def list_last_index_of_sublist(list: Any, target: Any) -> int:  # noqa: A002
+def list_last_index_of_sublist(list: Any, target: Any) -> int:
     hits = _sublist_positions(
         _list(list, "List.lastIndexOfSubList"),
         _list(target, "List.lastIndexOfSubList", "target"),
@@ -334,25 +336,25 @@ def list_last_index_of_sublist(list: Any, target: Any) -> int:  # noqa: A002
 
 
 @algorithm("List.frequency")
-def list_frequency(list: Any, element: Any) -> int:  # noqa: A002
+def list_frequency(list: Any, element: Any) -> int:
     return sum(1 for v in _list(list, "List.frequency") if ee_equal(v, element))
 
 
 @algorithm("List.remove")
-def list_remove(list: Any, element: Any) -> list:  # noqa: A002
+def list_remove(list: Any, element: Any) -> list:
     lst = _list(list, "List.remove")
     i = _find(lst, element)
     return lst if i < 0 else lst[:i] + lst[i + 1 :]
 
 
 @algorithm("List.removeAll")
-def list_remove_all(list: Any, other: Any) -> list:  # noqa: A002
+def list_remove_all(list: Any, other: Any) -> list:
     drop = _list(other, "List.removeAll", "other")
     return [v for v in _list(list, "List.removeAll") if _find(drop, v) < 0]
 
 
 @algorithm("List.replace")
-def list_replace(list: Any, oldval: Any, newval: Any) -> list:  # noqa: A002
+def list_replace(list: Any, oldval: Any, newval: Any) -> list:
     lst = _list(list, "List.replace")
     i = _find(lst, oldval)
     if i >= 0:
@@ -361,12 +363,12 @@ def list_replace(list: Any, oldval: Any, newval: Any) -> list:  # noqa: A002
 
 
 @algorithm("List.replaceAll")
-def list_replace_all(list: Any, oldval: Any, newval: Any) -> list:  # noqa: A002
+def list_replace_all(list: Any, oldval: Any, newval: Any) -> list:
     return [newval if ee_equal(v, oldval) else v for v in _list(list, "List.replaceAll")]
 
 
 @algorithm("List.distinct")
-def list_distinct(list: Any) -> list:  # noqa: A002
+def list_distinct(list: Any) -> list:
     out: list = []
     for v in _list(list, "List.distinct"):
         if _find(out, v) < 0:
@@ -385,17 +387,20 @@ def _flatten(items: list) -> list:
 
 
 @algorithm("List.flatten")
-def list_flatten(list: Any) -> list:  # noqa: A002
+def list_flatten(list: Any) -> list:
     return _flatten(_list(list, "List.flatten"))
 
 
 @algorithm("List.zip")
-def list_zip(list: Any, other: Any) -> list:  # noqa: A002
-    return [[a, b] for a, b in zip(_list(list, "List.zip"), _list(other, "List.zip", "other"))]
+def list_zip(list: Any, other: Any) -> list:
+    return [
+        [a, b]
+        for a, b in zip(_list(list, "List.zip"), _list(other, "List.zip", "other"), strict=False)
+    ]
 
 
 @algorithm("List.unzip")
-def list_unzip(list: Any) -> list:  # noqa: A002
+def list_unzip(list: Any) -> list:
     rows = _list(list, "List.unzip")
     for r in rows:
         if not isinstance(r, (type([]), tuple)):
@@ -407,7 +412,7 @@ def list_unzip(list: Any) -> list:  # noqa: A002
 
 
 @algorithm("List.join")
-def list_join(list: Any, separator: Any = "") -> str:  # noqa: A002
+def list_join(list: Any, separator: Any = "") -> str:
     sep = "" if separator is None else as_str(separator, "List.join", "separator")
     parts = []
     for v in _list(list, "List.join"):

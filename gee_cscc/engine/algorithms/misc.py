@@ -80,9 +80,16 @@ def type_name(value: Any) -> str:
     ):
         if isinstance(value, cls):
             return name
+    from .reducer import Reducer
+
+    if isinstance(value, Reducer):
+        return "Reducer"
+    ee_type = getattr(value, "ee_type", None)
+    if ee_type:
+        return ee_type
     if callable(value):
         return "Function"
-    return getattr(value, "ee_type", type(value).__name__)
+    return type(value).__name__
 
 
 def _short(value: Any) -> str:
@@ -232,7 +239,7 @@ def number_to_string(value: Any) -> str:
 
 
 @algorithm("If")
-def if_(condition: Any = None, trueCase: Any = None, falseCase: Any = None) -> Any:  # noqa: N803
+def if_(condition: Any = None, trueCase: Any = None, falseCase: Any = None) -> Any:
     """``trueCase`` when the condition is true by Earth Engine's rules, else ``falseCase``.
 
     Both cases have already been evaluated (the local engine evaluates arguments eagerly).
@@ -270,7 +277,8 @@ class ErrorMargin:
 
 
 @algorithm("ErrorMargin")
-def error_margin(value: Any = None, unit: str = "meters") -> ErrorMargin:
+def error_margin(value: Any = None, unit: Any = "meters") -> ErrorMargin:
+    unit = "meters" if unit is None else unit
     if unit not in ("meters", "projected", "infinite"):
         raise EEError(
             f"ErrorMargin: unit must be 'meters', 'projected' or 'infinite', got {unit!r}."
@@ -290,7 +298,9 @@ _WKT_ELT = re.compile(r'PARAMETER\s*\[\s*"elt_(\d)_(\d)"\s*,\s*([-+0-9.eE]+)\s*\
 def _parse_transform_wkt(text: str) -> tuple[float, ...]:
     """The affine coefficients of a ``PARAM_MT["Affine", PARAMETER["elt_i_j", v] ...]``."""
     if "Affine" not in text:
-        raise EEError(f"Projection: cannot parse transformWkt {text[:80]!r}; expected an Affine PARAM_MT.")
+        raise EEError(
+            f"Projection: cannot parse transformWkt {text[:80]!r}; expected an Affine PARAM_MT."
+        )
     m = {(0, 0): 1.0, (0, 1): 0.0, (0, 2): 0.0, (1, 0): 0.0, (1, 1): 1.0, (1, 2): 0.0}
     for i, j, v in _WKT_ELT.findall(text):
         if int(i) < 2:
@@ -316,7 +326,7 @@ def as_projection(value: Any, algo: str, arg: str) -> Projection:
 
 
 @algorithm("Projection")
-def projection(crs: Any, transform: Any = None, transformWkt: Any = None) -> Projection:  # noqa: N803
+def projection(crs: Any, transform: Any = None, transformWkt: Any = None) -> Projection:
     if transform is not None and transformWkt is not None:
         raise EEError("Projection: may not specify both 'transform' and 'transformWkt'.")
     if isinstance(crs, Projection):

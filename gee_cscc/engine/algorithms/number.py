@@ -164,6 +164,19 @@ def _int_or_nan(fn: Callable[[float], float]) -> Callable[[Num], Num]:
     return apply
 
 
+def _exp(v: Num) -> float:
+    try:
+        return math.exp(v)
+    except OverflowError:
+        return math.inf
+
+
+def _signum(v: Num) -> Num:
+    if isinstance(v, float) and math.isnan(v):
+        return v
+    return (v > 0) - (v < 0)
+
+
 def _special(name: str) -> Callable[[Num], float]:
     def apply(v: Num) -> float:
         import scipy.special
@@ -180,7 +193,7 @@ _UNARY: dict[str, Callable[[Num], Num]] = {
     "Number.cbrt": lambda v: math.copysign(abs(v) ** (1.0 / 3.0), v),
     "Number.log": lambda v: -math.inf if v == 0 else _safe(math.log, v),
     "Number.log10": lambda v: -math.inf if v == 0 else _safe(math.log10, v),
-    "Number.exp": lambda v: _safe(math.exp, v) if v < 710 else math.inf,
+    "Number.exp": lambda v: _exp(v),
     "Number.sin": lambda v: _safe(math.sin, v),
     "Number.cos": lambda v: _safe(math.cos, v),
     "Number.tan": lambda v: _safe(math.tan, v),
@@ -193,9 +206,10 @@ _UNARY: dict[str, Callable[[Num], Num]] = {
     "Number.floor": _int_or_nan(math.floor),
     "Number.ceil": _int_or_nan(math.ceil),
     "Number.round": lambda v: v if isinstance(v, int) else _java_round(v),
-    "Number.signum": lambda v: (v > 0) - (v < 0) if not isinstance(v, float) or not math.isnan(v) else v,
+    "Number.signum": lambda v: (
+        (v > 0) - (v < 0) if not isinstance(v, float) or not math.isnan(v) else v
+    ),
     "Number.gamma": lambda v: _safe(math.gamma, v),
-    "Number.lanczos": lambda v: _safe(math.gamma, v),
     "Number.digamma": _special("digamma"),
     "Number.erf": lambda v: math.erf(v),
     "Number.erfc": lambda v: math.erfc(v),
@@ -218,7 +232,7 @@ _UNARY["Number.trigamma"] = _trigamma
 
 def _register_unary(name: str, fn: Callable[[Num], Num]) -> None:
     @algorithm(name)
-    def impl(input: Any) -> Num:  # noqa: A002 (Earth Engine's argument name)
+    def impl(input: Any) -> Num:
         return fn(as_number(input, name, "input"))
 
 
@@ -271,7 +285,7 @@ def cast_number(value: Num, dtype: str) -> Num:
 
 def _register_cast(dtype: str, names: tuple[str, ...]) -> None:
     @algorithm(*names)
-    def impl(input: Any) -> Num:  # noqa: A002
+    def impl(input: Any) -> Num:
         return cast_number(as_number(input, names[0], "input"), dtype)
 
 
@@ -280,7 +294,7 @@ for _dtype, _names in _CASTS.items():
 
 
 @algorithm("Number.clamp")
-def clamp(number: Any, min: Any, max: Any) -> Num:  # noqa: A002
+def clamp(number: Any, min: Any, max: Any) -> Num:
     v = as_number(number, "Number.clamp", "number")
     lo = as_number(min, "Number.clamp", "min")
     hi = as_number(max, "Number.clamp", "max")
@@ -288,7 +302,7 @@ def clamp(number: Any, min: Any, max: Any) -> Num:  # noqa: A002
 
 
 @algorithm("Number.unitScale")
-def unit_scale(number: Any, min: Any, max: Any) -> float:  # noqa: A002
+def unit_scale(number: Any, min: Any, max: Any) -> float:
     v = as_number(number, "Number.unitScale", "number")
     lo = as_number(min, "Number.unitScale", "min")
     hi = as_number(max, "Number.unitScale", "max")
@@ -301,7 +315,7 @@ def unit_scale(number: Any, min: Any, max: Any) -> float:  # noqa: A002
 
 
 @algorithm("Number.parse")
-def parse(input: Any, radix: Any = 10) -> Num:  # noqa: A002
+def parse(input: Any, radix: Any = 10) -> Num:
     text = as_str(input, "Number.parse", "input").strip()
     base = as_int(radix if radix is not None else 10, "Number.parse", "radix")
     try:
@@ -311,10 +325,14 @@ def parse(input: Any, radix: Any = 10) -> Num:  # noqa: A002
             return float(text)
         return int(text, base)
     except ValueError:
-        raise EEError(f"Number.parse: Unable to parse '{text}' as a number (radix {base}).") from None
+        raise EEError(
+            f"Number.parse: Unable to parse '{text}' as a number (radix {base})."
+        ) from None
 
 
-_FORMAT = re.compile(r"^(?P<pre>[^%]*)%(?P<mods>[#\-+ 0,(.\d]*)(?P<conv>[sdoxXeEfgGaA])(?P<post>[^%]*)$")
+_FORMAT = re.compile(
+    r"^(?P<pre>[^%]*)%(?P<mods>[#\-+ 0,(.\d]*)(?P<conv>[sdoxXeEfgGaA])(?P<post>[^%]*)$"
+)
 
 
 def format_number(value: Num, pattern: str) -> str:

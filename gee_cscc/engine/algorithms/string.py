@@ -35,7 +35,7 @@ def to_string(value: Any, algo: str = "String", arg: str = "input") -> str:
 
 
 @algorithm("String")
-def string(input: Any) -> str:  # noqa: A002
+def string(input: Any) -> str:
     return to_string(input)
 
 
@@ -137,7 +137,7 @@ def _java_replacement(replacement: str) -> str:
 
 
 @algorithm("String.replace")
-def replace(input: Any, regex: Any, replacement: Any, flags: Any = "") -> str:  # noqa: A002
+def replace(input: Any, regex: Any, replacement: Any, flags: Any = "") -> str:
     s = as_str(input, "String.replace", "input")
     r = as_str(regex, "String.replace", "regex")
     rep = as_str(replacement, "String.replace", "replacement")
@@ -150,7 +150,7 @@ def replace(input: Any, regex: Any, replacement: Any, flags: Any = "") -> str:  
 
 
 @algorithm("String.match")
-def match(input: Any, regex: Any, flags: Any = "") -> list[str]:  # noqa: A002
+def match(input: Any, regex: Any, flags: Any = "") -> list[str]:
     """The first match and its groups, or every match with the ``g`` flag (JavaScript style)."""
     s = as_str(input, "String.match", "input")
     r = as_str(regex, "String.match", "regex")
@@ -189,7 +189,7 @@ def decode_json(string: Any) -> Any:
 
 
 @algorithm("String.encodeJSON")
-def encode_json(object: Any) -> str:  # noqa: A002
+def encode_json(object: Any) -> str:
     if object is not None and not isinstance(object, (bool, int, float, str, list, dict)):
         raise EEError(
             "String.encodeJSON: only primitives, lists and dictionaries can be encoded, "

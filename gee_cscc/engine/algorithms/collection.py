@@ -1,0 +1,506 @@
+"""``Collection.*`` and ``AggregateFeatureCollection.*`` algorithms.
+
+They work on both collection types of :mod:`~gee_cscc.engine.values` (an
+``ImageCollection``'s ``images`` and a ``FeatureCollection``'s ``features`` are both its
+``elements``), as Earth Engine's ``Collection.*`` algorithms do. A collection whose elements
+are all images comes back as an ``ImageCollection``, any other as a ``FeatureCollection``;
+the collection's own properties are kept by ``filter``, ``limit``, ``map``, ``distinct`` and
+``remap``.
+
+The client sends ``sort(key, ascending)`` as ``Collection.limit`` without ``limit``,
+``filterDate`` as ``Collection.filter`` with ``Filter.dateRangeContains``, and every
+``aggregate_*`` as ``AggregateFeatureCollection.*``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from ..context import current
+from ..errors import EEError
+from ..registry import algorithm
+from ..serialize import to_info
+from ..values import Element, FeatureCollection, Image, ImageCollection
+from .element import get_property
+from .filter import Filter
+from .misc import (
+    as_int,
+    as_list,
+    as_str,
+    ee_equal,
+    invalid_type,
+    number_to_string,
+    required,
+    sort_key,
+)
+
+__all__ = ["as_collection", "make_collection", "reducer_input_count", "run_reducer"]
+
+Collection = ImageCollection | FeatureCollection
+
+
+def as_collection(value: Any, algo: str, arg: str = "collection") -> Collection:
+    """An argument that must be a collection (of images or features)."""
+    if isinstance(value, (ImageCollection, FeatureCollection)):
+        return value
+    raise invalid_type(algo, arg, "FeatureCollection", value)
+
+
+def make_collection(
+    elements: Sequence[Any], properties: dict | None = None, like: Any = None
+) -> Collection:
+    """A collection of the elements: an ImageCollection when they are all images (or when
+    there are none and ``like`` is one), otherwise a FeatureCollection."""
+    elements = list(elements)
+    if elements and all(isinstance(e, Image) for e in elements):
+        return ImageCollection(elements, properties)
+    if not elements and isinstance(like, ImageCollection):
+        return ImageCollection([], properties)
+    return FeatureCollection(elements, properties)
+
+
+def _index_of(element: Any, position: int) -> str:
+    idx = element.properties.get("system:index") if isinstance(element, Element) else None
+    return str(position) if idx is None else str(idx)
+
+
+# --- reducers ------------------------------------------------------------------------------------
+
+
+def reducer_input_count(reducer: Any, algo: str) -> int:
+    """The number of inputs of a reducer argument (checking that it is a Reducer)."""
+    from .reducer import Reducer
+
+    if not isinstance(reducer, Reducer):
+        raise invalid_type(algo, "reducer", "Reducer", reducer)
+    return reducer.num_inputs
+
+
+def run_reducer(
+    reducer: Any, columns: list[list[Any]], weights: list[list[Any]] | None, algo: str
+) -> dict[str, Any]:
+    """Apply a reducer to columns of Python values (one column per reducer input).
+
+    Uses :meth:`gee_cscc.engine.algorithms.reducer.Reducer.reduce_columns`; ``weights`` is
+    None or one column of weights per weighted input. Returns the outputs by name.
+    """
+    n = reducer_input_count(reducer, algo)
+    if len(columns) != n:
+        raise EEError(
+            f"{algo}: The reducer takes {n} inputs but {len(columns)} selectors were given."
+        )
+    return dict(reducer.reduce_columns(columns, weights))
+
+
+# --- construction ------------------------------------------------------------------------------
+
+
+@algorithm("Collection")
+def collection(features: Any) -> Collection:
+    items = as_list(features, "Collection", "features")
+    out = []
+    for i, item in enumerate(items):
+        if not isinstance(item, Element):
+            raise invalid_type("Collection", "features", "List<Element>", item)
+        if "system:index" in item.properties:
+            out.append(item)
+        else:
+            out.append(item.with_properties({"system:index": str(i)}))
+    return make_collection(out, {})
+
+
+@algorithm("Collection.loadTable")
+def load_table(tableId: Any, geometryColumn: Any = None, version: Any = None) -> FeatureCollection:
+    table_id = as_str(tableId, "Collection.loadTable", "tableId")
+    ctx = current()
+    table = ctx.store.load_table(table_id)
+    ctx.store.check_access(table_id, ctx.user)
+    return table
+
+
+# --- per-element -------------------------------------------------------------------------------
+
+
+@algorithm("Collection.map")
+def map_(collection: Any, baseAlgorithm: Any, dropNulls: Any = False) -> Collection:
+    col = as_collection(collection, "Collection.map")
+    if not callable(baseAlgorithm):
+        raise invalid_type("Collection.map", "baseAlgorithm", "Algorithm", baseAlgorithm)
+    out = []
+    for element in col.elements:
+        result = baseAlgorithm(element)
+        if result is None:
+            if dropNulls:
+                continue
+            raise EEError(
+                "Collection.map: A mapped algorithm must return a Feature or Image; it "
+                "returned null (set dropNulls to drop such elements)."
+            )
+        if not isinstance(result, Element):
+            raise EEError(
+                "Collection.map: A mapped algorithm must return a Feature or Image, "
+                f"not a {_type(result)}."
+            )
+        if "system:index" not in result.properties and "system:index" in element.properties:
+            # A mapped element keeps the id of the element it came from.
+            result = result.with_properties({"system:index": element.properties["system:index"]})
+        out.append(result)
+    return make_collection(out, col.properties, like=col)
+
+
+def _type(value: Any) -> str:
+    from .misc import type_name
+
+    return type_name(value)
+
+
+@algorithm("Collection.iterate")
+def iterate(collection: Any, function: Any, first: Any = None) -> Any:
+    col = as_collection(collection, "Collection.iterate")
+    if not callable(function):
+        raise invalid_type("Collection.iterate", "function", "Algorithm", function)
+    acc = first
+    for element in col.elements:
+        acc = function(element, acc)
+    return acc
+
+
+@algorithm("Collection.filter")
+def filter_(collection: Any, filter: Any) -> Collection:
+    col = as_collection(collection, "Collection.filter")
+    if not isinstance(filter, Filter):
+        raise invalid_type("Collection.filter", "filter", "Filter", filter)
+    return make_collection([e for e in col.elements if filter.test(e)], col.properties, like=col)
+
+
+# --- ordering and slicing -------------------------------------------------------------------
+
+
+@algorithm("Collection.limit")
+def limit(collection: Any, limit: Any = None, key: Any = None, ascending: Any = True) -> Collection:
+    """Sort by ``key`` (if given; stable, elements without the property last) and keep at
+    most ``limit`` elements (all when null)."""
+    col = as_collection(collection, "Collection.limit")
+    elements = list(col.elements)
+    if key is not None:
+        name = as_str(key, "Collection.limit", "key")
+        present = [e for e in elements if get_property(e, name) is not None]
+        missing = [e for e in elements if get_property(e, name) is None]
+        present.sort(
+            key=lambda e: sort_key(get_property(e, name)),
+            reverse=ascending is not None and not ascending,
+        )
+        elements = present + missing
+    if limit is not None:
+        n = as_int(limit, "Collection.limit", "limit")
+        if n < 0:
+            raise EEError(f"Collection.limit: limit must not be negative, got {n}.")
+        elements = elements[:n]
+    return make_collection(elements, col.properties, like=col)
+
+
+@algorithm("Collection.size")
+def size(collection: Any) -> int:
+    return len(as_collection(collection, "Collection.size").elements)
+
+
+@algorithm("Collection.first")
+def first(collection: Any) -> Any:
+    """The first element, or null for an empty collection (as Earth Engine returns)."""
+    elements = as_collection(collection, "Collection.first").elements
+    return elements[0] if elements else None
+
+
+@algorithm("Collection.toList")
+def to_list(collection: Any, count: Any, offset: Any = 0) -> list:
+    col = as_collection(collection, "Collection.toList")
+    if count is None:
+        raise required("Collection.toList", "count")
+    n = as_int(count, "Collection.toList", "count")
+    k = 0 if offset is None else as_int(offset, "Collection.toList", "offset")
+    if n < 0 or k < 0:
+        raise EEError("Collection.toList: count and offset must not be negative.")
+    return list(col.elements[k : k + n])
+
+
+# --- combining ------------------------------------------------------------------------------
+
+
+@algorithm("Collection.merge")
+def merge(collection1: Any, collection2: Any) -> Collection:
+    """Both collections' elements, their ids prefixed with ``1_`` and ``2_``."""
+    a = as_collection(collection1, "Collection.merge", "collection1")
+    b = as_collection(collection2, "Collection.merge", "collection2")
+    out = []
+    for prefix, col in (("1_", a), ("2_", b)):
+        for i, e in enumerate(col.elements):
+            out.append(e.with_properties({"system:index": prefix + _index_of(e, i)}))
+    like = a if isinstance(a, ImageCollection) and isinstance(b, ImageCollection) else None
+    return make_collection(out, {}, like=like)
+
+
+@algorithm("Collection.flatten")
+def flatten(collection: Any) -> Collection:
+    """The elements of a collection of collections, ids as ``<outer>_<inner>``."""
+    col = as_collection(collection, "Collection.flatten")
+    out = []
+    for i, inner in enumerate(col.elements):
+        if not isinstance(inner, (ImageCollection, FeatureCollection)):
+            raise EEError(
+                "Collection.flatten: the collection must contain collections, found a "
+                f"{_type(inner)}."
+            )
+        outer = _index_of(inner, i)
+        for j, e in enumerate(inner.elements):
+            out.append(e.with_properties({"system:index": f"{outer}_{_index_of(e, j)}"}))
+    return make_collection(out, {})
+
+
+def _selected(element: Any, names: list[str]) -> str:
+    values = []
+    for n in names:
+        if n == ".geo":
+            geom = getattr(element, "geometry", None)
+            values.append(to_info(geom) if geom is not None and not callable(geom) else None)
+        else:
+            values.append(to_info(get_property(element, n)))
+    return json.dumps(values, sort_keys=True)
+
+
+@algorithm("Collection.distinct")
+def distinct(collection: Any, properties: Any) -> Collection:
+    col = as_collection(collection, "Collection.distinct")
+    if isinstance(properties, str):
+        names = [properties]
+    else:
+        names = [
+            as_str(p, "Collection.distinct", "properties")
+            for p in as_list(properties, "Collection.distinct", "properties")
+        ]
+    seen: set[str] = set()
+    out = []
+    for e in col.elements:
+        k = _selected(e, names)
+        if k not in seen:
+            seen.add(k)
+            out.append(e)
+    return make_collection(out, col.properties, like=col)
+
+
+@algorithm("Collection.remap")
+def remap(collection: Any, lookupIn: Any, lookupOut: Any, columnName: Any) -> Collection:
+    col = as_collection(collection, "Collection.remap")
+    src = as_list(lookupIn, "Collection.remap", "lookupIn")
+    dst = as_list(lookupOut, "Collection.remap", "lookupOut")
+    name = as_str(columnName, "Collection.remap", "columnName")
+    if len(src) != len(dst):
+        raise EEError(
+            f"Collection.remap: lookupIn and lookupOut must have the same length, got "
+            f"{len(src)} and {len(dst)}."
+        )
+    out = []
+    for e in col.elements:
+        v = get_property(e, name)
+        for a, b in zip(src, dst, strict=False):
+            if v is not None and ee_equal(a, v):
+                out.append(e.with_properties({name: b}))
+                break
+    return make_collection(out, col.properties, like=col)
+
+
+# --- reductions -----------------------------------------------------------------------------
+
+
+@algorithm("Collection.reduceColumns")
+def reduce_columns(
+    collection: Any,
+    reducer: Any,
+    selectors: Any,
+    weightSelectors: Any = None,
+) -> dict:
+    """A reducer over properties of the elements (one selector per reducer input).
+
+    A missing property is a null input; the reducer decides (as Earth Engine's reducers do)
+    whether a record with a null input is skipped.
+    """
+    algo = "Collection.reduceColumns"
+    col = as_collection(collection, algo)
+    names = [as_str(s, algo, "selectors") for s in as_list(selectors, algo, "selectors")]
+    columns = [[get_property(e, n) for e in col.elements] for n in names]
+    weights = None
+    if weightSelectors is not None:
+        wnames = [
+            as_str(s, algo, "weightSelectors")
+            for s in as_list(weightSelectors, algo, "weightSelectors")
+        ]
+        weights = [[get_property(e, n) for e in col.elements] for n in wnames] or None
+    return run_reducer(reducer, columns, weights, algo)
+
+
+def _values(collection: Any, prop: Any, algo: str) -> list:
+    col = as_collection(collection, algo)
+    name = as_str(prop, algo, "property")
+    return [v for v in (get_property(e, name) for e in col.elements) if v is not None]
+
+
+def _numbers(values: list, algo: str) -> list[float]:
+    out = []
+    for v in values:
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise EEError(f"{algo}: the property values must be numbers, found {_type(v)} {v!r}.")
+        out.append(v)
+    return out
+
+
+def _min_max(values: list, algo: str, pick: Callable) -> Any:
+    if not values:
+        return None
+    kinds = {
+        "number" if isinstance(v, (int, float)) and not isinstance(v, bool) else type(v).__name__
+        for v in values
+    }
+    if len(kinds) > 1 or not kinds <= {"number", "str"}:
+        raise EEError(f"{algo}: the property values must be all numbers or all strings.")
+    return pick(values)
+
+
+def _var(values: list[float], sample: bool) -> float | None:
+    n = len(values)
+    if n == 0 or (sample and n < 2):
+        return None
+    mean = math.fsum(values) / n
+    ss = math.fsum((v - mean) ** 2 for v in values)
+    return ss / (n - 1 if sample else n)
+
+
+def _sqrt(v: float | None) -> float | None:
+    return None if v is None else math.sqrt(v)
+
+
+@algorithm("AggregateFeatureCollection.array")
+def aggregate_array(collection: Any, property: Any) -> list:
+    return _values(collection, property, "AggregateFeatureCollection.array")
+
+
+@algorithm("AggregateFeatureCollection.count")
+def aggregate_count(collection: Any, property: Any) -> int:
+    return len(_values(collection, property, "AggregateFeatureCollection.count"))
+
+
+@algorithm("AggregateFeatureCollection.count_distinct")
+def aggregate_count_distinct(collection: Any, property: Any) -> int:
+    values = _values(collection, property, "AggregateFeatureCollection.count_distinct")
+    return len({json.dumps(to_info(v), sort_keys=True) for v in values})
+
+
+@algorithm("AggregateFeatureCollection.first")
+def aggregate_first(collection: Any, property: Any) -> Any:
+    values = _values(collection, property, "AggregateFeatureCollection.first")
+    return values[0] if values else None
+
+
+@algorithm("AggregateFeatureCollection.min")
+def aggregate_min(collection: Any, property: Any) -> Any:
+    algo = "AggregateFeatureCollection.min"
+    return _min_max(_values(collection, property, algo), algo, min)
+
+
+@algorithm("AggregateFeatureCollection.max")
+def aggregate_max(collection: Any, property: Any) -> Any:
+    algo = "AggregateFeatureCollection.max"
+    return _min_max(_values(collection, property, algo), algo, max)
+
+
+@algorithm("AggregateFeatureCollection.sum")
+def aggregate_sum(collection: Any, property: Any) -> Any:
+    algo = "AggregateFeatureCollection.sum"
+    values = _numbers(_values(collection, property, algo), algo)
+    if all(isinstance(v, int) for v in values):
+        return sum(values)
+    return math.fsum(values)
+
+
+@algorithm("AggregateFeatureCollection.product")
+def aggregate_product(collection: Any, property: Any) -> Any:
+    algo = "AggregateFeatureCollection.product"
+    return math.prod(_numbers(_values(collection, property, algo), algo))
+
+
+@algorithm("AggregateFeatureCollection.mean")
+def aggregate_mean(collection: Any, property: Any) -> float | None:
+    algo = "AggregateFeatureCollection.mean"
+    values = _numbers(_values(collection, property, algo), algo)
+    return math.fsum(values) / len(values) if values else None
+
+
+@algorithm("AggregateFeatureCollection.sample_var")
+def aggregate_sample_var(collection: Any, property: Any) -> float | None:
+    algo = "AggregateFeatureCollection.sample_var"
+    return _var(_numbers(_values(collection, property, algo), algo), True)
+
+
+@algorithm("AggregateFeatureCollection.sample_sd")
+def aggregate_sample_sd(collection: Any, property: Any) -> float | None:
+    algo = "AggregateFeatureCollection.sample_sd"
+    return _sqrt(_var(_numbers(_values(collection, property, algo), algo), True))
+
+
+@algorithm("AggregateFeatureCollection.total_var")
+def aggregate_total_var(collection: Any, property: Any) -> float | None:
+    algo = "AggregateFeatureCollection.total_var"
+    return _var(_numbers(_values(collection, property, algo), algo), False)
+
+
+@algorithm("AggregateFeatureCollection.total_sd")
+def aggregate_total_sd(collection: Any, property: Any) -> float | None:
+    algo = "AggregateFeatureCollection.total_sd"
+    return _sqrt(_var(_numbers(_values(collection, property, algo), algo), False))
+
+
+@algorithm("AggregateFeatureCollection.stats")
+def aggregate_stats(collection: Any, property: Any) -> dict:
+    """Earth Engine's summary: max, mean, min, sample_sd, sample_var, sum, sum_sq,
+    total_count, total_sd, total_var, valid_count, weight_sum, weighted_sum."""
+    algo = "AggregateFeatureCollection.stats"
+    col = as_collection(collection, algo)
+    values = _numbers(_values(col, property, algo), algo)
+    n = len(values)
+    total = math.fsum(values) if values else 0
+    if values and all(isinstance(v, int) for v in values):
+        total = sum(values)
+    return {
+        "max": max(values) if values else None,
+        "mean": total / n if n else None,
+        "min": min(values) if values else None,
+        "sample_sd": _sqrt(_var(values, True)),
+        "sample_var": _var(values, True),
+        "sum": total,
+        "sum_sq": math.fsum(v * v for v in values),
+        "total_count": len(col.elements),
+        "total_sd": _sqrt(_var(values, False)),
+        "total_var": _var(values, False),
+        "valid_count": n,
+        "weight_sum": n,
+        "weighted_sum": total,
+    }
+
+
+def _histogram_key(v: Any) -> str:
+    if isinstance(v, str):
+        return v
+    if isinstance(v, (int, float, bool)):
+        return number_to_string(v)
+    return json.dumps(to_info(v), sort_keys=True)
+
+
+@algorithm("AggregateFeatureCollection.histogram")
+def aggregate_histogram(collection: Any, property: Any) -> dict:
+    """The number of elements with each value of the property (keys as strings)."""
+    counts: dict[str, int] = {}
+    for v in _values(collection, property, "AggregateFeatureCollection.histogram"):
+        k = _histogram_key(v)
+        counts[k] = counts.get(k, 0) + 1
+    return {k: counts[k] for k in sorted(counts)}

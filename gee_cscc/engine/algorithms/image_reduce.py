@@ -1,0 +1,168 @@
+"""``Image.reduce``, ``Image.reduceRegion`` and ``Image.reduceRegions``.
+
+Region reductions follow Earth Engine's rules (``algorithms.json`` and the Earth Engine
+guides on region reductions and weighting):
+
+* The grid is ``crs`` + ``crsTransform``, or ``crs`` (or the image's projection) at
+  ``scale`` metres, or the image's default projection. An image without a fixed projection
+  (a composite or a constant) needs a scale or a crs and crsTransform, else Earth Engine's
+  error "The default WGS84 projection is invalid for aggregations …"; with only a scale it
+  is reduced in EPSG:4326 at that scale.
+* The local engine reduces a band with a fixed projection on its native grid only (an
+  origin offset by whole pixels is fine): a reduction at another CRS or scale is an error
+  that names the band's crs and crsTransform, never a silent resampling.
+* Unweighted reducers take the pixels whose centre lies in the geometry; weighted reducers
+  weight every pixel by the fraction of it the geometry covers (exact polygon/pixel
+  intersection; Earth Engine quantizes this weight to 1/255 steps and drops pixels covered
+  less than about 0.4 %). The default region is the footprint of the image's first band.
+* ``maxPixels`` counts the pixels of the region's bounding window in the grid.
+  ``bestEffort`` coarsens the scale by powers of two, only for images without a fixed
+  projection (coarsening a native grid would resample).
+* A single-input reducer is applied to each band (outputs ``<band>`` or
+  ``<band>_<output>``); a multi-input reducer takes the bands in order.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import reduction
+from ..errors import EEError
+from ..grid import Projection
+from ..registry import algorithm
+from ..values import Band, Feature, FeatureCollection, Image
+from .image import as_geometry
+from .image_collection import composite
+from .reducer import Reducer, as_reducer, for_each
+
+DEFAULT_MAX_PIXELS = 10_000_000
+
+
+def _image(value: Any, what: str) -> Image:
+    if not isinstance(value, Image):
+        raise EEError(f"{what}: expected an Image, got {type(value).__name__}.")
+    return value
+
+
+@algorithm("Image.reduce")
+def reduce(image: Any, reducer: Any) -> Image:
+    """Reduce the bands of each pixel; one output band per reducer output."""
+    what = "Image.reduce"
+    img = _image(image, what)
+    r = as_reducer(reducer, what)
+    if r.n_inputs != 1:
+        raise EEError(f"{what}: the reducer must have a single input; {r.name} has {r.n_inputs}.")
+    dtypes = [b.dtype for b in img.bands]
+    dtype = dtypes[0] if len(set(dtypes)) == 1 else "float64"
+    out = composite(r, [[b] for b in img.bands], [dtype])
+    projection = next((b.projection for b in img.bands if b.projection is not None), None)
+    extent = next((b.extent for b in img.bands if b.extent is not None), None)
+    return img.with_bands([b.replace(projection=projection, extent=extent) for b in out.bands])
+
+
+def bind_inputs(image: Image, reducer: Reducer, *, what: str, plain_single: bool) -> Reducer:
+    """The reducer whose inputs are the image's bands in order.
+
+    A single-input reducer is repeated per band (``forEachBand``), except on a one-band
+    image when ``plain_single`` (``reduceRegions`` keeps the reducer's output names there).
+    """
+    n = len(image.bands)
+    if reducer.n_inputs == 1 and not (plain_single and n == 1):
+        return for_each(reducer, image.band_names, name=reducer.name)
+    if reducer.n_inputs != n:
+        raise EEError(
+            f"{what}: {reducer.name} has {reducer.n_inputs} inputs, but the image has {n} "
+            f"bands {image.band_names}; select {reducer.n_inputs} bands or use a "
+            "single-input reducer."
+        )
+    return reducer
+
+
+def _best_effort(
+    image: Image, proj: Projection, geometry: Any, limit: int, *, what: str
+) -> reduction.RegionPlan:
+    fixed = next((b for b in image.bands if b.projection is not None), None)
+    plan = reduction.plan_region(geometry, image, proj, what=what)
+    if fixed is not None:
+        raise EEError(
+            f"{what}: Too many pixels in the region. Found {plan.pixels}, but maxPixels "
+            f"allows only {limit}. bestEffort would aggregate band '{fixed.name}' at a "
+            "coarser scale than its native grid, which the local engine does not do (it "
+            "never resamples); raise maxPixels or reduce a smaller region."
+        )
+    scale = proj.nominal_scale
+    for _ in range(64):
+        if plan.pixels <= limit:
+            return plan
+        scale *= 2.0
+        proj = reduction.rescaled(proj, scale)
+        plan = reduction.plan_region(geometry, image, proj, what=what)
+    raise reduction.too_many_pixels(what, plan.pixels, limit)
+
+
+def _geometry_arg(value: Any, what: str) -> Any:
+    return None if value is None else as_geometry(value, what)
+
+
+@algorithm("Image.reduceRegion")
+def reduce_region(
+    image: Any,
+    reducer: Any,
+    geometry: Any = None,
+    scale: Any = None,
+    crs: Any = None,
+    crsTransform: Any = None,  # noqa: N803
+    bestEffort: Any = False,  # noqa: N803
+    maxPixels: Any = DEFAULT_MAX_PIXELS,  # noqa: N803
+    tileScale: Any = 1.0,  # noqa: N803
+) -> dict[str, Any]:
+    what = "Image.reduceRegion"
+    img = _image(image, what)
+    bound = bind_inputs(img, as_reducer(reducer, what), what=what, plain_single=False)
+    geom = _geometry_arg(geometry, what)
+    proj = reduction.reduction_grid(img, crs, crsTransform, scale, what=what)
+    reduction.check_native_grid(img, proj, what=what)
+    limit = int(DEFAULT_MAX_PIXELS if maxPixels is None else maxPixels)
+    plan = reduction.plan_region(geom, img, proj, what=what)
+    if plan.pixels > limit:
+        if not bestEffort:
+            raise reduction.too_many_pixels(what, plan.pixels, limit)
+        plan = _best_effort(img, proj, geom, limit, what=what)
+    values = reduction.reduce_region(bound, img.bands, plan, tile_scale=tileScale or 1.0)
+    return dict(zip(bound.outputs, values, strict=True))
+
+
+@algorithm("Image.reduceRegions")
+def reduce_regions(
+    image: Any,
+    collection: Any,
+    reducer: Any,
+    scale: Any = None,
+    crs: Any = None,
+    crsTransform: Any = None,  # noqa: N803
+    tileScale: Any = 1.0,  # noqa: N803
+    maxPixelsPerRegion: Any = None,  # noqa: N803
+) -> FeatureCollection:
+    """Each feature with the reducer's outputs over its geometry as new properties."""
+    what = "Image.reduceRegions"
+    img = _image(image, what)
+    if isinstance(collection, Feature):
+        collection = FeatureCollection([collection])
+    if not isinstance(collection, FeatureCollection):
+        raise EEError(f"{what}: expected a FeatureCollection, got {type(collection).__name__}.")
+    bound = bind_inputs(img, as_reducer(reducer, what), what=what, plain_single=True)
+    proj = reduction.reduction_grid(img, crs, crsTransform, scale, what=what)
+    reduction.check_native_grid(img, proj, what=what)
+    limit = int(DEFAULT_MAX_PIXELS if maxPixelsPerRegion is None else maxPixelsPerRegion)
+    bands: list[Band] = img.bands
+    out = []
+    for feature in collection.features:
+        geometry = getattr(feature, "geometry", None)
+        if geometry is None:
+            raise EEError(f"{what}: feature {feature.get('system:index')!r} has no geometry.")
+        plan = reduction.plan_region(geometry, img, proj, what=what)
+        if plan.pixels > limit:
+            raise reduction.too_many_pixels(what, plan.pixels, limit)
+        values = reduction.reduce_region(bound, bands, plan, tile_scale=tileScale or 1.0)
+        out.append(feature.with_properties(dict(zip(bound.outputs, values, strict=True))))
+    return collection.with_elements(out)
