@@ -1,8 +1,8 @@
 """Shared fixtures: no network, one local Earth Engine for the session, per-test asset ids.
 
-* ``network`` (session, autouse): every connection or DNS look-up to anything but the
+* ``network_guard`` (session, autouse): every connection or DNS look-up to anything but the
   loopback range raises :class:`gee_cscc.testing.NetworkBlockedError`; refused hosts are
-  recorded in ``network.attempts``.
+  recorded in ``network_guard.attempts``.
 * ``engine`` (session): a started :class:`gee_cscc.engine.LocalEngine` on a temporary store,
   with ``ee`` initialized against it. Tests share it, so they write assets only under the
   ids that ``tmp_asset`` gives them.
@@ -34,13 +34,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def network() -> Iterator[NetworkBlocker]:
+def network_guard() -> Iterator[NetworkBlocker]:
     """Block non-loopback network access for the whole test session."""
     with block_network() as blocker:
         yield blocker
 
 
-# Depends on ``network`` through autouse ordering: session autouse fixtures start first.
+# Starts after ``network_guard`` (session autouse fixtures come first)
 engine = engine_fixture(scope="session", name="engine")
 
 

@@ -77,16 +77,20 @@ def lonlat_segment_integrals(
     lon1: np.ndarray,
     lat1: np.ndarray,
     ref_lat: np.ndarray | float = 0.0,
+    *,
+    wrap: bool = True,
 ) -> np.ndarray:
     """``−∫ (G(φ) − G(φ_ref)) dλ`` along straight lon/lat segments (degrees), in m².
 
-    Longitude steps are taken the short way round (|Δλ| ≤ 180°). Summed over a closed ring
-    that does not enclose a pole this is the ring's signed area (positive when
-    counter-clockwise) whatever the reference latitude; a reference near the ring keeps the
-    terms small, so rounding in the longitudes does not swamp a small area. Segments longer
-    than a degree of latitude should be cut first for full precision.
+    With ``wrap`` longitude steps are taken the short way round (|Δλ| ≤ 180°), as for points
+    that come out of a projection; without it a step is the difference of the coordinates.
+    Summed over a closed ring that does not enclose a pole this is the ring's signed area
+    (positive when counter-clockwise) whatever the reference latitude; a reference near the
+    ring keeps the terms small, so rounding in the longitudes does not swamp a small area.
+    Segments longer than a degree of latitude should be cut first for full precision.
     """
-    dlam = np.radians(_wrap_dlon(np.asarray(lon1, float) - np.asarray(lon0, float)))
+    dlon = np.asarray(lon1, float) - np.asarray(lon0, float)
+    dlam = np.radians(_wrap_dlon(dlon) if wrap else dlon)
     phi0 = np.radians(np.asarray(lat0, float))
     phi1 = np.radians(np.asarray(lat1, float))
     phis = phi0[..., None] + (phi1 - phi0)[..., None] * _GL_T
@@ -96,7 +100,7 @@ def lonlat_segment_integrals(
 
 def _cut(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Cut a closed lon/lat ring's edges into pieces of at most a degree of latitude."""
-    dlon = _wrap_dlon(np.diff(lon))
+    dlon = np.diff(lon)
     dlat = np.diff(lat)
     n = np.maximum(np.ceil(np.abs(dlat) / _MAX_PIECE_DEG), 1).astype(np.int64)
     if np.all(n == 1):
@@ -105,16 +109,16 @@ def _cut(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     frac = (np.arange(edge.size) - np.repeat(np.cumsum(n) - n, n)) / n[edge]
     new_lon = lon[edge] + dlon[edge] * frac
     new_lat = lat[edge] + dlat[edge] * frac
-    return np.append(new_lon, new_lon[0]), np.append(new_lat, lat[-1])
+    return np.append(new_lon, lon[-1]), np.append(new_lat, lat[-1])
 
 
 def lonlat_ring_area(lon: np.ndarray, lat: np.ndarray) -> float:
     """Signed area (m², positive counter-clockwise) of a ring with straight lon/lat edges.
 
     Args:
-        lon, lat: The ring's vertices in degrees; it is closed if it is not already.
-
-    A ring that winds around a pole encloses it (the region on its left when walking it).
+        lon, lat: The ring's vertices in degrees; it is closed if it is not already. Edges are
+            straight in these coordinates as given: a step from 170° to −170° is an edge 340°
+            long to the west, not 20° to the east.
     """
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)
@@ -124,14 +128,8 @@ def lonlat_ring_area(lon: np.ndarray, lat: np.ndarray) -> float:
         lon, lat = np.append(lon, lon[0]), np.append(lat, lat[0])
     lon, lat = _cut(lon, lat)
     ref = float(np.mean(lat))
-    area = float(
-        np.sum(lonlat_segment_integrals(lon[:-1], lat[:-1], lon[1:], lat[1:], ref_lat=ref))
-    )
-    winding = float(np.sum(np.radians(_wrap_dlon(np.diff(lon)))))
-    if abs(winding) > math.pi:
-        pole = math.copysign(math.pi / 2, ref)
-        area += float(_g(np.array(pole)) - _g(np.radians(np.array(ref)))) * winding
-    return area
+    terms = lonlat_segment_integrals(lon[:-1], lat[:-1], lon[1:], lat[1:], ref_lat=ref, wrap=False)
+    return float(np.sum(terms))
 
 
 def pixel_area(grid: Grid) -> np.ndarray:

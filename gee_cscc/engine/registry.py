@@ -96,8 +96,6 @@ def call(name: str, args: dict[str, Any]) -> Any:
             if kwargs.get(arg_name) is not None:
                 continue
             if not arg.get("optional", False):
-                raise EEError(
-                    f"{name}, argument '{arg_name}': Parameter '{arg_name}' is required."
-                )
+                raise EEError(f"{name}: Parameter '{arg_name}' is required.")
             kwargs[arg_name] = arg.get("defaultValue")
     return fn(**kwargs)

@@ -83,7 +83,6 @@ class _Context:
     """What every figure of one call shares."""
 
     results: Any
-    dpi: int
     synthetic: bool
     provinces: list[_Province]
     vca: np.ndarray | None  # north-up vca layer (1 inside), or None when there is none
@@ -590,7 +589,7 @@ def _fig_csr_grade(ctx: _Context) -> Figure | None:
     else:
         points = np.concatenate([r for p in ctx.provinces for r in p.rings])
         extent = (points[:, 0].min(), points[:, 0].max(), points[:, 1].min(), points[:, 1].max())
-    view = _Context(ctx.results, ctx.dpi, ctx.synthetic, ctx.provinces, None, None, extent)
+    view = _Context(ctx.results, ctx.synthetic, ctx.provinces, None, None, extent)
     fig, (ax,) = _map_figure(view, 1, panel_width=7.5)
     hatched = False
     for p in ctx.provinces:
@@ -994,7 +993,6 @@ def make_figures(
     prop = getattr(results.config, "region_property", "abbr")
     ctx = _Context(
         results=results,
-        dpi=dpi,
         synthetic=synthetic,
         provinces=_provinces(regions_geojson, prop),
         vca=_vca_layer(rasters),

@@ -283,6 +283,23 @@ def test_area_of_a_planar_lonlat_box_follows_the_parallels():
     assert abs(corners / parallel_box_area(10, 45, 13, 47) - 1) > 1e-5
 
 
+def test_area_of_a_planar_box_across_the_antimeridian():
+    # BBox keeps the box continuous (170° to 190°): 20° wide, not 340°.
+    box = ee.Geometry.BBox(170, -10, -170, 10)
+    assert info(box.area()) == pytest.approx(parallel_box_area(170, -10, 190, 10), rel=1e-9)
+
+
+def test_geodesic_inputs_made_planar_are_densified():
+    verts = [[0, 40], [60, 40], [60, 60], [0, 60]]
+    geodesic = ee.Geometry.Polygon(verts)
+    planar = ee.Geometry.MultiPolygon([geodesic], None, False)
+    got = info(planar)
+    assert got["geodesic"] is False
+    lat = np.array(got["coordinates"][0][0])[:, 1]
+    assert lat.max() > 63  # the north edge's geodesic rises to 63.4° at lon 30
+    assert info(planar.area()) == pytest.approx(info(geodesic.area()), rel=1e-7)
+
+
 def test_area_of_a_planar_utm_polygon():
     ring = [(300_000, 4_000_000), (480_000, 4_010_000), (470_000, 4_200_000), (310_000, 4_190_000)]
     poly = ee.Geometry.Polygon([list(p) for p in ring], "EPSG:32650", False)

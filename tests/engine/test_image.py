@@ -770,3 +770,235 @@ def test_pixel_area_in_an_equal_area_crs_is_the_pixel_size():
     g = grid((1000.0, 0, 1_000_000.0, 0, -1000.0, 5_000_000.0), (2, 2), "EPSG:6933")
     arr = raw(ee.Image.pixelArea(), g)
     np.testing.assert_allclose(arr["area"], 1e6, rtol=1e-6)
+
+
+# --- the other per-pixel algorithms -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("method", "fn"), [("atan2", np.arctan2), ("hypot", np.hypot)])
+def test_two_argument_math(ab, method, fn):
+    got = px(getattr(ab.select("a"), method)(ab.select("b")))["a"]
+    assert_pixels_equal(got, nan_where(valid(A, B), fn(A, B)), rtol=1e-12)
+
+
+TRIG = A / 8.0  # inside [-1, 1] for asin/acos
+
+
+@pytest.mark.parametrize(
+    ("method", "fn"),
+    [
+        ("sin", np.sin),
+        ("cos", np.cos),
+        ("tan", np.tan),
+        ("asin", np.arcsin),
+        ("acos", np.arccos),
+        ("atan", np.arctan),
+        ("sinh", np.sinh),
+        ("cosh", np.cosh),
+        ("tanh", np.tanh),
+        ("cbrt", np.cbrt),
+        ("signum", np.sign),
+        ("round", lambda v: np.floor(v + 0.5)),
+    ],
+)
+def test_more_unary_math(put, method, fn):
+    # TRIG + 0.01 keeps round() away from .5 ties (whose direction the docs do not give).
+    values = TRIG + 0.01
+    got = px(getattr(put({"v": values}).select("v"), method)())["v"]
+    assert_pixels_equal(got, fn(values), rtol=1e-12, atol=1e-15)
+
+
+def test_asin_outside_its_domain_is_masked(ab):
+    got = px(ab.select("a").asin())["a"]
+    with np.errstate(invalid="ignore"):
+        assert_pixels_equal(got, np.arcsin(A))  # NaN (masked) where |a| > 1
+
+
+def test_clamp_and_unit_scale(ab):
+    a = ab.select("a")
+    assert_pixels_equal(px(a.clamp(-1, 3))["a"], np.clip(A, -1, 3))
+    assert_pixels_equal(px(a.unitScale(-2, 6))["a"], (A + 2) / 8)  # not clamped
+    assert a.unitScale(-2, 6).getInfo()["bands"][0]["data_type"]["precision"] == "double"
+
+
+def test_cast_by_band_types(ab):
+    out = ab.cast({"a": "int8", "b": "float"})
+    types = out.bandTypes().getInfo()
+    assert types["a"] == {"type": "PixelType", "precision": "int", "min": -128, "max": 127}
+    assert types["b"]["precision"] == "float"
+    arr = raw(out)
+    np.testing.assert_array_equal(arr["a"].astype(float), np.nan_to_num(np.trunc(A)))
+    ordered = ab.cast({"a": "int16"}, ["b", "a"])
+    assert ordered.bandNames().getInfo() == ["b", "a"]
+
+
+def test_band_types(ab, put):
+    assert ab.bandTypes().getInfo() == {
+        "a": {"type": "PixelType", "precision": "double"},
+        "b": {"type": "PixelType", "precision": "double"},
+    }
+    assert ee.Image(1).toUint8().bandTypes().getInfo()["constant"] == {
+        "type": "PixelType",
+        "precision": "int",
+        "min": 0,
+        "max": 255,
+    }
+
+
+@pytest.mark.parametrize(
+    ("method", "dtype"), [("toUint32", np.uint32), ("toInt64", np.int64), ("toLong", np.int64)]
+)
+def test_wide_integer_casts(put, method, dtype):
+    values = np.array([[-5.7, 0.2, 3e9, 5e9, -3e9]])
+    img = put({"v": values})
+    arr = raw(getattr(img, method)(), grid(TRANSFORM, values.shape))
+    info = np.iinfo(dtype)
+    assert arr["v"].dtype == np.dtype(dtype)
+    np.testing.assert_array_equal(arr["v"], np.clip(np.trunc(values), info.min, info.max))
+
+
+def test_pixel_lon_lat():
+    arr = raw(ee.Image.pixelLonLat(), grid((0.5, 0, 100.0, 0, -0.5, 40.0), (2, 3)))
+    assert arr.dtype.names == ("longitude", "latitude")
+    np.testing.assert_array_equal(arr["longitude"][0], [100.25, 100.75, 101.25])
+    np.testing.assert_array_equal(arr["latitude"][:, 0], [39.75, 39.25])
+
+
+def test_pixel_lon_lat_in_a_projected_grid():
+    pyproj = pytest.importorskip("pyproj")
+    g = grid((1000.0, 0, 1_000_000.0, 0, -1000.0, 5_000_000.0), (2, 2), "EPSG:3857")
+    arr = raw(ee.Image.pixelLonLat(), g)
+    xs = 1_000_000.0 + 1000.0 * (np.arange(2) + 0.5)
+    ys = 5_000_000.0 - 1000.0 * (np.arange(2) + 0.5)
+    tf = pyproj.Transformer.from_crs("EPSG:3857", "EPSG:4326", always_xy=True)
+    lon, lat = tf.transform(*np.meshgrid(xs, ys))
+    np.testing.assert_allclose(arr["longitude"], lon, rtol=1e-12)
+    np.testing.assert_allclose(arr["latitude"], lat, rtol=1e-12)
+
+
+# --- metadata algorithms -----------------------------------------------------------------------
+
+
+def test_date_id_and_copy_properties(engine, tmp_asset):
+    cube = np.zeros((2, 2))
+    asset = tmp_asset("img_2003")
+    props = {"system:time_start": 1041379200000, "year": 2003, "note": "x"}
+    engine.store.put_image(asset, image_array({"v": cube}), props)
+    img = ee.Image(asset)
+    assert img.date().getInfo() == {"type": "Date", "value": 1041379200000}
+    assert img.id().getInfo() == "img_2003"
+    copied = ee.Image(1).copyProperties(img, ["year", "note"])
+    assert ee.Image(copied).getInfo()["properties"] == {"year": 2003, "note": "x"}
+    with pytest.raises(ee.EEException, match="system:time_start"):
+        ee.Image(1).date().getInfo()
+
+
+def test_image_geometry(ab):
+    geom = ab.geometry().getInfo()
+    assert geom["type"] == "Polygon"
+    xs = [p[0] for p in geom["coordinates"][0]]
+    ys = [p[1] for p in geom["coordinates"][0]]
+    assert (min(xs), max(xs), min(ys), max(ys)) == (10.0, 15.0, 46.0, 50.0)
+
+
+def test_clip_to_collection(engine, tmp_asset, ab):
+    table = tmp_asset("regions")
+    ring = [[10, 46], [12, 46], [12, 48], [10, 48], [10, 46]]
+    engine.store.put_table(
+        table,
+        {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "properties": {},
+                    "geometry": {"type": "Polygon", "coordinates": [ring]},
+                }
+            ],
+        },
+    )
+    out = ab.clipToCollection(ee.FeatureCollection(table))
+    got = px(out)["a"]
+    expected = np.full(A.shape, NAN)
+    expected[2:4, 0:2] = A[2:4, 0:2]  # rows 48..46N, columns 10..12E
+    assert_pixels_equal(got, expected)
+    assert out.getInfo()["properties"]["p"] == 7
+
+
+# Every algorithm registered by gee_cscc/engine/algorithms/image.py, and where it is tested.
+TESTED = {
+    "test_binary_arithmetic_masks_and_names": "add subtract multiply max min",
+    "test_divide_by_zero_gives_zero": "divide",
+    "test_mod_keeps_the_sign_of_the_dividend": "mod",
+    "test_pow_is_float_and_masks_invalid_results": "pow",
+    "test_unary_math": "log log10 exp abs sqrt floor ceil",
+    "test_more_unary_math": "sin cos tan asin acos atan sinh cosh tanh cbrt signum round",
+    "test_two_argument_math": "atan2 hypot",
+    "test_comparisons_and_logic_give_0_or_1": "lt lte gt gte eq neq and or",
+    "test_not": "not",
+    "test_clamp_and_unit_scale": "clamp unitScale",
+    "test_integer_casts_truncate_and_saturate": (
+        "toUint8 toInt8 toUint16 toInt16 toInt32 toInt toByte toShort"
+    ),
+    "test_wide_integer_casts": "toUint32 toInt64 toLong",
+    "test_float_casts": "toFloat toDouble",
+    "test_cast_by_band_types": "cast",
+    "test_band_types": "bandTypes",
+    "test_where_replaces_where_test_is_nonzero_and_keeps_input_where_masked": "where",
+    "test_update_mask_ands_with_existing_mask": "updateMask",
+    "test_mask_get_returns_zero_one_mask": "mask",
+    "test_unmask_same_footprint": "unmask",
+    "test_self_mask": "selfMask",
+    "test_select": "select",
+    "test_rename": "rename",
+    "test_add_bands_duplicate_names_get_suffixes": "addBands bandNames",
+    "test_constant_images": "constant",
+    "test_load_round_trip_values_masks_and_info": "load",
+    "test_pixel_area_geographic_matches_geod": "pixelArea",
+    "test_pixel_lon_lat": "pixelLonLat",
+    "test_projection_of_stored_and_constant_images": "projection",
+    "test_set_default_projection": "setDefaultProjection",
+    "test_reproject_nearest_to_coarser_grid": "reproject",
+    "test_clip_bounds_the_image_to_the_region": "clip",
+    "test_clip_to_collection": "clipToCollection",
+    "test_clip_to_bounds_and_scale": "clipToBoundsAndScale",
+    "test_image_geometry": "geometry",
+    "test_date_id_and_copy_properties": "date id copyProperties",
+}
+# Aliases registered with the same implementation as a tested name.
+ALIASES = {
+    "uint8": "toUint8",
+    "byte": "toUint8",
+    "int8": "toInt8",
+    "uint16": "toUint16",
+    "int16": "toInt16",
+    "short": "toInt16",
+    "toShort": "toInt16",
+    "uint32": "toUint32",
+    "int32": "toInt32",
+    "int": "toInt32",
+    "toInt": "toInt32",
+    "toByte": "toUint8",
+    "int64": "toInt64",
+    "long": "toInt64",
+    "toLong": "toInt64",
+    "float": "toFloat",
+    "double": "toDouble",
+}
+
+
+def test_every_image_algorithm_has_a_test():
+    from gee_cscc.engine import registry
+
+    registry.implemented()
+    impls = registry._IMPLEMENTATIONS
+    here = globals()
+    covered = set()
+    for test_name, methods in TESTED.items():
+        assert test_name in here, test_name
+        covered |= {f"Image.{m}" for m in methods.split()}
+    registered = {n for n, f in impls.items() if f.__module__.endswith("algorithms.image")}
+    for name in registered - covered:
+        alias = ALIASES.get(name.split(".", 1)[1])
+        assert alias is not None, f"{name} has no test"
+        assert impls[name] is impls[f"Image.{alias}"], name

@@ -19,7 +19,7 @@ import pytest
 
 from gee_cscc.engine import initialize_ee, registry
 from gee_cscc.engine.server import COMPUTE_PIXELS_LIMIT
-from gee_cscc.testing import grid, npp_cube
+from gee_cscc.testing import NetworkBlockedError, grid, npp_cube
 
 PROJECT = "projects/local-project"
 
@@ -97,33 +97,38 @@ def test_algorithm_list_is_served_whole(engine):
     assert "local engine" in headers.get("X-Earth-Engine-Init-Message", "")
 
 
-def test_initialize_makes_no_outside_connection(engine, network, monkeypatch):
+def test_initialize_makes_no_outside_connection(engine, network_guard, monkeypatch):
     fetched: list[str] = []
     real_urlopen = urllib.request.urlopen
 
     def spy(url, *args, **kwargs):
-        fetched.append(getattr(url, "full_url", url))
+        fetched.append(str(getattr(url, "full_url", url)))
         return real_urlopen(url, *args, **kwargs)
 
     monkeypatch.setattr(urllib.request, "urlopen", spy)
-    before = list(network.attempts)
+    before = list(network_guard.attempts)
     initialize_ee(engine.url, engine.project)
-    assert network.attempts == before  # nothing outside loopback was even looked up
-    assert not [u for u in fetched if "earthengine-stac" in str(u)]  # no catalog fetch
+    assert network_guard.attempts == before  # nothing outside loopback was even looked up
+    assert not [u for u in fetched if "earthengine-stac" in u]  # no data-catalog fetch
     assert ee.Number(2).add(3).getInfo() == 5
+    # Control: the client's own catalog fetch is seen by both the spy and the blocker.
+    with pytest.raises(NetworkBlockedError):
+        ee.deprecation._FetchDataCatalogStac()
+    assert any("earthengine-stac" in u for u in fetched)
+    assert len(network_guard.attempts) == len(before) + 1  # the host (or a proxy's)
 
 
-def test_network_blocker_refuses_outside_hosts(network):
+def test_network_blocker_refuses_outside_hosts(network_guard):
     import socket
 
-    from gee_cscc.testing import NetworkBlockedError
-
     with pytest.raises(NetworkBlockedError):
-        socket.getaddrinfo("storage.googleapis.com", 443)
+        socket.getaddrinfo("example.com", 443)
     with pytest.raises(NetworkBlockedError):
         socket.create_connection(("192.0.2.1", 80), timeout=0.1)  # TEST-NET-1
-    assert network.attempts[-2:] == ["storage.googleapis.com", "192.0.2.1"]
-    socket.getaddrinfo("localhost", 80)  # loopback names are fine
+    with socket.socket() as sock, pytest.raises(NetworkBlockedError):
+        sock.connect(("10.0.0.1", 80))
+    assert network_guard.attempts[-3:] == ["example.com", "192.0.2.1", "10.0.0.1"]
+    assert socket.getaddrinfo("localhost", 80)  # loopback names are fine
 
 
 # --- value:compute errors ---------------------------------------------------------------------

@@ -14,7 +14,6 @@ import xarray as xr
 from gee_cscc.engine import EEError
 from gee_cscc.engine.store import AssetName, AssetStore, year_millis
 from gee_cscc.testing import (
-    EDGE_CASES,
     assert_pixels_equal,
     compute_pixels,
     edge_case_cube,
@@ -371,28 +370,3 @@ def test_asset_name_parts():
     assert name.parent().name == "projects/local-project/assets/a/b"
     assert name.child("d").path == "a/b/c/d"
     assert AssetName.parse("projects/local-project/assets").path == ""
-
-
-# --- the test helpers themselves ----------------------------------------------------------------
-
-
-def test_edge_case_cube_layout():
-    cube = edge_case_cube(range(2001, 2007))
-    v = cube.values
-    assert cube.dims == ("year", "y", "x")
-    assert np.isnan(v[(slice(None), *EDGE_CASES["all_masked"])]).all()
-    gap = v[(slice(None), *EDGE_CASES["one_gap"])]
-    assert np.isnan(gap).tolist() == [False, True, False, False, False, False]
-    tie = v[(slice(None), *EDGE_CASES["tie_max"])]
-    assert tie[0] == tie[-1] == tie.max() and (tie[1:-1] < tie[0]).all()
-    assert (v[(slice(None), *EDGE_CASES["flat"])] == 400.0).all()
-    assert (v[(slice(None), *EDGE_CASES["negative"])] < 0).all()
-    single = v[(slice(None), *EDGE_CASES["single_valid"])]
-    assert np.count_nonzero(~np.isnan(single)) == 1
-    rest = v[:, 2:, :]  # the ordinary cells: distinct values within each series
-    for series in rest.reshape(len(cube["year"]), -1).T:
-        assert len(set(series)) == len(series)
-    assert np.isnan(npp_cube(masked_cells=[(1, 2)]).values[:, 1, 2]).all()
-    assert np.isnan(npp_cube(gaps=0.5, seed=3).values).any()
-    with pytest.raises(ValueError, match="at least 3 years"):
-        edge_case_cube(range(2001, 2003))

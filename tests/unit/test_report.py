@@ -344,6 +344,17 @@ def test_missing_layers_leave_their_maps_out(results: Results, tmp_path: Path) -
     assert set(written) == {"trend_slope", "cscc"}
 
 
+def test_maps_do_not_depend_on_the_order_of_the_coordinates(
+    results: Results, tmp_path: Path
+) -> None:
+    # y north to south (as built) and south to north, x reversed: the same picture.
+    flipped = results.rasters.isel(y=slice(None, None, -1), x=slice(None, None, -1))
+    twin = SimpleNamespace(**{**vars(results), "rasters": flipped})
+    a = make_figures(results, tmp_path / "a", dpi=DPI, names=["cscc"])["cscc"]
+    b = make_figures(twin, tmp_path / "b", dpi=DPI, names=["cscc"])["cscc"]
+    assert np.array_equal(imread(a), imread(b))
+
+
 def test_every_figure_has_a_caption(results: Results) -> None:
     captions = figure_captions(results)
     assert EXPECTED <= set(captions)

@@ -15,7 +15,7 @@ region (shells counter-clockwise, holes clockwise) and refused otherwise.
 Measures are on the WGS84 ellipsoid, in m² and m: geodesic edges with ``pyproj.Geod``
 (Karney's algorithms), edges straight in longitude/latitude exactly by Green's theorem
 (:mod:`gee_cscc.engine.area`), edges straight in a projected CRS through a densified copy
-(every piece within 1 mm of the true edge). With a ``proj`` argument, measures and
+(every piece within 1e-11 of the geometry's size of the true edge). With a ``proj`` argument, measures and
 operations are planar in that projection's units.
 
 Combining operations (``intersection``, ``union``, ``intersects`` …) run on longitude/latitude
@@ -28,6 +28,7 @@ centred on the geometry; a geometry too large for the requested error margin the
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 from typing import Any
@@ -128,18 +129,21 @@ def _is_geographic(crs: str | Projection) -> bool:
 def _units_per_metre(crs: str | Projection) -> float:
     """Coordinate units of ``crs`` per metre (degrees, metres, feet, or pixels of a Projection)."""
     code, affine = _base(crs)
-    proj = Projection(code)
-    if proj.is_geographic:
-        per_m = 1.0 / METERS_PER_DEGREE
-    else:
-        import pyproj
-
-        axes = pyproj.CRS.from_user_input(code).axis_info
-        per_m = 1.0 / (axes[0].unit_conversion_factor if axes else 1.0)
+    per_m = _code_units_per_metre(code)
     if affine is not None:
         a, b, _, d, e, _ = affine
         per_m /= math.sqrt(abs(a * e - b * d))
     return per_m
+
+
+@functools.lru_cache(maxsize=64)
+def _code_units_per_metre(code: str) -> float:
+    if Projection(code).is_geographic:
+        return 1.0 / METERS_PER_DEGREE
+    import pyproj
+
+    axes = pyproj.CRS.from_user_input(code).axis_info
+    return 1.0 / (axes[0].unit_conversion_factor if axes else 1.0)
 
 
 def _in_frame(geometry: Geometry, crs: str | Projection, geodesic: bool, tol_m: float) -> Any:
@@ -193,7 +197,7 @@ def _measure_tolerance(geometry: Geometry) -> float:
 class _Parse:
     """Coordinates of one constructor call, gathered in the result's CRS."""
 
-    def __init__(self, algo: str, crs: Any, coordinates: Any) -> None:
+    def __init__(self, algo: str, crs: Any, coordinates: Any, geodesic: Any = None) -> None:
         self.algo = algo
         proj = as_projection_arg(crs, algo, "crs")
         inputs = list(_geometries_in(coordinates))
@@ -204,11 +208,13 @@ class _Parse:
         else:
             self.crs = "EPSG:4326"
         self.inputs = inputs
+        self.geo = self._geodesic(geodesic)
 
     def fail(self, detail: str) -> EEError:
         return EEError(f"{self.algo}: Invalid coordinates: {detail}")
 
-    def geodesic(self, geodesic: Any) -> bool:
+    def _geodesic(self, geodesic: Any) -> bool:
+        """The result's edge kind: as asked, else the inputs', else by the CRS."""
         if geodesic is not None:
             return bool(geodesic)
         # The inputs' state: the first input with edges (a point's flag means nothing).
@@ -244,7 +250,7 @@ class _Parse:
     def points(self, value: Any, what: str) -> list[tuple[float, float]]:
         """A list of points: ``[x, y]`` pairs, Point geometries, or flat numbers."""
         if isinstance(value, Geometry):
-            shape = self.shape_of(value, self.geodesic(None))
+            shape = self.shape_of(value, self.geo)
             if shape.geom_type in ("LineString", "LinearRing"):
                 return [tuple(c[:2]) for c in shape.coords]
             raise self.fail(f"expected a list of points for a {what}, got a {shape.geom_type}.")
@@ -275,7 +281,7 @@ class _Parse:
     def polygon_rings(self, value: Any) -> list[list[tuple[float, float]]]:
         """The rings of one polygon: a Polygon geometry, a list of rings, or one ring."""
         if isinstance(value, Geometry):
-            shape = self.shape_of(value, self.geodesic(None))
+            shape = self.shape_of(value, self.geo)
             if shape.geom_type == "Polygon":
                 if shape.is_empty:
                     return []
@@ -385,10 +391,10 @@ def point(coordinates: Any, crs: Any = None) -> Geometry:
     if coordinates is None:
         raise required(p.algo, "coordinates")
     if isinstance(coordinates, Geometry):
-        return _result(sg.Point(p.point(coordinates)), p, p.geodesic(None))
+        return _result(sg.Point(p.point(coordinates)), p, p.geo)
     if not isinstance(coordinates, (list, tuple)) or len(coordinates) != 2:
         raise p.fail(f"a Point needs exactly 2 coordinates [x, y], got {_short(coordinates)}.")
-    return _result(sg.Point(p.point(coordinates)), p, p.geodesic(None))
+    return _result(sg.Point(p.point(coordinates)), p, p.geo)
 
 
 @algorithm("GeometryConstructors.MultiPoint")
@@ -399,7 +405,7 @@ def multi_point(coordinates: Any, crs: Any = None) -> Geometry:
     if coordinates is None:
         raise required(p.algo, "coordinates")
     pts = p.points(coordinates, "MultiPoint") if coordinates else []
-    return _result(sg.MultiPoint(pts), p, p.geodesic(None))
+    return _result(sg.MultiPoint(pts), p, p.geo)
 
 
 @algorithm("GeometryConstructors.LineString")
@@ -411,12 +417,12 @@ def line_string(
 ) -> Geometry:
     import shapely.geometry as sg
 
-    p = _Parse("GeometryConstructors.LineString", crs, coordinates)
+    p = _Parse("GeometryConstructors.LineString", crs, coordinates, geodesic)
     if coordinates is None:
         raise required(p.algo, "coordinates")
     if isinstance(coordinates, list) and not coordinates:
-        return _result(sg.LineString(), p, p.geodesic(geodesic))
-    return _result(sg.LineString(p.line(coordinates)), p, p.geodesic(geodesic))
+        return _result(sg.LineString(), p, p.geo)
+    return _result(sg.LineString(p.line(coordinates)), p, p.geo)
 
 
 @algorithm("GeometryConstructors.LinearRing")
@@ -428,10 +434,10 @@ def linear_ring(
 ) -> Geometry:
     import shapely.geometry as sg
 
-    p = _Parse("GeometryConstructors.LinearRing", crs, coordinates)
+    p = _Parse("GeometryConstructors.LinearRing", crs, coordinates, geodesic)
     if coordinates is None:
         raise required(p.algo, "coordinates")
-    return _result(sg.LinearRing(p.ring(coordinates)), p, p.geodesic(geodesic))
+    return _result(sg.LinearRing(p.ring(coordinates)), p, p.geo)
 
 
 @algorithm("GeometryConstructors.MultiLineString")
@@ -443,7 +449,7 @@ def multi_line_string(
 ) -> Geometry:
     import shapely.geometry as sg
 
-    p = _Parse("GeometryConstructors.MultiLineString", crs, coordinates)
+    p = _Parse("GeometryConstructors.MultiLineString", crs, coordinates, geodesic)
     if coordinates is None:
         raise required(p.algo, "coordinates")
     parts = p.multi(coordinates, ("number", "point", "Point"))
@@ -453,11 +459,11 @@ def multi_line_string(
         lines = []
         for part in parts:
             if isinstance(part, Geometry) and part.shape.geom_type == "MultiLineString":
-                shape = p.shape_of(part, p.geodesic(geodesic))
+                shape = p.shape_of(part, p.geo)
                 lines.extend([list(g.coords) for g in shape.geoms])
             else:
                 lines.append(p.line(part))
-    return _result(sg.MultiLineString(lines), p, p.geodesic(geodesic))
+    return _result(sg.MultiLineString(lines), p, p.geo)
 
 
 @algorithm("GeometryConstructors.Polygon")
@@ -468,12 +474,12 @@ def polygon(
     maxError: Any = None,  # noqa: N803
     evenOdd: Any = True,  # noqa: N803
 ) -> Geometry:
-    p = _Parse("GeometryConstructors.Polygon", crs, coordinates)
+    p = _Parse("GeometryConstructors.Polygon", crs, coordinates, geodesic)
     if coordinates is None:
         raise required(p.algo, "coordinates")
     even_odd = True if evenOdd is None else bool(evenOdd)
     shape = _make_polygon(p.polygon_rings(coordinates), even_odd, p)
-    return _result(shape, p, p.geodesic(geodesic))
+    return _result(shape, p, p.geo)
 
 
 @algorithm("GeometryConstructors.MultiPolygon")
@@ -486,7 +492,7 @@ def multi_polygon(
 ) -> Geometry:
     import shapely.geometry as sg
 
-    p = _Parse("GeometryConstructors.MultiPolygon", crs, coordinates)
+    p = _Parse("GeometryConstructors.MultiPolygon", crs, coordinates, geodesic)
     if coordinates is None:
         raise required(p.algo, "coordinates")
     even_odd = True if evenOdd is None else bool(evenOdd)
@@ -496,13 +502,13 @@ def multi_polygon(
     polys: list[Any] = []
     for part in parts:
         if isinstance(part, Geometry) and part.shape.geom_type == "MultiPolygon":
-            polys.extend(p.shape_of(part, p.geodesic(geodesic)).geoms)
+            polys.extend(p.shape_of(part, p.geo).geoms)
             continue
         shape = _make_polygon(p.polygon_rings(part), even_odd, p)
         if shape.is_empty:
             continue
         polys.extend(shape.geoms if shape.geom_type == "MultiPolygon" else [shape])
-    return _result(sg.MultiPolygon(polys), p, p.geodesic(geodesic))
+    return _result(sg.MultiPolygon(polys), p, p.geo)
 
 
 @algorithm("GeometryConstructors.Rectangle")
@@ -514,7 +520,7 @@ def rectangle(
 ) -> Geometry:
     import shapely.geometry as sg
 
-    p = _Parse("GeometryConstructors.Rectangle", crs, coordinates)
+    p = _Parse("GeometryConstructors.Rectangle", crs, coordinates, geodesic)
     if coordinates is None:
         raise required(p.algo, "coordinates")
     if not isinstance(coordinates, (list, tuple)):
@@ -530,7 +536,7 @@ def rectangle(
         )
     (x1, y1), (x2, y2) = corners
     ring = [(x1, y2), (x1, y1), (x2, y1), (x2, y2), (x1, y2)]
-    return _result(sg.Polygon(ring), p, p.geodesic(geodesic))
+    return _result(sg.Polygon(ring), p, p.geo)
 
 
 @algorithm("GeometryConstructors.BBox")
@@ -579,8 +585,8 @@ def multi_geometry(
     for g in geometries:
         if not isinstance(g, Geometry):
             raise invalid_type(algo, "geometries", "List<Geometry>", g)
-    p = _Parse(algo, crs, list(geometries))
-    geo = p.geodesic(geodesic)
+    p = _Parse(algo, crs, list(geometries), geodesic)
+    geo = p.geo
     tol = margin_metres(maxError, algo) or DEFAULT_MAX_ERROR_M
     shapes = [_in_frame(g, p.crs, geo, tol) for g in geometries]
     return _result(sg.GeometryCollection(shapes), p, geo)
