@@ -24,7 +24,14 @@ from . import tables as _tables
 from .config import Config
 from .method import MethodGraph, Regions, build, load_annual_npp
 from .method.trend import TREND_CLASSES, p_values
-from .pull import ALL_ID, count_maintenance, maintenance_counts_server, open_collection, open_image, region_sums
+from .pull import (
+    ALL_ID,
+    count_maintenance,
+    maintenance_counts_server,
+    open_collection,
+    open_image,
+    region_sums,
+)
 
 __all__ = ["Results", "analyze", "ALL"]
 
@@ -146,15 +153,21 @@ def analyze(
     cap = region_sums(cap_bands, ["cscc_g", "npp_g", "area_m2", "cells"], regions, grid)
     year_names = [f"npp_{y}" for y in annual.years]
     year_bands = ee.Image.cat(
-        [masked(annual.image(y).select("npp").multiply(area)).rename(f"npp_{y}") for y in annual.years]
+        [
+            masked(annual.image(y).select("npp").multiply(area)).rename(f"npp_{y}")
+            for y in annual.years
+        ]
     )
     yearly_sums = region_sums(year_bands, year_names, regions, grid)
     class_bands, class_names = [], []
-    for band, alpha in (("trend_class", cfg.alpha), ("trend_class_strict", cfg.alpha_strict)):
+    for band in ("trend_class", "trend_class_strict"):
         cls = graph.trend.select(band)
         for code in TREND_CLASSES:
             hit = masked(cls.eq(code))
-            class_bands += [hit.multiply(area).rename(f"a_{band}_{code}"), hit.rename(f"n_{band}_{code}")]
+            class_bands += [
+                hit.multiply(area).rename(f"a_{band}_{code}"),
+                hit.rename(f"n_{band}_{code}"),
+            ]
             class_names += [f"a_{band}_{code}", f"n_{band}_{code}"]
     class_sums = region_sums(ee.Image.cat(class_bands), class_names, regions, grid)
     done()
@@ -165,7 +178,9 @@ def analyze(
     surfaces = open_collection(graph.maintenance, grid, band="P")
     pcs_years = [y for y in cfg.pcs_years if y in annual.years]
     pcs = (
-        open_collection(graph.potential.filter(ee.Filter.inList("year", pcs_years)), grid, band="pcs")
+        open_collection(
+            graph.potential.filter(ee.Filter.inList("year", pcs_years)), grid, band="pcs"
+        )
         if pcs_years
         else None
     )
@@ -209,7 +224,9 @@ def _assemble_rasters(
     ds: xr.Dataset, surfaces: xr.DataArray, pcs: xr.DataArray | None, *, n: int, method: str
 ) -> xr.Dataset:
     out = ds.copy()
-    out["trend_p"] = xr.DataArray(p_values(out["trend_stat"].values, n=n, method=method), dims=("y", "x"))
+    out["trend_p"] = xr.DataArray(
+        p_values(out["trend_stat"].values, n=n, method=method), dims=("y", "x")
+    )
     out["maintenance"] = surfaces.rename("maintenance")
     if pcs is not None:
         out["pcs"] = pcs.rename({"year": "pcs_year"}).rename("pcs")
@@ -248,7 +265,9 @@ def _capacity(cap: pd.DataFrame, order: list[int], label: dict) -> pd.DataFrame:
     return frame
 
 
-def _yearly(yearly_sums: pd.DataFrame, cap: pd.DataFrame, years: tuple[int, ...]) -> tuple[pd.DataFrame, dict]:
+def _yearly(
+    yearly_sums: pd.DataFrame, cap: pd.DataFrame, years: tuple[int, ...]
+) -> tuple[pd.DataFrame, dict]:
     totals = yearly_sums.sum(axis=0)
     total_npp = [totals[f"npp_{y}"] for y in years]
     cscc_total = float(cap["cscc_g"].sum())
@@ -258,7 +277,9 @@ def _yearly(yearly_sums: pd.DataFrame, cap: pd.DataFrame, years: tuple[int, ...]
     return frame, series
 
 
-def _trend_summary(class_sums: pd.DataFrame, order: list[int], label: dict, cfg: Config) -> pd.DataFrame:
+def _trend_summary(
+    class_sums: pd.DataFrame, order: list[int], label: dict, cfg: Config
+) -> pd.DataFrame:
     totals = class_sums.sum(axis=0)
     rows = []
     for rid in order:
@@ -290,7 +311,10 @@ def _maintenance_and_fits(
     for rid in order:
         sub = counts[counts["region_id"] == rid].set_index("year").reindex(eval_years, fill_value=0)
         table = _tables.maintenance_table(
-            eval_years, sub["n_pos"].to_numpy(), sub["n_neg"].to_numpy(), reference_year=cfg.reference_year
+            eval_years,
+            sub["n_pos"].to_numpy(),
+            sub["n_neg"].to_numpy(),
+            reference_year=cfg.reference_year,
         )
         table.insert(0, "region", label[rid])
         tables.append(table)
@@ -332,7 +356,9 @@ def _summary(
         "potential_last_pg": float(last["potential_pg"]),
         "potential_share_of_cscc": float(all_row["potential_share_of_cscc"]),
         "potential_share_of_npp": float(all_row["potential_share_of_npp"]),
-        "trend_class_area_share": {r["class"]: float(r["area_share"]) for _, r in shares.iterrows()},
+        "trend_class_area_share": {
+            r["class"]: float(r["area_share"]) for _, r in shares.iterrows()
+        },
         "npp_series": {k: (float(v) if v is not None else None) for k, v in series.items()},
         "maintenance_slopes": {k: float(v) for k, v in slopes.items()},
         "grid": grid.to_dict(),

@@ -30,7 +30,9 @@ class Reporter:
 
     def __call__(self, message: str) -> None:
         if not self.quiet:
-            print(f"[{time.perf_counter() - self.start:7.1f}s] {message}", file=sys.stderr, flush=True)
+            print(
+                f"[{time.perf_counter() - self.start:7.1f}s] {message}", file=sys.stderr, flush=True
+            )
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -41,7 +43,9 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--out", default=None, help="output folder (default: ./cscc-out)")
-    p.add_argument("--store", default=None, help="local engine asset store (default: ~/.cache/gee-cscc/store)")
+    p.add_argument(
+        "--store", default=None, help="local engine asset store (default: ~/.cache/gee-cscc/store)"
+    )
     p.add_argument(
         "--counting",
         choices=("local", "server"),
@@ -63,23 +67,35 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     demo = sub.add_parser("demo", help="run everything on synthetic demo data (local engine)")
-    demo.add_argument("--resolution", type=float, choices=(0.1, 0.05), default=0.1, help="grid (degrees)")
+    demo.add_argument(
+        "--resolution", type=float, choices=(0.1, 0.05), default=0.1, help="grid (degrees)"
+    )
     _add_run_options(demo)
     _add_common(demo)
 
     run = sub.add_parser("run", help="run the method on your NPP and regions")
     run.add_argument("--config", help="TOML run configuration (see README)")
-    run.add_argument("--npp", help="ImageCollection asset id, NetCDF/Zarr file, or folder of *_YYYY.tif")
-    run.add_argument("--regions", help="table or region-image asset id, GeoJSON file, or region GeoTIFF")
+    run.add_argument(
+        "--npp", help="ImageCollection asset id, NetCDF/Zarr file, or folder of *_YYYY.tif"
+    )
+    run.add_argument(
+        "--regions", help="table or region-image asset id, GeoJSON file, or region GeoTIFF"
+    )
     run.add_argument("--region-names", help="CSV with columns region_id,name for a region raster")
-    run.add_argument("--region-property", help="feature property naming each region (default: abbr)")
-    run.add_argument("--engine", choices=("local", "earthengine"), help="where to compute (default: local)")
+    run.add_argument(
+        "--region-property", help="feature property naming each region (default: abbr)"
+    )
+    run.add_argument(
+        "--engine", choices=("local", "earthengine"), help="where to compute (default: local)"
+    )
     run.add_argument("--project", help="Google Cloud project (Earth Engine)")
     run.add_argument("--start", type=int, help="first year")
     run.add_argument("--end", type=int, help="last year")
     run.add_argument("--reference", type=int, help="reference year t'")
     run.add_argument("--band", help="NPP band name")
-    run.add_argument("--scale-factor", type=float, help="stored value × factor (+ offset) = g C m-2 yr-1")
+    run.add_argument(
+        "--scale-factor", type=float, help="stored value × factor (+ offset) = g C m-2 yr-1"
+    )
     run.add_argument("--trend", choices=("ols", "sen"), help="trend method")
     run.add_argument("--fit-mode", choices=("free", "fixed", "loglinear"), help="decay fit")
     _add_run_options(run)
@@ -142,7 +158,9 @@ def _cmd_demo(args: argparse.Namespace, report: Reporter) -> int:
     from .demo_run import run_demo
 
     out = Path(args.out or "cscc-demo")
-    results = run_demo(out, resolution=args.resolution, store=args.store, counting=args.counting, progress=report)
+    results = run_demo(
+        out, resolution=args.resolution, store=args.store, counting=args.counting, progress=report
+    )
     _print_summary(results, out, quiet=args.quiet)
     return 0
 

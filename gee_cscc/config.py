@@ -213,9 +213,7 @@ class Config:
         put("alpha", alpha)
         strict = _number("alpha_strict", self.alpha_strict)
         if not 0.0 < strict < alpha:
-            raise ConfigError(
-                f"alpha_strict: {strict!r} must be > 0 and < alpha ({alpha!r})"
-            )
+            raise ConfigError(f"alpha_strict: {strict!r} must be > 0 and < alpha ({alpha!r})")
         put("alpha_strict", strict)
 
         put("band", _text("band", self.band))
@@ -343,9 +341,7 @@ class Config:
             try:
                 text = path.read_text(encoding="utf-8")
             except (OSError, UnicodeDecodeError) as exc:
-                raise ConfigError(
-                    f"cannot read config file {str(path)!r}: {exc}"
-                ) from exc
+                raise ConfigError(f"cannot read config file {str(path)!r}: {exc}") from exc
             name = str(path)
         try:
             data = tomllib.loads(text)
@@ -365,9 +361,7 @@ class Config:
         """
         unknown = [key for key in overrides if key not in _FIELD_NAMES]
         if unknown:
-            raise ConfigError(
-                _unknown_key_message(unknown[0], _FIELD_NAMES, "overrides")
-            )
+            raise ConfigError(_unknown_key_message(unknown[0], _FIELD_NAMES, "overrides"))
         follows_years = self.pcs_years == (self.start, self.reference_year, self.end)
         years_change = any(key in overrides for key in _YEAR_KEYS)
         if "pcs_years" not in overrides and follows_years and years_change:
@@ -384,9 +378,7 @@ class Config:
 
     def to_toml(self) -> str:
         """Return the config as sectioned TOML text that :meth:`from_toml` reads back equal."""
-        lines = [
-            "# gee_cscc run configuration (see METHOD.md); unset optional keys are comments"
-        ]
+        lines = ["# gee_cscc run configuration (see METHOD.md); unset optional keys are comments"]
         for section, names in SECTIONS.items():
             lines.append("")
             lines.append(f"[{section}]")
@@ -405,9 +397,7 @@ _FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Config)
 # ---------------------------------------------------------------------- field validators
 def _integer(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ConfigError(
-            f"{name}: {value!r} ({type(value).__name__}) is not an integer"
-        )
+        raise ConfigError(f"{name}: {value!r} ({type(value).__name__}) is not an integer")
     return int(value)
 
 
@@ -431,9 +421,7 @@ def _text(name: str, value: Any) -> str:
 def _identifier(name: str, value: Any, what: str) -> str:
     text = _text(name, value)
     if any(char.isspace() for char in text):
-        raise ConfigError(
-            f"{name}: {value!r} is not a valid {what} (it contains whitespace)"
-        )
+        raise ConfigError(f"{name}: {value!r} is not a valid {what} (it contains whitespace)")
     return text
 
 
@@ -452,9 +440,7 @@ def _sequence(name: str, value: Any) -> list[Any]:
 
 def _thresholds(value: Any) -> tuple[float, float, float, float]:
     items = _sequence("grade_thresholds", value)
-    numbers_ = tuple(
-        _number(f"grade_thresholds[{i}]", item) for i, item in enumerate(items)
-    )
+    numbers_ = tuple(_number(f"grade_thresholds[{i}]", item) for i, item in enumerate(items))
     if len(numbers_) != 4 or any(a <= b for a, b in itertools.pairwise(numbers_)):
         raise ConfigError(
             f"grade_thresholds: {value!r} must be 4 numbers in strictly decreasing order "
@@ -468,9 +454,7 @@ def _pcs_years(value: Any, start: int, end: int) -> tuple[int, ...]:
     years = [_integer("pcs_years", item) for item in _sequence("pcs_years", value)]
     for year in years:
         if not start <= year <= end:
-            raise ConfigError(
-                f"pcs_years: {year} is outside the run years {start} … {end}"
-            )
+            raise ConfigError(f"pcs_years: {year} is outside the run years {start} … {end}")
     if len(set(years)) != len(years):
         raise ConfigError(f"pcs_years: {value!r} lists a year twice")
     return tuple(sorted(years))
@@ -484,14 +468,10 @@ def _unknown_key_message(key: Any, known: Iterable[str], where: str) -> str:
     return f"{key}: unknown key in {where}{hint}; known keys: {', '.join(known)}"
 
 
-def _flatten(
-    mapping: Mapping[str, Any], *, sectioned: bool, source: str
-) -> dict[str, Any]:
+def _flatten(mapping: Mapping[str, Any], *, sectioned: bool, source: str) -> dict[str, Any]:
     """Return the field values of a flat or sectioned mapping, rejecting unknown keys."""
     if not isinstance(mapping, Mapping):
-        raise ConfigError(
-            f"config {source}: expected a mapping, got {type(mapping).__name__}"
-        )
+        raise ConfigError(f"config {source}: expected a mapping, got {type(mapping).__name__}")
     flat: dict[str, Any] = {}
 
     def put(name: str, value: Any, where: str) -> None:
@@ -503,22 +483,14 @@ def _flatten(
         if sectioned and key in SECTIONS and isinstance(value, Mapping):
             for name, item in value.items():
                 if name not in SECTIONS[key]:
-                    raise ConfigError(
-                        _unknown_key_message(name, SECTIONS[key], f"[{key}]")
-                    )
+                    raise ConfigError(_unknown_key_message(name, SECTIONS[key], f"[{key}]"))
                 put(name, item, f"[{key}]")
         elif key in _FIELD_NAMES:
             put(key, value, "the top level")
         elif sectioned and key in SECTIONS:
-            raise ConfigError(
-                f"{key}: {value!r} must be a table of {', '.join(SECTIONS[key])}"
-            )
+            raise ConfigError(f"{key}: {value!r} must be a table of {', '.join(SECTIONS[key])}")
         else:
-            known = (
-                _FIELD_NAMES + tuple(f"[{s}]" for s in SECTIONS)
-                if sectioned
-                else _FIELD_NAMES
-            )
+            known = _FIELD_NAMES + tuple(f"[{s}]" for s in SECTIONS) if sectioned else _FIELD_NAMES
             raise ConfigError(_unknown_key_message(key, known, source))
     return flat
 

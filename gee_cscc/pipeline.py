@@ -22,7 +22,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import xarray as xr
 
 from . import __version__
 from .analysis import Results, analyze
@@ -35,19 +34,43 @@ __all__ = ["RunInputs", "run", "write_outputs", "TABLE_FILES", "default_store"]
 TABLE_FILES = {
     "capacity_by_region.csv": (
         "capacity",
-        ["region", "cscc_tg", "current_npp_tg", "potential_tg", "cscc_mean_gm2",
-         "potential_share_of_cscc", "potential_share_of_npp"],
+        [
+            "region",
+            "cscc_tg",
+            "current_npp_tg",
+            "potential_tg",
+            "cscc_mean_gm2",
+            "potential_share_of_cscc",
+            "potential_share_of_npp",
+        ],
     ),
     "maintenance_counts.csv": (
         "maintenance_counts",
         ["region", "year", "n_pos", "ratio_pos", "n_neg", "ratio_neg", "changed", "changed_ratio"],
     ),
-    "yearly.csv": ("yearly", ["year", "mean_npp_gm2", "total_npp_pg", "saturation", "potential_pg"]),
+    "yearly.csv": (
+        "yearly",
+        ["year", "mean_npp_gm2", "total_npp_pg", "saturation", "potential_pg"],
+    ),
     "trend_summary.csv": ("trend_summary", ["region", "alpha", "class", "area_km2", "area_share"]),
     "resilience.csv": (
         "resilience",
-        ["region", "tau_pos", "tau_pos_low", "tau_pos_high", "lambda_pos", "r2_pos", "tau_neg",
-         "tau_neg_low", "tau_neg_high", "lambda_neg", "r2_neg", "rs", "grade", "flags"],
+        [
+            "region",
+            "tau_pos",
+            "tau_pos_low",
+            "tau_pos_high",
+            "lambda_pos",
+            "r2_pos",
+            "tau_neg",
+            "tau_neg_low",
+            "tau_neg_high",
+            "lambda_neg",
+            "r2_neg",
+            "rs",
+            "grade",
+            "flags",
+        ],
     ),
 }
 
@@ -105,7 +128,9 @@ def _engine_for(cfg: Config, store: Path | None, progress: Progress | None) -> I
     import ee
 
     if not cfg.project:
-        raise InputError("--engine earthengine needs a Google Cloud project (--project or project = ...).")
+        raise InputError(
+            "--engine earthengine needs a Google Cloud project (--project or project = ...)."
+        )
     if progress:
         progress(f"initializing Earth Engine (project {cfg.project})")
     try:
@@ -142,7 +167,9 @@ def _resolve_inputs(inputs: RunInputs, engine: Any, cfg: Config) -> tuple[str, A
             )
         npp_data = read_npp(inputs.npp, band=cfg.band).data
         npp_id = engine.asset_id("inputs/npp")
-        engine.store.put_collection(npp_id, npp_data, band=cfg.band, properties={"source": str(inputs.npp)})
+        engine.store.put_collection(
+            npp_id, npp_data, band=cfg.band, properties={"source": str(inputs.npp)}
+        )
     names = read_region_names(inputs.region_names) if inputs.region_names else None
     if inputs.regions is None:
         return npp_id, None
@@ -150,7 +177,9 @@ def _resolve_inputs(inputs: RunInputs, engine: Any, cfg: Config) -> tuple[str, A
     kind = inputs.regions_kind
     if is_local_path(reg):
         if engine is None:
-            raise InputError(f"{reg} is a local file: on Earth Engine, upload it first and pass the asset id.")
+            raise InputError(
+                f"{reg} is a local file: on Earth Engine, upload it first and pass the asset id."
+            )
         suffix = Path(reg).suffix.lower()
         if suffix in (".geojson", ".json"):
             rid = engine.asset_id("inputs/regions")
@@ -178,7 +207,9 @@ def _resolve_inputs(inputs: RunInputs, engine: Any, cfg: Config) -> tuple[str, A
         img = ee.Image(reg)
         ids = sorted(names) if names else _region_ids(img)
         return npp_id, regions_from_image(img, names=names, ids=ids, source=reg)
-    return npp_id, regions_from_features(ee.FeatureCollection(reg), name_property=cfg.region_property, source=reg)
+    return npp_id, regions_from_features(
+        ee.FeatureCollection(reg), name_property=cfg.region_property, source=reg
+    )
 
 
 def _region_ids(image: Any) -> list[int]:
@@ -188,7 +219,11 @@ def _region_ids(image: Any) -> list[int]:
     ids = ee.Image(image).select([0]).toInt32()
     groups = (
         ids.addBands(ids)
-        .reduceRegion(ee.Reducer.count().group(groupField=1, groupName="id"), geometry=ids.geometry(), maxPixels=1e13)
+        .reduceRegion(
+            ee.Reducer.count().group(groupField=1, groupName="id"),
+            geometry=ids.geometry(),
+            maxPixels=1e13,
+        )
         .get("groups")
     )
     return sorted(int(g["id"]) for g in (ee.List(groups).getInfo() or []) if int(g["id"]) > 0)
@@ -225,7 +260,9 @@ def run(
     """
     started = time.perf_counter()
     out = Path(out)
-    ctx = contextlib.nullcontext(engine) if engine is not None else _engine_for(cfg, store, progress)
+    ctx = (
+        contextlib.nullcontext(engine) if engine is not None else _engine_for(cfg, store, progress)
+    )
     with ctx as eng:
         npp_id, regions = _resolve_inputs(inputs, eng, cfg)
         results = analyze(npp_id, cfg, regions=regions, counting=counting, progress=progress)
@@ -253,7 +290,9 @@ def run(
     if progress:
         progress("writing tables, rasters, figures and the report")
     t0 = time.perf_counter()
-    write_outputs(results, out, run_info=run_info, regions_geojson=regions_geojson, synthetic=inputs.synthetic)
+    write_outputs(
+        results, out, run_info=run_info, regions_geojson=regions_geojson, synthetic=inputs.synthetic
+    )
     results.timings["write outputs"] = round(time.perf_counter() - t0, 3)
     results.timings["total"] = round(time.perf_counter() - started, 3)
     _patch_timings(out / "run.json", results.timings)
@@ -274,8 +313,19 @@ def versions() -> dict:
     import importlib.metadata as md
 
     out = {"python": platform.python_version(), "platform": platform.platform()}
-    for pkg in ("gee-cscc", "earthengine-api", "xee", "xarray", "numpy", "scipy", "pandas",
-                "rasterio", "shapely", "pyproj", "matplotlib"):
+    for pkg in (
+        "gee-cscc",
+        "earthengine-api",
+        "xee",
+        "xarray",
+        "numpy",
+        "scipy",
+        "pandas",
+        "rasterio",
+        "shapely",
+        "pyproj",
+        "matplotlib",
+    ):
         try:
             out[pkg] = md.version(pkg)
         except md.PackageNotFoundError:
@@ -329,8 +379,16 @@ def write_outputs(
         _write_rasters(results, staging / "rasters", synthetic=synthetic)
         from .report import write_report
 
-        write_report(results, staging, regions_geojson=regions_geojson, run_info=run_info, synthetic=synthetic)
-        (staging / "run.json").write_text(json.dumps(_clean(run_info), indent=2, default=_json_default))
+        write_report(
+            results,
+            staging,
+            regions_geojson=regions_geojson,
+            run_info=run_info,
+            synthetic=synthetic,
+        )
+        (staging / "run.json").write_text(
+            json.dumps(_clean(run_info), indent=2, default=_json_default)
+        )
         _move_into(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
@@ -377,7 +435,9 @@ def _write_rasters(results: Results, folder: Path, *, synthetic: bool) -> None:
         else:
             band_names = [name]
         arr = arr.astype("float32")
-        arr = arr.rio.write_crs(crs).rio.write_transform(aff).rio.write_nodata(np.nan, encoded=False)
+        arr = (
+            arr.rio.write_crs(crs).rio.write_transform(aff).rio.write_nodata(np.nan, encoded=False)
+        )
         arr.attrs["long_name"] = tuple(band_names) if len(band_names) > 1 else band_names[0]
         arr.rio.to_raster(folder / f"{name}.tif", compress="deflate")
     encoded = ds.copy()

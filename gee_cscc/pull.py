@@ -124,7 +124,7 @@ def count_maintenance(
     reg = np.where(reg < 0, 0, reg)
     n_ids = int(max([0, *ids, int(reg.max(initial=0))])) + 1
     rows = []
-    for year, p in zip(surfaces["year"].values, np.asarray(surfaces.values)):
+    for year, p in zip(surfaces["year"].values, np.asarray(surfaces.values), strict=True):
         pos = p == 1
         neg = p == -1
         pos_counts = np.bincount(reg[pos], minlength=n_ids)
@@ -154,6 +154,12 @@ def maintenance_counts_server(
         total_neg = int(round(sums[f"neg_{y}"].sum()))
         rows.append((ALL_ID, int(y), total_pos, total_neg))
         for rid in regions.ids:
-            rows.append((rid, int(y), int(round(sums.at[rid, f"pos_{y}"])), int(round(sums.at[rid, f"neg_{y}"]))))
+            rows.append(
+                (
+                    rid,
+                    int(y),
+                    int(round(sums.at[rid, f"pos_{y}"])),
+                    int(round(sums.at[rid, f"neg_{y}"])),
+                )
+            )
     return pd.DataFrame(rows, columns=["region_id", "year", "n_pos", "n_neg"])
-

@@ -81,14 +81,18 @@ def read_npp(path: str | Path, *, band: str = "npp") -> NppSource:
         elif len(names) == 1:
             da = ds[names[0]]
         else:
-            raise InputError(f"NPP file {p} has variables {names}; name the NPP one with band = ...")
+            raise InputError(
+                f"NPP file {p} has variables {names}; name the NPP one with band = ..."
+            )
     else:
         da = ds
     if "year" not in da.dims:
         if "time" in da.dims:
             da = da.assign_coords(time=da["time"].dt.year).rename(time="year")
         else:
-            raise InputError(f"NPP file {p} has no 'year' (or 'time') dimension: dims {tuple(da.dims)}.")
+            raise InputError(
+                f"NPP file {p} has no 'year' (or 'time') dimension: dims {tuple(da.dims)}."
+            )
     years = [int(y) for y in da["year"].values]
     dup = sorted({y for y in years if years.count(y) > 1})
     if dup:
@@ -116,7 +120,9 @@ def _read_tif_folder(folder: Path, band: str) -> xr.DataArray:
             continue
         year = int(m.group(1))
         if year in by_year:
-            raise InputError(f"Year {year} appears twice in {folder}: {by_year[year].name} and {f.name}.")
+            raise InputError(
+                f"Year {year} appears twice in {folder}: {by_year[year].name} and {f.name}."
+            )
         by_year[year] = f
     if not by_year:
         raise InputError(f"No GeoTIFF named *_YYYY.tif in {folder}.")
@@ -187,7 +193,9 @@ def read_region_names(path: str | Path) -> dict[int, str]:
             try:
                 rid = int(row["region_id"])
             except (TypeError, ValueError):
-                raise InputError(f"{p}, line {line}: region_id {row['region_id']!r} is not an integer.") from None
+                raise InputError(
+                    f"{p}, line {line}: region_id {row['region_id']!r} is not an integer."
+                ) from None
             if rid in names:
                 raise InputError(f"{p}, line {line}: region_id {rid} is given twice.")
             names[rid] = str(row["name"]).strip()
@@ -202,12 +210,21 @@ def grid_of(da: xr.DataArray) -> tuple[str, tuple[float, ...], tuple[int, int]]:
     dy = (ys[-1] - ys[0]) / (len(ys) - 1) if len(ys) > 1 else -1.0
     return (
         str(da.attrs.get("crs", "EPSG:4326")),
-        (round(dx, 12), 0.0, round(xs.min() - abs(dx) / 2, 9), 0.0, -abs(round(dy, 12)), round(ys.max() + abs(dy) / 2, 9)),
+        (
+            round(dx, 12),
+            0.0,
+            round(xs.min() - abs(dx) / 2, 9),
+            0.0,
+            -abs(round(dy, 12)),
+            round(ys.max() + abs(dy) / 2, 9),
+        ),
         (len(ys), len(xs)),
     )
 
 
-def check_same_grid(npp: xr.DataArray, regions: xr.DataArray, *, npp_name: str, regions_name: str) -> None:
+def check_same_grid(
+    npp: xr.DataArray, regions: xr.DataArray, *, npp_name: str, regions_name: str
+) -> None:
     """Raise InputError unless the region raster is on the NPP grid."""
     a, b = grid_of(npp), grid_of(regions)
     if a[2] != b[2] or not np.allclose(a[1], b[1], rtol=1e-9, atol=1e-9) or a[0] != b[0]:
@@ -215,4 +232,3 @@ def check_same_grid(npp: xr.DataArray, regions: xr.DataArray, *, npp_name: str, 
             f"The region raster {regions_name} is on another grid than the NPP input {npp_name}: "
             f"{b[0]} {b[2][1]}x{b[2][0]} px at {b[1]} vs {a[0]} {a[2][1]}x{a[2][0]} px at {a[1]}."
         )
-

@@ -34,9 +34,7 @@ def _no_catalog_fetch() -> Iterator[None]:
     """Keep ``ee.Initialize`` from fetching Google's data-catalog file (no DNS lookup)."""
     import ee.deprecation
 
-    with unittest.mock.patch.object(
-        ee.deprecation, "_FetchDataCatalogStac", lambda: {}
-    ):
+    with unittest.mock.patch.object(ee.deprecation, "_FetchDataCatalogStac", lambda: {}):
         yield
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 __all__ = [
     "EEError",
     "NotFoundError",
-    "PermissionError_",
+    "PermissionDeniedError",
     "AlreadyExistsError",
     "UnimplementedError",
     "MemoryLimitError",
@@ -43,7 +43,7 @@ class NotFoundError(EEError):
     status = "NOT_FOUND"
 
 
-class PermissionError_(EEError):
+class PermissionDeniedError(EEError):
     """The caller may not read or write an asset: HTTP 403 PERMISSION_DENIED."""
 
     http_status = 403

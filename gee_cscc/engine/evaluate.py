@@ -39,9 +39,7 @@ class _Env:
 class Closure:
     """A function defined in an expression, callable from Python by position or name."""
 
-    def __init__(
-        self, graph: _Graph, arg_names: list[str], body: str, env: _Env | None
-    ) -> None:
+    def __init__(self, graph: _Graph, arg_names: list[str], body: str, env: _Env | None) -> None:
         self.graph = graph
         self.arg_names = arg_names
         self.body = body
@@ -49,9 +47,7 @@ class Closure:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if len(args) > len(self.arg_names):
-            raise EEError(
-                f"Function takes {len(self.arg_names)} arguments, got {len(args)}."
-            )
+            raise EEError(f"Function takes {len(self.arg_names)} arguments, got {len(args)}.")
         frame = dict(zip(self.arg_names, args, strict=False))
         frame.update(kwargs)
         return self.graph.eval_key(self.body, _Env(frame, self.env))
@@ -136,13 +132,9 @@ class _Graph:
         if kind == "arrayValue":
             return [self.eval_node(v, env) for v in content.get("values", [])]
         if kind == "dictionaryValue":
-            return {
-                k: self.eval_node(v, env) for k, v in content.get("values", {}).items()
-            }
+            return {k: self.eval_node(v, env) for k, v in content.get("values", {}).items()}
         if kind == "functionDefinitionValue":
-            return Closure(
-                self, list(content.get("argumentNames", [])), content["body"], env
-            )
+            return Closure(self, list(content.get("argumentNames", [])), content["body"], env)
         if kind == "functionInvocationValue":
             if content.get("functionName") == "If":
                 return self._eval_if(content.get("arguments", {}), env)
@@ -150,10 +142,7 @@ class _Graph:
                 # Fail before evaluating the arguments, so the error names this algorithm
                 # rather than an unimplemented one among its arguments (and costs nothing).
                 _check_implemented(content.get("functionName"))
-            args = {
-                k: self.eval_node(v, env)
-                for k, v in content.get("arguments", {}).items()
-            }
+            args = {k: self.eval_node(v, env) for k, v in content.get("arguments", {}).items()}
             if "functionReference" in content:
                 fn = self.eval_key(content["functionReference"], env)
                 if not callable(fn):
@@ -184,8 +173,6 @@ def _check_implemented(name: Any) -> None:
 def evaluate(expression: Mapping[str, Any]) -> Any:
     """Evaluate a serialized Earth Engine expression graph to a Python value."""
     if not isinstance(expression, Mapping) or "values" not in expression:
-        raise EEError(
-            "Invalid expression: expected an object with 'result' and 'values'."
-        )
+        raise EEError("Invalid expression: expected an object with 'result' and 'values'.")
     graph = _Graph(expression["values"])
     return graph.eval_key(str(expression.get("result", "0")), None)

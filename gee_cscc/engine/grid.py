@@ -159,9 +159,7 @@ class Grid:
         if b == 0.0 and d == 0.0:
             xs = c + a * cols
             ys = f + e * rows
-            return np.broadcast_to(xs, self.shape), np.broadcast_to(
-                ys[:, None], self.shape
-            )
+            return np.broadcast_to(xs, self.shape), np.broadcast_to(ys[:, None], self.shape)
         cc, rr = np.meshgrid(cols, rows)
         return c + a * cc + b * rr, f + d * cc + e * rr
 

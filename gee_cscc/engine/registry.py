@@ -48,9 +48,7 @@ def algorithm(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]
 @functools.lru_cache(maxsize=1)
 def algorithms_json_bytes() -> bytes:
     """The algorithm list shipped with earthengine-api, as bytes."""
-    return (
-        importlib.resources.files("ee").joinpath("tests/algorithms.json").read_bytes()
-    )
+    return importlib.resources.files("ee").joinpath("tests/algorithms.json").read_bytes()
 
 
 @functools.lru_cache(maxsize=1)

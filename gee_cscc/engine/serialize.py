@@ -25,11 +25,7 @@ def to_info(value: Any) -> Any:
         v = float(value)
         if not math.isfinite(v):
             return None
-        return (
-            int(v)
-            if v.is_integer() and abs(v) < 2**53 and isinstance(value, int)
-            else v
-        )
+        return int(v) if v.is_integer() and abs(v) < 2**53 and isinstance(value, int) else v
     if isinstance(value, np.ndarray):
         return to_info(value.tolist())
     if isinstance(value, (list, tuple)):

@@ -39,9 +39,7 @@ log = logging.getLogger("gee_cscc.engine")
 #: Earth Engine's computePixels request limit (bytes).
 COMPUTE_PIXELS_LIMIT = 48 * 2**20
 
-INIT_MESSAGE = (
-    "gee_cscc local engine: computations run on this machine, not on Google's servers."
-)
+INIT_MESSAGE = "gee_cscc local engine: computations run on this machine, not on Google's servers."
 
 
 @functools.lru_cache(maxsize=4)
@@ -49,9 +47,7 @@ def discovery_document(base_url: str) -> bytes:
     """The shipped discovery document, adapted: ``v1`` paths, missing parameters/methods."""
     import importlib.resources
 
-    raw = importlib.resources.files("ee").joinpath(
-        "tests/cloud_api_discovery_document.json"
-    )
+    raw = importlib.resources.files("ee").joinpath("tests/cloud_api_discovery_document.json")
     doc = json.loads(raw.read_text())
 
     def fix(node: Any) -> None:
@@ -110,9 +106,7 @@ class EngineServer:
         user: The identity of callers (``user:…``); ACLs are checked against it.
     """
 
-    def __init__(
-        self, store: AssetStore, *, port: int = 0, user: str | None = None
-    ) -> None:
+    def __init__(self, store: AssetStore, *, port: int = 0, user: str | None = None) -> None:
         self.store = store
         self.user = user if user is not None else store.user
         handler = functools.partial(_Handler, self)
@@ -208,9 +202,7 @@ class EngineServer:
             meta = self.store.meta(parent)
             self.store.check_access(parent, self.user)
             if meta["type"] not in ("FOLDER", "IMAGE_COLLECTION"):
-                raise EEError(
-                    f"Asset '{parent.id}' is not a folder or an image collection."
-                )
+                raise EEError(f"Asset '{parent.id}' is not a folder or an image collection.")
         children = [self.store.asset_info(c) for c in self.store.children(parent)]
         flt = query.get("filter", [""])[0]
         if flt:
@@ -277,9 +269,7 @@ def _request_grid(spec: dict | None, image: Image) -> Grid:
     elif band.extent is not None:
         shape = band.extent.shape
     else:
-        raise EEError(
-            "computePixels: an image without a fixed projection needs grid dimensions."
-        )
+        raise EEError("computePixels: an image without a fixed projection needs grid dimensions.")
     return Grid(Projection(crs, transform), shape)
 
 
@@ -299,7 +289,9 @@ def _geotiff_bytes(grid: Grid, image: Image, data: list, dtype: np.dtype) -> byt
             transform=Affine(*grid.transform),
             nodata=nodata,
         ) as dst:
-            for i, (band, (values, mask)) in enumerate(zip(image.bands, data, strict=True), start=1):
+            for i, (band, (values, mask)) in enumerate(
+                zip(image.bands, data, strict=True), start=1
+            ):
                 fill = np.nan if nodata is not None else 0
                 dst.write(_cast(np.where(mask, values, fill), dtype), i)
                 dst.set_band_description(i, band.name)
@@ -443,9 +435,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(payload)
 
     def _json(self, obj: Any, status: int = 200, headers: dict | None = None) -> None:
-        self._send(
-            status, json.dumps(obj).encode(), "application/json; charset=UTF-8", headers
-        )
+        self._send(status, json.dumps(obj).encode(), "application/json; charset=UTF-8", headers)
 
     def _dispatch(self, method: str) -> None:
         parsed = urllib.parse.urlsplit(self.path)
@@ -455,12 +445,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._route(method, path, query)
         except EEError as exc:
             self._json(exc.body(), exc.http_status)
-        except (
-            Exception
-        ) as exc:  # a bug in the engine: report it, as a 400 so it is not retried
-            log.error(
-                "local engine error on %s %s\n%s", method, path, traceback.format_exc()
-            )
+        except Exception as exc:  # a bug in the engine: report it, as a 400 so it is not retried
+            log.error("local engine error on %s %s\n%s", method, path, traceback.format_exc())
             err = EEError(f"Local engine internal error: {type(exc).__name__}: {exc}")
             self._json(err.body(), 400)
 
@@ -484,9 +470,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _route(self, method: str, path: str, query: dict) -> None:
         eng = self.engine
         if path.rstrip("/").endswith("$discovery/rest"):
-            self._send(
-                200, discovery_document(eng.url), "application/json; charset=UTF-8"
-            )
+            self._send(200, discovery_document(eng.url), "application/json; charset=UTF-8")
             return
         if not path.startswith("/v1/"):
             raise NotFoundError(f"Unknown path: {path}")
@@ -508,9 +492,7 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if method == "GET" and re.fullmatch(_PROJECT + r"/config", rest):
             m = re.fullmatch(_PROJECT + r"/config", rest)
-            self._json(
-                {"name": rest, "maxConcurrentExports": 4, "project": m.group("project")}
-            )
+            self._json({"name": rest, "maxConcurrentExports": 4, "project": m.group("project")})
             return
         m = re.fullmatch(
             _PROJECT + r"/(?P<kind>image|table|video|map):(?P<verb>export|import)", rest
@@ -525,9 +507,7 @@ class _Handler(BaseHTTPRequestHandler):
         if method == "GET" and m:
             self._json(eng.operations.list(m.group("project"), query))
             return
-        m = re.fullmatch(
-            _PROJECT + r"/operations/(?P<id>[^/:]+)(?P<verb>:cancel|:wait)?", rest
-        )
+        m = re.fullmatch(_PROJECT + r"/operations/(?P<id>[^/:]+)(?P<verb>:cancel|:wait)?", rest)
         if m:
             name = f"projects/{m.group('project')}/operations/{m.group('id')}"
             if method == "GET" and not m.group("verb"):
@@ -561,17 +541,13 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(store.create(name, kind, body.get("properties")))
             return
         # Asset calls: projects/<p>/assets/<path>[:verb]
-        m = re.fullmatch(
-            r"(?P<name>projects/[^/:]+/assets/[^:]*)(?::(?P<verb>\w+))?", rest
-        )
+        m = re.fullmatch(r"(?P<name>projects/[^/:]+/assets/[^:]*)(?::(?P<verb>\w+))?", rest)
         if m:
             self._asset_call(method, m.group("name"), m.group("verb"), query)
             return
         raise NotFoundError(f"Unknown path: {method} {path}")
 
-    def _asset_call(
-        self, method: str, name: str, verb: str | None, query: dict
-    ) -> None:
+    def _asset_call(self, method: str, name: str, verb: str | None, query: dict) -> None:
         eng = self.engine
         store = eng.store
         asset = store.resolve(name)

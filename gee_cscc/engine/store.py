@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import AlreadyExistsError, EEError, NotFoundError, PermissionError_
+from .errors import AlreadyExistsError, EEError, NotFoundError, PermissionDeniedError
 from .grid import Grid, Projection
 from .values import Band, Feature, FeatureCollection, Geometry, Image, ImageCollection
 
@@ -40,15 +40,11 @@ DEFAULT_OWNER = "user:local-user@localhost"
 
 def year_millis(year: int) -> int:
     """``system:time_start`` of 1 January of ``year`` (UTC), in milliseconds."""
-    return int(
-        _dt.datetime(int(year), 1, 1, tzinfo=_dt.timezone.utc).timestamp() * 1000
-    )
+    return int(_dt.datetime(int(year), 1, 1, tzinfo=_dt.timezone.utc).timestamp() * 1000)
 
 
 def _now() -> str:
-    return (
-        _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
-    )
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 def _millis_to_rfc3339(ms: float) -> str:
@@ -96,9 +92,7 @@ class AssetName:
         return AssetName(self.project, f"{self.path}/{part}" if self.path else part)
 
     def parent(self) -> AssetName:
-        return AssetName(
-            self.project, self.path.rsplit("/", 1)[0] if "/" in self.path else ""
-        )
+        return AssetName(self.project, self.path.rsplit("/", 1)[0] if "/" in self.path else "")
 
     def __repr__(self) -> str:
         return f"AssetName({self.name!r})"
@@ -267,13 +261,9 @@ class AssetStore:
         if dtypes:
             dtype = np.result_type(*[np.dtype(d) for d in dtypes])
         if not np.issubdtype(dtype, np.floating):
-            has_nan = any(
-                np.isnan(a).any() for a in arrays if np.issubdtype(a.dtype, np.floating)
-            )
+            has_nan = any(np.isnan(a).any() for a in arrays if np.issubdtype(a.dtype, np.floating))
             if has_nan:
-                dtype = (
-                    np.dtype("float32") if dtype.itemsize <= 2 else np.dtype("float64")
-                )
+                dtype = np.dtype("float32") if dtype.itemsize <= 2 else np.dtype("float64")
         dtype = np.dtype(dtype)
         if dtype == np.float16:
             dtype = np.dtype("float32")
@@ -358,11 +348,7 @@ class AssetStore:
             count = src.count
             shape = (src.height, src.width)
             epsg = src.crs.to_epsg() if src.crs is not None else None
-            crs = (
-                f"EPSG:{epsg}"
-                if epsg
-                else (src.crs.to_string() if src.crs else "EPSG:4326")
-            )
+            crs = f"EPSG:{epsg}" if epsg else (src.crs.to_string() if src.crs else "EPSG:4326")
             transform = tuple(src.transform)[:6]
             file_dtype = src.dtypes[0]
             descriptions = list(src.descriptions)
@@ -435,9 +421,7 @@ class AssetStore:
             items = sorted((int(k), v) for k, v in data.items())
         else:
             if "year" not in getattr(data, "dims", ()):
-                raise EEError(
-                    "put_collection needs a DataArray with a 'year' dimension."
-                )
+                raise EEError("put_collection needs a DataArray with a 'year' dimension.")
             items = [(int(y), data.sel(year=y, drop=True)) for y in data["year"].values]
         years = [y for y, _ in items]
         if len(set(years)) != len(years):
@@ -476,9 +460,7 @@ class AssetStore:
             self._write_meta(name, meta)
         return name.name
 
-    def set_properties(
-        self, asset_id: str | AssetName, properties: Mapping[str, Any]
-    ) -> None:
+    def set_properties(self, asset_id: str | AssetName, properties: Mapping[str, Any]) -> None:
         name = self.resolve(asset_id)
         with self._lock:
             meta = self.meta(name)
@@ -501,9 +483,7 @@ class AssetStore:
                 raise EEError(f"Asset '{name.id}' is not empty.")
             shutil.rmtree(d)
 
-    def copy(
-        self, src: str | AssetName, dst: str | AssetName, *, overwrite: bool = False
-    ) -> None:
+    def copy(self, src: str | AssetName, dst: str | AssetName, *, overwrite: bool = False) -> None:
         s, t = self.resolve(src), self.resolve(dst)
         with self._lock:
             self.meta(s)
@@ -536,9 +516,7 @@ class AssetStore:
             meta = self.meta(name)
             old = meta.get("iam", {}).get("bindings", [])
             owners = [b for b in old if b.get("role") == "roles/owner"]
-            new = [
-                b for b in policy.get("bindings", []) if b.get("role") != "roles/owner"
-            ]
+            new = [b for b in policy.get("bindings", []) if b.get("role") != "roles/owner"]
             meta["iam"] = {"bindings": owners + [b for b in new if b.get("members")]}
             meta["updateTime"] = _now()
             self._write_meta(name, meta)
@@ -561,7 +539,7 @@ class AssetStore:
     def check_access(
         self, asset_id: str | AssetName, member: str | None, *, write: bool = False
     ) -> None:
-        """Raise PermissionError_ unless ``member`` may read (or write) the asset."""
+        """Raise PermissionDeniedError unless ``member`` may read (or write) the asset."""
         if member is None:
             return
         roles = self.roles_of(asset_id, member)
@@ -577,7 +555,7 @@ class AssetStore:
         if not roles & allowed:
             name = self.resolve(asset_id)
             verb = "write" if write else "read"
-            raise PermissionError_(
+            raise PermissionDeniedError(
                 f"Permission denied: {member} may not {verb} asset '{name.id}'."
             )
 
@@ -636,17 +614,13 @@ class AssetStore:
             out["featureCount"] = str(meta.get("featureCount", 0))
         return out
 
-    def load_image(
-        self, asset_id: str | AssetName, *, kind_for_error: str = "Image.load"
-    ) -> Image:
+    def load_image(self, asset_id: str | AssetName, *, kind_for_error: str = "Image.load") -> Image:
         """The lazy :class:`Image` of an image asset."""
         name = self.resolve(asset_id)
         try:
             meta = self.meta(name)
         except NotFoundError:
-            raise NotFoundError(
-                f"{kind_for_error}: Image asset '{name.id}' not found."
-            ) from None
+            raise NotFoundError(f"{kind_for_error}: Image asset '{name.id}' not found.") from None
         if meta["type"] != "IMAGE":
             raise EEError(
                 f"{kind_for_error}: Asset '{name.id}' is not an Image (it is {_kind_word(meta)})."
@@ -780,9 +754,7 @@ _BAND_CACHE = _BandCache()
 class _GeoTiffBandReader:
     """Pixel function of a stored band: windowed GeoTIFF reads, nearest-neighbour elsewhere."""
 
-    def __init__(
-        self, path: Path, index: int, proj: Projection, shape: tuple[int, int]
-    ) -> None:
+    def __init__(self, path: Path, index: int, proj: Projection, shape: tuple[int, int]) -> None:
         self.path = path
         self.index = index
         self.proj = proj
@@ -867,9 +839,7 @@ def _crs_of(data: Any) -> str:
 def _image_arrays(data: Any) -> tuple[list[str], list[np.ndarray], Projection]:
     """Bands, north-up arrays and projection of a DataArray with ``y``/``x`` coordinates."""
     if not hasattr(data, "dims"):
-        raise EEError(
-            "An image is given as an xarray DataArray with 'y' and 'x' coordinates."
-        )
+        raise EEError("An image is given as an xarray DataArray with 'y' and 'x' coordinates.")
     dims = set(data.dims)
     ydim = (
         "y"
@@ -893,9 +863,7 @@ def _image_arrays(data: Any) -> tuple[list[str], list[np.ndarray], Projection]:
         raise EEError(f"An image needs 'y' and 'x' dimensions; got {tuple(data.dims)}.")
     other = [d for d in data.dims if d not in (ydim, xdim)]
     if len(other) > 1 or (other and other[0] != "band"):
-        raise EEError(
-            f"An image has dims (y, x) or (band, y, x); got {tuple(data.dims)}."
-        )
+        raise EEError(f"An image has dims (y, x) or (band, y, x); got {tuple(data.dims)}.")
     xs = np.asarray(data[xdim].values, dtype=float)
     ys = np.asarray(data[ydim].values, dtype=float)
     transform = data.attrs.get("transform")
@@ -905,9 +873,7 @@ def _image_arrays(data: Any) -> tuple[list[str], list[np.ndarray], Projection]:
     elif transform is not None:
         dx, dy = float(transform[0]), float(transform[4])
     else:
-        raise EEError(
-            "An image with a single row or column needs a 'transform' attribute."
-        )
+        raise EEError("An image with a single row or column needs a 'transform' attribute.")
     flip_y = dy > 0
     if flip_y:
         dy = -dy
@@ -917,8 +883,7 @@ def _image_arrays(data: Any) -> tuple[list[str], list[np.ndarray], Projection]:
     if other:
         names = [str(v) for v in data["band"].values]
         arrays = [
-            np.asarray(data.sel(band=b).transpose(ydim, xdim).values)
-            for b in data["band"].values
+            np.asarray(data.sel(band=b).transpose(ydim, xdim).values) for b in data["band"].values
         ]
     else:
         names = [str(data.name) if data.name is not None else "b1"]

@@ -45,9 +45,7 @@ __all__ = [
 PixelData = tuple[np.ndarray, np.ndarray]
 """``(values, mask)``: float64 values and a boolean validity mask, both ``(h, w)``."""
 
-_CACHE: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
-    "pixel_cache", default=None
-)
+_CACHE: contextvars.ContextVar[dict | None] = contextvars.ContextVar("pixel_cache", default=None)
 _ids = itertools.count()
 
 
@@ -100,10 +98,7 @@ def promote(*dtypes: str) -> str:
     """The output type of an arithmetic operation on pixels of these types."""
     if all(is_integer_dtype(d) for d in dtypes):
         return "int64" if "int64" in dtypes or "uint32" in dtypes else "int32"
-    if (
-        all(d == "float32" or is_integer_dtype(d) for d in dtypes)
-        and "float32" in dtypes
-    ):
+    if all(d == "float32" or is_integer_dtype(d) for d in dtypes) and "float32" in dtypes:
         return "float32"
     return "float64"
 
@@ -191,9 +186,7 @@ class Band:
         return out
 
 
-def constant_band(
-    value: float, name: str = "constant", dtype: str | None = None
-) -> Band:
+def constant_band(value: float, name: str = "constant", dtype: str | None = None) -> Band:
     """A band with the same value everywhere and no fixed projection."""
     v = float(value)
     if dtype is None:
@@ -322,9 +315,7 @@ class Geometry:
             for the planar rectangles and polygons this package sends.
     """
 
-    def __init__(
-        self, shape: Any, crs: str = "EPSG:4326", *, geodesic: bool = False
-    ) -> None:
+    def __init__(self, shape: Any, crs: str = "EPSG:4326", *, geodesic: bool = False) -> None:
         self.shape = shape
         self.crs = crs
         self.geodesic = geodesic
@@ -348,7 +339,9 @@ class Geometry:
         import shapely
 
         tf = pyproj.Transformer.from_crs(source, target, always_xy=True)
-        return shapely.transform(shape, lambda xy: np.column_stack(tf.transform(xy[:, 0], xy[:, 1])))
+        return shapely.transform(
+            shape, lambda xy: np.column_stack(tf.transform(xy[:, 0], xy[:, 1]))
+        )
 
     def info(self) -> dict:
         import shapely.geometry
@@ -375,9 +368,7 @@ def _lists(obj: Any) -> Any:
 class Feature(Element):
     """A feature: an optional geometry and properties (``system:index`` among them)."""
 
-    def __init__(
-        self, geometry: Geometry | None, properties: dict | None = None
-    ) -> None:
+    def __init__(self, geometry: Geometry | None, properties: dict | None = None) -> None:
         self.geometry = geometry
         self.properties = dict(properties or {})
 

@@ -94,7 +94,9 @@ def build(npp: AnnualNPP, cfg: Config, *, landcover: Any | None = None) -> Metho
     if landcover is None and cfg.landcover_mask:
         landcover = ee.Image(cfg.landcover_mask)
     col = npp.collection
-    vca = vegetation_covered_area(col, n_years=len(npp.years), min_mean=cfg.vca_min_mean, landcover=landcover)
+    vca = vegetation_covered_area(
+        col, n_years=len(npp.years), min_mean=cfg.vca_min_mean, landcover=landcover
+    )
     capacity = carrying_capacity(col, vca)
     potential = increase_potential(col, capacity)
     trend_image = trend(

@@ -63,8 +63,14 @@ class GridSpec:
     def bounds(self) -> tuple[float, float, float, float]:
         """``(xmin, ymin, xmax, ymax)`` of the grid's outer edges, in CRS units."""
         a, b, c, d, e, f = self.transform
-        xs = [c + a * col + b * row for col, row in ((0, 0), (self.width, 0), (0, self.height), (self.width, self.height))]
-        ys = [f + d * col + e * row for col, row in ((0, 0), (self.width, 0), (0, self.height), (self.width, self.height))]
+        xs = [
+            c + a * col + b * row
+            for col, row in ((0, 0), (self.width, 0), (0, self.height), (self.width, self.height))
+        ]
+        ys = [
+            f + d * col + e * row
+            for col, row in ((0, 0), (self.width, 0), (0, self.height), (self.width, self.height))
+        ]
         return min(xs), min(ys), max(xs), max(ys)
 
     def region(self) -> Any:
@@ -93,13 +99,18 @@ class GridSpec:
 
     def describe(self) -> str:
         a, _, c, _, e, f = self.transform
-        return f"{self.crs} {self.width}x{self.height} px of {abs(a):g}x{abs(e):g} at ({c:g}, {f:g})"
+        return (
+            f"{self.crs} {self.width}x{self.height} px of {abs(a):g}x{abs(e):g} at ({c:g}, {f:g})"
+        )
 
     def same_as(self, other: GridSpec, *, rtol: float = 1e-9) -> bool:
         return (
             self.crs == other.crs
             and self.shape == other.shape
-            and all(math.isclose(u, v, rel_tol=rtol, abs_tol=1e-12) for u, v in zip(self.transform, other.transform))
+            and all(
+                math.isclose(u, v, rel_tol=rtol, abs_tol=1e-12)
+                for u, v in zip(self.transform, other.transform, strict=True)
+            )
         )
 
     def to_dict(self) -> dict:

@@ -10,7 +10,6 @@ carrying an integer ``year`` property.
 from __future__ import annotations
 
 import datetime as _dt
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -161,8 +160,10 @@ def _choose_band(images: list[dict], cfg: Config, name: str) -> str:
                 f"Image of year {year} in '{name}' has several bands {bands} and no band is "
                 f"named 'npp'; name the NPP band in the configuration (band = ...)."
             )
-        raise InputError(f"Band '{cfg.band}' not found in the image of year {year} of '{name}'; "
-                         f"its bands are {bands}.")
+        raise InputError(
+            f"Band '{cfg.band}' not found in the image of year {year} of '{name}'; "
+            f"its bands are {bands}."
+        )
     first_bands = [b["id"] for b in images[0].get("bands", [])]
     if cfg.band in first_bands:
         return cfg.band

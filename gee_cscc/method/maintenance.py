@@ -83,7 +83,9 @@ def maintenance_surfaces(surfaces: Any, reference_year: int) -> Any:
     """
     ordered = surfaces.sort("year")
     first = ee.Image(ordered.filter(ee.Filter.eq("year", reference_year)).first())
-    start = ee.Image(first.select("S").rename("P").copyProperties(first, ["year", "system:time_start"]))
+    start = ee.Image(
+        first.select("S").rename("P").copyProperties(first, ["year", "system:time_start"])
+    )
     rest = ordered.filter(ee.Filter.gt("year", reference_year))
 
     def step(img: Any, acc: Any) -> Any:

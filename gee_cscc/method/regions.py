@@ -55,7 +55,9 @@ class Regions:
         return list(self.names)
 
 
-def regions_from_features(features: Any, *, name_property: str, source: str | None = None) -> Regions:
+def regions_from_features(
+    features: Any, *, name_property: str, source: str | None = None
+) -> Regions:
     """Regions from an ``ee.FeatureCollection`` whose ``name_property`` names each region.
 
     Ids 1…n follow the order of the features. One ``getInfo`` reads the names.
@@ -87,19 +89,34 @@ def regions_from_features(features: Any, *, name_property: str, source: str | No
         seen.add(str(n))
     ids = list(range(1, len(names) + 1))
     keyed = ee.Dictionary.fromLists([str(n) for n in names], ids)
-    tagged = fc.map(lambda f: f.set(_ID_PROPERTY, keyed.get(ee.String(ee.Feature(f).get(name_property)))))
+    tagged = fc.map(
+        lambda f: f.set(_ID_PROPERTY, keyed.get(ee.String(ee.Feature(f).get(name_property))))
+    )
     layers = tagged.toList(len(names)).map(
-        lambda f: ee.Image.constant(ee.Feature(f).get(_ID_PROPERTY))
+        lambda f: (
+            ee.Image.constant(ee.Feature(f).get(_ID_PROPERTY))
+            .toInt32()
+            .clip(ee.Feature(f).geometry())
+            .rename(REGION_BAND)
+        )
+    )
+    image = (
+        ee.ImageCollection.fromImages(layers)
+        .mosaic()
+        .unmask(0, False)
         .toInt32()
-        .clip(ee.Feature(f).geometry())
         .rename(REGION_BAND)
     )
-    image = ee.ImageCollection.fromImages(layers).mosaic().unmask(0, False).toInt32().rename(REGION_BAND)
-    return Regions(image, {i: str(n) for i, n in zip(ids, names)}, source, tagged)
+    return Regions(image, {i: str(n) for i, n in zip(ids, names, strict=True)}, source, tagged)
 
 
-def regions_from_image(image: Any, *, names: dict[int, str] | None = None, ids: list[int] | None = None,
-                       source: str | None = None) -> Regions:
+def regions_from_image(
+    image: Any,
+    *,
+    names: dict[int, str] | None = None,
+    ids: list[int] | None = None,
+    source: str | None = None,
+) -> Regions:
     """Regions from an integer region-id image (0 = outside every region).
 
     Parameters
@@ -131,7 +148,10 @@ def grouped_sums(bands: Any, n_bands: int, regions: Regions, grid: GridSpec) -> 
     """
     stacked = ee.Image(bands).addBands(regions.image)
     reducer = (
-        ee.Reducer.sum().unweighted().repeat(n_bands).group(groupField=n_bands, groupName=REGION_BAND)
+        ee.Reducer.sum()
+        .unweighted()
+        .repeat(n_bands)
+        .group(groupField=n_bands, groupName=REGION_BAND)
     )
     result = stacked.reduceRegion(
         reducer=reducer, geometry=grid.region(), maxPixels=MAX_PIXELS, **grid.reduce_args()

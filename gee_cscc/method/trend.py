@@ -106,7 +106,9 @@ def ols_trend(
     n = len(years)
     centre = float(np.mean(years))
     stt = float(np.sum((np.asarray(years, float) - centre) ** 2))
-    pairs = npp.map(lambda img: centred_year_band(img, centre).addBands(ee.Image(img).select("npp")))
+    pairs = npp.map(
+        lambda img: centred_year_band(img, centre).addBands(ee.Image(img).select("npp"))
+    )
     fit = pairs.reduce(ee.Reducer.linearFit())
     k = _zeroed(fit.select("scale"), tolerance).rename("trend_slope")
     syy = npp.select("npp").reduce(ee.Reducer.variance()).multiply(n)
@@ -176,7 +178,9 @@ def sen_trend(
     years = list(years)
     n = len(years)
     centre = float(np.mean(years))
-    pairs = npp.map(lambda img: centred_year_band(img, centre).addBands(ee.Image(img).select("npp")))
+    pairs = npp.map(
+        lambda img: centred_year_band(img, centre).addBands(ee.Image(img).select("npp"))
+    )
     slope = _zeroed(pairs.reduce(ee.Reducer.sensSlope()).select("slope"), tolerance)
     slope = slope.rename("trend_slope")
     s, var = mann_kendall_s(npp, n)

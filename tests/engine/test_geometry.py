@@ -93,6 +93,8 @@ def test_polygon_forms():
         **expected,
         "geodesic": False,
     }
+    corners = [ee.Geometry.Point(p) for p in ([0, 0], [1, 0], [1, 1])]
+    assert info(ee.Geometry.Polygon(corners)) == expected  # a ring of Point geometries
     holed = [
         [[0, 0], [4, 0], [4, 4], [0, 4], [0, 0]],
         [[1, 1], [1, 2], [2, 2], [2, 1], [1, 1]],

@@ -559,6 +559,21 @@ def test_reproject_nearest_to_coarser_grid(put):
     assert out.projection().getInfo()["transform"] == coarse
 
 
+def test_reproject_keeps_the_footprint(put):
+    values = _native_6x6()
+    img = put({"v": values})
+    out = img.reproject("EPSG:4326", [3.0, 0.0, 10.0, 0.0, -3.0, 50.0])
+    # No grid: the coarse pixels over the image.
+    np.testing.assert_array_equal(
+        native_pixels(out), [[values[1, 1], values[1, 4]], [values[4, 1], values[4, 4]]]
+    )
+    # unmask keeps the footprint: a 3-degree ring around the image stays masked.
+    got = px(out.unmask(-1), grid([3.0, 0.0, 7.0, 0.0, -3.0, 53.0], (4, 4)))["v"]
+    expected = np.full((4, 4), NAN)
+    expected[1:3, 1:3] = [[values[1, 1], values[1, 4]], [values[4, 1], values[4, 4]]]
+    assert_pixels_equal(got, expected)
+
+
 def test_reproject_by_scale(put):
     values = _native_6x6()
     img = put({"v": values})
@@ -781,7 +796,7 @@ def test_two_argument_math(ab, method, fn):
     assert_pixels_equal(got, nan_where(valid(A, B), fn(A, B)), rtol=1e-12)
 
 
-TRIG = A / 8.0  # inside [-1, 1] for asin/acos
+TRIG = A / 10.0  # inside [-1, 1] for asin/acos
 
 
 @pytest.mark.parametrize(

@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import tomllib
 
 import numpy as np
 import pytest
+import tomllib
 from hypothesis import given
 from hypothesis import strategies as st
 

@@ -28,15 +28,9 @@ def as_image(value: Any, what: str = "image") -> Image:
         return Image([constant_band(int(value))])
     if isinstance(value, (int, float, np.integer, np.floating)):
         return Image([constant_band(float(value))])
-    if isinstance(value, (list, tuple)) and all(
-        isinstance(v, (int, float)) for v in value
-    ):
-        return Image(
-            [constant_band(float(v), f"constant_{i}") for i, v in enumerate(value)]
-        )
-    raise EEError(
-        f"Invalid argument for {what}: expected an Image, got {type(value).__name__}."
-    )
+    if isinstance(value, (list, tuple)) and all(isinstance(v, (int, float)) for v in value):
+        return Image([constant_band(float(v), f"constant_{i}") for i, v in enumerate(value)])
+    raise EEError(f"Invalid argument for {what}: expected an Image, got {type(value).__name__}.")
 
 
 def match_bands(a: Image, b: Image, op: str) -> list[tuple[Band, Band, str]]:
@@ -124,9 +118,7 @@ def select_names(available: Sequence[str], selectors: Sequence[Any]) -> list[int
         if isinstance(sel, (int, float)):
             i = int(sel)
             if not 0 <= i < len(available):
-                raise EEError(
-                    f"Band index out of range: {i}. Image has {len(available)} bands."
-                )
+                raise EEError(f"Band index out of range: {i}. Image has {len(available)} bands.")
             out.append(i)
             continue
         if not isinstance(sel, str):

@@ -40,7 +40,7 @@ def _with_geometry(feature: Feature, geometry: Geometry | None) -> Feature:
 
 
 @algorithm("Feature")
-def feature(geometry: Any = None, metadata: Any = None, geometryKey: Any = None) -> Feature:  # noqa: N803
+def feature(geometry: Any = None, metadata: Any = None, geometryKey: Any = None) -> Feature:
     if geometry is not None and not isinstance(geometry, (Geometry, Feature)):
         raise invalid_type("Feature", "geometry", "Geometry", geometry)
     if isinstance(geometry, Feature):
@@ -55,7 +55,7 @@ def feature(geometry: Any = None, metadata: Any = None, geometryKey: Any = None)
 @algorithm("Feature.geometry")
 def feature_geometry(
     feature: Any,
-    maxError: Any = None,  # noqa: N803
+    maxError: Any = None,
     proj: Any = None,
     geodesics: Any = None,
 ) -> Geometry | None:
@@ -86,21 +86,21 @@ def feature_id(element: Any) -> Any:
 
 
 @algorithm("Feature.area")
-def feature_area(feature: Any, maxError: Any = None, proj: Any = None) -> float:  # noqa: N803
+def feature_area(feature: Any, maxError: Any = None, proj: Any = None) -> float:
     algo = "Feature.area"
     geo.margin_metres(maxError, algo)
     return geo.geometry_area(_geometry_of(feature, algo), geo.as_projection_arg(proj, algo))
 
 
 @algorithm("Feature.length")
-def feature_length(feature: Any, maxError: Any = None, proj: Any = None) -> float:  # noqa: N803
+def feature_length(feature: Any, maxError: Any = None, proj: Any = None) -> float:
     algo = "Feature.length"
     geo.margin_metres(maxError, algo)
     return geo.geometry_length(_geometry_of(feature, algo), geo.as_projection_arg(proj, algo))
 
 
 @algorithm("Feature.perimeter")
-def feature_perimeter(feature: Any, maxError: Any = None, proj: Any = None) -> float:  # noqa: N803
+def feature_perimeter(feature: Any, maxError: Any = None, proj: Any = None) -> float:
     algo = "Feature.perimeter"
     geo.margin_metres(maxError, algo)
     return geo.geometry_perimeter(_geometry_of(feature, algo), geo.as_projection_arg(proj, algo))
@@ -110,7 +110,7 @@ def feature_perimeter(feature: Any, maxError: Any = None, proj: Any = None) -> f
 
 
 @algorithm("Feature.bounds")
-def feature_bounds(feature: Any, maxError: Any = None, proj: Any = None) -> Feature:  # noqa: N803
+def feature_bounds(feature: Any, maxError: Any = None, proj: Any = None) -> Feature:
     algo = "Feature.bounds"
     f = as_feature(feature, algo)
     g = geo.bounds_of(
@@ -120,7 +120,7 @@ def feature_bounds(feature: Any, maxError: Any = None, proj: Any = None) -> Feat
 
 
 @algorithm("Feature.centroid")
-def feature_centroid(feature: Any, maxError: Any = None, proj: Any = None) -> Feature:  # noqa: N803
+def feature_centroid(feature: Any, maxError: Any = None, proj: Any = None) -> Feature:
     algo = "Feature.centroid"
     f = as_feature(feature, algo)
     geo.margin_metres(maxError, algo)
@@ -133,7 +133,7 @@ def feature_centroid(feature: Any, maxError: Any = None, proj: Any = None) -> Fe
 def feature_buffer(
     feature: Any,
     distance: Any,
-    maxError: Any = None,  # noqa: N803
+    maxError: Any = None,
     proj: Any = None,
 ) -> Feature:
     algo = "Feature.buffer"
@@ -150,7 +150,7 @@ def feature_buffer(
 
 
 @algorithm("Feature.simplify")
-def feature_simplify(feature: Any, maxError: Any, proj: Any = None) -> Feature:  # noqa: N803
+def feature_simplify(feature: Any, maxError: Any, proj: Any = None) -> Feature:
     algo = "Feature.simplify"
     f = as_feature(feature, algo)
     err = geo.margin_metres(maxError, algo)
@@ -165,7 +165,7 @@ def feature_simplify(feature: Any, maxError: Any, proj: Any = None) -> Feature: 
 def feature_transform(
     feature: Any,
     proj: Any = None,
-    maxError: Any = None,  # noqa: N803
+    maxError: Any = None,
     geodesic: Any = None,
 ) -> Feature:
     algo = "Feature.transform"
@@ -178,7 +178,7 @@ def feature_transform(
 
 
 @algorithm("Feature.dissolve")
-def feature_dissolve(feature: Any, maxError: Any = None, proj: Any = None) -> Feature:  # noqa: N803
+def feature_dissolve(feature: Any, maxError: Any = None, proj: Any = None) -> Feature:
     algo = "Feature.dissolve"
     f = as_feature(feature, algo)
     g = geo.dissolve_of(
@@ -194,7 +194,7 @@ def _register_pair(name: str, returns_feature: bool) -> None:
     from ..registry import call
 
     @algorithm(f"Feature.{name}")
-    def impl(left: Any, right: Any, maxError: Any = None, proj: Any = None) -> Any:  # noqa: N803
+    def impl(left: Any, right: Any, maxError: Any = None, proj: Any = None) -> Any:
         algo = f"Feature.{name}"
         a = as_feature(left, algo, "left")
         out = call(
@@ -219,7 +219,7 @@ for _name in ("intersection", "union", "difference", "symmetricDifference"):
 def feature_distance(
     left: Any,
     right: Any,
-    maxError: Any = None,  # noqa: N803
+    maxError: Any = None,
     proj: Any = None,
     spherical: Any = False,
 ) -> float:
@@ -239,9 +239,9 @@ def feature_distance(
 @algorithm("Feature.select")
 def select(
     input: Any,  # noqa: A002 (Earth Engine's name)
-    propertySelectors: Any,  # noqa: N803
-    newProperties: Any = None,  # noqa: N803
-    retainGeometry: Any = True,  # noqa: N803
+    propertySelectors: Any,
+    newProperties: Any = None,
+    retainGeometry: Any = True,
 ) -> Feature:
     algo = "Feature.select"
     f = as_feature(input, algo, "input")

@@ -15,8 +15,8 @@ region (shells counter-clockwise, holes clockwise) and refused otherwise.
 Measures are on the WGS84 ellipsoid, in m² and m: geodesic edges with ``pyproj.Geod``
 (Karney's algorithms), edges straight in longitude/latitude exactly by Green's theorem
 (:mod:`gee_cscc.engine.area`), edges straight in a projected CRS through a densified copy
-(every piece within 1e-11 of the geometry's size of the true edge). With a ``proj`` argument, measures and
-operations are planar in that projection's units.
+(every piece within 1e-11 of the geometry's size from the true edge). With a ``proj``
+argument, measures and operations are planar in that projection's units.
 
 Combining operations (``intersection``, ``union``, ``intersects`` …) run on longitude/latitude
 with every edge densified within the error margin (1 cm when none is given), or planar in
@@ -294,7 +294,7 @@ class _Parse:
             raise self.fail(f"expected a list of rings, got {_short(value)}.")
         if not value:
             return []
-        if _kind(value[0]) in ("number", "point"):
+        if _kind(value[0]) in ("number", "point", "Point"):
             return [self.ring(value)]
         return [self.ring(v) for v in value]
 
@@ -413,7 +413,7 @@ def line_string(
     coordinates: Any,
     crs: Any = None,
     geodesic: Any = None,
-    maxError: Any = None,  # noqa: N803
+    maxError: Any = None,
 ) -> Geometry:
     import shapely.geometry as sg
 
@@ -430,7 +430,7 @@ def linear_ring(
     coordinates: Any,
     crs: Any = None,
     geodesic: Any = None,
-    maxError: Any = None,  # noqa: N803
+    maxError: Any = None,
 ) -> Geometry:
     import shapely.geometry as sg
 
@@ -445,7 +445,7 @@ def multi_line_string(
     coordinates: Any,
     crs: Any = None,
     geodesic: Any = None,
-    maxError: Any = None,  # noqa: N803
+    maxError: Any = None,
 ) -> Geometry:
     import shapely.geometry as sg
 
@@ -471,8 +471,8 @@ def polygon(
     coordinates: Any,
     crs: Any = None,
     geodesic: Any = None,
-    maxError: Any = None,  # noqa: N803
-    evenOdd: Any = True,  # noqa: N803
+    maxError: Any = None,
+    evenOdd: Any = True,
 ) -> Geometry:
     p = _Parse("GeometryConstructors.Polygon", crs, coordinates, geodesic)
     if coordinates is None:
@@ -487,8 +487,8 @@ def multi_polygon(
     coordinates: Any,
     crs: Any = None,
     geodesic: Any = None,
-    maxError: Any = None,  # noqa: N803
-    evenOdd: Any = True,  # noqa: N803
+    maxError: Any = None,
+    evenOdd: Any = True,
 ) -> Geometry:
     import shapely.geometry as sg
 
@@ -516,7 +516,7 @@ def rectangle(
     coordinates: Any,
     crs: Any = None,
     geodesic: Any = None,
-    evenOdd: Any = True,  # noqa: N803
+    evenOdd: Any = True,
 ) -> Geometry:
     import shapely.geometry as sg
 
@@ -573,7 +573,7 @@ def multi_geometry(
     geometries: Any,
     crs: Any = None,
     geodesic: Any = None,
-    maxError: Any = None,  # noqa: N803
+    maxError: Any = None,
 ) -> Geometry:
     import shapely.geometry as sg
 
@@ -693,21 +693,21 @@ def geometry_perimeter(geometry: Geometry, proj: Projection | None = None) -> fl
 
 
 @algorithm("Geometry.area")
-def area(geometry: Any, maxError: Any = None, proj: Any = None) -> float:  # noqa: N803
+def area(geometry: Any, maxError: Any = None, proj: Any = None) -> float:
     algo = "Geometry.area"
     margin_metres(maxError, algo)
     return geometry_area(as_geometry(geometry, algo), as_projection_arg(proj, algo))
 
 
 @algorithm("Geometry.length")
-def length(geometry: Any, maxError: Any = None, proj: Any = None) -> float:  # noqa: N803
+def length(geometry: Any, maxError: Any = None, proj: Any = None) -> float:
     algo = "Geometry.length"
     margin_metres(maxError, algo)
     return geometry_length(as_geometry(geometry, algo), as_projection_arg(proj, algo))
 
 
 @algorithm("Geometry.perimeter")
-def perimeter(geometry: Any, maxError: Any = None, proj: Any = None) -> float:  # noqa: N803
+def perimeter(geometry: Any, maxError: Any = None, proj: Any = None) -> float:
     algo = "Geometry.perimeter"
     margin_metres(maxError, algo)
     return geometry_perimeter(as_geometry(geometry, algo), as_projection_arg(proj, algo))
@@ -739,7 +739,7 @@ def bounds_of(geometry: Geometry, proj: Projection | None = None, tol_m: float =
 
 
 @algorithm("Geometry.bounds")
-def bounds(geometry: Any, maxError: Any = None, proj: Any = None) -> Geometry:  # noqa: N803
+def bounds(geometry: Any, maxError: Any = None, proj: Any = None) -> Geometry:
     algo = "Geometry.bounds"
     return bounds_of(
         as_geometry(geometry, algo), as_projection_arg(proj, algo), _tolerance(maxError, algo)
@@ -828,7 +828,7 @@ def _planar_centroid(shape: Any) -> Any:
 
 
 @algorithm("Geometry.centroid")
-def centroid(geometry: Any, maxError: Any = None, proj: Any = None) -> Geometry:  # noqa: N803
+def centroid(geometry: Any, maxError: Any = None, proj: Any = None) -> Geometry:
     algo = "Geometry.centroid"
     margin_metres(maxError, algo)
     return centroid_of(as_geometry(geometry, algo), as_projection_arg(proj, algo))
@@ -908,7 +908,7 @@ def buffer(
     geometry: Any,
     distance: Any,
     maxError: Any = None,
-    proj: Any = None,  # noqa: N803
+    proj: Any = None,
 ) -> Geometry:
     algo = "Geometry.buffer"
     if distance is None:
@@ -956,7 +956,7 @@ def _snap(shape: Any, original: Any) -> Any:
 
 
 @algorithm("Geometry.simplify")
-def simplify(geometry: Any, maxError: Any, proj: Any = None) -> Geometry:  # noqa: N803
+def simplify(geometry: Any, maxError: Any, proj: Any = None) -> Geometry:
     algo = "Geometry.simplify"
     err = margin_metres(maxError, algo)
     if err is None:
@@ -978,7 +978,7 @@ def transform(
     geometry: Any,
     proj: Any = None,
     maxError: Any = None,
-    geodesic: Any = None,  # noqa: N803
+    geodesic: Any = None,
 ) -> Geometry:
     algo = "Geometry.transform"
     target = as_projection_arg(proj, algo) or Projection("EPSG:4326")
@@ -1065,7 +1065,7 @@ def _valid(shape: Any) -> Any:
 
 def _predicate(name: str, method: str) -> None:
     @algorithm(f"Geometry.{name}")
-    def impl(left: Any, right: Any, maxError: Any = None, proj: Any = None) -> bool:  # noqa: N803
+    def impl(left: Any, right: Any, maxError: Any = None, proj: Any = None) -> bool:
         a, b, _, _ = _pair(left, right, maxError, proj, f"Geometry.{name}")
         return bool(getattr(_valid(a), method)(_valid(b)))
 
@@ -1081,7 +1081,7 @@ for _name, _method in (
 
 def _combine(name: str, method: str) -> None:
     @algorithm(f"Geometry.{name}")
-    def impl(left: Any, right: Any, maxError: Any = None, proj: Any = None) -> Geometry:  # noqa: N803
+    def impl(left: Any, right: Any, maxError: Any = None, proj: Any = None) -> Geometry:
         a, b, frame, geodesic = _pair(left, right, maxError, proj, f"Geometry.{name}")
         return Geometry(getattr(_valid(a), method)(_valid(b)), frame, geodesic=geodesic)
 
@@ -1117,7 +1117,7 @@ def dissolve_of(geometry: Geometry, proj: Projection | None, tol_m: float) -> Ge
 
 
 @algorithm("Geometry.dissolve")
-def dissolve(geometry: Any, maxError: Any = None, proj: Any = None) -> Geometry:  # noqa: N803
+def dissolve(geometry: Any, maxError: Any = None, proj: Any = None) -> Geometry:
     algo = "Geometry.dissolve"
     return dissolve_of(
         as_geometry(geometry, algo), as_projection_arg(proj, algo), _tolerance(maxError, algo)
@@ -1162,7 +1162,7 @@ def distance_between(
 def distance(
     left: Any,
     right: Any,
-    maxError: Any = None,  # noqa: N803
+    maxError: Any = None,
     proj: Any = None,
     spherical: Any = False,
 ) -> float:

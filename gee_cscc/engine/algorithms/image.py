@@ -112,11 +112,15 @@ def rename(input: Image, names: list) -> Image:  # noqa: A002
         raise EEError(
             f"Image.rename: Can't rename {len(input.bands)} bands to {len(names)} names: {names}."
         )
-    return input.with_bands([b.replace(name=str(n)) for b, n in zip(input.bands, names, strict=True)])
+    return input.with_bands(
+        [b.replace(name=str(n)) for b, n in zip(input.bands, names, strict=True)]
+    )
 
 
 @algorithm("Image.addBands")
-def add_bands(dstImg: Image, srcImg: Image, names: list | None = None, overwrite: bool = False) -> Image:  # noqa: N803
+def add_bands(
+    dstImg: Image, srcImg: Image, names: list | None = None, overwrite: bool = False
+) -> Image:  # noqa: N803
     src = srcImg.bands
     if names is not None:
         src = [srcImg.bands[i] for i in select_names(srcImg.band_names, names)]
@@ -201,7 +205,9 @@ def divide(image1: Any, image2: Any) -> Image:
 @algorithm("Image.mod")
 def mod(image1: Any, image2: Any) -> Image:
     return binary_image_op(
-        image1, image2, "mod",
+        image1,
+        image2,
+        "mod",
         lambda a, b: np.where(b == 0, 0.0, np.fmod(a, np.where(b == 0, 1.0, b))),
     )
 
@@ -209,7 +215,11 @@ def mod(image1: Any, image2: Any) -> Image:
 @algorithm("Image.pow")
 def power(image1: Any, image2: Any) -> Image:
     return binary_image_op(
-        image1, image2, "pow", np.power, dtype=lambda a, b: "float64",
+        image1,
+        image2,
+        "pow",
+        np.power,
+        dtype=lambda a, b: "float64",
         mask=lambda px, py, v: px[1] & py[1] & np.isfinite(v),
     )
 
@@ -282,7 +292,9 @@ def _register_unary(name: str, fn: Any, floating: bool) -> None:
     @algorithm(name)
     def impl(value: Any) -> Image:
         return unary_image_op(
-            value, op, fn,
+            value,
+            op,
+            fn,
             dtype=_float_type if floating else None,
             valid=(lambda v: np.isfinite(v)) if floating else None,
         )
@@ -301,7 +313,9 @@ def clamp(input: Image, low: float, high: float) -> Image:  # noqa: A002
 def unit_scale(input: Image, low: float, high: float) -> Image:  # noqa: A002
     span = high - low
     return unary_image_op(
-        input, "unitScale", lambda v: (v - low) / span if span else np.zeros_like(v),
+        input,
+        "unitScale",
+        lambda v: (v - low) / span if span else np.zeros_like(v),
         dtype=_float_type,
     )
 
@@ -332,7 +346,9 @@ def cast_values(values: np.ndarray, dtype: str) -> np.ndarray:
 
 
 def cast_image(value: Any, dtype: str) -> Image:
-    return unary_image_op(value, f"cast to {dtype}", lambda v: cast_values(v, dtype), dtype=lambda d: dtype)
+    return unary_image_op(
+        value, f"cast to {dtype}", lambda v: cast_values(v, dtype), dtype=lambda d: dtype
+    )
 
 
 def _register_cast(dtype: str, names: tuple[str, ...]) -> None:
@@ -344,7 +360,14 @@ def _register_cast(dtype: str, names: tuple[str, ...]) -> None:
 for _dtype, _names in _CASTS.items():
     _register_cast(_dtype, _names)
 
-_PRECISIONS = {"int": "int32", "float": "float32", "double": "float64", "byte": "uint8", "short": "int16", "long": "int64"}
+_PRECISIONS = {
+    "int": "int32",
+    "float": "float32",
+    "double": "float64",
+    "byte": "uint8",
+    "short": "int16",
+    "long": "int64",
+}
 
 
 @algorithm("Image.cast")
@@ -402,7 +425,9 @@ def mask(image: Image, mask: Any = None) -> Image:
     if mask is None:
         bands = []
         for band in image.bands:
-            b = pointwise([band], lambda p: (p[1].astype(float), True), name=band.name, dtype="float32")
+            b = pointwise(
+                [band], lambda p: (p[1].astype(float), True), name=band.name, dtype="float32"
+            )
             bands.append(b)
         return image.with_bands(bands)
     mask_img = as_image(mask, "Image.mask mask")
@@ -452,7 +477,9 @@ def unmask(input: Image, value: Any = None, sameFootprint: bool = True) -> Image
             return out_v, out_m
 
         dtype = promote(band.dtype, fband.dtype) if is_integer_dtype(band.dtype) else band.dtype
-        bands.append(Band(band.name, compute, dtype=dtype, projection=band.projection, extent=band.extent))
+        bands.append(
+            Band(band.name, compute, dtype=dtype, projection=band.projection, extent=band.extent)
+        )
     return input.with_bands(bands)
 
 
@@ -488,7 +515,9 @@ def as_geometry(obj: Any, what: str) -> Geometry:
     if isinstance(obj, FeatureCollection):
         import shapely
 
-        shapes = [f.geometry.in_crs("EPSG:4326") for f in obj.features if getattr(f, "geometry", None)]
+        shapes = [
+            f.geometry.in_crs("EPSG:4326") for f in obj.features if getattr(f, "geometry", None)
+        ]
         return Geometry(shapely.union_all(shapes) if shapes else shapely.GeometryCollection())
     raise EEError(f"{what}: expected a Geometry or Feature, got {type(obj).__name__}.")
 
@@ -550,7 +579,9 @@ def clip_to_collection(input: Image, collection: Any) -> Image:  # noqa: A002
 # --- projections ----------------------------------------------------------------------------
 
 
-def as_projection(crs: Any, crs_transform: Any = None, scale: Any = None, *, what: str) -> Projection:
+def as_projection(
+    crs: Any, crs_transform: Any = None, scale: Any = None, *, what: str
+) -> Projection:
     """A Projection from Earth Engine's (crs, crsTransform, scale) arguments."""
     if isinstance(crs, Projection):
         proj = crs
@@ -582,7 +613,9 @@ def projection(image: Image) -> Projection:
 
 
 @algorithm("Image.setDefaultProjection")
-def set_default_projection(image: Image, crs: Any, crsTransform: Any = None, scale: Any = None) -> Image:  # noqa: N803
+def set_default_projection(
+    image: Image, crs: Any, crsTransform: Any = None, scale: Any = None
+) -> Image:  # noqa: N803
     proj = as_projection(crs, crsTransform, scale, what="Image.setDefaultProjection")
     return image.with_bands([b.replace(projection=proj) for b in image.bands])
 
@@ -599,8 +632,34 @@ def reproject(image: Image, crs: Any, crsTransform: Any = None, scale: Any = Non
 
             return sample(proj, None, reader, grid)
 
-        bands.append(Band(band.name, compute, dtype=band.dtype, projection=proj, extent=None))
+        bands.append(
+            Band(
+                band.name,
+                compute,
+                dtype=band.dtype,
+                projection=proj,
+                extent=_reprojected_extent(band, proj),
+            )
+        )
     return image.with_bands(bands)
+
+
+def _reprojected_extent(band: Band, proj: Projection) -> Grid | None:
+    """The pixels of ``proj`` that meet the band's native footprint (None if unbounded).
+
+    Keeps a reprojected image bounded: exportable without a region, and ``unmask`` with
+    ``sameFootprint`` does not fill beyond the data.
+    """
+    ext = band.extent
+    if ext is None or not proj.is_axis_aligned():
+        return None
+    import shapely.geometry
+
+    xmin, ymin, xmax, ymax = ext.bounds()
+    box = shapely.geometry.box(xmin, ymin, xmax, ymax)
+    if ext.crs != proj.crs:  # edges curve in another CRS: transform more than the corners
+        box = box.segmentize(max(xmax - xmin, ymax - ymin) / 32)
+    return extent_of(Geometry(box, ext.crs), proj)
 
 
 def _window(proj: Projection, row0: int, col0: int, h: int, w: int) -> Grid:
@@ -642,7 +701,13 @@ def clip_to_bounds_and_scale(
                 "Image.clipToBoundsAndScale: the image has no bounds; give a region (geometry)."
             )
         proj = band.projection
-        if proj is None and scale is None and width is None and height is None and maxDimension is None:
+        if (
+            proj is None
+            and scale is None
+            and width is None
+            and height is None
+            and maxDimension is None
+        ):
             raise EEError(
                 "The image has no fixed projection (it is a composite or a constant): on Earth "
                 "Engine an export or download of it runs at the default WGS84 projection of 1 "
@@ -655,13 +720,18 @@ def clip_to_bounds_and_scale(
             base = extent_of(geom, proj.with_scale(scale) if scale is not None else proj)
         if width is not None or height is not None or maxDimension is not None:
             bounds_geom = geom.in_crs(proj.crs) if geom is not None else None
-            xmin, ymin, xmax, ymax = bounds_geom.bounds if bounds_geom is not None else base.bounds()
+            xmin, ymin, xmax, ymax = (
+                bounds_geom.bounds if bounds_geom is not None else base.bounds()
+            )
             w = int(width) if width is not None else None
             h = int(height) if height is not None else None
             if maxDimension is not None and w is None and h is None:
                 ratio = (xmax - xmin) / max(ymax - ymin, 1e-300)
-                w, h = (int(maxDimension), max(1, round(maxDimension / ratio))) if ratio >= 1 else (
-                    max(1, round(maxDimension * ratio)), int(maxDimension))
+                w, h = (
+                    (int(maxDimension), max(1, round(maxDimension / ratio)))
+                    if ratio >= 1
+                    else (max(1, round(maxDimension * ratio)), int(maxDimension))
+                )
             if w is None:
                 w = max(1, round(h * (xmax - xmin) / (ymax - ymin)))
             if h is None:
@@ -676,12 +746,16 @@ def clip_to_bounds_and_scale(
             v, m = _b.compute(grid)
             return v, m & _footprint(Band("x", lambda g: (0, True), extent=_t), grid)
 
-        bands.append(Band(band.name, compute, dtype=band.dtype, projection=target.projection, extent=target))
+        bands.append(
+            Band(band.name, compute, dtype=band.dtype, projection=target.projection, extent=target)
+        )
     return input.with_bands(bands)
 
 
 @algorithm("Image.geometry")
-def image_geometry(feature: Any, maxError: Any = None, proj: Any = None, geodesics: Any = None) -> Geometry:  # noqa: N803
+def image_geometry(
+    feature: Any, maxError: Any = None, proj: Any = None, geodesics: Any = None
+) -> Geometry:  # noqa: N803
     import shapely.geometry
 
     if not isinstance(feature, Image):
@@ -711,7 +785,12 @@ def image_id(element: Any) -> Any:
 
 
 @algorithm("Image.copyProperties")
-def copy_properties(destination: Any = None, source: Any = None, properties: list | None = None, exclude: list | None = None) -> Any:
+def copy_properties(
+    destination: Any = None,
+    source: Any = None,
+    properties: list | None = None,
+    exclude: list | None = None,
+) -> Any:
     from .element import copy_properties as _copy
 
     return _copy(destination=destination, source=source, properties=properties, exclude=exclude)
