@@ -24,19 +24,26 @@ from . import tables as _tables
 from .config import Config
 from .method import MethodGraph, Regions, build, load_annual_npp
 from .method.trend import TREND_CLASSES, p_values
-from .pull import (
-    ALL_ID,
-    count_maintenance,
-    maintenance_counts_server,
-    open_collection,
-    open_image,
-    region_sums,
-)
+from .pull import ALL_ID, count_maintenance, maintenance_counts_server, open_layers, region_sums
 
 __all__ = ["Results", "analyze", "ALL"]
 
 #: The name of the whole-area row in every table.
 ALL = "ALL"
+
+#: The per-cell result layers pulled into ``Results.rasters`` (besides P and PCS).
+RESULT_BANDS = (
+    "vca",
+    "cscc",
+    "cscc_year",
+    "trend_slope",
+    "trend_stat",
+    "trend_class",
+    "trend_class_strict",
+    "maintenance_years",
+    "region",
+    "pixel_area",
+)
 
 Progress = Callable[[str], None]
 
@@ -150,7 +157,7 @@ def analyze(
             masked(ee.Image.constant(1)).rename("cells"),
         ]
     )
-    cap = region_sums(cap_bands, ["cscc_g", "npp_g", "area_m2", "cells"], regions, grid)
+    cap_names = ["cscc_g", "npp_g", "area_m2", "cells"]
     year_names = [f"npp_{y}" for y in annual.years]
     year_bands = ee.Image.cat(
         [
@@ -158,7 +165,6 @@ def analyze(
             for y in annual.years
         ]
     )
-    yearly_sums = region_sums(year_bands, year_names, regions, grid)
     class_bands, class_names = [], []
     for band in ("trend_class", "trend_class_strict"):
         cls = graph.trend.select(band)
@@ -169,25 +175,37 @@ def analyze(
                 hit.rename(f"n_{band}_{code}"),
             ]
             class_names += [f"a_{band}_{code}", f"n_{band}_{code}"]
-    class_sums = region_sums(ee.Image.cat(class_bands), class_names, regions, grid)
+    # One grouped reduction for every table: shared sub-expressions are computed once.
+    sums = region_sums(
+        ee.Image.cat([cap_bands, year_bands, ee.Image.cat(class_bands)]),
+        cap_names + year_names + class_names,
+        regions,
+        grid,
+    )
+    cap, yearly_sums, class_sums = sums[cap_names], sums[year_names], sums[class_names]
     done()
 
     done = _step(progress, timings, "pull rasters (xee)")
-    result_image = ee.Image.cat([graph.result_image(), regions.image, area.rename("pixel_area")])
-    rasters = open_image(result_image, grid)
-    surfaces = open_collection(graph.maintenance, grid, band="P")
+    eval_years = graph.evaluation_years
     pcs_years = [y for y in cfg.pcs_years if y in annual.years]
+    result = ee.Image.cat([graph.result_image(), regions.image, area.rename("pixel_area")])
+    layers = {name: result.select([name]) for name in RESULT_BANDS}
+    for y in eval_years:
+        layers[f"P_{y}"] = ee.Image(graph.maintenance.filter(ee.Filter.eq("year", y)).first())
+    for y in pcs_years:
+        layers[f"pcs_{y}"] = ee.Image(graph.potential.filter(ee.Filter.eq("year", y)).first())
+    pulled = open_layers(layers, grid)
+    rasters = pulled[list(RESULT_BANDS)]
+    surfaces = xr.concat([pulled[f"P_{y}"] for y in eval_years], dim="year")
+    surfaces = surfaces.assign_coords(year=eval_years).rename("maintenance")
     pcs = (
-        open_collection(
-            graph.potential.filter(ee.Filter.inList("year", pcs_years)), grid, band="pcs"
-        )
+        xr.concat([pulled[f"pcs_{y}"] for y in pcs_years], dim="year").assign_coords(year=pcs_years)
         if pcs_years
         else None
     )
     done()
 
     done = _step(progress, timings, "maintenance counts")
-    eval_years = graph.evaluation_years
     if counting == "local":
         counts = count_maintenance(surfaces, rasters["region"].fillna(0).values, regions.ids)
     else:

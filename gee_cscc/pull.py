@@ -25,6 +25,7 @@ __all__ = [
     "ALL_ID",
     "open_image",
     "open_collection",
+    "open_layers",
     "count_maintenance",
     "maintenance_counts_server",
     "region_sums",
@@ -79,6 +80,33 @@ def open_collection(
     if dim in da.coords:
         da = da.assign_coords({dim: da[dim].values.astype(int)})
     return da
+
+
+def open_layers(layers: dict[str, Any], grid: GridSpec) -> xr.Dataset:
+    """Pull many single-band images at once: one ``(y, x)`` variable per named layer.
+
+    The layers travel as one image collection (one image per layer, band ``value``), so
+    ``xee`` fetches every layer of a tile in one ``computePixels`` request and the server
+    computes their shared sub-expressions once per tile instead of once per layer. Values
+    arrive as float32 (as xee delivers them), NaN where masked.
+    """
+    names = list(layers)
+    images = [
+        ee.Image(layers[name]).select([0]).toDouble().rename("value").set({"layer": i})
+        for i, name in enumerate(names)
+    ]
+    ds = _open(
+        ee.ImageCollection.fromImages(images),
+        grid,
+        primary_dim_name="layer",
+        primary_dim_property="layer",
+    )
+    stack = ds["value"].load()
+    out = xr.Dataset(
+        {name: stack.isel(layer=i, drop=True) for i, name in enumerate(names)},
+        coords={"y": stack["y"], "x": stack["x"]},
+    )
+    return out
 
 
 def region_sums(

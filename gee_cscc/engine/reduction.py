@@ -33,7 +33,7 @@ import numpy as np
 
 from .errors import EEError
 from .grid import DEFAULT_PROJECTION, Grid, Projection
-from .values import Band, Geometry, Image, PixelData, pixel_cache
+from .values import Band, Geometry, Image, PixelData, pixel_cache, tile_cache
 
 __all__ = [
     "TILE",
@@ -151,7 +151,7 @@ def reduce_pixels(
         p = h * w
         xs = [np.zeros((n_rec, p)) for _ in range(k)]
         vs = [np.zeros((n_rec, p), dtype=bool) for _ in range(k)]
-        with pixel_cache():
+        with tile_cache(tile, grid):
             for t, record in enumerate(records):
                 for i, band in enumerate(record):
                     if band is None:

@@ -37,6 +37,7 @@ __all__ = [
     "DateRange",
     "Element",
     "pixel_cache",
+    "tile_cache",
     "pointwise",
     "precision_info",
     "constant_band",
@@ -58,6 +59,19 @@ def pixel_cache() -> Iterator[dict]:
         yield cache
     finally:
         _CACHE.reset(token)
+
+
+def tile_cache(tile: Grid, whole: Grid) -> contextlib.AbstractContextManager:
+    """The cache scope for computing one tile of a larger grid.
+
+    When the tile is the whole grid, the request's cache (if any) is kept, so every
+    computation at that grid shares it (e.g. the 19 growing-window fits of a maintenance
+    chain reading the same NPP images). When a grid is walked in several tiles, each tile
+    gets a fresh cache, so memory stays bounded by one tile's intermediates.
+    """
+    if tile.key == whole.key and _CACHE.get() is not None:
+        return contextlib.nullcontext()
+    return pixel_cache()
 
 
 # --- pixel types -------------------------------------------------------------------------

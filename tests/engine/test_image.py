@@ -574,6 +574,35 @@ def test_reproject_keeps_the_footprint(put):
     assert_pixels_equal(got, expected)
 
 
+def test_reproject_to_another_crs(put):
+    pyproj = pytest.importorskip("pyproj")
+    values = _native_6x6()
+    img = put({"v": values})
+    t = [50_000.0, 0.0, 0.0, 0.0, -50_000.0, 0.0]
+    out = img.reproject("EPSG:3857", t)
+    band = out.getInfo()["bands"][0]
+    assert (band["crs"], band["crs_transform"]) == ("EPSG:3857", t)
+    arr = ee.data.computePixels({"expression": out.unmask(-99), "fileFormat": "NUMPY_NDARRAY"})
+    got = arr["v"]
+    # The window covers the image's corners, transformed to EPSG:3857.
+    fwd = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:3857", always_xy=True)
+    xs, ys = fwd.transform([10, 16, 10, 16], [44, 44, 50, 50])
+    c0, c1 = int(np.floor(min(xs) / 50_000)), int(np.ceil(max(xs) / 50_000))
+    r0, r1 = int(np.floor(-max(ys) / 50_000)), int(np.ceil(-min(ys) / 50_000))
+    assert got.shape == (r1 - r0, c1 - c0)
+    # Each pixel: the native pixel under its centre, or masked (-99) outside the image.
+    cx = (c0 + np.arange(c1 - c0) + 0.5) * 50_000
+    cy = -(r0 + np.arange(r1 - r0) + 0.5) * 50_000
+    lon, lat = pyproj.Transformer.from_crs("EPSG:3857", "EPSG:4326", always_xy=True).transform(
+        *np.meshgrid(cx, cy)
+    )
+    cols, rows = np.floor(lon - 10).astype(int), np.floor(50 - lat).astype(int)
+    inside = (cols >= 0) & (cols < 6) & (rows >= 0) & (rows < 6)
+    expected = np.full(got.shape, -99.0)
+    expected[inside] = values[rows[inside], cols[inside]]
+    np.testing.assert_array_equal(got, expected)
+
+
 def test_reproject_by_scale(put):
     values = _native_6x6()
     img = put({"v": values})

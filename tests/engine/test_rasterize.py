@@ -438,11 +438,6 @@ def test_clip_to_bounds_and_scale_with_a_scale(image_id):
     np.testing.assert_allclose(info["crs_transform"], [0.25, 0, 100.25, 0, -0.25, 40.0])
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="image.py clipToBoundsAndScale rescales with Projection.with_scale, which moves the "
-    "origin to 0; the docs scale the image's projection (its translation stays)",
-)
 def test_clip_to_bounds_and_scale_keeps_an_unaligned_origin(engine, tmp_asset):
     """Scaling the image projection keeps its translation (the docs: the projection is scaled)."""
     import ee

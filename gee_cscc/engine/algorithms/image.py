@@ -681,6 +681,14 @@ def extent_of(geometry: Geometry, proj: Projection) -> Grid:
     return _window(proj, r0, c0, max(r1 - r0, 0), max(c1 - c0, 0))
 
 
+def _rescaled(proj: Projection, scale: float) -> Projection:
+    """The projection scaled to a nominal ``scale`` in metres, keeping its origin (as the
+    docs of clipToBoundsAndScale say: the image's own projection is scaled)."""
+    k = float(scale) / proj.nominal_scale
+    a, b, c, d, e, f = proj.transform
+    return Projection(proj.crs, (a * k, b * k, c, d * k, e * k, f))
+
+
 @algorithm("Image.clipToBoundsAndScale")
 def clip_to_bounds_and_scale(
     input: Image,  # noqa: A002
@@ -717,7 +725,7 @@ def clip_to_bounds_and_scale(
         if geom is None:
             base = band.extent
         else:
-            base = extent_of(geom, proj.with_scale(scale) if scale is not None else proj)
+            base = extent_of(geom, _rescaled(proj, scale) if scale is not None else proj)
         if width is not None or height is not None or maxDimension is not None:
             bounds_geom = geom.in_crs(proj.crs) if geom is not None else None
             xmin, ymin, xmax, ymax = (

@@ -24,7 +24,7 @@ from ..context import current
 from ..errors import EEError
 from ..grid import Grid
 from ..registry import algorithm, call
-from ..values import Band, Image, ImageCollection, PixelData, pixel_cache
+from ..values import Band, Image, ImageCollection, PixelData, tile_cache
 from .reducer import Reducer, as_reducer, for_each
 
 # --- loading and building ----------------------------------------------------------------
@@ -241,7 +241,7 @@ def quality_mosaic(collection: Any, qualityBand: Any) -> Image:  # noqa: N803
         out = [(np.zeros(grid.shape), np.zeros(grid.shape, dtype=bool)) for _ in names]
         for r0, c0, tile in grid.tiles(max(1, int(reduction.TILE))):
             h, w = tile.shape
-            with pixel_cache():
+            with tile_cache(tile, grid):
                 q = np.full((len(records), h, w), -np.inf)
                 qok = np.zeros((len(records), h, w), dtype=bool)
                 for t, band in enumerate(quality):
