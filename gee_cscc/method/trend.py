@@ -152,7 +152,8 @@ def mann_kendall_s(npp: Any, n: int) -> tuple[Any, Any]:
         return c.subtract(1).multiply(c.multiply(2).add(5))
 
     ties = ee.ImageCollection.fromImages(idx.map(tie_term)).reduce(ee.Reducer.sum())
-    var = ties.multiply(-1).add(n * (n - 1) * (2 * n + 5)).divide(18.0)
+    # Integer images divide as integers on Earth Engine: go to double first.
+    var = ties.toDouble().multiply(-1).add(n * (n - 1) * (2 * n + 5)).divide(18.0)
     return s.rename("S").toDouble(), var.rename("var").toDouble()
 
 
