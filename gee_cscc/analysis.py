@@ -344,6 +344,8 @@ def _maintenance_and_fits(
             mode=cfg.fit_mode,
             plateau=cfg.plateau,
             plateau_years=cfg.plateau_years,
+            extrapolation_factor=cfg.extrapolation_factor,
+            grade_thresholds=cfg.grade_thresholds,
         )
         fits.append({"region": label[rid], **row})
     return pd.concat(tables, ignore_index=True), pd.DataFrame(fits)

@@ -613,8 +613,12 @@ def _cmd_export(args: argparse.Namespace, report: Reporter) -> int:
 
         skipped = planned - len(tasks)
         report(
-            f"{len(tasks)} task(s) started or running, {skipped} destination(s) already "
-            "exported" + ("" if args.overwrite else " (skipped; --overwrite replaces them)")
+            f"{len(tasks)} task(s) started or running"
+            + (
+                f", {skipped} destination(s) already exported (skipped; --overwrite replaces them)"
+                if skipped
+                else ""
+            )
         )
         if args.no_wait:
             _no_wait_note(cfg, report, manifest.path)

@@ -346,6 +346,7 @@ def fit_decay(
     n_ref: int | None = None,
     plateau: PlateauRule = "fit",
     plateau_years: int = 3,
+    extrapolation_factor: float = EXTRAPOLATION_FACTOR,
 ) -> DecayFit:
     """Fit the trend decay ``q(t) = λ·exp(−(t − t')/τ)`` (paper eq. 11; METHOD.md §5, §5b).
 
@@ -367,6 +368,9 @@ def fit_decay(
         τ = onset year − t' (no interval); with ``fit`` (default) τ is the fitted one.
     plateau_years : int, keyword-only
         Least number of unchanged final steps that makes a plateau (default 3).
+    extrapolation_factor : float, keyword-only
+        τ beyond this many times the number of evaluation years is flagged
+        ``extrapolated`` (default 5).
 
     Returns
     -------
@@ -416,7 +420,7 @@ def fit_decay(
     if onset is not None and plateau == "onset" and np.any(q < 1.0 - _STEP_TOL):
         tau, tau_low, tau_high = float(onset - reference_year), nan, nan
         method += f"; τ taken as plateau onset {onset} − t' (no interval)"
-    if math.isfinite(tau) and tau > EXTRAPOLATION_FACTOR * y.size:
+    if math.isfinite(tau) and tau > extrapolation_factor * y.size:
         flags.append("extrapolated")
     residuals = q - fit.q_hat
     return DecayFit(
@@ -461,21 +465,30 @@ def resilience(tau_pos: float | None, tau_neg: float | None) -> float:
     return values[0] - values[1]
 
 
-def grade(rs: float | None) -> str:
+#: The RS thresholds of the grades (years): extremely strong > 500 ≥ stronger > 100 ≥
+#: strong ≥ 0 > weak ≥ −100 > weaker (METHOD.md §5).
+GRADE_THRESHOLDS = (500.0, 100.0, 0.0, -100.0)
+
+
+def grade(
+    rs: float | None, thresholds: tuple[float, float, float, float] = GRADE_THRESHOLDS
+) -> str:
     """CSR grade of RS in years (METHOD.md §5), one of :data:`GRADES`.
 
-    ``RS > 500`` extremely strong; ``100 < RS ≤ 500`` stronger; ``0 ≤ RS ≤ 100`` strong;
-    ``−100 ≤ RS < 0`` weak; ``RS < −100`` weaker; undefined (NaN or None) ``none``.
+    With the default ``thresholds`` ``(500, 100, 0, −100)``: ``RS > 500`` extremely strong;
+    ``100 < RS ≤ 500`` stronger; ``0 ≤ RS ≤ 100`` strong; ``−100 ≤ RS < 0`` weak;
+    ``RS < −100`` weaker; undefined (NaN or None) ``none``.
     """
+    top, high, zero, low = thresholds
     if rs is None or math.isnan(rs):
         return "none"
-    if rs > 500:
+    if rs > top:
         return "extremely strong"
-    if rs > 100:
+    if rs > high:
         return "stronger"
-    if rs >= 0:
+    if rs >= zero:
         return "strong"
-    if rs >= -100:
+    if rs >= low:
         return "weak"
     return "weaker"
 
@@ -489,6 +502,8 @@ def fit_region(
     mode: Mode = "free",
     plateau: PlateauRule = "fit",
     plateau_years: int = 3,
+    extrapolation_factor: float = EXTRAPOLATION_FACTOR,
+    grade_thresholds: tuple[float, float, float, float] = GRADE_THRESHOLDS,
 ) -> dict[str, float | str | int | None]:
     """One region's row of resilience.csv from its maintenance counts (METHOD.md §4–§5b).
 
@@ -498,8 +513,10 @@ def fit_region(
         Evaluation years t' … tN.
     n_pos, n_neg : array_like of int
         Counts N⁺_i and N⁻_i of cells that kept a positive / negative trend (cells).
-    reference_year, mode, plateau, plateau_years
+    reference_year, mode, plateau, plateau_years, extrapolation_factor
         As in :func:`fit_decay`.
+    grade_thresholds
+        As in :func:`grade`.
 
     Returns
     -------
@@ -530,6 +547,7 @@ def fit_region(
             n_ref=int(n_ref),
             plateau=plateau,
             plateau_years=plateau_years,
+            extrapolation_factor=extrapolation_factor,
         )
         fits[sign] = fit
         row.update(
@@ -544,5 +562,5 @@ def fit_region(
         flags.extend(f"{sign}:{f}" for f in fit.flags)
         onsets[f"plateau_onset_{sign}"] = fit.plateau_onset
     rs = resilience(fits["pos"].tau, fits["neg"].tau)
-    row.update({"rs": rs, "grade": grade(rs), "flags": ";".join(flags), **onsets})
+    row.update({"rs": rs, "grade": grade(rs, grade_thresholds), "flags": ";".join(flags), **onsets})
     return row

@@ -79,7 +79,7 @@ def expected_maintenance() -> dict[int, np.ndarray]:
         k = np.tensordot(x, VALUES[:n] - VALUES[:n].mean(axis=0), axes=(0, 0)) / (x**2).sum()
         surfaces[ti] = np.where(np.abs(k) < 1e-6, 0, np.sign(k))
     p = {EVAL_YEARS[0]: surfaces[EVAL_YEARS[0]]}
-    for prev, ti in zip(EVAL_YEARS, EVAL_YEARS[1:]):
+    for prev, ti in zip(EVAL_YEARS[:-1], EVAL_YEARS[1:], strict=True):
         p[ti] = np.where(surfaces[ti] != p[prev], 0, p[prev])
     return p
 
@@ -150,8 +150,11 @@ def test_export_to_assets_with_provenance_then_a_rerun_skips_and_overwrite_repla
     assert export(store, out, "--overwrite", "-q") == 0
     again = manifest_ids(out)
     assert again[f"asset:{ROOT}/result"] != first[f"asset:{ROOT}/result"]
-    assert again[f"asset:{ROOT}/tables/capacity_by_region"] == (
-        first[f"asset:{ROOT}/tables/capacity_by_region"]  # no --tables this time
+    assert (
+        again[f"asset:{ROOT}/tables/capacity_by_region"]
+        == (
+            first[f"asset:{ROOT}/tables/capacity_by_region"]  # no --tables this time
+        )
     )
     with local_engine(store):
         got = compute_pixels(ee.Image(f"{ROOT}/result"), GRID)["cscc"]
@@ -166,10 +169,8 @@ def read_tif(path: Path) -> dict[str, np.ndarray]:
 
 def test_export_to_cloud_storage_and_drive_files(store, tmp_path):
     tables = write_table(tmp_path / "tables")
-    assert export(
-        store, tmp_path / "e1", "--to", "gcs", "--bucket", "bkt", "--prefix", "runs/a",
-        "--tables", str(tables),
-    ) == 0  # fmt: skip
+    to_gcs = ["--to", "gcs", "--bucket", "bkt", "--prefix", "runs/a", "--tables", str(tables)]
+    assert export(store, tmp_path / "e1", *to_gcs) == 0
     base = store / "gcs" / "bkt" / "runs"
     names = sorted(p.name for p in base.iterdir())
     assert names == sorted(
@@ -269,7 +270,10 @@ def test_share_a_reader_then_show_and_the_acl_is_enforced(store, capsys):
         with pytest.raises(ee.EEException, match="Permission denied"):
             ee.Image(private).getInfo()
 
-    assert cli("share", private, "--public", "--writer", "carol@example.com", "--show", store=store) == 0
+    assert (
+        cli("share", private, "--public", "--writer", "carol@example.com", "--show", store=store)
+        == 0
+    )
     shown = capsys.readouterr().out
     assert "public read: yes" in shown and "writers: user:carol@example.com" in shown
 
@@ -323,11 +327,8 @@ def test_upload_a_folder_of_annual_geotiffs(tmp_path, capsys):
     target.mkdir(parents=True)
     for path in folder.glob("*.tif"):
         (target / path.name).write_bytes(path.read_bytes())
-    code = cli(
-        "upload", str(folder), "--asset", "uploads/ingested", "--gcs-prefix", "gs://bkt/annual",
-        "--band", "b", store=store,
-    )  # fmt: skip
-    assert code == 0
+    ingest = ["--asset", "uploads/ingested", "--gcs-prefix", "gs://bkt/annual", "--band", "b"]
+    assert cli("upload", str(folder), *ingest, store=store) == 0
     with local_engine(store):
         img = ee.Image(f"{PROJECT}/uploads/ingested/2002")
         assert img.get("year").getInfo() == 2002
@@ -377,11 +378,9 @@ def test_annualize_an_8_day_year(tmp_path, capsys):
             layer(rates[i] * 2.0),
             {"system:time_start": int(start.timestamp() * 1000)},
         )
-    code = cli(
-        "annualize", "--composites", c8, "--asset", "modis/annual", "--scale-factor", "0.5",
-        "--years", "2019", "--out", str(tmp_path / "exp"), store=store,
-    )  # fmt: skip
-    assert code == 0
+    args = ["--composites", c8, "--asset", "modis/annual", "--scale-factor", "0.5"]
+    args += ["--years", "2019", "--out", str(tmp_path / "exp")]
+    assert cli("annualize", *args, store=store) == 0
     assert "g C m-2 yr-1, already scaled" in capsys.readouterr().out
 
     days = np.array([8] * 45 + [5])  # the last composite of 2019 covers 27–31 December

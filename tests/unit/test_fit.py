@@ -481,3 +481,32 @@ def test_region_row_is_consistent(pos, neg):
 def test_region_counts_must_match_the_years():
     with pytest.raises(InputError, match="n_neg"):
         fit_region(YEARS, N_POS, N_NEG[:-1], reference_year=2000)
+
+
+def test_configured_grade_thresholds_and_extrapolation_factor():
+    """The config's grade thresholds and extrapolation factor reach the grades and flags."""
+    from gee_cscc.fit import fit_region, grade
+
+    assert grade(150.0) == "stronger"
+    assert grade(150.0, (1000.0, 200.0, 0.0, -200.0)) == "strong"
+    assert grade(-150.0, (1000.0, 200.0, 0.0, -200.0)) == "weak"
+    years = list(range(2000, 2010))
+    # Exact exponential counts: τ⁺ = 99 yr and τ⁻ = 3 yr, so RS ≈ 96 yr.
+    n_pos = [10000 * math.exp(-(y - 2000) / 99.0) for y in years]
+    n_neg = [10000 * math.exp(-(y - 2000) / 3.0) for y in years]
+    default = fit_region(years, n_pos, n_neg, reference_year=2000, mode="fixed")
+    assert default["tau_pos"] == pytest.approx(99.0, rel=1e-6)
+    assert default["rs"] == pytest.approx(96.0, rel=1e-6)
+    assert default["grade"] == "strong"
+    assert "pos:extrapolated" in default["flags"]  # 99 > 5 × 10 evaluation years
+    other = fit_region(
+        years,
+        n_pos,
+        n_neg,
+        reference_year=2000,
+        mode="fixed",
+        extrapolation_factor=20.0,
+        grade_thresholds=(1000.0, 50.0, 0.0, -200.0),
+    )
+    assert "extrapolated" not in other["flags"]  # 99 < 20 × 10
+    assert other["grade"] == "stronger"  # 50 < 96 ≤ 1000
