@@ -7,6 +7,7 @@ exit code; every long step reports progress on stderr unless ``--quiet``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 import time
@@ -117,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _config_from_args(args: argparse.Namespace) -> tuple[Any, dict]:
     from .config import Config
+    from .errors import ConfigError
 
     inputs: dict = {}
     if args.config:
@@ -125,15 +127,23 @@ def _config_from_args(args: argparse.Namespace) -> tuple[Any, dict]:
         path = Path(args.config)
         if not path.is_file():
             raise GeeCsccError(f"Config file not found: {path}")
-        data = tomllib.loads(path.read_text())
-        inputs = dict(data.pop("inputs", {}) or {})
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise GeeCsccError(f"{path}: not valid TOML: {exc}") from None
+        inputs = data.pop("inputs", {}) or {}
+        if not isinstance(inputs, dict):
+            raise GeeCsccError(f"{path}: [inputs] must be a table (npp = ..., regions = ...).")
         unknown = set(inputs) - {"npp", "regions", "region_names", "out", "store", "counting"}
         if unknown:
             raise GeeCsccError(
                 f"{path}: unknown key(s) {sorted(unknown)} in [inputs]; "
                 "known: npp, regions, region_names, out, store, counting"
             )
-        cfg = Config.from_mapping(data)
+        try:
+            cfg = Config.from_mapping(data)
+        except ConfigError as exc:
+            raise ConfigError(f"{exc} (in {path})") from None
     else:
         cfg = Config()
     overrides = {
@@ -248,8 +258,11 @@ def main(argv: list[str] | None = None) -> int:
     from . import cli_cloud
 
     handlers.update(cli_cloud.HANDLERS)
+    # --quiet: nothing but errors, so not the engine's "*** Earth Engine ***" notice either.
+    stderr = _without_engine_notice() if report.quiet else contextlib.nullcontext()
     try:
-        return handlers[args.command](args, report)
+        with stderr:
+            return handlers[args.command](args, report)
     except KeyboardInterrupt:
         print("gee-cscc: interrupted", file=sys.stderr)
         return 130
@@ -258,6 +271,36 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"gee-cscc {args.command}: error: {_one_line(exc)}", file=sys.stderr)
         return 1
+
+
+class _NoticeFilter:
+    """A stderr wrapper dropping the lines the ``ee`` client prints as ``*** Earth Engine ***``."""
+
+    MARK = "*** Earth Engine ***"
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._dropping = False
+
+    def write(self, text: str) -> int:
+        if not self._dropping and text.startswith(self.MARK):
+            self._dropping = True  # print() writes the parts, the separators and the end apart
+        if self._dropping:
+            if "\n" not in text:
+                return len(text)
+            self._dropping = False
+            rest = text.split("\n", 1)[1]
+            if rest:
+                self._stream.write(rest)
+            return len(text)
+        return self._stream.write(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def _without_engine_notice() -> contextlib.AbstractContextManager:
+    return contextlib.redirect_stderr(_NoticeFilter(sys.stderr))
 
 
 def _one_line(exc: BaseException) -> str:

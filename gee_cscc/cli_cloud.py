@@ -848,7 +848,7 @@ def _cmd_annualize(args: argparse.Namespace, report: Reporter) -> int:
             inputs=[source],
             units=UNITS,
             gee_cscc_product="annual_npp",
-            note="annual sums in g C m-2 yr-1; already scaled: use scale_factor = 1",
+            gee_cscc_note="annual sums in g C m-2 yr-1, already scaled: use scale_factor = 1",
         )
         options: dict[str, Any] = {
             "crs": grid.crs,

@@ -157,6 +157,7 @@ def _resolve_inputs(inputs: RunInputs, engine: Any, cfg: Config) -> tuple[str, A
         read_region_raster,
     )
 
+    _check_file_exists(inputs.npp, "NPP input")
     npp_id = inputs.npp
     npp_data = None
     if is_local_path(inputs.npp):
@@ -174,6 +175,7 @@ def _resolve_inputs(inputs: RunInputs, engine: Any, cfg: Config) -> tuple[str, A
     if inputs.regions is None:
         return npp_id, None
     reg = inputs.regions
+    _check_file_exists(reg, "Region file")
     kind = inputs.regions_kind
     if is_local_path(reg):
         if engine is None:
@@ -210,6 +212,23 @@ def _resolve_inputs(inputs: RunInputs, engine: Any, cfg: Config) -> tuple[str, A
     return npp_id, regions_from_features(
         ee.FeatureCollection(reg), name_property=cfg.region_property, source=reg
     )
+
+
+#: Suffixes that mark an input as a local file (an asset id never ends like this).
+_FILE_SUFFIXES = frozenset(
+    {".nc", ".nc4", ".cdf", ".zarr", ".tif", ".tiff", ".geojson", ".json", ".csv", ".shp", ".gpkg"}
+)
+
+
+def _check_file_exists(value: str, what: str) -> None:
+    """A missing local file is "not found", not an unreadable asset id of the same name."""
+    from .sources import is_local_path
+
+    looks_like_file = Path(value).suffix.lower() in _FILE_SUFFIXES or value.startswith(
+        ("./", "../", ".\\", "..\\")
+    )
+    if looks_like_file and not is_local_path(value):
+        raise InputError(f"{what} not found: {value}")
 
 
 def _region_ids(image: Any) -> list[int]:

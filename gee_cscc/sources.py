@@ -29,6 +29,8 @@ __all__ = [
     "NppSource",
 ]
 
+_DEFAULT_BAND = "npp"  # Config().band: with it, a file's only variable is the NPP
+
 _YEAR_TIF = re.compile(r"(?:^|[_\-.])(\d{4})\.tiff?$", re.IGNORECASE)
 
 
@@ -78,11 +80,12 @@ def read_npp(path: str | Path, *, band: str = "npp") -> NppSource:
         names = list(ds.data_vars)
         if band in names:
             da = ds[band]
-        elif len(names) == 1:
+        elif len(names) == 1 and band == _DEFAULT_BAND:
             da = ds[names[0]]
-        else:
+        else:  # a band named explicitly must exist, as for an asset (method.inputs)
             raise InputError(
-                f"NPP file {p} has variables {names}; name the NPP one with band = ..."
+                f"Band '{band}' not found in NPP file {p}; its variables are {names}: "
+                "name the NPP one with --band (band = ... in the config)."
             )
     else:
         da = ds
@@ -211,12 +214,12 @@ def grid_of(da: xr.DataArray) -> tuple[str, tuple[float, ...], tuple[int, int]]:
     return (
         str(da.attrs.get("crs", "EPSG:4326")),
         (
-            round(dx, 12),
+            float(round(dx, 12)),
             0.0,
-            round(xs.min() - abs(dx) / 2, 9),
+            float(round(xs.min() - abs(dx) / 2, 9)),
             0.0,
-            -abs(round(dy, 12)),
-            round(ys.max() + abs(dy) / 2, 9),
+            float(-abs(round(dy, 12))),
+            float(round(ys.max() + abs(dy) / 2, 9)),
         ),
         (len(ys), len(xs)),
     )
