@@ -8,9 +8,10 @@ differs).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,7 @@ import xarray as xr
 from . import fit as _fit
 from . import tables as _tables
 from .config import Config
+from .errors import ee_errors
 from .method import MethodGraph, Regions, build, load_annual_npp
 from .method.trend import TREND_CLASSES, p_values
 from .pull import ALL_ID, count_maintenance, maintenance_counts_server, open_layers, region_sums
@@ -90,15 +92,15 @@ class Results:
     timings: dict = field(default_factory=dict)
 
 
-def _step(progress: Progress | None, timings: dict, name: str) -> Callable[[], None]:
+@contextlib.contextmanager
+def _step(progress: Progress | None, timings: dict, name: str) -> Iterator[None]:
+    """Report a step, time it, and turn Earth Engine errors into gee_cscc errors."""
     if progress is not None:
         progress(name)
     start = time.perf_counter()
-
-    def done() -> None:
-        timings[name] = round(time.perf_counter() - start, 3)
-
-    return done
+    with ee_errors(name):
+        yield
+    timings[name] = round(time.perf_counter() - start, 3)
 
 
 def analyze(
@@ -128,99 +130,98 @@ def analyze(
     if counting not in ("local", "server"):
         raise ValueError(f"counting must be 'local' or 'server', got {counting!r}")
     timings: dict[str, float] = {}
-    done = _step(progress, timings, "validate input")
-    annual = load_annual_npp(npp, cfg)
-    graph = build(annual, cfg)
-    grid = annual.grid
-    if regions is None:
-        from .method.regions import regions_from_image
+    with _step(progress, timings, "validate input"):
+        annual = load_annual_npp(npp, cfg)
+        graph = build(annual, cfg)
+        grid = annual.grid
+        if regions is None:
+            from .method.regions import regions_from_image
 
-        regions = regions_from_image(ee.Image.constant(0), names={}, ids=[])
-    done()
+            regions = regions_from_image(ee.Image.constant(0), names={}, ids=[])
 
     names = {**regions.names}
     area = ee.Image.pixelArea().rename("area")
     vca = graph.vca
     last = annual.image(annual.last_year)
 
-    done = _step(progress, timings, "region sums (capacity, yearly, trend classes)")
-    inside = vca.eq(1)
+    with _step(progress, timings, "region sums (capacity, yearly, trend classes)"):
+        inside = vca.eq(1)
 
-    def masked(img: Any) -> Any:
-        return ee.Image(img).multiply(inside).unmask(0, False)
+        def masked(img: Any) -> Any:
+            return ee.Image(img).multiply(inside).unmask(0, False)
 
-    cap_bands = ee.Image.cat(
-        [
-            masked(graph.capacity.select("cscc").multiply(area)).rename("cscc_g"),
-            masked(last.select("npp").multiply(area)).rename("npp_g"),
-            masked(area).rename("area_m2"),
-            masked(ee.Image.constant(1)).rename("cells"),
-        ]
-    )
-    cap_names = ["cscc_g", "npp_g", "area_m2", "cells"]
-    year_names = [f"npp_{y}" for y in annual.years]
-    year_bands = ee.Image.cat(
-        [
-            masked(annual.image(y).select("npp").multiply(area)).rename(f"npp_{y}")
-            for y in annual.years
-        ]
-    )
-    class_bands, class_names = [], []
-    for band in ("trend_class", "trend_class_strict"):
-        cls = graph.trend.select(band)
-        for code in TREND_CLASSES:
-            hit = masked(cls.eq(code))
-            class_bands += [
-                hit.multiply(area).rename(f"a_{band}_{code}"),
-                hit.rename(f"n_{band}_{code}"),
+        cap_bands = ee.Image.cat(
+            [
+                masked(graph.capacity.select("cscc").multiply(area)).rename("cscc_g"),
+                masked(last.select("npp").multiply(area)).rename("npp_g"),
+                masked(area).rename("area_m2"),
+                masked(ee.Image.constant(1)).rename("cells"),
             ]
-            class_names += [f"a_{band}_{code}", f"n_{band}_{code}"]
-    # One grouped reduction for every table: shared sub-expressions are computed once.
-    sums = region_sums(
-        ee.Image.cat([cap_bands, year_bands, ee.Image.cat(class_bands)]),
-        cap_names + year_names + class_names,
-        regions,
-        grid,
-    )
-    cap, yearly_sums, class_sums = sums[cap_names], sums[year_names], sums[class_names]
-    done()
+        )
+        cap_names = ["cscc_g", "npp_g", "area_m2", "cells"]
+        year_names = [f"npp_{y}" for y in annual.years]
+        year_bands = ee.Image.cat(
+            [
+                masked(annual.image(y).select("npp").multiply(area)).rename(f"npp_{y}")
+                for y in annual.years
+            ]
+        )
+        class_bands, class_names = [], []
+        for band in ("trend_class", "trend_class_strict"):
+            cls = graph.trend.select(band)
+            for code in TREND_CLASSES:
+                hit = masked(cls.eq(code))
+                class_bands += [
+                    hit.multiply(area).rename(f"a_{band}_{code}"),
+                    hit.rename(f"n_{band}_{code}"),
+                ]
+                class_names += [f"a_{band}_{code}", f"n_{band}_{code}"]
+        # One grouped reduction for every table: shared sub-expressions are computed once.
+        sums = region_sums(
+            ee.Image.cat([cap_bands, year_bands, ee.Image.cat(class_bands)]),
+            cap_names + year_names + class_names,
+            regions,
+            grid,
+        )
+        cap, yearly_sums, class_sums = sums[cap_names], sums[year_names], sums[class_names]
 
-    done = _step(progress, timings, "pull rasters (xee)")
-    eval_years = graph.evaluation_years
-    pcs_years = [y for y in cfg.pcs_years if y in annual.years]
-    result = ee.Image.cat([graph.result_image(), regions.image, area.rename("pixel_area")])
-    layers = {name: result.select([name]) for name in RESULT_BANDS}
-    for y in eval_years:
-        layers[f"P_{y}"] = ee.Image(graph.maintenance.filter(ee.Filter.eq("year", y)).first())
-    for y in pcs_years:
-        layers[f"pcs_{y}"] = ee.Image(graph.potential.filter(ee.Filter.eq("year", y)).first())
-    pulled = open_layers(layers, grid)
-    rasters = pulled[list(RESULT_BANDS)]
-    surfaces = xr.concat([pulled[f"P_{y}"] for y in eval_years], dim="year")
-    surfaces = surfaces.assign_coords(year=eval_years).rename("maintenance")
-    pcs = (
-        xr.concat([pulled[f"pcs_{y}"] for y in pcs_years], dim="year").assign_coords(year=pcs_years)
-        if pcs_years
-        else None
-    )
-    done()
+    with _step(progress, timings, "pull rasters (xee)"):
+        eval_years = graph.evaluation_years
+        pcs_years = [y for y in cfg.pcs_years if y in annual.years]
+        result = ee.Image.cat([graph.result_image(), regions.image, area.rename("pixel_area")])
+        layers = {name: result.select([name]) for name in RESULT_BANDS}
+        for y in eval_years:
+            layers[f"P_{y}"] = ee.Image(graph.maintenance.filter(ee.Filter.eq("year", y)).first())
+        for y in pcs_years:
+            layers[f"pcs_{y}"] = ee.Image(graph.potential.filter(ee.Filter.eq("year", y)).first())
+        pulled = open_layers(layers, grid)
+        rasters = pulled[list(RESULT_BANDS)]
+        surfaces = xr.concat([pulled[f"P_{y}"] for y in eval_years], dim="year")
+        surfaces = surfaces.assign_coords(year=eval_years).rename("maintenance")
+        pcs = (
+            xr.concat([pulled[f"pcs_{y}"] for y in pcs_years], dim="year").assign_coords(
+                year=pcs_years
+            )
+            if pcs_years
+            else None
+        )
 
-    done = _step(progress, timings, "maintenance counts")
-    if counting == "local":
-        counts = count_maintenance(surfaces, rasters["region"].fillna(0).values, regions.ids)
-    else:
-        counts = maintenance_counts_server(graph.maintenance, eval_years, regions, grid)
-    done()
+    with _step(progress, timings, "maintenance counts"):
+        if counting == "local":
+            counts = count_maintenance(surfaces, rasters["region"].fillna(0).values, regions.ids)
+        else:
+            counts = maintenance_counts_server(graph.maintenance, eval_years, regions, grid)
 
-    done = _step(progress, timings, "tables and fits")
-    rasters = _assemble_rasters(rasters, surfaces, pcs, n=len(annual.years), method=cfg.trend)
-    order = [ALL_ID, *regions.ids]
-    label = {ALL_ID: ALL, **names}
-    capacity = _capacity(cap, order, label)
-    yearly, series = _yearly(yearly_sums, cap, annual.years)
-    trend_summary = _trend_summary(class_sums, order, label, cfg)
-    maintenance_counts, resilience = _maintenance_and_fits(counts, order, label, cfg, eval_years)
-    done()
+    with _step(progress, timings, "tables and fits"):
+        rasters = _assemble_rasters(rasters, surfaces, pcs, n=len(annual.years), method=cfg.trend)
+        order = [ALL_ID, *regions.ids]
+        label = {ALL_ID: ALL, **names}
+        capacity = _capacity(cap, order, label)
+        yearly, series = _yearly(yearly_sums, cap, annual.years)
+        trend_summary = _trend_summary(class_sums, order, label, cfg)
+        maintenance_counts, resilience = _maintenance_and_fits(
+            counts, order, label, cfg, eval_years
+        )
 
     summary = _summary(cfg, capacity, yearly, series, trend_summary, maintenance_counts, grid)
     return Results(

@@ -16,6 +16,8 @@ __all__ = [
     "InvalidArgument",
     "ExportError",
     "FitError",
+    "from_ee_exception",
+    "ee_errors",
 ]
 
 
@@ -69,3 +71,58 @@ class ExportError(GeeCsccError):
 
 class FitError(GeeCsccError):
     """A decay fit could not be computed for a reason other than the data's shape."""
+
+
+_PATTERNS: tuple[tuple[type[EngineError], tuple[str, ...]], ...] = (
+    (NotImplementedByEngine, ("is not implemented by the local engine",)),
+    (MemoryLimitExceeded, ("memory limit exceeded", "out of memory")),
+    (ComputeTimeout, ("timed out", "deadline exceeded", "timeout")),
+    (TooManyRequests, ("too many", "quota", "rate limit", "ratelimitexceeded")),
+    (PermissionDenied, ("permission denied", "permission_denied", "does not have", "may not")),
+    (AssetNotFound, ("not found",)),
+)
+
+
+def from_ee_exception(exc: BaseException, *, context: str = "") -> EngineError:
+    """The gee_cscc error type for an ``ee.EEException`` (told apart by its message).
+
+    Parameters
+    ----------
+    exc
+        The exception the ``ee`` client raised.
+    context
+        What was being computed ("region sums", …); it prefixes the message.
+    """
+    message = str(exc).strip() or type(exc).__name__
+    lowered = message.lower()
+    cls: type[EngineError] = InvalidArgument
+    for candidate, needles in _PATTERNS:
+        if any(n in lowered for n in needles):
+            cls = candidate
+            break
+    text = f"{context}: {message}" if context else message
+    err = cls(text)
+    err.__cause__ = exc
+    return err
+
+
+class ee_errors:  # noqa: N801 (used as a context manager, like contextlib's)
+    """Re-raise ``ee.EEException`` as the matching :class:`EngineError` subclass.
+
+    ``with ee_errors("region sums"): ...getInfo()``
+    """
+
+    def __init__(self, context: str = "") -> None:
+        self.context = context
+
+    def __enter__(self) -> ee_errors:
+        return self
+
+    def __exit__(self, exc_type: type | None, exc: BaseException | None, tb: object) -> bool:
+        if exc is None:
+            return False
+        import ee
+
+        if isinstance(exc, ee.EEException):
+            raise from_ee_exception(exc, context=self.context) from exc
+        return False

@@ -402,7 +402,7 @@ def write_outputs(
             results,
             staging,
             regions_geojson=regions_geojson,
-            run_info=run_info,
+            run_info=_report_info(run_info),
             synthetic=synthetic,
         )
         (staging / "run.json").write_text(
@@ -411,6 +411,23 @@ def write_outputs(
         _move_into(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _report_info(run_info: dict) -> dict:
+    """The run facts the report's header shows (the rest is in run.json)."""
+    inputs = run_info.get("inputs", {})
+    info = {
+        "run_date": run_info.get("created"),
+        "engine": run_info.get("engine"),
+        "input": inputs.get("npp_asset") or inputs.get("npp"),
+        "regions": inputs.get("regions") or "none (whole area only)",
+        "package": f"gee-cscc {run_info.get('version')}",
+    }
+    if run_info.get("project"):
+        info["project"] = run_info["project"]
+    if inputs.get("region_names"):
+        info["region names"] = inputs["region_names"]
+    return info
 
 
 def _move_into(staging: Path, out: Path) -> None:

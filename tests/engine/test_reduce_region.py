@@ -381,3 +381,17 @@ def test_rank_and_correlation_reducers_over_a_region(engine, poly):
         "slope": pytest.approx(slope, rel=1e-12),
         "offset": pytest.approx(float(np.median(y - slope * lat)), rel=1e-12),
     }
+
+
+def test_grouped_reduce_regions(engine):
+    """reduceRegions with a grouped reducer: per feature, per zone, pixel-centre counts."""
+    fc = ee.FeatureCollection(asset("two"))
+    reducer = ee.Reducer.count().group(groupField=1, groupName="zone")
+    out = ee.Image(asset("vz")).reduceRegions(fc, reducer).getInfo()
+    _, centre_rect = membership(RECT)
+    for feature, centre in zip(out["features"], (CENTRE, centre_rect), strict=True):
+        expected = [
+            {"zone": int(z), "count": int((centre & OK & (Z == z)).sum())}
+            for z in np.unique(Z[centre & OK])
+        ]
+        assert feature["properties"]["groups"] == expected
