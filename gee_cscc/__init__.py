@@ -1,11 +1,58 @@
 """gee_cscc: vegetation carbon sink carrying capacity as an Earth Engine workflow.
 
-The method of Wu et al. (2023) written once as Earth Engine expressions; it runs on
+The method of Wu et al. (2023) is written once as Earth Engine expressions; it runs on
 Google Earth Engine or on the embedded local engine (the default), which needs no account.
+A user's flow has two steps:
+
+1. Point ``ee`` at an engine: ``LocalEngine(store=...)`` (local) or
+   ``ee.Initialize(project=...)`` (Google), and have an annual NPP ImageCollection there.
+2. ``analyze(npp_asset_id, Config(...), regions=...)`` → :class:`Results` (xarray rasters
+   and pandas tables), or ``run(...)`` to also write tables, rasters, figures and a report.
+
+The command line (``gee-cscc demo | run | serve | export | share | upload | annualize``)
+wraps the same functions.
 """
 
 from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = [
+    "__version__",
+    "Config",
+    "LocalEngine",
+    "Results",
+    "analyze",
+    "run",
+    "show_versions",
+]
+
+
+def __getattr__(name: str):  # lazy: importing gee_cscc stays cheap (no ee, no xarray)
+    if name == "Config":
+        from .config import Config
+
+        return Config
+    if name == "LocalEngine":
+        from .engine import LocalEngine
+
+        return LocalEngine
+    if name in ("Results", "analyze"):
+        from . import analysis
+
+        return getattr(analysis, name)
+    if name == "run":
+        from .pipeline import run
+
+        return run
+    if name == "show_versions":
+        return show_versions
+    raise AttributeError(f"module 'gee_cscc' has no attribute {name!r}")
+
+
+def show_versions() -> None:
+    """Print the versions of Python, gee_cscc and its main dependencies (for bug reports)."""
+    from .pipeline import versions
+
+    for key, value in versions().items():
+        print(f"{key}: {value}")

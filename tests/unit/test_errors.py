@@ -42,3 +42,12 @@ def test_analyze_reports_engine_errors_as_gee_cscc_errors(engine):
 
     with pytest.raises(errors.InputError, match="not found"):
         analyze("projects/local-project/assets/no/such/collection", Config())
+
+
+def test_public_surface():
+    import gee_cscc
+
+    for name in gee_cscc.__all__:
+        assert getattr(gee_cscc, name) is not None
+    with pytest.raises(AttributeError):
+        gee_cscc.no_such_thing  # noqa: B018
