@@ -67,11 +67,14 @@ def region_features() -> dict:
         }
 
     # B leaves the top row out: those cells belong to no region (still in ALL).
+    # C is the single cell of the perfect line (row 0, column 1), drawn over A: a region
+    # whose cells all keep a positive trend, so it has no negative cells at t'.
     return {
         "type": "FeatureCollection",
         "features": [
             poly(X0, SPLIT_X, Y0 - H, Y0, "A"),
             poly(SPLIT_X, X0 + W, Y0 - H, Y0 - 1, "B"),
+            poly(X0 + 1.1, X0 + 1.9, Y0 - 0.9, Y0 - 0.1, "C"),
         ],
     }
 
@@ -101,6 +104,7 @@ def region_raster() -> np.ndarray:
     xx, yy = np.meshgrid(xs, ys)
     reg = np.where(xx < SPLIT_X, 1, 2)
     reg[(reg == 2) & (yy > Y0 - 1)] = 0
+    reg[0, 1] = 3  # region C, drawn last
     return reg
 
 
@@ -334,7 +338,7 @@ def test_region_image_gives_identical_tables(engine, case, results):
     )
     rid = f"{case['base']}/region_ids"
     engine.store.put_image(rid, da.rename("region"))
-    regions = regions_from_image(ee.Image(rid), names={1: "A", 2: "B"})
+    regions = regions_from_image(ee.Image(rid), names={1: "A", 2: "B", 3: "C"})
     other = analyze(case["npp"], results.config, regions=regions)
     for attr in ("capacity", "maintenance_counts", "trend_summary", "yearly"):
         a = getattr(results, attr)
@@ -342,9 +346,21 @@ def test_region_image_gives_identical_tables(engine, case, results):
         assert a.round(9).fillna(-1).equals(b.round(9).fillna(-1)), attr
 
 
+def test_region_without_negative_cells(results):
+    """Region C has no negative cells at t': no τ⁻ (flag no_cells), RS undefined, grade none."""
+    row = results.resilience.set_index("region").loc["C"]
+    assert "neg:no_cells" in row["flags"]
+    assert np.isnan(row["tau_neg"]) and np.isnan(row["rs"]) and row["grade"] == "none"
+    assert "pos:no_loss" in row["flags"] and row["tau_pos"] == np.inf  # the line never turns
+    counts = results.maintenance_counts
+    c = counts[counts["region"] == "C"]
+    assert (c["n_neg"] == 0).all() and (c["n_pos"] == 1).all()
+    assert c["ratio_neg"].isna().all()
+
+
 def test_resilience_rows(results):
     res = results.resilience.set_index("region")
-    assert set(res.index) == {ALL, "A", "B"}
+    assert set(res.index) == {ALL, "A", "B", "C"}
     for _, row in res.iterrows():
         assert row["grade"] in ("extremely strong", "stronger", "strong", "weak", "weaker", "none")
         for col in ("tau_pos", "tau_neg"):
