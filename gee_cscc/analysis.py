@@ -109,6 +109,7 @@ def analyze(
     *,
     regions: Regions | None = None,
     counting: str = "local",
+    extent: str = "input",
     progress: Progress | None = None,
 ) -> Results:
     """Run the method (METHOD.md §0–§5) and bring the results back.
@@ -124,16 +125,25 @@ def analyze(
     counting
         ``"local"`` (default): pull the maintenance surfaces and the region raster and count
         them here; ``"server"``: grouped counts on the server (for grids too large to pull).
+    extent
+        ``"input"`` (default): the whole grid of the input, so "ALL" covers every VCA cell
+        of the input; ``"regions"``: the part of the input grid that meets the regions'
+        bounding box (for a global input such as MODIS/061/MOD17A3HGF and a few
+        provinces; "ALL" then covers the VCA cells of that box).
     progress
         Called with the name of each step as it starts.
     """
     if counting not in ("local", "server"):
         raise ValueError(f"counting must be 'local' or 'server', got {counting!r}")
+    if extent not in ("input", "regions"):
+        raise ValueError(f"extent must be 'input' or 'regions', got {extent!r}")
     timings: dict[str, float] = {}
     with _step(progress, timings, "validate input"):
         annual = load_annual_npp(npp, cfg)
         graph = build(annual, cfg)
         grid = annual.grid
+        if extent == "regions":
+            grid = _regions_extent(grid, regions)
         if regions is None:
             from .method.regions import regions_from_image
 
@@ -237,6 +247,26 @@ def analyze(
         summary=summary,
         timings=timings,
     )
+
+
+def _regions_extent(grid: Any, regions: Regions | None) -> Any:
+    """The input grid cropped to the regions' bounding box (in the grid's CRS)."""
+    from pyproj.transformer import Transformer
+
+    from .errors import InputError
+
+    if regions is None or regions.features is None:
+        raise InputError("extent='regions' needs regions given as features (polygons).")
+    ring = ee.FeatureCollection(regions.features).geometry().bounds().getInfo()["coordinates"][0]
+    lons = [p[0] for p in ring]
+    lats = [p[1] for p in ring]
+    box = (min(lons), min(lats), max(lons), max(lats))
+    tf = Transformer.from_crs("EPSG:4326", grid.crs, always_xy=True)
+    bounds = tf.transform_bounds(*box, densify_pts=101)
+    try:
+        return grid.crop(bounds)
+    except ValueError as exc:
+        raise InputError(f"The regions do not overlap the NPP grid: {exc}") from exc
 
 
 def _assemble_rasters(

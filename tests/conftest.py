@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -34,8 +35,15 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def network_guard() -> Iterator[NetworkBlocker]:
-    """Block non-loopback network access for the whole test session."""
+def network_guard() -> Iterator[NetworkBlocker | None]:
+    """Block non-loopback network access for the whole test session.
+
+    The one exception: a live session against Google Earth Engine, asked for explicitly
+    with ``GEE_CSCC_LIVE_PROJECT=<gcp project> pytest -m live tests/live``.
+    """
+    if os.environ.get("GEE_CSCC_LIVE_PROJECT"):
+        yield None
+        return
     with block_network() as blocker:
         yield blocker
 

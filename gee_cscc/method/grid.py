@@ -113,5 +113,26 @@ class GridSpec:
             )
         )
 
+    def crop(self, bounds: tuple[float, float, float, float]) -> GridSpec:
+        """The part of the grid whose pixels meet ``(xmin, ymin, xmax, ymax)`` (CRS units).
+
+        The cropped grid keeps the pixel alignment (same scale, origin moved by whole
+        pixels). Raises ValueError for a sheared grid or bounds outside the grid.
+        """
+        a, b, c, d, e, f = self.transform
+        if b or d:
+            raise ValueError("crop needs an axis-aligned grid.")
+        xmin, ymin, xmax, ymax = bounds
+        cols = sorted(((xmin - c) / a, (xmax - c) / a))
+        rows = sorted(((ymin - f) / e, (ymax - f) / e))
+        eps = 1e-9
+        c0 = max(0, math.floor(cols[0] + eps))
+        c1 = min(self.width, math.ceil(cols[1] - eps))
+        r0 = max(0, math.floor(rows[0] + eps))
+        r1 = min(self.height, math.ceil(rows[1] - eps))
+        if c1 <= c0 or r1 <= r0:
+            raise ValueError(f"The bounds {bounds} do not meet the grid {self.describe()}.")
+        return GridSpec(self.crs, (a, 0.0, c + a * c0, 0.0, e, f + e * r0), (r1 - r0, c1 - c0))
+
     def to_dict(self) -> dict:
         return {"crs": self.crs, "crs_transform": list(self.transform), "shape": list(self.shape)}

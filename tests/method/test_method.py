@@ -429,3 +429,46 @@ def test_graph_does_not_depend_on_engine(engine, case):
         ee.Reset()
         initialize_ee(engine.url, engine.project)
     assert local == google
+
+
+def test_extent_regions_crops_the_grid(engine, case, results, ref):
+    """extent="regions": the grid is cut to the regions' bounding box (pixel-aligned)."""
+    import ee
+
+    ring = [[102.2, 32.4], [104.8, 32.4], [104.8, 34.6], [102.2, 34.6], [102.2, 32.4]]
+    rid = f"{case['base']}/small_region"
+    engine.store.put_table(
+        rid,
+        {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "properties": {"abbr": "S"},
+                    "geometry": {"type": "Polygon", "coordinates": [ring]},
+                }
+            ],
+        },
+    )
+    regions = regions_from_features(ee.FeatureCollection(rid), name_property="abbr")
+    small = analyze(case["npp"], results.config, regions=regions, extent="regions")
+    # Columns 2..4 (x 102–105) and rows 1..3 (y 35–32) meet the box.
+    assert small.summary["grid"]["shape"] == [3, 3]
+    assert small.summary["grid"]["crs_transform"] == [1.0, 0.0, 102.0, 0.0, -1.0, 35.0]
+    np.testing.assert_allclose(
+        small.rasters["cscc"].values, ref["cscc"][1:4, 2:5], rtol=1e-6, equal_nan=True
+    )
+    np.testing.assert_array_equal(small.rasters["maintenance"].values, ref["P"][:, 1:4, 2:5])
+    area = cell_areas()[1:4, 2:5]
+    vca = ref["vca"][1:4, 2:5]
+    xs = X0 + RES * (np.arange(2, 5) + 0.5)
+    ys = Y0 - RES * (np.arange(1, 4) + 0.5)
+    inside = (
+        (xs[None, :] > 102.2) & (xs[None, :] < 104.8) & (ys[:, None] > 32.4) & (ys[:, None] < 34.6)
+    )
+    m = vca & inside
+    row = small.capacity.set_index("region").loc["S"]
+    expected = np.sum(ref["cscc"][1:4, 2:5][m] * area[m]) / 1e12
+    assert row["cscc_tg"] == pytest.approx(expected, rel=1e-9)
+    all_row = small.capacity.set_index("region").loc[ALL]
+    assert all_row["vca_cells"] == int(vca.sum())  # ALL covers the cropped grid

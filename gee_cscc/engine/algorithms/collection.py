@@ -504,3 +504,54 @@ def aggregate_histogram(collection: Any, property: Any) -> dict:
         k = _histogram_key(v)
         counts[k] = counts.get(k, 0) + 1
     return {k: counts[k] for k in sorted(counts)}
+
+
+def _element_geometries(collection: Any, what: str) -> list[Any]:
+    from ..values import Geometry
+
+    if not hasattr(collection, "elements"):
+        raise EEError(f"{what}: expected a collection, got {type(collection).__name__}.")
+    shapes = []
+    for element in collection.elements:
+        geometry = getattr(element, "geometry", None)
+        if isinstance(element, Image):
+            from ..registry import call
+
+            geometry = call("Image.geometry", {"feature": element})
+        if isinstance(geometry, Geometry):
+            shapes.append(geometry)
+    return shapes
+
+
+@algorithm("Collection.geometry")
+def collection_geometry(collection: Any, maxError: Any = None) -> Any:  # noqa: N803
+    """The merged geometries of a collection's elements (a union, in EPSG:4326)."""
+    import shapely
+
+    from ..values import Geometry
+
+    geoms = _element_geometries(collection, "Collection.geometry")
+    if not geoms:
+        return Geometry(shapely.GeometryCollection(), geodesic=False)
+    kinds = {g.geodesic for g in geoms}
+    if len(kinds) > 1:
+        raise EEError(
+            "Collection.geometry: the geometries do not share one edge interpretation "
+            "(geodesic and planar mixed)."
+        )
+    shapes = [g.in_crs("EPSG:4326") for g in geoms]
+    return Geometry(shapely.union_all(shapes), geodesic=kinds.pop())
+
+
+@algorithm("Collection.bounds")
+def collection_bounds(collection: Any, maxError: Any = None, proj: Any = None) -> Any:  # noqa: N803
+    """The bounding box of a collection's geometries (through ``Geometry.bounds``)."""
+    from ..registry import call
+
+    merged = collection_geometry(collection, maxError)
+    args = {"geometry": merged}
+    if maxError is not None:
+        args["maxError"] = maxError
+    if proj is not None:
+        args["proj"] = proj
+    return call("Geometry.bounds", args)
