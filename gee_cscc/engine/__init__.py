@@ -42,8 +42,12 @@ def initialize_ee(url: str, project: str = DEFAULT_PROJECT) -> None:
     """Point the ``ee`` client at a local engine listening at ``url``."""
     import ee
 
+    from google.auth.credentials import AnonymousCredentials
+
+    # Anonymous credentials (not None): the client sends no token, and tools that check for
+    # credentials before they work (geemap.Map) see some and do not try to authenticate.
     with _no_catalog_fetch():
-        ee.Initialize(credentials=None, project=project, url=url)
+        ee.Initialize(credentials=AnonymousCredentials(), project=project, url=url)
 
 
 class LocalEngine:

@@ -9,11 +9,13 @@ project config, and export/ingestion operations. Errors are JSON bodies with 4xx
 
 from __future__ import annotations
 
+import concurrent.futures
 import copy
 import functools
 import io
 import json
 import logging
+import os
 import re
 import threading
 import traceback
@@ -23,14 +25,14 @@ from typing import Any
 
 import numpy as np
 
-from . import registry
+from . import reduction, registry
 from .context import RequestContext, request_context
 from .errors import EEError, NotFoundError
 from .evaluate import evaluate
 from .grid import Grid, Projection
 from .serialize import to_info
 from .store import AssetName, AssetStore
-from .values import Image, output_numpy_dtype, pixel_cache
+from .values import Band, Image, PixelData, output_numpy_dtype, pixel_cache
 
 __all__ = ["EngineServer", "discovery_document"]
 
@@ -38,6 +40,9 @@ log = logging.getLogger("gee_cscc.engine")
 
 #: Earth Engine's computePixels request limit (bytes).
 COMPUTE_PIXELS_LIMIT = 48 * 2**20
+
+#: Requests computed at once (one per core, at most 4); others queue.
+WORKERS = max(1, min(4, os.cpu_count() or 1))
 
 INIT_MESSAGE = "gee_cscc local engine: computations run on this machine, not on Google's servers."
 
@@ -104,11 +109,27 @@ class EngineServer:
         store: The asset store it serves.
         port: The port (0 picks a free one).
         user: The identity of callers (``user:…``); ACLs are checked against it.
+        workers: How many ``value:compute`` / ``computePixels`` requests compute at once
+            (default: :data:`WORKERS`); more wait their turn. Clients such as ``xee`` send
+            many chunk requests in parallel, each holding one tile's intermediates while it
+            computes. The computations run on this fixed pool of threads, not on the
+            per-connection handler threads, so the memory the allocator keeps for reuse
+            stays with a few threads instead of growing with every connection.
     """
 
-    def __init__(self, store: AssetStore, *, port: int = 0, user: str | None = None) -> None:
+    def __init__(
+        self,
+        store: AssetStore,
+        *,
+        port: int = 0,
+        user: str | None = None,
+        workers: int | None = None,
+    ) -> None:
         self.store = store
         self.user = user if user is not None else store.user
+        self._workers = concurrent.futures.ThreadPoolExecutor(
+            max_workers=max(1, workers or WORKERS), thread_name_prefix="gee-cscc-compute"
+        )
         handler = functools.partial(_Handler, self)
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self.httpd.daemon_threads = True
@@ -136,6 +157,7 @@ class EngineServer:
 
     def stop(self) -> None:
         self.operations.shutdown()
+        self._workers.shutdown(wait=False, cancel_futures=True)
         self.httpd.shutdown()
         self.httpd.server_close()
         if self._thread is not None:
@@ -147,11 +169,17 @@ class EngineServer:
     # --- endpoint implementations -------------------------------------------------------
 
     def compute_value(self, body: dict) -> dict:
+        return self._workers.submit(self._compute_value, body).result()
+
+    def compute_pixels(self, body: dict) -> tuple[bytes, str]:
+        return self._workers.submit(self._compute_pixels, body).result()
+
+    def _compute_value(self, body: dict) -> dict:
         with request_context(self.context()), pixel_cache():
             value = evaluate(body.get("expression") or {})
             return {"result": to_info(value)}
 
-    def compute_pixels(self, body: dict) -> tuple[bytes, str]:
+    def _compute_pixels(self, body: dict) -> tuple[bytes, str]:
         with request_context(self.context()), pixel_cache():
             image = evaluate(body.get("expression") or {})
             if not isinstance(image, Image):
@@ -171,10 +199,7 @@ class EngineServer:
                     f"Total request size ({nbytes} bytes) must be less than or equal to "
                     f"{COMPUTE_PIXELS_LIMIT} bytes."
                 )
-            data = []
-            for band in image.bands:
-                values, mask = band.compute(grid)
-                data.append((values, mask))
+            data = compute_tiled(image.bands, grid)
             if fmt == "NPY":
                 names = _unique_names([b.name for b in image.bands])
                 arr = np.zeros(grid.shape, dtype=[(n, common) for n in names])
@@ -218,6 +243,28 @@ class EngineServer:
         else:
             out["assets"] = children[start:]
         return out
+
+
+def compute_tiled(bands: list[Band], grid: Grid) -> list[PixelData]:
+    """The bands' ``(values, mask)`` on ``grid``, computed tile by tile.
+
+    A grid larger than one tile (:data:`reduction.TILE` pixels a side) is walked in tiles,
+    each computing every band with a fresh :func:`pixel_cache`, so the intermediates
+    held at once are one tile's (shared sub-expressions are still computed once per tile);
+    only the output arrays cover the whole grid.
+    """
+    tile = max(1, int(reduction.TILE))
+    if grid.height <= tile and grid.width <= tile:
+        return [band.compute(grid) for band in bands]
+    out = [(np.zeros(grid.shape), np.zeros(grid.shape, dtype=bool)) for _ in bands]
+    for r0, c0, sub in grid.tiles(tile):
+        h, w = sub.shape
+        with pixel_cache():
+            for band, (values, mask) in zip(bands, out, strict=True):
+                v, m = band.compute(sub)
+                values[r0 : r0 + h, c0 : c0 + w] = v
+                mask[r0 : r0 + h, c0 : c0 + w] = m
+    return out
 
 
 def _unique_names(names: list[str]) -> list[str]:
@@ -410,8 +457,7 @@ class _Handler(BaseHTTPRequestHandler):
     # --- plumbing ----------------------------------------------------------------------
 
     def _body(self) -> dict:
-        n = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(n) if n else b""
+        raw = self._raw_body
         if not raw:
             return {}
         try:
@@ -441,6 +487,10 @@ class _Handler(BaseHTTPRequestHandler):
         parsed = urllib.parse.urlsplit(self.path)
         path = urllib.parse.unquote(parsed.path)
         query = urllib.parse.parse_qs(parsed.query)
+        # Read the whole body first, so a request that fails early never leaves unread
+        # bytes on the kept-alive connection.
+        n = int(self.headers.get("Content-Length") or 0)
+        self._raw_body = self.rfile.read(n) if n else b""
         try:
             self._route(method, path, query)
         except EEError as exc:
@@ -507,6 +557,14 @@ class _Handler(BaseHTTPRequestHandler):
         if method == "GET" and m:
             self._json(eng.operations.list(m.group("project"), query))
             return
+        # --- maps and thumbnails (getMapId tiles, getThumbURL): see maps.py -----------------
+        from . import maps
+
+        reply = maps.handle(eng, method, rest, self._body)
+        if reply is not None:
+            self._send(200, *reply)
+            return
+        # --- end maps and thumbnails ------------------------------------------------------
         m = re.fullmatch(_PROJECT + r"/operations/(?P<id>[^/:]+)(?P<verb>:cancel|:wait)?", rest)
         if m:
             name = f"projects/{m.group('project')}/operations/{m.group('id')}"

@@ -802,3 +802,36 @@ def copy_properties(
     from .element import copy_properties as _copy
 
     return _copy(destination=destination, source=source, properties=properties, exclude=exclude)
+
+
+# --- visualization ---------------------------------------------------------------------------
+
+
+@algorithm("Image.visualize")
+def visualize(
+    image: Image,
+    bands: Any = None,
+    gain: Any = None,
+    bias: Any = None,
+    min: Any = None,  # noqa: A002 (Earth Engine's name)
+    max: Any = None,  # noqa: A002
+    gamma: Any = None,
+    opacity: Any = None,
+    palette: Any = None,
+    forceRgbOutput: bool = False,  # noqa: N803
+) -> Image:
+    """An 8-bit grayscale or RGB rendering (see :func:`gee_cscc.engine.maps.visualize`)."""
+    from ..maps import visualize as _visualize
+
+    return _visualize(
+        image,
+        bands=bands,
+        gain=gain,
+        bias=bias,
+        min=min,
+        max=max,
+        gamma=gamma,
+        opacity=opacity,
+        palette=palette,
+        forceRgbOutput=bool(forceRgbOutput),
+    )
