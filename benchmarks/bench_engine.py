@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import math
 import os
 import re
 import resource
@@ -94,6 +93,11 @@ def _reset_peak() -> bool:
         return False
 
 
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _maxrss_mib() -> float:
     """``ru_maxrss`` of this process in MiB (KiB on Linux, bytes on macOS)."""
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -107,6 +111,8 @@ class Measure:
     Attributes:
         name: The step.
         seconds: Wall-clock time (s).
+        cpu_seconds: CPU time of the process, all threads, user + system (s): less
+            sensitive than wall-clock time to other work on the machine.
         peak_rss_mib: Peak resident memory of the whole process during the step (MiB).
         start_rss_mib: Resident memory when the step started (MiB).
         peak_is_step_local: Whether the peak was reset at the start of the step (else it
@@ -116,6 +122,7 @@ class Measure:
 
     name: str
     seconds: float = 0.0
+    cpu_seconds: float = 0.0
     peak_rss_mib: float = 0.0
     start_rss_mib: float = 0.0
     peak_is_step_local: bool = False
@@ -133,10 +140,12 @@ def memory_step(name: str) -> Iterator[Measure]:
     rss = _status_kib("VmRSS")
     m.start_rss_mib = rss / 1024.0 if rss is not None else float("nan")
     t0 = time.perf_counter()
+    c0 = _cpu_seconds()
     try:
         yield m
     finally:
         m.seconds = time.perf_counter() - t0
+        m.cpu_seconds = _cpu_seconds() - c0
         hwm = _status_kib("VmHWM")
         m.peak_rss_mib = hwm / 1024.0 if hwm is not None else _maxrss_mib()
 
@@ -273,9 +282,10 @@ def build_collection(
     from gee_cscc.engine.store import year_millis
 
     tag = f"{width}x{height}x{years}"
-    coll_id = store.resolve(f"{prefix}/npp_{tag}").name
-    reg_id = store.resolve(f"{prefix}/regions_{width}x{height}").name
-    done_file = store._dir(store.resolve(f"{prefix}/npp_{tag}")) / "bench_facts.json"
+    root = f"projects/{store.default_project}/assets/{prefix}"
+    coll_id = f"{root}/npp_{tag}"
+    reg_id = f"{root}/regions_{width}x{height}"
+    done_file = store._dir(store.resolve(coll_id)) / "bench_facts.json"
     year_list = list(range(FIRST_YEAR, FIRST_YEAR + years))
     proj = Projection("EPSG:4326", (CELL_DEG, 0.0, ORIGIN[0], 0.0, -CELL_DEG, ORIGIN[1]))
     if done_file.is_file():
@@ -469,14 +479,16 @@ def _fmt_bytes(n: float) -> str:
 
 
 def _table(rows: list[Measure]) -> str:
-    head = f"{'step':<28} {'time (s)':>10} {'start RSS':>11} {'peak RSS':>11}  notes"
+    head = f"{'step':<28} {'time (s)':>9} {'CPU (s)':>8} {'start RSS':>11} {'peak RSS':>11}  notes"
     lines = [head, "-" * len(head)]
     for m in rows:
         notes = ", ".join(
-            f"{k}={v}" for k, v in m.extra.items() if not isinstance(v, (dict, list)) or k == "largest_read"
+            f"{k}={v}"
+            for k, v in m.extra.items()
+            if not isinstance(v, (dict, list)) or k == "largest_read"
         )
         lines.append(
-            f"{m.name:<28} {m.seconds:>10.1f} {m.start_rss_mib:>8.0f} MiB {m.peak_rss_mib:>7.0f} MiB"
+            f"{m.name:<28} {m.seconds:>9.1f} {m.cpu_seconds:>8.1f} {m.start_rss_mib:>7.0f} MiB {m.peak_rss_mib:>7.0f} MiB"
             f"  {notes}"
         )
     return "\n".join(lines)
@@ -488,13 +500,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--height", type=int, default=3500, help="grid height in cells")
     parser.add_argument("--years", type=int, default=38, help="number of annual images")
     parser.add_argument(
-        "--store", type=Path, default=None, help="asset-store folder, kept and reused (default: a temporary one)"
+        "--store",
+        type=Path,
+        default=None,
+        help="asset-store folder, kept and reused (default: a temporary one)",
     )
     parser.add_argument(
-        "--quick", action="store_true", help="run the whole-analysis step at 200x140 (default 1000x700)"
+        "--quick",
+        action="store_true",
+        help="run the whole-analysis step at 200x140 (default 1000x700)",
     )
-    parser.add_argument("--analyze-size", type=_size, default=None, help="WIDTHxHEIGHT of the analyze step")
-    parser.add_argument("--skip", nargs="*", default=[], choices=["grouped_sums", "window", "analyze"])
+    parser.add_argument(
+        "--analyze-size", type=_size, default=None, help="WIDTHxHEIGHT of the analyze step"
+    )
+    parser.add_argument(
+        "--skip", nargs="*", default=[], choices=["grouped_sums", "window", "analyze"]
+    )
     parser.add_argument("--window", type=int, default=256, help="side of the computePixels window")
     parser.add_argument("--json", type=Path, default=None, help="where to write the numbers")
     args = parser.parse_args(argv)
@@ -523,7 +544,11 @@ def main(argv: list[str] | None = None) -> int:
         with LocalEngine(store=store_dir) as engine:
             with memory_step("build") as m:
                 data = build_collection(
-                    engine.store, width=args.width, height=args.height, years=args.years, progress=say
+                    engine.store,
+                    width=args.width,
+                    height=args.height,
+                    years=args.years,
+                    progress=say,
                 )
             m.extra = {"disk": _fmt_bytes(data.disk_bytes), "disk_bytes": data.disk_bytes}
             rows.append(m)
@@ -560,7 +585,8 @@ def main(argv: list[str] | None = None) -> int:
             "steps": [asdict(m) for m in rows],
         }
         target = args.json or (
-            (store_dir if tmp is None else Path.cwd()) / f"bench_{args.width}x{args.height}x{args.years}.json"
+            (store_dir if tmp is None else Path.cwd())
+            / f"bench_{args.width}x{args.height}x{args.years}.json"
         )
         target.write_text(json.dumps(out, indent=1, default=str))
         say(f"wrote {target}")

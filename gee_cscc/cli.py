@@ -50,7 +50,7 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--counting",
         choices=("local", "server"),
-        default="local",
+        default=None,
         help="count maintenance surfaces locally after pulling them (default) or server-side",
     )
 
@@ -169,7 +169,11 @@ def _cmd_demo(args: argparse.Namespace, report: Reporter) -> int:
 
     out = Path(args.out or "cscc-demo")
     results = run_demo(
-        out, resolution=args.resolution, store=args.store, counting=args.counting, progress=report
+        out,
+        resolution=args.resolution,
+        store=args.store,
+        counting=args.counting or "local",
+        progress=report,
     )
     _print_summary(results, out, quiet=args.quiet)
     return 0
@@ -189,7 +193,7 @@ def _cmd_run(args: argparse.Namespace, report: Reporter) -> int:
     )
     out = Path(args.out or file_inputs.get("out") or "cscc-out")
     store = args.store or file_inputs.get("store")
-    counting = file_inputs.get("counting", args.counting)
+    counting = args.counting or file_inputs.get("counting") or "local"  # the CLI wins
     results = run(cfg, inputs, out, store=store, counting=counting, progress=report)
     _print_summary(results, out, quiet=args.quiet)
     return 0

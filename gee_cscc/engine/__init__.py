@@ -41,7 +41,6 @@ def _no_catalog_fetch() -> Iterator[None]:
 def initialize_ee(url: str, project: str = DEFAULT_PROJECT) -> None:
     """Point the ``ee`` client at a local engine listening at ``url``."""
     import ee
-
     from google.auth.credentials import AnonymousCredentials
 
     # Anonymous credentials (not None): the client sends no token, and tools that check for

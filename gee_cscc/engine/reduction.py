@@ -51,8 +51,11 @@ __all__ = [
     "reduce_records",
 ]
 
-#: Side in pixels of the tiles reductions walk (region windows and per-pixel stacks).
-TILE = 512
+#: Side in pixels of the tiles reductions walk (region windows and per-pixel stacks) and
+#: that ``computePixels`` computes a larger grid in (Earth Engine's tiles are 256 x 256 too).
+#: Every intermediate of a tile is kept while the tile is computed, so this bounds memory:
+#: a 38-year maintenance chain holds about 350 MB at 256 x 256, four times that at 512.
+TILE = 256
 
 #: Earth Engine's error text for an aggregation on the default (1-degree WGS84) projection.
 DEFAULT_PROJECTION_ERROR = (

@@ -41,6 +41,7 @@ __all__ = [
     "pointwise",
     "precision_info",
     "constant_band",
+    "is_uniform",
 ]
 
 PixelData = tuple[np.ndarray, np.ndarray]
@@ -201,15 +202,25 @@ class Band:
 
 
 def constant_band(value: float, name: str = "constant", dtype: str | None = None) -> Band:
-    """A band with the same value everywhere and no fixed projection."""
+    """A band with the same value everywhere and no fixed projection.
+
+    Its pixels are read-only broadcast views of one value (no memory per pixel), so a
+    graph with many constants (a year band per image) costs nothing per tile.
+    """
     v = float(value)
     if dtype is None:
         dtype = "int32" if float(v).is_integer() and abs(v) < 2**31 else "float64"
+    one = np.float64(v)
 
     def fn(grid: Grid) -> PixelData:
-        return np.full(grid.shape, v), np.ones(grid.shape, dtype=bool)
+        return np.broadcast_to(one, grid.shape), np.broadcast_to(True, grid.shape)
 
     return Band(name, fn, dtype=dtype)
+
+
+def is_uniform(array: np.ndarray) -> bool:
+    """Whether ``array`` is one value broadcast over its shape (every stride 0, not empty)."""
+    return array.size > 0 and all(s == 0 for s in array.strides)
 
 
 def pointwise(
@@ -223,11 +234,24 @@ def pointwise(
 
     ``op(*pixel_data)`` receives one ``(values, mask)`` per input and returns the output's
     ``(values, mask)``. The output takes the first fixed projection among the inputs.
+    When every input is uniform (constants and what is computed from them only), ``op``
+    runs on one pixel and the result is broadcast, so it stays a view of one value.
     """
     inputs = list(inputs)
 
     def fn(grid: Grid) -> PixelData:
-        return op(*(b.compute(grid) for b in inputs))
+        data = [b.compute(grid) for b in inputs]
+        if data and grid.size > 1 and all(is_uniform(v) and is_uniform(m) for v, m in data):
+            values, mask = op(*((v[:1, :1], m[:1, :1]) for v, m in data))
+            values = np.asarray(values, dtype=np.float64)
+            mask = np.asarray(mask, dtype=bool)
+            if values.size == 1 and mask.size == 1:
+                return (
+                    np.broadcast_to(values.reshape(()), grid.shape),
+                    np.broadcast_to(mask.reshape(()), grid.shape),
+                )
+            return op(*data)  # an op whose result is not one pixel per pixel: run it fully
+        return op(*data)
 
     projection = next((b.projection for b in inputs if b.projection is not None), None)
     extent = next((b.extent for b in inputs if b.extent is not None), None)

@@ -101,7 +101,7 @@ def test_report_is_one_self_contained_page(run):
     html = (run / "report.html").read_text(encoding="utf-8")
     assert html.lstrip().lower().startswith("<!doctype html")
     assert "data:image/png;base64," in html  # the figures are embedded
-    assert "<img src=\"figures/" not in html
+    assert '<img src="figures/' not in html
     assert "ALL" in html and "CSCC" in html
 
 
