@@ -1,0 +1,365 @@
+"""The one-pass statistics of the ``Reducer.*`` primitives (their accumulators, "kernels").
+
+A kernel accumulates :class:`~gee_cscc.engine.reduction.Batch` es of records column by
+column and gives one column per output; see :mod:`.reducer` for the semantics of each
+statistic. The statistics that keep every record (percentiles, ranks, pairs, lists and
+histograms) are in :mod:`._reducer_collect_kernels`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import EEError
+from ..reduction import Batch
+
+if TYPE_CHECKING:
+    from ._reducer_tree import Primitive
+
+Column = Any  # np.ndarray (P,) float with NaN = null, or a list of P Python objects
+
+
+# --- statistics (kernels) --------------------------------------------------------------------
+
+
+def _as_float(x: np.ndarray, ok: np.ndarray, what: str) -> np.ndarray:
+    """Numbers of an input as float64 (object inputs: the valid entries converted)."""
+    if x.dtype != object:
+        return np.asarray(x, dtype=np.float64)
+    out = np.zeros(x.shape)
+    for i, j in zip(*np.nonzero(ok), strict=False):
+        v = x[i, j]
+        if isinstance(v, (bool, int, float, np.number)):
+            out[i, j] = float(v)
+        else:
+            raise EEError(f"{what}: expected a number, got {type(v).__name__} {v!r}.")
+    return out
+
+
+class _Kernel:
+    """Base of the statistic accumulators: the records a primitive takes and their weights."""
+
+    def __init__(self, prim: Primitive, p: int, mode: str) -> None:
+        self.prim = prim
+        self.p = p
+        self.mode = mode
+
+    def prepare(
+        self, batch: Batch, numeric: bool = True
+    ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+        """``(inputs, member, ok, weight)``: all ``(N, P)``; ``ok`` = member with no null."""
+        prim = self.prim
+        xs = list(batch.x[: prim.n_inputs])
+        vs = list(batch.valid[: prim.n_inputs])
+        if prim.weighted:
+            frac = np.asarray(batch.frac, dtype=float)
+            member = frac > 0
+        else:
+            member = np.asarray(batch.centre, dtype=bool)
+        ok = member.copy()
+        for v in vs:
+            ok &= v
+        if numeric:
+            xs = [_as_float(x, ok, prim.name) for x in xs]
+            for x in xs:
+                ok &= ~np.isnan(x)
+        if prim.explicit_weight:
+            weight = _as_float(batch.x[prim.n_inputs - 1], ok, prim.name)
+            xs = xs[:-1]
+            w = np.where(ok, weight, 0.0)
+        elif prim.weighted:
+            w = np.where(ok, frac, 0.0)
+        else:
+            w = ok.astype(float)
+        return xs, member, ok, w
+
+    def empty(self, identity: float) -> float:
+        """The value of an empty reduction: null for pixels, ``identity`` elsewhere."""
+        return math.nan if self.mode == "pixels" else identity
+
+    def add(self, batch: Batch) -> None:
+        raise NotImplementedError
+
+    def result(self) -> list[Column]:
+        raise NotImplementedError
+
+
+class _Count(_Kernel):
+    def __init__(self, prim: Primitive, p: int, mode: str) -> None:
+        super().__init__(prim, p, mode)
+        self.n = np.zeros(p)
+
+    def add(self, batch: Batch) -> None:
+        _, member, ok, _ = self.prepare(batch, numeric=False)
+        self.n += (member if self.prim.params.get("every") else ok).sum(axis=0)
+
+    def result(self) -> list[Column]:
+        return [np.where(self.n > 0, self.n, self.empty(0.0))]
+
+
+class _Moments(_Kernel):
+    """Weighted sum, mean and (sample) variance with Chan's parallel update."""
+
+    def __init__(self, prim: Primitive, p: int, mode: str) -> None:
+        super().__init__(prim, p, mode)
+        self.w = np.zeros(p)
+        self.mean = np.zeros(p)
+        self.m2 = np.zeros(p)
+        self.total = np.zeros(p)
+        self.n = np.zeros(p)
+
+    def add(self, batch: Batch) -> None:
+        (x,), _, ok, w = self.prepare(batch)
+        x = np.where(ok, x, 0.0)
+        wb = w.sum(axis=0)
+        sb = (w * x).sum(axis=0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mb = np.where(wb > 0, sb / np.where(wb > 0, wb, 1.0), 0.0)
+        m2b = (w * (x - mb) ** 2).sum(axis=0)
+        wt = self.w + wb
+        safe = np.where(wt > 0, wt, 1.0)
+        delta = mb - self.mean
+        self.mean = np.where(wt > 0, self.mean + delta * wb / safe, 0.0)
+        self.m2 = self.m2 + m2b + delta**2 * self.w * wb / safe
+        self.w = wt
+        self.total += sb
+        self.n += ok.sum(axis=0)
+
+    def result(self) -> list[Column]:
+        stat = self.prim.params["stat"]
+        has = self.n > 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            if stat == "sum":
+                return [np.where(has, self.total, self.empty(0.0))]
+            if stat == "mean":
+                return [np.where(has & (self.w > 0), self.mean, math.nan)]
+            if stat in ("variance", "stdDev"):
+                var = np.where(
+                    has & (self.w > 0), self.m2 / np.where(self.w > 0, self.w, 1), math.nan
+                )
+            else:
+                d = self.w - 1.0
+                var = np.where(has & (d > 0), self.m2 / np.where(d > 0, d, 1), math.nan)
+            var = np.maximum(var, 0.0)
+            return [np.sqrt(var) if "StdDev" in stat or stat == "stdDev" else var]
+
+
+class _Fold(_Kernel):
+    """product, allNonZero, anyNonZero."""
+
+    def __init__(self, prim: Primitive, p: int, mode: str) -> None:
+        super().__init__(prim, p, mode)
+        op = prim.params["op"]
+        self.acc = np.full(p, 0.0 if op == "any" else 1.0)
+        self.n = np.zeros(p)
+
+    def add(self, batch: Batch) -> None:
+        (x,), _, ok, _ = self.prepare(batch)
+        op = self.prim.params["op"]
+        if op == "product":
+            self.acc *= np.where(ok, x, 1.0).prod(axis=0)
+        elif op == "all":
+            self.acc = np.minimum(self.acc, (~ok | (x != 0)).all(axis=0).astype(float))
+        else:
+            self.acc = np.maximum(self.acc, (ok & (x != 0)).any(axis=0).astype(float))
+        self.n += ok.sum(axis=0)
+
+    def result(self) -> list[Column]:
+        op = self.prim.params["op"]
+        identity = {"product": 1.0, "all": 1.0, "any": 0.0}[op]
+        return [np.where(self.n > 0, self.acc, self.empty(identity))]
+
+
+def _raw_take(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
+    """``x[idx[p], p]`` for every column ``p``."""
+    return np.take_along_axis(x, idx[None, :], axis=0)[0]
+
+
+class _Extreme(_Kernel):
+    """max/min of the first input, the others taken from the same record; earliest on ties."""
+
+    def __init__(self, prim: Primitive, p: int, mode: str) -> None:
+        super().__init__(prim, p, mode)
+        self.has = np.zeros(p, dtype=bool)
+        self.best = np.full(p, -np.inf)
+        self.order = np.zeros(p, dtype=np.int64)
+        self.values: list[np.ndarray] | None = None
+
+    def add(self, batch: Batch) -> None:
+        xs, _, ok, _ = self.prepare(batch)
+        if batch.n == 0:
+            return
+        sign = self.prim.params["sign"]
+        key = np.where(ok, xs[0] * sign, -np.inf)
+        top = key.max(axis=0)
+        idx = np.argmax(ok & (key == top[None, :]), axis=0)
+        has = ok.any(axis=0)
+        order = batch.order[idx]
+        better = has & (~self.has | (top > self.best) | ((top == self.best) & (order < self.order)))
+        raw = [_raw_take(np.asarray(x), idx) for x in batch.x[: self.prim.n_inputs]]
+        if self.values is None:
+            self.values = [np.full(self.p, math.nan, dtype=r.dtype) for r in raw]
+            if any(r.dtype == object for r in raw):
+                self.values = [np.full(self.p, None, dtype=object) for _ in raw]
+        for store, r in zip(self.values, raw, strict=False):
+            store[better] = r[better]
+        self.best = np.where(better, top, self.best)
+        self.order = np.where(better, order, self.order)
+        self.has |= has
+
+    def result(self) -> list[Column]:
+        if self.values is None:
+            return [np.full(self.p, math.nan) for _ in self.prim.outputs]
+        out = []
+        for store in self.values:
+            if store.dtype == object:
+                out.append([v if h else None for v, h in zip(store, self.has, strict=False)])
+            else:
+                out.append(np.where(self.has, store.astype(float), math.nan))
+        return out
+
+
+class _Pick(_Kernel):
+    """first, last, firstNonNull, lastNonNull (by record order)."""
+
+    def __init__(self, prim: Primitive, p: int, mode: str) -> None:
+        super().__init__(prim, p, mode)
+        self.has = np.zeros(p, dtype=bool)
+        self.order = np.zeros(p, dtype=np.int64)
+        self.null = np.zeros(p, dtype=bool)
+        self.value: np.ndarray | None = None
+
+    def add(self, batch: Batch) -> None:
+        _, member, ok, _ = self.prepare(batch, numeric=False)
+        if batch.n == 0:
+            return
+        last = self.prim.params["last"]
+        cand = ok if self.prim.params["nonnull"] else member
+        idx = (batch.n - 1 - np.argmax(cand[::-1], axis=0)) if last else np.argmax(cand, axis=0)
+        has = cand.any(axis=0)
+        order = batch.order[idx]
+        better = has & (~self.has | ((order > self.order) if last else (order < self.order)))
+        raw = _raw_take(np.asarray(batch.x[0]), idx)
+        if self.value is None:
+            self.value = np.full(self.p, None if raw.dtype == object else math.nan, dtype=raw.dtype)
+        self.value[better] = raw[better]
+        self.null = np.where(better, ~_raw_take(ok, idx), self.null)
+        self.order = np.where(better, order, self.order)
+        self.has |= has
+
+    def result(self) -> list[Column]:
+        if self.value is None:
+            return [np.full(self.p, math.nan)]
+        keep = self.has & ~self.null
+        if self.value.dtype == object:
+            return [[v if k else None for v, k in zip(self.value, keep, strict=False)]]
+        return [np.where(keep, self.value.astype(float), math.nan)]
+
+
+class _CoMoments(_Kernel):
+    """linearFit (weighted) and pearsonsCorrelation: merged means and co-moments of (x, y)."""
+
+    def __init__(self, prim: Primitive, p: int, mode: str) -> None:
+        super().__init__(prim, p, mode)
+        self.w = np.zeros(p)
+        self.n = np.zeros(p)
+        self.mx = np.zeros(p)
+        self.my = np.zeros(p)
+        self.sxx = np.zeros(p)
+        self.syy = np.zeros(p)
+        self.sxy = np.zeros(p)
+
+    def add(self, batch: Batch) -> None:
+        (x, y), _, ok, w = self.prepare(batch)
+        x = np.where(ok, x, 0.0)
+        y = np.where(ok, y, 0.0)
+        wb = w.sum(axis=0)
+        safe_b = np.where(wb > 0, wb, 1.0)
+        mxb = (w * x).sum(axis=0) / safe_b
+        myb = (w * y).sum(axis=0) / safe_b
+        dxb, dyb = x - mxb, y - myb
+        sxxb = (w * dxb * dxb).sum(axis=0)
+        syyb = (w * dyb * dyb).sum(axis=0)
+        sxyb = (w * dxb * dyb).sum(axis=0)
+        wt = self.w + wb
+        safe = np.where(wt > 0, wt, 1.0)
+        dx, dy = mxb - self.mx, myb - self.my
+        f = self.w * wb / safe
+        self.sxx += sxxb + dx * dx * f
+        self.syy += syyb + dy * dy * f
+        self.sxy += sxyb + dx * dy * f
+        self.mx = np.where(wt > 0, self.mx + dx * wb / safe, 0.0)
+        self.my = np.where(wt > 0, self.my + dy * wb / safe, 0.0)
+        self.w = wt
+        self.n += ok.sum(axis=0)
+
+    def _degenerate(self, s: np.ndarray, m: np.ndarray) -> np.ndarray:
+        """Whether a spread is zero up to round-off (a constant input)."""
+        return (self.w <= 0) | (s <= 1e-13 * self.w * np.maximum(m * m, 1e-300))
+
+    def result(self) -> list[Column]:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            flat_x = self._degenerate(self.sxx, self.mx)
+            if self.prim.params["stat"] == "linearFit":
+                scale = np.where(flat_x, math.nan, self.sxy / np.where(flat_x, 1, self.sxx))
+                return [scale, self.my - scale * self.mx]
+            flat = flat_x | self._degenerate(self.syy, self.my)
+            r = np.where(flat, math.nan, self.sxy / np.sqrt(np.where(flat, 1, self.sxx * self.syy)))
+            r = np.clip(r, -1.0, 1.0)
+            return [r, _pearson_p(r, self.n)]
+
+
+def _pearson_p(r: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Two-sided p-value of the t-test of Pearson's r with ``n − 2`` degrees of freedom."""
+    from scipy.special import stdtr
+
+    df = n - 2.0
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.abs(r) * np.sqrt(df / np.maximum(1.0 - r * r, 0.0))
+        p = 2.0 * stdtr(np.where(df > 0, df, 1.0), -t)
+    p = np.where(np.abs(r) >= 1.0, 0.0, p)
+    return np.where((df > 0) & ~np.isnan(r), p, math.nan)
+
+
+class _LinearRegression(_Kernel):
+    """Least squares of numY outputs on numX inputs via accumulated normal equations."""
+
+    def __init__(self, prim: Primitive, p: int, mode: str) -> None:
+        super().__init__(prim, p, mode)
+        nx, ny = prim.params["numX"], prim.params["numY"]
+        self.xtx = np.zeros((p, nx, nx))
+        self.xty = np.zeros((p, nx, ny))
+        self.yty = np.zeros((p, ny))
+        self.n = np.zeros(p)
+
+    def add(self, batch: Batch) -> None:
+        xs, _, ok, _ = self.prepare(batch)
+        nx = self.prim.params["numX"]
+        a = np.stack([np.where(ok, x, 0.0) for x in xs[:nx]], axis=-1)
+        b = np.stack([np.where(ok, x, 0.0) for x in xs[nx:]], axis=-1)
+        self.xtx += np.einsum("npi,npj->pij", a, a)
+        self.xty += np.einsum("npi,npj->pij", a, b)
+        self.yty += np.einsum("npj,npj->pj", b, b)
+        self.n += ok.sum(axis=0)
+
+    def result(self) -> list[Column]:
+        nx = self.prim.params["numX"]
+        coefs: list[Any] = []
+        resid: list[Any] = []
+        for q in range(self.p):
+            if self.n[q] <= nx or np.linalg.matrix_rank(self.xtx[q]) < nx:
+                coefs.append(None)
+                resid.append(None)
+                continue
+            beta = np.linalg.solve(self.xtx[q], self.xty[q])
+            ssr = (
+                self.yty[q]
+                - 2 * np.einsum("ij,ij->j", beta, self.xty[q])
+                + np.einsum("ij,ik,kj->j", beta, self.xtx[q], beta)
+            )
+            coefs.append(beta.tolist())
+            resid.append(np.sqrt(np.maximum(ssr, 0.0) / self.n[q]).tolist())
+        return [coefs, resid]
