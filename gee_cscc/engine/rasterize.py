@@ -371,7 +371,7 @@ def _parity_fill(rings: list[np.ndarray], shape: tuple[int, int]) -> np.ndarray:
         return out
     r_first = np.clip(np.floor(lo[:, 1] - 0.5), 0, h - 1).astype(np.int64)
     r_last = np.clip(np.ceil(hi[:, 1] - 0.5), 0, h - 1).astype(np.int64)
-    inside_rows = (hi[:, 1] > 0.5) & (lo[:, 1] < h - 0.5) & (r_last >= r_first)
+    inside_rows = (hi[:, 1] > 0.5) & (lo[:, 1] <= h - 0.5) & (r_last >= r_first)
     lo, hi = lo[inside_rows], hi[inside_rows]
     r_first, r_last = r_first[inside_rows], r_last[inside_rows]
     if lo.size == 0:

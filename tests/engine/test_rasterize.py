@@ -462,3 +462,27 @@ def test_clip_to_bounds_and_scale_with_width_and_height(image_id):
     rect = ee.Geometry.Rectangle([100.5, 38.5, 102.0, 39.5], None, False)
     info = band_info(ee.Image(image_id).clipToBoundsAndScale(geometry=rect, width=3, height=4))
     assert info["dimensions"] == [3, 4]
+
+
+def test_vertex_on_the_last_row_centre_line():
+    """An edge that starts exactly on the last row's centre line still closes its ring
+    (regression: such edges were dropped, and rasterizing raised 'unclosed ring')."""
+    import shapely
+
+    from gee_cscc.engine.grid import Grid, Projection
+    from gee_cscc.engine.rasterize import centre_mask
+    from gee_cscc.engine.values import Geometry
+
+    grid = Grid(Projection("EPSG:4326", (1.0, 0.0, 0.0, 0.0, -1.0, 4.0)), (4, 4))
+    # Last row's centres are at y = 0.5; the triangle has a vertex exactly there.
+    tri = shapely.Polygon([(0.2, 0.5), (3.8, 3.9), (3.8, 0.1)])
+    got = centre_mask(Geometry(tri), grid)
+    xs = np.arange(4) + 0.5
+    ys = 4 - (np.arange(4) + 0.5)
+    expected = np.array([[tri.contains(shapely.Point(x, y)) for x in xs] for y in ys])
+    # Centres on the boundary itself are decided by the tie rule; none lie on it here
+    # except the vertex row, so compare every centre strictly inside or outside.
+    on_edge = np.array(
+        [[tri.boundary.distance(shapely.Point(x, y)) < 1e-12 for x in xs] for y in ys]
+    )
+    np.testing.assert_array_equal(got[~on_edge], expected[~on_edge])
