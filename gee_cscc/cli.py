@@ -140,6 +140,7 @@ def _config_from_args(args: argparse.Namespace) -> tuple[Any, dict]:
                 f"{path}: unknown key(s) {sorted(unknown)} in [inputs]; "
                 "known: npp, regions, region_names, out, store, counting"
             )
+        inputs = _relative_to(path.parent, inputs)
         try:
             cfg = Config.from_mapping(data)
         except ConfigError as exc:
@@ -162,6 +163,23 @@ def _config_from_args(args: argparse.Namespace) -> tuple[Any, dict]:
     if overrides:
         cfg = cfg.replace(**overrides)
     return cfg, inputs
+
+
+def _relative_to(base: Path, inputs: dict) -> dict:
+    """Paths in a config file's ``[inputs]`` are relative to the file's folder.
+
+    ``out`` and ``store`` always are; ``npp``, ``regions`` and ``region_names`` are when
+    such a file exists there (otherwise they are asset ids and stay as written).
+    """
+    out = dict(inputs)
+    for key in ("out", "store"):
+        if isinstance(out.get(key), str) and not Path(out[key]).is_absolute():
+            out[key] = str(base / out[key])
+    for key in ("npp", "regions", "region_names"):
+        value = out.get(key)
+        if isinstance(value, str) and not Path(value).is_absolute() and (base / value).exists():
+            out[key] = str(base / value)
+    return out
 
 
 def _cmd_demo(args: argparse.Namespace, report: Reporter) -> int:

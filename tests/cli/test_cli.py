@@ -330,3 +330,21 @@ def test_demo_at_01_degree_matches_the_paper(tmp_path, run_cli):
     assert capacity.loc["ALL", "current_npp_tg"] == pytest.approx(3255.26, rel=0.15)
     assert capacity.loc["ALL", "cscc_mean_gm2"] == pytest.approx(658.59, rel=0.15)
     assert len(capacity) == 35
+
+
+def test_config_paths_are_relative_to_the_config_file(cli_data, tmp_path, run_cli, quick_report):
+    """Relative paths in [inputs] are read from the config file's folder, not the cwd."""
+    import shutil
+
+    folder = tmp_path / "project"
+    folder.mkdir()
+    shutil.copy(cli_data.npp_nc, folder / "npp.nc")
+    shutil.copy(cli_data.geojson, folder / "regions.geojson")
+    (folder / "run.toml").write_text(
+        '[inputs]\nnpp = "npp.nc"\nregions = "regions.geojson"\nout = "results"\nstore = "store"\n'
+        "[years]\nstart = 2001\nend = 2006\nreference_year = 2003\n"
+    )
+    result = run_cli("run", "--config", folder / "run.toml", "--quiet")
+    assert result.code == 0, result.err
+    assert (folder / "results" / "tables" / "capacity_by_region.csv").is_file()
+    assert (folder / "store").is_dir()
