@@ -99,6 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--trend", choices=("ols", "sen"), help="trend method")
     run.add_argument("--fit-mode", choices=("free", "fixed", "loglinear"), help="decay fit")
+    run.add_argument(
+        "--extent",
+        choices=("input", "regions"),
+        default=None,
+        help="compute on the whole input grid (default) or only where it meets the regions' "
+        "bounding box (for global inputs such as MODIS)",
+    )
     _add_run_options(run)
     _add_common(run)
 
@@ -134,11 +141,19 @@ def _config_from_args(args: argparse.Namespace) -> tuple[Any, dict]:
         inputs = data.pop("inputs", {}) or {}
         if not isinstance(inputs, dict):
             raise GeeCsccError(f"{path}: [inputs] must be a table (npp = ..., regions = ...).")
-        unknown = set(inputs) - {"npp", "regions", "region_names", "out", "store", "counting"}
+        unknown = set(inputs) - {
+            "npp",
+            "regions",
+            "region_names",
+            "out",
+            "store",
+            "counting",
+            "extent",
+        }
         if unknown:
             raise GeeCsccError(
                 f"{path}: unknown key(s) {sorted(unknown)} in [inputs]; "
-                "known: npp, regions, region_names, out, store, counting"
+                "known: npp, regions, region_names, out, store, counting, extent"
             )
         inputs = _relative_to(path.parent, inputs)
         try:
@@ -212,7 +227,8 @@ def _cmd_run(args: argparse.Namespace, report: Reporter) -> int:
     out = Path(args.out or file_inputs.get("out") or "cscc-out")
     store = args.store or file_inputs.get("store")
     counting = args.counting or file_inputs.get("counting") or "local"  # the CLI wins
-    results = run(cfg, inputs, out, store=store, counting=counting, progress=report)
+    extent = args.extent or file_inputs.get("extent") or "input"
+    results = run(cfg, inputs, out, store=store, counting=counting, extent=extent, progress=report)
     _print_summary(results, out, quiet=args.quiet)
     return 0
 

@@ -255,6 +255,7 @@ def run(
     *,
     store: str | Path | None = None,
     counting: str = "local",
+    extent: str = "input",
     progress: Progress | None = None,
     engine: Any | None = None,
 ) -> Results:
@@ -272,6 +273,9 @@ def run(
         The local engine's asset store (default :func:`default_store`).
     counting
         ``"local"`` or ``"server"`` maintenance counting (see :func:`gee_cscc.analysis.analyze`).
+    extent
+        ``"input"`` (the whole input grid) or ``"regions"`` (the input grid cut to the
+        regions' bounding box; see :func:`gee_cscc.analysis.analyze`).
     progress
         Called with a message as each step starts.
     engine
@@ -284,7 +288,9 @@ def run(
     )
     with ctx as eng:
         npp_id, regions = _resolve_inputs(inputs, eng, cfg)
-        results = analyze(npp_id, cfg, regions=regions, counting=counting, progress=progress)
+        results = analyze(
+            npp_id, cfg, regions=regions, counting=counting, extent=extent, progress=progress
+        )
         regions_geojson = _regions_geojson(inputs, regions)
     run_info = {
         "package": "gee-cscc",
@@ -303,6 +309,7 @@ def run(
         "config": cfg.to_dict(),
         "grid": results.summary.get("grid"),
         "counting": counting,
+        "extent": extent,
         "summary": results.summary,
         "versions": versions(),
     }

@@ -348,3 +348,33 @@ def test_config_paths_are_relative_to_the_config_file(cli_data, tmp_path, run_cl
     assert result.code == 0, result.err
     assert (folder / "results" / "tables" / "capacity_by_region.csv").is_file()
     assert (folder / "store").is_dir()
+
+
+def test_extent_regions_option(cli_data, tmp_path, run_cli, quick_report):
+    """--extent regions cuts the grid to the regions' bounding box (recorded in run.json)."""
+    out = tmp_path / "out"
+    result = run_cli(
+        "run",
+        "--npp",
+        cli_data.npp_nc,
+        "--regions",
+        cli_data.geojson,
+        "--start",
+        "2001",
+        "--end",
+        "2006",
+        "--reference",
+        "2003",
+        "--extent",
+        "regions",
+        "--out",
+        out,
+        "--store",
+        tmp_path / "store",
+        "--quiet",
+    )
+    assert result.code == 0, result.err
+    info = json.loads((out / "run.json").read_text())
+    assert info["extent"] == "regions"
+    height, width = info["grid"]["shape"]
+    assert height * width <= 5 * 6
