@@ -273,6 +273,17 @@ class Element:
         return out
 
 
+def _put_identity(out: dict, props: dict) -> None:
+    """Move ``system:id``/``system:version`` to getInfo's ``id``/``version``; the rest of
+    the properties (if any) go under ``properties``."""
+    if "system:id" in props:
+        out["id"] = props.pop("system:id")
+    if "system:version" in props:
+        out["version"] = props.pop("system:version")
+    if props:
+        out["properties"] = props
+
+
 class Image(Element):
     """An image: bands and properties (``system:id``, ``system:time_start`` …)."""
 
@@ -303,12 +314,7 @@ class Image(Element):
     def info(self) -> dict:
         props = dict(self.properties)
         out: dict[str, Any] = {"type": "Image", "bands": [b.info() for b in self.bands]}
-        if "system:id" in props:
-            out["id"] = props.pop("system:id")
-        if "system:version" in props:
-            out["version"] = props.pop("system:version")
-        if props:
-            out["properties"] = props
+        _put_identity(out, props)
         return out
 
 
@@ -333,12 +339,7 @@ class ImageCollection(Element):
             "bands": [],
             "features": [im.info() for im in self.images],
         }
-        if "system:id" in props:
-            out["id"] = props.pop("system:id")
-        if "system:version" in props:
-            out["version"] = props.pop("system:version")
-        if props:
-            out["properties"] = props
+        _put_identity(out, props)
         return out
 
 
