@@ -123,12 +123,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _config_from_args(args: argparse.Namespace) -> tuple[Any, dict]:
+#: Keys of a config file's ``[inputs]`` section.
+INPUT_KEYS = ("npp", "regions", "region_names", "out", "store", "counting", "extent")
+
+#: Command-line options (argparse ``dest``) that override a config field.
+_OVERRIDES = {
+    "engine": "engine",
+    "project": "project",
+    "start": "start",
+    "end": "end",
+    "reference": "reference_year",
+    "band": "band",
+    "scale_factor": "scale_factor",
+    "trend": "trend",
+    "fit_mode": "fit_mode",
+    "region_property": "region_property",
+}
+
+
+def config_from_args(args: argparse.Namespace) -> tuple[Any, dict]:
+    """The run configuration of ``--config`` (if any) with the command-line overrides,
+    and the file's ``[inputs]`` section (paths relative to the file)."""
     from .config import Config
     from .errors import ConfigError
 
     inputs: dict = {}
-    if args.config:
+    if getattr(args, "config", None):
         from .config import tomllib
 
         path = Path(args.config)
@@ -141,19 +161,11 @@ def _config_from_args(args: argparse.Namespace) -> tuple[Any, dict]:
         inputs = data.pop("inputs", {}) or {}
         if not isinstance(inputs, dict):
             raise GeeCsccError(f"{path}: [inputs] must be a table (npp = ..., regions = ...).")
-        unknown = set(inputs) - {
-            "npp",
-            "regions",
-            "region_names",
-            "out",
-            "store",
-            "counting",
-            "extent",
-        }
+        unknown = set(inputs) - set(INPUT_KEYS)
         if unknown:
             raise GeeCsccError(
                 f"{path}: unknown key(s) {sorted(unknown)} in [inputs]; "
-                "known: npp, regions, region_names, out, store, counting, extent"
+                f"known: {', '.join(INPUT_KEYS)}"
             )
         inputs = _relative_to(path.parent, inputs)
         try:
@@ -163,18 +175,10 @@ def _config_from_args(args: argparse.Namespace) -> tuple[Any, dict]:
     else:
         cfg = Config()
     overrides = {
-        "engine": args.engine,
-        "project": args.project,
-        "start": args.start,
-        "end": args.end,
-        "reference_year": args.reference,
-        "band": args.band,
-        "scale_factor": args.scale_factor,
-        "trend": args.trend,
-        "fit_mode": args.fit_mode,
-        "region_property": args.region_property,
+        field: getattr(args, dest)
+        for dest, field in _OVERRIDES.items()
+        if getattr(args, dest, None) is not None
     }
-    overrides = {k: v for k, v in overrides.items() if v is not None}
     if overrides:
         cfg = cfg.replace(**overrides)
     return cfg, inputs
@@ -215,7 +219,7 @@ def _cmd_demo(args: argparse.Namespace, report: Reporter) -> int:
 def _cmd_run(args: argparse.Namespace, report: Reporter) -> int:
     from .pipeline import RunInputs, run
 
-    cfg, file_inputs = _config_from_args(args)
+    cfg, file_inputs = config_from_args(args)
     npp = args.npp or file_inputs.get("npp")
     if not npp:
         raise GeeCsccError("No NPP input: give --npp (or npp in the [inputs] section of --config).")

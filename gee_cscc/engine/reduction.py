@@ -40,6 +40,7 @@ __all__ = [
     "Batch",
     "column_value",
     "reduce_pixels",
+    "compute_tiled",
     "shared_outputs",
     "reduction_grid",
     "rescaled",
@@ -181,6 +182,28 @@ def reduce_pixels(
             valid = ~np.isnan(vals)
             out[j][0][r0 : r0 + h, c0 : c0 + w] = np.where(valid, vals, 0.0)
             out[j][1][r0 : r0 + h, c0 : c0 + w] = valid
+    return out
+
+
+def compute_tiled(bands: Sequence[Band], grid: Grid) -> list[PixelData]:
+    """The bands' ``(values, mask)`` on ``grid``, computed tile by tile.
+
+    A grid larger than one tile (:data:`TILE` pixels a side) is walked in tiles,
+    each computing every band with a fresh :func:`pixel_cache`, so the intermediates
+    held at once are one tile's (shared sub-expressions are still computed once per tile);
+    only the output arrays cover the whole grid.
+    """
+    tile = max(1, int(TILE))
+    if grid.height <= tile and grid.width <= tile:
+        return [band.compute(grid) for band in bands]
+    out = [(np.zeros(grid.shape), np.zeros(grid.shape, dtype=bool)) for _ in bands]
+    for r0, c0, sub in grid.tiles(tile):
+        h, w = sub.shape
+        with pixel_cache():
+            for band, (values, mask) in zip(bands, out, strict=True):
+                v, m = band.compute(sub)
+                values[r0 : r0 + h, c0 : c0 + w] = v
+                mask[r0 : r0 + h, c0 : c0 + w] = m
     return out
 
 

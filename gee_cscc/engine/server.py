@@ -32,7 +32,7 @@ from .evaluate import evaluate
 from .grid import Grid, Projection
 from .serialize import to_info
 from .store import AssetName, AssetStore
-from .values import Band, Image, PixelData, output_numpy_dtype, pixel_cache
+from .values import Image, output_numpy_dtype, pixel_cache
 
 __all__ = ["EngineServer", "discovery_document"]
 
@@ -199,7 +199,7 @@ class EngineServer:
                     f"Total request size ({nbytes} bytes) must be less than or equal to "
                     f"{COMPUTE_PIXELS_LIMIT} bytes."
                 )
-            data = compute_tiled(image.bands, grid)
+            data = reduction.compute_tiled(image.bands, grid)
             if fmt == "NPY":
                 names = _unique_names([b.name for b in image.bands])
                 arr = np.zeros(grid.shape, dtype=[(n, common) for n in names])
@@ -243,28 +243,6 @@ class EngineServer:
         else:
             out["assets"] = children[start:]
         return out
-
-
-def compute_tiled(bands: list[Band], grid: Grid) -> list[PixelData]:
-    """The bands' ``(values, mask)`` on ``grid``, computed tile by tile.
-
-    A grid larger than one tile (:data:`reduction.TILE` pixels a side) is walked in tiles,
-    each computing every band with a fresh :func:`pixel_cache`, so the intermediates
-    held at once are one tile's (shared sub-expressions are still computed once per tile);
-    only the output arrays cover the whole grid.
-    """
-    tile = max(1, int(reduction.TILE))
-    if grid.height <= tile and grid.width <= tile:
-        return [band.compute(grid) for band in bands]
-    out = [(np.zeros(grid.shape), np.zeros(grid.shape, dtype=bool)) for _ in bands]
-    for r0, c0, sub in grid.tiles(tile):
-        h, w = sub.shape
-        with pixel_cache():
-            for band, (values, mask) in zip(bands, out, strict=True):
-                v, m = band.compute(sub)
-                values[r0 : r0 + h, c0 : c0 + w] = v
-                mask[r0 : r0 + h, c0 : c0 + w] = m
-    return out
 
 
 def _unique_names(names: list[str]) -> list[str]:

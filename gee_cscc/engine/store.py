@@ -20,6 +20,7 @@ import re
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -705,34 +706,65 @@ class AssetStore:
 
 
 class _BandCache:
-    """Whole stored bands kept in memory across requests (least recently used first out).
+    """Whole stored bands kept in memory across requests, within a memory budget.
 
-    Only bands up to ``max_band_bytes`` are cached (larger ones are read window by window);
-    the cache holds at most ``max_bytes``. Entries are keyed by file modification time, so
+    Only bands up to ``max_band_bytes`` (counted as float64) are cached; larger ones are
+    read window by window. The cache holds at most ``max_bytes``. When a band does not fit,
+    entries idle for ``min_idle`` seconds or more are dropped (least recently used first);
+    if it still does not fit, the band is not loaded whole and is read by windows instead.
+    So a walk that cycles through more bands than fit (the images of a collection, tile
+    after tile) keeps the bands it has and reads the others by windows, instead of
+    reloading whole bands for every tile. Entries are keyed by file modification time, so
     a replaced asset is read again.
     """
 
-    def __init__(self, *, max_bytes: int = 1 << 30, max_band_bytes: int = 64 << 20) -> None:
+    def __init__(
+        self,
+        *,
+        max_bytes: int = 256 << 20,
+        max_band_bytes: int = 64 << 20,
+        min_idle: float = 60.0,
+    ) -> None:
         import collections
 
         self.max_bytes = max_bytes
         self.max_band_bytes = max_band_bytes
+        self.min_idle = min_idle
         self._items: collections.OrderedDict = collections.OrderedDict()
         self._size = 0
         self._lock = threading.Lock()
 
+    @property
+    def size(self) -> int:
+        """Bytes of the cached arrays."""
+        return self._size
+
+    def _make_room(self, need: int, now: float) -> bool:
+        while self._size + need > self.max_bytes and self._items:
+            key, (old, _, used) = next(iter(self._items.items()))
+            if now - used < self.min_idle:
+                break
+            del self._items[key]
+            self._size -= old.nbytes
+        return self._size + need <= self.max_bytes
+
     def get(self, path: Path, index: int, shape: tuple[int, int]):
-        if shape[0] * shape[1] * 8 > self.max_band_bytes:
+        need = shape[0] * shape[1] * 8
+        if need > self.max_band_bytes:
             return None
         try:
             key = (str(path), os.stat(path).st_mtime_ns, index)
         except FileNotFoundError:
             return None
+        now = time.monotonic()
         with self._lock:
             hit = self._items.get(key)
             if hit is not None:
+                self._items[key] = (hit[0], hit[1], now)
                 self._items.move_to_end(key)
-                return hit
+                return hit[0], hit[1]
+            if not self._make_room(need, now):
+                return None
         import rasterio
 
         with rasterio.open(path) as src:
@@ -740,11 +772,9 @@ class _BandCache:
             nodata = src.nodata
         arr.setflags(write=False)
         with self._lock:
-            self._items[key] = (arr, nodata)
-            self._size += arr.nbytes
-            while self._size > self.max_bytes and len(self._items) > 1:
-                _, (old, _) = self._items.popitem(last=False)
-                self._size -= old.nbytes
+            if key not in self._items and self._make_room(arr.nbytes, now):
+                self._items[key] = (arr, nodata, now)
+                self._size += arr.nbytes
         return arr, nodata
 
 

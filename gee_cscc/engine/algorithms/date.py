@@ -1,10 +1,11 @@
-"""``Date``, ``Date.*``, ``DateRange`` and ``DateRange.*`` algorithms.
+"""``Date`` and ``Date.*`` algorithms.
 
 A date is milliseconds since 1970-01-01T00:00:00Z (:class:`~gee_cscc.engine.values.Date`).
 Calendar arithmetic runs in the requested time zone (UTC by default) with the ISO calendar
 Earth Engine uses (Joda-Time): weeks start on Monday, ``Date.difference`` divides by the
 average length of a unit (a year of 365.2425 days, a month of a twelfth of that), and
-patterns of ``Date.format``/``Date.parse`` are Joda-Time patterns.
+patterns of ``Date.format``/``Date.parse`` are Joda-Time patterns (:mod:`._joda`).
+``DateRange`` and ``DateRange.*`` are in :mod:`.date_range`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from ..errors import EEError
 from ..registry import algorithm
 from ..values import Date, DateRange
+from ._joda import _MONTHS, _format_field, _parse_regex, _tokens
 from .misc import as_int, as_number, as_str, invalid_type
 
 __all__ = [
@@ -375,71 +377,7 @@ def update(
     return Date(_millis(_localize(naive, tz)))
 
 
-# --- Joda-Time patterns ---------------------------------------------------------------------
-
-_MONTHS = [
-    "January", "February", "March", "April", "May", "June",
-    "July", "August", "September", "October", "November", "December",
-]  # fmt: skip
-_DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
-_PATTERN_LETTERS = set("GCYxwweEyDMdaKhHkmsSzZ")
-
-
-def _tokens(pattern: str, algo: str) -> list[tuple[str, Any]]:
-    """Split a Joda-Time pattern into ``("lit", text)`` and ``(letter, count)`` tokens."""
-    out: list[tuple[str, Any]] = []
-    i = 0
-    n = len(pattern)
-    while i < n:
-        ch = pattern[i]
-        if ch == "'":
-            if i + 1 < n and pattern[i + 1] == "'":
-                out.append(("lit", "'"))
-                i += 2
-                continue
-            j = i + 1
-            text = []
-            while j < n:
-                if pattern[j] == "'":
-                    if j + 1 < n and pattern[j + 1] == "'":
-                        text.append("'")
-                        j += 2
-                        continue
-                    break
-                text.append(pattern[j])
-                j += 1
-            if j >= n:
-                raise EEError(f"{algo}: Unterminated quote in pattern '{pattern}'.")
-            out.append(("lit", "".join(text)))
-            i = j + 1
-            continue
-        if ch.isascii() and ch.isalpha():
-            if ch not in _PATTERN_LETTERS:
-                raise EEError(f"{algo}: Illegal pattern component: {ch}")
-            j = i
-            while j < n and pattern[j] == ch:
-                j += 1
-            out.append((ch, j - i))
-            i = j
-            continue
-        out.append(("lit", ch))
-        i += 1
-    return out
-
-
-def _offset_text(local: dt.datetime, colon: bool) -> str:
-    off = local.utcoffset() or dt.timedelta(0)
-    total = int(off.total_seconds() // 60)
-    sign = "+" if total >= 0 else "-"
-    h, m = divmod(abs(total), 60)
-    return f"{sign}{h:02d}:{m:02d}" if colon else f"{sign}{h:02d}{m:02d}"
-
-
-def _zone_id(tz: dt.tzinfo) -> str:
-    key = getattr(tz, "key", None)
-    if key:
-        return key
-    return "UTC" if tz is dt.timezone.utc else str(tz)
+# --- Date.format and Date.parse -------------------------------------------------------------
 
 
 def _format(ms: float, pattern: str, tz: dt.tzinfo, algo: str) -> str:
@@ -453,72 +391,6 @@ def _format(ms: float, pattern: str, tz: dt.tzinfo, algo: str) -> str:
     return "".join(out)
 
 
-def _num(v: int, count: int) -> str:
-    return f"{'-' if v < 0 else ''}{abs(v):0{count}d}"
-
-
-def _format_field(local: dt.datetime, kind: str, count: int, tz: dt.tzinfo, algo: str) -> str:
-    if kind in "yY":
-        if count == 2:
-            return f"{local.year % 100:02d}"
-        return _num(local.year, count)
-    if kind == "x":
-        wy = local.isocalendar()[0]
-        return f"{wy % 100:02d}" if count == 2 else _num(wy, count)
-    if kind == "M":
-        if count >= 4:
-            return _MONTHS[local.month - 1]
-        if count == 3:
-            return _MONTHS[local.month - 1][:3]
-        return _num(local.month, count)
-    if kind == "d":
-        return _num(local.day, count)
-    if kind == "D":
-        return _num(local.timetuple().tm_yday, count)
-    if kind == "w":
-        return _num(local.isocalendar()[1], count)
-    if kind == "e":
-        return _num(local.isoweekday(), count)
-    if kind == "E":
-        name = _DAYS[local.weekday()]
-        return name if count >= 4 else name[:3]
-    if kind == "H":
-        return _num(local.hour, count)
-    if kind == "k":
-        return _num(local.hour or 24, count)
-    if kind == "K":
-        return _num(local.hour % 12, count)
-    if kind == "h":
-        return _num(local.hour % 12 or 12, count)
-    if kind == "m":
-        return _num(local.minute, count)
-    if kind == "s":
-        return _num(local.second, count)
-    if kind == "S":
-        frac = f"{local.microsecond // 1000:03d}" + "0" * max(0, count - 3)
-        return frac[:count]
-    if kind == "a":
-        return "AM" if local.hour < 12 else "PM"
-    if kind == "G":
-        return "AD" if local.year > 0 else "BC"
-    if kind == "C":
-        return _num(local.year // 100, count)
-    if kind == "Z":
-        if count == 1:
-            return _offset_text(local, False)
-        if count == 2:
-            return _offset_text(local, True)
-        return _zone_id(tz)
-    if kind == "z":
-        if count >= 4:
-            raise EEError(
-                f"{algo}: the long time-zone name pattern 'zzzz' is not implemented by the "
-                "local engine."
-            )
-        return local.tzname() or _zone_id(tz)
-    raise EEError(f"{algo}: Illegal pattern component: {kind}")
-
-
 @algorithm("Date.format")
 def format_(date: Any, format: Any = None, timeZone: Any = None) -> str:
     ms = _date(date, "Date.format")
@@ -526,44 +398,6 @@ def format_(date: Any, format: Any = None, timeZone: Any = None) -> str:
     if format is None or format == "":
         return _format(ms, "yyyy-MM-dd'T'HH:mm:ss", tz, "Date.format")
     return _format(ms, as_str(format, "Date.format", "format"), tz, "Date.format")
-
-
-def _parse_regex(tokens: list[tuple[str, Any]], algo: str) -> str:
-    parts = []
-    for idx, (kind, count) in enumerate(tokens):
-        if kind == "lit":
-            parts.append(re.escape(count))
-            continue
-        nxt = tokens[idx + 1][0] if idx + 1 < len(tokens) else "lit"
-        fixed = nxt != "lit"  # adjacent numeric fields are read with their exact width
-        if kind == "M" and count >= 3:
-            names = _MONTHS if count >= 4 else [m[:3] for m in _MONTHS]
-            parts.append(f"(?P<M>{'|'.join(names)})")
-        elif kind == "E":
-            names = _DAYS if count >= 4 else [d[:3] for d in _DAYS]
-            parts.append(f"(?:{'|'.join(names)})")
-        elif kind == "a":
-            parts.append("(?P<a>AM|PM|am|pm)")
-        elif kind == "Z":
-            parts.append(r"(?P<Z>Z|[+-]\d{2}:?\d{2}|[A-Za-z_]+(?:/[A-Za-z_]+)*)")
-        elif kind == "z":
-            parts.append(r"(?P<z>[A-Za-z]+)")
-        elif kind in "yYxwedDMHkKhmsSC":
-            if kind in "yY" and count == 2:
-                width = r"\d{2}"
-            elif fixed:
-                width = rf"\d{{{count}}}"
-            else:
-                width = r"[+-]?\d+" if kind in "yYx" else r"\d+"
-            if kind in ("w", "e", "x", "C", "k", "K"):
-                raise EEError(
-                    f"{algo}: parsing the pattern letter '{kind}' is not implemented by the "
-                    "local engine."
-                )
-            parts.append(f"(?P<{kind}{'2' if kind in 'yY' and count == 2 else ''}>{width})")
-        else:
-            raise EEError(f"{algo}: Illegal pattern component: {kind}")
-    return "".join(parts)
 
 
 @algorithm("Date.parse")
@@ -612,81 +446,3 @@ def parse(format: Any, date: Any, timeZone: Any = None) -> Date:
     elif "z" in g:
         tz = _zone(g["z"], algo)
     return Date(_millis(_localize(naive, tz)))
-
-
-# --- DateRange ------------------------------------------------------------------------------
-
-
-def _range_arg(value: Any, algo: str, arg: str = "dateRange") -> DateRange:
-    if isinstance(value, DateRange):
-        return value
-    raise invalid_type(algo, arg, "DateRange", value)
-
-
-@algorithm("DateRange")
-def date_range(start: Any, end: Any = None, timeZone: Any = None) -> DateRange:
-    tz = _zone(timeZone, "DateRange")
-    if isinstance(start, DateRange) and end is None:
-        return start
-    a = to_millis(start, "DateRange", "start", tz)
-    b = a + 1 if end is None else to_millis(end, "DateRange", "end", tz)
-    return DateRange(a, b)
-
-
-@algorithm("DateRange.unbounded")
-def unbounded() -> DateRange:
-    return DateRange(-math.inf, math.inf)
-
-
-@algorithm("DateRange.start")
-def range_start(dateRange: Any) -> Date:
-    return Date(_range_arg(dateRange, "DateRange.start").start)
-
-
-@algorithm("DateRange.end")
-def range_end(dateRange: Any) -> Date:
-    return Date(_range_arg(dateRange, "DateRange.end").end)
-
-
-@algorithm("DateRange.contains")
-def range_contains(dateRange: Any, other: Any) -> bool:
-    r = _range_arg(dateRange, "DateRange.contains")
-    if isinstance(other, DateRange):
-        if other.start >= other.end:
-            return r.start <= other.start <= r.end
-        return r.start <= other.start and other.end <= r.end
-    return r.contains(to_millis(other, "DateRange.contains", "other"))
-
-
-@algorithm("DateRange.intersects")
-def range_intersects(dateRange: Any, other: Any) -> bool:
-    r = _range_arg(dateRange, "DateRange.intersects")
-    o = _range_arg(other, "DateRange.intersects", "other")
-    return r.start < o.end and o.start < r.end
-
-
-@algorithm("DateRange.intersection")
-def range_intersection(dateRange: Any, other: Any) -> DateRange:
-    r = _range_arg(dateRange, "DateRange.intersection")
-    o = _range_arg(other, "DateRange.intersection", "other")
-    start = max(r.start, o.start)
-    return DateRange(start, max(start, min(r.end, o.end)))
-
-
-@algorithm("DateRange.union")
-def range_union(dateRange: Any, other: Any) -> DateRange:
-    r = _range_arg(dateRange, "DateRange.union")
-    o = _range_arg(other, "DateRange.union", "other")
-    return DateRange(min(r.start, o.start), max(r.end, o.end))
-
-
-@algorithm("DateRange.isEmpty")
-def range_is_empty(dateRange: Any) -> bool:
-    r = _range_arg(dateRange, "DateRange.isEmpty")
-    return r.start >= r.end
-
-
-@algorithm("DateRange.isUnbounded")
-def range_is_unbounded(dateRange: Any) -> bool:
-    r = _range_arg(dateRange, "DateRange.isUnbounded")
-    return math.isinf(r.start) and math.isinf(r.end)

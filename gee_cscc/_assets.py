@@ -1,0 +1,53 @@
+"""Asset look-ups and creation through ``ee.data``, shared by exports, upload and the CLI."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import ee
+
+from .errors import ExportError
+
+__all__ = ["asset_exists"]
+
+
+def _quiet(fn: Callable[..., Any], *args: Any) -> Any:
+    """Call an ``ee.data`` function without its deprecation warning."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return fn(*args)
+
+
+def asset_exists(asset_id: str) -> bool:
+    """Whether an Earth Engine asset exists (False when the server answers 'not found').
+
+    Raises
+    ------
+    ExportError
+        Any other failure (for example a permission error).
+    """
+    try:
+        ee.data.getAsset(asset_id)
+    except ee.EEException as exc:
+        text = str(exc).lower()
+        if "not found" in text or "does not exist" in text:
+            return False
+        raise ExportError(f"Cannot look up asset '{asset_id}': {exc}") from exc
+    return True
+
+
+def _create_collection(asset_id: str, properties: Mapping[str, Any] | None) -> None:
+    """Create an ImageCollection asset (and missing parent folders), with properties."""
+    try:
+        _quiet(ee.data.create_assets, [asset_id], "IMAGE_COLLECTION", True)
+        if properties:
+            ee.data.updateAsset(
+                asset_id,
+                {"properties": dict(properties)},
+                [f"properties.{json.dumps(str(k))}" for k in properties],
+            )
+    except ee.EEException as exc:
+        raise ExportError(f"Cannot create the image collection '{asset_id}': {exc}") from exc

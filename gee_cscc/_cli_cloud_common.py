@@ -1,0 +1,180 @@
+"""What the cloud verbs of :mod:`gee_cscc.cli_cloud` share: engine, asset ids, destination,
+waiting on tasks and output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from .errors import EngineError, InputError
+
+#: Seconds between task polls on Earth Engine and on the local engine (``--poll``).
+POLL_EARTH_ENGINE = 10.0
+POLL_LOCAL = 0.2
+#: The value masked pixels get in exported GeoTIFF files.
+FILE_NO_DATA = -9999.0
+DEFAULT_EXPORT_OUT = "cscc-export"
+DEFAULT_ASSET_FOLDER = "cscc_results"
+DEFAULT_DRIVE_FOLDER = "gee_cscc"
+DEFAULT_PREFIX = "cscc"
+UNITS = "g C m-2 yr-1"
+
+Reporter = Callable[[str], None]
+
+
+# --- shared helpers ---------------------------------------------------------------------------
+
+
+def _ee_errors(fn: Callable[[argparse.Namespace, Reporter], int]) -> Callable:
+    """Turn an ``ee.EEException`` into an :class:`EngineError` (one clear line)."""
+
+    @functools.wraps(fn)
+    def wrapper(args: argparse.Namespace, report: Reporter) -> int:
+        import ee
+
+        try:
+            return fn(args, report)
+        except ee.EEException as exc:
+            raise EngineError(f"Earth Engine: {exc}") from exc
+
+    return wrapper
+
+
+def _engine_config(args: argparse.Namespace, base: Any = None) -> Any:
+    from .config import Config
+
+    cfg = base if base is not None else Config()
+    overrides = {"engine": getattr(args, "engine", None), "project": getattr(args, "project", None)}
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    return cfg.replace(**overrides) if overrides else cfg
+
+
+@contextlib.contextmanager
+def _engine(cfg: Any, store: str | None, report: Reporter) -> Iterator[Any]:
+    """The local engine (started on ``store``) or None after ``ee.Initialize(project=…)``."""
+    from .pipeline import _engine_for
+
+    with _engine_for(cfg, Path(store) if store else None, report) as eng:
+        yield eng
+
+
+def _project(cfg: Any) -> str:
+    return cfg.project or "local-project"
+
+
+def _full_id(asset_id: str, project: str) -> str:
+    """``projects/<project>/assets/<id>`` for a short id; full and legacy ids as given."""
+    text = asset_id.strip()
+    if not text:
+        raise InputError("Empty asset id.")
+    if text.startswith(("projects/", "users/")):
+        return text.rstrip("/")
+    return f"projects/{project}/assets/{text.strip('/')}"
+
+
+def _not_a_file(value: str, what: str) -> None:
+    from .sources import is_local_path
+
+    if is_local_path(value):
+        raise InputError(
+            f"{what} '{value}' is a local file or folder; give an asset id "
+            "(upload files first with `gee-cscc upload`)."
+        )
+
+
+def _poll_seconds(args: argparse.Namespace, cfg: Any) -> float:
+    if getattr(args, "poll", None):
+        return float(args.poll)
+    return POLL_LOCAL if cfg.engine == "local" else POLL_EARTH_ENGINE
+
+
+def _progress(args: argparse.Namespace) -> Callable[[Sequence[Mapping[str, Any]]], None]:
+    from .tasks import StderrProgress
+
+    if getattr(args, "quiet", False):
+        return lambda statuses: None
+    return StderrProgress()
+
+
+def _destination(args: argparse.Namespace, default_prefix: str) -> dict[str, Any]:
+    """``destination``, ``folder``, ``bucket``, ``prefix`` keywords for the export helpers."""
+    to = args.to
+    if to == "gcs":
+        if not args.bucket:
+            raise InputError("--to gcs needs --bucket BUCKET.")
+        bucket = args.bucket
+        if bucket.startswith("gs://") or "/" in bucket:
+            raise InputError(
+                f"--bucket takes a bucket name such as 'my-bucket', not {bucket!r}; "
+                "put folders in --prefix."
+            )
+    if to in ("drive", "gcs"):
+        prefix = (args.prefix or default_prefix).strip("/")
+        if not prefix:
+            raise InputError("--prefix must not be empty.")
+        return {
+            "destination": to,
+            "folder": (args.folder or DEFAULT_DRIVE_FOLDER) if to == "drive" else None,
+            "bucket": args.bucket if to == "gcs" else None,
+            "prefix": prefix,
+        }
+    return {"destination": "asset", "folder": None, "bucket": None, "prefix": None}
+
+
+def _ensure_folder(asset_id: str) -> None:
+    """Create an asset folder (and its parents) if missing: Earth Engine's asset exports
+    need the parent folder to exist."""
+    import ee
+
+    from ._assets import _quiet, asset_exists
+    from .errors import ExportError
+
+    if asset_exists(asset_id):
+        return
+    try:
+        _quiet(ee.data.create_assets, [asset_id], "FOLDER", True)
+    except ee.EEException as exc:
+        raise ExportError(f"Cannot create the asset folder '{asset_id}': {exc}") from exc
+
+
+def _wait(
+    tasks: Sequence[Any], args: argparse.Namespace, cfg: Any, manifest: Any, report: Reporter
+) -> list[dict[str, Any]]:
+    from .tasks import wait_for_tasks
+
+    if not tasks:
+        return []
+    report(f"waiting for {len(tasks)} task(s)")
+    return wait_for_tasks(
+        tasks,
+        poll_seconds=_poll_seconds(args, cfg),
+        progress=_progress(args),
+        manifest=manifest,
+    )
+
+
+def _no_wait_note(cfg: Any, report: Reporter, manifest_path: Path | None) -> None:
+    where = f" (manifest {manifest_path})" if manifest_path is not None else ""
+    report(f"not waiting; run the same command again to wait on the tasks{where}")
+    if cfg.engine == "local":
+        report(
+            "note: the local engine stops when this command exits, which cancels unfinished "
+            "tasks; running the command again starts them again"
+        )
+
+
+def _say(args: argparse.Namespace, text: str) -> None:
+    if not getattr(args, "quiet", False):
+        print(text, flush=True)
+
+
+def _span(years: Sequence[int]) -> str:
+    years = sorted(years)
+    if len(years) > 2 and years == list(range(years[0], years[-1] + 1)):
+        return f"{years[0]}–{years[-1]}"
+    return ", ".join(str(y) for y in years)

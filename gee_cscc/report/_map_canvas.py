@@ -1,0 +1,308 @@
+"""Map panels: raster layers north up over the VCA, region outlines and labels, legends.
+
+Maps are drawn on the rasters' own x/y coordinates (cell edges from the cell-centre
+coordinates), north up, over the vegetation-covered area (VCA) only; land outside the VCA is
+light grey. Region outlines and labels come from a GeoJSON ``FeatureCollection`` whose
+features carry the region name in the property ``config.region_property``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import xarray as xr
+from matplotlib import patheffects
+from matplotlib.axes import Axes
+from matplotlib.collections import LineCollection
+from matplotlib.colors import Colormap, ListedColormap, Normalize
+from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
+from matplotlib.patches import Patch
+from matplotlib.path import Path as MplPath
+from matplotlib.ticker import FuncFormatter
+from shapely.geometry import shape
+from shapely.geometry.polygon import orient
+
+from ._style import _OUTSIDE_VCA, _Context, _plain, _Province
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _provinces(geojson: dict | None, prop: str) -> list[_Province]:
+    if not geojson:
+        return []
+    out = []
+    for feature in geojson.get("features", []):
+        geometry = feature.get("geometry")
+        props = feature.get("properties") or {}
+        if not geometry:
+            continue
+        geom = shape(geometry)
+        polygons = [g for g in getattr(geom, "geoms", [geom]) if g.geom_type == "Polygon"]
+        polygons = [orient(p, 1.0) for p in polygons if not p.is_empty]
+        if not polygons:
+            continue
+        rings = [np.asarray(r.coords) for p in polygons for r in (p.exterior, *p.interiors)]
+        path = MplPath.make_compound_path(*(MplPath(r, closed=True) for r in rings))
+        point = max(polygons, key=lambda p: p.area).representative_point()
+        name = props.get(prop, props.get("abbr", props.get("name", "")))
+        size = float(sum(p.area for p in polygons))
+        out.append(_Province(str(name), rings, path, (point.x, point.y), size))
+    return out
+
+
+def _xy(da: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
+    ydim, xdim = da.dims[-2], da.dims[-1]
+    x = np.asarray(da[xdim].values if xdim in da.coords else np.arange(da.sizes[xdim]), float)
+    y = np.asarray(da[ydim].values if ydim in da.coords else -np.arange(da.sizes[ydim]), float)
+    return x, y
+
+
+def _north_up(da: xr.DataArray) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """A 2-D layer as a north-up float array and its imshow extent (cell edges)."""
+    values = np.asarray(da.values, dtype=float)
+    x, y = _xy(da)
+    if y.size > 1 and y[0] < y[-1]:
+        values = values[::-1]
+    if x.size > 1 and x[0] > x[-1]:
+        values = values[:, ::-1]
+    dx = abs(x[1] - x[0]) if x.size > 1 else (abs(y[1] - y[0]) if y.size > 1 else 1.0)
+    dy = abs(y[1] - y[0]) if y.size > 1 else dx
+    return values, (x.min() - dx / 2, x.max() + dx / 2, y.min() - dy / 2, y.max() + dy / 2)
+
+
+def _vca_layer(rasters: xr.Dataset) -> np.ndarray | None:
+    return _north_up(rasters["vca"])[0] if "vca" in rasters else None
+
+
+def _outside_vca(rasters: xr.Dataset) -> np.ndarray | None:
+    """Cells inside some region (region id > 0) but outside the VCA, or None."""
+    if "vca" not in rasters or "region" not in rasters:
+        return None
+    vca, region = _north_up(rasters["vca"])[0], _north_up(rasters["region"])[0]
+    with np.errstate(invalid="ignore"):
+        outside = (region > 0) & (vca != 1)
+    return outside if outside.any() else None
+
+
+def _layer(ctx: _Context, da: xr.DataArray) -> np.ndarray:
+    """A 2-D layer north up, NaN outside the VCA."""
+    values, _ = _north_up(da)
+    if ctx.vca is not None and ctx.vca.shape == values.shape:
+        values = np.where(ctx.vca == 1, values, np.nan)
+    return values
+
+
+def _limits(values: np.ndarray, *, symmetric: bool = False) -> tuple[float, float]:
+    """Colour limits from the 2nd–98th percentiles of the finite values."""
+    finite = values[np.isfinite(values)]
+    if finite.size == 0:
+        return (-1.0, 1.0) if symmetric else (0.0, 1.0)
+    if symmetric:
+        v = float(np.percentile(np.abs(finite), 98)) or float(np.abs(finite).max()) or 1.0
+        return -v, v
+    lo, hi = (float(v) for v in np.percentile(finite, [2, 98]))
+    if lo >= 0 and float(finite.min()) >= 0:
+        lo = 0.0
+    if hi <= lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    return lo, hi
+
+
+# --------------------------------------------------------------------------- map helpers
+
+
+def _is_geographic(extent: tuple[float, float, float, float]) -> bool:
+    return -180.5 <= extent[0] and extent[1] <= 360.5 and -90.5 <= extent[2] and extent[3] <= 90.5
+
+
+def _aspect(extent: tuple[float, float, float, float]) -> float:
+    if not _is_geographic(extent):
+        return 1.0
+    mid = math.radians((extent[2] + extent[3]) / 2)
+    return 1.0 / max(math.cos(mid), 0.2)
+
+
+def _map_figure(ctx: _Context, n: int, *, panel_width: float) -> tuple[Figure, list[Axes]]:
+    """A figure of ``n`` map panels (at most 3 a row); :func:`_finish` trims its height."""
+    extent = ctx.extent or (0.0, 1.0, 0.0, 1.0)
+    ncols = min(n, 3)
+    nrows = math.ceil(n / ncols)
+    ratio = (extent[3] - extent[2]) * _aspect(extent) / max(extent[1] - extent[0], 1e-9)
+    height = min(max(panel_width * ratio, 2.0), 9.0)
+    fig = Figure(figsize=(panel_width * ncols + 1.6, height * nrows + 1.6), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel().tolist()
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    return fig, axes[:n]
+
+
+def _label_spots(
+    provinces: Sequence[_Province],
+    extent: tuple[float, float, float, float],
+    width_in: float,
+    size_pt: float,
+) -> list[tuple[str, tuple[float, float], tuple[float, float]]]:
+    """Where each province label goes: its representative point, or nearby if that is taken.
+
+    Larger provinces are placed first; a label whose box (estimated from the font size and
+    the axes width in inches) would overlap one already placed moves right, left, down or up.
+    """
+    per_in_x = (extent[1] - extent[0]) / max(width_in, 0.5)
+    per_in_y = per_in_x / _aspect(extent)
+    char_w, height = 0.62 * size_pt / 72 * per_in_x, 1.25 * size_pt / 72 * per_in_y
+    placed: list[tuple[float, float, float, float]] = []
+    spots = []
+    for p in sorted(provinces, key=lambda p: -p.size):
+        x, y = p.label_at
+        if not (extent[0] <= x <= extent[1] and extent[2] <= y <= extent[3]):
+            continue
+        half = char_w * max(len(p.name), 1) / 2
+        moves = [(0.0, 0.0)]
+        for k in (1.0, 2.0, 3.0):
+            moves += [
+                (k * (half + char_w), 0),
+                (-k * (half + char_w), 0),
+                (0, -k * height),
+                (0, k * height),
+                (k * (half + char_w), -k * height),
+                (-k * (half + char_w), -k * height),
+            ]
+        for dx, dy in moves:
+            box = (x + dx - half, x + dx + half, y + dy - height / 2, y + dy + height / 2)
+            if not any(
+                b[0] < box[1] and box[0] < b[1] and b[2] < box[3] and box[2] < b[3] for b in placed
+            ):
+                break
+        else:
+            dx, dy = 0.0, 0.0
+        placed.append(box)
+        spots.append((p.name, (x, y), (x + dx, y + dy)))
+    return spots
+
+
+def _decorate_map(ax: Axes, ctx: _Context, *, label_size: float, width: float) -> None:
+    extent = ctx.extent or (0.0, 1.0, 0.0, 1.0)
+    if ctx.outside is not None:  # region land outside the VCA, light grey beneath the data
+        outside = np.ma.masked_where(~ctx.outside, np.ones(ctx.outside.shape))
+        ax.imshow(
+            outside,
+            extent=extent,
+            origin="upper",
+            cmap=ListedColormap([_OUTSIDE_VCA]),
+            norm=Normalize(0, 2),
+            interpolation="nearest",
+            zorder=0,
+        )
+        ax.text(
+            0.01,
+            0.01,
+            "grey: outside the VCA",
+            transform=ax.transAxes,
+            fontsize=6.5,
+            color="#555555",
+            ha="left",
+            va="bottom",
+            zorder=6,
+            in_layout=False,
+        )
+    if ctx.provinces:
+        lines = LineCollection(
+            [r for p in ctx.provinces for r in p.rings], colors="#3a3a3a", linewidths=0.35, zorder=3
+        )
+        ax.add_collection(lines)
+        halo = [patheffects.withStroke(linewidth=1.6, foreground="white")]
+        for name, (x, y), (lx, ly) in _label_spots(ctx.provinces, extent, width, label_size):
+            if (lx, ly) != (x, y):  # moved off a crowded spot: a leader line to the province
+                ax.plot([x, lx], [y, ly], color="#404040", lw=0.4, zorder=4, in_layout=False)
+            ax.text(
+                lx,
+                ly,
+                _plain(name),
+                fontsize=label_size,
+                ha="center",
+                va="center",
+                color="#202020",
+                path_effects=halo,
+                zorder=5,
+                clip_on=True,
+                in_layout=False,
+            )
+    ax.set_xlim(extent[0], extent[1])
+    ax.set_ylim(extent[2], extent[3])
+    ax.set_aspect(_aspect(extent))
+    if _is_geographic(extent):
+        ax.xaxis.set_major_formatter(
+            FuncFormatter(lambda v, _: f"{abs(v):g}°{'E' if v >= 0 else 'W'}")
+        )
+        ax.yaxis.set_major_formatter(
+            FuncFormatter(lambda v, _: f"{abs(v):g}°{'N' if v >= 0 else 'S'}")
+        )
+        ax.set_xlabel("longitude")
+        ax.set_ylabel("latitude")
+    else:
+        ax.set_xlabel("x (grid units)")
+        ax.set_ylabel("y (grid units)")
+    ax.tick_params(labelsize=7)
+
+
+def _show(
+    ax: Axes,
+    ctx: _Context,
+    values: np.ndarray,
+    cmap: Colormap,
+    norm: Normalize,
+    *,
+    label_size: float = 6.0,
+    width: float = 6.5,
+) -> AxesImage:
+    image = ax.imshow(
+        np.ma.masked_invalid(values),
+        extent=ctx.extent,
+        origin="upper",
+        cmap=cmap,
+        norm=norm,
+        interpolation="nearest",
+        zorder=1,
+    )
+    _decorate_map(ax, ctx, label_size=label_size, width=width)
+    if not np.isfinite(values).any():
+        ax.text(
+            0.5,
+            0.5,
+            "no data in the vegetation-covered area",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            fontsize=9,
+            color="#555555",
+            zorder=5,
+        )
+    return image
+
+
+def _legend_boxes(entries: Sequence[tuple[str, str]]) -> list[Patch]:
+    """Legend handles: one coloured box per (label, colour)."""
+    return [
+        Patch(facecolor=colour, edgecolor="#555555", linewidth=0.4, label=label)
+        for label, colour in entries
+    ]
+
+
+def _category_legend(
+    ax: Axes, entries: Sequence[tuple[str, str]], title: str, *, extra: Sequence[Patch] = ()
+) -> None:
+    """A legend of coloured boxes (label, colour) and extra handles to the right of a map."""
+    handles = _legend_boxes(entries) + list(extra)
+    ax.legend(
+        handles=handles,
+        title=title,
+        loc="upper left",
+        bbox_to_anchor=(1.02, 1.0),
+        fontsize=7.5,
+        title_fontsize=8,
+        frameon=False,
+        alignment="left",
+    )

@@ -1,0 +1,258 @@
+"""The map figures of a run: CSCC, its year, trend, PCS, maintenance and CSR grade maps."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.colors import BoundaryNorm, ListedColormap, Normalize
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch, PathPatch
+from matplotlib.ticker import FuncFormatter
+
+from ._map_canvas import (
+    _category_legend,
+    _decorate_map,
+    _layer,
+    _legend_boxes,
+    _limits,
+    _map_figure,
+    _show,
+)
+from ._style import (
+    _ALL,
+    _CHANGED,
+    _NEG,
+    _NPP_UNITS,
+    _POS,
+    _SLOPE_UNITS,
+    GRADE_COLOURS,
+    TREND_CLASS_STYLE,
+    _Context,
+    _finish,
+    _plain,
+    _years,
+    _years_text,
+)
+
+
+def _fig_cscc(ctx: _Context) -> Figure | None:
+    values = _layer(ctx, ctx.results.rasters["cscc"])
+    fig, (ax,) = _map_figure(ctx, 1, panel_width=7.5)
+    lo, hi = _limits(values)
+    image = _show(ax, ctx, values, colormaps["YlGn"], Normalize(lo, hi))
+    fig.colorbar(image, ax=ax, shrink=0.8, extend="max", label=f"CSCC ({_NPP_UNITS})")
+    ax.set_title(f"maximum annual NPP over {_years_text(ctx.cfg)} per cell", fontsize=9)
+    return _finish(fig, ctx, "Carbon sink carrying capacity (CSCC)", maps=[ax])
+
+
+def _year_ticks(lo: int, hi: int, step: int) -> list[int]:
+    """Multiples of ``step`` in lo … hi, plus lo and hi unless a multiple is too close."""
+    ticks = [v for v in range(lo, hi + 1) if v % step == 0]
+    for end in (lo, hi):
+        if all(abs(end - v) >= max(step // 2, 1) for v in ticks):
+            ticks.append(end)
+    return sorted(ticks)
+
+
+def _fig_cscc_year(ctx: _Context) -> Figure | None:
+    values = _layer(ctx, ctx.results.rasters["cscc_year"])
+    start, end = int(ctx.cfg.start), int(ctx.cfg.end)
+    finite = values[np.isfinite(values)]
+    if finite.size:
+        start, end = min(start, int(finite.min())), max(end, int(finite.max()))
+    edges = np.arange(start - 0.5, end + 1.5, 1.0)
+    cmap = colormaps["viridis"].resampled(edges.size - 1)
+    fig, (ax,) = _map_figure(ctx, 1, panel_width=7.5)
+    image = _show(ax, ctx, values, cmap, BoundaryNorm(edges, cmap.N))
+    bar = fig.colorbar(image, ax=ax, shrink=0.8, label="year of the maximum NPP (CSCC year)")
+    bar.set_ticks(_year_ticks(start, end, 5))
+    bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0f}"))
+    ax.set_title("earliest year of the maximum on ties", fontsize=9)
+    return _finish(fig, ctx, "Year the CSCC was reached", maps=[ax])
+
+
+def _fig_trend_slope(ctx: _Context) -> Figure | None:
+    values = _layer(ctx, ctx.results.rasters["trend_slope"])
+    lo, hi = _limits(values, symmetric=True)
+    fig, (ax,) = _map_figure(ctx, 1, panel_width=7.5)
+    image = _show(ax, ctx, values, colormaps["BrBG"], Normalize(lo, hi))
+    fig.colorbar(
+        image, ax=ax, shrink=0.8, extend="both", label=f"NPP trend slope K ({_SLOPE_UNITS})"
+    )
+    ax.set_title(f"OLS slope of annual NPP on year, {_years_text(ctx.cfg)}", fontsize=9)
+    return _finish(fig, ctx, "Trend of NPP (evolution rate)", maps=[ax])
+
+
+def _trend_shares(results: Any) -> dict[str, float]:
+    table = results.trend_summary
+    if table is None or table.empty:
+        return {}
+    rows = table[
+        (table["region"].astype(str) == _ALL)
+        & np.isclose(table["alpha"].astype(float), results.config.alpha)
+    ]
+    return {str(r["class"]): float(r["area_share"]) for _, r in rows.iterrows()}
+
+
+def _fig_trend_class(ctx: _Context) -> Figure | None:
+    values = _layer(ctx, ctx.results.rasters["trend_class"])
+    codes = sorted(TREND_CLASS_STYLE)  # -2 … 2
+    cmap = ListedColormap([TREND_CLASS_STYLE[c][2] for c in codes])
+    norm = BoundaryNorm(np.arange(codes[0] - 0.5, codes[-1] + 1.0), cmap.N)
+    fig, (ax,) = _map_figure(ctx, 1, panel_width=7.5)
+    _show(ax, ctx, values, cmap, norm)
+    shares = _trend_shares(ctx.results)
+    entries = []
+    for code in sorted(TREND_CLASS_STYLE, reverse=True):
+        short, meaning, colour = TREND_CLASS_STYLE[code]
+        share = shares.get(short, math.nan)
+        text = f"{share * 100:.2f} %" if math.isfinite(share) else "n/a"
+        entries.append((f"{short}  {meaning}: {text}", colour))
+    alpha = ctx.cfg.alpha
+    _category_legend(ax, entries, f"class (α = {alpha:g}): share of VCA area")
+    ax.set_title(f"two-sided t-test of the OLS slope, {_years_text(ctx.cfg)}", fontsize=9)
+    return _finish(fig, ctx, "NPP trend classes", maps=[ax])
+
+
+def _fig_pcs(ctx: _Context) -> Figure | None:
+    rasters = ctx.results.rasters
+    if (
+        "pcs" not in rasters
+        or "pcs_year" not in rasters["pcs"].dims
+        or rasters["pcs"].sizes["pcs_year"] == 0
+    ):
+        return None
+    pcs = rasters["pcs"]
+    years = [int(y) for y in pcs["pcs_year"].values]
+    layers = [_layer(ctx, pcs.isel(pcs_year=i)) for i in range(len(years))]
+    lo, hi = _limits(np.concatenate([v.ravel() for v in layers]))
+    norm = Normalize(min(lo, 0.0), hi)
+    fig, axes = _map_figure(ctx, len(years), panel_width=5.0 if len(years) > 1 else 7.5)
+    image = None
+    for ax, year, values in zip(axes, years, layers, strict=True):
+        image = _show(ax, ctx, values, colormaps["YlOrRd"], norm, label_size=4.5, width=4.3)
+        ax.set_title(f"PCS {year}", fontsize=10)
+    fig.colorbar(image, ax=axes, shrink=0.8, extend="max", label=f"PCS = CSCC − NPP ({_NPP_UNITS})")
+    return _finish(fig, ctx, "Increase potential of NPP (PCS) in chosen years", maps=axes)
+
+
+def _pick_years(years: Sequence[int]) -> list[int]:
+    if not years:
+        return []
+    picks = [years[0], years[len(years) // 2], years[-1]]
+    return sorted(set(picks))
+
+
+def _fig_maintenance(ctx: _Context) -> Figure | None:
+    rasters = ctx.results.rasters
+    if "maintenance" not in rasters or rasters["maintenance"].sizes.get("year", 0) == 0:
+        return None
+    surfaces = rasters["maintenance"]
+    years = _pick_years([int(y) for y in surfaces["year"].values])
+    cmap = ListedColormap([_NEG, _CHANGED, _POS])
+    norm = BoundaryNorm([-1.5, -0.5, 0.5, 1.5], cmap.N)
+    fig, axes = _map_figure(ctx, len(years), panel_width=5.0 if len(years) > 1 else 7.5)
+    for ax, year in zip(axes, years, strict=True):
+        _show(ax, ctx, _layer(ctx, surfaces.sel(year=year)), cmap, norm, label_size=4.5, width=4.3)
+        ax.set_title(f"P {year}", fontsize=10)
+    ref = ctx.cfg.reference_year
+    entries = [
+        (f"+1: positive trend\nheld since {ref}", _POS),
+        (f"−1: negative trend\nheld since {ref}", _NEG),
+        ("0: trend changed\n(or zero)", _CHANGED),
+    ]
+    fig.legend(
+        handles=_legend_boxes(entries),
+        loc="outside right upper",
+        fontsize=8,
+        frameon=False,
+        title="maintenance surface P",
+        title_fontsize=8.5,
+        alignment="left",
+    )
+    return _finish(
+        fig, ctx, f"Maintenance surfaces (growing windows from {ctx.cfg.start})", maps=axes
+    )
+
+
+def _fig_maintenance_years(ctx: _Context) -> Figure | None:
+    values = _layer(ctx, ctx.results.rasters["maintenance_years"])
+    n = int(ctx.cfg.n_evaluation_years)
+    finite = values[np.isfinite(values)]
+    if finite.size:
+        n = max(n, int(np.abs(finite).max()))
+    n = max(n, 1)
+    edges = np.arange(-n - 0.5, n + 1.0, 1.0)
+    cmap = colormaps["RdBu"].resampled(edges.size - 1)
+    fig, (ax,) = _map_figure(ctx, 1, panel_width=7.5)
+    image = _show(ax, ctx, values, cmap, BoundaryNorm(edges, cmap.N))
+    bar = fig.colorbar(
+        image, ax=ax, shrink=0.8, label="years the initial trend held (− negative, + positive)"
+    )
+    bar.set_ticks(_year_ticks(-n, n, 5 if n > 8 else 1))
+    bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:+.0f}" if v else "0"))
+    cfg = ctx.cfg
+    ax.set_title(
+        f"P$_{{t'}}$ × number of years with P ≠ 0, {cfg.reference_year}–{cfg.end}", fontsize=9
+    )
+    return _finish(fig, ctx, "Maintenance years", maps=[ax])
+
+
+def _fig_csr_grade(ctx: _Context) -> Figure | None:
+    if not ctx.provinces:
+        return None
+    table = ctx.results.resilience
+    rows = (
+        {} if table is None or table.empty else {str(r["region"]): r for _, r in table.iterrows()}
+    )
+    if ctx.extent is not None:
+        extent = ctx.extent
+    else:
+        points = np.concatenate([r for p in ctx.provinces for r in p.rings])
+        extent = (points[:, 0].min(), points[:, 0].max(), points[:, 1].min(), points[:, 1].max())
+    view = _Context(ctx.results, ctx.synthetic, ctx.provinces, None, None, extent)
+    fig, (ax,) = _map_figure(view, 1, panel_width=7.5)
+    hatched = False
+    for p in ctx.provinces:
+        row = rows.get(p.name)
+        grade = str(row["grade"]) if row is not None else "none"
+        ax.add_patch(
+            PathPatch(
+                p.path,
+                facecolor=GRADE_COLOURS.get(grade, GRADE_COLOURS["none"]),
+                edgecolor="none",
+                zorder=1,
+            )
+        )
+        if row is not None and "extrapolated" in str(row.get("flags", "")):
+            hatched = True
+            ax.add_patch(
+                PathPatch(
+                    p.path, fill=False, hatch="////", edgecolor="#6b6b6b", linewidth=0.0, zorder=2
+                )
+            )
+    _decorate_map(ax, view, label_size=6.0, width=6.5)
+    extra = []
+    if hatched:
+        limit = ctx.cfg.extrapolation_factor * ctx.cfg.n_evaluation_years
+        extra.append(
+            Patch(
+                facecolor="white",
+                edgecolor="#6b6b6b",
+                hatch="////",
+                label=f"a τ extrapolated\n(τ > {limit:g} yr)",
+            )
+        )
+    _category_legend(ax, list(GRADE_COLOURS.items()), "CSR grade\n(RS = τ⁺ − τ⁻)", extra=extra)
+    national = rows.get(_ALL)
+    if national is not None:
+        ax.set_title(
+            f"whole area: RS = {_years(national.get('rs'))}, grade "
+            f"“{_plain(national.get('grade'))}”",
+            fontsize=9,
+        )
+    return _finish(fig, ctx, "Carbon sink resilience (CSR) grade", maps=[ax])

@@ -1,0 +1,127 @@
+"""What every figure of :mod:`gee_cscc.report.figures` shares: colours, units, the context.
+
+A :class:`_Context` carries the run, the region outlines and the VCA layers to every figure
+maker; :func:`_finish` gives each figure its title and, for demo data, the synthetic-data
+note, and trims the blank around map panels.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, NamedTuple
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.path import Path as MplPath
+
+#: Trend class code → (short name, meaning, colour) (METHOD.md §3; colours from BrBG).
+TREND_CLASS_STYLE: dict[int, tuple[str, str, str]] = {
+    2: ("SI", "significant increase", "#01665e"),
+    1: ("II", "insignificant increase", "#80cdc1"),
+    0: ("0", "no trend (K = 0)", "#bdbdbd"),
+    -1: ("ID", "insignificant decrease", "#dfc27d"),
+    -2: ("SD", "significant decrease", "#8c510a"),
+}
+#: CSR grade (METHOD.md §5) → fill colour, strongest first.
+GRADE_COLOURS: dict[str, str] = {
+    "extremely strong": "#08519c",
+    "stronger": "#4292c6",
+    "strong": "#9ecae1",
+    "weak": "#fdae6b",
+    "weaker": "#d94801",
+    "none": "#e0e0e0",
+}
+_POS, _NEG = "#2166ac", "#b2182b"  # maintained positive (blue) / negative (red), paper Fig. 8
+_CHANGED = "#f2d675"  # trend changed: muted yellow, apart from the grey of non-VCA land
+_OUTSIDE_VCA = "#e2e2e2"
+_SYNTHETIC_NOTE = "SYNTHETIC DEMO DATA (not real observations)"
+_NPP_UNITS = r"g C m$^{-2}$ yr$^{-1}$"
+_SLOPE_UNITS = r"g C m$^{-2}$ yr$^{-2}$"
+_ALL = "ALL"
+
+
+# --------------------------------------------------------------------------- context
+
+
+class _Province(NamedTuple):
+    name: str
+    rings: list[np.ndarray]  # every boundary ring (lon, lat), for outlines
+    path: MplPath  # filled outline, holes wound the other way
+    label_at: tuple[float, float]
+    size: float  # area in square degrees (larger provinces keep their label spot)
+
+
+@dataclass
+class _Context:
+    """What every figure of one call shares."""
+
+    results: Any
+    synthetic: bool
+    provinces: list[_Province]
+    vca: np.ndarray | None  # north-up vca layer (1 inside), or None when there is none
+    outside: np.ndarray | None  # north-up: True on region cells outside the VCA
+    extent: tuple[float, float, float, float] | None
+
+    @property
+    def cfg(self) -> Any:
+        return self.results.config
+
+
+def _plain(text: object) -> str:
+    """Text safe from Matplotlib's mathtext (a ``$`` in a region name stays a ``$``)."""
+    return str(text).replace("$", r"\$")
+
+
+def _years_text(cfg: Any) -> str:
+    return f"{cfg.start}–{cfg.end}"
+
+
+def _years(value: object) -> str:
+    try:
+        v = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return "n/a"
+    if math.isnan(v):
+        return "n/a"
+    if math.isinf(v):
+        return "∞" if v > 0 else "−∞"
+    return f"{v:,.0f} yr" if abs(v) >= 100 else f"{v:,.1f} yr"
+
+
+# --------------------------------------------------------------------------- titles and layout
+
+
+def _finish(fig: Figure, ctx: _Context, title: str, *, maps: Sequence[Axes] = ()) -> Figure:
+    """Add the figure title and the synthetic-data note; trim the blank around maps."""
+    fig.suptitle(_plain(title), fontsize=11.5, fontweight="bold")
+    if ctx.synthetic:
+        fig.supxlabel(_SYNTHETIC_NOTE, color="#c00000", fontsize=9.5, fontweight="bold")
+    _trim(fig, maps)
+    return fig
+
+
+def _trim(fig: Figure, maps: Sequence[Axes]) -> None:
+    """Shrink a figure of fixed-aspect map axes so that no empty band is left around them.
+
+    Constrained layout gives each axes a box; a map keeps its aspect inside it, so the box's
+    spare height (or width) is blank. Measure it after one layout pass and take it off.
+    """
+    if not maps:
+        return
+    engine = fig.get_layout_engine()
+    if engine is None:
+        return
+    engine.execute(fig)  # the layout alone, without rendering
+    for ax in maps:
+        ax.apply_aspect()
+    width, height = fig.get_size_inches()
+    spare_h = min(a.get_position(original=True).height - a.get_position().height for a in maps)
+    spare_w = min(a.get_position(original=True).width - a.get_position().width for a in maps)
+    rows = len({round(a.get_position(original=True).y0, 3) for a in maps})
+    cols = len({round(a.get_position(original=True).x0, 3) for a in maps})
+    new_h = height - 0.97 * max(spare_h, 0.0) * height * rows
+    new_w = width - 0.97 * max(spare_w, 0.0) * width * cols
+    fig.set_size_inches(max(new_w, 3.0), max(new_h, 2.5))

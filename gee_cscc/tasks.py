@@ -1,0 +1,331 @@
+"""Export and ingestion tasks: the run manifest, task status and waiting with progress.
+
+:class:`TaskManifest` keeps a run's tasks in ``OUT/export_tasks.json`` so that a rerun
+resumes instead of restarting (see :mod:`gee_cscc.export`); :func:`wait_for_tasks` polls
+tasks until they finish, with a progress line (:class:`StderrProgress`) and an offer to
+cancel them on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import ee
+
+from .errors import ExportError
+
+__all__ = [
+    "ACTIVE_STATES",
+    "DONE_STATES",
+    "StderrProgress",
+    "TaskManifest",
+    "task_status",
+    "wait_for_tasks",
+]
+
+#: The records of every export module go to the logger of :mod:`gee_cscc.export`.
+log = logging.getLogger("gee_cscc.export")
+
+#: Operation states (REST) → task states (``ee.batch.Task.State``).
+_TASK_STATES = {
+    "PENDING": "READY",
+    "RUNNING": "RUNNING",
+    "CANCELLING": "CANCEL_REQUESTED",
+    "SUCCEEDED": "COMPLETED",
+    "CANCELLED": "CANCELLED",
+    "FAILED": "FAILED",
+}
+ACTIVE_STATES = frozenset({"READY", "RUNNING", "CANCEL_REQUESTED"})
+DONE_STATES = frozenset({"COMPLETED", "FAILED", "CANCELLED"})
+
+
+# --- the run manifest -------------------------------------------------------------------------
+
+
+class TaskManifest:
+    """The export tasks of a run, kept as JSON so that a rerun resumes instead of restarting.
+
+    One entry per destination key (:func:`destination_key`): the task id and operation
+    name, description, destination, task type, last known state and error message. Every
+    change is written atomically (temporary file + rename).
+
+    Parameters
+    ----------
+    path
+        The JSON file (created on the first record).
+    """
+
+    FILE_NAME = "export_tasks.json"
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self._entries: dict[str, dict[str, Any]] = {}
+        if self.path.is_file():
+            try:
+                data = json.loads(self.path.read_text())
+            except (OSError, json.JSONDecodeError) as exc:
+                raise ExportError(f"Cannot read the task manifest {self.path}: {exc}") from exc
+            self._entries = dict(data.get("tasks", {}))
+
+    @classmethod
+    def in_dir(cls, out_dir: str | os.PathLike) -> TaskManifest:
+        """The manifest ``<out_dir>/export_tasks.json``."""
+        return cls(Path(out_dir) / cls.FILE_NAME)
+
+    @property
+    def entries(self) -> dict[str, dict[str, Any]]:
+        """A copy of the entries, by destination key."""
+        return json.loads(json.dumps(self._entries))
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        entry = self._entries.get(key)
+        return dict(entry) if entry is not None else None
+
+    def key_of(self, task_id: str) -> str | None:
+        """The destination key of the entry holding a task id."""
+        for key, entry in self._entries.items():
+            if entry.get("id") == task_id:
+                return key
+        return None
+
+    def record(self, key: str, task: Any, *, destination: str, description: str) -> None:
+        """Record a started task under a destination key."""
+        self._entries[key] = {
+            "id": getattr(task, "id", None),
+            "name": getattr(task, "name", None),
+            "task_type": str(_enum_value(getattr(task, "task_type", "")) or ""),
+            "description": description,
+            "destination": destination,
+            "state": "READY",
+            "updated": _now(),
+        }
+        self.save()
+
+    def update(self, key: str, **fields: Any) -> None:
+        """Change fields of an entry (state, error_message …)."""
+        entry = self._entries.setdefault(key, {})
+        entry.update(fields)
+        entry["updated"] = _now()
+        self.save()
+
+    def save(self) -> None:
+        """Write the manifest atomically."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        text = json.dumps({"version": 1, "tasks": self._entries}, indent=1, sort_keys=True)
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp-", suffix=".json")
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(text)
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _enum_value(v: Any) -> Any:
+    return getattr(v, "value", v)
+
+
+# --- polling ----------------------------------------------------------------------------------
+
+
+def task_status(task: Any) -> dict[str, Any]:
+    """A task's status as ``task.status()`` gives it, plus ``progress`` (0–1) when known.
+
+    An ``ee.batch.Task`` with an operation name is read with one ``ee.data.getOperation``
+    (which also carries the progress); anything else with ``task.status()``.
+    """
+    name = getattr(task, "name", None)
+    if isinstance(task, ee.batch.Task) and name:
+        op = ee.data.getOperation(name)
+        meta = op.get("metadata") or {}
+        status: dict[str, Any] = {
+            "id": name.rsplit("/", 1)[-1],
+            "name": name,
+            "state": _TASK_STATES.get(meta.get("state", ""), "UNKNOWN"),
+            "description": meta.get("description", ""),
+            "task_type": meta.get("type"),
+            "progress": meta.get("progress"),
+            "destination_uris": meta.get("destinationUris", []),
+        }
+        if op.get("done") and "error" in op:
+            status["error_message"] = op["error"].get("message", "")
+        return status
+    status = dict(task.status())
+    status["state"] = str(_enum_value(status.get("state", "UNKNOWN")))
+    status.setdefault("id", getattr(task, "id", None))
+    status.setdefault("description", (getattr(task, "config", None) or {}).get("description", ""))
+    return status
+
+
+class StderrProgress:
+    """The default progress display: one line on stderr, rewritten in place on a terminal."""
+
+    def __init__(self, stream: Any = None) -> None:
+        self.stream = stream or sys.stderr
+        self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self._last = ""
+
+    def __call__(self, statuses: Sequence[Mapping[str, Any]]) -> None:
+        counts: dict[str, int] = {}
+        for s in statuses:
+            counts[s["state"]] = counts.get(s["state"], 0) + 1
+        running = [s for s in statuses if s["state"] == "RUNNING"]
+        fractions = [float(s.get("progress") or 0.0) for s in running]
+        parts = [f"{counts.get('COMPLETED', 0)}/{len(statuses)} done"]
+        if running:
+            parts.append(f"{len(running)} running ({100 * sum(fractions) / len(running):.0f}%)")
+        if counts.get("READY"):
+            parts.append(f"{counts['READY']} waiting")
+        for state in ("FAILED", "CANCELLED"):
+            if counts.get(state):
+                parts.append(f"{counts[state]} {state.lower()}")
+        line = "exports: " + ", ".join(parts)
+        if line == self._last:
+            return
+        self._last = line
+        if self.tty:
+            self.stream.write("\r" + line.ljust(72))
+            if all(s["state"] in DONE_STATES for s in statuses):
+                self.stream.write("\n")
+        else:
+            self.stream.write(line + "\n")
+        self.stream.flush()
+
+
+def _ask_on_tty(tasks: Sequence[Any]) -> bool:
+    if not (sys.stdin and sys.stdin.isatty()):
+        return False
+    try:
+        answer = input(f"\nCancel the {len(tasks)} export task(s) still running? [y/N] ")
+    except (EOFError, KeyboardInterrupt):
+        return False
+    return answer.strip().lower() in ("y", "yes")
+
+
+def wait_for_tasks(
+    tasks: Iterable[Any],
+    *,
+    poll_seconds: float = 10.0,
+    progress: Callable[[Sequence[Mapping[str, Any]]], None] | None = None,
+    confirm: Callable[[Sequence[Any]], bool] | None = None,
+    manifest: TaskManifest | None = None,
+    timeout: float | None = None,
+    fail_fast: bool = True,
+) -> list[dict[str, Any]]:
+    """Poll tasks until every one has finished, showing progress.
+
+    Parameters
+    ----------
+    tasks
+        ``ee.batch.Task`` objects (None entries, i.e. skipped exports, are ignored).
+    poll_seconds
+        Seconds between polls.
+    progress
+        Called with the list of statuses after every poll (default: a line on
+        stderr, :class:`StderrProgress`).
+    confirm
+        Asked, on Ctrl-C, with the tasks still active; True cancels them. Default:
+        a y/N question when stdin is a terminal, otherwise no.
+    manifest
+        Updated with every task's state.
+    timeout
+        Give up (ExportError) after this many seconds; None waits for ever.
+    fail_fast
+        Raise as soon as one task fails (the others keep running on the server
+        and a rerun with the manifest waits on them); otherwise after all have finished.
+
+    Returns
+    -------
+    list of dict
+        The final status of every task.
+
+    Raises
+    ------
+    ExportError
+        A task failed or was cancelled; the message names it and gives the
+        server's error message.
+    KeyboardInterrupt
+        Re-raised after offering to cancel the active tasks.
+    """
+    tasks = [t for t in tasks if t is not None]
+    show = progress if progress is not None else StderrProgress()
+    ask = confirm if confirm is not None else _ask_on_tty
+    statuses: dict[int, dict[str, Any]] = {}
+    started = time.monotonic()
+    try:
+        while True:
+            for i, task in enumerate(tasks):
+                if i in statuses and statuses[i]["state"] in DONE_STATES:
+                    continue
+                status = task_status(task)
+                if status["state"] in ("UNSUBMITTED", "UNKNOWN"):
+                    raise ExportError(
+                        f"Task '{status.get('description', '')}' ({status.get('id')}) is "
+                        f"{status['state'].lower()}: start it before waiting on it."
+                    )
+                previous = statuses.get(i, {}).get("state")
+                statuses[i] = status
+                if manifest is not None and status["state"] != previous:
+                    key = manifest.key_of(status.get("id") or getattr(task, "id", None))
+                    if key is not None:
+                        manifest.update(
+                            key, state=status["state"], error_message=status.get("error_message")
+                        )
+            ordered = [statuses[i] for i in range(len(tasks))]
+            show(ordered)
+            failed = [s for s in ordered if s["state"] in ("FAILED", "CANCELLED")]
+            if failed and (fail_fast or all(s["state"] in DONE_STATES for s in ordered)):
+                raise ExportError(_failure_message(failed, ordered))
+            if all(s["state"] in DONE_STATES for s in ordered):
+                return ordered
+            if timeout is not None and time.monotonic() - started > timeout:
+                raise ExportError(
+                    f"Gave up waiting after {timeout:g} s; "
+                    f"{sum(s['state'] not in DONE_STATES for s in ordered)} task(s) still active."
+                )
+            time.sleep(poll_seconds)
+    except KeyboardInterrupt:
+        active = [
+            t for i, t in enumerate(tasks) if statuses.get(i, {}).get("state") not in DONE_STATES
+        ]
+        if active and ask(active):
+            for task in active:
+                try:
+                    task.cancel()
+                except ee.EEException as exc:
+                    log.warning("could not cancel task %s: %s", getattr(task, "id", "?"), exc)
+                else:
+                    log.warning("cancelled task %s", getattr(task, "id", "?"))
+                    if manifest is not None:
+                        key = manifest.key_of(getattr(task, "id", None))
+                        if key is not None:
+                            manifest.update(key, state="CANCEL_REQUESTED")
+        raise
+
+
+def _failure_message(failed: Sequence[Mapping[str, Any]], all_: Sequence[Mapping[str, Any]]) -> str:
+    lines = []
+    for s in failed:
+        what = "failed" if s["state"] == "FAILED" else "was cancelled"
+        msg = s.get("error_message") or "(no message)"
+        lines.append(f"Export task '{s.get('description', '')}' ({s.get('id')}) {what}: {msg}")
+    active = sum(s["state"] not in DONE_STATES for s in all_)
+    if active:
+        lines.append(
+            f"{active} other task(s) are still running; rerun with the same manifest to wait on them."
+        )
+    return "\n".join(lines)
