@@ -574,14 +574,15 @@ def main(argv: list[str] | None = None) -> int:
                 say(_table(rows[-1:]))
         say("")
         say(_table(rows))
-        say(f"process peak RSS (ru_maxrss): {_maxrss_mib():.0f} MiB")
+        peak = max([m.peak_rss_mib for m in rows] + [_maxrss_mib()])
+        say(f"process peak RSS over all steps: {peak:.0f} MiB")
         out = {
             "width": args.width,
             "height": args.height,
             "years": args.years,
             "cube_float32_bytes": cube_bytes,
             "cpu_count": os.cpu_count(),
-            "process_peak_rss_mib": _maxrss_mib(),
+            "process_peak_rss_mib": peak,
             "steps": [asdict(m) for m in rows],
         }
         target = args.json or (

@@ -85,6 +85,7 @@ from .context import RequestContext, request_context
 from .errors import AlreadyExistsError, EEError, UnimplementedError
 from .grid import Grid
 from .operations import CancelledError
+from .reduction import compute_tiled
 from .serialize import to_info
 from .store import AssetName, AssetStore
 from .values import Band, Image, output_numpy_dtype, pixel_cache
@@ -580,12 +581,11 @@ def _write_geotiff(
             dst.set_band_description(i, band.name)
         for r, c, sub in _windows(grid):
             _check_cancel(cancel)
-            with pixel_cache():
-                for i, band in enumerate(bands, start=1):
-                    values, mask = band.compute(sub)
-                    any_valid = any_valid or bool(mask.any())
-                    out = _cast(np.where(mask, values, fill), dtype)
-                    dst.write(out, i, window=Window(c, r, sub.width, sub.height))
+            # Tile by tile inside the strip: memory stays one tile's intermediates.
+            for i, (values, mask) in enumerate(compute_tiled(bands, sub), start=1):
+                any_valid = any_valid or bool(mask.any())
+                out = _cast(np.where(mask, values, fill), dtype)
+                dst.write(out, i, window=Window(c, r, sub.width, sub.height))
             done += sub.size
             progress(done / total)
     return any_valid

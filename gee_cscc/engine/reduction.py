@@ -195,7 +195,8 @@ def compute_tiled(bands: Sequence[Band], grid: Grid) -> list[PixelData]:
     """
     tile = max(1, int(TILE))
     if grid.height <= tile and grid.width <= tile:
-        return [band.compute(grid) for band in bands]
+        with tile_cache(grid, grid):  # the caller's cache, or one for this grid
+            return [band.compute(grid) for band in bands]
     out = [(np.zeros(grid.shape), np.zeros(grid.shape, dtype=bool)) for _ in bands]
     for r0, c0, sub in grid.tiles(tile):
         h, w = sub.shape

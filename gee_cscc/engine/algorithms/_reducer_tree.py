@@ -374,6 +374,26 @@ def _group_key(v: Any) -> Any:
     return v
 
 
+def _groups_of(column: np.ndarray, rows: np.ndarray):
+    """``(key, rows)`` per distinct group value, in order of first appearance.
+
+    Numeric columns without NaN are grouped with ``np.unique`` (vectorized); anything else
+    value by value through :func:`_group_key`.
+    """
+    if (
+        column.dtype != object
+        and np.issubdtype(column.dtype, np.number)
+        and not np.isnan(column.astype(float)).any()
+    ):
+        distinct, first, inverse = np.unique(column, return_index=True, return_inverse=True)
+        for u in np.argsort(first, kind="stable"):
+            yield _group_key(distinct[u]), rows[inverse == u]
+        return
+    keys = np.array([_group_key(v) for v in column], dtype=object)
+    for key in dict.fromkeys(keys.tolist()):
+        yield key, rows[keys == key]
+
+
 class _GroupAcc:
     def __init__(self, reducer: Group, p: int, mode: str) -> None:
         if p != 1:
@@ -390,11 +410,11 @@ class _GroupAcc:
         if not ok.any():
             return
         sub = batch.select(others)
-        keys = np.array([_group_key(v) for v in batch.x[g][:, 0][ok]], dtype=object)
         rows = np.nonzero(ok)[0]
-        for key in dict.fromkeys(keys.tolist()):
+        column = batch.x[g][:, 0][ok]
+        for key, selected in _groups_of(column, rows):
             keep = np.zeros(batch.n, dtype=bool)
-            keep[rows[keys == key]] = True
+            keep[selected] = True
             acc = self.groups.get(key)
             if acc is None:
                 acc = self.groups[key] = self.reducer.child.accumulator(1, self.mode)
