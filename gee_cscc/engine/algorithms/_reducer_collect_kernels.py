@@ -8,6 +8,7 @@ the statistic at the end, in record order; see :mod:`.reducer` for their semanti
 from __future__ import annotations
 
 import math
+from abc import abstractmethod
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -65,8 +66,9 @@ class _Collect(_Kernel):
     def result(self) -> list[Column]:
         return self.compute(*self.gathered())
 
+    @abstractmethod
     def compute(self, *data: Any) -> list[Column]:
-        raise NotImplementedError
+        """Implemented by each subclass."""
 
 
 def _quantile(x: np.ndarray, ok: np.ndarray, q: float) -> np.ndarray:

@@ -9,6 +9,7 @@ histograms) are in :mod:`._reducer_collect_kernels`.
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -39,7 +40,7 @@ def _as_float(x: np.ndarray, ok: np.ndarray, what: str) -> np.ndarray:
     return out
 
 
-class _Kernel:
+class _Kernel(ABC):
     """Base of the statistic accumulators: the records a primitive takes and their weights."""
 
     def __init__(self, prim: Primitive, p: int, mode: str) -> None:
@@ -80,11 +81,13 @@ class _Kernel:
         """The value of an empty reduction: null for pixels, ``identity`` elsewhere."""
         return math.nan if self.mode == "pixels" else identity
 
+    @abstractmethod
     def add(self, batch: Batch) -> None:
-        raise NotImplementedError
+        """Implemented by each subclass."""
 
+    @abstractmethod
     def result(self) -> list[Column]:
-        raise NotImplementedError
+        """Implemented by each subclass."""
 
 
 class _Count(_Kernel):

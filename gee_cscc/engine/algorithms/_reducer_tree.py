@@ -11,6 +11,7 @@ algorithms that make them are registered in :mod:`.reducer`.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -29,7 +30,7 @@ __all__ = ["Reducer", "Primitive", "Composite", "Repeat", "Group", "for_each", "
 # --- reducer values ---------------------------------------------------------------------------
 
 
-class Reducer:
+class Reducer(ABC):
     """A reducer: its inputs, its outputs and how to accumulate records.
 
     Attributes
@@ -55,20 +56,21 @@ class Reducer:
     integer_outputs: list[bool]
     scalar_outputs: list[bool]
 
+    @abstractmethod
     def accumulator(self, p: int, mode: str) -> Any:
         """A fresh accumulator for ``p`` columns; ``mode`` is pixels, region or records."""
-        raise NotImplementedError
 
+    @abstractmethod
     def output_dtypes(self, input_dtypes: Sequence[str]) -> list[str]:
         """The pixel type of each output for inputs of the given types."""
-        raise NotImplementedError
 
+    @abstractmethod
     def weighting(self) -> set[str]:
         """``{"weighted", "unweighted"}`` or a subset: the region memberships needed."""
-        raise NotImplementedError
 
+    @abstractmethod
     def unweighted(self) -> Reducer:
-        raise NotImplementedError
+        """Implemented by each subclass."""
 
     @property
     def num_inputs(self) -> int:
