@@ -87,8 +87,10 @@ def _is_loopback(host: Any) -> bool:
 class NetworkBlocker:
     """Refuses connections and name look-ups for anything but the loopback range.
 
-    Attributes:
-        attempts: Every refused host, in order (a test can check that none were made).
+    Attributes
+    ----------
+    attempts
+        Every refused host, in order (a test can check that none were made).
     """
 
     def __init__(self) -> None:
@@ -211,12 +213,15 @@ def ensure_initialized(engine: Any) -> Any:
 def local_engine(store: Any = None, **kwargs: Any) -> Iterator[Any]:
     """A started :class:`~gee_cscc.engine.LocalEngine` with ``ee`` initialized against it.
 
-    Args:
-        store: The asset-store folder (a temporary folder, removed on exit, when None).
-        **kwargs: Passed to :class:`~gee_cscc.engine.LocalEngine` (``project``, ``user`` …).
-
     On exit the engine stops, and if ``ee`` was pointed at another local engine that is
     still listening (nested use), ``ee`` is pointed back at it.
+
+    Parameters
+    ----------
+    store
+        The asset-store folder (a temporary folder, removed on exit, when None).
+    **kwargs
+        Passed to :class:`~gee_cscc.engine.LocalEngine` (``project``, ``user`` …).
     """
     from .engine import LocalEngine, initialize_ee
 
@@ -244,10 +249,14 @@ def engine_fixture(
     autouse fixture calling :func:`ensure_initialized` guards against engines started
     any other way.
 
-    Args:
-        scope: The pytest scope of the engine.
-        name: The fixture name.
-        **engine_kwargs: Passed to :class:`~gee_cscc.engine.LocalEngine`.
+    Parameters
+    ----------
+    scope
+        The pytest scope of the engine.
+    name
+        The fixture name.
+    **engine_kwargs
+        Passed to :class:`~gee_cscc.engine.LocalEngine`.
     """
     import pytest
 
@@ -299,20 +308,34 @@ def npp_cube(
     and are distinct within each cell's series, so a maximum or a rank is never tied by
     accident.
 
-    Args:
-        years: The years (the ``year`` coordinate).
-        shape: ``(height, width)`` in pixels.
-        seed: The random seed.
-        origin: ``(x, y)`` of the north-west corner of the grid, in CRS units.
-        pixel_size: The pixel size in CRS units (degrees for EPSG:4326).
-        crs: The CRS code, stored in ``attrs["crs"]``.
-        low: The smallest value (g C m⁻² yr⁻¹).
-        high: The upper bound of values (g C m⁻² yr⁻¹), exclusive.
-        gaps: The fraction of (year, pixel) values set to NaN at random.
-        masked_cells: ``(row, col)`` pixels that are NaN in every year.
-        name: The DataArray name (the band name when stored).
+    Parameters
+    ----------
+    years
+        The years (the ``year`` coordinate).
+    shape
+        ``(height, width)`` in pixels.
+    seed
+        The random seed.
+    origin
+        ``(x, y)`` of the north-west corner of the grid, in CRS units.
+    pixel_size
+        The pixel size in CRS units (degrees for EPSG:4326).
+    crs
+        The CRS code, stored in ``attrs["crs"]``.
+    low
+        The smallest value (g C m⁻² yr⁻¹).
+    high
+        The upper bound of values (g C m⁻² yr⁻¹), exclusive.
+    gaps
+        The fraction of (year, pixel) values set to NaN at random.
+    masked_cells
+        ``(row, col)`` pixels that are NaN in every year.
+    name
+        The DataArray name (the band name when stored).
 
-    Returns:
+    Returns
+    -------
+    xarray.DataArray
         An ``xarray.DataArray`` (float64), with ``transform`` (Earth Engine's 6-number affine)
         and ``crs`` attributes.
     """

@@ -52,14 +52,20 @@ def initialize_ee(url: str, project: str = DEFAULT_PROJECT) -> None:
 class LocalEngine:
     """The local Earth Engine: a store, a loopback server and an initialized ``ee`` client.
 
-    Args:
-        store: The asset-store folder; a temporary one (removed on stop) when None.
-        port: The port on 127.0.0.1 (0 picks a free one).
-        project: The Cloud project id the client uses (6–30 characters, as the ``ee``
-            client requires).
-        user: The caller identity (``user:email``) that owns new assets and whose access
-            the engine checks.
-        initialize: Call ``ee.Initialize`` against the engine on start.
+    Parameters
+    ----------
+    store
+        The asset-store folder; a temporary one (removed on stop) when None.
+    port
+        The port on 127.0.0.1 (0 picks a free one).
+    project
+        The Cloud project id the client uses (6–30 characters, as the ``ee``
+        client requires).
+    user
+        The caller identity (``user:email``) that owns new assets and whose access
+        the engine checks.
+    initialize
+        Call ``ee.Initialize`` against the engine on start.
     """
 
     def __init__(

@@ -115,10 +115,12 @@ def _cut(lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def lonlat_ring_area(lon: np.ndarray, lat: np.ndarray) -> float:
     """Signed area (m², positive counter-clockwise) of a ring with straight lon/lat edges.
 
-    Args:
-        lon, lat: The ring's vertices in degrees; it is closed if it is not already. Edges are
-            straight in these coordinates as given: a step from 170° to −170° is an edge 340°
-            long to the west, not 20° to the east.
+    Parameters
+    ----------
+    lon, lat
+        The ring's vertices in degrees; it is closed if it is not already. Edges are
+        straight in these coordinates as given: a step from 170° to −170° is an edge 340°
+        long to the west, not 20° to the east.
     """
     lon = np.asarray(lon, dtype=float)
     lat = np.asarray(lat, dtype=float)

@@ -131,17 +131,27 @@ def run_operation(
 ) -> list[str]:
     """Run one export or ingestion; returns its destination URIs.
 
-    Args:
-        ctx: The request context of the caller who started the operation (store and user).
-        kind: ``image`` or ``table`` (``video`` and ``map`` are not implemented).
-        verb: ``export`` or ``import``.
-        body: The request body the ``ee`` client sent.
-        cancel_event: Set when the operation is cancelled; checked between tiles.
-        progress: Called with the fraction done (0–1) as the work proceeds.
+    Parameters
+    ----------
+    ctx
+        The request context of the caller who started the operation (store and user).
+    kind
+        ``image`` or ``table`` (``video`` and ``map`` are not implemented).
+    verb
+        ``export`` or ``import``.
+    body
+        The request body the ``ee`` client sent.
+    cancel_event
+        Set when the operation is cancelled; checked between tiles.
+    progress
+        Called with the fraction done (0–1) as the work proceeds.
 
-    Raises:
-        EEError: The operation fails with this message.
-        CancelledError: The operation was cancelled.
+    Raises
+    ------
+    EEError
+        The operation fails with this message.
+    CancelledError
+        The operation was cancelled.
     """
     report = progress or (lambda fraction: None)
     with request_context(ctx):

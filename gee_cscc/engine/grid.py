@@ -49,9 +49,12 @@ def _is_geographic(crs: str) -> bool:
 class Projection:
     """A coordinate reference system and the affine transform of its pixels.
 
-    Attributes:
-        crs: The CRS code, e.g. ``"EPSG:4326"``.
-        transform: ``(a, b, c, d, e, f)``; units of the CRS (degrees or metres).
+    Attributes
+    ----------
+    crs
+        The CRS code, e.g. ``"EPSG:4326"``.
+    transform
+        ``(a, b, c, d, e, f)``; units of the CRS (degrees or metres).
     """
 
     crs: str

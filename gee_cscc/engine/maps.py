@@ -208,9 +208,11 @@ def visualize(
     nearest colors, per channel, and rounded. Rounding is half up. Output bands are uint8
     and keep the input band's mask; ``opacity`` (0–1) scales the rendered alpha.
 
-    Raises:
-        EEError: Two bands (or none), a palette with three bands, gain/bias together with
-            min/max, a list of values of the wrong length, an invalid color or opacity.
+    Raises
+    ------
+    EEError
+        Two bands (or none), a palette with three bands, gain/bias together with
+        min/max, a list of values of the wrong length, an invalid color or opacity.
     """
     if not isinstance(image, Image):
         raise EEError(f"Image.visualize: expected an Image, got {type(image).__name__}.")
@@ -405,8 +407,10 @@ class _Entry:
 class MapRegistry:
     """Map and thumbnail ids of one server and the requests they were created with.
 
-    Args:
-        max_entries: How many ids are remembered; the oldest are forgotten first.
+    Parameters
+    ----------
+    max_entries
+        How many ids are remembered; the oldest are forgotten first.
     """
 
     def __init__(self, max_entries: int = 10_000) -> None:
@@ -510,13 +514,20 @@ def handle(
 ) -> tuple[bytes, str, dict] | None:
     """Serve a maps / thumbnails call, or return None if ``rest`` is not one.
 
-    Args:
-        engine: The :class:`~gee_cscc.engine.server.EngineServer` (its context and store).
-        method: The HTTP method.
-        rest: The path after ``/v1/``.
-        read_body: Reads the JSON request body (called only for POST calls).
+    Parameters
+    ----------
+    engine
+        The :class:`~gee_cscc.engine.server.EngineServer` (its context and store).
+    method
+        The HTTP method.
+    rest
+        The path after ``/v1/``.
+    read_body
+        Reads the JSON request body (called only for POST calls).
 
-    Returns:
+    Returns
+    -------
+    tuple or None
         ``(payload, content type, extra headers)`` of a 200 reply, or None.
     """
     m = _CREATE_RE.fullmatch(rest)

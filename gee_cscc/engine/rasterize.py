@@ -250,15 +250,22 @@ def shape_in(
 ) -> Any:
     """The geometry's shape in ``crs`` coordinates, with its true edges.
 
-    Args:
-        geometry: The geometry (its CRS may be a Projection: coordinates in its pixel units).
-        crs: The target CRS code.
-        tolerance: The largest distance (target CRS units) between a straight edge of the
-            result and the geometry's true edge.
-        geodesic_target: Whether the result's edges are read as geodesics (then a geodesic
-            geometry needs no densification).
+    Parameters
+    ----------
+    geometry
+        The geometry (its CRS may be a Projection: coordinates in its pixel units).
+    crs
+        The target CRS code.
+    tolerance
+        The largest distance (target CRS units) between a straight edge of the
+        result and the geometry's true edge.
+    geodesic_target
+        Whether the result's edges are read as geodesics (then a geodesic
+        geometry needs no densification).
 
-    Returns:
+    Returns
+    -------
+    shapely.Geometry
         A shapely geometry in ``crs`` coordinates. Edges that are curves in ``crs`` (geodesics,
         or straight lines of another CRS) are densified within ``tolerance``.
     """

@@ -72,12 +72,18 @@ DEFAULT_PROJECTION_ERROR = (
 class Batch:
     """``N`` records for each of ``P`` columns (see the module docstring).
 
-    Attributes:
-        x: One ``(N, P)`` array per input: float64 (pixels) or object (records).
-        valid: One ``(N, P)`` bool array per input; False marks a null input.
-        frac: ``(N, P)`` weights of weighted reducers (0 = not in the region).
-        centre: ``(N, P)`` membership of unweighted reducers.
-        order: ``(N,)`` int64 order keys (image index, pixel index in the window, row).
+    Attributes
+    ----------
+    x
+        One ``(N, P)`` array per input: float64 (pixels) or object (records).
+    valid
+        One ``(N, P)`` bool array per input; False marks a null input.
+    frac
+        ``(N, P)`` weights of weighted reducers (0 = not in the region).
+    centre
+        ``(N, P)`` membership of unweighted reducers.
+    order
+        ``(N,)`` int64 order keys (image index, pixel index in the window, row).
     """
 
     x: list[np.ndarray]
@@ -136,13 +142,19 @@ def reduce_pixels(
 ) -> list[PixelData]:
     """Reduce a stack of records per pixel of ``grid``.
 
-    Args:
-        reducer: The reducer (``n_inputs`` bands per record).
-        records: One entry per image (or band) in order; each a list of ``n_inputs`` bands,
-            None where the image lacks the band (a null input everywhere).
-        grid: The output grid; it is walked in tiles of :data:`TILE` pixels.
+    Parameters
+    ----------
+    reducer
+        The reducer (``n_inputs`` bands per record).
+    records
+        One entry per image (or band) in order; each a list of ``n_inputs`` bands,
+        None where the image lacks the band (a null input everywhere).
+    grid
+        The output grid; it is walked in tiles of :data:`TILE` pixels.
 
-    Returns:
+    Returns
+    -------
+    list of PixelData
         One ``(values, mask)`` per reducer output; an output is masked where it is null
         (for instance where no image has a valid pixel).
     """
@@ -330,10 +342,13 @@ def check_native_grid(image: Image, proj: Projection, *, what: str) -> None:
 class RegionPlan:
     """The pixels a region reduction visits: a window of the reduction grid and a geometry.
 
-    Attributes:
-        grid: The window (a sub-grid of the reduction projection).
-        geometry: The region in the grid's CRS, or None when every pixel of the window is
-            fully in the region (an image footprint on its own grid).
+    Attributes
+    ----------
+    grid
+        The window (a sub-grid of the reduction projection).
+    geometry
+        The region in the grid's CRS, or None when every pixel of the window is
+        fully in the region (an image footprint on its own grid).
     """
 
     grid: Grid
@@ -405,11 +420,16 @@ def reduce_region(
 ) -> list[Any]:
     """Reduce the pixels of a region; one Python value per reducer output.
 
-    Args:
-        reducer: The reducer; ``bands[i]`` is its input ``i``.
-        bands: The bands to read, on the plan's grid.
-        plan: The window and geometry (from :func:`plan_region`).
-        tile_scale: Earth Engine's ``tileScale``: tiles are ``TILE / tileScale`` pixels wide.
+    Parameters
+    ----------
+    reducer
+        The reducer; ``bands[i]`` is its input ``i``.
+    bands
+        The bands to read, on the plan's grid.
+    plan
+        The window and geometry (from :func:`plan_region`).
+    tile_scale
+        Earth Engine's ``tileScale``: tiles are ``TILE / tileScale`` pixels wide.
     """
     from .rasterize import centre_mask, coverage_fraction
 
@@ -461,13 +481,19 @@ def reduce_records(
 ) -> dict[str, Any]:
     """Reduce records given as columns of Python values (``Collection.reduceColumns``).
 
-    Args:
-        reducer: The reducer; ``columns[i]`` is its input ``i``.
-        columns: One sequence of ``N`` values per input; None (or NaN) is a null input.
-        weights: Optional ``N`` weights for weighted reducers (``weightSelectors``);
-            unweighted reducers ignore them.
+    Parameters
+    ----------
+    reducer
+        The reducer; ``columns[i]`` is its input ``i``.
+    columns
+        One sequence of ``N`` values per input; None (or NaN) is a null input.
+    weights
+        Optional ``N`` weights for weighted reducers (``weightSelectors``);
+        unweighted reducers ignore them.
 
-    Returns:
+    Returns
+    -------
+    dict
         The reducer's outputs by name, as plain Python values.
     """
     if len(columns) != reducer.n_inputs:

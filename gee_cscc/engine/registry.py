@@ -73,8 +73,10 @@ def _load_modules() -> None:
 def call(name: str, args: dict[str, Any]) -> Any:
     """Invoke an algorithm with Earth Engine's argument rules.
 
-    Raises:
-        EEError: unknown algorithm, unknown or missing argument, or no implementation.
+    Raises
+    ------
+    EEError
+        unknown algorithm, unknown or missing argument, or no implementation.
     """
     _load_modules()
     spec = algorithm_specs().get(name)

@@ -41,12 +41,17 @@ def sample(
 ) -> PixelData:
     """The native band's pixels on ``grid`` (nearest neighbour).
 
-    Args:
-        native: The band's native projection.
-        shape: The native extent ``(height, width)``, or None for an unbounded band (then
-            ``reader`` must accept any window).
-        reader: Reads a window of the native grid.
-        grid: The requested grid.
+    Parameters
+    ----------
+    native
+        The band's native projection.
+    shape
+        The native extent ``(height, width)``, or None for an unbounded band (then
+        ``reader`` must accept any window).
+    reader
+        Reads a window of the native grid.
+    grid
+        The requested grid.
     """
     bounded_shape = shape if shape is not None else (2**62, 2**62)
     offset = grid.offset_in(native)

@@ -105,16 +105,21 @@ _PROJECT = r"projects/(?P<project>[^/:]+)"
 class EngineServer:
     """The HTTP service over an :class:`AssetStore`, on 127.0.0.1.
 
-    Args:
-        store: The asset store it serves.
-        port: The port (0 picks a free one).
-        user: The identity of callers (``user:…``); ACLs are checked against it.
-        workers: How many ``value:compute`` / ``computePixels`` requests compute at once
-            (default: :data:`WORKERS`); more wait their turn. Clients such as ``xee`` send
-            many chunk requests in parallel, each holding one tile's intermediates while it
-            computes. The computations run on this fixed pool of threads, not on the
-            per-connection handler threads, so the memory the allocator keeps for reuse
-            stays with a few threads instead of growing with every connection.
+    Parameters
+    ----------
+    store
+        The asset store it serves.
+    port
+        The port (0 picks a free one).
+    user
+        The identity of callers (``user:…``); ACLs are checked against it.
+    workers
+        How many ``value:compute`` / ``computePixels`` requests compute at once
+        (default: :data:`WORKERS`); more wait their turn. Clients such as ``xee`` send
+        many chunk requests in parallel, each holding one tile's intermediates while it
+        computes. The computations run on this fixed pool of threads, not on the
+        per-connection handler threads, so the memory the allocator keeps for reuse
+        stays with a few threads instead of growing with every connection.
     """
 
     def __init__(

@@ -102,10 +102,14 @@ class AssetName:
 class AssetStore:
     """A folder of Earth Engine assets.
 
-    Args:
-        root: The store folder (created if needed).
-        default_project: The project of ids given without one.
-        user: The identity that owns the assets this store creates (``user:…``).
+    Parameters
+    ----------
+    root
+        The store folder (created if needed).
+    default_project
+        The project of ids given without one.
+    user
+        The identity that owns the assets this store creates (``user:…``).
     """
 
     def __init__(
@@ -327,18 +331,28 @@ class AssetStore:
         store root, so ``move`` is an atomic rename) and publish it with this call, so a
         failed or cancelled task leaves no half-written asset.
 
-        Args:
-            asset_id: The image id.
-            path: The GeoTIFF file.
-            bands: Band names (default: the file's band descriptions, else ``b1``, ``b2`` …).
-            dtypes: The Earth Engine pixel type of each band (NumPy names; default: the
-                file's data type). The file may use a wider type than the band declares.
-            properties: Image properties; ``system:time_start``/``system:time_end``
-                (milliseconds) set the asset's start and end times.
-            overwrite: Replace an existing asset (otherwise AlreadyExistsError).
-            move: Move the file into the store instead of copying it.
+        Parameters
+        ----------
+        asset_id
+            The image id.
+        path
+            The GeoTIFF file.
+        bands
+            Band names (default: the file's band descriptions, else ``b1``, ``b2`` …).
+        dtypes
+            The Earth Engine pixel type of each band (NumPy names; default: the
+            file's data type). The file may use a wider type than the band declares.
+        properties
+            Image properties; ``system:time_start``/``system:time_end``
+            (milliseconds) set the asset's start and end times.
+        overwrite
+            Replace an existing asset (otherwise AlreadyExistsError).
+        move
+            Move the file into the store instead of copying it.
 
-        Returns:
+        Returns
+        -------
+        str
             The asset name.
         """
         import rasterio
@@ -408,14 +422,19 @@ class AssetStore:
     ) -> str:
         """Store an annual image collection, one image per year.
 
-        Args:
-            asset_id: The collection id.
-            data: A DataArray with a ``year`` dimension, or a ``{year: DataArray}`` mapping.
-            band: The band name of every image.
-            properties: Collection properties.
-
         Each image gets ``year`` and ``system:time_start`` (1 January of the year, UTC) and
         is stored as ``<collection>/<year>``.
+
+        Parameters
+        ----------
+        asset_id
+            The collection id.
+        data
+            A DataArray with a ``year`` dimension, or a ``{year: DataArray}`` mapping.
+        band
+            The band name of every image.
+        properties
+            Collection properties.
         """
         name = self.resolve(asset_id)
         if isinstance(data, Mapping):

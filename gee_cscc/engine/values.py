@@ -124,13 +124,19 @@ def promote(*dtypes: str) -> str:
 class Band:
     """One band of an image: a name, a pixel type, a projection and a pixel function.
 
-    Args:
-        name: The band name.
-        fn: ``fn(grid) -> (values, mask)`` computing the band on any grid.
-        dtype: A NumPy dtype name (``float32``, ``float64``, ``int32``, ``uint8`` …).
-        projection: The band's fixed projection, or None for an image without one
-            (a constant or a composite), which Earth Engine reports as WGS84 at 1 degree.
-        footprint: Optional ``(projection, shape)`` of the native pixel extent.
+    Parameters
+    ----------
+    name
+        The band name.
+    fn
+        ``fn(grid) -> (values, mask)`` computing the band on any grid.
+    dtype
+        A NumPy dtype name (``float32``, ``float64``, ``int32``, ``uint8`` …).
+    projection
+        The band's fixed projection, or None for an image without one
+        (a constant or a composite), which Earth Engine reports as WGS84 at 1 degree.
+    footprint
+        Optional ``(projection, shape)`` of the native pixel extent.
     """
 
     __slots__ = ("name", "fn", "dtype", "projection", "extent", "uid")
@@ -346,12 +352,16 @@ class ImageCollection(Element):
 class Geometry:
     """A geometry: a shapely shape in a CRS (EPSG:4326 lon/lat by default).
 
-    Attributes:
-        shape: The shapely geometry, in ``crs`` coordinates.
-        crs: The CRS code of the coordinates.
-        geodesic: Earth Engine's ``geodesic`` flag (edges as great circles); the local
-            engine treats edges as straight lines in the CRS, which is what Earth Engine does
-            for the planar rectangles and polygons this package sends.
+    Attributes
+    ----------
+    shape
+        The shapely geometry, in ``crs`` coordinates.
+    crs
+        The CRS code of the coordinates.
+    geodesic
+        Earth Engine's ``geodesic`` flag (edges as great circles); the local
+        engine treats edges as straight lines in the CRS, which is what Earth Engine does
+        for the planar rectangles and polygons this package sends.
     """
 
     def __init__(self, shape: Any, crs: str = "EPSG:4326", *, geodesic: bool = False) -> None:

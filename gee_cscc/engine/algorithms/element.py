@@ -130,13 +130,18 @@ def copy_properties(
 ) -> Element:
     """``destination`` with properties of ``source`` copied onto it.
 
-    Args:
-        destination: The element that receives the properties.
-        source: The element they come from.
-        properties: The names to copy (system properties allowed); all non-system
-            properties when None.
-        exclude: Names not to copy when copying all; not allowed together with
-            ``properties``.
+    Parameters
+    ----------
+    destination
+        The element that receives the properties.
+    source
+        The element they come from.
+    properties
+        The names to copy (system properties allowed); all non-system
+        properties when None.
+    exclude
+        Names not to copy when copying all; not allowed together with
+        ``properties``.
     """
     if destination is None:
         raise required(algo, "destination")

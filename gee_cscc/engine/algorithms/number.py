@@ -338,9 +338,11 @@ _FORMAT = re.compile(
 def format_number(value: Num, pattern: str) -> str:
     """A number formatted by a Java ``printf`` pattern with one conversion.
 
-    Raises:
-        EEError: a pattern Earth Engine rejects, or a conversion the local engine does not
-            implement (``%a``, the ``(`` flag).
+    Raises
+    ------
+    EEError
+        a pattern Earth Engine rejects, or a conversion the local engine does not
+        implement (``%a``, the ``(`` flag).
     """
     text = pattern.replace("%%", "\x00")
     m = _FORMAT.match(text)
