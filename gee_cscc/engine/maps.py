@@ -43,7 +43,7 @@ import numpy as np
 from .context import request_context
 from .errors import EEError, NotFoundError
 from .grid import Grid, Projection
-from .values import Band, Image, PixelData, is_integer_dtype, pixel_cache, pointwise
+from .values import INT_RANGES, Band, Image, PixelData, is_integer_dtype, pixel_cache, pointwise
 
 __all__ = [
     "TILE_SIZE",
@@ -70,16 +70,6 @@ MAX_ZOOM = 30
 
 VIS_RGB = ("vis-red", "vis-green", "vis-blue")
 VIS_GRAY = "vis-gray"
-
-_INT_LIMITS = {
-    "uint8": (0, 255),
-    "int8": (-128, 127),
-    "uint16": (0, 65535),
-    "int16": (-32768, 32767),
-    "uint32": (0, 4294967295),
-    "int32": (-2147483648, 2147483647),
-    "int64": (-(2**63), 2**63 - 1),
-}
 
 
 # --- Image.visualize ----------------------------------------------------------------------
@@ -153,7 +143,7 @@ def parse_color(color: Any) -> tuple[int, int, int]:
 def _default_range(dtype: str) -> tuple[float, float]:
     """Earth Engine's stretch when min/max are not given: the type range, or [0, 1]."""
     if is_integer_dtype(dtype):
-        lo, hi = _INT_LIMITS[dtype]
+        lo, hi = INT_RANGES[dtype]
         return float(lo), float(hi)
     return 0.0, 1.0
 

@@ -36,6 +36,7 @@ __all__ = [
     "Date",
     "DateRange",
     "Element",
+    "INT_RANGES",
     "pixel_cache",
     "tile_cache",
     "pointwise",
@@ -77,7 +78,8 @@ def tile_cache(tile: Grid, whole: Grid) -> contextlib.AbstractContextManager:
 
 # --- pixel types -------------------------------------------------------------------------
 
-_INT_RANGES = {
+#: The value range of each integer pixel type.
+INT_RANGES = {
     "uint8": (0, 255),
     "int8": (-128, 127),
     "uint16": (0, 65535),
@@ -89,13 +91,13 @@ _INT_RANGES = {
 
 
 def is_integer_dtype(dtype: str) -> bool:
-    return dtype in _INT_RANGES
+    return dtype in INT_RANGES
 
 
 def precision_info(dtype: str) -> dict:
     """Earth Engine's ``PixelType`` dictionary for a NumPy dtype name."""
-    if dtype in _INT_RANGES:
-        lo, hi = _INT_RANGES[dtype]
+    if dtype in INT_RANGES:
+        lo, hi = INT_RANGES[dtype]
         return {"type": "PixelType", "precision": "int", "min": lo, "max": hi}
     if dtype == "float32":
         return {"type": "PixelType", "precision": "float"}
@@ -104,7 +106,7 @@ def precision_info(dtype: str) -> dict:
 
 def output_numpy_dtype(dtype: str) -> np.dtype:
     """The dtype pixels of this Earth Engine type are sent in."""
-    if dtype in _INT_RANGES:
+    if dtype in INT_RANGES:
         return np.dtype(dtype)
     return np.dtype("float32" if dtype == "float32" else "float64")
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..errors import EEError
 from ..registry import algorithm
+from ..values import INT_RANGES
 from .misc import as_int, as_number, as_str, invalid_type, number_to_string
 
 __all__ = ["cast_number", "format_number"]
@@ -242,15 +243,6 @@ for _name, _fn in _UNARY.items():
 
 # --- casts ---------------------------------------------------------------------------------
 
-_INT_RANGES = {
-    "uint8": (0, 255),
-    "int8": (-128, 127),
-    "uint16": (0, 65535),
-    "int16": (-32768, 32767),
-    "uint32": (0, 4294967295),
-    "int32": (-2147483648, 2147483647),
-    "int64": (-(2**63), 2**63 - 1),
-}
 
 _CASTS = {
     "uint8": ("Number.uint8", "Number.toUint8", "Number.byte", "Number.toByte"),
@@ -267,8 +259,8 @@ _CASTS = {
 
 def cast_number(value: Num, dtype: str) -> Num:
     """A number cast to a pixel type: integers truncate toward zero and saturate."""
-    if dtype in _INT_RANGES:
-        lo, hi = _INT_RANGES[dtype]
+    if dtype in INT_RANGES:
+        lo, hi = INT_RANGES[dtype]
         if isinstance(value, float):
             if math.isnan(value):
                 return 0
