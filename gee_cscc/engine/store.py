@@ -20,15 +20,16 @@ import re
 import shutil
 import tempfile
 import threading
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ._conversions import as_geojson, image_arrays, with_name
 from .errors import AlreadyExistsError, EEError, NotFoundError, PermissionDeniedError
 from .grid import Grid, Projection
+from .raster_io import GeoTiffBandReader
 from .values import Band, Feature, FeatureCollection, Geometry, Image, ImageCollection
 
 __all__ = ["AssetStore", "AssetName", "year_millis"]
@@ -218,7 +219,7 @@ class AssetStore:
         EPSG:4326. Returns the asset name.
         """
         name = self.resolve(asset_id)
-        bands, arrays, proj = _image_arrays(data)
+        bands, arrays, proj = image_arrays(data)
         with self._lock:
             self._check_absent(name, overwrite)
             self._ensure_parents(name)
@@ -455,7 +456,7 @@ class AssetStore:
                 if hasattr(arr, "rename"):
                     arr = arr.rename(band)
                 props = {"year": year, "system:time_start": year_millis(year)}
-                self.put_image(name.child(str(year)), _with_name(arr, band), props)
+                self.put_image(name.child(str(year)), with_name(arr, band), props)
         return name.name
 
     def put_table(
@@ -468,7 +469,7 @@ class AssetStore:
     ) -> str:
         """Store a table from a GeoJSON dict, a GeoJSON file path, or a GeoDataFrame."""
         name = self.resolve(asset_id)
-        gj = _as_geojson(features)
+        gj = as_geojson(features)
         with self._lock:
             self._check_absent(name, overwrite)
             self._ensure_parents(name)
@@ -658,7 +659,7 @@ class AssetStore:
             bands.append(
                 Band(
                     band["id"],
-                    _GeoTiffBandReader(path, i, proj, shape),
+                    GeoTiffBandReader(path, i, proj, shape),
                     dtype=band["dtype"],
                     projection=proj,
                     extent=extent,
@@ -724,119 +725,6 @@ class AssetStore:
         return FeatureCollection(feats, props)
 
 
-class _BandCache:
-    """Whole stored bands kept in memory across requests, within a memory budget.
-
-    Only bands up to ``max_band_bytes`` (counted as float64) are cached; larger ones are
-    read window by window. The cache holds at most ``max_bytes``. When a band does not fit,
-    entries idle for ``min_idle`` seconds or more are dropped (least recently used first);
-    if it still does not fit, the band is not loaded whole and is read by windows instead.
-    So a walk that cycles through more bands than fit (the images of a collection, tile
-    after tile) keeps the bands it has and reads the others by windows, instead of
-    reloading whole bands for every tile. Entries are keyed by file modification time, so
-    a replaced asset is read again.
-    """
-
-    def __init__(
-        self,
-        *,
-        max_bytes: int = 256 << 20,
-        max_band_bytes: int = 64 << 20,
-        min_idle: float = 60.0,
-    ) -> None:
-        import collections
-
-        self.max_bytes = max_bytes
-        self.max_band_bytes = max_band_bytes
-        self.min_idle = min_idle
-        self._items: collections.OrderedDict = collections.OrderedDict()
-        self._size = 0
-        self._lock = threading.Lock()
-
-    @property
-    def size(self) -> int:
-        """Bytes of the cached arrays."""
-        return self._size
-
-    def _make_room(self, need: int, now: float) -> bool:
-        while self._size + need > self.max_bytes and self._items:
-            key, (old, _, used) = next(iter(self._items.items()))
-            if now - used < self.min_idle:
-                break
-            del self._items[key]
-            self._size -= old.nbytes
-        return self._size + need <= self.max_bytes
-
-    def get(self, path: Path, index: int, shape: tuple[int, int]):
-        need = shape[0] * shape[1] * 8
-        if need > self.max_band_bytes:
-            return None
-        try:
-            key = (str(path), os.stat(path).st_mtime_ns, index)
-        except FileNotFoundError:
-            return None
-        now = time.monotonic()
-        with self._lock:
-            hit = self._items.get(key)
-            if hit is not None:
-                self._items[key] = (hit[0], hit[1], now)
-                self._items.move_to_end(key)
-                return hit[0], hit[1]
-            if not self._make_room(need, now):
-                return None
-        import rasterio
-
-        with rasterio.open(path) as src:
-            arr = src.read(index)
-            nodata = src.nodata
-        arr.setflags(write=False)
-        with self._lock:
-            if key not in self._items and self._make_room(arr.nbytes, now):
-                self._items[key] = (arr, nodata, now)
-                self._size += arr.nbytes
-        return arr, nodata
-
-
-_BAND_CACHE = _BandCache()
-
-
-class _GeoTiffBandReader:
-    """Pixel function of a stored band: windowed GeoTIFF reads, nearest-neighbour elsewhere."""
-
-    def __init__(self, path: Path, index: int, proj: Projection, shape: tuple[int, int]) -> None:
-        self.path = path
-        self.index = index
-        self.proj = proj
-        self.shape = shape
-
-    def read(self, row0: int, col0: int, h: int, w: int):
-        import rasterio
-        from rasterio.windows import Window
-
-        whole = _BAND_CACHE.get(self.path, self.index, self.shape)
-        if whole is not None:
-            arr, nodata = whole
-            arr = arr[row0 : row0 + h, col0 : col0 + w]
-        else:
-            with rasterio.open(self.path) as src:
-                arr = src.read(self.index, window=Window(col0, row0, w, h))
-                nodata = src.nodata
-        values = arr.astype(np.float64)
-        if np.issubdtype(arr.dtype, np.floating):
-            mask = np.isfinite(values)
-        else:
-            mask = np.ones(values.shape, dtype=bool)
-        if nodata is not None and not np.isnan(nodata):
-            mask &= arr != nodata
-        values[~mask] = 0.0
-        return values, mask
-
-    def __call__(self, grid: Grid):
-        from .resample import sample
-
-        return sample(self.proj, self.shape, self.read, grid)
-
-
 def _kind_word(meta: dict) -> str:
     return {
         "IMAGE": "an Image",
@@ -864,97 +752,3 @@ def _atomic_write_text(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def _with_name(arr: Any, band: str) -> Any:
-    try:
-        return arr.rename(band)
-    except (AttributeError, TypeError, ValueError):
-        return arr
-
-
-def _crs_of(data: Any) -> str:
-    crs = data.attrs.get("crs") if hasattr(data, "attrs") else None
-    if crs is None:
-        try:
-            rio_crs = data.rio.crs
-        except Exception:  # rioxarray absent or no CRS
-            rio_crs = None
-        if rio_crs is not None:
-            crs = rio_crs.to_string()
-    return str(crs) if crs else "EPSG:4326"
-
-
-def _image_arrays(data: Any) -> tuple[list[str], list[np.ndarray], Projection]:
-    """Bands, north-up arrays and projection of a DataArray with ``y``/``x`` coordinates."""
-    if not hasattr(data, "dims"):
-        raise EEError("An image is given as an xarray DataArray with 'y' and 'x' coordinates.")
-    dims = set(data.dims)
-    ydim = (
-        "y"
-        if "y" in dims
-        else "lat"
-        if "lat" in dims
-        else "latitude"
-        if "latitude" in dims
-        else None
-    )
-    xdim = (
-        "x"
-        if "x" in dims
-        else "lon"
-        if "lon" in dims
-        else "longitude"
-        if "longitude" in dims
-        else None
-    )
-    if ydim is None or xdim is None:
-        raise EEError(f"An image needs 'y' and 'x' dimensions; got {tuple(data.dims)}.")
-    other = [d for d in data.dims if d not in (ydim, xdim)]
-    if len(other) > 1 or (other and other[0] != "band"):
-        raise EEError(f"An image has dims (y, x) or (band, y, x); got {tuple(data.dims)}.")
-    xs = np.asarray(data[xdim].values, dtype=float)
-    ys = np.asarray(data[ydim].values, dtype=float)
-    transform = data.attrs.get("transform")
-    if len(xs) >= 2 and len(ys) >= 2:
-        dx = (xs[-1] - xs[0]) / (len(xs) - 1)
-        dy = (ys[-1] - ys[0]) / (len(ys) - 1)
-    elif transform is not None:
-        dx, dy = float(transform[0]), float(transform[4])
-    else:
-        raise EEError("An image with a single row or column needs a 'transform' attribute.")
-    flip_y = dy > 0
-    if flip_y:
-        dy = -dy
-    x0 = xs.min() - abs(dx) / 2 if dx > 0 else xs.max() + abs(dx) / 2
-    y0 = ys.max() + abs(dy) / 2
-    proj = Projection(_crs_of(data), (dx, 0.0, float(x0), 0.0, dy, float(y0)))
-    if other:
-        names = [str(v) for v in data["band"].values]
-        arrays = [
-            np.asarray(data.sel(band=b).transpose(ydim, xdim).values) for b in data["band"].values
-        ]
-    else:
-        names = [str(data.name) if data.name is not None else "b1"]
-        arrays = [np.asarray(data.transpose(ydim, xdim).values)]
-    if flip_y:
-        arrays = [a[::-1, :] for a in arrays]
-    return names, arrays, proj
-
-
-def _as_geojson(features: Any) -> dict:
-    if isinstance(features, (str, os.PathLike)):
-        path = Path(features)
-        if not path.is_file():
-            raise EEError(f"GeoJSON file not found: {path}")
-        return json.loads(path.read_text())
-    if isinstance(features, Mapping):
-        if features.get("type") == "Feature":
-            return {"type": "FeatureCollection", "features": [dict(features)]}
-        return dict(features)
-    if hasattr(features, "to_json"):
-        gdf = features
-        if getattr(gdf, "crs", None) is not None and gdf.crs.to_epsg() != 4326:
-            gdf = gdf.to_crs(4326)
-        return json.loads(gdf.to_json())
-    raise EEError(f"Cannot make a table from a {type(features).__name__}.")

@@ -22,7 +22,7 @@ import ee
 import numpy as np
 import pytest
 
-from gee_cscc.engine import reduction, server, store
+from gee_cscc.engine import raster_io, reduction, server, store
 from gee_cscc.engine.grid import Grid, Projection
 from gee_cscc.engine.values import constant_band, is_uniform, pixel_cache, pointwise
 from gee_cscc.testing import compute_pixels, grid, grid_of, npp_cube
@@ -40,15 +40,15 @@ def reads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int, int, int, int
     """
     log: list[tuple[str, int, int, int, int]] = []
     lock = threading.Lock()
-    original = store._GeoTiffBandReader.read
+    original = raster_io.GeoTiffBandReader.read
 
     def read(self, row0: int, col0: int, h: int, w: int):
         with lock:
             log.append((str(self.path), row0, col0, h, w))
         return original(self, row0, col0, h, w)
 
-    monkeypatch.setattr(store._GeoTiffBandReader, "read", read)
-    monkeypatch.setattr(store, "_BAND_CACHE", store._BandCache(max_band_bytes=0))
+    monkeypatch.setattr(raster_io.GeoTiffBandReader, "read", read)
+    monkeypatch.setattr(raster_io, "BAND_CACHE", raster_io.BandCache(max_band_bytes=0))
     return log
 
 
@@ -221,7 +221,7 @@ def _write_bands(tmp_path, n: int, shape: tuple[int, int]) -> list:
 def test_band_cache_stays_within_its_budget(tmp_path):
     shape = (20, 25)  # 500 float64 = 4000 bytes a band
     paths = _write_bands(tmp_path, 8, shape)
-    cache = store._BandCache(max_bytes=9000, max_band_bytes=64 << 20, min_idle=0.0)
+    cache = raster_io.BandCache(max_bytes=9000, max_band_bytes=64 << 20, min_idle=0.0)
     for _ in range(3):
         for p in paths:
             arr, _ = cache.get(p, 1, shape)
@@ -233,14 +233,14 @@ def test_band_cache_stays_within_its_budget(tmp_path):
 def test_band_cache_keeps_bands_in_use_and_reads_others_by_windows(tmp_path):
     shape = (20, 25)
     paths = _write_bands(tmp_path, 6, shape)
-    cache = store._BandCache(max_bytes=12_000, max_band_bytes=64 << 20, min_idle=3600.0)
+    cache = raster_io.BandCache(max_bytes=12_000, max_band_bytes=64 << 20, min_idle=3600.0)
     first = [cache.get(p, 1, shape) is not None for p in paths]
     assert first == [True, True, True, False, False, False]  # 3 fit; no eviction of recent
     kept = set(cache._items)
     for _ in range(3):  # a cyclic walk: the cached bands stay, the others are not loaded
         assert [cache.get(p, 1, shape) is not None for p in paths] == first
         assert set(cache._items) == kept and cache.size <= cache.max_bytes
-    too_big = store._BandCache(max_bytes=1 << 30, max_band_bytes=3999)
+    too_big = raster_io.BandCache(max_bytes=1 << 30, max_band_bytes=3999)
     assert too_big.get(paths[0], 1, shape) is None  # larger than max_band_bytes
 
 
@@ -250,7 +250,7 @@ def test_band_cache_rereads_a_replaced_file(tmp_path):
     proj = Projection("EPSG:4326", (0.5, 0.0, 100.0, 0.0, -0.5, 40.0))
     s.write_image_arrays("img", ["v"], [np.full(shape, 1.0, np.float32)], proj)
     path = s._dir(s.resolve("img")) / "data.tif"
-    cache = store._BandCache(min_idle=0.0)
+    cache = raster_io.BandCache(min_idle=0.0)
     assert float(cache.get(path, 1, shape)[0][0, 0]) == 1.0
     time.sleep(0.01)
     s.write_image_arrays("img", ["v"], [np.full(shape, 2.0, np.float32)], proj, overwrite=True)

@@ -1,0 +1,132 @@
+"""Reading stored GeoTIFF bands for the local engine.
+
+:class:`GeoTiffBandReader` is the pixel function of a stored band: window reads when the
+request is pixel-aligned with the band, nearest-neighbour resampling otherwise.
+:class:`BandCache` keeps whole small bands in memory across requests, within a budget.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .grid import Grid, Projection
+
+__all__ = ["BandCache", "GeoTiffBandReader", "BAND_CACHE"]
+
+
+class BandCache:
+    """Whole stored bands kept in memory across requests, within a memory budget.
+
+    Only bands up to ``max_band_bytes`` (counted as float64) are cached; larger ones are
+    read window by window. The cache holds at most ``max_bytes``. When a band does not fit,
+    entries idle for ``min_idle`` seconds or more are dropped (least recently used first);
+    if it still does not fit, the band is not loaded whole and is read by windows instead.
+    So a walk that cycles through more bands than fit (the images of a collection, tile
+    after tile) keeps the bands it has and reads the others by windows, instead of
+    reloading whole bands for every tile. Entries are keyed by file modification time, so
+    a replaced asset is read again.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_bytes: int = 256 << 20,
+        max_band_bytes: int = 64 << 20,
+        min_idle: float = 60.0,
+    ) -> None:
+        import collections
+
+        self.max_bytes = max_bytes
+        self.max_band_bytes = max_band_bytes
+        self.min_idle = min_idle
+        self._items: collections.OrderedDict = collections.OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
+
+    @property
+    def size(self) -> int:
+        """Bytes of the cached arrays."""
+        return self._size
+
+    def _make_room(self, need: int, now: float) -> bool:
+        while self._size + need > self.max_bytes and self._items:
+            key, (old, _, used) = next(iter(self._items.items()))
+            if now - used < self.min_idle:
+                break
+            del self._items[key]
+            self._size -= old.nbytes
+        return self._size + need <= self.max_bytes
+
+    def get(self, path: Path, index: int, shape: tuple[int, int]):
+        need = shape[0] * shape[1] * 8
+        if need > self.max_band_bytes:
+            return None
+        try:
+            key = (str(path), os.stat(path).st_mtime_ns, index)
+        except FileNotFoundError:
+            return None
+        now = time.monotonic()
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is not None:
+                self._items[key] = (hit[0], hit[1], now)
+                self._items.move_to_end(key)
+                return hit[0], hit[1]
+            if not self._make_room(need, now):
+                return None
+        import rasterio
+
+        with rasterio.open(path) as src:
+            arr = src.read(index)
+            nodata = src.nodata
+        arr.setflags(write=False)
+        with self._lock:
+            if key not in self._items and self._make_room(arr.nbytes, now):
+                self._items[key] = (arr, nodata, now)
+                self._size += arr.nbytes
+        return arr, nodata
+
+
+BAND_CACHE = BandCache()
+
+
+class GeoTiffBandReader:
+    """Pixel function of a stored band: windowed GeoTIFF reads, nearest-neighbour elsewhere."""
+
+    def __init__(self, path: Path, index: int, proj: Projection, shape: tuple[int, int]) -> None:
+        self.path = path
+        self.index = index
+        self.proj = proj
+        self.shape = shape
+
+    def read(self, row0: int, col0: int, h: int, w: int):
+        import rasterio
+        from rasterio.windows import Window
+
+        whole = BAND_CACHE.get(self.path, self.index, self.shape)
+        if whole is not None:
+            arr, nodata = whole
+            arr = arr[row0 : row0 + h, col0 : col0 + w]
+        else:
+            with rasterio.open(self.path) as src:
+                arr = src.read(self.index, window=Window(col0, row0, w, h))
+                nodata = src.nodata
+        values = arr.astype(np.float64)
+        if np.issubdtype(arr.dtype, np.floating):
+            mask = np.isfinite(values)
+        else:
+            mask = np.ones(values.shape, dtype=bool)
+        if nodata is not None and not np.isnan(nodata):
+            mask &= arr != nodata
+        values[~mask] = 0.0
+        return values, mask
+
+    def __call__(self, grid: Grid):
+        from .resample import sample
+
+        return sample(self.proj, self.shape, self.read, grid)
