@@ -1,0 +1,266 @@
+"""Ingestion of the local engine (``image:import``, ``table:import``); see :mod:`.exports`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import threading
+import uuid
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._export_common import (
+    STRIP_ROWS,
+    ProgressFn,
+    _asset_file_dtype,
+    _cast,
+    _check_cancel,
+    _check_destination,
+    _millis,
+    _plain_geojson,
+    gcs_uri_to_path,
+)
+from .context import RequestContext
+from .errors import EEError, UnimplementedError
+from .store import AssetStore
+
+# --- ingestion --------------------------------------------------------------------------------
+
+
+def _source_file(root: Path, source: Mapping[str, Any], exts: Sequence[str]) -> tuple[str, Path]:
+    uris = source.get("uris") or []
+    if not uris:
+        raise EEError("An ingestion source needs at least one URI.")
+    primary = next((u for u in uris if str(u).lower().endswith(tuple(exts))), uris[0])
+    path = gcs_uri_to_path(root, primary)
+    if not path.is_file():
+        raise EEError(
+            f"Cannot read '{primary}': the object does not exist "
+            f"(the local engine looks for it at {path})."
+        )
+    return primary, path
+
+
+def _import_image(
+    ctx: RequestContext,
+    body: Mapping[str, Any],
+    cancel: threading.Event,
+    progress: ProgressFn,
+) -> list[str]:
+    import rasterio
+    from rasterio.windows import Window
+
+    store: AssetStore = ctx.store
+    manifest = body.get("imageManifest") or {}
+    name = manifest.get("name")
+    if not name:
+        raise EEError("The image manifest has no name.")
+    asset = store.resolve(name)
+    overwrite = bool(body.get("overwrite", False))
+    _check_destination(ctx, asset, overwrite)
+    if manifest.get("maskBands"):
+        raise UnimplementedError("Image ingestion with maskBands")
+    tilesets = manifest.get("tilesets") or []
+    if not tilesets:
+        raise EEError("The image manifest has no tilesets.")
+    files: dict[str, Path] = {}
+    for ts in tilesets:
+        sources = ts.get("sources") or []
+        if len(sources) != 1:
+            raise UnimplementedError(
+                f"Image ingestion of a tileset with {len(sources)} sources (mosaics)"
+            )
+        tid = str(ts.get("id", ""))
+        if tid in files:
+            raise EEError(f"Duplicate tileset id '{tid}'.")
+        files[tid] = _source_file(store.root, sources[0], (".tif", ".tiff"))[1]
+    grids = {}
+    counts = {}
+    file_dtypes = {}
+    nodatas = {}
+    for tid, path in files.items():
+        with rasterio.open(path) as src:
+            grids[tid] = (src.crs, tuple(src.transform)[:6], (src.height, src.width))
+            counts[tid] = src.count
+            file_dtypes[tid] = list(src.dtypes)
+            nodatas[tid] = src.nodata
+    if len({(str(c), t, s) for c, t, s in grids.values()}) > 1:
+        raise UnimplementedError("Image ingestion of tilesets on different grids")
+    specs = manifest.get("bands")
+    if not specs:
+        specs = [
+            {"id": f"b{n}", "tilesetId": tid, "tilesetBandIndex": k}
+            for n, (tid, k) in enumerate(
+                ((tid, k) for tid in files for k in range(counts[tid])), start=1
+            )
+        ]
+    missing_all = (manifest.get("missingData") or {}).get("values") or []
+    plan = []
+    for spec in specs:
+        bid = spec.get("id")
+        if not bid:
+            raise EEError("Every band of the image manifest needs an id.")
+        tid = str(spec.get("tilesetId", ""))
+        if tid not in files:
+            raise EEError(f"Band '{bid}' refers to unknown tileset '{tid}'.")
+        k = int(spec.get("tilesetBandIndex", 0))
+        if not 0 <= k < counts[tid]:
+            raise EEError(
+                f"Band '{bid}': tilesetBandIndex {k} is out of range (the file has "
+                f"{counts[tid]} bands)."
+            )
+        missing = list(missing_all) + list((spec.get("missingData") or {}).get("values") or [])
+        plan.append((bid, tid, k, [float(v) for v in missing]))
+    dtypes = [file_dtypes[tid][k] for _, tid, k, _ in plan]
+    file_dtype, nodata = _asset_file_dtype(dtypes)
+    props = dict(manifest.get("properties") or {})
+    if manifest.get("startTime") is not None:
+        props["system:time_start"] = _millis(manifest["startTime"], "startTime")
+    if manifest.get("endTime") is not None:
+        props["system:time_end"] = _millis(manifest["endTime"], "endTime")
+    crs, transform, (height, width) = next(iter(grids.values()))
+    tmp = store.scratch_dir() / f"import-{uuid.uuid4().hex}.tif"
+    profile: dict[str, Any] = {
+        "driver": "GTiff",
+        "height": height,
+        "width": width,
+        "count": len(plan),
+        "dtype": file_dtype.name,
+        "crs": crs,
+        "transform": rasterio.Affine(*transform),
+        "nodata": nodata,
+        "compress": "deflate",
+        "BIGTIFF": "IF_SAFER",
+    }
+    if height >= 256 and width >= 256:
+        profile.update(tiled=True, blockxsize=256, blockysize=256)
+    try:
+        srcs = {tid: rasterio.open(path) for tid, path in files.items()}
+        try:
+            with rasterio.open(tmp, "w", **profile) as dst:
+                for i, (bid, _, _, _) in enumerate(plan, start=1):
+                    dst.set_band_description(i, bid)
+                for r in range(0, height, STRIP_ROWS):
+                    _check_cancel(cancel)
+                    h = min(STRIP_ROWS, height - r)
+                    win = Window(0, r, width, h)
+                    for i, (_, tid, k, missing) in enumerate(plan, start=1):
+                        raw = srcs[tid].read(k + 1, window=win)
+                        values = raw.astype(np.float64)
+                        mask = np.isfinite(values)
+                        nd = nodatas[tid]
+                        if nd is not None and not math.isnan(nd):
+                            mask &= raw != nd
+                        for v in missing:
+                            mask &= values != v
+                        out = np.where(mask, values, nodata)
+                        dst.write(_cast(out, file_dtype), i, window=win)
+                    progress(min(r + h, height) / height)
+        finally:
+            for src in srcs.values():
+                src.close()
+        _check_cancel(cancel)
+        store.put_geotiff(
+            asset,
+            tmp,
+            bands=[bid for bid, _, _, _ in plan],
+            dtypes=dtypes,
+            properties=props,
+            overwrite=overwrite,
+            move=True,
+        )
+    finally:
+        tmp.unlink(missing_ok=True)
+    return [asset.name]
+
+
+def _parse_scalar(text: str) -> Any:
+    if text == "":
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def _parse_geometry(text: str) -> dict | None:
+    text = (text or "").strip()
+    if not text:
+        return None
+    if text.startswith("{"):
+        geo = json.loads(text)
+        if geo.get("type") == "MultiPoint" and not geo.get("coordinates"):
+            return None
+        return _plain_geojson(geo)
+    import shapely
+    import shapely.geometry
+
+    try:
+        return shapely.geometry.mapping(shapely.from_wkt(text))
+    except Exception:  # shapely raises several types for bad WKT
+        raise EEError(f"Cannot parse geometry {text[:40]!r}.") from None
+
+
+def _import_table(
+    ctx: RequestContext,
+    body: Mapping[str, Any],
+    cancel: threading.Event,
+    progress: ProgressFn,
+) -> list[str]:
+    store: AssetStore = ctx.store
+    manifest = body.get("tableManifest") or {}
+    name = manifest.get("name")
+    if not name:
+        raise EEError("The table manifest has no name.")
+    asset = store.resolve(name)
+    overwrite = bool(body.get("overwrite", False))
+    _check_destination(ctx, asset, overwrite, "TABLE")
+    sources = manifest.get("sources") or []
+    if len(sources) != 1:
+        raise UnimplementedError(f"Table ingestion of {len(sources)} sources")
+    source = sources[0]
+    uri, path = _source_file(store.root, source, (".csv", ".geojson", ".json"))
+    charset = source.get("charset") or "UTF-8"
+    text = path.read_text(encoding=charset)
+    if uri.lower().endswith(".csv"):
+        geo_col = source.get("primaryGeometryColumn") or ".geo"
+        xcol, ycol = source.get("xColumn"), source.get("yColumn")
+        features = []
+        for i, row in enumerate(csv.DictReader(io.StringIO(text))):
+            _check_cancel(cancel)
+            geometry = None
+            if xcol and ycol:
+                geometry = {
+                    "type": "Point",
+                    "coordinates": [float(row.pop(xcol)), float(row.pop(ycol))],
+                }
+            elif geo_col in row:
+                geometry = _parse_geometry(row.pop(geo_col))
+            index = row.pop("system:index", None) or str(i)
+            props = {k: _parse_scalar(v) for k, v in row.items()}
+            features.append(
+                {"type": "Feature", "id": index, "geometry": geometry, "properties": props}
+            )
+        gj: dict[str, Any] = {"type": "FeatureCollection", "features": features}
+    elif uri.lower().endswith((".geojson", ".json")):
+        gj = json.loads(text)
+    else:
+        raise UnimplementedError(f"Table ingestion of '{uri}' (CSV and GeoJSON only)")
+    props = dict(manifest.get("properties") or {})
+    if manifest.get("startTime") is not None:
+        props["system:time_start"] = _millis(manifest["startTime"], "startTime")
+    if manifest.get("endTime") is not None:
+        props["system:time_end"] = _millis(manifest["endTime"], "endTime")
+    _check_cancel(cancel)
+    store.put_table(asset, gj, properties=props, overwrite=overwrite)
+    progress(1.0)
+    return [asset.name]

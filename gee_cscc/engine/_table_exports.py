@@ -1,0 +1,187 @@
+"""Table exports of the local engine (CSV, GeoJSON, table assets); see :mod:`.exports`."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ._export_common import (
+    _EMPTY_GEO,
+    ProgressFn,
+    _asset_destination,
+    _check_cancel,
+    _evaluate,
+    _file_targets,
+    _plain_geojson,
+    _store_properties,
+    _temp_beside,
+    _wrapped_int,
+)
+from .context import RequestContext
+from .errors import EEError, UnimplementedError
+from .serialize import to_info
+from .store import AssetName, AssetStore
+
+# --- table exports ----------------------------------------------------------------------------
+
+
+def _elements(value: Any) -> list[Any]:
+    elements = getattr(value, "elements", None)
+    if elements is None:
+        raise EEError(
+            f"Export.table: the expression is a {type(value).__name__}, not a FeatureCollection."
+        )
+    return list(elements)
+
+
+def _geometry_info(element: Any) -> dict | None:
+    geometry = getattr(element, "geometry", None)
+    if geometry is None or callable(geometry):
+        return None
+    return to_info(geometry)
+
+
+def _check_vertices(elements: Sequence[Any], max_vertices: int | None) -> None:
+    if not max_vertices:
+        return
+    import shapely
+
+    for el in elements:
+        geometry = getattr(el, "geometry", None)
+        if geometry is None or callable(geometry):
+            continue
+        n = int(shapely.get_num_coordinates(geometry.shape))
+        if n > max_vertices:
+            raise UnimplementedError(
+                f"Cutting a geometry of {n} vertices to maxVertices={max_vertices}"
+            )
+
+
+def _export_table(
+    ctx: RequestContext,
+    body: Mapping[str, Any],
+    cancel: threading.Event,
+    progress: ProgressFn,
+) -> list[str]:
+    store: AssetStore = ctx.store
+    asset_opts = body.get("assetExportOptions")
+    file_opts = body.get("fileExportOptions")
+    for other in ("featureViewExportOptions", "bigqueryExportOptions"):
+        if body.get(other) is not None:
+            raise UnimplementedError(f"Table export with {other}")
+    if asset_opts is None and file_opts is None:
+        raise EEError("A table export needs assetExportOptions or fileExportOptions.")
+    asset: AssetName | None = None
+    overwrite = False
+    fmt = "CSV"
+    if asset_opts is not None:
+        asset, overwrite = _asset_destination(ctx, asset_opts, "TABLE")
+    else:
+        fmt = str(file_opts.get("fileFormat") or "CSV").upper()
+        if fmt not in ("CSV", "GEO_JSON"):
+            raise UnimplementedError(f"Table export to fileFormat {fmt}")
+    collection = _evaluate(body)
+    elements = _elements(collection)
+    _check_vertices(elements, _wrapped_int(body.get("maxVertices"), None))
+    _check_cancel(cancel)
+    selectors = body.get("selectors")
+    if asset is not None:
+        gj = _geojson(elements, None)
+        store.put_table(
+            asset,
+            gj,
+            properties=_store_properties(getattr(collection, "properties", {}) or {}),
+            overwrite=overwrite,
+        )
+        progress(1.0)
+        return [asset.name]
+    ext = "csv" if fmt == "CSV" else "geojson"
+    target = _file_targets(store.root, file_opts, ext)
+    if fmt == "CSV":
+        text = _csv_text(elements, selectors)
+    else:
+        text = json.dumps(_geojson(elements, selectors))
+    _check_cancel(cancel)
+    tmp = _temp_beside(target)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    progress(1.0)
+    return [target.resolve().as_uri()]
+
+
+def _properties_of(element: Any) -> dict[str, Any]:
+    props = dict(getattr(element, "properties", {}) or {})
+    props.pop("system:index", None)
+    return props
+
+
+def _index_of(element: Any, i: int) -> str:
+    props = getattr(element, "properties", {}) or {}
+    index = props.get("system:index")
+    return str(index) if index is not None else str(i)
+
+
+def _cell(value: Any) -> str:
+    value = to_info(value)
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _csv_text(elements: Sequence[Any], selectors: Sequence[str] | None) -> str:
+    if selectors:
+        columns = [str(s) for s in selectors]
+    else:
+        names: set[str] = set()
+        for el in elements:
+            names.update(_properties_of(el))
+        columns = ["system:index", *sorted(names), ".geo"]
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(columns)
+    for i, el in enumerate(elements):
+        props = _properties_of(el)
+        row = []
+        for col in columns:
+            if col == "system:index":
+                row.append(_index_of(el, i))
+            elif col == ".geo":
+                geo = _geometry_info(el)
+                row.append(json.dumps(geo or _EMPTY_GEO, separators=(",", ":")))
+            else:
+                row.append(_cell(props.get(col)))
+        writer.writerow(row)
+    return buf.getvalue()
+
+
+def _geojson(elements: Sequence[Any], selectors: Sequence[str] | None) -> dict:
+    features = []
+    for i, el in enumerate(elements):
+        props = _properties_of(el)
+        if selectors:
+            props = {k: props.get(k) for k in selectors if k not in ("system:index", ".geo")}
+        features.append(
+            {
+                "type": "Feature",
+                "id": _index_of(el, i),
+                "geometry": _plain_geojson(_geometry_info(el)),
+                "properties": {k: to_info(v) for k, v in props.items()},
+            }
+        )
+    return {"type": "FeatureCollection", "features": features}
