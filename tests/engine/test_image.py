@@ -1043,6 +1043,7 @@ def test_every_image_algorithm_has_a_test():
         covered |= {f"Image.{m}" for m in methods.split()}
     registered = {n for n, f in impls.items() if f.__module__.endswith("algorithms.image")}
     covered |= {"Image.visualize"}  # tested in test_maps.py (tiles, thumbnails)
+    covered |= {"Image.blend"}  # tested in test_style_blend.py
     for name in registered - covered:
         alias = ALIASES.get(name.split(".", 1)[1])
         assert alias is not None, f"{name} has no test"

@@ -835,3 +835,24 @@ def visualize(
         palette=palette,
         forceRgbOutput=bool(forceRgbOutput),
     )
+
+
+@algorithm("Image.blend")
+def blend(bottom: Image, top: Image) -> Image:
+    """``top`` over ``bottom``, the masks as opacity (binary here: a valid top pixel wins).
+
+    A one-band image is replicated to the other's band count; band names are the longer
+    image's (``bottom``'s when equal).
+    """
+    bottom = as_image(bottom, "Image.blend bottom")
+    top = as_image(top, "Image.blend top")
+    pairs = match_bands(bottom, top, "blend")
+    bands = []
+    for low, high, name in pairs:
+
+        def compute(pb: PixelData, pt: PixelData) -> PixelData:
+            return np.where(pt[1], pt[0], pb[0]), pb[1] | pt[1]
+
+        dtype = low.dtype if low.dtype == high.dtype else promote(low.dtype, high.dtype)
+        bands.append(pointwise([low, high], compute, name=name, dtype=dtype))
+    return Image(bands, bottom.properties)
