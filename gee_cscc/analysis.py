@@ -60,7 +60,8 @@ class Results:
         ``xarray.Dataset`` on the input grid: ``vca``, ``cscc`` and ``pcs`` (g C m⁻² yr⁻¹),
         ``cscc_year``, ``trend_slope`` (g C m⁻² yr⁻²), ``trend_stat``, ``trend_p``,
         ``trend_class``, ``trend_class_strict``, ``maintenance_years``, ``region``,
-        ``pixel_area`` (m²), ``maintenance`` (dims ``year, y, x``: the surfaces P) and
+        ``pixel_area`` (m²), ``maintenance`` (dims ``year, y, x``: the surfaces P; only with
+        local counting) and
         ``pcs`` (dims ``pcs_year, y, x``).
     capacity
         Table 1: ``region, cscc_tg, current_npp_tg, potential_tg, cscc_mean_gm2,
@@ -124,7 +125,9 @@ def analyze(
         Regions (provinces); without them only the whole-area (ALL) rows are made.
     counting
         ``"local"`` (default): pull the maintenance surfaces and the region raster and count
-        them here; ``"server"``: grouped counts on the server (for grids too large to pull).
+        them here; ``"server"``: grouped counts on the server, for grids too large to pull
+        (the maintenance surfaces are then not pulled: ``rasters`` has no ``maintenance``;
+        export them with ``gee-cscc export`` instead).
     extent
         ``"input"`` (default): the whole grid of the input, so "ALL" covers every VCA cell
         of the input; ``"regions"``: the part of the input grid that meets the regions'
@@ -200,14 +203,22 @@ def analyze(
         pcs_years = [y for y in cfg.pcs_years if y in annual.years]
         result = ee.Image.cat([graph.result_image(), regions.image, area.rename("pixel_area")])
         layers = {name: result.select([name]) for name in RESULT_BANDS}
-        for y in eval_years:
-            layers[f"P_{y}"] = ee.Image(graph.maintenance.filter(ee.Filter.eq("year", y)).first())
+        if counting == "local":  # server counting is for grids too large to pull P
+            for y in eval_years:
+                layers[f"P_{y}"] = ee.Image(
+                    graph.maintenance.filter(ee.Filter.eq("year", y)).first()
+                )
         for y in pcs_years:
             layers[f"pcs_{y}"] = ee.Image(graph.potential.filter(ee.Filter.eq("year", y)).first())
         pulled = open_layers(layers, grid)
         rasters = pulled[list(RESULT_BANDS)]
-        surfaces = xr.concat([pulled[f"P_{y}"] for y in eval_years], dim="year")
-        surfaces = surfaces.assign_coords(year=eval_years).rename("maintenance")
+        surfaces = (
+            xr.concat([pulled[f"P_{y}"] for y in eval_years], dim="year")
+            .assign_coords(year=eval_years)
+            .rename("maintenance")
+            if counting == "local"
+            else None
+        )
         pcs = (
             xr.concat([pulled[f"pcs_{y}"] for y in pcs_years], dim="year").assign_coords(
                 year=pcs_years
@@ -270,13 +281,19 @@ def _regions_extent(grid: Any, regions: Regions | None) -> Any:
 
 
 def _assemble_rasters(
-    ds: xr.Dataset, surfaces: xr.DataArray, pcs: xr.DataArray | None, *, n: int, method: str
+    ds: xr.Dataset,
+    surfaces: xr.DataArray | None,
+    pcs: xr.DataArray | None,
+    *,
+    n: int,
+    method: str,
 ) -> xr.Dataset:
     out = ds.copy()
     out["trend_p"] = xr.DataArray(
         p_values(out["trend_stat"].values, n=n, method=method), dims=("y", "x")
     )
-    out["maintenance"] = surfaces.rename("maintenance")
+    if surfaces is not None:
+        out["maintenance"] = surfaces.rename("maintenance")
     if pcs is not None:
         out["pcs"] = pcs.rename({"year": "pcs_year"}).rename("pcs")
     attrs = {

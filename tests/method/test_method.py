@@ -322,6 +322,7 @@ def test_server_counting_agrees_with_local(engine, case, results):
     cfg = results.config
     regions = regions_from_features(ee.FeatureCollection(case["regions"]), name_property="abbr")
     server = analyze(case["npp"], cfg, regions=regions, counting="server")
+    assert "maintenance" not in server.rasters  # not pulled: that is the point of server counting
     left = results.maintenance_counts.fillna(-1)
     right = server.maintenance_counts.fillna(-1)
     assert left.equals(right)
