@@ -27,7 +27,7 @@ from ._export_common import (
 )
 from .context import RequestContext
 from .errors import EEError, UnimplementedError
-from .store import AssetStore
+from .store import AssetName, AssetStore
 
 # --- ingestion --------------------------------------------------------------------------------
 
@@ -46,6 +46,31 @@ def _source_file(root: Path, source: Mapping[str, Any], exts: Sequence[str]) -> 
     return primary, path
 
 
+def _manifest_destination(
+    ctx: RequestContext, body: Mapping[str, Any], kind: str
+) -> tuple[Mapping[str, Any], AssetName, bool]:
+    """The ``<kind>Manifest`` of an ingestion, its destination asset and ``overwrite``,
+    after checking that the destination may be written."""
+    manifest = body.get(f"{kind}Manifest") or {}
+    name = manifest.get("name")
+    if not name:
+        raise EEError(f"The {kind} manifest has no name.")
+    asset = ctx.store.resolve(name)
+    overwrite = bool(body.get("overwrite", False))
+    _check_destination(ctx, asset, overwrite, kind.upper())
+    return manifest, asset, overwrite
+
+
+def _manifest_properties(manifest: Mapping[str, Any]) -> dict[str, Any]:
+    """A manifest's properties, with ``startTime``/``endTime`` as system times."""
+    props = dict(manifest.get("properties") or {})
+    if manifest.get("startTime") is not None:
+        props["system:time_start"] = _millis(manifest["startTime"], "startTime")
+    if manifest.get("endTime") is not None:
+        props["system:time_end"] = _millis(manifest["endTime"], "endTime")
+    return props
+
+
 def _import_image(
     ctx: RequestContext,
     body: Mapping[str, Any],
@@ -56,13 +81,7 @@ def _import_image(
     from rasterio.windows import Window
 
     store: AssetStore = ctx.store
-    manifest = body.get("imageManifest") or {}
-    name = manifest.get("name")
-    if not name:
-        raise EEError("The image manifest has no name.")
-    asset = store.resolve(name)
-    overwrite = bool(body.get("overwrite", False))
-    _check_destination(ctx, asset, overwrite)
+    manifest, asset, overwrite = _manifest_destination(ctx, body, "image")
     if manifest.get("maskBands"):
         raise UnimplementedError("Image ingestion with maskBands")
     tilesets = manifest.get("tilesets") or []
@@ -118,11 +137,7 @@ def _import_image(
         plan.append((bid, tid, k, [float(v) for v in missing]))
     dtypes = [file_dtypes[tid][k] for _, tid, k, _ in plan]
     file_dtype, nodata = _asset_file_dtype(dtypes)
-    props = dict(manifest.get("properties") or {})
-    if manifest.get("startTime") is not None:
-        props["system:time_start"] = _millis(manifest["startTime"], "startTime")
-    if manifest.get("endTime") is not None:
-        props["system:time_end"] = _millis(manifest["endTime"], "endTime")
+    props = _manifest_properties(manifest)
     crs, transform, (height, width) = next(iter(grids.values()))
     tmp = store.scratch_dir() / f"import-{uuid.uuid4().hex}.tif"
     profile: dict[str, Any] = {
@@ -217,13 +232,7 @@ def _import_table(
     progress: ProgressFn,
 ) -> list[str]:
     store: AssetStore = ctx.store
-    manifest = body.get("tableManifest") or {}
-    name = manifest.get("name")
-    if not name:
-        raise EEError("The table manifest has no name.")
-    asset = store.resolve(name)
-    overwrite = bool(body.get("overwrite", False))
-    _check_destination(ctx, asset, overwrite, "TABLE")
+    manifest, asset, overwrite = _manifest_destination(ctx, body, "table")
     sources = manifest.get("sources") or []
     if len(sources) != 1:
         raise UnimplementedError(f"Table ingestion of {len(sources)} sources")
@@ -255,11 +264,7 @@ def _import_table(
         gj = json.loads(text)
     else:
         raise UnimplementedError(f"Table ingestion of '{uri}' (CSV and GeoJSON only)")
-    props = dict(manifest.get("properties") or {})
-    if manifest.get("startTime") is not None:
-        props["system:time_start"] = _millis(manifest["startTime"], "startTime")
-    if manifest.get("endTime") is not None:
-        props["system:time_end"] = _millis(manifest["endTime"], "endTime")
+    props = _manifest_properties(manifest)
     _check_cancel(cancel)
     store.put_table(asset, gj, properties=props, overwrite=overwrite)
     progress(1.0)

@@ -45,33 +45,31 @@ def get(object: Any, property: Any) -> Any:
     return get_property(el, as_str(property, "Element.get", "property"))
 
 
-@algorithm("Element.getNumber")
-def get_number(object: Any, property: Any) -> Any:
-    el = as_element(object, "Element.getNumber", "object")
-    name = as_str(property, "Element.getNumber", "property")
+def _required_property(obj: Any, prop: Any, algo: str) -> tuple[str, Any]:
+    """``(name, value)`` of a property that must be present and not null."""
+    el = as_element(obj, algo, "object")
+    name = as_str(prop, algo, "property")
     value = get_property(el, name)
     if value is None:
-        raise EEError(f"Element.getNumber: Property '{name}' is missing or null.")
+        raise EEError(f"{algo}: Property '{name}' is missing or null.")
+    return name, value
+
+
+@algorithm("Element.getNumber")
+def get_number(object: Any, property: Any) -> Any:
+    name, value = _required_property(object, property, "Element.getNumber")
     return as_number(value, "Element.getNumber", name)
 
 
 @algorithm("Element.getString")
 def get_string(object: Any, property: Any) -> str:
-    el = as_element(object, "Element.getString", "object")
-    name = as_str(property, "Element.getString", "property")
-    value = get_property(el, name)
-    if value is None:
-        raise EEError(f"Element.getString: Property '{name}' is missing or null.")
+    name, value = _required_property(object, property, "Element.getString")
     return as_str(value, "Element.getString", name)
 
 
 @algorithm("Element.getArray")
 def get_array(object: Any, property: Any) -> Any:
-    el = as_element(object, "Element.getArray", "object")
-    name = as_str(property, "Element.getArray", "property")
-    value = get_property(el, name)
-    if value is None:
-        raise EEError(f"Element.getArray: Property '{name}' is missing or null.")
+    name, value = _required_property(object, property, "Element.getArray")
     if isinstance(value, bool) or not isinstance(value, (list, int, float)):
         raise invalid_type("Element.getArray", name, "Array", value)
     return value
