@@ -16,26 +16,35 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
-import unittest.mock
 from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import EEError
-from .server import EngineServer
-from .store import AssetStore
+from .service.server import EngineServer
+from .store.assets import AssetStore, year_millis
 
-__all__ = ["LocalEngine", "AssetStore", "EEError", "initialize_ee"]
+__all__ = ["LocalEngine", "AssetStore", "EEError", "initialize_ee", "year_millis"]
 
 DEFAULT_PROJECT = "local-project"
 
 
 @contextlib.contextmanager
 def _no_catalog_fetch() -> Iterator[None]:
-    """Keep ``ee.Initialize`` from fetching Google's data-catalog file (no DNS lookup)."""
+    """Keep ``ee.Initialize`` from fetching Google's data-catalog file (no DNS lookup).
+
+    ``ee.Initialize`` calls ``ee.deprecation._FetchDataCatalogStac`` to warn about
+    deprecated datasets; inside the block that function returns an empty catalog. The
+    original is put back on exit, also when ``ee.Initialize`` raises, so the patch never
+    outlives the call.
+    """
     import ee.deprecation
 
-    with unittest.mock.patch.object(ee.deprecation, "_FetchDataCatalogStac", lambda: {}):
+    original = ee.deprecation._FetchDataCatalogStac
+    ee.deprecation._FetchDataCatalogStac = lambda: {}
+    try:
         yield
+    finally:
+        ee.deprecation._FetchDataCatalogStac = original
 
 
 def initialize_ee(url: str, project: str = DEFAULT_PROJECT) -> None:

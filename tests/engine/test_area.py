@@ -15,8 +15,8 @@ import numpy as np
 import pyproj
 import pytest
 
-from gee_cscc.engine.area import lonlat_ring_area, pixel_area
-from gee_cscc.engine.grid import Grid, Projection
+from gee_cscc.engine.raster.area import lonlat_ring_area, pixel_area
+from gee_cscc.engine.raster.grid import Grid, Projection
 
 GEOD = pyproj.Geod(ellps="WGS84")
 WGS84_A = 6378137.0

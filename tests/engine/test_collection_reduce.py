@@ -13,7 +13,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from gee_cscc.engine import LocalEngine, reduction
+from gee_cscc.engine import LocalEngine
+from gee_cscc.engine.raster import reduction
 
 YEARS = np.arange(2001, 2006)
 H, W = 4, 5

@@ -22,7 +22,7 @@ import pytest
 import rasterio
 import xarray as xr
 
-from gee_cscc.engine import exports
+from gee_cscc.engine.batch import image_exports as exports
 from gee_cscc.testing import assert_pixels_equal, compute_pixels, grid
 
 NAN = np.nan
@@ -564,7 +564,7 @@ def _wait_operation(name: str, timeout: float = 30.0) -> dict:
 
 
 def test_region_and_scale_export(engine, stored, names):
-    from gee_cscc.engine.grid import METERS_PER_DEGREE
+    from gee_cscc.engine.raster.grid import METERS_PER_DEGREE
 
     task = ee.batch.Export.image.toDrive(
         stored,

@@ -1032,7 +1032,7 @@ ALIASES = {
 
 
 def test_every_image_algorithm_has_a_test():
-    from gee_cscc.engine import registry
+    from gee_cscc.engine.core import registry
 
     registry.implemented()
     impls = registry._IMPLEMENTATIONS

@@ -22,9 +22,12 @@ import ee
 import numpy as np
 import pytest
 
-from gee_cscc.engine import raster_io, reduction, server, store
-from gee_cscc.engine.grid import Grid, Projection
-from gee_cscc.engine.values import constant_band, is_uniform, pixel_cache, pointwise
+from gee_cscc.engine.core.values import constant_band, is_uniform, pixel_cache, pointwise
+from gee_cscc.engine.raster import reduction
+from gee_cscc.engine.raster.grid import Grid, Projection
+from gee_cscc.engine.service import server
+from gee_cscc.engine.store import assets as store
+from gee_cscc.engine.store import raster_io
 from gee_cscc.testing import compute_pixels, grid, grid_of, npp_cube
 
 YEARS = range(2001, 2007)
@@ -186,7 +189,7 @@ def test_constants_and_their_arithmetic_are_broadcast_views():
         mv, mm = mixed.compute(g)
     assert is_uniform(mv) and float(mv[0, 0]) == 6.0 and bool(mm.all())
 
-    from gee_cscc.engine.values import Band
+    from gee_cscc.engine.core.values import Band
 
     real = Band("r", ramp)
     summed = pointwise([real, three], lambda a, b: (a[0] + b[0], a[1] & b[1]), name="s", dtype="f")

@@ -16,9 +16,9 @@ import shapely
 import shapely.geometry as sg
 import shapely.ops
 
-from gee_cscc.engine.grid import Grid, Projection
-from gee_cscc.engine.rasterize import centre_mask, coverage_fraction
-from gee_cscc.engine.values import Geometry
+from gee_cscc.engine.core.values import Geometry
+from gee_cscc.engine.raster.grid import Grid, Projection
+from gee_cscc.engine.raster.rasterize import centre_mask, coverage_fraction
 
 UNIT = Grid(Projection("EPSG:4326", (1.0, 0.0, 0.0, 0.0, -1.0, 6.0)), (6, 6))
 GEOD = pyproj.Geod(ellps="WGS84")
@@ -425,7 +425,7 @@ def test_export_rectangle_in_the_image_projection(image_id):
 def test_clip_to_bounds_and_scale_with_a_scale(image_id):
     import ee
 
-    from gee_cscc.engine.grid import METERS_PER_DEGREE
+    from gee_cscc.engine.raster.grid import METERS_PER_DEGREE
 
     # The image projection scaled to 0.25° keeps its origin (100, 40); the bounding box
     # [100.3, 101.2] × [38.9, 39.95] meets columns 1..4 (x 100.25..101.25) and rows 0..4
@@ -442,7 +442,7 @@ def test_clip_to_bounds_and_scale_keeps_an_unaligned_origin(engine, tmp_asset):
     """Scaling the image projection keeps its translation (the docs: the projection is scaled)."""
     import ee
 
-    from gee_cscc.engine.grid import METERS_PER_DEGREE
+    from gee_cscc.engine.raster.grid import METERS_PER_DEGREE
 
     da = data_array(np.ones((4, 5)), (0.5, 0.0, 100.1, 0.0, -0.5, 40.2))
     asset = tmp_asset("shifted")
@@ -469,9 +469,9 @@ def test_vertex_on_the_last_row_centre_line():
     (regression: such edges were dropped, and rasterizing raised 'unclosed ring')."""
     import shapely
 
-    from gee_cscc.engine.grid import Grid, Projection
-    from gee_cscc.engine.rasterize import centre_mask
-    from gee_cscc.engine.values import Geometry
+    from gee_cscc.engine.core.values import Geometry
+    from gee_cscc.engine.raster.grid import Grid, Projection
+    from gee_cscc.engine.raster.rasterize import centre_mask
 
     grid = Grid(Projection("EPSG:4326", (1.0, 0.0, 0.0, 0.0, -1.0, 4.0)), (4, 4))
     # Last row's centres are at y = 0.5; the triangle has a vertex exactly there.

@@ -16,7 +16,8 @@ import scipy.stats
 import shapely
 import xarray as xr
 
-from gee_cscc.engine import LocalEngine, reduction
+from gee_cscc.engine import LocalEngine
+from gee_cscc.engine.raster import reduction
 
 H, W = 9, 11
 X0, Y0 = 20.0, 40.0  # top-left corner; 1-degree pixels

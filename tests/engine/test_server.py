@@ -17,8 +17,9 @@ import ee
 import numpy as np
 import pytest
 
-from gee_cscc.engine import initialize_ee, registry
-from gee_cscc.engine.server import COMPUTE_PIXELS_LIMIT
+from gee_cscc.engine import initialize_ee
+from gee_cscc.engine.core import registry
+from gee_cscc.engine.service.server import COMPUTE_PIXELS_LIMIT
 from gee_cscc.testing import NetworkBlockedError, grid, npp_cube
 
 PROJECT = "projects/local-project"

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from gee_cscc.engine import EEError
-from gee_cscc.engine.store import AssetName, AssetStore, year_millis
+from gee_cscc.engine import AssetStore, EEError, year_millis
+from gee_cscc.engine.store.assets import AssetName
 from gee_cscc.testing import (
     assert_pixels_equal,
     compute_pixels,

@@ -9,6 +9,5 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-for _info in pkgutil.iter_modules(__path__):
-    if not _info.name.startswith("_"):
-        importlib.import_module(f"{__name__}.{_info.name}")
+for _info in pkgutil.walk_packages(__path__, prefix=f"{__name__}."):
+    importlib.import_module(_info.name)

@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from ..core.values import Band, Image, PixelData, constant_band, pointwise, promote
 from ..errors import EEError
-from ..values import Band, Image, PixelData, constant_band, pointwise, promote
 
 __all__ = [
     "as_image",

@@ -10,10 +10,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ..core.registry import algorithm
+from ..core.values import Element
 from ..errors import EEError
-from ..registry import algorithm
-from ..values import Element
-from .misc import as_bool, as_dict, as_list, as_number, as_str, invalid_type
+from .projection import as_bool, as_dict, as_list, as_number, as_str, invalid_type
 
 __all__ = ["sorted_dict"]
 
@@ -86,7 +86,7 @@ def get_array(dictionary: Any, key: Any) -> Any:
 
 @algorithm("Dictionary.getGeometry")
 def get_geometry(dictionary: Any, key: Any) -> Any:
-    from ..values import Geometry
+    from ..core.values import Geometry
 
     v = get(dictionary, key)
     if not isinstance(v, Geometry):
@@ -259,7 +259,7 @@ def to_array(dictionary: Any, keys: Any = None, axis: Any = 0) -> list:
 @algorithm("Dictionary.toImage")
 def to_image(dictionary: Any, names: Any = None) -> Any:
     """A constant image with one band per (numeric) value, named by its key."""
-    from ..values import Image, constant_band
+    from ..core.values import Image, constant_band
 
     d = _dict(dictionary, "Dictionary.toImage")
     keys_ = sorted(d) if names is None else _keys(names, "Dictionary.toImage", "names")

@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..core.registry import algorithm
+from ..core.values import Feature, Geometry
 from ..errors import EEError
-from ..registry import algorithm
-from ..values import Feature, Geometry
-from . import geometry as geo
-from .misc import as_number, invalid_type, required
+from .geometry import geometry as geo
+from .projection import as_number, invalid_type, required
 
 __all__ = ["as_feature"]
 
@@ -191,7 +191,7 @@ def feature_dissolve(feature: Any, maxError: Any = None, proj: Any = None) -> Fe
 
 
 def _register_pair(name: str, returns_feature: bool) -> None:
-    from ..registry import call
+    from ..core.registry import call
 
     @algorithm(f"Feature.{name}")
     def impl(left: Any, right: Any, maxError: Any = None, proj: Any = None) -> Any:

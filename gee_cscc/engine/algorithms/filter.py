@@ -20,11 +20,11 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..core.registry import algorithm
+from ..core.values import Date, DateRange, Element, Feature, Geometry, Image
 from ..errors import EEError
-from ..registry import algorithm
-from ..values import Date, DateRange, Element, Feature, Geometry, Image
-from .date import calendar_field
-from .misc import as_int, as_list, as_number, as_str, ee_equal, invalid_type, type_name
+from .date.date import calendar_field
+from .projection import as_int, as_list, as_number, as_str, ee_equal, invalid_type, type_name
 
 __all__ = ["Filter", "field_value"]
 
@@ -74,7 +74,7 @@ def _element_geometry(element: Element) -> Geometry | None:
     if isinstance(element, Feature):
         return element.geometry
     if isinstance(element, Image):
-        from .image import image_geometry
+        from .image.spatial import image_geometry
 
         return image_geometry(element)
     return None
@@ -385,7 +385,7 @@ def _shape(value: Any) -> Any:
     if value is None:
         return None
     if isinstance(value, (Element, Geometry)):
-        from .image import as_geometry
+        from .image.spatial import as_geometry
 
         try:
             geom = value if isinstance(value, Geometry) else as_geometry(value, "Filter")

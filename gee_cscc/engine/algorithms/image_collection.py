@@ -19,13 +19,13 @@ from typing import Any
 
 import numpy as np
 
-from .. import reduction
-from ..context import current
+from ..core.context import current
+from ..core.registry import algorithm, call
+from ..core.values import Band, Image, ImageCollection, PixelData, tile_cache
 from ..errors import EEError
-from ..grid import Grid
-from ..registry import algorithm, call
-from ..values import Band, Image, ImageCollection, PixelData, tile_cache
-from .reducer import Reducer, as_reducer, for_each
+from ..raster import reduction
+from ..raster.grid import Grid
+from .reducer.reducers import Reducer, as_reducer, for_each
 
 # --- loading and building ----------------------------------------------------------------
 

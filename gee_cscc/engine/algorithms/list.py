@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..core.registry import algorithm
 from ..errors import EEError
-from ..registry import algorithm
-from .misc import (
+from .projection import (
     as_int,
     as_list,
     as_number,
@@ -89,7 +89,7 @@ def list_filter(list: Any, filter: Any) -> list:
 @algorithm("List.reduce")
 def list_reduce(list: Any, reducer: Any) -> Any:
     """A reducer over the list (each item a list of inputs for a multi-input reducer)."""
-    from .collection import run_reducer
+    from .collection.collection import run_reducer
 
     items = _list(list, "List.reduce")
     n_inputs = _reducer_inputs(reducer)
@@ -110,7 +110,7 @@ def list_reduce(list: Any, reducer: Any) -> Any:
 
 
 def _reducer_inputs(reducer: Any) -> int:
-    from .collection import reducer_input_count
+    from .collection.collection import reducer_input_count
 
     return reducer_input_count(reducer, "List.reduce")
 
@@ -154,7 +154,7 @@ def list_get_array(list: Any, index: Any) -> Any:
 
 @algorithm("List.getGeometry")
 def list_get_geometry(list: Any, index: Any) -> Any:
-    from ..values import Geometry
+    from ..core.values import Geometry
 
     v = list_get(list, index)
     if not isinstance(v, Geometry):

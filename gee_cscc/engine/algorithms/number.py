@@ -14,10 +14,10 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from ..core.registry import algorithm
+from ..core.values import INT_RANGES
 from ..errors import EEError
-from ..registry import algorithm
-from ..values import INT_RANGES
-from .misc import as_int, as_number, as_str, invalid_type, number_to_string
+from .projection import as_int, as_number, as_str, invalid_type, number_to_string
 
 __all__ = ["cast_number", "format_number"]
 

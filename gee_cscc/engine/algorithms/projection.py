@@ -17,10 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import EEError
-from ..grid import METERS_PER_DEGREE, Projection
-from ..registry import algorithm
-from ..values import (
+from ..core.registry import algorithm
+from ..core.values import (
     Date,
     DateRange,
     Feature,
@@ -29,6 +27,8 @@ from ..values import (
     Image,
     ImageCollection,
 )
+from ..errors import EEError
+from ..raster.grid import METERS_PER_DEGREE, Projection
 
 __all__ = [
     "ErrorMargin",
@@ -80,7 +80,7 @@ def type_name(value: Any) -> str:
     ):
         if isinstance(value, cls):
             return name
-    from .reducer import Reducer
+    from .reducer.reducers import Reducer
 
     if isinstance(value, Reducer):
         return "Reducer"

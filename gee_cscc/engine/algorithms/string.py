@@ -11,10 +11,10 @@ import json
 import re
 from typing import Any
 
+from ..core.registry import algorithm
+from ..core.serialize import to_info
 from ..errors import EEError
-from ..registry import algorithm
-from ..serialize import to_info
-from .misc import as_int, as_str, invalid_type, number_to_string
+from .projection import as_int, as_str, invalid_type, number_to_string
 
 __all__ = ["to_string"]
 

@@ -11,12 +11,12 @@ from typing import Any
 
 import numpy as np
 
-from .context import RequestContext
-from .errors import AlreadyExistsError, EEError
-from .operations import CancelledError
-from .serialize import to_info
-from .store import AssetName, AssetStore
-from .values import pixel_cache
+from ..core.context import RequestContext
+from ..core.serialize import to_info
+from ..core.values import pixel_cache
+from ..errors import AlreadyExistsError, EEError
+from ..service.operations import CancelledError
+from ..store.assets import AssetName, AssetStore
 
 #: Earth Engine's default ``maxPixels`` of an image export.
 DEFAULT_MAX_PIXELS = 100_000_000
@@ -144,7 +144,7 @@ def _millis(value: Any, what: str) -> float:
 
 
 def _evaluate(body: Mapping[str, Any]) -> Any:
-    from .evaluate import evaluate
+    from ..core.evaluate import evaluate
 
     expression = body.get("expression")
     if not expression:

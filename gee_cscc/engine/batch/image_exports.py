@@ -76,7 +76,13 @@ from typing import Any
 
 import numpy as np
 
-from ._export_common import (
+from ..core.context import RequestContext, request_context
+from ..core.values import Band, Image, output_numpy_dtype
+from ..errors import EEError, UnimplementedError
+from ..raster.grid import Grid
+from ..raster.reduction import compute_tiled
+from ..store.assets import AssetName, AssetStore
+from .destinations import (
     _GDAL_NAMES,
     DEFAULT_MAX_PIXELS,
     STRIP_COLS,
@@ -96,14 +102,8 @@ from ._export_common import (
     gcs_path,
     gcs_uri_to_path,
 )
-from ._ingestion import _import_image, _import_table
-from ._table_exports import _export_table
-from .context import RequestContext, request_context
-from .errors import EEError, UnimplementedError
-from .grid import Grid
-from .reduction import compute_tiled
-from .store import AssetName, AssetStore
-from .values import Band, Image, output_numpy_dtype
+from .ingestion import _import_image, _import_table
+from .table_exports import _export_table
 
 __all__ = [
     "run_operation",

@@ -14,7 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from ._export_common import (
+from ..core.context import RequestContext
+from ..errors import EEError, UnimplementedError
+from ..store.assets import AssetName, AssetStore
+from .destinations import (
     STRIP_ROWS,
     ProgressFn,
     _asset_file_dtype,
@@ -25,9 +28,6 @@ from ._export_common import (
     _plain_geojson,
     gcs_uri_to_path,
 )
-from .context import RequestContext
-from .errors import EEError, UnimplementedError
-from .store import AssetName, AssetStore
 
 # --- ingestion --------------------------------------------------------------------------------
 

@@ -10,7 +10,11 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ._export_common import (
+from ..core.context import RequestContext
+from ..core.serialize import to_info
+from ..errors import EEError, UnimplementedError
+from ..store.assets import AssetName, AssetStore
+from .destinations import (
     _EMPTY_GEO,
     ProgressFn,
     _asset_destination,
@@ -22,10 +26,6 @@ from ._export_common import (
     _temp_beside,
     _wrapped_int,
 )
-from .context import RequestContext
-from .errors import EEError, UnimplementedError
-from .serialize import to_info
-from .store import AssetName, AssetStore
 
 # --- table exports ----------------------------------------------------------------------------
 

@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .errors import EEError
+from ..errors import EEError
 
 if TYPE_CHECKING:
-    from .store import AssetStore
+    from ..store.assets import AssetStore
 
 __all__ = ["RequestContext", "current", "request_context"]
 

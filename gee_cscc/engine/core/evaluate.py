@@ -14,8 +14,8 @@ import base64
 from collections.abc import Mapping
 from typing import Any
 
+from ..errors import EEError, UnimplementedError
 from . import registry
-from .errors import EEError, UnimplementedError
 
 __all__ = ["Closure", "evaluate"]
 
@@ -153,7 +153,7 @@ class _Graph:
 
     def _eval_if(self, arguments: Mapping[str, Any], env: _Env | None) -> Any:
         """``If`` evaluates only the chosen case, as Earth Engine does."""
-        from .algorithms.misc import truthy
+        from ..algorithms.projection import truthy
 
         cond = self.eval_node(arguments["condition"], env) if "condition" in arguments else None
         case = arguments.get("trueCase" if truthy(cond) else "falseCase")

@@ -14,7 +14,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from .errors import EEError, UnimplementedError
+from ..errors import EEError, UnimplementedError
 
 __all__ = [
     "algorithm",
@@ -67,7 +67,7 @@ def implemented() -> set[str]:
 
 @functools.lru_cache(maxsize=1)
 def _load_modules() -> None:
-    from . import algorithms  # noqa: F401  (registers every module)
+    from .. import algorithms  # noqa: F401  (registers every module)
 
 
 def call(name: str, args: dict[str, Any]) -> Any:

@@ -22,8 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import EEError
-from .grid import DEFAULT_PROJECTION, Grid, Projection
+from ..errors import EEError
+from ..raster.grid import DEFAULT_PROJECTION, Grid, Projection
 
 __all__ = [
     "PixelData",
@@ -375,7 +375,7 @@ class Geometry:
         """The shapely shape transformed into ``crs``."""
         import shapely.affinity
 
-        from .grid import normalize_crs
+        from ..raster.grid import normalize_crs
 
         target = normalize_crs(crs)
         shape, source = self.shape, self.crs

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .errors import EEError
+from ..errors import EEError
 
 __all__ = ["Projection", "Grid", "DEFAULT_PROJECTION", "METERS_PER_DEGREE"]
 

@@ -34,9 +34,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import EEError
+from ..core.values import Geometry
+from ..errors import EEError
 from .grid import Grid, Projection, normalize_crs
-from .values import Geometry
 
 __all__ = [
     "centre_mask",

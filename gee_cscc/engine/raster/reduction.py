@@ -31,9 +31,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import EEError
+from ..core.values import Band, Geometry, Image, PixelData, pixel_cache, tile_cache
+from ..errors import EEError
 from .grid import DEFAULT_PROJECTION, Grid, Projection
-from .values import Band, Geometry, Image, PixelData, pixel_cache, tile_cache
 
 __all__ = [
     "TILE",

@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ..core.values import PixelData
 from .grid import Grid, Projection
-from .values import PixelData
 
 __all__ = ["sample", "read_padded"]
 

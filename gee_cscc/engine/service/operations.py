@@ -17,7 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import EEError, NotFoundError
+from ..errors import EEError, NotFoundError
 
 if TYPE_CHECKING:
     from .server import EngineServer
@@ -96,7 +96,7 @@ class Operations:
 
     def start(self, project: str, kind: str, verb: str, body: dict) -> dict:
         """Start an export or ingestion; returns the Operation JSON."""
-        from .exports import run_operation
+        from ..batch.image_exports import run_operation
 
         request_id = body.get("requestId")
         with self._lock:

@@ -25,14 +25,15 @@ from typing import Any
 
 import numpy as np
 
-from . import reduction, registry
-from .context import RequestContext, request_context
-from .errors import EEError, NotFoundError
-from .evaluate import evaluate
-from .grid import Grid, Projection
-from .serialize import to_info
-from .store import AssetName, AssetStore
-from .values import Image, output_numpy_dtype, pixel_cache
+from ..core import registry
+from ..core.context import RequestContext, request_context
+from ..core.evaluate import evaluate
+from ..core.serialize import to_info
+from ..core.values import Image, output_numpy_dtype, pixel_cache
+from ..errors import EEError, NotFoundError
+from ..raster import reduction
+from ..raster.grid import Grid, Projection
+from ..store.assets import AssetName, AssetStore
 
 __all__ = ["EngineServer", "discovery_document"]
 
@@ -541,7 +542,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(eng.operations.list(m.group("project"), query))
             return
         # --- maps and thumbnails (getMapId tiles, getThumbURL): see maps.py -----------------
-        from . import maps
+        from . import tiles as maps
 
         reply = maps.handle(eng, method, rest, self._body)
         if reply is not None:

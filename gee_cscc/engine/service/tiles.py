@@ -40,10 +40,18 @@ from typing import Any
 
 import numpy as np
 
-from .context import request_context
-from .errors import EEError, NotFoundError
-from .grid import Grid, Projection
-from .values import INT_RANGES, Band, Image, PixelData, is_integer_dtype, pixel_cache, pointwise
+from ..core.context import request_context
+from ..core.values import (
+    INT_RANGES,
+    Band,
+    Image,
+    PixelData,
+    is_integer_dtype,
+    pixel_cache,
+    pointwise,
+)
+from ..errors import EEError, NotFoundError
+from ..raster.grid import Grid, Projection
 
 __all__ = [
     "TILE_SIZE",
@@ -154,7 +162,7 @@ def _to_byte(values: np.ndarray) -> np.ndarray:
 
 
 def _select_vis_bands(image: Image, bands: Any) -> list[Band]:
-    from .algorithms._util import select_names
+    from ..algorithms.bands import select_names
 
     names = _split(bands)
     if names:
@@ -445,7 +453,7 @@ def _unwrap(value: Any) -> Any:
 
 def _image_of(body: dict, what: str) -> Image:
     """The request's image: expression, ``bandIds`` and ``visualizationOptions`` applied."""
-    from .evaluate import evaluate
+    from ..core.evaluate import evaluate
 
     image = evaluate(body.get("expression") or {})
     if not isinstance(image, Image):

@@ -26,11 +26,11 @@ from typing import Any
 
 import numpy as np
 
-from ._conversions import as_geojson, image_arrays, with_name
-from .errors import AlreadyExistsError, EEError, NotFoundError, PermissionDeniedError
-from .grid import Grid, Projection
+from ..core.values import Band, Feature, FeatureCollection, Geometry, Image, ImageCollection
+from ..errors import AlreadyExistsError, EEError, NotFoundError, PermissionDeniedError
+from ..raster.grid import Grid, Projection
+from .conversions import as_geojson, image_arrays, with_name
 from .raster_io import GeoTiffBandReader
-from .values import Band, Feature, FeatureCollection, Geometry, Image, ImageCollection
 
 __all__ = ["AssetStore", "AssetName", "year_millis"]
 

@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from .errors import EEError
-from .grid import Projection
+from ..errors import EEError
+from ..raster.grid import Projection
 
 __all__ = ["image_arrays", "as_geojson", "with_name"]
 

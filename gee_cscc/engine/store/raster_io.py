@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .grid import Grid, Projection
+from ..raster.grid import Grid, Projection
 
 __all__ = ["BandCache", "GeoTiffBandReader", "BAND_CACHE"]
 
@@ -127,6 +127,6 @@ class GeoTiffBandReader:
         return values, mask
 
     def __call__(self, grid: Grid):
-        from .resample import sample
+        from ..raster.resample import sample
 
         return sample(self.proj, self.shape, self.read, grid)

@@ -21,14 +21,14 @@ from typing import Any
 
 import numpy as np
 
-from ..context import current
-from ..errors import EEError
-from ..registry import algorithm
-from ..serialize import to_info
-from ..values import Element, FeatureCollection, Image, ImageCollection
-from .element import get_property
-from .filter import Filter
-from .misc import (
+from ...core.context import current
+from ...core.registry import algorithm
+from ...core.serialize import to_info
+from ...core.values import Element, FeatureCollection, Image, ImageCollection
+from ...errors import EEError
+from ..element import get_property
+from ..filter import Filter
+from ..projection import (
     as_int,
     as_list,
     as_str,
@@ -74,7 +74,7 @@ def _index_of(element: Any, position: int) -> str:
 
 def reducer_input_count(reducer: Any, algo: str) -> int:
     """The number of inputs of a reducer argument (checking that it is a Reducer)."""
-    from .reducer import Reducer
+    from ..reducer.reducers import Reducer
 
     if not isinstance(reducer, Reducer):
         raise invalid_type(algo, "reducer", "Reducer", reducer)
@@ -154,7 +154,7 @@ def map_(collection: Any, baseAlgorithm: Any, dropNulls: Any = False) -> Collect
 
 
 def _type(value: Any) -> str:
-    from .misc import type_name
+    from ..projection import type_name
 
     return type_name(value)
 
@@ -509,7 +509,7 @@ def aggregate_histogram(collection: Any, property: Any) -> dict:
 
 
 def _element_geometries(collection: Any, what: str) -> list[Any]:
-    from ..values import Geometry
+    from ...core.values import Geometry
 
     if not hasattr(collection, "elements"):
         raise EEError(f"{what}: expected a collection, got {type(collection).__name__}.")
@@ -517,7 +517,7 @@ def _element_geometries(collection: Any, what: str) -> list[Any]:
     for element in collection.elements:
         geometry = getattr(element, "geometry", None)
         if isinstance(element, Image):
-            from ..registry import call
+            from ...core.registry import call
 
             geometry = call("Image.geometry", {"feature": element})
         if isinstance(geometry, Geometry):
@@ -530,7 +530,7 @@ def collection_geometry(collection: Any, maxError: Any = None) -> Any:  # noqa: 
     """The merged geometries of a collection's elements (a union, in EPSG:4326)."""
     import shapely
 
-    from ..values import Geometry
+    from ...core.values import Geometry
 
     geoms = _element_geometries(collection, "Collection.geometry")
     if not geoms:
@@ -548,7 +548,7 @@ def collection_geometry(collection: Any, maxError: Any = None) -> Any:  # noqa: 
 @algorithm("Collection.bounds")
 def collection_bounds(collection: Any, maxError: Any = None, proj: Any = None) -> Any:  # noqa: N803
     """The bounding box of a collection's geometries (through ``Geometry.bounds``)."""
-    from ..registry import call
+    from ...core.registry import call
 
     merged = collection_geometry(collection, maxError)
     args = {"geometry": merged}
@@ -563,7 +563,7 @@ def _rgba(color: Any, what: str) -> tuple[int, int, int, int]:
     """RGBA from a CSS name or hex ``RRGGBB`` / ``RRGGBBAA`` (alpha 255 when not given)."""
     import re
 
-    from ..maps import parse_color
+    from ...service.tiles import parse_color
 
     text = str(color).strip().lstrip("#").lower()
     if re.fullmatch(r"[0-9a-f]{8}", text):
@@ -594,9 +594,9 @@ def collection_style(
     """
     import shapely
 
-    from ..rasterize import centre_mask
-    from ..reduction import shared_outputs
-    from ..values import Band, Geometry
+    from ...core.values import Band, Geometry
+    from ...raster.rasterize import centre_mask
+    from ...raster.reduction import shared_outputs
 
     what = "Collection.style"
     if styleProperty is not None:

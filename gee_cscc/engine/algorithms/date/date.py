@@ -16,11 +16,11 @@ import re
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ..errors import EEError
-from ..registry import algorithm
-from ..values import Date, DateRange
-from ._joda import _MONTHS, _format_field, _parse_regex, _tokens
-from .misc import as_int, as_number, as_str, invalid_type
+from ...core.registry import algorithm
+from ...core.values import Date, DateRange
+from ...errors import EEError
+from ..projection import as_int, as_number, as_str, invalid_type
+from .joda import _MONTHS, _format_field, _parse_regex, _tokens
 
 __all__ = [
     "UNIT_MILLIS",

@@ -11,10 +11,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..registry import algorithm
-from ..values import Date, DateRange
+from ...core.registry import algorithm
+from ...core.values import Date, DateRange
+from ..projection import invalid_type
 from .date import _zone, to_millis
-from .misc import invalid_type
 
 
 def _range_arg(value: Any, algo: str, arg: str = "dateRange") -> DateRange:

@@ -11,7 +11,7 @@ import datetime as dt
 import re
 from typing import Any
 
-from ..errors import EEError
+from ...errors import EEError
 
 _MONTHS = [
     "January", "February", "March", "April", "May", "June",

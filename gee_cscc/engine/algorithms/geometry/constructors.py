@@ -17,13 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import EEError
-from ..grid import Projection
-from ..registry import algorithm
-from ..values import Geometry
-from ._geodesy import DEFAULT_MAX_ERROR_M, _frame, _in_frame, _is_geographic
+from ...core.registry import algorithm
+from ...core.values import Geometry
+from ...errors import EEError
+from ...raster.grid import Projection
+from ..projection import as_number, invalid_type, required
+from .geodesy import DEFAULT_MAX_ERROR_M, _frame, _in_frame, _is_geographic
 from .geometry import as_projection_arg, margin_metres
-from .misc import as_number, invalid_type, required
 
 
 class _Parse:

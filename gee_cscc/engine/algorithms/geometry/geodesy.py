@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from ..area import lonlat_ring_area
-from ..grid import METERS_PER_DEGREE, Projection
-from ..rasterize import pixel_coordinates, shape_in
-from ..values import Geometry
+from ...core.values import Geometry
+from ...raster.area import lonlat_ring_area
+from ...raster.grid import METERS_PER_DEGREE, Projection
+from ...raster.rasterize import pixel_coordinates, shape_in
 
 __all__ = [
     "DEFAULT_MAX_ERROR_M",

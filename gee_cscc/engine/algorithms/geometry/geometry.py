@@ -28,11 +28,12 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import EEError
-from ..grid import Projection
-from ..registry import algorithm
-from ..values import Feature, Geometry
-from ._geodesy import (
+from ...core.registry import algorithm
+from ...core.values import Feature, Geometry
+from ...errors import EEError
+from ...raster.grid import Projection
+from ..projection import ErrorMargin, as_number, invalid_type, required
+from .geodesy import (
     _IDENTITY,
     DEFAULT_MAX_ERROR_M,
     _frame,
@@ -42,7 +43,7 @@ from ._geodesy import (
     geometry_length,
     geometry_perimeter,
 )
-from ._geometry_ops import (
+from .operations import (
     _valid,
     bounds_of,
     buffer_of,
@@ -52,7 +53,6 @@ from ._geometry_ops import (
     simplify_of,
     transform_of,
 )
-from .misc import ErrorMargin, as_number, invalid_type, required
 
 __all__ = [
     "as_geometry",

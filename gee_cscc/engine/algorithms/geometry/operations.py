@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import EEError
-from ..grid import Projection
-from ..values import Geometry
-from ._geodesy import (
+from ...core.values import Geometry
+from ...errors import EEError
+from ...raster.grid import Projection
+from .geodesy import (
     DEFAULT_MAX_ERROR_M,
     _frame,
     _in_frame,

@@ -26,14 +26,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import reduction
-from ..errors import EEError
-from ..grid import Projection
-from ..registry import algorithm
-from ..values import Band, Feature, FeatureCollection, Image
-from .image import as_geometry
-from .image_collection import composite
-from .reducer import Reducer, as_reducer, for_each
+from ...core.registry import algorithm
+from ...core.values import Band, Feature, FeatureCollection, Image
+from ...errors import EEError
+from ...raster import reduction
+from ...raster.grid import Projection
+from ..image_collection import composite
+from ..reducer.reducers import Reducer, as_reducer, for_each
+from .spatial import as_geometry
 
 DEFAULT_MAX_PIXELS = 10_000_000
 

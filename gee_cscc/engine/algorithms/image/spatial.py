@@ -13,14 +13,9 @@ from typing import Any
 
 import numpy as np
 
-from .. import area as _area
-from ..context import current
-from ..errors import EEError
-from ..grid import DEFAULT_PROJECTION, Grid, Projection
-from ..rasterize import centre_mask, geometry_shape_in
-from ..registry import algorithm
-from ..resample import sample
-from ..values import (
+from ...core.context import current
+from ...core.registry import algorithm
+from ...core.values import (
     Band,
     Date,
     Feature,
@@ -33,7 +28,12 @@ from ..values import (
     pointwise,
     promote,
 )
-from ._util import as_image, binary_image_op, match_bands, select_names, unary_image_op
+from ...errors import EEError
+from ...raster import area as _area
+from ...raster.grid import DEFAULT_PROJECTION, Grid, Projection
+from ...raster.rasterize import centre_mask, geometry_shape_in
+from ...raster.resample import sample
+from ..bands import as_image, binary_image_op, match_bands, select_names, unary_image_op
 
 # --- construction --------------------------------------------------------------------------
 
@@ -147,7 +147,7 @@ def band_names(image: Image) -> list[str]:
 
 @algorithm("Image.bandTypes")
 def band_types(image: Image) -> dict:
-    from ..values import precision_info
+    from ...core.values import precision_info
 
     return {b.name: precision_info(b.dtype) for b in image.bands}
 
@@ -799,7 +799,7 @@ def copy_properties(
     properties: list | None = None,
     exclude: list | None = None,
 ) -> Any:
-    from .element import copy_properties as _copy
+    from ..element import copy_properties as _copy
 
     return _copy(destination=destination, source=source, properties=properties, exclude=exclude)
 
@@ -821,7 +821,7 @@ def visualize(
     forceRgbOutput: bool = False,  # noqa: N803
 ) -> Image:
     """An 8-bit grayscale or RGB rendering (see :func:`gee_cscc.engine.maps.visualize`)."""
-    from ..maps import visualize as _visualize
+    from ...service.tiles import visualize as _visualize
 
     return _visualize(
         image,

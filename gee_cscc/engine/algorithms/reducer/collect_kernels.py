@@ -13,12 +13,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import EEError
-from ..reduction import Batch
-from ._reducer_kernels import Column, _Kernel, _raw_take
+from ...errors import EEError
+from ...raster.reduction import Batch
+from .kernels import Column, _Kernel, _raw_take
 
 if TYPE_CHECKING:
-    from ._reducer_tree import Primitive
+    from .tree import Primitive
 
 #: The most elements a pairwise statistic (sensSlope, kendall, spearman, mode) builds at once.
 PAIR_CHUNK = 4_000_000

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import EEError
-from ..reduction import Batch
+from ...errors import EEError
+from ...raster.reduction import Batch
 
 if TYPE_CHECKING:
-    from ._reducer_tree import Primitive
+    from .tree import Primitive
 
 Column = Any  # np.ndarray (P,) float with NaN = null, or a list of P Python objects
 

@@ -43,10 +43,10 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..errors import EEError
-from ..registry import algorithm
-from ..values import Image, is_integer_dtype
-from ._reducer_collect_kernels import (
+from ...core.registry import algorithm
+from ...core.values import Image, is_integer_dtype
+from ...errors import EEError
+from .collect_kernels import (
     _FixedHistogram,
     _FrequencyHistogram,
     _IntervalMean,
@@ -57,7 +57,7 @@ from ._reducer_collect_kernels import (
     _Spearman,
     _ToList,
 )
-from ._reducer_kernels import (
+from .kernels import (
     _CoMoments,
     _Count,
     _Extreme,
@@ -67,7 +67,7 @@ from ._reducer_kernels import (
     _Moments,
     _Pick,
 )
-from ._reducer_tree import Composite, Group, Primitive, Reducer, Repeat, as_reducer, for_each
+from .tree import Composite, Group, Primitive, Reducer, Repeat, as_reducer, for_each
 
 __all__ = ["Reducer", "Primitive", "Composite", "Repeat", "Group", "for_each", "as_reducer"]
 

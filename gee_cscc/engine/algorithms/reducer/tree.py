@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import EEError
-from ..reduction import Batch, column_value
-from ._reducer_kernels import Column
+from ...errors import EEError
+from ...raster.reduction import Batch, column_value
+from .kernels import Column
 
 if TYPE_CHECKING:
-    from ._reducer_kernels import _Kernel
+    from .kernels import _Kernel
 
 __all__ = ["Reducer", "Primitive", "Composite", "Repeat", "Group", "for_each", "as_reducer"]
 
@@ -84,7 +84,7 @@ class Reducer(ABC):
 
         ``weights`` is None or a list with one column of weights (``weightSelectors``).
         """
-        from ..reduction import reduce_records
+        from ...raster.reduction import reduce_records
 
         w = None
         if weights:
@@ -98,7 +98,7 @@ class Reducer(ABC):
         return reduce_records(self, columns, w)
 
     def info(self) -> dict:
-        from ..serialize import to_info
+        from ...core.serialize import to_info
 
         return {"type": self.name, **{k: to_info(v) for k, v in self.args.items()}}
 

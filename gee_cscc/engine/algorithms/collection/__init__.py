@@ -1,0 +1,1 @@
+"""``Collection.*`` algorithms (shared by FeatureCollection and ImageCollection)."""

@@ -1,0 +1,1 @@
+"""``Date.*`` and ``DateRange.*`` algorithms and Joda-Time date patterns."""

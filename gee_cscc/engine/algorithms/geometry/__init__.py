@@ -1,0 +1,1 @@
+"""``Geometry.*`` algorithms, geometry constructors and the geodesy they share."""

@@ -1,0 +1,1 @@
+"""``Reducer.*`` algorithms, the reducer tree (primitives, combinators) and its kernels."""
