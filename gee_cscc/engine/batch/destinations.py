@@ -26,7 +26,7 @@ STRIP_COLS = 4096
 
 ProgressFn = Callable[[float], None]
 
-_GDAL_NAMES = {
+GDAL_TYPE_NAMES = {
     "uint8": "UInt8",
     "int8": "Int8",
     "uint16": "UInt16",
@@ -37,18 +37,19 @@ _GDAL_NAMES = {
     "float32": "Float32",
     "float64": "Float64",
 }
-_EMPTY_GEO = {"type": "MultiPoint", "coordinates": []}
+EMPTY_GEOMETRY = {"type": "MultiPoint", "coordinates": []}
 
 
 # --- small helpers ----------------------------------------------------------------------------
 
 
-def _check_cancel(cancel_event: threading.Event) -> None:
+def check_cancel(cancel_event: threading.Event) -> None:
+    """Raise :class:`CancelledError` if the operation was cancelled."""
     if cancel_event.is_set():
         raise CancelledError()
 
 
-def _wrapped_int(value: Any, default: int | None) -> int | None:
+def wrapped_int(value: Any, default: int | None) -> int | None:
     """An Int64Value/Int32Value (``{"value": "123"}``), a number or a numeric string."""
     if value is None:
         return default
@@ -62,7 +63,8 @@ def _wrapped_int(value: Any, default: int | None) -> int | None:
         raise EEError(f"Invalid integer value: {value!r}.") from None
 
 
-def _wrapped_float(value: Any) -> float | None:
+def wrapped_float(value: Any) -> float | None:
+    """A FloatValue/DoubleValue (``{"value": 1.5}``), a number or a numeric string; None if absent."""
     if value is None:
         return None
     if isinstance(value, Mapping):
@@ -118,12 +120,13 @@ def gcs_uri_to_path(root: Path, uri: str) -> Path:
     return gcs_path(root, bucket, obj)
 
 
-def _temp_beside(path: Path) -> Path:
+def temp_beside(path: Path) -> Path:
+    """A fresh temporary path in the folder of ``path`` (created), for an atomic replace."""
     path.parent.mkdir(parents=True, exist_ok=True)
     return path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
 
 
-def _millis(value: Any, what: str) -> float:
+def timestamp_millis(value: Any, what: str) -> float:
     """Milliseconds since the epoch of an RFC 3339 timestamp (or a number of ms)."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
@@ -143,7 +146,8 @@ def _millis(value: Any, what: str) -> float:
     raise EEError(f"Invalid {what}: {value!r}.")
 
 
-def _evaluate(body: Mapping[str, Any]) -> Any:
+def evaluate_expression(body: Mapping[str, Any]) -> Any:
+    """Evaluate the expression graph of an export request (with a pixel cache)."""
     from ..core.evaluate import evaluate
 
     expression = body.get("expression")
@@ -153,9 +157,10 @@ def _evaluate(body: Mapping[str, Any]) -> Any:
         return evaluate(expression)
 
 
-def _asset_destination(
+def asset_destination(
     ctx: RequestContext, options: Mapping[str, Any], kind: str
 ) -> tuple[AssetName, bool]:
+    """The destination asset of an export and whether it may be overwritten (access checked)."""
     dest = options.get("earthEngineDestination") or {}
     name = dest.get("name")
     if not name:
@@ -163,11 +168,11 @@ def _asset_destination(
     store: AssetStore = ctx.store
     asset = store.resolve(name)
     overwrite = bool(dest.get("overwrite", False))
-    _check_destination(ctx, asset, overwrite, kind)
+    check_destination(ctx, asset, overwrite, kind)
     return asset, overwrite
 
 
-def _check_destination(
+def check_destination(
     ctx: RequestContext, asset: AssetName, overwrite: bool, kind: str = "IMAGE"
 ) -> None:
     """Fail early (before computing) when the destination asset may not be written.
@@ -194,7 +199,7 @@ def _check_destination(
         store.check_access(parent, ctx.user, write=True)
 
 
-def _store_properties(props: Mapping[str, Any]) -> dict[str, Any]:
+def store_properties(props: Mapping[str, Any]) -> dict[str, Any]:
     """An element's properties as an asset keeps them (no ``system:`` ones but the times)."""
     out: dict[str, Any] = {}
     for key, value in props.items():
@@ -204,7 +209,7 @@ def _store_properties(props: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def _asset_file_dtype(dtypes: Sequence[str]) -> tuple[np.dtype, float]:
+def asset_file_dtype(dtypes: Sequence[str]) -> tuple[np.dtype, float]:
     """The file type that keeps every band's values and mask, and its nodata value."""
     small_ints = {"uint8", "int8", "uint16", "int16"}
     if all(d in small_ints for d in dtypes):
@@ -214,7 +219,8 @@ def _asset_file_dtype(dtypes: Sequence[str]) -> tuple[np.dtype, float]:
     return np.dtype("float64"), float("nan")
 
 
-def _cast(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+def cast_to_dtype(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Values cast to a file dtype: integers truncated and clipped to its range, NaN → 0."""
     if np.issubdtype(dtype, np.integer):
         info = np.iinfo(dtype)
         v = np.where(np.isfinite(values), values, 0.0)
@@ -222,7 +228,8 @@ def _cast(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
     return values.astype(dtype)
 
 
-def _file_targets(root: Path, opts: Mapping[str, Any], ext: str) -> Path:
+def file_targets(root: Path, opts: Mapping[str, Any], ext: str) -> Path:
+    """The file path (without extension) of a Drive or Cloud Storage export destination."""
     drive = opts.get("driveDestination")
     gcs = opts.get("cloudStorageDestination") or opts.get("gcsDestination")
     if drive is not None:
@@ -237,7 +244,8 @@ def _file_targets(root: Path, opts: Mapping[str, Any], ext: str) -> Path:
     raise EEError("A file export needs driveDestination or cloudStorageDestination.")
 
 
-def _plain_geojson(info: dict | None) -> dict | None:
+def plain_geojson(info: dict | None) -> dict | None:
+    """GeoJSON of a geometry's info without the Earth Engine-only ``geodesic`` member."""
     if info is None:
         return None
     return {k: v for k, v in info.items() if k != "geodesic"}

@@ -83,27 +83,27 @@ from ..raster.grid import Grid
 from ..raster.reduction import compute_tiled
 from ..store.assets import AssetName, AssetStore
 from .destinations import (
-    _GDAL_NAMES,
     DEFAULT_MAX_PIXELS,
+    GDAL_TYPE_NAMES,
     STRIP_COLS,
     STRIP_ROWS,
     ProgressFn,
-    _asset_destination,
-    _asset_file_dtype,
-    _cast,
-    _check_cancel,
-    _evaluate,
-    _file_targets,
-    _store_properties,
-    _temp_beside,
-    _wrapped_float,
-    _wrapped_int,
+    asset_destination,
+    asset_file_dtype,
+    cast_to_dtype,
+    check_cancel,
     drive_path,
+    evaluate_expression,
+    file_targets,
     gcs_path,
     gcs_uri_to_path,
+    store_properties,
+    temp_beside,
+    wrapped_float,
+    wrapped_int,
 )
-from .ingestion import _import_image, _import_table
-from .table_exports import _export_table
+from .ingestion import import_image, import_table
+from .table_exports import export_table
 
 __all__ = [
     "run_operation",
@@ -152,11 +152,11 @@ def run_operation(
         if (kind, verb) == ("image", "export"):
             return _export_image(ctx, body, cancel_event, report)
         if (kind, verb) == ("table", "export"):
-            return _export_table(ctx, body, cancel_event, report)
+            return export_table(ctx, body, cancel_event, report)
         if (kind, verb) == ("image", "import"):
-            return _import_image(ctx, body, cancel_event, report)
+            return import_image(ctx, body, cancel_event, report)
         if (kind, verb) == ("table", "import"):
-            return _import_table(ctx, body, cancel_event, report)
+            return import_table(ctx, body, cancel_event, report)
     raise EEError(f"{kind}:{verb} is not implemented by the local engine.")
 
 
@@ -177,12 +177,12 @@ def _export_image(
     asset: AssetName | None = None
     overwrite = False
     if asset_opts is not None:
-        asset, overwrite = _asset_destination(ctx, asset_opts, "IMAGE")
+        asset, overwrite = asset_destination(ctx, asset_opts, "IMAGE")
     else:
         fmt = str(file_opts.get("fileFormat") or "GEO_TIFF").upper()
         if fmt not in ("GEO_TIFF", "GEOTIFF"):
             raise UnimplementedError(f"Image export to fileFormat {fmt}")
-    image = _evaluate(body)
+    image = evaluate_expression(body)
     if not isinstance(image, Image):
         raise EEError(f"Export.image: the expression is a {type(image).__name__}, not an Image.")
     if not image.bands:
@@ -195,13 +195,13 @@ def _export_image(
         )
     if grid.size == 0:
         raise EEError("Export region contains no pixels.")
-    max_pixels = _wrapped_int(body.get("maxPixels"), DEFAULT_MAX_PIXELS)
+    max_pixels = wrapped_int(body.get("maxPixels"), DEFAULT_MAX_PIXELS)
     if grid.size > max_pixels:
         raise EEError(
             f"Export too large: specified {grid.size} pixels (max: {max_pixels}). "
             "Specify higher maxPixels value if you intend to export a large area."
         )
-    _check_cancel(cancel)
+    check_cancel(cancel)
     if asset is not None:
         return _image_to_asset(ctx, image, grid, asset, overwrite, cancel, progress)
     return _image_to_files(store, image, grid, file_opts, cancel, progress)
@@ -218,7 +218,7 @@ def _image_to_asset(
 ) -> list[str]:
     store: AssetStore = ctx.store
     dtypes = [output_numpy_dtype(b.dtype).name for b in image.bands]
-    file_dtype, nodata = _asset_file_dtype(dtypes)
+    file_dtype, nodata = asset_file_dtype(dtypes)
     tmp = store.scratch_dir() / f"export-{uuid.uuid4().hex}.tif"
     try:
         _write_geotiff(
@@ -231,13 +231,13 @@ def _image_to_asset(
             cancel=cancel,
             progress=progress,
         )
-        _check_cancel(cancel)
+        check_cancel(cancel)
         store.put_geotiff(
             asset,
             tmp,
             bands=[b.name for b in image.bands],
             dtypes=dtypes,
-            properties=_store_properties(image.properties),
+            properties=store_properties(image.properties),
             overwrite=overwrite,
             move=True,
         )
@@ -250,7 +250,7 @@ def _file_dtype(image: Image) -> np.dtype:
     dtypes = [output_numpy_dtype(b.dtype) for b in image.bands]
     kinds = {np.issubdtype(d, np.integer) for d in dtypes}
     if len(kinds) > 1:
-        names = sorted({_GDAL_NAMES.get(d.name, d.name) for d in dtypes})
+        names = sorted({GDAL_TYPE_NAMES.get(d.name, d.name) for d in dtypes})
         raise EEError(
             "Exported bands must have compatible data types; found inconsistent types: "
             f"{' and '.join(names)}."
@@ -266,23 +266,23 @@ def _image_to_files(
     cancel: threading.Event,
     progress: ProgressFn,
 ) -> list[str]:
-    targets = _file_targets(store.root, opts, "tif")
+    targets = file_targets(store.root, opts, "tif")
     tiff = opts.get("geoTiffOptions") or {}
     dtype = _file_dtype(image)
-    nodata = _wrapped_float(tiff.get("noData"))
+    nodata = wrapped_float(tiff.get("noData"))
     if nodata is not None and np.issubdtype(dtype, np.integer):
         info = np.iinfo(dtype)
         if not (float(nodata).is_integer() and info.min <= nodata <= info.max):
             raise EEError(
                 f"noData value {nodata:g} cannot be represented in the exported data type "
-                f"{_GDAL_NAMES.get(dtype.name, dtype.name)}."
+                f"{GDAL_TYPE_NAMES.get(dtype.name, dtype.name)}."
             )
     cog = bool(tiff.get("cloudOptimized", False))
     skip_empty = bool(tiff.get("skipEmptyFiles", False))
     dims = tiff.get("tileDimensions") or opts.get("tileDimensions")
     file_w = int(dims.get("width", grid.width)) if dims else grid.width
     file_h = int(dims.get("height", grid.height)) if dims else grid.height
-    shard = _wrapped_int(tiff.get("tileSize"), 256)
+    shard = wrapped_int(tiff.get("tileSize"), 256)
     if dims and (file_w <= 0 or file_h <= 0 or file_w % shard or file_h % shard):
         raise EEError(
             f"fileDimensions ({file_w}x{file_h}) must be positive multiples of shardSize ({shard})."
@@ -307,7 +307,7 @@ def _image_to_files(
             def sub_progress(f: float, _o: float = offset, _s: float = share) -> None:
                 progress(_o + f * _s)
 
-            tmp = _temp_beside(final)
+            tmp = temp_beside(final)
             written.append(tmp)
             any_valid = _write_geotiff(
                 tmp,
@@ -324,13 +324,13 @@ def _image_to_files(
                 tmp.unlink(missing_ok=True)
                 continue
             if cog:
-                cog_tmp = _temp_beside(final)
+                cog_tmp = temp_beside(final)
                 written.append(cog_tmp)
                 _to_cog(tmp, cog_tmp)
                 tmp.unlink(missing_ok=True)
                 tmp = cog_tmp
             finals.append((tmp, final))
-        _check_cancel(cancel)
+        check_cancel(cancel)
         for tmp, final in finals:
             os.replace(tmp, final)
     finally:
@@ -387,11 +387,11 @@ def _write_geotiff(
         for i, band in enumerate(bands, start=1):
             dst.set_band_description(i, band.name)
         for r, c, sub in _windows(grid):
-            _check_cancel(cancel)
+            check_cancel(cancel)
             # Tile by tile inside the strip: memory stays one tile's intermediates.
             for i, (values, mask) in enumerate(compute_tiled(bands, sub), start=1):
                 any_valid = any_valid or bool(mask.any())
-                out = _cast(np.where(mask, values, fill), dtype)
+                out = cast_to_dtype(np.where(mask, values, fill), dtype)
                 dst.write(out, i, window=Window(c, r, sub.width, sub.height))
             done += sub.size
             progress(done / total)

@@ -20,13 +20,13 @@ from ..store.assets import AssetName, AssetStore
 from .destinations import (
     STRIP_ROWS,
     ProgressFn,
-    _asset_file_dtype,
-    _cast,
-    _check_cancel,
-    _check_destination,
-    _millis,
-    _plain_geojson,
+    asset_file_dtype,
+    cast_to_dtype,
+    check_cancel,
+    check_destination,
     gcs_uri_to_path,
+    plain_geojson,
+    timestamp_millis,
 )
 
 # --- ingestion --------------------------------------------------------------------------------
@@ -57,7 +57,7 @@ def _manifest_destination(
         raise EEError(f"The {kind} manifest has no name.")
     asset = ctx.store.resolve(name)
     overwrite = bool(body.get("overwrite", False))
-    _check_destination(ctx, asset, overwrite, kind.upper())
+    check_destination(ctx, asset, overwrite, kind.upper())
     return manifest, asset, overwrite
 
 
@@ -65,18 +65,19 @@ def _manifest_properties(manifest: Mapping[str, Any]) -> dict[str, Any]:
     """A manifest's properties, with ``startTime``/``endTime`` as system times."""
     props = dict(manifest.get("properties") or {})
     if manifest.get("startTime") is not None:
-        props["system:time_start"] = _millis(manifest["startTime"], "startTime")
+        props["system:time_start"] = timestamp_millis(manifest["startTime"], "startTime")
     if manifest.get("endTime") is not None:
-        props["system:time_end"] = _millis(manifest["endTime"], "endTime")
+        props["system:time_end"] = timestamp_millis(manifest["endTime"], "endTime")
     return props
 
 
-def _import_image(
+def import_image(
     ctx: RequestContext,
     body: Mapping[str, Any],
     cancel: threading.Event,
     progress: ProgressFn,
 ) -> list[str]:
+    """Run an image ingestion (GeoTIFF sources → an image asset); returns the written paths."""
     import rasterio
     from rasterio.windows import Window
 
@@ -136,7 +137,7 @@ def _import_image(
         missing = list(missing_all) + list((spec.get("missingData") or {}).get("values") or [])
         plan.append((bid, tid, k, [float(v) for v in missing]))
     dtypes = [file_dtypes[tid][k] for _, tid, k, _ in plan]
-    file_dtype, nodata = _asset_file_dtype(dtypes)
+    file_dtype, nodata = asset_file_dtype(dtypes)
     props = _manifest_properties(manifest)
     crs, transform, (height, width) = next(iter(grids.values()))
     tmp = store.scratch_dir() / f"import-{uuid.uuid4().hex}.tif"
@@ -161,7 +162,7 @@ def _import_image(
                 for i, (bid, _, _, _) in enumerate(plan, start=1):
                     dst.set_band_description(i, bid)
                 for r in range(0, height, STRIP_ROWS):
-                    _check_cancel(cancel)
+                    check_cancel(cancel)
                     h = min(STRIP_ROWS, height - r)
                     win = Window(0, r, width, h)
                     for i, (_, tid, k, missing) in enumerate(plan, start=1):
@@ -174,12 +175,12 @@ def _import_image(
                         for v in missing:
                             mask &= values != v
                         out = np.where(mask, values, nodata)
-                        dst.write(_cast(out, file_dtype), i, window=win)
+                        dst.write(cast_to_dtype(out, file_dtype), i, window=win)
                     progress(min(r + h, height) / height)
         finally:
             for src in srcs.values():
                 src.close()
-        _check_cancel(cancel)
+        check_cancel(cancel)
         store.put_geotiff(
             asset,
             tmp,
@@ -215,7 +216,7 @@ def _parse_geometry(text: str) -> dict | None:
         geo = json.loads(text)
         if geo.get("type") == "MultiPoint" and not geo.get("coordinates"):
             return None
-        return _plain_geojson(geo)
+        return plain_geojson(geo)
     import shapely
     import shapely.geometry
 
@@ -225,12 +226,13 @@ def _parse_geometry(text: str) -> dict | None:
         raise EEError(f"Cannot parse geometry {text[:40]!r}.") from None
 
 
-def _import_table(
+def import_table(
     ctx: RequestContext,
     body: Mapping[str, Any],
     cancel: threading.Event,
     progress: ProgressFn,
 ) -> list[str]:
+    """Run a table ingestion (a CSV or GeoJSON source → a table asset); returns the written paths."""
     store: AssetStore = ctx.store
     manifest, asset, overwrite = _manifest_destination(ctx, body, "table")
     sources = manifest.get("sources") or []
@@ -245,7 +247,7 @@ def _import_table(
         xcol, ycol = source.get("xColumn"), source.get("yColumn")
         features = []
         for i, row in enumerate(csv.DictReader(io.StringIO(text))):
-            _check_cancel(cancel)
+            check_cancel(cancel)
             geometry = None
             if xcol and ycol:
                 geometry = {
@@ -265,7 +267,7 @@ def _import_table(
     else:
         raise UnimplementedError(f"Table ingestion of '{uri}' (CSV and GeoJSON only)")
     props = _manifest_properties(manifest)
-    _check_cancel(cancel)
+    check_cancel(cancel)
     store.put_table(asset, gj, properties=props, overwrite=overwrite)
     progress(1.0)
     return [asset.name]

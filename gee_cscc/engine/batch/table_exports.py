@@ -15,16 +15,16 @@ from ..core.serialize import to_info
 from ..errors import EEError, UnimplementedError
 from ..store.assets import AssetName, AssetStore
 from .destinations import (
-    _EMPTY_GEO,
+    EMPTY_GEOMETRY,
     ProgressFn,
-    _asset_destination,
-    _check_cancel,
-    _evaluate,
-    _file_targets,
-    _plain_geojson,
-    _store_properties,
-    _temp_beside,
-    _wrapped_int,
+    asset_destination,
+    check_cancel,
+    evaluate_expression,
+    file_targets,
+    plain_geojson,
+    store_properties,
+    temp_beside,
+    wrapped_int,
 )
 
 # --- table exports ----------------------------------------------------------------------------
@@ -62,12 +62,13 @@ def _check_vertices(elements: Sequence[Any], max_vertices: int | None) -> None:
             )
 
 
-def _export_table(
+def export_table(
     ctx: RequestContext,
     body: Mapping[str, Any],
     cancel: threading.Event,
     progress: ProgressFn,
 ) -> list[str]:
+    """Run a table export (to an asset, Drive or Cloud Storage folder); returns the written paths."""
     store: AssetStore = ctx.store
     asset_opts = body.get("assetExportOptions")
     file_opts = body.get("fileExportOptions")
@@ -80,34 +81,34 @@ def _export_table(
     overwrite = False
     fmt = "CSV"
     if asset_opts is not None:
-        asset, overwrite = _asset_destination(ctx, asset_opts, "TABLE")
+        asset, overwrite = asset_destination(ctx, asset_opts, "TABLE")
     else:
         fmt = str(file_opts.get("fileFormat") or "CSV").upper()
         if fmt not in ("CSV", "GEO_JSON"):
             raise UnimplementedError(f"Table export to fileFormat {fmt}")
-    collection = _evaluate(body)
+    collection = evaluate_expression(body)
     elements = _elements(collection)
-    _check_vertices(elements, _wrapped_int(body.get("maxVertices"), None))
-    _check_cancel(cancel)
+    _check_vertices(elements, wrapped_int(body.get("maxVertices"), None))
+    check_cancel(cancel)
     selectors = body.get("selectors")
     if asset is not None:
         gj = _geojson(elements, None)
         store.put_table(
             asset,
             gj,
-            properties=_store_properties(getattr(collection, "properties", {}) or {}),
+            properties=store_properties(getattr(collection, "properties", {}) or {}),
             overwrite=overwrite,
         )
         progress(1.0)
         return [asset.name]
     ext = "csv" if fmt == "CSV" else "geojson"
-    target = _file_targets(store.root, file_opts, ext)
+    target = file_targets(store.root, file_opts, ext)
     if fmt == "CSV":
         text = _csv_text(elements, selectors)
     else:
         text = json.dumps(_geojson(elements, selectors))
-    _check_cancel(cancel)
-    tmp = _temp_beside(target)
+    check_cancel(cancel)
+    tmp = temp_beside(target)
     try:
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, target)
@@ -163,7 +164,7 @@ def _csv_text(elements: Sequence[Any], selectors: Sequence[str] | None) -> str:
                 row.append(_index_of(el, i))
             elif col == ".geo":
                 geo = _geometry_info(el)
-                row.append(json.dumps(geo or _EMPTY_GEO, separators=(",", ":")))
+                row.append(json.dumps(geo or EMPTY_GEOMETRY, separators=(",", ":")))
             else:
                 row.append(_cell(props.get(col)))
         writer.writerow(row)
@@ -180,7 +181,7 @@ def _geojson(elements: Sequence[Any], selectors: Sequence[str] | None) -> dict:
             {
                 "type": "Feature",
                 "id": _index_of(el, i),
-                "geometry": _plain_geojson(_geometry_info(el)),
+                "geometry": plain_geojson(_geometry_info(el)),
                 "properties": {k: to_info(v) for k, v in props.items()},
             }
         )

@@ -20,7 +20,7 @@ from ...core.registry import algorithm
 from ...core.values import Date, DateRange
 from ...errors import EEError
 from ..projection import as_int, as_number, as_str, invalid_type
-from .joda import _MONTHS, _format_field, _parse_regex, _tokens
+from .joda import MONTH_NAMES, format_field, parse_regex, pattern_tokens
 
 __all__ = [
     "UNIT_MILLIS",
@@ -48,7 +48,8 @@ _UNITS = tuple(UNIT_MILLIS)
 # --- conversions ---------------------------------------------------------------------------
 
 
-def _zone(time_zone: Any, algo: str) -> dt.tzinfo:
+def time_zone_arg(time_zone: Any, algo: str) -> dt.tzinfo:
+    """The ``timeZone`` argument as a tzinfo (UTC when null; IANA names and UTC offsets)."""
     if time_zone is None:
         return dt.timezone.utc
     name = as_str(time_zone, algo, "timeZone")
@@ -123,7 +124,7 @@ def parse_date_string(text: str, tz: dt.tzinfo = dt.timezone.utc, algo: str = "D
         raise EEError(f"{algo}: Invalid date '{text}': {exc}.") from None
     zone = g["zone"]
     if zone:
-        tz = _zone("UTC" if zone == "Z" else zone, algo)
+        tz = time_zone_arg("UTC" if zone == "Z" else zone, algo)
     return _millis(_localize(naive, tz))
 
 
@@ -248,13 +249,13 @@ def calendar_field(millis: float, field: str, tz: dt.tzinfo = dt.timezone.utc) -
 
 @algorithm("Date")
 def date(value: Any, timeZone: Any = None) -> Date:
-    tz = _zone(timeZone, "Date")
+    tz = time_zone_arg(timeZone, "Date")
     return Date(to_millis(value, "Date", "value", tz))
 
 
 @algorithm("Date.fromYMD")
 def from_ymd(year: Any, month: Any, day: Any, timeZone: Any = None) -> Date:
-    tz = _zone(timeZone, "Date.fromYMD")
+    tz = time_zone_arg(timeZone, "Date.fromYMD")
     y = as_int(year, "Date.fromYMD", "year")
     mo = as_int(month, "Date.fromYMD", "month")
     d = as_int(day, "Date.fromYMD", "day")
@@ -274,21 +275,21 @@ def millis(date: Any) -> int | float:
 def get(date: Any, unit: Any, timeZone: Any = None) -> int:
     ms = _date(date, "Date.get")
     u = _unit(unit, "Date.get")
-    return calendar_field(ms, u, _zone(timeZone, "Date.get"))
+    return calendar_field(ms, u, time_zone_arg(timeZone, "Date.get"))
 
 
 @algorithm("Date.getRange")
 def get_range(date: Any, unit: Any, timeZone: Any = None) -> DateRange:
     ms = _date(date, "Date.getRange")
     u = _unit(unit, "Date.getRange")
-    return DateRange(*_range(ms, u, _zone(timeZone, "Date.getRange"), "Date.getRange"))
+    return DateRange(*_range(ms, u, time_zone_arg(timeZone, "Date.getRange"), "Date.getRange"))
 
 
 @algorithm("Date.getFraction")
 def get_fraction(date: Any, unit: Any, timeZone: Any = None) -> float:
     ms = _date(date, "Date.getFraction")
     u = _unit(unit, "Date.getFraction")
-    start, end = _range(ms, u, _zone(timeZone, "Date.getFraction"), "Date.getFraction")
+    start, end = _range(ms, u, time_zone_arg(timeZone, "Date.getFraction"), "Date.getFraction")
     return (ms - start) / (end - start)
 
 
@@ -301,7 +302,7 @@ def get_relative(date: Any, unit: Any, inUnit: Any, timeZone: Any = None) -> int
     outer = _unit(inUnit, algo, "inUnit", _UNITS[:-1])
     if _UNITS.index(u) <= _UNITS.index(outer):
         raise EEError(f"{algo}: unit '{u}' must be smaller than inUnit '{outer}'.")
-    tz = _zone(timeZone, algo)
+    tz = time_zone_arg(timeZone, algo)
     local = local_datetime(ms, tz).replace(tzinfo=None)
     start = _floor(local, outer)
     if u == "month":
@@ -321,7 +322,7 @@ def advance(date: Any, delta: Any, unit: Any, timeZone: Any = None) -> Date:
     ms = _date(date, algo)
     d = float(as_number(delta, algo, "delta"))
     u = _unit(unit, algo)
-    return Date(_advance(ms, d, u, _zone(timeZone, algo), algo))
+    return Date(_advance(ms, d, u, time_zone_arg(timeZone, algo), algo))
 
 
 @algorithm("Date.difference")
@@ -354,7 +355,7 @@ def update(
 ) -> Date:
     algo = "Date.update"
     ms = _date(date, algo)
-    tz = _zone(timeZone, algo)
+    tz = time_zone_arg(timeZone, algo)
     local = local_datetime(ms, tz).replace(tzinfo=None)
     fields: dict[str, int] = {}
     for name, value in (
@@ -383,18 +384,18 @@ def update(
 def _format(ms: float, pattern: str, tz: dt.tzinfo, algo: str) -> str:
     local = local_datetime(ms, tz)
     out = []
-    for kind, count in _tokens(pattern, algo):
+    for kind, count in pattern_tokens(pattern, algo):
         if kind == "lit":
             out.append(count)
             continue
-        out.append(_format_field(local, kind, count, tz, algo))
+        out.append(format_field(local, kind, count, tz, algo))
     return "".join(out)
 
 
 @algorithm("Date.format")
 def format_(date: Any, format: Any = None, timeZone: Any = None) -> str:
     ms = _date(date, "Date.format")
-    tz = _zone(timeZone, "Date.format")
+    tz = time_zone_arg(timeZone, "Date.format")
     if format is None or format == "":
         return _format(ms, "yyyy-MM-dd'T'HH:mm:ss", tz, "Date.format")
     return _format(ms, as_str(format, "Date.format", "format"), tz, "Date.format")
@@ -405,10 +406,10 @@ def parse(format: Any, date: Any, timeZone: Any = None) -> Date:
     algo = "Date.parse"
     pattern = as_str(format, algo, "format")
     text = as_str(date, algo, "date")
-    tz = _zone(timeZone, algo)
-    tokens = _tokens(pattern, algo)
+    tz = time_zone_arg(timeZone, algo)
+    tokens = pattern_tokens(pattern, algo)
     try:
-        regex = re.compile(_parse_regex(tokens, algo))
+        regex = re.compile(parse_regex(tokens, algo))
     except re.error:
         raise EEError(f"{algo}: a pattern letter repeats in '{pattern}'.") from None
     m = regex.fullmatch(text.strip())
@@ -424,7 +425,9 @@ def parse(format: Any, date: Any, timeZone: Any = None) -> Date:
     month = 1
     if "M" in g:
         v = g["M"]
-        month = int(v) if v.isdigit() else [x[:3].lower() for x in _MONTHS].index(v[:3].lower()) + 1
+        month = (
+            int(v) if v.isdigit() else [x[:3].lower() for x in MONTH_NAMES].index(v[:3].lower()) + 1
+        )
     day = int(g.get("d", 1))
     hour = int(g.get("H", 0))
     if "h" in g:
@@ -442,7 +445,7 @@ def parse(format: Any, date: Any, timeZone: Any = None) -> Date:
     except ValueError as exc:
         raise EEError(f'{algo}: Invalid date "{text}": {exc}.') from None
     if "Z" in g:
-        tz = _zone("UTC" if g["Z"] == "Z" else g["Z"], algo)
+        tz = time_zone_arg("UTC" if g["Z"] == "Z" else g["Z"], algo)
     elif "z" in g:
-        tz = _zone(g["z"], algo)
+        tz = time_zone_arg(g["z"], algo)
     return Date(_millis(_localize(naive, tz)))

@@ -14,7 +14,7 @@ from typing import Any
 from ...core.registry import algorithm
 from ...core.values import Date, DateRange
 from ..projection import invalid_type
-from .date import _zone, to_millis
+from .date import time_zone_arg, to_millis
 
 
 def _range_arg(value: Any, algo: str, arg: str = "dateRange") -> DateRange:
@@ -25,7 +25,7 @@ def _range_arg(value: Any, algo: str, arg: str = "dateRange") -> DateRange:
 
 @algorithm("DateRange")
 def date_range(start: Any, end: Any = None, timeZone: Any = None) -> DateRange:
-    tz = _zone(timeZone, "DateRange")
+    tz = time_zone_arg(timeZone, "DateRange")
     if isinstance(start, DateRange) and end is None:
         return start
     a = to_millis(start, "DateRange", "start", tz)

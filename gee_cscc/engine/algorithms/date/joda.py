@@ -13,7 +13,7 @@ from typing import Any
 
 from ...errors import EEError
 
-_MONTHS = [
+MONTH_NAMES = [
     "January", "February", "March", "April", "May", "June",
     "July", "August", "September", "October", "November", "December",
 ]  # fmt: skip
@@ -21,7 +21,7 @@ _DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Su
 _PATTERN_LETTERS = set("GCYxwweEyDMdaKhHkmsSzZ")
 
 
-def _tokens(pattern: str, algo: str) -> list[tuple[str, Any]]:
+def pattern_tokens(pattern: str, algo: str) -> list[tuple[str, Any]]:
     """Split a Joda-Time pattern into ``("lit", text)`` and ``(letter, count)`` tokens."""
     out: list[tuple[str, Any]] = []
     i = 0
@@ -82,7 +82,8 @@ def _num(v: int, count: int) -> str:
     return f"{'-' if v < 0 else ''}{abs(v):0{count}d}"
 
 
-def _format_field(local: dt.datetime, kind: str, count: int, tz: dt.tzinfo, algo: str) -> str:
+def format_field(local: dt.datetime, kind: str, count: int, tz: dt.tzinfo, algo: str) -> str:
+    """The text of one Joda pattern field (``kind`` letter repeated ``count`` times) of a time."""
     if kind in "yY":
         if count == 2:
             return f"{local.year % 100:02d}"
@@ -92,9 +93,9 @@ def _format_field(local: dt.datetime, kind: str, count: int, tz: dt.tzinfo, algo
         return f"{wy % 100:02d}" if count == 2 else _num(wy, count)
     if kind == "M":
         if count >= 4:
-            return _MONTHS[local.month - 1]
+            return MONTH_NAMES[local.month - 1]
         if count == 3:
-            return _MONTHS[local.month - 1][:3]
+            return MONTH_NAMES[local.month - 1][:3]
         return _num(local.month, count)
     if kind == "d":
         return _num(local.day, count)
@@ -144,7 +145,8 @@ def _format_field(local: dt.datetime, kind: str, count: int, tz: dt.tzinfo, algo
     raise EEError(f"{algo}: Illegal pattern component: {kind}")
 
 
-def _parse_regex(tokens: list[tuple[str, Any]], algo: str) -> str:
+def parse_regex(tokens: list[tuple[str, Any]], algo: str) -> str:
+    """A regular expression with one group per field of a tokenized Joda pattern."""
     parts = []
     for idx, (kind, count) in enumerate(tokens):
         if kind == "lit":
@@ -153,7 +155,7 @@ def _parse_regex(tokens: list[tuple[str, Any]], algo: str) -> str:
         nxt = tokens[idx + 1][0] if idx + 1 < len(tokens) else "lit"
         fixed = nxt != "lit"  # adjacent numeric fields are read with their exact width
         if kind == "M" and count >= 3:
-            names = _MONTHS if count >= 4 else [m[:3] for m in _MONTHS]
+            names = MONTH_NAMES if count >= 4 else [m[:3] for m in MONTH_NAMES]
             parts.append(f"(?P<M>{'|'.join(names)})")
         elif kind == "E":
             names = _DAYS if count >= 4 else [d[:3] for d in _DAYS]

@@ -22,7 +22,7 @@ from ...core.values import Geometry
 from ...errors import EEError
 from ...raster.grid import Projection
 from ..projection import as_number, invalid_type, required
-from .geodesy import DEFAULT_MAX_ERROR_M, _frame, _in_frame, _is_geographic
+from .geodesy import DEFAULT_MAX_ERROR_M, canonical_frame, is_geographic_frame, shape_in_frame
 from .geometry import as_projection_arg, margin_metres
 
 
@@ -34,9 +34,9 @@ class _Parse:
         proj = as_projection_arg(crs, algo, "crs")
         inputs = list(_geometries_in(coordinates))
         if proj is not None:
-            self.crs: str | Projection = _frame(proj)
+            self.crs: str | Projection = canonical_frame(proj)
         elif inputs:
-            self.crs = _frame(inputs[0].crs)
+            self.crs = canonical_frame(inputs[0].crs)
         else:
             self.crs = "EPSG:4326"
         self.inputs = inputs
@@ -53,10 +53,10 @@ class _Parse:
         with_edges = [g for g in self.inputs if g.shape.geom_type not in ("Point", "MultiPoint")]
         if with_edges or self.inputs:
             return bool((with_edges or self.inputs)[0].geodesic)
-        return _is_geographic(self.crs)
+        return is_geographic_frame(self.crs)
 
     def shape_of(self, geometry: Geometry, geodesic: bool) -> Any:
-        return _in_frame(geometry, self.crs, geodesic, DEFAULT_MAX_ERROR_M)
+        return shape_in_frame(geometry, self.crs, geodesic, DEFAULT_MAX_ERROR_M)
 
     def number(self, value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
@@ -75,7 +75,7 @@ class _Parse:
         if not isinstance(value, (list, tuple)) or len(value) != 2:
             raise self.fail(f"expected an [x, y] pair, got {_short(value)}.")
         x, y = self.number(value[0]), self.number(value[1])
-        if _is_geographic(self.crs) and not isinstance(self.crs, Projection) and abs(y) > 90:
+        if is_geographic_frame(self.crs) and not isinstance(self.crs, Projection) and abs(y) > 90:
             raise self.fail(f"latitude {y} is outside [-90, 90].")
         return (x, y)
 
@@ -412,5 +412,5 @@ def multi_geometry(
     p = _Parse(algo, crs, list(geometries), geodesic)
     geo = p.geo
     tol = margin_metres(maxError, algo) or DEFAULT_MAX_ERROR_M
-    shapes = [_in_frame(g, p.crs, geo, tol) for g in geometries]
+    shapes = [shape_in_frame(g, p.crs, geo, tol) for g in geometries]
     return _result(sg.GeometryCollection(shapes), p, geo)

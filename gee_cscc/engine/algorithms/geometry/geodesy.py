@@ -1,7 +1,7 @@
 """Geometry frames and measures on the WGS84 ellipsoid, for the ``Geometry.*`` algorithms.
 
 A frame is a CRS code, or a :class:`~gee_cscc.engine.grid.Projection` whose coordinates are
-in its pixel units; :func:`_in_frame` gives a geometry's shape in a frame with edges of the
+in its pixel units; :func:`shape_in_frame` gives a geometry's shape in a frame with edges of the
 requested kind (geodesics densified within a tolerance in metres). Areas (m²), lengths and
 perimeters (m) are measured as the notes of :mod:`.geometry` tell.
 """
@@ -26,7 +26,7 @@ __all__ = [
     "geometry_perimeter",
 ]
 
-_IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+IDENTITY_TRANSFORM = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
 #: Densification tolerance when no error margin is given (m).
 DEFAULT_MAX_ERROR_M = 0.01
 #: Densification tolerance of measures, relative to the geometry's size. A chord within t of
@@ -40,25 +40,26 @@ _E2 = _WGS84_F * (2 - _WGS84_F)
 # --- frames --------------------------------------------------------------------------------
 
 
-def _frame(crs: str | Projection) -> str | Projection:
+def canonical_frame(crs: str | Projection) -> str | Projection:
     """A geometry CRS in canonical form: a code, or a Projection with a non-identity affine."""
     if isinstance(crs, Projection):
-        return crs.crs if crs.transform == _IDENTITY else crs
+        return crs.crs if crs.transform == IDENTITY_TRANSFORM else crs
     return Projection(crs).crs
 
 
 def _base(crs: str | Projection) -> tuple[str, tuple[float, ...] | None]:
-    crs = _frame(crs)
+    crs = canonical_frame(crs)
     if isinstance(crs, Projection):
         return crs.crs, crs.transform
     return crs, None
 
 
-def _is_geographic(crs: str | Projection) -> bool:
+def is_geographic_frame(crs: str | Projection) -> bool:
+    """Whether a geometry CRS (code or Projection) is geographic (degrees)."""
     return Projection(_base(crs)[0]).is_geographic
 
 
-def _units_per_metre(crs: str | Projection) -> float:
+def units_per_metre(crs: str | Projection) -> float:
     """Coordinate units of ``crs`` per metre (degrees, metres, feet, or pixels of a Projection)."""
     code, affine = _base(crs)
     per_m = _code_units_per_metre(code)
@@ -78,16 +79,16 @@ def _code_units_per_metre(code: str) -> float:
     return 1.0 / (axes[0].unit_conversion_factor if axes else 1.0)
 
 
-def _in_frame(geometry: Geometry, crs: str | Projection, geodesic: bool, tol_m: float) -> Any:
+def shape_in_frame(geometry: Geometry, crs: str | Projection, geodesic: bool, tol_m: float) -> Any:
     """The geometry's shape in ``crs`` coordinates with edges of the given kind."""
-    target = _frame(crs)
+    target = canonical_frame(crs)
     if _base(geometry.crs) == _base(target) and geometry.geodesic == geodesic:
         return geometry.shape
     code, affine = _base(target)
     shape = shape_in(
         geometry,
         code,
-        tolerance=tol_m * _units_per_metre(code),
+        tolerance=tol_m * units_per_metre(code),
         geodesic_target=geodesic,
     )
     if affine is not None:
@@ -98,24 +99,24 @@ def _in_frame(geometry: Geometry, crs: str | Projection, geodesic: bool, tol_m: 
     return shape
 
 
-def _lonlat(geometry: Geometry, tol_m: float | None = None) -> Any:
+def lonlat_shape(geometry: Geometry, tol_m: float | None = None) -> Any:
     """Longitude/latitude shape with straight lon/lat edges (geodesics densified).
 
     ``tol_m`` is the densification tolerance in metres; by default the measure tolerance.
     """
     if tol_m is None:
         tol_m = _measure_tolerance(geometry)
-    return _in_frame(geometry, "EPSG:4326", False, tol_m)
+    return shape_in_frame(geometry, "EPSG:4326", False, tol_m)
 
 
-def _lonlat_vertices(geometry: Geometry) -> Any:
+def lonlat_vertices(geometry: Geometry) -> Any:
     """Longitude/latitude shape of a geodesic geometry (vertices moved, edges stay geodesic)."""
-    return _in_frame(geometry, "EPSG:4326", True, DEFAULT_MAX_ERROR_M)
+    return shape_in_frame(geometry, "EPSG:4326", True, DEFAULT_MAX_ERROR_M)
 
 
 def _measure_tolerance(geometry: Geometry) -> float:
     """Densification tolerance (m) for measures: a tiny fraction of the geometry's size."""
-    rough = _in_frame(geometry, "EPSG:4326", False, 1000.0)
+    rough = shape_in_frame(geometry, "EPSG:4326", False, 1000.0)
     if rough.is_empty:
         return DEFAULT_MAX_ERROR_M
     x0, y0, x1, y1 = rough.bounds
@@ -126,44 +127,48 @@ def _measure_tolerance(geometry: Geometry) -> float:
 # --- measures ------------------------------------------------------------------------------
 
 
-def _parts(shape: Any, kinds: tuple[str, ...]) -> list[Any]:
+def single_parts(shape: Any, kinds: tuple[str, ...]) -> list[Any]:
     """Single parts of the given types (multi-geometries and collections unpacked)."""
     import shapely
 
     out = []
     for g in shapely.get_parts(shape):
         if g.geom_type in ("MultiPoint", "MultiLineString", "MultiPolygon", "GeometryCollection"):
-            out.extend(_parts(g, kinds))
+            out.extend(single_parts(g, kinds))
         elif g.geom_type in kinds and not g.is_empty:
             out.append(g)
     return out
 
 
-def _rings(poly: Any) -> list[Any]:
+def polygon_rings(poly: Any) -> list[Any]:
+    """The exterior and interior rings of a shapely polygon."""
     return [poly.exterior, *poly.interiors]
 
 
-def _xy(seq: Any) -> np.ndarray:
+def coords_xy(seq: Any) -> np.ndarray:
+    """The x, y coordinates of a shapely coordinate sequence as an (n, 2) array."""
     return np.asarray(seq.coords, dtype=float)[:, :2]
 
 
 def geometry_area(geometry: Geometry, proj: Projection | None = None) -> float:
     """The area of the polygonal parts: m² on WGS84, or squared units of ``proj``."""
     if proj is not None:
-        shape = _in_frame(geometry, proj, False, _measure_tolerance(geometry))
-        return float(sum(p.area for p in _parts(shape, ("Polygon",))))
+        shape = shape_in_frame(geometry, proj, False, _measure_tolerance(geometry))
+        return float(sum(p.area for p in single_parts(shape, ("Polygon",))))
     if geometry.geodesic:
         import pyproj
 
         geod = pyproj.Geod(ellps="WGS84")
         total = 0.0
-        for poly in _parts(_lonlat_vertices(geometry), ("Polygon",)):
-            areas = [abs(geod.polygon_area_perimeter(*_xy(r).T)[0]) for r in _rings(poly)]
+        for poly in single_parts(lonlat_vertices(geometry), ("Polygon",)):
+            areas = [
+                abs(geod.polygon_area_perimeter(*coords_xy(r).T)[0]) for r in polygon_rings(poly)
+            ]
             total += areas[0] - sum(areas[1:])
         return total
     total = 0.0
-    for poly in _parts(_lonlat(geometry), ("Polygon",)):
-        areas = [abs(lonlat_ring_area(*_xy(r).T)) for r in _rings(poly)]
+    for poly in single_parts(lonlat_shape(geometry), ("Polygon",)):
+        areas = [abs(lonlat_ring_area(*coords_xy(r).T)) for r in polygon_rings(poly)]
         total += areas[0] - sum(areas[1:])
     return total
 
@@ -194,23 +199,25 @@ def _lonlat_path_length(xy: np.ndarray) -> float:
 
 def _lengths(geometry: Geometry, paths_of: Any, proj: Projection | None) -> float:
     if proj is not None:
-        shape = _in_frame(geometry, proj, False, _measure_tolerance(geometry))
-        return float(sum(np.sum(np.hypot(*np.diff(_xy(s), axis=0).T)) for s in paths_of(shape)))
+        shape = shape_in_frame(geometry, proj, False, _measure_tolerance(geometry))
+        return float(
+            sum(np.sum(np.hypot(*np.diff(coords_xy(s), axis=0).T)) for s in paths_of(shape))
+        )
     if geometry.geodesic:
         import pyproj
 
         geod = pyproj.Geod(ellps="WGS84")
-        paths = paths_of(_lonlat_vertices(geometry))
-        return float(sum(geod.line_length(*_xy(s).T) for s in paths if len(s.coords) > 1))
-    return float(sum(_lonlat_path_length(_xy(s)) for s in paths_of(_lonlat(geometry))))
+        paths = paths_of(lonlat_vertices(geometry))
+        return float(sum(geod.line_length(*coords_xy(s).T) for s in paths if len(s.coords) > 1))
+    return float(sum(_lonlat_path_length(coords_xy(s)) for s in paths_of(lonlat_shape(geometry))))
 
 
 def _line_paths(shape: Any) -> list[Any]:
-    return _parts(shape, ("LineString", "LinearRing"))
+    return single_parts(shape, ("LineString", "LinearRing"))
 
 
 def _ring_paths(shape: Any) -> list[Any]:
-    return [r for poly in _parts(shape, ("Polygon",)) for r in _rings(poly)]
+    return [r for poly in single_parts(shape, ("Polygon",)) for r in polygon_rings(poly)]
 
 
 def geometry_length(geometry: Geometry, proj: Projection | None = None) -> float:

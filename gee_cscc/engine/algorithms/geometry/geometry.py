@@ -34,22 +34,22 @@ from ...errors import EEError
 from ...raster.grid import Projection
 from ..projection import ErrorMargin, as_number, invalid_type, required
 from .geodesy import (
-    _IDENTITY,
     DEFAULT_MAX_ERROR_M,
-    _frame,
-    _in_frame,
-    _lonlat,
+    IDENTITY_TRANSFORM,
+    canonical_frame,
     geometry_area,
     geometry_length,
     geometry_perimeter,
+    lonlat_shape,
+    shape_in_frame,
 )
 from .operations import (
-    _valid,
     bounds_of,
     buffer_of,
     centroid_of,
     dissolve_of,
     distance_between,
+    made_valid,
     simplify_of,
     transform_of,
 )
@@ -85,7 +85,7 @@ def as_projection_arg(value: Any, algo: str, arg: str = "proj") -> Projection | 
     if isinstance(value, str):
         return Projection(value)
     if isinstance(value, dict) and "crs" in value:
-        return Projection(value["crs"], tuple(value.get("transform") or _IDENTITY))
+        return Projection(value["crs"], tuple(value.get("transform") or IDENTITY_TRANSFORM))
     raise invalid_type(algo, arg, "Projection", value)
 
 
@@ -262,16 +262,21 @@ def _pair(
     tol = _tolerance(max_error, algo)
     p = as_projection_arg(proj, algo)
     if p is not None:
-        return _in_frame(a, p, False, tol), _in_frame(b, p, False, tol), _frame(p), False
+        return (
+            shape_in_frame(a, p, False, tol),
+            shape_in_frame(b, p, False, tol),
+            canonical_frame(p),
+            False,
+        )
     geodesic = a.geodesic and b.geodesic
-    return _lonlat(a, tol), _lonlat(b, tol), "EPSG:4326", geodesic
+    return lonlat_shape(a, tol), lonlat_shape(b, tol), "EPSG:4326", geodesic
 
 
 def _predicate(name: str, method: str) -> None:
     @algorithm(f"Geometry.{name}")
     def impl(left: Any, right: Any, maxError: Any = None, proj: Any = None) -> bool:
         a, b, _, _ = _pair(left, right, maxError, proj, f"Geometry.{name}")
-        return bool(getattr(_valid(a), method)(_valid(b)))
+        return bool(getattr(made_valid(a), method)(made_valid(b)))
 
 
 for _name, _method in (
@@ -287,7 +292,7 @@ def _combine(name: str, method: str) -> None:
     @algorithm(f"Geometry.{name}")
     def impl(left: Any, right: Any, maxError: Any = None, proj: Any = None) -> Geometry:
         a, b, frame, geodesic = _pair(left, right, maxError, proj, f"Geometry.{name}")
-        return Geometry(getattr(_valid(a), method)(_valid(b)), frame, geodesic=geodesic)
+        return Geometry(getattr(made_valid(a), method)(made_valid(b)), frame, geodesic=geodesic)
 
 
 for _name, _method in (

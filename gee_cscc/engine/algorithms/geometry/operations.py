@@ -17,15 +17,15 @@ from ...errors import EEError
 from ...raster.grid import Projection
 from .geodesy import (
     DEFAULT_MAX_ERROR_M,
-    _frame,
-    _in_frame,
-    _is_geographic,
-    _lonlat,
-    _lonlat_vertices,
-    _parts,
-    _rings,
-    _units_per_metre,
-    _xy,
+    canonical_frame,
+    coords_xy,
+    is_geographic_frame,
+    lonlat_shape,
+    lonlat_vertices,
+    polygon_rings,
+    shape_in_frame,
+    single_parts,
+    units_per_metre,
 )
 
 __all__ = [
@@ -43,7 +43,7 @@ __all__ = [
 
 
 def _target(proj: Projection | None) -> str | Projection:
-    return _frame(proj) if proj is not None else "EPSG:4326"
+    return canonical_frame(proj) if proj is not None else "EPSG:4326"
 
 
 def bounds_of(geometry: Geometry, proj: Projection | None = None, tol_m: float = 0.01) -> Geometry:
@@ -51,7 +51,7 @@ def bounds_of(geometry: Geometry, proj: Projection | None = None, tol_m: float =
     import shapely.geometry as sg
 
     target = _target(proj)
-    shape = _in_frame(geometry, target, False, tol_m)
+    shape = shape_in_frame(geometry, target, False, tol_m)
     if shape.is_empty:
         return Geometry(sg.Polygon(), target, geodesic=False)
     x0, y0, x1, y1 = shape.bounds
@@ -60,13 +60,13 @@ def bounds_of(geometry: Geometry, proj: Projection | None = None, tol_m: float =
 
 
 def _highest(shape: Any) -> tuple[str, list[Any]]:
-    polys = [p for p in _parts(shape, ("Polygon",)) if p.area > 0]
+    polys = [p for p in single_parts(shape, ("Polygon",)) if p.area > 0]
     if polys:
         return "polygon", polys
-    lines = [g for g in _parts(shape, ("LineString", "LinearRing")) if g.length > 0]
+    lines = [g for g in single_parts(shape, ("LineString", "LinearRing")) if g.length > 0]
     if lines:
         return "line", lines
-    return "point", _parts(shape, ("Point",))
+    return "point", single_parts(shape, ("Point",))
 
 
 def _unit_vectors(xy: np.ndarray) -> np.ndarray:
@@ -83,8 +83,8 @@ def _spherical_centroid(shape: Any) -> tuple[float, float]:
     if kind == "polygon":
         for poly in parts:
             poly = shapely.orient_polygons(poly)
-            for ring in _rings(poly):
-                v = _unit_vectors(_xy(ring))
+            for ring in polygon_rings(poly):
+                v = _unit_vectors(coords_xy(ring))
                 cross = np.cross(v[:-1], v[1:])
                 norm = np.linalg.norm(cross, axis=1)
                 angle = np.arctan2(norm, np.einsum("ij,ij->i", v[:-1], v[1:]))
@@ -92,14 +92,14 @@ def _spherical_centroid(shape: Any) -> tuple[float, float]:
                 total += np.sum(cross[ok] / norm[ok, None] * angle[ok, None], axis=0)
     elif kind == "line":
         for line in parts:
-            v = _unit_vectors(_xy(line))
+            v = _unit_vectors(coords_xy(line))
             mid = v[:-1] + v[1:]
             norm = np.linalg.norm(mid, axis=1)
             half = np.arctan2(np.linalg.norm(np.cross(v[:-1], v[1:]), axis=1), norm)
             ok = norm > 0
             total += np.sum(mid[ok] / norm[ok, None] * (2 * np.sin(half[ok]))[:, None], axis=0)
     else:
-        pts = [np.asarray(p.coords, dtype=float)[:, :2] for p in _parts(shape, ("Point",))]
+        pts = [np.asarray(p.coords, dtype=float)[:, :2] for p in single_parts(shape, ("Point",))]
         if pts:
             total = _unit_vectors(np.concatenate(pts)).sum(axis=0)
     norm = np.linalg.norm(total)
@@ -114,15 +114,15 @@ def centroid_of(geometry: Geometry, proj: Projection | None = None) -> Geometry:
     import shapely.geometry as sg
 
     if proj is not None:
-        shape = _in_frame(geometry, proj, False, DEFAULT_MAX_ERROR_M)
-        return Geometry(_planar_centroid(shape), _frame(proj), geodesic=False)
+        shape = shape_in_frame(geometry, proj, False, DEFAULT_MAX_ERROR_M)
+        return Geometry(_planar_centroid(shape), canonical_frame(proj), geodesic=False)
     if geometry.shape.is_empty:
         return Geometry(sg.Point(), "EPSG:4326", geodesic=geometry.geodesic)
     if geometry.geodesic:
-        lon, lat = _spherical_centroid(_lonlat_vertices(geometry))
+        lon, lat = _spherical_centroid(lonlat_vertices(geometry))
         return Geometry(sg.Point(lon, lat), "EPSG:4326", geodesic=True)
     local = Geometry(_planar_centroid(geometry.shape), geometry.crs, geodesic=False)
-    pt = _in_frame(local, "EPSG:4326", False, DEFAULT_MAX_ERROR_M)
+    pt = shape_in_frame(local, "EPSG:4326", False, DEFAULT_MAX_ERROR_M)
     return Geometry(pt, "EPSG:4326", geodesic=False)
 
 
@@ -147,7 +147,7 @@ def _aeqd(geometry: Geometry) -> tuple[str, float]:
     """A WGS84 azimuthal equidistant CRS centred on the geometry, and its largest radius (m)."""
     import pyproj
 
-    ll = _lonlat(geometry, DEFAULT_MAX_ERROR_M)
+    ll = lonlat_shape(geometry, DEFAULT_MAX_ERROR_M)
     x0, y0, x1, y1 = ll.bounds
     lon0, lat0 = (x0 + x1) / 2, (y0 + y1) / 2
     crs = f"+proj=aeqd +lat_0={lat0!r} +lon_0={lon0!r} +ellps=WGS84 +units=m +no_defs"
@@ -165,8 +165,8 @@ def _aeqd(geometry: Geometry) -> tuple[str, float]:
 
 def _all_sequences(shape: Any) -> list[Any]:
     out = []
-    for g in _parts(shape, ("Point", "LineString", "LinearRing", "Polygon")):
-        out.extend(_rings(g) if g.geom_type == "Polygon" else [g])
+    for g in single_parts(shape, ("Point", "LineString", "LinearRing", "Polygon")):
+        out.extend(polygon_rings(g) if g.geom_type == "Polygon" else [g])
     return out
 
 
@@ -183,9 +183,9 @@ def buffer_of(
     algo = "Geometry.buffer"
     err = abs(distance) * 0.01 if max_error is None or max_error == 0 else max_error
     if proj is not None:
-        shape = _in_frame(geometry, proj, False, err / 10 / max(_units_per_metre(proj), 1e-300))
+        shape = shape_in_frame(geometry, proj, False, err / 10 / max(units_per_metre(proj), 1e-300))
         out = shape.buffer(distance, quad_segs=_quad_segs(abs(distance), err / 2))
-        return Geometry(out, _frame(proj), geodesic=False)
+        return Geometry(out, canonical_frame(proj), geodesic=False)
     if distance == 0:
         return geometry
     crs, radius = _aeqd(geometry)
@@ -196,11 +196,11 @@ def buffer_of(
             f"{distance} m within maxError={err} m is beyond the local engine (its azimuthal "
             "projection would distort the distance). Buffer smaller parts or give a projection."
         )
-    local = _in_frame(geometry, crs, False, max(err / 10, 1e-6))
+    local = shape_in_frame(geometry, crs, False, max(err / 10, 1e-6))
     out = local.buffer(distance, quad_segs=_quad_segs(abs(distance), err / 2))
     back = Geometry(out, crs, geodesic=False)
     geodesic = True if geometry.shape.geom_type in ("Point", "MultiPoint") else geometry.geodesic
-    shape = _in_frame(back, "EPSG:4326", geodesic, max(err / 10, 1e-6))
+    shape = shape_in_frame(back, "EPSG:4326", geodesic, max(err / 10, 1e-6))
     return Geometry(shape, "EPSG:4326", geodesic=geodesic)
 
 
@@ -215,16 +215,18 @@ def _quad_segs(radius: float, err: float) -> int:
 def simplify_of(geometry: Geometry, max_error: float, proj: Projection | None) -> Geometry:
     """The geometry simplified (Douglas–Peucker, topology kept) within ``max_error``."""
     if proj is not None:
-        shape = _in_frame(geometry, proj, False, max_error / 10 or DEFAULT_MAX_ERROR_M)
+        shape = shape_in_frame(geometry, proj, False, max_error / 10 or DEFAULT_MAX_ERROR_M)
         return Geometry(
-            shape.simplify(max_error, preserve_topology=True), _frame(proj), geodesic=False
+            shape.simplify(max_error, preserve_topology=True), canonical_frame(proj), geodesic=False
         )
     crs, radius = _aeqd(geometry)
     tol = max_error / (1.0 + _aeqd_distortion(radius))
-    local = _in_frame(geometry, crs, False, max(tol / 10, 1e-6))
+    local = shape_in_frame(geometry, crs, False, max(tol / 10, 1e-6))
     out = Geometry(local.simplify(tol, preserve_topology=True), crs, geodesic=False)
-    shape = _in_frame(out, geometry.crs, geometry.geodesic, max(tol / 10, 1e-6))
-    return Geometry(_snap(shape, geometry.shape), _frame(geometry.crs), geodesic=geometry.geodesic)
+    shape = shape_in_frame(out, geometry.crs, geometry.geodesic, max(tol / 10, 1e-6))
+    return Geometry(
+        _snap(shape, geometry.shape), canonical_frame(geometry.crs), geodesic=geometry.geodesic
+    )
 
 
 def _snap(shape: Any, original: Any) -> Any:
@@ -253,12 +255,13 @@ def transform_of(
     geometry: Geometry, proj: Projection, geodesic: bool | None, max_error: float | None
 ) -> Geometry:
     """The geometry in ``proj`` with edges of the requested kind."""
-    geo = _is_geographic(proj) if geodesic is None else bool(geodesic)
+    geo = is_geographic_frame(proj) if geodesic is None else bool(geodesic)
     tol = DEFAULT_MAX_ERROR_M if not max_error else max_error
-    return Geometry(_in_frame(geometry, proj, geo, tol), _frame(proj), geodesic=geo)
+    return Geometry(shape_in_frame(geometry, proj, geo, tol), canonical_frame(proj), geodesic=geo)
 
 
-def _valid(shape: Any) -> Any:
+def made_valid(shape: Any) -> Any:
+    """A shapely shape made valid (unchanged when it already is)."""
     import shapely
 
     return shape if shape.is_valid else shapely.make_valid(shape)
@@ -276,12 +279,16 @@ def dissolve_of(geometry: Geometry, proj: Projection | None, tol_m: float) -> Ge
     ):
         return geometry
     if proj is not None:
-        shape, frame, geo = _in_frame(geometry, proj, False, tol_m), _frame(proj), False
+        shape, frame, geo = (
+            shape_in_frame(geometry, proj, False, tol_m),
+            canonical_frame(proj),
+            False,
+        )
     elif geometry.geodesic:
-        shape, frame, geo = _lonlat(geometry, tol_m), "EPSG:4326", True
+        shape, frame, geo = lonlat_shape(geometry, tol_m), "EPSG:4326", True
     else:
         shape, frame, geo = geometry.shape, geometry.crs, False
-    parts = [_valid(g) for g in shapely.get_parts(shape)]
+    parts = [made_valid(g) for g in shapely.get_parts(shape)]
     return Geometry(shapely.union_all(parts), frame, geodesic=geo)
 
 
@@ -291,18 +298,18 @@ def distance_between(
     """The minimum distance: planar in ``proj``, or on WGS84 between point sets."""
     algo = "Geometry.distance"
     if proj is not None:
-        a = _in_frame(left, proj, False, tol_m)
-        b = _in_frame(right, proj, False, tol_m)
-        return float(_valid(a).distance(_valid(b)))
+        a = shape_in_frame(left, proj, False, tol_m)
+        b = shape_in_frame(right, proj, False, tol_m)
+        return float(made_valid(a).distance(made_valid(b)))
     if spherical:
         raise EEError(f"{algo}: spherical=true is not implemented by the local engine.")
-    a, b = _lonlat(left, tol_m), _lonlat(right, tol_m)
-    if _valid(a).intersects(_valid(b)):
+    a, b = lonlat_shape(left, tol_m), lonlat_shape(right, tol_m)
+    if made_valid(a).intersects(made_valid(b)):
         return 0.0
-    pa, pb = _parts(a, ("Point",)), _parts(b, ("Point",))
-    if len(pa) != len(_parts(a, ("Point", "LineString", "LinearRing", "Polygon"))) or len(
+    pa, pb = single_parts(a, ("Point",)), single_parts(b, ("Point",))
+    if len(pa) != len(single_parts(a, ("Point", "LineString", "LinearRing", "Polygon"))) or len(
         pb
-    ) != len(_parts(b, ("Point", "LineString", "LinearRing", "Polygon"))):
+    ) != len(single_parts(b, ("Point", "LineString", "LinearRing", "Polygon"))):
         raise EEError(
             f"{algo}: the local engine measures distances on the ellipsoid between points "
             "only; give a projection (proj) for lines and polygons."

@@ -15,7 +15,7 @@ import numpy as np
 
 from ...errors import EEError
 from ...raster.reduction import Batch
-from .kernels import Column, _Kernel, _raw_take
+from .kernels import Column, Kernel, take_per_column
 
 if TYPE_CHECKING:
     from .tree import Primitive
@@ -26,7 +26,7 @@ PAIR_CHUNK = 4_000_000
 MAX_PAIRS = 20_000_000
 
 
-class _Collect(_Kernel):
+class _Collect(Kernel):
     """Keeps the records it takes and computes the statistic at the end (in record order)."""
 
     numeric = True
@@ -81,19 +81,23 @@ def _quantile(x: np.ndarray, ok: np.ndarray, q: float) -> np.ndarray:
     pos = q * np.maximum(n - 1, 0)
     lo = np.clip(np.floor(pos).astype(np.int64), 0, n_rec - 1)
     hi = np.clip(np.ceil(pos).astype(np.int64), 0, n_rec - 1)
-    a = _raw_take(s, lo)
-    b = _raw_take(s, hi)
+    a = take_per_column(s, lo)
+    b = take_per_column(s, hi)
     with np.errstate(invalid="ignore"):
         v = np.where(hi == lo, a, a + (b - a) * (pos - lo))
     return np.where(n > 0, v, math.nan)
 
 
-class _Percentiles(_Collect):
+class Percentiles(_Collect):
+    """``percentile``/``median``: linear interpolation between order statistics."""
+
     def compute(self, xs, vs, member, ok, w, order) -> list[Column]:
         return [_quantile(xs[0], ok, q / 100.0) for q in self.prim.params["percentiles"]]
 
 
-class _IntervalMean(_Collect):
+class IntervalMean(_Collect):
+    """``intervalMean``: the mean of the values between two percentiles."""
+
     def compute(self, xs, vs, member, ok, w, order) -> list[Column]:
         x = xs[0]
         lo = _quantile(x, ok, self.prim.params["min"] / 100.0)
@@ -111,7 +115,9 @@ def _column_chunks(n_rec: int, p: int, per_column: int) -> list[slice]:
     return [slice(i, min(i + step, p)) for i in range(0, p, step)]
 
 
-class _Mode(_Collect):
+class Mode(_Collect):
+    """``mode``: the most frequent value."""
+
     def compute(self, xs, vs, member, ok, w, order) -> list[Column]:
         x = xs[0]
         n_rec = x.shape[0]
@@ -139,7 +145,9 @@ def _plain(v: Any) -> Any:
     return v
 
 
-class _ToList(_Collect):
+class ToList(_Collect):
+    """``toList``: the inputs as a list (of tuples when ``tupleSize`` is given)."""
+
     numeric = False
 
     def compute(self, xs, vs, member, ok, w, order) -> list[Column]:
@@ -172,7 +180,9 @@ def _compact(v: float) -> Any:
     return int(v) if float(v).is_integer() else float(v)
 
 
-class _FrequencyHistogram(_Collect):
+class FrequencyHistogram(_Collect):
+    """``frequencyHistogram``: value → (weighted) count."""
+
     numeric = False
 
     def compute(self, xs, vs, member, ok, w, order) -> list[Column]:
@@ -189,7 +199,9 @@ class _FrequencyHistogram(_Collect):
         return [out]
 
 
-class _FixedHistogram(_Collect):
+class FixedHistogram(_Collect):
+    """``fixedHistogram``: counts in equal-width buckets between ``min`` and ``max``."""
+
     def compute(self, xs, vs, member, ok, w, order) -> list[Column]:
         lo, hi, steps = self.prim.params["min"], self.prim.params["max"], self.prim.params["steps"]
         width = (hi - lo) / steps
@@ -216,7 +228,9 @@ def _pairs(n_rec: int) -> tuple[np.ndarray, np.ndarray]:
     return np.triu_indices(n_rec, 1)
 
 
-class _SensSlope(_Collect):
+class SensSlope(_Collect):
+    """``sensSlope``: the median of pairwise slopes, and the median offset."""
+
     def compute(self, xs, vs, member, ok, w, order) -> list[Column]:
         x, y = xs
         n_rec = x.shape[0]
@@ -233,7 +247,9 @@ class _SensSlope(_Collect):
         return [slope, offset]
 
 
-class _Kendall(_Collect):
+class Kendall(_Collect):
+    """``kendallsCorrelation``: Kendall's tau-b and its two-sided p-value."""
+
     def compute(self, xs, vs, member, ok, w, order) -> list[Column]:
         from scipy.special import erfc
 
@@ -320,7 +336,9 @@ def _ranks(x: np.ndarray, ok: np.ndarray) -> np.ndarray:
     return out
 
 
-class _Spearman(_Collect):
+class Spearman(_Collect):
+    """``spearmansCorrelation``: Pearson's correlation of the ranks."""
+
     def compute(self, xs, vs, member, ok, w, order) -> list[Column]:
         x, y = xs
         rx, ry = _ranks(x, ok), _ranks(y, ok)

@@ -40,7 +40,7 @@ def _as_float(x: np.ndarray, ok: np.ndarray, what: str) -> np.ndarray:
     return out
 
 
-class _Kernel(ABC):
+class Kernel(ABC):
     """Base of the statistic accumulators: the records a primitive takes and their weights."""
 
     def __init__(self, prim: Primitive, p: int, mode: str) -> None:
@@ -90,7 +90,9 @@ class _Kernel(ABC):
         """Implemented by each subclass."""
 
 
-class _Count(_Kernel):
+class Count(Kernel):
+    """``count`` and ``countEvery``: the number of unmasked inputs (of all, for countEvery)."""
+
     def __init__(self, prim: Primitive, p: int, mode: str) -> None:
         super().__init__(prim, p, mode)
         self.n = np.zeros(p)
@@ -103,7 +105,7 @@ class _Count(_Kernel):
         return [np.where(self.n > 0, self.n, self.empty(0.0))]
 
 
-class _Moments(_Kernel):
+class Moments(Kernel):
     """Weighted sum, mean and (sample) variance with Chan's parallel update."""
 
     def __init__(self, prim: Primitive, p: int, mode: str) -> None:
@@ -150,7 +152,7 @@ class _Moments(_Kernel):
             return [np.sqrt(var) if "StdDev" in stat or stat == "stdDev" else var]
 
 
-class _Fold(_Kernel):
+class Fold(Kernel):
     """product, allNonZero, anyNonZero."""
 
     def __init__(self, prim: Primitive, p: int, mode: str) -> None:
@@ -176,12 +178,12 @@ class _Fold(_Kernel):
         return [np.where(self.n > 0, self.acc, self.empty(identity))]
 
 
-def _raw_take(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
+def take_per_column(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """``x[idx[p], p]`` for every column ``p``."""
     return np.take_along_axis(x, idx[None, :], axis=0)[0]
 
 
-class _Extreme(_Kernel):
+class Extreme(Kernel):
     """max/min of the first input, the others taken from the same record; earliest on ties."""
 
     def __init__(self, prim: Primitive, p: int, mode: str) -> None:
@@ -202,7 +204,7 @@ class _Extreme(_Kernel):
         has = ok.any(axis=0)
         order = batch.order[idx]
         better = has & (~self.has | (top > self.best) | ((top == self.best) & (order < self.order)))
-        raw = [_raw_take(np.asarray(x), idx) for x in batch.x[: self.prim.n_inputs]]
+        raw = [take_per_column(np.asarray(x), idx) for x in batch.x[: self.prim.n_inputs]]
         if self.values is None:
             self.values = [np.full(self.p, math.nan, dtype=r.dtype) for r in raw]
             if any(r.dtype == object for r in raw):
@@ -225,7 +227,7 @@ class _Extreme(_Kernel):
         return out
 
 
-class _Pick(_Kernel):
+class Pick(Kernel):
     """first, last, firstNonNull, lastNonNull (by record order)."""
 
     def __init__(self, prim: Primitive, p: int, mode: str) -> None:
@@ -245,11 +247,11 @@ class _Pick(_Kernel):
         has = cand.any(axis=0)
         order = batch.order[idx]
         better = has & (~self.has | ((order > self.order) if last else (order < self.order)))
-        raw = _raw_take(np.asarray(batch.x[0]), idx)
+        raw = take_per_column(np.asarray(batch.x[0]), idx)
         if self.value is None:
             self.value = np.full(self.p, None if raw.dtype == object else math.nan, dtype=raw.dtype)
         self.value[better] = raw[better]
-        self.null = np.where(better, ~_raw_take(ok, idx), self.null)
+        self.null = np.where(better, ~take_per_column(ok, idx), self.null)
         self.order = np.where(better, order, self.order)
         self.has |= has
 
@@ -262,7 +264,7 @@ class _Pick(_Kernel):
         return [np.where(keep, self.value.astype(float), math.nan)]
 
 
-class _CoMoments(_Kernel):
+class CoMoments(Kernel):
     """linearFit (weighted) and pearsonsCorrelation: merged means and co-moments of (x, y)."""
 
     def __init__(self, prim: Primitive, p: int, mode: str) -> None:
@@ -327,7 +329,7 @@ def _pearson_p(r: np.ndarray, n: np.ndarray) -> np.ndarray:
     return np.where((df > 0) & ~np.isnan(r), p, math.nan)
 
 
-class _LinearRegression(_Kernel):
+class LinearRegression(Kernel):
     """Least squares of numY outputs on numX inputs via accumulated normal equations."""
 
     def __init__(self, prim: Primitive, p: int, mode: str) -> None:

@@ -47,25 +47,25 @@ from ...core.registry import algorithm
 from ...core.values import Image, is_integer_dtype
 from ...errors import EEError
 from .collect_kernels import (
-    _FixedHistogram,
-    _FrequencyHistogram,
-    _IntervalMean,
-    _Kendall,
-    _Mode,
-    _Percentiles,
-    _SensSlope,
-    _Spearman,
-    _ToList,
+    FixedHistogram,
+    FrequencyHistogram,
+    IntervalMean,
+    Kendall,
+    Mode,
+    Percentiles,
+    SensSlope,
+    Spearman,
+    ToList,
 )
 from .kernels import (
-    _CoMoments,
-    _Count,
-    _Extreme,
-    _Fold,
-    _Kernel,
-    _LinearRegression,
-    _Moments,
-    _Pick,
+    CoMoments,
+    Count,
+    Extreme,
+    Fold,
+    Kernel,
+    LinearRegression,
+    Moments,
+    Pick,
 )
 from .tree import Composite, Group, Primitive, Reducer, Repeat, as_reducer, for_each
 
@@ -102,16 +102,16 @@ def _int_arg(value: Any, what: str, *, minimum: int = 1) -> int:
     return int(value)
 
 
-def _simple(name: str, kernel: type[_Kernel], output: str, **kw: Any) -> None:
+def _simple(name: str, kernel: type[Kernel], output: str, **kw: Any) -> None:
     @algorithm(name)
     def make() -> Reducer:
         return Primitive(name, kernel, outputs=[output], **kw)
 
 
-_simple("Reducer.count", _Count, "count", integer=[True], dtypes=lambda t: ["int64"])
+_simple("Reducer.count", Count, "count", integer=[True], dtypes=lambda t: ["int64"])
 _simple(
     "Reducer.countEvery",
-    _Count,
+    Count,
     "count",
     integer=[True],
     dtypes=lambda t: ["int64"],
@@ -127,20 +127,20 @@ for _stat, _out in (
 ):
     _simple(
         f"Reducer.{_stat}",
-        _Moments,
+        Moments,
         _out,
         weighted=True,
         params={"stat": _stat},
         dtypes=_sum_type if _stat == "sum" else _float(1),
     )
-_simple("Reducer.product", _Fold, "product", params={"op": "product"})
+_simple("Reducer.product", Fold, "product", params={"op": "product"})
 for _name, _op, _out in (
     ("Reducer.allNonZero", "all", "all"),
     ("Reducer.and", "all", "all"),
     ("Reducer.anyNonZero", "any", "any"),
     ("Reducer.or", "any", "any"),
 ):
-    _simple(_name, _Fold, _out, params={"op": _op}, dtypes=lambda t: ["uint8"])
+    _simple(_name, Fold, _out, params={"op": _op}, dtypes=lambda t: ["uint8"])
 for _stat, _last, _nonnull, _out in (
     ("first", False, False, "first"),
     ("firstNonNull", False, True, "first"),
@@ -149,7 +149,7 @@ for _stat, _last, _nonnull, _out in (
 ):
     _simple(
         f"Reducer.{_stat}",
-        _Pick,
+        Pick,
         _out,
         params={"last": _last, "nonnull": _nonnull},
         dtypes=_first_type,
@@ -160,7 +160,7 @@ def _extreme(kind: str, num_inputs: Any) -> Primitive:
     k = _int_arg(num_inputs, f"Reducer.{kind}: numInputs")
     return Primitive(
         f"Reducer.{kind}",
-        _Extreme,
+        Extreme,
         outputs=[kind] + [f"{kind}{i}" for i in range(1, k)],
         n_inputs=k,
         args={"numInputs": k},
@@ -187,14 +187,14 @@ def min_max() -> Reducer:
 
 @algorithm("Reducer.sensSlope")
 def sens_slope() -> Reducer:
-    return Primitive("Reducer.sensSlope", _SensSlope, outputs=["slope", "offset"], n_inputs=2)
+    return Primitive("Reducer.sensSlope", SensSlope, outputs=["slope", "offset"], n_inputs=2)
 
 
 @algorithm("Reducer.linearFit")
 def linear_fit() -> Reducer:
     return Primitive(
         "Reducer.linearFit",
-        _CoMoments,
+        CoMoments,
         outputs=["scale", "offset"],
         n_inputs=2,
         weighted=True,
@@ -206,7 +206,7 @@ def linear_fit() -> Reducer:
 def pearsons_correlation() -> Reducer:
     return Primitive(
         "Reducer.pearsonsCorrelation",
-        _CoMoments,
+        CoMoments,
         outputs=["correlation", "p-value"],
         n_inputs=2,
         params={"stat": "pearson"},
@@ -215,7 +215,7 @@ def pearsons_correlation() -> Reducer:
 
 @algorithm("Reducer.spearmansCorrelation")
 def spearmans_correlation() -> Reducer:
-    return Primitive("Reducer.spearmansCorrelation", _Spearman, outputs=["correlation"], n_inputs=2)
+    return Primitive("Reducer.spearmansCorrelation", Spearman, outputs=["correlation"], n_inputs=2)
 
 
 @algorithm("Reducer.kendallsCorrelation")
@@ -225,7 +225,7 @@ def kendalls_correlation(numInputs: Any = 1) -> Reducer:
         raise EEError(f"Reducer.kendallsCorrelation: numInputs must be 1 or 2, got {k}.")
     return Primitive(
         "Reducer.kendallsCorrelation",
-        _Kendall,
+        Kendall,
         outputs=["tau", "p-value"],
         n_inputs=k,
         args={"numInputs": k},
@@ -238,7 +238,7 @@ def linear_regression(numX: Any, numY: Any = 1) -> Reducer:
     ny = _int_arg(numY, "Reducer.linearRegression: numY")
     return Primitive(
         "Reducer.linearRegression",
-        _LinearRegression,
+        LinearRegression,
         outputs=["coefficients", "residuals"],
         n_inputs=nx + ny,
         args={"numX": nx, "numY": ny},
@@ -263,7 +263,7 @@ def _histogram_args(maxBuckets: Any, minBucketWidth: Any, maxRaw: Any) -> dict:
 def median(maxBuckets: Any = None, minBucketWidth: Any = None, maxRaw: Any = None) -> Reducer:
     return Primitive(
         "Reducer.median",
-        _Percentiles,
+        Percentiles,
         outputs=["median"],
         args=_histogram_args(maxBuckets, minBucketWidth, maxRaw),
         params={"percentiles": [50.0]},
@@ -296,7 +296,7 @@ def percentile(
     if outputNames is not None:
         args["outputNames"] = names
     return Primitive(
-        "Reducer.percentile", _Percentiles, outputs=names, args=args, params={"percentiles": qs}
+        "Reducer.percentile", Percentiles, outputs=names, args=args, params={"percentiles": qs}
     )
 
 
@@ -311,7 +311,7 @@ def interval_mean(
     lo, hi = float(minPercentile), float(maxPercentile)
     return Primitive(
         "Reducer.intervalMean",
-        _IntervalMean,
+        IntervalMean,
         outputs=["mean"],
         args={"minPercentile": lo, "maxPercentile": hi},
         params={"min": lo, "max": hi},
@@ -322,7 +322,7 @@ def interval_mean(
 def mode(maxBuckets: Any = None, minBucketWidth: Any = None, maxRaw: Any = None) -> Reducer:
     return Primitive(
         "Reducer.mode",
-        _Mode,
+        Mode,
         outputs=["mode"],
         args=_histogram_args(maxBuckets, minBucketWidth, maxRaw),
         dtypes=_first_type,
@@ -337,7 +337,7 @@ def to_list(tupleSize: Any = None, numOptional: Any = 0) -> Reducer:
         raise EEError("Reducer.toList: numOptional exceeds the number of inputs.")
     return Primitive(
         "Reducer.toList",
-        _ToList,
+        ToList,
         outputs=["list"],
         n_inputs=k,
         args={"tupleSize": tupleSize, "numOptional": n_opt},
@@ -350,7 +350,7 @@ def to_list(tupleSize: Any = None, numOptional: Any = 0) -> Reducer:
 def frequency_histogram() -> Reducer:
     return Primitive(
         "Reducer.frequencyHistogram",
-        _FrequencyHistogram,
+        FrequencyHistogram,
         outputs=["histogram"],
         weighted=True,
         scalar=[False],
@@ -366,7 +366,7 @@ def fixed_histogram(min: Any, max: Any, steps: Any, cumulative: Any = False) -> 
     params = {"min": lo, "max": hi, "steps": n, "cumulative": bool(cumulative)}
     return Primitive(
         "Reducer.fixedHistogram",
-        _FixedHistogram,
+        FixedHistogram,
         outputs=["histogram"],
         weighted=True,
         args=params,

@@ -22,7 +22,7 @@ from ...raster.reduction import Batch, column_value
 from .kernels import Column
 
 if TYPE_CHECKING:
-    from .kernels import _Kernel
+    from .kernels import Kernel
 
 __all__ = ["Reducer", "Primitive", "Composite", "Repeat", "Group", "for_each", "as_reducer"]
 
@@ -112,7 +112,7 @@ class Primitive(Reducer):
     def __init__(
         self,
         name: str,
-        kernel: type[_Kernel],
+        kernel: type[Kernel],
         *,
         outputs: Sequence[str],
         n_inputs: int = 1,
@@ -151,7 +151,7 @@ class Primitive(Reducer):
         fields.update(changes)
         return Primitive(self.name, self.kernel, **fields)
 
-    def accumulator(self, p: int, mode: str) -> _Kernel:
+    def accumulator(self, p: int, mode: str) -> Kernel:
         return self.kernel(self, p, mode)
 
     def output_dtypes(self, input_dtypes: Sequence[str]) -> list[str]:
