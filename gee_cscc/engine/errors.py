@@ -7,6 +7,7 @@ failure, so the unmodified ``ee`` client raises ``ee.EEException`` with the mess
 from __future__ import annotations
 
 __all__ = [
+    "CancelledError",
     "EEError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -71,3 +72,10 @@ class MemoryLimitError(EEError):
     def __init__(self, detail: str = "") -> None:
         msg = "User memory limit exceeded."
         super().__init__(f"{msg} {detail}".strip())
+
+
+class CancelledError(Exception):
+    """Raised inside a running export or ingestion when its operation was cancelled.
+
+    Not an :class:`EEError`: it ends the operation as CANCELLED, not FAILED.
+    """

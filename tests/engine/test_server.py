@@ -159,7 +159,6 @@ def test_error_statuses_are_4xx_with_a_json_body(engine, tmp_asset, monkeypatch)
     def boom(**_):
         raise ZeroDivisionError("simulated engine bug")
 
-    registry._load_modules()
     monkeypatch.setitem(registry._IMPLEMENTATIONS, "Test.boom", boom)
     compute = f"/v1/{PROJECT}/value:compute"
     cases = [

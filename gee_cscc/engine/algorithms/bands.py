@@ -1,4 +1,9 @@
-"""Helpers shared by the algorithm modules: argument coercion and band matching."""
+"""Bands of images in per-pixel operations: pairing, selecting, and per-pixel maps.
+
+How Earth Engine pairs the bands of two images in a binary operator (:func:`match_bands`),
+selects bands by name, pattern or index (:func:`select_names`), and the per-pixel operations
+built on them (:func:`binary_image_op`, :func:`unary_image_op`).
+"""
 
 from __future__ import annotations
 
@@ -8,29 +13,16 @@ from typing import Any
 
 import numpy as np
 
-from ..core.values import Band, Image, PixelData, constant_band, pointwise, promote
+from ..core.arguments import as_image
+from ..core.values import Band, Image, PixelData, pointwise, promote
 from ..errors import EEError
 
 __all__ = [
-    "as_image",
     "match_bands",
     "binary_image_op",
     "unary_image_op",
     "select_names",
 ]
-
-
-def as_image(value: Any, what: str = "image") -> Image:
-    """An argument as an Image: numbers become constant images, lists multi-band constants."""
-    if isinstance(value, Image):
-        return value
-    if isinstance(value, bool):
-        return Image([constant_band(int(value))])
-    if isinstance(value, (int, float, np.integer, np.floating)):
-        return Image([constant_band(float(value))])
-    if isinstance(value, (list, tuple)) and all(isinstance(v, (int, float)) for v in value):
-        return Image([constant_band(float(v), f"constant_{i}") for i, v in enumerate(value)])
-    raise EEError(f"Invalid argument for {what}: expected an Image, got {type(value).__name__}.")
 
 
 def match_bands(a: Image, b: Image, op: str) -> list[tuple[Band, Band, str]]:

@@ -10,10 +10,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ..core.arguments import as_bool, as_dict, as_list, as_number, as_str, invalid_type
 from ..core.registry import algorithm
 from ..core.values import Element
 from ..errors import EEError
-from .projection import as_bool, as_dict, as_list, as_number, as_str, invalid_type
 
 __all__ = ["sorted_dict"]
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from ..core.arguments import as_list, as_number, as_str, invalid_type, required
 from ..core.registry import algorithm
 from ..core.values import Element, Image
 from ..errors import EEError
-from .projection import as_list, as_number, as_str, invalid_type, required
 
 __all__ = ["as_element", "copy_properties", "get_property", "is_system"]
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ..core.arguments import as_number, invalid_type, required
 from ..core.registry import algorithm
 from ..core.values import Feature, Geometry
 from ..errors import EEError
 from .geometry import geometry as geo
-from .projection import as_number, invalid_type, required
 
 __all__ = ["as_feature"]
 

@@ -20,11 +20,12 @@ import operator
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..core.arguments import as_int, as_list, as_number, as_str, invalid_type
+from ..core.objects import ee_equal, type_name
 from ..core.registry import algorithm
 from ..core.values import Date, DateRange, Element, Feature, Geometry, Image
 from ..errors import EEError
 from .date.date import calendar_field
-from .projection import as_int, as_list, as_number, as_str, ee_equal, invalid_type, type_name
 
 __all__ = ["Filter", "field_value"]
 

@@ -6,18 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from ..core.arguments import as_int, as_list, as_number, as_str, invalid_type, required
+from ..core.objects import ee_equal, sort_key
 from ..core.registry import algorithm
 from ..errors import EEError
-from .projection import (
-    as_int,
-    as_list,
-    as_number,
-    as_str,
-    ee_equal,
-    invalid_type,
-    required,
-    sort_key,
-)
 from .string import to_string
 
 __all__ = ["map_list", "sequence"]

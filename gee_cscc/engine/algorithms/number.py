@@ -14,10 +14,11 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from ..core.arguments import as_int, as_number, as_str, invalid_type
+from ..core.objects import number_to_string
 from ..core.registry import algorithm
 from ..core.values import INT_RANGES
 from ..errors import EEError
-from .projection import as_int, as_number, as_str, invalid_type, number_to_string
 
 __all__ = ["cast_number", "format_number"]
 

@@ -11,10 +11,11 @@ import json
 import re
 from typing import Any
 
+from ..core.arguments import as_int, as_str, invalid_type
+from ..core.objects import number_to_string
 from ..core.registry import algorithm
 from ..core.serialize import to_info
 from ..errors import EEError
-from .projection import as_int, as_str, invalid_type, number_to_string
 
 __all__ = ["to_string"]
 

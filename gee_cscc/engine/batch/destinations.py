@@ -14,8 +14,7 @@ import numpy as np
 from ..core.context import RequestContext
 from ..core.serialize import to_info
 from ..core.values import pixel_cache
-from ..errors import AlreadyExistsError, EEError
-from ..service.operations import CancelledError
+from ..errors import AlreadyExistsError, CancelledError, EEError
 from ..store.assets import AssetName, AssetStore
 
 #: Earth Engine's default ``maxPixels`` of an image export.

@@ -153,7 +153,7 @@ class _Graph:
 
     def _eval_if(self, arguments: Mapping[str, Any], env: _Env | None) -> Any:
         """``If`` evaluates only the chosen case, as Earth Engine does."""
-        from ..algorithms.projection import truthy
+        from .objects import truthy
 
         cond = self.eval_node(arguments["condition"], env) if "condition" in arguments else None
         case = arguments.get("trueCase" if truthy(cond) else "falseCase")
@@ -162,8 +162,7 @@ class _Graph:
 
 def _check_implemented(name: Any) -> None:
     """Raise the error ``registry.call`` would raise for an algorithm it cannot run."""
-    registry._load_modules()  # noqa: SLF001 (same package)
-    if name in registry._IMPLEMENTATIONS:  # noqa: SLF001
+    if registry.is_implemented(name):
         return
     if name in registry.algorithm_specs():
         raise UnimplementedError(name)

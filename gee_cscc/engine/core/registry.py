@@ -2,8 +2,9 @@
 
 The list of algorithms and their arguments is the one shipped with ``earthengine-api``
 (``ee/tests/algorithms.json``); it is served whole to the client. Implementations register
-under their exact Earth Engine name with :func:`algorithm`; calling a listed algorithm that
-has no implementation raises an error that names it.
+under their exact Earth Engine name with :func:`algorithm` when their module is imported
+(importing :mod:`gee_cscc.engine.algorithms` imports them all; the engine's service does);
+calling a listed algorithm that has no implementation raises an error that names it.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ __all__ = [
     "algorithms_json_bytes",
     "call",
     "implemented",
+    "is_implemented",
 ]
 
 _IMPLEMENTATIONS: dict[str, Callable[..., Any]] = {}
@@ -61,13 +63,12 @@ def algorithm_specs() -> dict[str, dict]:
 
 def implemented() -> set[str]:
     """The names of the algorithms the local engine implements."""
-    _load_modules()
     return set(_IMPLEMENTATIONS)
 
 
-@functools.lru_cache(maxsize=1)
-def _load_modules() -> None:
-    from .. import algorithms  # noqa: F401  (registers every module)
+def is_implemented(name: str) -> bool:
+    """Whether the local engine implements the named algorithm."""
+    return name in _IMPLEMENTATIONS
 
 
 def call(name: str, args: dict[str, Any]) -> Any:
@@ -78,7 +79,6 @@ def call(name: str, args: dict[str, Any]) -> Any:
     EEError
         unknown algorithm, unknown or missing argument, or no implementation.
     """
-    _load_modules()
     spec = algorithm_specs().get(name)
     fn = _IMPLEMENTATIONS.get(name)
     if spec is None and fn is None:

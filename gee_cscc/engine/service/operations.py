@@ -15,14 +15,12 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from ..errors import EEError, NotFoundError
+from ..core.context import RequestContext
+from ..errors import CancelledError, EEError, NotFoundError
 
-if TYPE_CHECKING:
-    from .server import EngineServer
-
-__all__ = ["Operations", "CancelledError"]
+__all__ = ["Operations", "OperationRunner"]
 
 _TYPES = {
     ("image", "export"): "EXPORT_IMAGE",
@@ -35,8 +33,24 @@ _TYPES = {
 _DONE = ("SUCCEEDED", "FAILED", "CANCELLED")
 
 
-class CancelledError(Exception):
-    """Raised inside a running task when its operation was cancelled."""
+class OperationRunner(Protocol):
+    """What runs one operation's work (:func:`gee_cscc.engine.batch.tasks.run_operation`).
+
+    Called on a worker thread with the starter's request context, the operation's kind
+    (``image``, ``table`` …) and verb (``export``, ``import``), the request body, an event
+    set on cancel and a progress callback (fraction 0–1); returns the destination URIs and
+    raises :class:`EEError` (FAILED) or :class:`CancelledError` (CANCELLED).
+    """
+
+    def __call__(
+        self,
+        ctx: RequestContext,
+        kind: str,
+        verb: str,
+        body: dict,
+        cancel_event: threading.Event,
+        progress: Any,
+    ) -> list[str]: ...
 
 
 def _now() -> str:
@@ -44,11 +58,21 @@ def _now() -> str:
 
 
 class Operations:
-    """The operations of one engine, executed on a small thread pool."""
+    """The operations of one engine, executed on a small thread pool.
 
-    def __init__(self, engine: EngineServer, *, workers: int = 2) -> None:
-        self.engine = engine
-        self.dir = Path(engine.store.root) / "operations"
+    Parameters
+    ----------
+    folder
+        Where the operations are kept (one JSON file each).
+    runner
+        What does an operation's work.
+    workers
+        How many operations run at once.
+    """
+
+    def __init__(self, folder: Path, runner: OperationRunner, *, workers: int = 2) -> None:
+        self.runner = runner
+        self.dir = Path(folder)
         self.dir.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         self._ops: dict[str, dict] = {}
@@ -94,10 +118,8 @@ class Operations:
             self._save(op)
             return json.loads(json.dumps(op))
 
-    def start(self, project: str, kind: str, verb: str, body: dict) -> dict:
-        """Start an export or ingestion; returns the Operation JSON."""
-        from ..batch.image_exports import run_operation
-
+    def start(self, ctx: RequestContext, project: str, kind: str, verb: str, body: dict) -> dict:
+        """Start an export or ingestion as the caller of ``ctx``; returns the Operation JSON."""
         request_id = body.get("requestId")
         with self._lock:
             if request_id:
@@ -125,17 +147,16 @@ class Operations:
             self._cancel[name] = threading.Event()
             self._done[name] = threading.Event()
             self._save(op)
-        ctx = self.engine.context()
-        self._pool.submit(self._run, name, kind, verb, body, ctx, run_operation)
+        self._pool.submit(self._run, name, kind, verb, body, ctx)
         return self._public(op)
 
-    def _run(self, name: str, kind: str, verb: str, body: dict, ctx: Any, runner: Any) -> None:
+    def _run(self, name: str, kind: str, verb: str, body: dict, ctx: RequestContext) -> None:
         cancel = self._cancel[name]
         try:
             if cancel.is_set():
                 raise CancelledError()
             self._set(name, state="RUNNING", startTime=_now(), progress=0.0)
-            uris = runner(ctx, kind, verb, body, cancel, self._progress_reporter(name))
+            uris = self.runner(ctx, kind, verb, body, cancel, self._progress_reporter(name))
             # Work that finished is kept even if a cancel arrived after its last check.
             self._set(
                 name,

@@ -21,10 +21,13 @@ import threading
 import traceback
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .. import algorithms  # noqa: F401  (registers every algorithm)
+from ..batch.tasks import run_operation
 from ..core import registry
 from ..core.context import RequestContext, request_context
 from ..core.evaluate import evaluate
@@ -34,6 +37,7 @@ from ..errors import EEError, NotFoundError
 from ..raster import reduction
 from ..raster.grid import Grid, Projection
 from ..store.assets import AssetName, AssetStore
+from .operations import Operations
 
 __all__ = ["EngineServer", "discovery_document"]
 
@@ -140,9 +144,7 @@ class EngineServer:
         self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self.httpd.daemon_threads = True
         self._thread: threading.Thread | None = None
-        from .operations import Operations
-
-        self.operations = Operations(self)
+        self.operations = Operations(Path(store.root) / "operations", run_operation)
 
     @property
     def port(self) -> int:
@@ -533,7 +535,7 @@ class _Handler(BaseHTTPRequestHandler):
         )
         if method == "POST" and m:
             op = eng.operations.start(
-                m.group("project"), m.group("kind"), m.group("verb"), self._body()
+                eng.context(), m.group("project"), m.group("kind"), m.group("verb"), self._body()
             )
             self._json(op)
             return

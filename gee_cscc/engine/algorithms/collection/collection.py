@@ -21,23 +21,15 @@ from typing import Any
 
 import numpy as np
 
+from ...core.arguments import as_int, as_list, as_str, invalid_type, required
 from ...core.context import current
+from ...core.objects import ee_equal, number_to_string, sort_key
 from ...core.registry import algorithm
 from ...core.serialize import to_info
 from ...core.values import Element, FeatureCollection, Image, ImageCollection
 from ...errors import EEError
 from ..element import get_property
 from ..filter import Filter
-from ..projection import (
-    as_int,
-    as_list,
-    as_str,
-    ee_equal,
-    invalid_type,
-    number_to_string,
-    required,
-    sort_key,
-)
 
 __all__ = ["as_collection", "make_collection", "reducer_input_count", "run_reducer"]
 
@@ -154,7 +146,7 @@ def map_(collection: Any, baseAlgorithm: Any, dropNulls: Any = False) -> Collect
 
 
 def _type(value: Any) -> str:
-    from ..projection import type_name
+    from ...core.objects import type_name
 
     return type_name(value)
 

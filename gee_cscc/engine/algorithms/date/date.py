@@ -16,10 +16,10 @@ import re
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from ...core.arguments import as_int, as_number, as_str, invalid_type
 from ...core.registry import algorithm
 from ...core.values import Date, DateRange
 from ...errors import EEError
-from ..projection import as_int, as_number, as_str, invalid_type
 from .joda import MONTH_NAMES, format_field, parse_regex, pattern_tokens
 
 __all__ = [

@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from ...core.arguments import invalid_type
 from ...core.registry import algorithm
 from ...core.values import Date, DateRange
-from ..projection import invalid_type
 from .date import time_zone_arg, to_millis
 
 

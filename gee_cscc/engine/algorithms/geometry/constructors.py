@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from ...core.arguments import as_number, invalid_type, required
 from ...core.registry import algorithm
 from ...core.values import Geometry
 from ...errors import EEError
 from ...raster.grid import Projection
-from ..projection import as_number, invalid_type, required
 from .geodesy import DEFAULT_MAX_ERROR_M, canonical_frame, is_geographic_frame, shape_in_frame
 from .geometry import as_projection_arg, margin_metres
 

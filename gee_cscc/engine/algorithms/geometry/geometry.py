@@ -28,11 +28,12 @@ from typing import Any
 
 import numpy as np
 
+from ...core.arguments import as_number, invalid_type, required
 from ...core.registry import algorithm
 from ...core.values import Feature, Geometry
 from ...errors import EEError
 from ...raster.grid import Projection
-from ..projection import ErrorMargin, as_number, invalid_type, required
+from ..error_margin import ErrorMargin
 from .geodesy import (
     DEFAULT_MAX_ERROR_M,
     IDENTITY_TRANSFORM,

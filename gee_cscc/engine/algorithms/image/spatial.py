@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from ...core.arguments import as_image
 from ...core.context import current
 from ...core.registry import algorithm
 from ...core.values import (
@@ -33,7 +34,7 @@ from ...raster import area as _area
 from ...raster.grid import DEFAULT_PROJECTION, Grid, Projection
 from ...raster.rasterize import centre_mask, geometry_shape_in
 from ...raster.resample import sample
-from ..bands import as_image, binary_image_op, match_bands, select_names, unary_image_op
+from ..bands import binary_image_op, match_bands, select_names, unary_image_op
 
 # --- construction --------------------------------------------------------------------------
 

@@ -2,23 +2,20 @@
 
 Percentiles, ``intervalMean``, ``mode``, ``toList``, the histograms, ``sensSlope``,
 ``kendallsCorrelation`` and ``spearmansCorrelation`` keep the records they take and compute
-the statistic at the end, in record order; see :mod:`.reducer` for their semantics.
+the statistic at the end, in record order; see :mod:`.reducers` for their semantics.
 """
 
 from __future__ import annotations
 
 import math
 from abc import abstractmethod
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from ...errors import EEError
 from ...raster.reduction import Batch
-from .kernels import Column, Kernel, take_per_column
-
-if TYPE_CHECKING:
-    from .tree import Primitive
+from .kernels import Column, Kernel, KernelSpec, take_per_column
 
 #: The most elements a pairwise statistic (sensSlope, kendall, spearman, mode) builds at once.
 PAIR_CHUNK = 4_000_000
@@ -31,7 +28,7 @@ class _Collect(Kernel):
 
     numeric = True
 
-    def __init__(self, prim: Primitive, p: int, mode: str) -> None:
+    def __init__(self, prim: KernelSpec, p: int, mode: str) -> None:
         super().__init__(prim, p, mode)
         self.parts: list[tuple] = []
 

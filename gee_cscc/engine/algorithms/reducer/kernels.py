@@ -1,26 +1,34 @@
 """The one-pass statistics of the ``Reducer.*`` primitives (their accumulators, "kernels").
 
-A kernel accumulates :class:`~gee_cscc.engine.reduction.Batch` es of records column by
-column and gives one column per output; see :mod:`.reducer` for the semantics of each
+A kernel accumulates :class:`~gee_cscc.engine.raster.reduction.Batch` es of records column by
+column and gives one column per output; see :mod:`.reducers` for the semantics of each
 statistic. The statistics that keep every record (percentiles, ranks, pairs, lists and
-histograms) are in :mod:`._reducer_collect_kernels`.
+histograms) are in :mod:`.collect_kernels`.
 """
 
 from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from ...errors import EEError
 from ...raster.reduction import Batch
 
-if TYPE_CHECKING:
-    from .tree import Primitive
-
 Column = Any  # np.ndarray (P,) float with NaN = null, or a list of P Python objects
+
+
+class KernelSpec(Protocol):
+    """What a kernel reads of its reducer leaf (:class:`.tree.Primitive` provides it)."""
+
+    name: str
+    outputs: list[str]
+    n_inputs: int
+    weighted: bool
+    explicit_weight: bool
+    params: dict[str, Any]
 
 
 # --- statistics (kernels) --------------------------------------------------------------------
@@ -43,7 +51,7 @@ def _as_float(x: np.ndarray, ok: np.ndarray, what: str) -> np.ndarray:
 class Kernel(ABC):
     """Base of the statistic accumulators: the records a primitive takes and their weights."""
 
-    def __init__(self, prim: Primitive, p: int, mode: str) -> None:
+    def __init__(self, prim: KernelSpec, p: int, mode: str) -> None:
         self.prim = prim
         self.p = p
         self.mode = mode
@@ -93,7 +101,7 @@ class Kernel(ABC):
 class Count(Kernel):
     """``count`` and ``countEvery``: the number of unmasked inputs (of all, for countEvery)."""
 
-    def __init__(self, prim: Primitive, p: int, mode: str) -> None:
+    def __init__(self, prim: KernelSpec, p: int, mode: str) -> None:
         super().__init__(prim, p, mode)
         self.n = np.zeros(p)
 
@@ -108,7 +116,7 @@ class Count(Kernel):
 class Moments(Kernel):
     """Weighted sum, mean and (sample) variance with Chan's parallel update."""
 
-    def __init__(self, prim: Primitive, p: int, mode: str) -> None:
+    def __init__(self, prim: KernelSpec, p: int, mode: str) -> None:
         super().__init__(prim, p, mode)
         self.w = np.zeros(p)
         self.mean = np.zeros(p)
@@ -155,7 +163,7 @@ class Moments(Kernel):
 class Fold(Kernel):
     """product, allNonZero, anyNonZero."""
 
-    def __init__(self, prim: Primitive, p: int, mode: str) -> None:
+    def __init__(self, prim: KernelSpec, p: int, mode: str) -> None:
         super().__init__(prim, p, mode)
         op = prim.params["op"]
         self.acc = np.full(p, 0.0 if op == "any" else 1.0)
@@ -186,7 +194,7 @@ def take_per_column(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
 class Extreme(Kernel):
     """max/min of the first input, the others taken from the same record; earliest on ties."""
 
-    def __init__(self, prim: Primitive, p: int, mode: str) -> None:
+    def __init__(self, prim: KernelSpec, p: int, mode: str) -> None:
         super().__init__(prim, p, mode)
         self.has = np.zeros(p, dtype=bool)
         self.best = np.full(p, -np.inf)
@@ -230,7 +238,7 @@ class Extreme(Kernel):
 class Pick(Kernel):
     """first, last, firstNonNull, lastNonNull (by record order)."""
 
-    def __init__(self, prim: Primitive, p: int, mode: str) -> None:
+    def __init__(self, prim: KernelSpec, p: int, mode: str) -> None:
         super().__init__(prim, p, mode)
         self.has = np.zeros(p, dtype=bool)
         self.order = np.zeros(p, dtype=np.int64)
@@ -267,7 +275,7 @@ class Pick(Kernel):
 class CoMoments(Kernel):
     """linearFit (weighted) and pearsonsCorrelation: merged means and co-moments of (x, y)."""
 
-    def __init__(self, prim: Primitive, p: int, mode: str) -> None:
+    def __init__(self, prim: KernelSpec, p: int, mode: str) -> None:
         super().__init__(prim, p, mode)
         self.w = np.zeros(p)
         self.n = np.zeros(p)
@@ -332,7 +340,7 @@ def _pearson_p(r: np.ndarray, n: np.ndarray) -> np.ndarray:
 class LinearRegression(Kernel):
     """Least squares of numY outputs on numX inputs via accumulated normal equations."""
 
-    def __init__(self, prim: Primitive, p: int, mode: str) -> None:
+    def __init__(self, prim: KernelSpec, p: int, mode: str) -> None:
         super().__init__(prim, p, mode)
         nx, ny = prim.params["numX"], prim.params["numY"]
         self.xtx = np.zeros((p, nx, nx))

@@ -1,28 +1,25 @@
 """The reducer values of ``Reducer.*``: a tree of statistics and how it accumulates records.
 
 A :class:`Reducer` describes a computation over records (see
-:mod:`gee_cscc.engine.reduction` for how records come from pixel stacks, regions and
+:mod:`gee_cscc.engine.raster.reduction` for how records come from pixel stacks, regions and
 collections). Leaves (:class:`Primitive`) compute one statistic with a kernel of
-:mod:`._reducer_kernels` or :mod:`._reducer_collect_kernels`; :class:`Composite` runs
+:mod:`.kernels` or :mod:`.collect_kernels`; :class:`Composite` runs
 several reducers side by side (``combine``, ``forEach``, ``forEachBand``, ``setOutputs``),
 :class:`Repeat` gives list-valued outputs and :class:`Group` reduces per group key. The
-algorithms that make them are registered in :mod:`.reducer`.
+algorithms that make them are registered in :mod:`.reducers`.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from ...errors import EEError
 from ...raster.reduction import Batch, column_value
-from .kernels import Column
-
-if TYPE_CHECKING:
-    from .kernels import Kernel
+from .kernels import Column, Kernel
 
 __all__ = ["Reducer", "Primitive", "Composite", "Repeat", "Group", "for_each", "as_reducer"]
 
@@ -48,6 +45,8 @@ class Reducer(ABC):
     scalar_outputs : list of bool
         Per output, whether it is a number (else a list, array or dictionary).
     """
+
+    ee_type = "Reducer"
 
     name: str
     args: dict

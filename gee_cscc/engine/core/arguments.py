@@ -1,0 +1,111 @@
+"""Arguments of Earth Engine algorithms: coercion to Python types and Earth Engine's errors.
+
+A missing (null) required argument gives ``"Number.add: Parameter 'left' is required."`` and
+a value of the wrong type gives ``"Number.add, argument 'left': Invalid type.\\nExpected
+type: Number.\\nActual type: String.\\nActual value: abc"``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ..errors import EEError
+from .objects import truthy, type_name
+from .values import Image, constant_band
+
+__all__ = [
+    "as_bool",
+    "as_dict",
+    "as_image",
+    "as_int",
+    "as_list",
+    "as_number",
+    "as_str",
+    "invalid_type",
+    "required",
+]
+
+
+def _short(value: Any) -> str:
+    text = str(value) if not hasattr(value, "info") else type_name(value)
+    return text if len(text) <= 200 else text[:197] + "..."
+
+
+def required(algo: str, arg: str) -> EEError:
+    """The error for a required argument that is missing or null."""
+    return EEError(f"{algo}: Parameter '{arg}' is required.")
+
+
+def invalid_type(algo: str, arg: str, expected: str, value: Any) -> EEError:
+    """The error for an argument of the wrong type (Earth Engine's wording)."""
+    if value is None:
+        return required(algo, arg)
+    return EEError(
+        f"{algo}, argument '{arg}': Invalid type.\nExpected type: {expected}.\n"
+        f"Actual type: {type_name(value)}.\nActual value: {_short(value)}"
+    )
+
+
+def as_number(value: Any, algo: str, arg: str) -> int | float:
+    """A number argument as a Python ``int`` or ``float`` (booleans count as 0/1)."""
+    if isinstance(value, (bool, np.bool_)):
+        return int(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value)
+    raise invalid_type(algo, arg, "Number", value)
+
+
+def as_int(value: Any, algo: str, arg: str) -> int:
+    """An integer argument; a float with an integral value is accepted."""
+    v = as_number(value, algo, arg)
+    if isinstance(v, float):
+        if not v.is_integer():
+            raise invalid_type(algo, arg, "Integer", value)
+        return int(v)
+    return v
+
+
+def as_bool(value: Any, algo: str, arg: str) -> bool:
+    """A boolean argument by Earth Engine's truth rules (null is a missing argument)."""
+    if value is None:
+        raise required(algo, arg)
+    return truthy(value)
+
+
+def as_str(value: Any, algo: str, arg: str) -> str:
+    """A string argument."""
+    if isinstance(value, str):
+        return value
+    raise invalid_type(algo, arg, "String", value)
+
+
+def as_list(value: Any, algo: str, arg: str) -> list:
+    """A list argument (tuples become lists)."""
+    if isinstance(value, (list, tuple)):
+        return list(value)
+    raise invalid_type(algo, arg, "List", value)
+
+
+def as_dict(value: Any, algo: str, arg: str) -> dict:
+    """A dictionary argument, as a new ``dict``."""
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise invalid_type(algo, arg, "Dictionary", value)
+
+
+def as_image(value: Any, what: str = "image") -> Image:
+    """An argument as an Image: numbers become constant images, lists multi-band constants."""
+    if isinstance(value, Image):
+        return value
+    if isinstance(value, bool):
+        return Image([constant_band(int(value))])
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return Image([constant_band(float(value))])
+    if isinstance(value, (list, tuple)) and all(isinstance(v, (int, float)) for v in value):
+        return Image([constant_band(float(v), f"constant_{i}") for i, v in enumerate(value)])
+    raise EEError(f"Invalid argument for {what}: expected an Image, got {type(value).__name__}.")
