@@ -13,12 +13,12 @@ Steps (each timed, each with the process's peak resident memory while it ran):
 2. ``grouped_sums``: through the real ``ee`` client against a :class:`LocalEngine` on that
    store, the method's VCA and CSCC (:func:`gee_cscc.method.build`) reduced to per-region
    totals of ``cscc x pixelArea``, VCA area and VCA cells with one grouped ``reduceRegion``
-   (:func:`gee_cscc.pull.region_sums`, crs and crsTransform explicit). The VCA cell counts
+   (:func:`gee_cscc.workflow.pull.region_sums`, crs and crsTransform explicit). The VCA cell counts
    are checked against NumPy counts made while generating the data.
 3. ``window``: ``computePixels`` of a 256 x 256 window of the maintenance-years image (the
    whole METHOD.md §4 chain); every stored-band read is recorded and must lie inside the
    window.
-4. ``analyze``: the whole :func:`gee_cscc.analysis.analyze` at a smaller size (1000 x 700,
+4. ``analyze``: the whole :func:`gee_cscc.workflow.analyze.analyze` at a smaller size (1000 x 700,
    ``--quick``: 200 x 140) on a collection of its own.
 
 Peak memory is the process's ``VmHWM`` (the engine serves from a thread of this process),
@@ -279,6 +279,7 @@ def build_collection(
     years (uint8) is kept across years, for the VCA check.
     """
     from gee_cscc.engine.grid import Projection
+
     from gee_cscc.engine.store import year_millis
 
     tag = f"{width}x{height}x{years}"
@@ -361,7 +362,7 @@ def bench_grouped_sums(data: SyntheticCollection) -> dict:
     import ee
 
     from gee_cscc.method import build, load_annual_npp
-    from gee_cscc.pull import region_sums
+    from gee_cscc.workflow.pull import region_sums
 
     cfg = config_for(data.years)
     annual = load_annual_npp(data.collection, cfg)
@@ -448,8 +449,8 @@ def bench_window(data: SyntheticCollection, *, size: int = 256) -> dict:
 
 
 def bench_analyze(data: SyntheticCollection) -> dict:
-    """The whole :func:`gee_cscc.analysis.analyze` (region sums, pulls, counts, fits)."""
-    from gee_cscc.analysis import analyze
+    """The whole :func:`gee_cscc.workflow.analyze.analyze` (region sums, pulls, counts, fits)."""
+    from gee_cscc.workflow.analyze import analyze
 
     cfg = config_for(data.years)
     res = analyze(data.collection, cfg, regions=_regions(data))

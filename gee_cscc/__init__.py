@@ -30,19 +30,19 @@ __all__ = [
 
 def __getattr__(name: str):  # lazy: importing gee_cscc stays cheap (no ee, no xarray)
     if name == "Config":
-        from .config import Config
+        from gee_cscc.config import Config
 
         return Config
     if name == "LocalEngine":
-        from .engine import LocalEngine
+        from gee_cscc.engine import LocalEngine
 
         return LocalEngine
     if name in ("Results", "analyze"):
-        from . import analysis
+        from gee_cscc.workflow import analyze as analysis
 
         return getattr(analysis, name)
     if name == "run":
-        from .pipeline import run
+        from gee_cscc.workflow.run import run
 
         return run
     if name == "show_versions":
@@ -52,7 +52,7 @@ def __getattr__(name: str):  # lazy: importing gee_cscc stays cheap (no ee, no x
 
 def show_versions() -> None:
     """Print the versions of Python, gee_cscc and its main dependencies (for bug reports)."""
-    from .pipeline import versions
+    from gee_cscc.workflow.run import versions
 
     for key, value in versions().items():
         print(f"{key}: {value}")

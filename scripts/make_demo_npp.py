@@ -1,4 +1,4 @@
-"""Write the SYNTHETIC demo NPP cube (``gee_cscc.demo``) and its region ids to NetCDF.
+"""Write the SYNTHETIC demo NPP cube (``gee_cscc.demo.synthetic``) and its region ids to NetCDF.
 
 The file holds two variables on one lon/lat grid (EPSG:4326): ``npp`` (float32, g C m⁻² yr⁻¹,
 dims year, y, x; NaN outside China's land) and ``region_id`` (int32, 1 … 34, 0 outside).
@@ -24,13 +24,13 @@ import xarray as xr
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from gee_cscc.demo import DEFAULT_SEED, demo_npp, demo_regions  # noqa: E402
+from gee_cscc.demo.synthetic import DEFAULT_SEED, demo_npp, demo_regions  # noqa: E402
 
 
 def demo_dataset(
     *, resolution: float = 0.1, start: int = 1981, end: int = 2018, seed: int = DEFAULT_SEED
 ) -> xr.Dataset:
-    """The demo NPP (g C m⁻² yr⁻¹) and region ids as one Dataset (see ``gee_cscc.demo``)."""
+    """The demo NPP (g C m⁻² yr⁻¹) and region ids as one Dataset (see ``gee_cscc.demo.synthetic``)."""
     npp = demo_npp(resolution=resolution, start=start, end=end, seed=seed)
     regions = demo_regions(resolution=resolution)
     ds = xr.Dataset({"npp": npp, "region_id": regions})

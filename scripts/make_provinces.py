@@ -10,7 +10,7 @@ per adcode, names in its SQLite index) are
 3. snapped to a ``--grid`` degree grid (``shapely.set_precision``, which keeps them valid),
 
 and written as one GeoJSON FeatureCollection with the properties ``adcode``, ``name``,
-``name_zh``, ``abbr`` and ``region_id`` (see ``gee_cscc.provinces``).
+``name_zh``, ``abbr`` and ``region_id`` (see ``gee_cscc.demo.provinces``).
 
 Usage::
 
@@ -37,7 +37,7 @@ from shapely.geometry import MultiPolygon, Polygon, mapping, shape
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from gee_cscc.provinces import PROVINCES  # noqa: E402
+from gee_cscc.demo.provinces import PROVINCES  # noqa: E402
 
 DEFAULT_OUTPUT = REPO / "gee_cscc" / "data" / "china_provinces.geojson"
 SOUTH_CHINA_SEA_LAT = 18.0

@@ -1,4 +1,4 @@
-"""The ``share`` and ``upload`` verbs of :mod:`gee_cscc.cli_cloud`."""
+"""The ``share`` and ``upload`` verbs of :mod:`gee_cscc.cli.cloud`."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
-from ._cli_cloud_common import (
+from gee_cscc.cli.common import (
     UNITS,
     Reporter,
     _ee_errors,
@@ -19,7 +19,7 @@ from ._cli_cloud_common import (
     _span,
     _wait,
 )
-from .errors import InputError
+from gee_cscc.errors import InputError
 
 # --- share ------------------------------------------------------------------------------------
 
@@ -33,7 +33,7 @@ def _members(values: Sequence[str]) -> list[str]:
 
 @_ee_errors
 def _cmd_share(args: argparse.Namespace, report: Reporter) -> int:
-    from .sharing import format_acl, share_asset, show_acl
+    from gee_cscc.cloud.sharing import format_acl, share_asset, show_acl
 
     readers, writers = _members(args.reader), _members(args.writer)
     changing = bool(readers or writers or args.public)
@@ -67,8 +67,8 @@ def _cmd_share(args: argparse.Namespace, report: Reporter) -> int:
 
 @_ee_errors
 def _cmd_upload(args: argparse.Namespace, report: Reporter) -> int:
-    from .export import provenance
-    from .upload import upload_annual_geotiffs
+    from gee_cscc.cloud.exports import provenance
+    from gee_cscc.cloud.upload import upload_annual_geotiffs
 
     folder = Path(args.folder)
     if not folder.is_dir():

@@ -17,8 +17,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from ._cli_cloud_assets import _cmd_share, _cmd_upload
-from ._cli_cloud_common import (
+from gee_cscc.cli.assets import _cmd_share, _cmd_upload
+from gee_cscc.cli.common import (
     DEFAULT_ASSET_FOLDER,
     DEFAULT_DRIVE_FOLDER,
     DEFAULT_EXPORT_OUT,
@@ -27,7 +27,7 @@ from ._cli_cloud_common import (
     POLL_EARTH_ENGINE,
     POLL_LOCAL,
 )
-from ._cli_cloud_export import _cmd_annualize, _cmd_export
+from gee_cscc.cli.export import _cmd_annualize, _cmd_export
 
 __all__ = ["add_parsers", "HANDLERS"]
 

@@ -1,4 +1,4 @@
-"""What the cloud verbs of :mod:`gee_cscc.cli_cloud` share: engine, asset ids, destination,
+"""What the cloud verbs of :mod:`gee_cscc.cli.cloud` share: engine, asset ids, destination,
 waiting on tasks and output.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .errors import EngineError, InputError
+from gee_cscc.errors import EngineError, InputError
 
 #: Seconds between task polls on Earth Engine and on the local engine (``--poll``).
 POLL_EARTH_ENGINE = 10.0
@@ -46,7 +46,7 @@ def _ee_errors(fn: Callable[[argparse.Namespace, Reporter], int]) -> Callable:
 
 
 def _engine_config(args: argparse.Namespace, base: Any = None) -> Any:
-    from .config import Config
+    from gee_cscc.config import Config
 
     cfg = base if base is not None else Config()
     overrides = {"engine": getattr(args, "engine", None), "project": getattr(args, "project", None)}
@@ -57,7 +57,7 @@ def _engine_config(args: argparse.Namespace, base: Any = None) -> Any:
 @contextlib.contextmanager
 def _engine(cfg: Any, store: str | None, report: Reporter) -> Iterator[Any]:
     """The local engine (started on ``store``) or None after ``ee.Initialize(project=…)``."""
-    from .pipeline import _engine_for
+    from gee_cscc.workflow.run import _engine_for
 
     with _engine_for(cfg, Path(store) if store else None, report) as eng:
         yield eng
@@ -78,7 +78,7 @@ def _full_id(asset_id: str, project: str) -> str:
 
 
 def _not_a_file(value: str, what: str) -> None:
-    from .sources import is_local_path
+    from gee_cscc.workflow.inputs import is_local_path
 
     if is_local_path(value):
         raise InputError(
@@ -94,7 +94,7 @@ def _poll_seconds(args: argparse.Namespace, cfg: Any) -> float:
 
 
 def _progress(args: argparse.Namespace) -> Callable[[Sequence[Mapping[str, Any]]], None]:
-    from .tasks import StderrProgress
+    from gee_cscc.cloud.tasks import StderrProgress
 
     if getattr(args, "quiet", False):
         return lambda statuses: None
@@ -126,26 +126,10 @@ def _destination(args: argparse.Namespace, default_prefix: str) -> dict[str, Any
     return {"destination": "asset", "folder": None, "bucket": None, "prefix": None}
 
 
-def _ensure_folder(asset_id: str) -> None:
-    """Create an asset folder (and its parents) if missing: Earth Engine's asset exports
-    need the parent folder to exist."""
-    import ee
-
-    from ._assets import _quiet, asset_exists
-    from .errors import ExportError
-
-    if asset_exists(asset_id):
-        return
-    try:
-        _quiet(ee.data.create_assets, [asset_id], "FOLDER", True)
-    except ee.EEException as exc:
-        raise ExportError(f"Cannot create the asset folder '{asset_id}': {exc}") from exc
-
-
 def _wait(
     tasks: Sequence[Any], args: argparse.Namespace, cfg: Any, manifest: Any, report: Reporter
 ) -> list[dict[str, Any]]:
-    from .tasks import wait_for_tasks
+    from gee_cscc.cloud.tasks import wait_for_tasks
 
     if not tasks:
         return []

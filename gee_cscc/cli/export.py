@@ -1,4 +1,4 @@
-"""The ``export`` and ``annualize`` verbs of :mod:`gee_cscc.cli_cloud`."""
+"""The ``export`` and ``annualize`` verbs of :mod:`gee_cscc.cli.cloud`."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._cli_cloud_common import (
+from gee_cscc.cli.common import (
     DEFAULT_ASSET_FOLDER,
     DEFAULT_EXPORT_OUT,
     DEFAULT_PREFIX,
@@ -21,7 +21,6 @@ from ._cli_cloud_common import (
     _ee_errors,
     _engine,
     _engine_config,
-    _ensure_folder,
     _full_id,
     _no_wait_note,
     _not_a_file,
@@ -30,7 +29,7 @@ from ._cli_cloud_common import (
     _span,
     _wait,
 )
-from .errors import InputError
+from gee_cscc.errors import InputError
 
 # --- export -----------------------------------------------------------------------------------
 
@@ -38,7 +37,7 @@ from .errors import InputError
 def _load_config(args: argparse.Namespace) -> tuple[Any, dict]:
     """The run configuration of ``--config`` with the command-line overrides, and the
     ``[inputs]`` section of the file (the same rules as ``gee-cscc run``)."""
-    from .cli import config_from_args
+    from gee_cscc.cli.main import config_from_args
 
     return config_from_args(args)
 
@@ -131,9 +130,10 @@ def _files_place(dest: Mapping[str, Any]) -> str:
 def _cmd_export(args: argparse.Namespace, report: Reporter) -> int:
     import ee
 
-    from .export import export_collection, export_image, export_table, provenance
-    from .method import build, load_annual_npp
-    from .tasks import TaskManifest
+    from gee_cscc.cloud.assets import ensure_folder
+    from gee_cscc.cloud.exports import export_collection, export_image, export_table, provenance
+    from gee_cscc.cloud.tasks import TaskManifest
+    from gee_cscc.method import build, load_annual_npp
 
     cfg, file_inputs = _load_config(args)
     npp = args.npp or file_inputs.get("npp")
@@ -173,9 +173,9 @@ def _cmd_export(args: argparse.Namespace, report: Reporter) -> int:
         pcs_years = [int(y) for y in cfg.pcs_years]
         planned = 1 + len(eval_years) + len(pcs_years) + len(tables)
         if not files:
-            _ensure_folder(root)
+            ensure_folder(root)
             if tables:
-                _ensure_folder(f"{root}/tables")
+                ensure_folder(f"{root}/tables")
         tasks: list[Any] = []
         report(f"exporting the result image ({grid.describe()})")
         result = graph.result_image()
@@ -294,7 +294,7 @@ def _composite_grid(composites: Any, band: str, name: str) -> Any:
     """The grid of the first composite's ``band`` (one ``getInfo``)."""
     import ee
 
-    from .method import GridSpec
+    from gee_cscc.method import GridSpec
 
     info = ee.Image(composites.first()).getInfo() or {}
     bands = info.get("bands") or []
@@ -311,9 +311,9 @@ def _composite_grid(composites: Any, band: str, name: str) -> Any:
 def _cmd_annualize(args: argparse.Namespace, report: Reporter) -> int:
     import ee
 
-    from .export import export_collection, provenance
-    from .method.annual import annualize
-    from .tasks import TaskManifest
+    from gee_cscc.cloud.exports import export_collection, provenance
+    from gee_cscc.cloud.tasks import TaskManifest
+    from gee_cscc.method.annual import annualize
 
     years = _parse_years(args.years)
     dest = _destination(args, "npp")

@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import __version__
-from .errors import GeeCsccError
+from gee_cscc import __version__
+from gee_cscc.errors import GeeCsccError
 
 __all__ = ["main", "build_parser"]
 
@@ -117,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     versions = sub.add_parser("versions", help="print versions for bug reports")
     _add_common(versions)
 
-    from . import cli_cloud
+    from gee_cscc.cli import cloud as cli_cloud
 
     cli_cloud.add_parsers(sub, _add_common)
     return parser
@@ -144,12 +144,12 @@ _OVERRIDES = {
 def config_from_args(args: argparse.Namespace) -> tuple[Any, dict]:
     """The run configuration of ``--config`` (if any) with the command-line overrides,
     and the file's ``[inputs]`` section (paths relative to the file)."""
-    from .config import Config
-    from .errors import ConfigError
+    from gee_cscc.config import Config
+    from gee_cscc.errors import ConfigError
 
     inputs: dict = {}
     if getattr(args, "config", None):
-        from .config import tomllib
+        from gee_cscc.config import tomllib
 
         path = Path(args.config)
         if not path.is_file():
@@ -202,7 +202,7 @@ def _relative_to(base: Path, inputs: dict) -> dict:
 
 
 def _cmd_demo(args: argparse.Namespace, report: Reporter) -> int:
-    from .demo_run import run_demo
+    from gee_cscc.demo.run import run_demo
 
     out = Path(args.out or "cscc-demo")
     results = run_demo(
@@ -217,7 +217,7 @@ def _cmd_demo(args: argparse.Namespace, report: Reporter) -> int:
 
 
 def _cmd_run(args: argparse.Namespace, report: Reporter) -> int:
-    from .pipeline import RunInputs, run
+    from gee_cscc.workflow.run import RunInputs, run
 
     cfg, file_inputs = config_from_args(args)
     npp = args.npp or file_inputs.get("npp")
@@ -253,8 +253,8 @@ def _print_summary(results: Any, out: Path, *, quiet: bool) -> None:
 
 
 def _cmd_serve(args: argparse.Namespace, report: Reporter) -> int:
-    from .engine import LocalEngine
-    from .pipeline import default_store
+    from gee_cscc.engine import LocalEngine
+    from gee_cscc.workflow.run import default_store
 
     store = Path(args.store) if args.store else default_store()
     engine = LocalEngine(store=store, port=args.port, initialize=False)
@@ -272,7 +272,7 @@ def _cmd_serve(args: argparse.Namespace, report: Reporter) -> int:
 
 
 def _cmd_versions(args: argparse.Namespace, report: Reporter) -> int:
-    from .pipeline import versions
+    from gee_cscc.workflow.run import versions
 
     for k, v in versions().items():
         print(f"{k}: {v}")
@@ -297,7 +297,7 @@ def main(argv: list[str] | None = None) -> int:
         "serve": _cmd_serve,
         "versions": _cmd_versions,
     }
-    from . import cli_cloud
+    from gee_cscc.cli import cloud as cli_cloud
 
     handlers.update(cli_cloud.HANDLERS)
     # --quiet: nothing but errors, so not the engine's "*** Earth Engine ***" notice either.

@@ -9,12 +9,12 @@ from typing import Any
 
 import ee
 
-from .errors import ExportError
+from gee_cscc.errors import ExportError
 
-__all__ = ["asset_exists"]
+__all__ = ["asset_exists", "call_quietly", "create_collection", "ensure_folder"]
 
 
-def _quiet(fn: Callable[..., Any], *args: Any) -> Any:
+def call_quietly(fn: Callable[..., Any], *args: Any) -> Any:
     """Call an ``ee.data`` function without its deprecation warning."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
@@ -39,10 +39,10 @@ def asset_exists(asset_id: str) -> bool:
     return True
 
 
-def _create_collection(asset_id: str, properties: Mapping[str, Any] | None) -> None:
+def create_collection(asset_id: str, properties: Mapping[str, Any] | None) -> None:
     """Create an ImageCollection asset (and missing parent folders), with properties."""
     try:
-        _quiet(ee.data.create_assets, [asset_id], "IMAGE_COLLECTION", True)
+        call_quietly(ee.data.create_assets, [asset_id], "IMAGE_COLLECTION", True)
         if properties:
             ee.data.updateAsset(
                 asset_id,
@@ -51,3 +51,21 @@ def _create_collection(asset_id: str, properties: Mapping[str, Any] | None) -> N
             )
     except ee.EEException as exc:
         raise ExportError(f"Cannot create the image collection '{asset_id}': {exc}") from exc
+
+
+def ensure_folder(asset_id: str) -> None:
+    """Create an asset folder (and its parents) if it is missing.
+
+    Earth Engine's asset exports need the parent folder to exist.
+
+    Raises
+    ------
+    ExportError
+        The folder cannot be created (for example, no permission).
+    """
+    if asset_exists(asset_id):
+        return
+    try:
+        call_quietly(ee.data.create_assets, [asset_id], "FOLDER", True)
+    except ee.EEException as exc:
+        raise ExportError(f"Cannot create the asset folder '{asset_id}': {exc}") from exc

@@ -20,8 +20,8 @@ the same endpoints). Two steps cover a run's exports::
   Cloud Storage, one manifest per file from :func:`ingestion_manifest`).
 
 This module starts the exports and records their provenance; the manifest and polling live
-in :mod:`gee_cscc.tasks`, sharing in :mod:`gee_cscc.sharing` and upload in
-:mod:`gee_cscc.upload`. Every public name of those is importable from here too.
+in :mod:`gee_cscc.cloud.tasks`, sharing in :mod:`gee_cscc.cloud.sharing` and upload in
+:mod:`gee_cscc.cloud.upload`. Every public name of those is importable from here too.
 """
 
 from __future__ import annotations
@@ -35,45 +35,22 @@ from typing import Any, Literal
 
 import ee
 
-from . import __version__
-from ._assets import _create_collection, asset_exists
-from .errors import ExportError, InputError
-from .sharing import format_acl, share_asset, show_acl
-from .tasks import (
-    ACTIVE_STATES,
-    DONE_STATES,
-    StderrProgress,
-    TaskManifest,
-    task_status,
-    wait_for_tasks,
-)
-from .upload import Upload, annual_geotiffs, ingestion_manifest, upload_annual_geotiffs
+from gee_cscc import __version__
+from gee_cscc.cloud.assets import asset_exists, create_collection
+from gee_cscc.cloud.tasks import TaskManifest, task_status
+from gee_cscc.errors import ExportError, InputError
 
 __all__ = [
-    "ACTIVE_STATES",
     "DEFAULT_MAX_PIXELS",
-    "DONE_STATES",
     "Destination",
-    "StderrProgress",
-    "TaskManifest",
-    "Upload",
-    "annual_geotiffs",
-    "asset_exists",
     "destination_key",
     "export_collection",
     "export_image",
     "export_table",
-    "format_acl",
-    "ingestion_manifest",
     "provenance",
-    "share_asset",
-    "show_acl",
-    "task_status",
-    "upload_annual_geotiffs",
-    "wait_for_tasks",
 ]
 
-log = logging.getLogger("gee_cscc.export")
+log = logging.getLogger("gee_cscc.cloud.exports")
 
 Destination = Literal["asset", "drive", "gcs"]
 _DESTINATIONS = ("asset", "drive", "gcs")
@@ -523,7 +500,7 @@ def export_collection(
         if not asset_id:
             raise InputError("An export to an asset needs asset_id.")
         if not asset_exists(asset_id):
-            _create_collection(asset_id, properties)
+            create_collection(asset_id, properties)
     elif not prefix:
         raise InputError(f"An export to {destination} needs a file name prefix.")
     base = description or (asset_id.rsplit("/", 1)[-1] if asset_id else prefix)

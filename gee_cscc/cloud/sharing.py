@@ -14,13 +14,13 @@ from typing import Any
 
 import ee
 
-from ._assets import _quiet
-from .errors import ExportError, InputError
+from gee_cscc.cloud.assets import call_quietly
+from gee_cscc.errors import ExportError, InputError
 
 __all__ = ["format_acl", "share_asset", "show_acl"]
 
-#: The records of every export module go to the logger of :mod:`gee_cscc.export`.
-log = logging.getLogger("gee_cscc.export")
+#: The records of every export module go to the logger of :mod:`gee_cscc.cloud.exports`.
+log = logging.getLogger("gee_cscc.cloud.exports")
 
 _MEMBER_PREFIXES = ("user:", "group:", "serviceAccount:", "domain:")
 
@@ -42,7 +42,7 @@ def show_acl(asset_id: str) -> dict[str, Any]:
     """The access control list of an asset (``owners``, ``writers``, ``readers``,
     ``all_users_can_read``)."""
     try:
-        acl = _quiet(ee.data.getAssetAcl, asset_id)
+        acl = call_quietly(ee.data.getAssetAcl, asset_id)
     except ee.EEException as exc:
         raise ExportError(f"Cannot read the ACL of '{asset_id}': {exc}") from exc
     acl.setdefault("all_users_can_read", False)
@@ -135,7 +135,7 @@ def share_asset(
         if _same_acl(acl, update):
             continue
         try:
-            _quiet(ee.data.setAssetAcl, target, update)
+            call_quietly(ee.data.setAssetAcl, target, update)
         except ee.EEException as exc:
             raise ExportError(f"Cannot change the ACL of '{target}': {exc}") from exc
         log.info("shared %s", target)

@@ -1,7 +1,7 @@
 """Export and ingestion tasks: the run manifest, task status and waiting with progress.
 
 :class:`TaskManifest` keeps a run's tasks in ``OUT/export_tasks.json`` so that a rerun
-resumes instead of restarting (see :mod:`gee_cscc.export`); :func:`wait_for_tasks` polls
+resumes instead of restarting (see :mod:`gee_cscc.cloud.exports`); :func:`wait_for_tasks` polls
 tasks until they finish, with a progress line (:class:`StderrProgress`) and an offer to
 cancel them on Ctrl-C.
 """
@@ -21,7 +21,7 @@ from typing import Any
 
 import ee
 
-from .errors import ExportError
+from gee_cscc.errors import ExportError
 
 __all__ = [
     "ACTIVE_STATES",
@@ -32,8 +32,8 @@ __all__ = [
     "wait_for_tasks",
 ]
 
-#: The records of every export module go to the logger of :mod:`gee_cscc.export`.
-log = logging.getLogger("gee_cscc.export")
+#: The records of every export module go to the logger of :mod:`gee_cscc.cloud.exports`.
+log = logging.getLogger("gee_cscc.cloud.exports")
 
 #: Operation states (REST) → task states (``ee.batch.Task.State``).
 _TASK_STATES = {

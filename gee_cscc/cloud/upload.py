@@ -7,6 +7,7 @@ each from :func:`ingestion_manifest`).
 
 from __future__ import annotations
 
+import datetime
 import logging
 import os
 import re
@@ -17,16 +18,16 @@ from typing import TYPE_CHECKING, Any
 
 import ee
 
-from ._assets import _create_collection, asset_exists
-from .errors import ExportError, InputError
+from gee_cscc.cloud.assets import asset_exists, create_collection
+from gee_cscc.errors import ExportError, InputError
 
 if TYPE_CHECKING:
-    from .engine import LocalEngine
+    from gee_cscc.engine import LocalEngine
 
 __all__ = ["Upload", "annual_geotiffs", "ingestion_manifest", "upload_annual_geotiffs"]
 
-#: The records of every export module go to the logger of :mod:`gee_cscc.export`.
-log = logging.getLogger("gee_cscc.export")
+#: The records of every export module go to the logger of :mod:`gee_cscc.cloud.exports`.
+log = logging.getLogger("gee_cscc.cloud.exports")
 
 _YEAR_FILE = re.compile(r"_(\d{4})\.tiff?$", re.IGNORECASE)
 
@@ -66,6 +67,11 @@ def _asset_name(asset_id: str) -> str:
 
 def _rfc3339(year: int) -> str:
     return f"{year:04d}-01-01T00:00:00Z"
+
+
+def _year_start_millis(year: int) -> int:
+    """``system:time_start`` of 1 January of ``year`` (UTC), in milliseconds."""
+    return int(datetime.datetime(year, 1, 1, tzinfo=datetime.timezone.utc).timestamp() * 1000)
 
 
 def ingestion_manifest(
@@ -224,7 +230,7 @@ def upload_annual_geotiffs(
         )
     name = _asset_name(asset_id)
     if not asset_exists(name):
-        _create_collection(name, properties)
+        create_collection(name, properties)
     for year, path in files.items():
         image = f"{name}/{year}"
         if not overwrite and asset_exists(image):
@@ -268,8 +274,6 @@ def _upload_local(
     properties: Mapping[str, Any] | None,
     result: Upload,
 ) -> Upload:
-    from .engine.store import year_millis
-
     store = engine.store
     if not store.exists(asset_id):
         store.create(asset_id, "IMAGE_COLLECTION", properties)
@@ -284,8 +288,8 @@ def _upload_local(
             continue
         props = {
             "year": year,
-            "system:time_start": year_millis(year),
-            "system:time_end": year_millis(year + 1),
+            "system:time_start": _year_start_millis(year),
+            "system:time_end": _year_start_millis(year + 1),
         }
         store.put_geotiff(image, path, bands=[band], properties=props, overwrite=overwrite)
         result.images[year] = image.name

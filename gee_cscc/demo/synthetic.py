@@ -7,7 +7,7 @@ that change around 2000. It is calibrated so that each province's carbon sink ca
 capacity (CSCC, Σ max_t NPP × cell area over the vegetation-covered area, METHOD.md §1–2) and
 last-year NPP total match the paper's Table 1 (Wu et al. 2023), and the national area-weighted
 mean CSCC matches its 658.59 g C m⁻² yr⁻¹. :func:`demo_regions` gives the province region
-ids (``gee_cscc.provinces``) on the same grid.
+ids (``gee_cscc.demo.provinces``) on the same grid.
 
 How the cube is built, per land cell p and year t (all fields seeded by ``seed``)::
 
@@ -36,8 +36,8 @@ from rasterio.features import rasterize
 from scipy.interpolate import make_interp_spline
 from scipy.ndimage import gaussian_filter
 
+from gee_cscc.demo.provinces import PROVINCE_ABBRS, load_provinces
 from gee_cscc.errors import ConfigError
-from gee_cscc.provinces import PROVINCE_ABBRS, load_provinces
 
 __all__ = ["TABLE1_TG", "NATIONAL_MEAN_CSCC", "demo_npp", "demo_regions"]
 
@@ -303,7 +303,7 @@ def demo_regions(*, resolution: float = 0.1) -> xr.DataArray:
     -------
     xarray.DataArray
         int32, dims (``y``, ``x``), cell-centre coordinates in degrees; 1 … 34 as in
-        :data:`gee_cscc.provinces.PROVINCES` (a cell belongs to the province containing its
+        :data:`gee_cscc.demo.provinces.PROVINCES` (a cell belongs to the province containing its
         centre), 0 outside China's land.
     """
     grid = _grid(resolution)
@@ -410,7 +410,7 @@ def demo_npp(
             "title": "SYNTHETIC demo annual NPP of China (not real data)",
             "description": (
                 "Synthetic, deterministic annual net primary production made by "
-                "gee_cscc.demo.demo_npp for demos and tests. Not an observation or a model "
+                "gee_cscc.demo.synthetic.demo_npp for demos and tests. Not an observation or a model "
                 "output: provincial CSCC and last-year NPP totals are calibrated to Table 1 of "
                 "Wu et al. (2023), doi:10.3389/ffgc.2023.1266688."
             ),

@@ -9,20 +9,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from ..config import Config
-from .capacity import carrying_capacity, increase_potential
-from .grid import GridSpec
-from .inputs import AnnualNPP, load_annual_npp
-from .maintenance import (
+from gee_cscc.config import Config
+from gee_cscc.method.capacity import carrying_capacity, increase_potential
+from gee_cscc.method.grid import GridSpec
+from gee_cscc.method.inputs import AnnualNPP, load_annual_npp
+from gee_cscc.method.maintenance import (
     evaluation_years,
     maintenance_surfaces,
     maintenance_years,
     slope_surfaces,
     window_slopes,
 )
-from .regions import Regions, regions_from_features, regions_from_image
-from .trend import TREND_CLASSES, trend
-from .vca import vegetation_covered_area
+from gee_cscc.method.regions import Regions, regions_from_features, regions_from_image
+from gee_cscc.method.trend import TREND_CLASSES, trend
+from gee_cscc.method.vca import vegetation_covered_area
 
 __all__ = [
     "AnnualNPP",

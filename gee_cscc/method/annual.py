@@ -20,7 +20,7 @@ from typing import Any
 
 import ee
 
-from ..errors import InputError
+from gee_cscc.errors import InputError
 
 __all__ = [
     "COMPOSITE_UNITS",

@@ -15,9 +15,9 @@ from typing import Any
 
 import ee
 
-from ..config import Config
-from ..errors import InputError
-from .grid import GridSpec
+from gee_cscc.config import Config
+from gee_cscc.errors import InputError
+from gee_cscc.method.grid import GridSpec
 
 __all__ = ["AnnualNPP", "load_annual_npp", "image_year"]
 

@@ -7,7 +7,7 @@ from typing import Any
 import ee
 import numpy as np
 
-from .trend import centred_year_band
+from gee_cscc.method.trend import centred_year_band
 
 __all__ = [
     "window_slopes",

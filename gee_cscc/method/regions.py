@@ -15,7 +15,7 @@ from typing import Any
 
 import ee
 
-from .grid import GridSpec
+from gee_cscc.method.grid import GridSpec
 
 __all__ = [
     "Regions",
@@ -67,7 +67,7 @@ def regions_from_features(
     gee_cscc.errors.InputError
         The property is missing on a feature, or two features share a name.
     """
-    from ..errors import InputError
+    from gee_cscc.errors import InputError
 
     fc = ee.FeatureCollection(features)
     try:

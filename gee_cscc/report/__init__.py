@@ -1,7 +1,7 @@
 """Report of one run: PNG figures and one self-contained HTML page (METHOD.md §6).
 
 Two steps, or one: :func:`make_figures` draws the maps and curves of a
-:class:`gee_cscc.analysis.Results` into a folder, and :func:`write_html` writes a page with the
+:class:`gee_cscc.workflow.analyze.Results` into a folder, and :func:`write_html` writes a page with the
 headline numbers, the paper's tables and those figures embedded; :func:`write_report` does
 both into ``out_dir/figures/`` and ``out_dir/report.html``.
 """
@@ -31,14 +31,14 @@ def write_report(
 
     Parameters
     ----------
-    results : gee_cscc.analysis.Results
+    results : gee_cscc.workflow.analyze.Results
         One run's rasters, tables, summary and config.
     out_dir : pathlib.Path
         Output folder (made if missing): PNGs go to ``out_dir/figures/``, the page to
         ``out_dir/report.html``.
     regions_geojson : dict, optional, keyword-only
         Region boundaries (GeoJSON ``FeatureCollection``) for outlines, labels and the CSR
-        grade map, e.g. :func:`gee_cscc.provinces.load_provinces`.
+        grade map, e.g. :func:`gee_cscc.demo.provinces.load_provinces`.
     run_info : mapping, optional, keyword-only
         Header metadata (``date``, ``engine``, ``input`` and any other key), see
         :func:`write_html`.

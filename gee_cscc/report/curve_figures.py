@@ -11,7 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from ._style import (
+from gee_cscc.report.style import (
     _ALL,
     _NEG,
     _NPP_UNITS,

@@ -1,6 +1,6 @@
 """PNG figures of one run: the maps and curves of the paper (METHOD.md §6).
 
-:func:`make_figures` turns a :class:`gee_cscc.analysis.Results` into PNG files in a folder and
+:func:`make_figures` turns a :class:`gee_cscc.workflow.analyze.Results` into PNG files in a folder and
 returns their paths by name; :func:`figure_captions` gives a one-sentence caption for each
 name (the HTML report uses both). Maps are drawn on the rasters' own x/y coordinates (cell
 edges from the cell-centre coordinates), north up, over the vegetation-covered area (VCA)
@@ -25,9 +25,9 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from ._curve_figures import _fig_decay_all, _fig_decay_curves, _fig_yearly
-from ._map_canvas import _north_up, _outside_vca, _provinces, _vca_layer
-from ._map_figures import (
+from gee_cscc.report.curve_figures import _fig_decay_all, _fig_decay_curves, _fig_yearly
+from gee_cscc.report.map_canvas import _north_up, _outside_vca, _provinces, _vca_layer
+from gee_cscc.report.map_figures import (
     _fig_cscc,
     _fig_cscc_year,
     _fig_csr_grade,
@@ -37,7 +37,7 @@ from ._map_figures import (
     _fig_trend_class,
     _fig_trend_slope,
 )
-from ._style import GRADE_COLOURS, TREND_CLASS_STYLE, _Context
+from gee_cscc.report.style import GRADE_COLOURS, TREND_CLASS_STYLE, _Context
 
 __all__ = ["DEFAULT_DPI", "GRADE_COLOURS", "TREND_CLASS_STYLE", "figure_captions", "make_figures"]
 
@@ -85,7 +85,7 @@ def make_figures(
 
     Parameters
     ----------
-    results : gee_cscc.analysis.Results
+    results : gee_cscc.workflow.analyze.Results
         One run's rasters and tables (or an object with the same attributes).
     out_dir : pathlib.Path
         Folder for the PNG files; made if missing. Existing files of the same names are
@@ -156,7 +156,7 @@ def figure_captions(results: Any) -> dict[str, str]:
 
     Parameters
     ----------
-    results : gee_cscc.analysis.Results
+    results : gee_cscc.workflow.analyze.Results
         The run the figures show (its config gives the years and levels).
 
     Returns

@@ -555,7 +555,7 @@ def write_html(
 
     Parameters
     ----------
-    results : gee_cscc.analysis.Results
+    results : gee_cscc.workflow.analyze.Results
         One run's tables, summary and config.
     out_path : pathlib.Path
         The HTML file; its folder is made if missing; written atomically (temporary file in

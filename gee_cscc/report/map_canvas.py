@@ -25,7 +25,7 @@ from matplotlib.ticker import FuncFormatter
 from shapely.geometry import shape
 from shapely.geometry.polygon import orient
 
-from ._style import _OUTSIDE_VCA, _Context, _plain, _Province
+from gee_cscc.report.style import _OUTSIDE_VCA, _Context, _plain, _Province
 
 # --------------------------------------------------------------------------- inputs
 

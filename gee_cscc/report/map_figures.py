@@ -13,7 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch, PathPatch
 from matplotlib.ticker import FuncFormatter
 
-from ._map_canvas import (
+from gee_cscc.report.map_canvas import (
     _category_legend,
     _decorate_map,
     _layer,
@@ -22,7 +22,7 @@ from ._map_canvas import (
     _map_figure,
     _show,
 )
-from ._style import (
+from gee_cscc.report.style import (
     _ALL,
     _CHANGED,
     _NEG,

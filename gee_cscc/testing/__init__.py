@@ -201,7 +201,7 @@ def ensure_initialized(engine: Any) -> Any:
 
     Returns the engine, so a fixture can ``return ensure_initialized(engine)``.
     """
-    from .engine import initialize_ee
+    from gee_cscc.engine import initialize_ee
 
     url, project = _ee_state()
     if url != engine.url or project != engine.project:
@@ -223,7 +223,7 @@ def local_engine(store: Any = None, **kwargs: Any) -> Iterator[Any]:
     **kwargs
         Passed to :class:`~gee_cscc.engine.LocalEngine` (``project``, ``user`` …).
     """
-    from .engine import LocalEngine, initialize_ee
+    from gee_cscc.engine import LocalEngine, initialize_ee
 
     previous_url, previous_project = _ee_state()
     engine = LocalEngine(store, **kwargs)

@@ -20,13 +20,19 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from . import fit as _fit
-from . import tables as _tables
-from .config import Config
-from .errors import ee_errors
-from .method import MethodGraph, Regions, build, load_annual_npp
-from .method.trend import TREND_CLASSES, p_values
-from .pull import ALL_ID, count_maintenance, maintenance_counts_server, open_layers, region_sums
+from gee_cscc.config import Config
+from gee_cscc.errors import ee_errors
+from gee_cscc.method import MethodGraph, Regions, build, load_annual_npp
+from gee_cscc.method.trend import TREND_CLASSES, p_values
+from gee_cscc.stats import fit as _fit
+from gee_cscc.stats import tables as _tables
+from gee_cscc.workflow.pull import (
+    ALL_ID,
+    count_maintenance,
+    maintenance_counts_server,
+    open_layers,
+    region_sums,
+)
 
 __all__ = ["Results", "analyze", "ALL"]
 
@@ -148,7 +154,7 @@ def analyze(
         if extent == "regions":
             grid = _regions_extent(grid, regions)
         if regions is None:
-            from .method.regions import regions_from_image
+            from gee_cscc.method.regions import regions_from_image
 
             regions = regions_from_image(ee.Image.constant(0), names={}, ids=[])
 
@@ -264,7 +270,7 @@ def _regions_extent(grid: Any, regions: Regions | None) -> Any:
     """The input grid cropped to the regions' bounding box (in the grid's CRS)."""
     from pyproj.transformer import Transformer
 
-    from .errors import InputError
+    from gee_cscc.errors import InputError
 
     if regions is None or regions.features is None:
         raise InputError("extent='regions' needs regions given as features (polygons).")

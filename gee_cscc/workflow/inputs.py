@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
-from .errors import InputError
+from gee_cscc.errors import InputError
 
 __all__ = [
     "is_local_path",

@@ -18,8 +18,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .method.grid import GridSpec
-from .method.regions import REGION_BAND, Regions, grouped_sums
+from gee_cscc.method.grid import GridSpec
+from gee_cscc.method.regions import REGION_BAND, Regions, grouped_sums
 
 __all__ = [
     "ALL_ID",

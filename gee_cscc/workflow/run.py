@@ -23,10 +23,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from . import __version__
-from .analysis import Results, analyze
-from .config import Config
-from .errors import InputError
+from gee_cscc import __version__
+from gee_cscc.config import Config
+from gee_cscc.errors import InputError
+from gee_cscc.workflow.analyze import Results, analyze
 
 __all__ = ["RunInputs", "run", "write_outputs", "TABLE_FILES", "default_store"]
 
@@ -116,7 +116,7 @@ class RunInputs:
 @contextlib.contextmanager
 def _engine_for(cfg: Config, store: Path | None, progress: Progress | None) -> Iterator[Any]:
     if cfg.engine == "local":
-        from .engine import LocalEngine
+        from gee_cscc.engine import LocalEngine
 
         path = Path(store) if store is not None else default_store()
         path.mkdir(parents=True, exist_ok=True)
@@ -147,8 +147,8 @@ def _resolve_inputs(inputs: RunInputs, engine: Any, cfg: Config) -> tuple[str, A
     """Asset ids of the NPP collection and the regions (loading local files into the store)."""
     import ee
 
-    from .method import regions_from_features, regions_from_image
-    from .sources import (
+    from gee_cscc.method import regions_from_features, regions_from_image
+    from gee_cscc.workflow.inputs import (
         check_same_grid,
         is_local_path,
         read_geojson,
@@ -222,7 +222,7 @@ _FILE_SUFFIXES = frozenset(
 
 def _check_file_exists(value: str, what: str) -> None:
     """A missing local file is "not found", not an unreadable asset id of the same name."""
-    from .sources import is_local_path
+    from gee_cscc.workflow.inputs import is_local_path
 
     looks_like_file = Path(value).suffix.lower() in _FILE_SUFFIXES or value.startswith(
         ("./", "../", ".\\", "..\\")
@@ -272,10 +272,10 @@ def run(
     store
         The local engine's asset store (default :func:`default_store`).
     counting
-        ``"local"`` or ``"server"`` maintenance counting (see :func:`gee_cscc.analysis.analyze`).
+        ``"local"`` or ``"server"`` maintenance counting (see :func:`gee_cscc.workflow.analyze.analyze`).
     extent
         ``"input"`` (the whole input grid) or ``"regions"`` (the input grid cut to the
-        regions' bounding box; see :func:`gee_cscc.analysis.analyze`).
+        regions' bounding box; see :func:`gee_cscc.workflow.analyze.analyze`).
     progress
         Called with a message as each step starts.
     engine
@@ -403,7 +403,7 @@ def write_outputs(
     try:
         _write_tables(results, staging / "tables")
         _write_rasters(results, staging / "rasters", synthetic=synthetic)
-        from .report import write_report
+        from gee_cscc.report import write_report
 
         write_report(
             results,

@@ -7,7 +7,7 @@
   NumPy and pyproj only (never with gee_cscc's method code). It also carries this module's
   constants and helpers (``year_args``, ``populate_store``, ``read_tables`` …): a conftest
   cannot be imported by name from the test modules.
-* ``run_cli`` (function): ``run_cli("run", ...)`` calls ``gee_cscc.cli.main`` in this process
+* ``run_cli`` (function): ``run_cli("run", ...)`` calls ``gee_cscc.cli.main.main`` in this process
   and returns the exit code, stdout and stderr.
 * ``quick_report`` (function): replaces the figures and HTML report (the slow part of a run)
   by a stub page, for tests that only look at tables; it records how it was called.
@@ -29,7 +29,7 @@ import pyproj
 import pytest
 import xarray as xr
 
-from gee_cscc.cli import main
+from gee_cscc.cli.main import main
 
 YEARS = list(range(2001, 2007))
 REFERENCE = 2003
@@ -199,7 +199,7 @@ def reference() -> SimpleNamespace:
 
 
 def read_tables(out: Path) -> dict[str, pd.DataFrame]:
-    from gee_cscc.pipeline import TABLE_FILES
+    from gee_cscc.workflow.run import TABLE_FILES
 
     return {name: pd.read_csv(out / "tables" / name) for name in TABLE_FILES}
 
@@ -282,7 +282,7 @@ class CliResult:
 
 @pytest.fixture
 def run_cli(capsys: pytest.CaptureFixture):
-    """``run_cli(*args)`` → :class:`CliResult` of ``gee_cscc.cli.main`` run in this process."""
+    """``run_cli(*args)`` → :class:`CliResult` of ``gee_cscc.cli.main.main`` run in this process."""
 
     def run(*args: object) -> CliResult:
         capsys.readouterr()

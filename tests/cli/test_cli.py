@@ -1,6 +1,6 @@
 """The ``gee-cscc`` command line: the console script, bad inputs, ``--config``, ``demo``.
 
-Runs go through ``gee_cscc.cli.main`` in this process (``run_cli``); the console script
+Runs go through ``gee_cscc.cli.main.main`` in this process (``run_cli``); the console script
 itself runs in a subprocess for ``--version`` and ``run --help``.
 """
 
@@ -294,7 +294,7 @@ def test_demo_command_on_a_small_cube(tmp_path, run_cli, monkeypatch, quick_repo
         calls.append(kwargs)
         return small_demo_cube(**kwargs)
 
-    monkeypatch.setattr("gee_cscc.demo.demo_npp", fake_demo_npp)
+    monkeypatch.setattr("gee_cscc.demo.synthetic.demo_npp", fake_demo_npp)
     out = tmp_path / "demo"
     result = run_cli("demo", "--out", out, "--store", tmp_path / "store", "--quiet")
     assert result.code == 0, result.err

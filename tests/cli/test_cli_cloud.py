@@ -1,6 +1,6 @@
 """The cloud verbs of the command line: ``export``, ``share``, ``upload``, ``annualize``.
 
-Each test drives ``gee_cscc.cli.main`` in-process against a local asset store in
+Each test drives ``gee_cscc.cli.main.main`` in-process against a local asset store in
 ``tmp_path``: every CLI call starts its own local engine on that store (and re-points
 ``ee`` at it), so results are read back with an engine of the test's own
 (:func:`gee_cscc.testing.local_engine`, which points ``ee`` back when it stops). Expected
@@ -21,9 +21,9 @@ import rasterio
 import xarray as xr
 
 import gee_cscc
-from gee_cscc.cli import main
+from gee_cscc.cli.main import main
+from gee_cscc.cloud.exports import TaskManifest
 from gee_cscc.engine import AssetStore, LocalEngine
-from gee_cscc.export import TaskManifest
 from gee_cscc.testing import assert_pixels_equal, compute_pixels, grid_of, local_engine, npp_cube
 
 PROJECT = "projects/local-project/assets"

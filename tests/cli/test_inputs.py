@@ -14,8 +14,8 @@ import warnings
 import pandas as pd
 import pytest
 
-from gee_cscc.cli import main
-from gee_cscc.pipeline import TABLE_FILES
+from gee_cscc.cli.main import main
+from gee_cscc.workflow.run import TABLE_FILES
 
 
 def run_tables(cli_data, tmp, *args: object) -> dict[str, pd.DataFrame]:

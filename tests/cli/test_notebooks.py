@@ -134,12 +134,12 @@ def check_notebook_api(name: str) -> set[str]:
 def test_earth_engine_notebook_uses_only_the_public_api():
     names = check_notebook_api("earth_engine.ipynb")
     for needed in (
-        "gee_cscc.analysis.analyze",
+        "gee_cscc.workflow.analyze.analyze",
         "gee_cscc.config.Config",
         "gee_cscc.method.regions_from_features",
-        "gee_cscc.export.export_image",
-        "gee_cscc.export.wait_for_tasks",
-        "gee_cscc.export.share_asset",
+        "gee_cscc.cloud.export_image",
+        "gee_cscc.cloud.wait_for_tasks",
+        "gee_cscc.cloud.share_asset",
     ):
         assert needed in names, needed
     source = "\n".join(code_cells("earth_engine.ipynb"))
@@ -153,9 +153,9 @@ def test_quickstart_uses_only_the_public_api():
     names = check_notebook_api("quickstart.ipynb")
     for needed in (
         "gee_cscc.engine.LocalEngine",
-        "gee_cscc.analysis.analyze",
+        "gee_cscc.workflow.analyze.analyze",
         "gee_cscc.method.regions_from_features",
-        "gee_cscc.pull.open_image",
+        "gee_cscc.workflow.pull.open_image",
         "gee_cscc.report.write_report",
     ):
         assert needed in names, needed
@@ -163,7 +163,7 @@ def test_quickstart_uses_only_the_public_api():
 
 def test_the_checker_catches_a_missing_name(tmp_path, monkeypatch):
     nb = nbformat.v4.new_notebook(
-        cells=[nbformat.v4.new_code_cell("from gee_cscc.export import export_image\n")]
+        cells=[nbformat.v4.new_code_cell("from gee_cscc.cloud.exports import export_image\n")]
     )
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
     nb.cells.append(nbformat.v4.new_code_cell("export_image(None, asset_idd='x')"))
@@ -171,7 +171,9 @@ def test_the_checker_catches_a_missing_name(tmp_path, monkeypatch):
     monkeypatch.setitem(globals(), "NOTEBOOKS", tmp_path)
     with pytest.raises(AssertionError, match="asset_idd"):
         check_notebook_api("bad.ipynb")
-    nb.cells.append(nbformat.v4.new_code_cell("import gee_cscc.export as gx\ngx.export_images"))
+    nb.cells.append(
+        nbformat.v4.new_code_cell("import gee_cscc.cloud.exports as gx\ngx.export_images")
+    )
     nb.cells.pop(1)
     nbformat.write(nb, tmp_path / "bad.ipynb")
     with pytest.raises(AssertionError, match="export_images"):

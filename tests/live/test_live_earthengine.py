@@ -34,10 +34,10 @@ def test_modis_npp_over_beijing(earthengine):
     """MOD17A3HGF annual NPP over Beijing, 2001–2010: the run completes on Google's servers
     and its numbers are plausible (CSCC ≥ every year's NPP, shares in range)."""
     ee = earthengine
-    from gee_cscc.analysis import analyze
     from gee_cscc.config import Config
+    from gee_cscc.demo.provinces import load_provinces
     from gee_cscc.method import regions_from_features
-    from gee_cscc.provinces import load_provinces
+    from gee_cscc.workflow.analyze import analyze
 
     provinces = load_provinces()
     beijing = [f for f in provinces["features"] if f["properties"]["abbr"] == "BJ"]

@@ -148,7 +148,7 @@ def test_unknown_composite_unit_is_an_input_error(product):
 
 
 def test_annual_collection_exports_to_an_asset_per_year(engine, product, tmp_asset):
-    from gee_cscc import export
+    from gee_cscc import cloud as export
 
     col, rates = product
     out = tmp_asset("annual")

@@ -14,9 +14,9 @@ import pytest
 import xarray as xr
 from scipy import stats
 
-from gee_cscc.analysis import ALL, analyze
 from gee_cscc.config import Config
 from gee_cscc.method import regions_from_features, regions_from_image
+from gee_cscc.workflow.analyze import ALL, analyze
 
 # --- the synthetic case --------------------------------------------------------------------
 

@@ -12,8 +12,8 @@ import pytest
 import xarray as xr
 from scipy import stats
 
-from gee_cscc.analysis import analyze
 from gee_cscc.config import Config
+from gee_cscc.workflow.analyze import analyze
 
 YEARS = list(range(2001, 2011))
 H, W = 4, 5

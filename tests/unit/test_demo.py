@@ -1,4 +1,4 @@
-"""The synthetic demo NPP (gee_cscc.demo), checked against plain NumPy readings of METHOD.md
+"""The synthetic demo NPP (gee_cscc.demo.synthetic), checked against plain NumPy readings of METHOD.md
 §1–2 and the paper's published Table 1 (not against helpers of the module under test)."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import xarray as xr
 from pyproj import Geod
 from shapely.geometry import Point, shape
 
-from gee_cscc.demo import demo_npp, demo_regions
+from gee_cscc.demo.provinces import PROVINCE_ABBRS, load_provinces
+from gee_cscc.demo.synthetic import demo_npp, demo_regions
 from gee_cscc.errors import ConfigError
-from gee_cscc.provinces import PROVINCE_ABBRS, load_provinces
 
 # Wu et al. (2023), Table 1: CSCC and 2018 NPP, Tg C yr⁻¹ (Macau is not listed).
 TABLE1 = {

@@ -1,4 +1,4 @@
-"""Tests of gee_cscc.fit (METHOD.md §5, §5b).
+"""Tests of gee_cscc.stats.fit (METHOD.md §5, §5b).
 
 Every expected number comes from outside the code under test: the paper's Table 2 and its
 figures, hand-worked cases, SciPy's curve_fit / linregress from several starts, or a plain
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from scipy import optimize, stats
 
 from gee_cscc.errors import ConfigError, InputError
-from gee_cscc.fit import (
+from gee_cscc.stats.fit import (
     FLAGS,
     DecayFit,
     fit_decay,
@@ -485,7 +485,7 @@ def test_region_counts_must_match_the_years():
 
 def test_configured_grade_thresholds_and_extrapolation_factor():
     """The config's grade thresholds and extrapolation factor reach the grades and flags."""
-    from gee_cscc.fit import fit_region, grade
+    from gee_cscc.stats.fit import fit_region, grade
 
     assert grade(150.0) == "stronger"
     assert grade(150.0, (1000.0, 200.0, 0.0, -200.0)) == "strong"

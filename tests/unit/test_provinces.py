@@ -10,7 +10,7 @@ import shapely
 from pyproj import Geod
 from shapely.geometry import Point, shape
 
-from gee_cscc.provinces import (
+from gee_cscc.demo.provinces import (
     PROVINCE_ABBRS,
     PROVINCES,
     load_provinces,

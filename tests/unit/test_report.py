@@ -1,6 +1,6 @@
 """Tests of gee_cscc.report: PNG figures and the self-contained HTML page (METHOD.md §6).
 
-The run is a small hand-made :class:`gee_cscc.analysis.Results` (6 × 8 cells, NaNs, a region
+The run is a small hand-made :class:`gee_cscc.workflow.analyze.Results` (6 × 8 cells, NaNs, a region
 whose name needs escaping, a region with no cells, τ = ∞, a missing τ and an extrapolated τ);
 no Earth Engine is involved. Expected strings are written out by hand from the numbers put in.
 """
@@ -19,11 +19,11 @@ import pytest
 import xarray as xr
 from matplotlib.image import imread
 
-from gee_cscc.analysis import Results
 from gee_cscc.config import Config
 from gee_cscc.report import figure_captions, make_figures, write_html, write_report
 from gee_cscc.report.html import format_number, format_p, format_percent
-from gee_cscc.tables import maintenance_table
+from gee_cscc.stats.tables import maintenance_table
+from gee_cscc.workflow.analyze import Results
 
 DPI = 40  # small figures keep the test fast
 CFG = Config(start=2000, end=2009, reference_year=2003)

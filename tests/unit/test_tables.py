@@ -1,4 +1,4 @@
-"""Tests of gee_cscc.tables (METHOD.md §2, §3, §4, §5b).
+"""Tests of gee_cscc.stats.tables (METHOD.md §2, §3, §4, §5b).
 
 Expected numbers come from the paper's Tables 1 and 2 and headline figures, from hand-worked
 cases, or from NumPy/SciPy computations written here.
@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from gee_cscc.errors import InputError
-from gee_cscc.tables import (
+from gee_cscc.stats.tables import (
     capacity_table,
     maintenance_slopes,
     maintenance_table,

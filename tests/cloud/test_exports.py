@@ -1,4 +1,4 @@
-"""gee_cscc.export: exports, the run manifest, polling, sharing and upload.
+"""gee_cscc.cloud.exports: exports, the run manifest, polling, sharing and upload.
 
 The client code uses only the public ``ee`` API; here it runs against the session's local
 engine (the same endpoints as Google's). Polls are 0.05 s apart to keep the tests fast.
@@ -20,8 +20,8 @@ import rasterio
 import xarray as xr
 
 import gee_cscc
-from gee_cscc import export
-from gee_cscc.engine import exports as engine_exports
+from gee_cscc import cloud as export
+from gee_cscc.engine.batch import image_exports as engine_exports
 from gee_cscc.errors import ExportError, InputError
 from gee_cscc.testing import assert_pixels_equal, compute_pixels, grid
 
@@ -196,7 +196,7 @@ def test_an_existing_asset_is_skipped_unless_overwrite(engine, stored, tmp_asset
     first = export.export_image(ee.Image(stored), asset_id=out)
     export.wait_for_tasks([first], poll_seconds=POLL, progress=quiet)
     before = operation_count()
-    with caplog.at_level("INFO", logger="gee_cscc.export"):
+    with caplog.at_level("INFO", logger="gee_cscc.cloud.exports"):
         assert export.export_image(ee.Image(stored).add(1), asset_id=out) is None
     assert "skipped" in caplog.text
     assert operation_count() == before
