@@ -555,7 +555,7 @@ def _rgba(color: Any, what: str) -> tuple[int, int, int, int]:
     """RGBA from a CSS name or hex ``RRGGBB`` / ``RRGGBBAA`` (alpha 255 when not given)."""
     import re
 
-    from ...service.tiles import parse_color
+    from ..image.visualize import parse_color
 
     text = str(color).strip().lstrip("#").lower()
     if re.fullmatch(r"[0-9a-f]{8}", text):
