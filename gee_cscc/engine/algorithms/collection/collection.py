@@ -1,4 +1,4 @@
-"""``Collection.*`` and ``AggregateFeatureCollection.*`` algorithms.
+"""``Collection.*`` algorithms (``AggregateFeatureCollection.*`` are in :mod:`..aggregate`).
 
 They work on both collection types of :mod:`~gee_cscc.engine.values` (an
 ``ImageCollection``'s ``images`` and a ``FeatureCollection``'s ``features`` are both its
@@ -15,15 +15,12 @@ The client sends ``sort(key, ascending)`` as ``Collection.limit`` without ``limi
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
-
-import numpy as np
 
 from ...core.arguments import as_int, as_list, as_str, invalid_type, required
 from ...core.context import current
-from ...core.objects import ee_equal, number_to_string, sort_key
+from ...core.objects import ee_equal, sort_key, type_name
 from ...core.registry import algorithm
 from ...core.serialize import to_info
 from ...core.values import Element, FeatureCollection, Image, ImageCollection
@@ -31,7 +28,13 @@ from ...errors import EEError
 from ..element import get_property
 from ..filter import Filter
 
-__all__ = ["as_collection", "make_collection", "reducer_input_count", "run_reducer"]
+__all__ = [
+    "as_collection",
+    "element_geometries",
+    "make_collection",
+    "reducer_input_count",
+    "run_reducer",
+]
 
 Collection = ImageCollection | FeatureCollection
 
@@ -136,19 +139,13 @@ def map_(collection: Any, baseAlgorithm: Any, dropNulls: Any = False) -> Collect
         if not isinstance(result, Element):
             raise EEError(
                 "Collection.map: A mapped algorithm must return a Feature or Image, "
-                f"not a {_type(result)}."
+                f"not a {type_name(result)}."
             )
         if "system:index" not in result.properties and "system:index" in element.properties:
             # A mapped element keeps the id of the element it came from.
             result = result.with_properties({"system:index": element.properties["system:index"]})
         out.append(result)
     return make_collection(out, col.properties, like=col)
-
-
-def _type(value: Any) -> str:
-    from ...core.objects import type_name
-
-    return type_name(value)
 
 
 @algorithm("Collection.iterate")
@@ -245,7 +242,7 @@ def flatten(collection: Any) -> Collection:
         if not isinstance(inner, (ImageCollection, FeatureCollection)):
             raise EEError(
                 "Collection.flatten: the collection must contain collections, found a "
-                f"{_type(inner)}."
+                f"{type_name(inner)}."
             )
         outer = _index_of(inner, i)
         for j, e in enumerate(inner.elements):
@@ -334,173 +331,11 @@ def reduce_columns(
     return run_reducer(reducer, columns, weights, algo)
 
 
-def _values(collection: Any, prop: Any, algo: str) -> list:
-    col = as_collection(collection, algo)
-    name = as_str(prop, algo, "property")
-    return [v for v in (get_property(e, name) for e in col.elements) if v is not None]
+# --- geometry ---
 
 
-def _numbers(values: list, algo: str) -> list[float]:
-    out = []
-    for v in values:
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise EEError(f"{algo}: the property values must be numbers, found {_type(v)} {v!r}.")
-        out.append(v)
-    return out
-
-
-def _min_max(values: list, algo: str, pick: Callable) -> Any:
-    if not values:
-        return None
-    kinds = {
-        "number" if isinstance(v, (int, float)) and not isinstance(v, bool) else type(v).__name__
-        for v in values
-    }
-    if len(kinds) > 1 or not kinds <= {"number", "str"}:
-        raise EEError(f"{algo}: the property values must be all numbers or all strings.")
-    return pick(values)
-
-
-def _var(values: list[float], sample: bool) -> float | None:
-    n = len(values)
-    if n == 0 or (sample and n < 2):
-        return None
-    mean = math.fsum(values) / n
-    ss = math.fsum((v - mean) ** 2 for v in values)
-    return ss / (n - 1 if sample else n)
-
-
-def _sqrt(v: float | None) -> float | None:
-    return None if v is None else math.sqrt(v)
-
-
-@algorithm("AggregateFeatureCollection.array")
-def aggregate_array(collection: Any, property: Any) -> list:
-    return _values(collection, property, "AggregateFeatureCollection.array")
-
-
-@algorithm("AggregateFeatureCollection.count")
-def aggregate_count(collection: Any, property: Any) -> int:
-    return len(_values(collection, property, "AggregateFeatureCollection.count"))
-
-
-@algorithm("AggregateFeatureCollection.count_distinct")
-def aggregate_count_distinct(collection: Any, property: Any) -> int:
-    values = _values(collection, property, "AggregateFeatureCollection.count_distinct")
-    return len({json.dumps(to_info(v), sort_keys=True) for v in values})
-
-
-@algorithm("AggregateFeatureCollection.first")
-def aggregate_first(collection: Any, property: Any) -> Any:
-    values = _values(collection, property, "AggregateFeatureCollection.first")
-    return values[0] if values else None
-
-
-@algorithm("AggregateFeatureCollection.min")
-def aggregate_min(collection: Any, property: Any) -> Any:
-    algo = "AggregateFeatureCollection.min"
-    return _min_max(_values(collection, property, algo), algo, min)
-
-
-@algorithm("AggregateFeatureCollection.max")
-def aggregate_max(collection: Any, property: Any) -> Any:
-    algo = "AggregateFeatureCollection.max"
-    return _min_max(_values(collection, property, algo), algo, max)
-
-
-@algorithm("AggregateFeatureCollection.sum")
-def aggregate_sum(collection: Any, property: Any) -> Any:
-    algo = "AggregateFeatureCollection.sum"
-    values = _numbers(_values(collection, property, algo), algo)
-    if all(isinstance(v, int) for v in values):
-        return sum(values)
-    return math.fsum(values)
-
-
-@algorithm("AggregateFeatureCollection.product")
-def aggregate_product(collection: Any, property: Any) -> Any:
-    algo = "AggregateFeatureCollection.product"
-    return math.prod(_numbers(_values(collection, property, algo), algo))
-
-
-@algorithm("AggregateFeatureCollection.mean")
-def aggregate_mean(collection: Any, property: Any) -> float | None:
-    algo = "AggregateFeatureCollection.mean"
-    values = _numbers(_values(collection, property, algo), algo)
-    return math.fsum(values) / len(values) if values else None
-
-
-@algorithm("AggregateFeatureCollection.sample_var")
-def aggregate_sample_var(collection: Any, property: Any) -> float | None:
-    algo = "AggregateFeatureCollection.sample_var"
-    return _var(_numbers(_values(collection, property, algo), algo), True)
-
-
-@algorithm("AggregateFeatureCollection.sample_sd")
-def aggregate_sample_sd(collection: Any, property: Any) -> float | None:
-    algo = "AggregateFeatureCollection.sample_sd"
-    return _sqrt(_var(_numbers(_values(collection, property, algo), algo), True))
-
-
-@algorithm("AggregateFeatureCollection.total_var")
-def aggregate_total_var(collection: Any, property: Any) -> float | None:
-    algo = "AggregateFeatureCollection.total_var"
-    return _var(_numbers(_values(collection, property, algo), algo), False)
-
-
-@algorithm("AggregateFeatureCollection.total_sd")
-def aggregate_total_sd(collection: Any, property: Any) -> float | None:
-    algo = "AggregateFeatureCollection.total_sd"
-    return _sqrt(_var(_numbers(_values(collection, property, algo), algo), False))
-
-
-@algorithm("AggregateFeatureCollection.stats")
-def aggregate_stats(collection: Any, property: Any) -> dict:
-    """Earth Engine's summary: max, mean, min, sample_sd, sample_var, sum, sum_sq,
-    total_count, total_sd, total_var, valid_count, weight_sum, weighted_sum."""
-    algo = "AggregateFeatureCollection.stats"
-    col = as_collection(collection, algo)
-    values = _numbers(_values(col, property, algo), algo)
-    n = len(values)
-    total = math.fsum(values) if values else 0
-    if values and all(isinstance(v, int) for v in values):
-        total = sum(values)
-    return {
-        "max": max(values) if values else None,
-        "mean": total / n if n else None,
-        "min": min(values) if values else None,
-        "sample_sd": _sqrt(_var(values, True)),
-        "sample_var": _var(values, True),
-        "sum": total,
-        "sum_sq": math.fsum(v * v for v in values),
-        "total_count": len(col.elements),
-        "total_sd": _sqrt(_var(values, False)),
-        "total_var": _var(values, False),
-        "valid_count": n,
-        "weight_sum": n,
-        "weighted_sum": total,
-    }
-
-
-def _histogram_key(v: Any) -> str:
-    if isinstance(v, str):
-        return v
-    if isinstance(v, (int, float, bool)):
-        return number_to_string(v)
-    return json.dumps(to_info(v), sort_keys=True)
-
-
-@algorithm("AggregateFeatureCollection.histogram")
-def aggregate_histogram(collection: Any, property: Any) -> dict:
-    """The number of elements with each value of the property (keys as strings)."""
-    counts: dict[str, int] = {}
-    for v in _values(collection, property, "AggregateFeatureCollection.histogram"):
-        k = _histogram_key(v)
-        counts[k] = counts.get(k, 0) + 1
-    return {k: counts[k] for k in sorted(counts)}
-
-
-def _element_geometries(collection: Any, what: str) -> list[Any]:
+def element_geometries(collection: Any, what: str) -> list[Any]:
+    """The geometries of a collection's elements (features without one are skipped)."""
     from ...core.values import Geometry
 
     if not hasattr(collection, "elements"):
@@ -524,7 +359,7 @@ def collection_geometry(collection: Any, maxError: Any = None) -> Any:  # noqa: 
 
     from ...core.values import Geometry
 
-    geoms = _element_geometries(collection, "Collection.geometry")
+    geoms = element_geometries(collection, "Collection.geometry")
     if not geoms:
         return Geometry(shapely.GeometryCollection(), geodesic=False)
     kinds = {g.geodesic for g in geoms}
@@ -549,92 +384,3 @@ def collection_bounds(collection: Any, maxError: Any = None, proj: Any = None) -
     if proj is not None:
         args["proj"] = proj
     return call("Geometry.bounds", args)
-
-
-def _rgba(color: Any, what: str) -> tuple[int, int, int, int]:
-    """RGBA from a CSS name or hex ``RRGGBB`` / ``RRGGBBAA`` (alpha 255 when not given)."""
-    import re
-
-    from ..image.visualize import parse_color
-
-    text = str(color).strip().lstrip("#").lower()
-    if re.fullmatch(r"[0-9a-f]{8}", text):
-        return tuple(int(text[i : i + 2], 16) for i in (0, 2, 4, 6))  # type: ignore[return-value]
-    try:
-        return (*parse_color(color), 255)
-    except EEError:
-        raise EEError(f"{what}: Invalid color '{color}'.") from None
-
-
-@algorithm("Collection.style")
-def collection_style(
-    collection: Any,
-    color: Any = "black",
-    pointSize: Any = 3,  # noqa: N803
-    pointShape: Any = "circle",  # noqa: N803
-    width: Any = 2,
-    fillColor: Any = None,  # noqa: N803
-    styleProperty: Any = None,  # noqa: N803
-    neighborhood: Any = 5,
-    lineType: Any = "solid",  # noqa: N803
-) -> Image:
-    """Draw a collection as an RGB image: polygons filled with ``fillColor`` (default:
-    ``color`` at 0.66 opacity), outlines and lines ``width`` pixels wide in ``color``,
-    points as discs of ``pointSize`` pixels. Pixels are drawn by the pixel-centre rule
-    at whatever grid the image is computed on; a fully transparent colour draws nothing.
-    ``styleProperty`` and line types other than solid are not supported.
-    """
-    import shapely
-
-    from ...core.values import Band, Geometry
-    from ...raster.rasterize import centre_mask
-    from ...raster.reduction import shared_outputs
-
-    what = "Collection.style"
-    if styleProperty is not None:
-        raise EEError(f"{what}: styleProperty is not implemented by the local engine.")
-    if str(lineType) != "solid":
-        raise EEError(f"{what}: lineType '{lineType}' is not implemented by the local engine.")
-    line = _rgba(color, what)
-    fill = _rgba(fillColor, what) if fillColor is not None else (*line[:3], round(0.66 * 255))
-    geoms = _element_geometries(collection, what)
-    shapes = [g.in_crs("EPSG:4326") for g in geoms]
-    polys = [s for s in shapes if s.geom_type in ("Polygon", "MultiPolygon")]
-    lines = [s.boundary for s in polys] + [
-        s for s in shapes if s.geom_type in ("LineString", "MultiLineString")
-    ]
-    points = [s for s in shapes if s.geom_type in ("Point", "MultiPoint")]
-    area = shapely.union_all(polys) if polys else None
-    edges = shapely.union_all(lines) if lines else None
-    dots = shapely.union_all(points) if points else None
-
-    def strokes(shape: Any, grid: Any, size_px: float) -> np.ndarray:
-        """Pixels within ``size_px / 2`` pixels of ``shape``, drawn in the grid's CRS."""
-        a, _, _, _, e, _ = grid.transform
-        pixel = (abs(a) + abs(e)) / 2
-        local = Geometry(shape).in_crs(grid.crs).simplify(pixel / 4)
-        return centre_mask(Geometry(local.buffer(max(size_px, 1.0) * pixel / 2), grid.crs), grid)
-
-    def layers(grid: Any) -> tuple[np.ndarray, np.ndarray]:
-        filled = np.zeros(grid.shape, dtype=bool)
-        drawn = np.zeros(grid.shape, dtype=bool)
-        if area is not None and fill[3] > 0:
-            filled = centre_mask(Geometry(area), grid)
-        if edges is not None and line[3] > 0 and float(width) > 0:
-            drawn |= strokes(edges, grid, float(width))
-        if dots is not None and line[3] > 0:
-            drawn |= strokes(dots, grid, float(pointSize))
-        return filled, drawn
-
-    def rgb(grid: Any) -> list[tuple[np.ndarray, np.ndarray]]:
-        filled, drawn = layers(grid)
-        valid = drawn | filled
-        return [
-            (np.where(drawn, line[i], np.where(filled, fill[i], 0)).astype(float), valid)
-            for i in range(3)
-        ]
-
-    channel = shared_outputs(rgb)  # the geometry is rasterized once per grid
-
-    names = ("vis-red", "vis-green", "vis-blue")
-    return Image([Band(n, channel(i), dtype="uint8") for i, n in enumerate(names)])
