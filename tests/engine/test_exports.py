@@ -547,7 +547,9 @@ def test_table_ingestion_of_a_csv(engine, tmp_asset, names):
     assert _wait_operation(reply["name"])["metadata"]["state"] == "SUCCEEDED"
     meta = engine.store.meta(name)
     assert meta["type"] == "TABLE" and meta["featureCount"] == 2
-    gj = json.loads((engine.store._dir(engine.store.resolve(name)) / "data.geojson").read_text())
+    gj = json.loads(
+        (engine.store.asset_dir(engine.store.resolve(name)) / "data.geojson").read_text()
+    )
     assert gj["features"][1]["geometry"] == {"type": "Point", "coordinates": [11.5, 48.5]}
     assert gj["features"][1]["properties"] == {"id": "b", "v": 2.5}
 

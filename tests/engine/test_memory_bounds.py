@@ -217,7 +217,7 @@ def _write_bands(tmp_path, n: int, shape: tuple[int, int]) -> list:
     paths = []
     for i in range(n):
         s.write_image_arrays(f"b{i}", ["v"], [np.full(shape, float(i))], proj)
-        paths.append(s._dir(s.resolve(f"b{i}")) / "data.tif")
+        paths.append(s.asset_dir(s.resolve(f"b{i}")) / "data.tif")
     return paths
 
 
@@ -252,7 +252,7 @@ def test_band_cache_rereads_a_replaced_file(tmp_path):
     s = store.AssetStore(tmp_path)
     proj = Projection("EPSG:4326", (0.5, 0.0, 100.0, 0.0, -0.5, 40.0))
     s.write_image_arrays("img", ["v"], [np.full(shape, 1.0, np.float32)], proj)
-    path = s._dir(s.resolve("img")) / "data.tif"
+    path = s.asset_dir(s.resolve("img")) / "data.tif"
     cache = raster_io.BandCache(min_idle=0.0)
     assert float(cache.get(path, 1, shape)[0][0, 0]) == 1.0
     time.sleep(0.01)

@@ -1,0 +1,23 @@
+"""Times of assets: RFC 3339 timestamps of the REST API and ``system:time_start`` millis."""
+
+from __future__ import annotations
+
+import datetime as _dt
+
+__all__ = ["millis_to_rfc3339", "now_rfc3339", "year_millis"]
+
+
+def year_millis(year: int) -> int:
+    """``system:time_start`` of 1 January of ``year`` (UTC), in milliseconds."""
+    return int(_dt.datetime(int(year), 1, 1, tzinfo=_dt.timezone.utc).timestamp() * 1000)
+
+
+def now_rfc3339() -> str:
+    """The current UTC time as RFC 3339 with milliseconds (``2024-01-31T12:00:00.000Z``)."""
+    return _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def millis_to_rfc3339(ms: float) -> str:
+    """Milliseconds since the epoch as an RFC 3339 UTC timestamp."""
+    t = _dt.datetime.fromtimestamp(ms / 1000.0, tz=_dt.timezone.utc)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

@@ -1,0 +1,312 @@
+"""Writing assets: images (from arrays, xarray objects or GeoTIFFs), image collections,
+tables and folders.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import AlreadyExistsError, EEError
+from ..raster.grid import Projection
+from .conversions import as_geojson, image_arrays, with_name
+from .folder import AssetFolder, atomic_write_text
+from .names import AssetName
+from .times import millis_to_rfc3339, year_millis
+
+__all__ = ["AssetWriter"]
+
+
+class AssetWriter(AssetFolder):
+    """The writing half of :class:`~.assets.AssetStore`."""
+
+    def create(
+        self, asset_id: str | AssetName, kind: str, properties: Mapping | None = None
+    ) -> dict:
+        """Create an empty ``FOLDER`` or ``IMAGE_COLLECTION``."""
+        kind = kind.upper()
+        if kind not in ("FOLDER", "IMAGE_COLLECTION"):
+            raise EEError(f"Cannot create an empty asset of type {kind}.")
+        name = self.resolve(asset_id)
+        with self.lock:
+            if self.exists(name):
+                raise AlreadyExistsError(f"Cannot overwrite asset '{name.id}'.")
+            self.ensure_parents(name)
+            self.write_meta(name, self.new_meta(kind, properties))
+        return self.asset_info(name)
+
+    def put_image(
+        self,
+        asset_id: str | AssetName,
+        data: Any,
+        properties: Mapping[str, Any] | None = None,
+        *,
+        overwrite: bool = True,
+    ) -> str:
+        """Store an image from an xarray DataArray (``y``/``x``, optional ``band`` dim).
+
+        NaN marks masked pixels. The CRS is the ``crs`` attribute, rioxarray's CRS, or
+        EPSG:4326. Returns the asset name.
+        """
+        name = self.resolve(asset_id)
+        bands, arrays, proj = image_arrays(data)
+        with self.lock:
+            self.check_absent(name, overwrite)
+            self.ensure_parents(name)
+            meta = self.new_meta("IMAGE", properties)
+            self._write_image(name, meta, bands, arrays, proj)
+        return name.name
+
+    def write_image_arrays(
+        self,
+        asset_id: str | AssetName,
+        bands: list[str],
+        arrays: list[np.ndarray],
+        projection: Projection,
+        properties: Mapping[str, Any] | None = None,
+        *,
+        overwrite: bool = False,
+        dtypes: list[str] | None = None,
+    ) -> str:
+        """Store an image from NumPy arrays (NaN = masked) on a projection's pixel grid."""
+        name = self.resolve(asset_id)
+        with self.lock:
+            self.check_absent(name, overwrite)
+            self.ensure_parents(name)
+            meta = self.new_meta("IMAGE", properties)
+            self._write_image(name, meta, bands, arrays, projection, dtypes=dtypes)
+        return name.name
+
+    def _write_image(
+        self,
+        name: AssetName,
+        meta: dict,
+        bands: list[str],
+        arrays: list[np.ndarray],
+        proj: Projection,
+        *,
+        dtypes: list[str] | None = None,
+    ) -> None:
+        import rasterio
+        from affine import Affine
+
+        if not bands:
+            raise EEError(f"Image '{name.id}' has no bands.")
+        h, w = arrays[0].shape
+        dtype = np.result_type(*[a.dtype for a in arrays])
+        if dtypes:
+            dtype = np.result_type(*[np.dtype(d) for d in dtypes])
+        if not np.issubdtype(dtype, np.floating):
+            has_nan = any(np.isnan(a).any() for a in arrays if np.issubdtype(a.dtype, np.floating))
+            if has_nan:
+                dtype = np.dtype("float32") if dtype.itemsize <= 2 else np.dtype("float64")
+        dtype = np.dtype(dtype)
+        if dtype == np.float16:
+            dtype = np.dtype("float32")
+        if dtype == np.bool_:
+            dtype = np.dtype("uint8")
+        nodata = float("nan") if np.issubdtype(dtype, np.floating) else None
+        d = self.asset_dir(name)
+        d.mkdir(parents=True, exist_ok=True)
+        tmp = d / ".data.tif.tmp"
+        profile = {
+            "driver": "GTiff",
+            "height": h,
+            "width": w,
+            "count": len(bands),
+            "dtype": dtype.name,
+            "crs": proj.crs,
+            "transform": Affine(*proj.transform),
+            "nodata": nodata,
+            "compress": "deflate",
+        }
+        if h >= 256 and w >= 256:
+            profile.update(tiled=True, blockxsize=256, blockysize=256)
+        with rasterio.open(tmp, "w", **profile) as dst:
+            for i, (band, arr) in enumerate(zip(bands, arrays, strict=True), start=1):
+                dst.write(np.asarray(arr).astype(dtype, copy=False), i)
+                dst.set_band_description(i, band)
+        os.replace(tmp, d / "data.tif")
+        meta["bands"] = [{"id": b, "dtype": dtype.name} for b in bands]
+        meta["grid"] = {
+            "crs": proj.crs,
+            "transform": list(proj.transform),
+            "shape": [h, w],
+        }
+        meta["sizeBytes"] = str((d / "data.tif").stat().st_size)
+        props = meta["properties"]
+        if "system:time_start" in props:
+            meta["startTime"] = millis_to_rfc3339(props["system:time_start"])
+            end = props.get("system:time_end")
+            if end is None and "year" in props:
+                end = year_millis(int(props["year"]) + 1)
+            if end is not None:
+                meta["endTime"] = millis_to_rfc3339(end)
+        self.write_meta(name, meta)
+
+    def put_geotiff(
+        self,
+        asset_id: str | AssetName,
+        path: str | os.PathLike,
+        *,
+        bands: list[str] | None = None,
+        dtypes: list[str] | None = None,
+        properties: Mapping[str, Any] | None = None,
+        overwrite: bool = False,
+        move: bool = False,
+    ) -> str:
+        """Store an image from a GeoTIFF file, one image band per file band.
+
+        The file is used as the asset's pixel data as it is: NaN, or the file's nodata
+        value, marks masked pixels. Exports and ingestions write the file first (under the
+        store root, so ``move`` is an atomic rename) and publish it with this call, so a
+        failed or cancelled task leaves no half-written asset.
+
+        Parameters
+        ----------
+        asset_id
+            The image id.
+        path
+            The GeoTIFF file.
+        bands
+            Band names (default: the file's band descriptions, else ``b1``, ``b2`` …).
+        dtypes
+            The Earth Engine pixel type of each band (NumPy names; default: the
+            file's data type). The file may use a wider type than the band declares.
+        properties
+            Image properties; ``system:time_start``/``system:time_end``
+            (milliseconds) set the asset's start and end times.
+        overwrite
+            Replace an existing asset (otherwise AlreadyExistsError).
+        move
+            Move the file into the store instead of copying it.
+
+        Returns
+        -------
+        str
+            The asset name.
+        """
+        import rasterio
+
+        name = self.resolve(asset_id)
+        path = Path(path)
+        with rasterio.open(path) as src:
+            count = src.count
+            shape = (src.height, src.width)
+            epsg = src.crs.to_epsg() if src.crs is not None else None
+            crs = f"EPSG:{epsg}" if epsg else (src.crs.to_string() if src.crs else "EPSG:4326")
+            transform = tuple(src.transform)[:6]
+            file_dtype = src.dtypes[0]
+            descriptions = list(src.descriptions)
+        if bands is None:
+            bands = [d if d else f"b{i}" for i, d in enumerate(descriptions, start=1)]
+        if len(bands) != count:
+            raise EEError(
+                f"Image '{name.id}': {len(bands)} band names for a file with {count} bands."
+            )
+        dtypes = list(dtypes) if dtypes else [file_dtype] * count
+        proj = Projection(crs, transform)
+        with self.lock:
+            self.check_absent(name, overwrite)
+            self.ensure_parents(name)
+            d = self.asset_dir(name)
+            d.mkdir(parents=True, exist_ok=True)
+            if move:
+                os.replace(path, d / "data.tif")
+            else:
+                tmp = d / ".data.tif.tmp"
+                shutil.copyfile(path, tmp)
+                os.replace(tmp, d / "data.tif")
+            meta = self.new_meta("IMAGE", properties)
+            meta["bands"] = [{"id": b, "dtype": t} for b, t in zip(bands, dtypes, strict=True)]
+            meta["grid"] = {
+                "crs": proj.crs,
+                "transform": list(proj.transform),
+                "shape": [shape[0], shape[1]],
+            }
+            meta["sizeBytes"] = str((d / "data.tif").stat().st_size)
+            props = meta["properties"]
+            if props.get("system:time_start") is not None:
+                meta["startTime"] = millis_to_rfc3339(props["system:time_start"])
+                end = props.get("system:time_end")
+                if end is None and "year" in props:
+                    end = year_millis(int(props["year"]) + 1)
+                if end is not None:
+                    meta["endTime"] = millis_to_rfc3339(end)
+            self.write_meta(name, meta)
+        return name.name
+
+    def put_collection(
+        self,
+        asset_id: str | AssetName,
+        data: Any,
+        *,
+        band: str = "npp",
+        properties: Mapping[str, Any] | None = None,
+        overwrite: bool = True,
+    ) -> str:
+        """Store an annual image collection, one image per year.
+
+        Each image gets ``year`` and ``system:time_start`` (1 January of the year, UTC) and
+        is stored as ``<collection>/<year>``.
+
+        Parameters
+        ----------
+        asset_id
+            The collection id.
+        data
+            A DataArray with a ``year`` dimension, or a ``{year: DataArray}`` mapping.
+        band
+            The band name of every image.
+        properties
+            Collection properties.
+        """
+        name = self.resolve(asset_id)
+        if isinstance(data, Mapping):
+            items = sorted((int(k), v) for k, v in data.items())
+        else:
+            if "year" not in getattr(data, "dims", ()):
+                raise EEError("put_collection needs a DataArray with a 'year' dimension.")
+            items = [(int(y), data.sel(year=y, drop=True)) for y in data["year"].values]
+        years = [y for y, _ in items]
+        if len(set(years)) != len(years):
+            dup = sorted({y for y in years if years.count(y) > 1})
+            raise EEError(f"Duplicate year {dup[0]} in collection '{name.id}'.")
+        with self.lock:
+            self.check_absent(name, overwrite)
+            self.ensure_parents(name)
+            self.write_meta(name, self.new_meta("IMAGE_COLLECTION", properties))
+            for year, arr in items:
+                if hasattr(arr, "rename"):
+                    arr = arr.rename(band)
+                props = {"year": year, "system:time_start": year_millis(year)}
+                self.put_image(name.child(str(year)), with_name(arr, band), props)
+        return name.name
+
+    def put_table(
+        self,
+        asset_id: str | AssetName,
+        features: Any,
+        properties: Mapping[str, Any] | None = None,
+        *,
+        overwrite: bool = True,
+    ) -> str:
+        """Store a table from a GeoJSON dict, a GeoJSON file path, or a GeoDataFrame."""
+        name = self.resolve(asset_id)
+        gj = as_geojson(features)
+        with self.lock:
+            self.check_absent(name, overwrite)
+            self.ensure_parents(name)
+            d = self.asset_dir(name)
+            d.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(d / "data.geojson", json.dumps(gj))
+            meta = self.new_meta("TABLE", properties)
+            meta["featureCount"] = len(gj.get("features", []))
+            self.write_meta(name, meta)
+        return name.name
