@@ -1,4 +1,9 @@
-"""``AggregateFeatureCollection.*`` algorithms: statistics of one property over a collection.\n\nThe client sends every ``aggregate_*`` method (``aggregate_mean``, ``aggregate_histogram`` …)\nas one of these. Elements without the property are skipped; ``count`` counts the elements\nthat have it.\n"""
+"""``AggregateFeatureCollection.*`` algorithms: statistics of one property over a collection.
+
+The client sends every ``aggregate_*`` method (``aggregate_mean``, ``aggregate_histogram`` …)
+as one of these. Elements without the property are skipped; ``count`` counts the elements
+that have it.
+"""
 
 from __future__ import annotations
 

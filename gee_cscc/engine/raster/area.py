@@ -170,7 +170,7 @@ def _outline_area(grid: Grid, row: int, col: int) -> float:
     """
     import pyproj
 
-    from .rasterize import transformer
+    from .reproject import transformer
 
     a, b, c, d, e, f = grid.transform
     t = np.arange(_OUTLINE_POINTS) / _OUTLINE_POINTS
@@ -186,7 +186,7 @@ def _outline_area(grid: Grid, row: int, col: int) -> float:
 
 def _lattice_areas(grid: Grid, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Signed pixel areas with every pixel edge cut into ``k`` and ``k / 2`` lon/lat pieces."""
-    from .rasterize import transformer
+    from .reproject import transformer
 
     h, w = grid.shape
     a, b, c, d, e, f = grid.transform

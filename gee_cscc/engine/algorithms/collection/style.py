@@ -1,4 +1,4 @@
-"""``Collection.style``: a FeatureCollection drawn as an RGB image (binary masks, opaque fills).\n"""
+"""``Collection.style``: a FeatureCollection drawn as an RGB image (binary masks, opaque fills)."""
 
 from __future__ import annotations
 

@@ -17,7 +17,7 @@ import numpy as np
 from ...core.values import Geometry
 from ...raster.area import lonlat_ring_area
 from ...raster.grid import METERS_PER_DEGREE, Projection
-from ...raster.rasterize import pixel_coordinates, shape_in
+from ...raster.reproject import pixel_coordinates, shape_in
 
 __all__ = [
     "DEFAULT_MAX_ERROR_M",

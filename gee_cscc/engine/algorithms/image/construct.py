@@ -1,4 +1,7 @@
-"""Making images and keeping their bands and properties: ``Image.load``, ``constant``,\n``pixelArea``, ``pixelLonLat``, ``select``, ``rename``, ``addBands``, ``bandNames``,\n``bandTypes``, ``date``, ``id`` and ``copyProperties``.\n"""
+"""Making images and keeping their bands and properties: ``Image.load``, ``constant``,
+``pixelArea``, ``pixelLonLat``, ``select``, ``rename``, ``addBands``, ``bandNames``,
+``bandTypes``, ``date``, ``id`` and ``copyProperties``.
+"""
 
 from __future__ import annotations
 

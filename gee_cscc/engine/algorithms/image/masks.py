@@ -1,4 +1,4 @@
-"""``Image.*`` masks: ``updateMask``, ``mask``, ``selfMask``, ``unmask`` and ``where``.\n"""
+"""``Image.*`` masks: ``updateMask``, ``mask``, ``selfMask``, ``unmask`` and ``where``."""
 
 from __future__ import annotations
 

@@ -22,7 +22,8 @@ from ...core.values import (
 )
 from ...errors import EEError
 from ...raster.grid import DEFAULT_PROJECTION, Grid, Projection
-from ...raster.rasterize import centre_mask, geometry_shape_in
+from ...raster.rasterize import centre_mask
+from ...raster.reproject import geometry_shape_in
 from ...raster.resample import sample
 from .masks import footprint
 

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from ...core.records import Batch
 from ...errors import EEError
-from ...raster.reduction import Batch
 from .kernels import Column, Kernel, KernelSpec, take_per_column
 
 #: The most elements a pairwise statistic (sensSlope, kendall, spearman, mode) builds at once.

@@ -1,6 +1,6 @@
 """The one-pass statistics of the ``Reducer.*`` primitives (their accumulators, "kernels").
 
-A kernel accumulates :class:`~gee_cscc.engine.raster.reduction.Batch` es of records column by
+A kernel accumulates :class:`~gee_cscc.engine.core.records.Batch` es of records column by
 column and gives one column per output; see :mod:`.reducers` for the semantics of each
 statistic. The statistics that keep every record (percentiles, ranks, pairs, lists and
 histograms) are in :mod:`.collect_kernels`.
@@ -14,8 +14,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ...core.records import Batch
 from ...errors import EEError
-from ...raster.reduction import Batch
 
 Column = Any  # np.ndarray (P,) float with NaN = null, or a list of P Python objects
 

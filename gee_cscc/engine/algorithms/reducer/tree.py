@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from ...core.records import Batch, column_value
 from ...errors import EEError
-from ...raster.reduction import Batch, column_value
 from .kernels import Column, Kernel
 
 __all__ = ["Reducer", "Primitive", "Composite", "Repeat", "Group", "for_each", "as_reducer"]
@@ -83,7 +83,7 @@ class Reducer(ABC):
 
         ``weights`` is None or a list with one column of weights (``weightSelectors``).
         """
-        from ...raster.reduction import reduce_records
+        from ...core.records import reduce_records
 
         w = None
         if weights:
