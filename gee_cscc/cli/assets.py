@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gee_cscc.cli.common import (
-    UNITS,
     Reporter,
     _ee_errors,
     _engine,
@@ -20,6 +19,7 @@ from gee_cscc.cli.common import (
     _wait,
 )
 from gee_cscc.errors import InputError
+from gee_cscc.workflow.export_run import UNITS
 
 # --- share ------------------------------------------------------------------------------------
 

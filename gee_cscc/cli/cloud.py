@@ -23,11 +23,11 @@ from gee_cscc.cli.common import (
     DEFAULT_DRIVE_FOLDER,
     DEFAULT_EXPORT_OUT,
     DEFAULT_PREFIX,
-    FILE_NO_DATA,
     POLL_EARTH_ENGINE,
     POLL_LOCAL,
 )
 from gee_cscc.cli.export import _cmd_annualize, _cmd_export
+from gee_cscc.workflow.export_run import FILE_NO_DATA
 
 __all__ = ["add_parsers", "HANDLERS"]
 

@@ -16,13 +16,10 @@ from gee_cscc.errors import EngineError, InputError
 #: Seconds between task polls on Earth Engine and on the local engine (``--poll``).
 POLL_EARTH_ENGINE = 10.0
 POLL_LOCAL = 0.2
-#: The value masked pixels get in exported GeoTIFF files.
-FILE_NO_DATA = -9999.0
 DEFAULT_EXPORT_OUT = "cscc-export"
 DEFAULT_ASSET_FOLDER = "cscc_results"
 DEFAULT_DRIVE_FOLDER = "gee_cscc"
 DEFAULT_PREFIX = "cscc"
-UNITS = "g C m-2 yr-1"
 
 Reporter = Callable[[str], None]
 
@@ -57,9 +54,9 @@ def _engine_config(args: argparse.Namespace, base: Any = None) -> Any:
 @contextlib.contextmanager
 def _engine(cfg: Any, store: str | None, report: Reporter) -> Iterator[Any]:
     """The local engine (started on ``store``) or None after ``ee.Initialize(project=…)``."""
-    from gee_cscc.workflow.run import _engine_for
+    from gee_cscc.workflow.engines import connect
 
-    with _engine_for(cfg, Path(store) if store else None, report) as eng:
+    with connect(cfg, store or None, report) as eng:
         yield eng
 
 
@@ -162,3 +159,34 @@ def _span(years: Sequence[int]) -> str:
     if len(years) > 2 and years == list(range(years[0], years[-1] + 1)):
         return f"{years[0]}–{years[-1]}"
     return ", ".join(str(y) for y in years)
+
+
+#: Command-line options (argparse ``dest``) that override a config field.
+CONFIG_OVERRIDES = {
+    "engine": "engine",
+    "project": "project",
+    "start": "start",
+    "end": "end",
+    "reference": "reference_year",
+    "band": "band",
+    "scale_factor": "scale_factor",
+    "trend": "trend",
+    "fit_mode": "fit_mode",
+    "region_property": "region_property",
+}
+
+
+def config_from_args(args: argparse.Namespace) -> tuple[Any, dict]:
+    """The run configuration of ``--config`` (if any) with the command-line overrides,
+    and the file's ``[inputs]`` section (paths relative to the file)."""
+    from gee_cscc.config import Config, load_run_file
+
+    cfg, inputs = load_run_file(args.config) if getattr(args, "config", None) else (Config(), {})
+    overrides = {
+        field: getattr(args, dest)
+        for dest, field in CONFIG_OVERRIDES.items()
+        if getattr(args, dest, None) is not None
+    }
+    if overrides:
+        cfg = cfg.replace(**overrides)
+    return cfg, inputs

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gee_cscc import __version__
+from gee_cscc.cli.common import config_from_args
 from gee_cscc.errors import GeeCsccError
 
 __all__ = ["main", "build_parser"]
@@ -123,84 +124,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-#: Keys of a config file's ``[inputs]`` section.
-INPUT_KEYS = ("npp", "regions", "region_names", "out", "store", "counting", "extent")
-
-#: Command-line options (argparse ``dest``) that override a config field.
-_OVERRIDES = {
-    "engine": "engine",
-    "project": "project",
-    "start": "start",
-    "end": "end",
-    "reference": "reference_year",
-    "band": "band",
-    "scale_factor": "scale_factor",
-    "trend": "trend",
-    "fit_mode": "fit_mode",
-    "region_property": "region_property",
-}
-
-
-def config_from_args(args: argparse.Namespace) -> tuple[Any, dict]:
-    """The run configuration of ``--config`` (if any) with the command-line overrides,
-    and the file's ``[inputs]`` section (paths relative to the file)."""
-    from gee_cscc.config import Config
-    from gee_cscc.errors import ConfigError
-
-    inputs: dict = {}
-    if getattr(args, "config", None):
-        from gee_cscc.config import tomllib
-
-        path = Path(args.config)
-        if not path.is_file():
-            raise GeeCsccError(f"Config file not found: {path}")
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise GeeCsccError(f"{path}: not valid TOML: {exc}") from None
-        inputs = data.pop("inputs", {}) or {}
-        if not isinstance(inputs, dict):
-            raise GeeCsccError(f"{path}: [inputs] must be a table (npp = ..., regions = ...).")
-        unknown = set(inputs) - set(INPUT_KEYS)
-        if unknown:
-            raise GeeCsccError(
-                f"{path}: unknown key(s) {sorted(unknown)} in [inputs]; "
-                f"known: {', '.join(INPUT_KEYS)}"
-            )
-        inputs = _relative_to(path.parent, inputs)
-        try:
-            cfg = Config.from_mapping(data)
-        except ConfigError as exc:
-            raise ConfigError(f"{exc} (in {path})") from None
-    else:
-        cfg = Config()
-    overrides = {
-        field: getattr(args, dest)
-        for dest, field in _OVERRIDES.items()
-        if getattr(args, dest, None) is not None
-    }
-    if overrides:
-        cfg = cfg.replace(**overrides)
-    return cfg, inputs
-
-
-def _relative_to(base: Path, inputs: dict) -> dict:
-    """Paths in a config file's ``[inputs]`` are relative to the file's folder.
-
-    ``out`` and ``store`` always are; ``npp``, ``regions`` and ``region_names`` are when
-    such a file exists there (otherwise they are asset ids and stay as written).
-    """
-    out = dict(inputs)
-    for key in ("out", "store"):
-        if isinstance(out.get(key), str) and not Path(out[key]).is_absolute():
-            out[key] = str(base / out[key])
-    for key in ("npp", "regions", "region_names"):
-        value = out.get(key)
-        if isinstance(value, str) and not Path(value).is_absolute() and (base / value).exists():
-            out[key] = str(base / value)
-    return out
-
-
 def _cmd_demo(args: argparse.Namespace, report: Reporter) -> int:
     from gee_cscc.demo.run import run_demo
 
@@ -217,7 +140,8 @@ def _cmd_demo(args: argparse.Namespace, report: Reporter) -> int:
 
 
 def _cmd_run(args: argparse.Namespace, report: Reporter) -> int:
-    from gee_cscc.workflow.run import RunInputs, run
+    from gee_cscc.workflow.inputs import RunInputs
+    from gee_cscc.workflow.run import run
 
     cfg, file_inputs = config_from_args(args)
     npp = args.npp or file_inputs.get("npp")
@@ -253,11 +177,10 @@ def _print_summary(results: Any, out: Path, *, quiet: bool) -> None:
 
 
 def _cmd_serve(args: argparse.Namespace, report: Reporter) -> int:
-    from gee_cscc.engine import LocalEngine
-    from gee_cscc.workflow.run import default_store
+    from gee_cscc.workflow.engines import default_store, local_engine
 
     store = Path(args.store) if args.store else default_store()
-    engine = LocalEngine(store=store, port=args.port, initialize=False)
+    engine = local_engine(store, port=args.port, initialize=False)
     print(
         f"gee_cscc local Earth Engine on http://127.0.0.1:{args.port} (store {store}).\n"
         "In Python: ee.Initialize(credentials=None, project='local-project', "

@@ -64,12 +64,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib
+from gee_cscc.config.toml import toml_value, tomllib
+from gee_cscc.errors import ConfigError
 
 __all__ = ["SECTIONS", "Config"]
 
@@ -387,7 +383,7 @@ class Config:
                 if value is None:
                     lines.append(f"# {name} is not set")
                 else:
-                    lines.append(f"{name} = {_toml_value(value)}")
+                    lines.append(f"{name} = {toml_value(value)}")
         return "\n".join(lines) + "\n"
 
 
@@ -493,30 +489,3 @@ def _flatten(mapping: Mapping[str, Any], *, sectioned: bool, source: str) -> dic
             known = _FIELD_NAMES + tuple(f"[{s}]" for s in SECTIONS) if sectioned else _FIELD_NAMES
             raise ConfigError(_unknown_key_message(key, known, source))
     return flat
-
-
-_TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n"}
-_TOML_ESCAPES.update({"\f": "\\f", "\r": "\\r"})
-
-
-def _toml_string(text: str) -> str:
-    """A TOML basic string: escape quote, backslash and every control character."""
-    out = []
-    for char in text:
-        if char in _TOML_ESCAPES:
-            out.append(_TOML_ESCAPES[char])
-        elif ord(char) < 0x20 or ord(char) == 0x7F:
-            out.append(f"\\u{ord(char):04X}")
-        else:
-            out.append(char)
-    return '"' + "".join(out) + '"'
-
-
-def _toml_value(value: Any) -> str:
-    if isinstance(value, str):
-        return _toml_string(value)
-    if isinstance(value, tuple):
-        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
-    if isinstance(value, float):
-        return repr(value)  # shortest round-trip form, e.g. 1e-06: valid TOML
-    return str(value)  # int

@@ -75,15 +75,12 @@ def run_demo(
     config: Config | None = None,
 ) -> Results:
     """Build the demo assets and run the whole method on them; outputs go to ``out``."""
-    from gee_cscc.engine import LocalEngine
-    from gee_cscc.workflow.run import RunInputs, default_store, run
+    from gee_cscc.workflow.engines import local_engine
+    from gee_cscc.workflow.inputs import RunInputs
+    from gee_cscc.workflow.run import run
 
     cfg = config or Config()
-    path = Path(store) if store is not None else default_store()
-    path.mkdir(parents=True, exist_ok=True)
-    if progress:
-        progress(f"starting the local engine (store {path})")
-    with LocalEngine(store=path) as engine:
+    with local_engine(store, progress=progress) as engine:
         npp_id, prov_id = ensure_demo_assets(engine, resolution=resolution, progress=progress)
         inputs = RunInputs(
             npp=npp_id,

@@ -199,7 +199,7 @@ def reference() -> SimpleNamespace:
 
 
 def read_tables(out: Path) -> dict[str, pd.DataFrame]:
-    from gee_cscc.workflow.run import TABLE_FILES
+    from gee_cscc.report.outputs import TABLE_FILES
 
     return {name: pd.read_csv(out / "tables" / name) for name in TABLE_FILES}
 

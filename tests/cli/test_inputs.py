@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from gee_cscc.cli.main import main
-from gee_cscc.workflow.run import TABLE_FILES
+from gee_cscc.report.outputs import TABLE_FILES
 
 
 def run_tables(cli_data, tmp, *args: object) -> dict[str, pd.DataFrame]:

@@ -18,7 +18,7 @@ from affine import Affine
 import gee_cscc
 from gee_cscc.cli.main import main
 from gee_cscc.config import Config
-from gee_cscc.workflow.run import TABLE_FILES
+from gee_cscc.report.outputs import TABLE_FILES
 
 #: README "Outputs": the files every run writes (rasters and figures checked separately).
 EXPECTED_FILES = [

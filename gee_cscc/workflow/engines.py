@@ -1,0 +1,125 @@
+"""Connecting to an engine: the embedded local Earth Engine or Google's, in one place.
+
+Every command and library entry point that needs an engine goes through :func:`connect`:
+
+- ``engine = "local"``: a :class:`gee_cscc.engine.LocalEngine` is started on the asset store
+  (``--store``, else :func:`default_store`), and ``ee`` is initialized against it; it stops
+  when the block ends.
+- ``engine = "earthengine"``: ``ee.Initialize(project=...)`` with the user's credentials;
+  the block yields None (there is no local store).
+
+Both send the configuration's ``workload_tag`` with every request of the block.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gee_cscc.config import Config
+from gee_cscc.errors import InputError
+
+if TYPE_CHECKING:
+    from gee_cscc.engine import LocalEngine
+
+__all__ = ["DEFAULT_PROJECT", "connect", "default_store", "local_engine"]
+
+#: The Cloud project id the local engine serves when the configuration names none.
+DEFAULT_PROJECT = "local-project"
+
+Progress = Callable[[str], None]
+
+
+def default_store() -> Path:
+    """The local engine's default store: ``$GEE_CSCC_STORE`` or ``~/.cache/gee-cscc/store``."""
+    env = os.environ.get("GEE_CSCC_STORE")
+    if env:
+        return Path(env)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "gee-cscc" / "store"
+
+
+def local_engine(
+    store: str | os.PathLike | None = None,
+    *,
+    project: str | None = None,
+    port: int = 0,
+    initialize: bool = True,
+    progress: Progress | None = None,
+) -> LocalEngine:
+    """A local engine (not yet started) on ``store`` (default :func:`default_store`).
+
+    The store folder is created if missing.
+    """
+    from gee_cscc.engine import LocalEngine
+
+    path = Path(store) if store is not None else default_store()
+    path.mkdir(parents=True, exist_ok=True)
+    if progress:
+        progress(f"starting the local engine (store {path})")
+    return LocalEngine(
+        store=path, project=project or DEFAULT_PROJECT, port=port, initialize=initialize
+    )
+
+
+@contextlib.contextmanager
+def connect(
+    cfg: Config, store: str | os.PathLike | None = None, progress: Progress | None = None
+) -> Iterator[LocalEngine | None]:
+    """Initialize ``ee`` against the engine ``cfg.engine`` names, for the block.
+
+    Yields
+    ------
+    LocalEngine or None
+        The started local engine, or None on Google Earth Engine.
+
+    Raises
+    ------
+    InputError
+        Earth Engine without a project, or ``ee.Initialize`` failed (no credentials).
+    """
+    import ee
+
+    if cfg.engine == "local":
+        with local_engine(store, project=cfg.project, progress=progress) as eng:
+            with _workload_tag(cfg.workload_tag):
+                yield eng
+        return
+
+    if not cfg.project:
+        raise InputError(
+            "--engine earthengine needs a Google Cloud project (--project or project = ...)."
+        )
+    if progress:
+        progress(f"initializing Earth Engine (project {cfg.project})")
+    try:
+        ee.Initialize(project=cfg.project)
+    except Exception as exc:
+        raise InputError(
+            f"Earth Engine could not be initialized for project '{cfg.project}': {exc}. "
+            "Run `earthengine authenticate` (or ee.Authenticate()) first."
+        ) from exc
+    with _workload_tag(cfg.workload_tag):
+        yield None
+
+
+@contextlib.contextmanager
+def _workload_tag(tag: str) -> Iterator[None]:
+    """Send ``tag`` as the Earth Engine workload tag of every request in the block.
+
+    Earth Engine attributes compute usage to the tag (Cloud Monitoring, quotas); an empty
+    tag sends none.
+    """
+    import ee
+
+    if not tag:
+        yield
+        return
+    ee.data.setDefaultWorkloadTag(tag)
+    try:
+        yield
+    finally:
+        ee.data.resetWorkloadTag(True)
