@@ -1,7 +1,7 @@
 """NumPy implementations of Earth Engine algorithms, one module per Earth Engine type.
 
 Importing this package registers every module's algorithms under their exact Earth Engine
-names (see :func:`gee_cscc.engine.registry.algorithm`).
+names (see :func:`gee_cscc.engine.core.registry.algorithm`).
 """
 
 from __future__ import annotations

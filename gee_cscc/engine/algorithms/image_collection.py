@@ -3,7 +3,7 @@
 Composites (``reduce``, ``mosaic``, ``qualityMosaic`` and the ``reduce.*`` shortcuts such as
 ``ImageCollection.max()``) have no fixed projection, as in Earth Engine: their bands are
 computed on whatever grid a request asks for, from the images' pixels on that grid, tile by
-tile (:func:`gee_cscc.engine.reduction.reduce_pixels`).
+tile (:func:`gee_cscc.engine.raster.reduction.reduce_pixels`).
 
 Output band names of ``ImageCollection.reduce`` follow ``algorithms.json``: a single-input
 reducer runs on each band separately and its outputs are named ``<band>_<output>``
@@ -25,7 +25,7 @@ from ..core.values import Band, Image, ImageCollection, PixelData, tile_cache
 from ..errors import EEError
 from ..raster import reduction
 from ..raster.grid import Grid
-from .reducer.reducers import Reducer, as_reducer, for_each
+from .reducer.tree import Reducer, as_reducer, for_each
 
 # --- loading and building ----------------------------------------------------------------
 

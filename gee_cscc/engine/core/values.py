@@ -1,7 +1,7 @@
 """The values an expression graph evaluates to in the local engine.
 
 Images are lazy: an :class:`Image` is a list of :class:`Band` objects, each of which knows
-how to compute its pixels for any requested :class:`~gee_cscc.engine.grid.Grid` (values as
+how to compute its pixels for any requested :class:`~gee_cscc.engine.raster.grid.Grid` (values as
 float64 and a boolean mask, ``True`` where the pixel is valid). Nothing is computed until a
 request asks for pixels (``computePixels``, a region reduction, an export), and then only for
 the requested window. Inside one request, :func:`pixel_cache` memoizes each band

@@ -207,7 +207,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         if method == "GET" and m:
             self._json(eng.operations.list(m.group("project"), query))
             return
-        # --- maps and thumbnails (getMapId tiles, getThumbURL): see maps.py -----------------
+        # --- maps and thumbnails (getMapId tiles, getThumbURL): see tiles.py ----------------
         from . import tiles as maps
 
         reply = maps.handle(eng, method, rest, self._body)

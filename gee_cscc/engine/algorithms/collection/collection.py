@@ -1,6 +1,6 @@
 """``Collection.*`` algorithms (``AggregateFeatureCollection.*`` are in :mod:`..aggregate`).
 
-They work on both collection types of :mod:`~gee_cscc.engine.values` (an
+They work on both collection types of :mod:`~gee_cscc.engine.core.values` (an
 ``ImageCollection``'s ``images`` and a ``FeatureCollection``'s ``features`` are both its
 ``elements``), as Earth Engine's ``Collection.*`` algorithms do. A collection whose elements
 are all images comes back as an ``ImageCollection``, any other as a ``FeatureCollection``;
@@ -69,7 +69,7 @@ def _index_of(element: Any, position: int) -> str:
 
 def reducer_input_count(reducer: Any, algo: str) -> int:
     """The number of inputs of a reducer argument (checking that it is a Reducer)."""
-    from ..reducer.reducers import Reducer
+    from ..reducer.tree import Reducer
 
     if not isinstance(reducer, Reducer):
         raise invalid_type(algo, "reducer", "Reducer", reducer)

@@ -1,10 +1,10 @@
 """``Date`` and ``Date.*`` algorithms.
 
-A date is milliseconds since 1970-01-01T00:00:00Z (:class:`~gee_cscc.engine.values.Date`).
+A date is milliseconds since 1970-01-01T00:00:00Z (:class:`~gee_cscc.engine.core.values.Date`).
 Calendar arithmetic runs in the requested time zone (UTC by default) with the ISO calendar
 Earth Engine uses (Joda-Time): weeks start on Monday, ``Date.difference`` divides by the
 average length of a unit (a year of 365.2425 days, a month of a twelfth of that), and
-patterns of ``Date.format``/``Date.parse`` are Joda-Time patterns (:mod:`._joda`).
+patterns of ``Date.format``/``Date.parse`` are Joda-Time patterns (:mod:`.joda`).
 ``DateRange`` and ``DateRange.*`` are in :mod:`.date_range`.
 """
 

@@ -1,7 +1,7 @@
 """``DateRange`` and ``DateRange.*`` algorithms.
 
 A date range is a half-open interval ``[start, end)`` of milliseconds since
-1970-01-01T00:00:00Z (:class:`~gee_cscc.engine.values.DateRange`); an unbounded end is
+1970-01-01T00:00:00Z (:class:`~gee_cscc.engine.core.values.DateRange`); an unbounded end is
 infinite. Dates given as strings are read in the requested time zone (UTC by default), as
 ``Date`` reads them (:mod:`.date`).
 """

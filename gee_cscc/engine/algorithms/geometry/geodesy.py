@@ -1,6 +1,6 @@
 """Geometry frames and measures on the WGS84 ellipsoid, for the ``Geometry.*`` algorithms.
 
-A frame is a CRS code, or a :class:`~gee_cscc.engine.grid.Projection` whose coordinates are
+A frame is a CRS code, or a :class:`~gee_cscc.engine.raster.grid.Projection` whose coordinates are
 in its pixel units; :func:`shape_in_frame` gives a geometry's shape in a frame with edges of the
 requested kind (geodesics densified within a tolerance in metres). Areas (m²), lengths and
 perimeters (m) are measured as the notes of :mod:`.geometry` tell.

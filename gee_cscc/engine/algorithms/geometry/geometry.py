@@ -1,7 +1,7 @@
 """``Geometry.*`` algorithms: measuring, deriving and combining geometries.
 
-A geometry is a :class:`~gee_cscc.engine.values.Geometry`: a shapely shape in a CRS (a code,
-or a :class:`~gee_cscc.engine.grid.Projection` whose coordinates are in its pixel units) and
+A geometry is a :class:`~gee_cscc.engine.core.values.Geometry`: a shapely shape in a CRS (a code,
+or a :class:`~gee_cscc.engine.raster.grid.Projection` whose coordinates are in its pixel units) and
 Earth Engine's ``geodesic`` flag (edges are geodesics, or straight lines in the CRS).
 ``GeometryConstructors.*`` build them (:mod:`.geometry_constructors`).
 
@@ -10,7 +10,7 @@ Measures are on the WGS84 ellipsoid, in m² and m: geodesic edges with ``pyproj.
 (:mod:`gee_cscc.engine.area`), edges straight in a projected CRS through a densified copy
 (every piece within 1e-11 of the geometry's size from the true edge). With a ``proj``
 argument, measures and operations are planar in that projection's units (see
-:mod:`._geodesy`).
+:mod:`.geodesy`).
 
 Combining operations (``intersection``, ``union``, ``intersects`` …) run on longitude/latitude
 with every edge densified within the error margin (1 cm when none is given), or planar in

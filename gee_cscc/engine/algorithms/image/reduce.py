@@ -32,7 +32,7 @@ from ...errors import EEError
 from ...raster import reduction
 from ...raster.grid import Projection
 from ..image_collection import composite
-from ..reducer.reducers import Reducer, as_reducer, for_each
+from ..reducer.tree import Reducer, as_reducer, for_each
 from .spatial import as_geometry
 
 DEFAULT_MAX_PIXELS = 10_000_000

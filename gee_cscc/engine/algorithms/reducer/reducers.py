@@ -1,13 +1,13 @@
 """``Reducer.*`` algorithms: reducer values and the statistics they compute.
 
 A :class:`Reducer` describes a computation over records (see
-:mod:`gee_cscc.engine.reduction` for how records come from pixel stacks, regions and
+:mod:`gee_cscc.engine.raster.reduction` for how records come from pixel stacks, regions and
 collections). Leaves (:class:`Primitive`) compute one statistic; :class:`Composite` runs
 several reducers side by side (``combine``, ``forEach``, ``forEachBand``, ``setOutputs``),
 :class:`Repeat` gives list-valued outputs and :class:`Group` reduces per group key. The
-values are defined in :mod:`._reducer_tree`, the statistics in :mod:`._reducer_kernels`
-(one pass) and :mod:`._reducer_collect_kernels` (all records); this module registers the
-algorithms that make them.
+values are defined in :mod:`.tree`, the statistics in :mod:`.kernels`
+(one pass) and :mod:`.collect_kernels` (all records); this module registers the
+algorithms that make them (the combinators are in :mod:`.combinators`).
 
 Semantics follow the descriptions in earthengine-api's ``algorithms.json``:
 
@@ -44,7 +44,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from ...core.registry import algorithm
-from ...core.values import Image, is_integer_dtype
+from ...core.values import is_integer_dtype
 from ...errors import EEError
 from .collect_kernels import (
     FixedHistogram,
@@ -67,9 +67,9 @@ from .kernels import (
     Moments,
     Pick,
 )
-from .tree import Composite, Group, Primitive, Reducer, Repeat, as_reducer, for_each
+from .tree import Composite, Primitive, Reducer
 
-__all__ = ["Reducer", "Primitive", "Composite", "Repeat", "Group", "for_each", "as_reducer"]
+__all__ = ["int_at_least"]
 
 
 # --- pixel types of outputs --------------------------------------------------------------------
@@ -94,7 +94,8 @@ def _sum_type(types: Sequence[str]) -> list[str]:
 # --- algorithms -------------------------------------------------------------------------------
 
 
-def _int_arg(value: Any, what: str, *, minimum: int = 1) -> int:
+def int_at_least(value: Any, what: str, *, minimum: int = 1) -> int:
+    """An integer argument of at least ``minimum`` (a float with an integral value counts)."""
     if value is None or isinstance(value, bool) or not float(value).is_integer():
         raise EEError(f"{what}: expected an integer, got {value!r}.")
     if int(value) < minimum:
@@ -157,7 +158,7 @@ for _stat, _last, _nonnull, _out in (
 
 
 def _extreme(kind: str, num_inputs: Any) -> Primitive:
-    k = _int_arg(num_inputs, f"Reducer.{kind}: numInputs")
+    k = int_at_least(num_inputs, f"Reducer.{kind}: numInputs")
     return Primitive(
         f"Reducer.{kind}",
         Extreme,
@@ -220,7 +221,7 @@ def spearmans_correlation() -> Reducer:
 
 @algorithm("Reducer.kendallsCorrelation")
 def kendalls_correlation(numInputs: Any = 1) -> Reducer:
-    k = _int_arg(numInputs, "Reducer.kendallsCorrelation: numInputs")
+    k = int_at_least(numInputs, "Reducer.kendallsCorrelation: numInputs")
     if k not in (1, 2):
         raise EEError(f"Reducer.kendallsCorrelation: numInputs must be 1 or 2, got {k}.")
     return Primitive(
@@ -234,8 +235,8 @@ def kendalls_correlation(numInputs: Any = 1) -> Reducer:
 
 @algorithm("Reducer.linearRegression")
 def linear_regression(numX: Any, numY: Any = 1) -> Reducer:
-    nx = _int_arg(numX, "Reducer.linearRegression: numX")
-    ny = _int_arg(numY, "Reducer.linearRegression: numY")
+    nx = int_at_least(numX, "Reducer.linearRegression: numX")
+    ny = int_at_least(numY, "Reducer.linearRegression: numY")
     return Primitive(
         "Reducer.linearRegression",
         LinearRegression,
@@ -331,8 +332,8 @@ def mode(maxBuckets: Any = None, minBucketWidth: Any = None, maxRaw: Any = None)
 
 @algorithm("Reducer.toList")
 def to_list(tupleSize: Any = None, numOptional: Any = 0) -> Reducer:
-    k = 1 if tupleSize is None else _int_arg(tupleSize, "Reducer.toList: tupleSize")
-    n_opt = _int_arg(numOptional or 0, "Reducer.toList: numOptional", minimum=0)
+    k = 1 if tupleSize is None else int_at_least(tupleSize, "Reducer.toList: tupleSize")
+    n_opt = int_at_least(numOptional or 0, "Reducer.toList: numOptional", minimum=0)
     if n_opt > k:
         raise EEError("Reducer.toList: numOptional exceeds the number of inputs.")
     return Primitive(
@@ -359,7 +360,7 @@ def frequency_histogram() -> Reducer:
 
 @algorithm("Reducer.fixedHistogram")
 def fixed_histogram(min: Any, max: Any, steps: Any, cumulative: Any = False) -> Reducer:  # noqa: A002
-    n = _int_arg(steps, "Reducer.fixedHistogram: steps")
+    n = int_at_least(steps, "Reducer.fixedHistogram: steps")
     lo, hi = float(min), float(max)
     if not hi > lo:
         raise EEError("Reducer.fixedHistogram: max must be greater than min.")
@@ -373,104 +374,3 @@ def fixed_histogram(min: Any, max: Any, steps: Any, cumulative: Any = False) -> 
         params=params,
         scalar=[False],
     )
-
-
-# --- combinators --------------------------------------------------------------------------------
-
-
-@algorithm("Reducer.combine")
-def combine(
-    reducer1: Any, reducer2: Any, outputPrefix: Any = "", sharedInputs: Any = False
-) -> Reducer:
-    r1 = as_reducer(reducer1, "Reducer.combine reducer1")
-    r2 = as_reducer(reducer2, "Reducer.combine reducer2")
-    prefix = outputPrefix or ""
-    if sharedInputs:
-        if r1.n_inputs != r2.n_inputs:
-            raise EEError(
-                "Reducer.combine: with sharedInputs the reducers must have the same number "
-                f"of inputs; got {r1.n_inputs} and {r2.n_inputs}."
-            )
-        idx2 = list(range(r2.n_inputs))
-        n = r1.n_inputs
-    else:
-        idx2 = list(range(r1.n_inputs, r1.n_inputs + r2.n_inputs))
-        n = r1.n_inputs + r2.n_inputs
-    parts = [
-        (r1, list(range(r1.n_inputs)), list(r1.outputs)),
-        (r2, idx2, [prefix + o for o in r2.outputs]),
-    ]
-    args = {
-        "reducer1": r1,
-        "reducer2": r2,
-        "outputPrefix": prefix,
-        "sharedInputs": bool(sharedInputs),
-    }
-    return Composite("Reducer.combine", parts, n_inputs=n, args=args)
-
-
-@algorithm("Reducer.group")
-def group(reducer: Any, groupField: Any = 0, groupName: Any = "group") -> Reducer:
-    r = as_reducer(reducer, "Reducer.group")
-    field = _int_arg(groupField, "Reducer.group: groupField", minimum=0)
-    return Group(r, field, groupName or "group")
-
-
-@algorithm("Reducer.repeat")
-def repeat(reducer: Any, count: Any) -> Reducer:
-    return Repeat(as_reducer(reducer, "Reducer.repeat"), _int_arg(count, "Reducer.repeat: count"))
-
-
-@algorithm("Reducer.forEach")
-def for_each_names(reducer: Any, outputNames: Any) -> Reducer:
-    r = as_reducer(reducer, "Reducer.forEach")
-    if not isinstance(outputNames, (list, tuple)):
-        raise EEError("Reducer.forEach: outputNames must be a list of strings.")
-    return for_each(r, [str(n) for n in outputNames])
-
-
-@algorithm("Reducer.forEachBand")
-def for_each_band(reducer: Any, image: Any) -> Reducer:
-    r = as_reducer(reducer, "Reducer.forEachBand")
-    if not isinstance(image, Image):
-        raise EEError("Reducer.forEachBand: expected an Image.")
-    return for_each(r, image.band_names, name="Reducer.forEachBand")
-
-
-@algorithm("Reducer.setOutputs")
-def set_outputs(reducer: Any, outputs: Any) -> Reducer:
-    r = as_reducer(reducer, "Reducer.setOutputs")
-    if not isinstance(outputs, (list, tuple)) or len(outputs) != len(r.outputs):
-        raise EEError(
-            f"Reducer.setOutputs: expected {len(r.outputs)} output names, got {outputs!r}."
-        )
-    names = [str(o) if o else None for o in outputs]
-    return Composite(
-        "Reducer.setOutputs",
-        [(r, list(range(r.n_inputs)), names)],
-        n_inputs=r.n_inputs,
-        args={"reducer": r, "outputs": list(outputs)},
-    )
-
-
-@algorithm("Reducer.unweighted")
-def unweighted(reducer: Any) -> Reducer:
-    return as_reducer(reducer, "Reducer.unweighted").unweighted()
-
-
-@algorithm("Reducer.splitWeights")
-def split_weights(reducer: Any) -> Reducer:
-    r = as_reducer(reducer, "Reducer.splitWeights")
-    if isinstance(r, Primitive):
-        return r.split_weights()
-    if "weighted" not in r.weighting():
-        return r
-    raise EEError(
-        "Reducer.splitWeights: the local engine splits the weights of single reducers only "
-        f"(not of {r.name})."
-    )
-
-
-@algorithm("Reducer.getOutputs")
-def get_outputs(reducer: Any) -> list[str]:
-    return list(as_reducer(reducer, "Reducer.getOutputs").outputs)
