@@ -17,6 +17,7 @@ from .objects import truthy, type_name
 from .values import Image, constant_band
 
 __all__ = [
+    "COERCIONS",
     "as_bool",
     "as_dict",
     "as_image",
@@ -24,6 +25,7 @@ __all__ = [
     "as_list",
     "as_number",
     "as_str",
+    "coerce",
     "invalid_type",
     "required",
 ]
@@ -109,3 +111,30 @@ def as_image(value: Any, what: str = "image") -> Image:
     if isinstance(value, (list, tuple)) and all(isinstance(v, (int, float)) for v in value):
         return Image([constant_band(float(v), f"constant_{i}") for i, v in enumerate(value)])
     raise EEError(f"Invalid argument for {what}: expected an Image, got {type(value).__name__}.")
+
+
+#: How an argument of each declared ``algorithms.json`` type is coerced (by the type's name
+#: before any ``<…>`` parameter: ``List<String>`` is a ``List``). Types not listed (images,
+#: collections, geometries, objects …) reach the implementation as they are.
+COERCIONS = {
+    "Integer": as_int,
+    "Long": as_int,
+    "Float": as_number,
+    "Number": as_number,
+    "String": as_str,
+    "Boolean": as_bool,
+    "List": as_list,
+    "Dictionary": as_dict,
+}
+
+
+def coerce(value: Any, ee_type: str, algo: str, arg: str) -> Any:
+    """An argument coerced from its declared Earth Engine type (see :data:`COERCIONS`).
+
+    Raises
+    ------
+    EEError
+        The value is not of the declared type (Earth Engine's "Invalid type" message).
+    """
+    convert = COERCIONS.get(ee_type.partition("<")[0])
+    return value if convert is None else convert(value, algo, arg)

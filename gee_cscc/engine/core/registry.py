@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import EEError, UnimplementedError
+from .arguments import coerce
 
 __all__ = [
     "algorithm",
@@ -94,6 +95,7 @@ def call(name: str, args: dict[str, Any]) -> Any:
         for arg_name, arg in known.items():
             # Earth Engine treats an explicit null as an argument not given.
             if kwargs.get(arg_name) is not None:
+                kwargs[arg_name] = coerce(kwargs[arg_name], arg.get("type", ""), name, arg_name)
                 continue
             if not arg.get("optional", False):
                 raise EEError(f"{name}: Parameter '{arg_name}' is required.")
