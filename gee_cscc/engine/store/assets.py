@@ -25,12 +25,5 @@ __all__ = ["AssetStore", "AssetName", "year_millis"]
 class AssetStore(AssetWriter, AssetReader, AssetAccess):
     """A folder of Earth Engine assets: write, read, list, move and share them.
 
-    Parameters
-    ----------
-    root
-        The store folder (created if needed).
-    default_project
-        The project of ids given without one.
-    user
-        The identity that owns the assets this store creates (``user:…``).
+    Constructed as :class:`~.folder.AssetFolder` (``root``, ``default_project``, ``user``).
     """

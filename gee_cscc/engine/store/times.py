@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 
-__all__ = ["millis_to_rfc3339", "now_rfc3339", "year_millis"]
+__all__ = ["asset_times", "millis_to_rfc3339", "now_rfc3339", "year_millis"]
 
 
 def year_millis(year: int) -> int:
@@ -21,3 +21,21 @@ def millis_to_rfc3339(ms: float) -> str:
     """Milliseconds since the epoch as an RFC 3339 UTC timestamp."""
     t = _dt.datetime.fromtimestamp(ms / 1000.0, tz=_dt.timezone.utc)
     return t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def asset_times(properties: dict) -> dict[str, str]:
+    """``startTime``/``endTime`` of an asset from its ``system:time_start``/``_end`` (ms).
+
+    An image with a ``year`` property and no ``system:time_end`` ends on 1 January of the
+    next year. No ``system:time_start``: no times.
+    """
+    start = properties.get("system:time_start")
+    if start is None:
+        return {}
+    out = {"startTime": millis_to_rfc3339(start)}
+    end = properties.get("system:time_end")
+    if end is None and "year" in properties:
+        end = year_millis(int(properties["year"]) + 1)
+    if end is not None:
+        out["endTime"] = millis_to_rfc3339(end)
+    return out

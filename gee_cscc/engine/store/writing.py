@@ -18,7 +18,7 @@ from ..raster.grid import Projection
 from .conversions import as_geojson, image_arrays, with_name
 from .folder import AssetFolder, atomic_write_text
 from .names import AssetName
-from .times import millis_to_rfc3339, year_millis
+from .times import asset_times, year_millis
 
 __all__ = ["AssetWriter"]
 
@@ -140,14 +140,7 @@ class AssetWriter(AssetFolder):
             "shape": [h, w],
         }
         meta["sizeBytes"] = str((d / "data.tif").stat().st_size)
-        props = meta["properties"]
-        if "system:time_start" in props:
-            meta["startTime"] = millis_to_rfc3339(props["system:time_start"])
-            end = props.get("system:time_end")
-            if end is None and "year" in props:
-                end = year_millis(int(props["year"]) + 1)
-            if end is not None:
-                meta["endTime"] = millis_to_rfc3339(end)
+        meta.update(asset_times(meta["properties"]))
         self.write_meta(name, meta)
 
     def put_geotiff(
@@ -231,14 +224,7 @@ class AssetWriter(AssetFolder):
                 "shape": [shape[0], shape[1]],
             }
             meta["sizeBytes"] = str((d / "data.tif").stat().st_size)
-            props = meta["properties"]
-            if props.get("system:time_start") is not None:
-                meta["startTime"] = millis_to_rfc3339(props["system:time_start"])
-                end = props.get("system:time_end")
-                if end is None and "year" in props:
-                    end = year_millis(int(props["year"]) + 1)
-                if end is not None:
-                    meta["endTime"] = millis_to_rfc3339(end)
+            meta.update(asset_times(meta["properties"]))
             self.write_meta(name, meta)
         return name.name
 
