@@ -6,6 +6,10 @@ Engine and the embedded local engine. The command line's cloud verbs (``gee-cscc
 
 - :mod:`~gee_cscc.cloud.exports`: image, table and collection exports with provenance,
   skipped when already done, restarted when failed.
+- :mod:`~gee_cscc.cloud.destinations`: export destinations, their manifest keys and task
+  names.
+- :mod:`~gee_cscc.cloud.resume`: whether an export starts, is skipped or is waited on, from
+  the task manifest of an earlier run.
 - :mod:`~gee_cscc.cloud.tasks`: the task manifest kept in OUT, task status, waiting with
   progress.
 - :mod:`~gee_cscc.cloud.sharing`: reading and extending asset ACLs.
@@ -16,10 +20,9 @@ Engine and the embedded local engine. The command line's cloud verbs (``gee-cscc
 from __future__ import annotations
 
 from gee_cscc.cloud.assets import asset_exists, create_collection
+from gee_cscc.cloud.destinations import Destination, destination_key
 from gee_cscc.cloud.exports import (
     DEFAULT_MAX_PIXELS,
-    Destination,
-    destination_key,
     export_collection,
     export_image,
     export_table,

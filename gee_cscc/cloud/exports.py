@@ -1,7 +1,9 @@
-"""Exports, task polling, resumable runs, sharing and upload, with the public ``ee`` API only.
+"""Starting exports of images, tables and image collections, with provenance.
 
-The same code runs against Google Earth Engine and the embedded local engine (which serves
-the same endpoints). Two steps cover a run's exports::
+:func:`export_image`, :func:`export_table` and :func:`export_collection` start
+``ee.batch.Export`` tasks to an asset, Google Drive or Cloud Storage with the public ``ee``
+API only, so the same code runs against Google Earth Engine and the embedded local engine.
+Two steps cover a run's exports::
 
     manifest = TaskManifest.in_dir(out_dir)                      # OUT/export_tasks.json
     tasks = [export_image(img, destination="asset", asset_id=ID, crs=..., crs_transform=...,
@@ -10,18 +12,15 @@ the same endpoints). Two steps cover a run's exports::
 
 - **Idempotent**: an existing destination asset is skipped (logged, ``None`` returned)
   unless ``overwrite``; a task the manifest records as still running is waited on instead of
-  started again; one that succeeded is not redone; failed or cancelled ones are restarted.
+  started again; one that succeeded is not redone; failed or cancelled ones are restarted
+  (:mod:`gee_cscc.cloud.resume`).
 - **Provenance**: :func:`provenance` gives properties (package version, configuration,
   input asset ids) that :func:`export_image` sets on the image before exporting.
-- **Sharing**: :func:`share_asset` / :func:`show_acl` through ``ee.data.getAssetAcl`` /
-  ``setAssetAcl``; public read access is only ever given when asked for.
-- **Upload**: :func:`upload_annual_geotiffs` turns a folder of ``*_YYYY.tif`` into an
-  image collection (local engine: straight into its store; Earth Engine: ingestion from
-  Cloud Storage, one manifest per file from :func:`ingestion_manifest`).
 
-This module starts the exports and records their provenance; the manifest and polling live
-in :mod:`gee_cscc.cloud.tasks`, sharing in :mod:`gee_cscc.cloud.sharing` and upload in
-:mod:`gee_cscc.cloud.upload`. Every public name of those is importable from here too.
+Destinations and their manifest keys are defined in :mod:`gee_cscc.cloud.destinations`
+(:data:`Destination` and :func:`destination_key` are importable from here too); the manifest
+and polling live in :mod:`gee_cscc.cloud.tasks`. The modules of :mod:`gee_cscc.cloud` that
+log (resume, tasks, sharing, upload) all use this module's logger, ``gee_cscc.cloud.exports``.
 """
 
 from __future__ import annotations
@@ -29,16 +28,23 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import logging
-import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Literal
+from typing import Any
 
 import ee
 
-from gee_cscc import __version__
 from gee_cscc.cloud.assets import asset_exists, create_collection
-from gee_cscc.cloud.tasks import TaskManifest, task_status
-from gee_cscc.errors import ExportError, InputError
+from gee_cscc.cloud.destinations import (
+    Destination,
+    asset_path_part,
+    check_destination,
+    destination_key,
+    task_description,
+)
+from gee_cscc.cloud.resume import resume_action, start_task
+from gee_cscc.cloud.tasks import TaskManifest
+from gee_cscc.errors import InputError
+from gee_cscc.version import __version__
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -50,62 +56,12 @@ __all__ = [
     "provenance",
 ]
 
+#: The logger of every module of :mod:`gee_cscc.cloud` that logs.
 log = logging.getLogger("gee_cscc.cloud.exports")
 
-Destination = Literal["asset", "drive", "gcs"]
-_DESTINATIONS = ("asset", "drive", "gcs")
 
 #: The default ``maxPixels`` of an image export (Earth Engine's own default is 1e8).
 DEFAULT_MAX_PIXELS = 10**10
-
-
-# --- names and small helpers ------------------------------------------------------------------
-
-
-def _check_destination(destination: str) -> str:
-    if destination not in _DESTINATIONS:
-        raise InputError(
-            f"Unknown export destination {destination!r}; expected one of {_DESTINATIONS}."
-        )
-    return destination
-
-
-def destination_key(
-    destination: Destination,
-    *,
-    asset_id: str | None = None,
-    folder: str | None = None,
-    bucket: str | None = None,
-    prefix: str | None = None,
-) -> str:
-    """The manifest key of an export destination.
-
-    ``asset:<id>``, ``drive:<folder>/<prefix>`` or ``gcs:<bucket>/<prefix>``.
-    """
-    _check_destination(destination)
-    if destination == "asset":
-        if not asset_id:
-            raise InputError("An export to an asset needs asset_id.")
-        return f"asset:{asset_id}"
-    if not prefix:
-        raise InputError(f"An export to {destination} needs a file name prefix.")
-    if destination == "drive":
-        return f"drive:{folder or ''}/{prefix}"
-    if not bucket:
-        raise InputError("An export to Cloud Storage needs a bucket.")
-    return f"gcs:{bucket}/{prefix}"
-
-
-def _description(text: str) -> str:
-    """A valid task description: letters, digits, ``-``, ``_``; at most 100 characters."""
-    text = re.sub(r"^projects/[^/]+/assets/", "", text)
-    clean = re.sub(r"[^A-Za-z0-9_-]+", "_", text).strip("_") or "gee_cscc_export"
-    return clean[:100]
-
-
-def _safe_part(text: str) -> str:
-    """One asset-path component made of letters, digits, ``_``, ``-``."""
-    return re.sub(r"[^A-Za-z0-9_-]+", "_", str(text)).strip("_") or "x"
 
 
 def provenance(
@@ -143,67 +99,6 @@ def provenance(
         props["gee_cscc_config"] = json.dumps(dict(config), sort_keys=True, default=str)
     props.update(extra)
     return props
-
-
-# --- resuming a run ---------------------------------------------------------------------------
-
-
-def _reattach(entry: Mapping[str, Any]) -> Any:
-    """An ``ee.batch.Task`` for an operation started earlier (it cannot be started again)."""
-    return ee.batch.Task(
-        entry["id"],
-        entry.get("task_type") or ee.batch.Task.Type.EXPORT_IMAGE,
-        ee.batch.Task.State.RUNNING,
-        {"description": entry.get("description", "")},
-        entry.get("name"),
-    )
-
-
-def _resume(
-    manifest: TaskManifest | None, key: str, *, overwrite: bool, destination: str
-) -> tuple[str, Any]:
-    """What to do with a destination the manifest knows: ``start``, ``skip`` or ``wait``."""
-    if manifest is None:
-        return "start", None
-    entry = manifest.get(key)
-    if not entry or not entry.get("name"):
-        return "start", None
-    try:
-        status = task_status(_reattach(entry))
-    except ee.EEException as exc:
-        log.info(
-            "task %s of %s is unknown to the server (%s); starting again", entry["id"], key, exc
-        )
-        return "start", None
-    state = status["state"]
-    manifest.update(key, state=state, error_message=status.get("error_message"))
-    if state in ("READY", "RUNNING", "CANCEL_REQUESTED"):
-        log.info("%s: task %s is still %s; waiting on it", key, entry["id"], state)
-        return "wait", _reattach(entry)
-    if state == "COMPLETED" and not overwrite:
-        if destination == "asset" and not asset_exists(key.split(":", 1)[1]):
-            return "start", None
-        log.info("%s: done in an earlier run (task %s); skipped", key, entry["id"])
-        return "skip", None
-    return "start", None
-
-
-def _start_skip_or_wait(
-    manifest: TaskManifest | None,
-    key: str,
-    asset_id: str | None,
-    overwrite: bool,
-    destination: str,
-) -> tuple[str, Any]:
-    """:func:`_resume`, and ``skip`` for an existing destination asset (unless ``overwrite``)."""
-    action, task = _resume(manifest, key, overwrite=overwrite, destination=destination)
-    if action == "start" and destination == "asset" and not overwrite and asset_exists(asset_id):
-        log.info("asset %s exists; skipped (use overwrite to replace it)", asset_id)
-        return "skip", None
-    return action, task
-
-
-# --- exports ----------------------------------------------------------------------------------
 
 
 def export_image(
@@ -299,7 +194,7 @@ def export_image(
     ExportError
         The task could not be started.
     """
-    _check_destination(destination)
+    check_destination(destination)
     if not isinstance(image, ee.Image):
         raise InputError(f"export_image needs an ee.Image, got {type(image).__name__}.")
     if crs_transform is not None and crs is None:
@@ -311,8 +206,8 @@ def export_image(
     key = destination_key(
         destination, asset_id=asset_id, folder=folder, bucket=bucket, prefix=prefix
     )
-    description = _description(description or key.split(":", 1)[1])
-    action, task = _start_skip_or_wait(manifest, key, asset_id, overwrite, destination)
+    description = task_description(description or key.split(":", 1)[1])
+    action, task = resume_action(manifest, key, asset_id, overwrite, destination)
     if action != "start":
         return task
     if properties:
@@ -355,22 +250,7 @@ def export_image(
         else:
             params["bucket"] = bucket
             task = ee.batch.Export.image.toCloudStorage(**params)
-    return _start(task, key, description, manifest, start)
-
-
-def _start(
-    task: Any, key: str, description: str, manifest: TaskManifest | None, start: bool
-) -> Any:
-    if not start:
-        return task
-    try:
-        task.start()
-    except ee.EEException as exc:
-        raise ExportError(f"Cannot start export task '{description}' ({key}): {exc}") from exc
-    log.info("started task %s (%s) → %s", task.id, description, key)
-    if manifest is not None:
-        manifest.record(key, task, destination=key, description=description)
-    return task
+    return start_task(task, key, description, manifest, start)
 
 
 def export_table(
@@ -413,7 +293,7 @@ def export_table(
     ee.batch.Task or None
         The started ``ee.batch.Task``, one reattached to a running task, or None (skipped).
     """
-    _check_destination(destination)
+    check_destination(destination)
     if not isinstance(collection, ee.FeatureCollection):
         raise InputError(
             f"export_table needs an ee.FeatureCollection, got {type(collection).__name__}."
@@ -421,8 +301,8 @@ def export_table(
     key = destination_key(
         destination, asset_id=asset_id, folder=folder, bucket=bucket, prefix=prefix
     )
-    description = _description(description or key.split(":", 1)[1])
-    action, task = _start_skip_or_wait(manifest, key, asset_id, overwrite, destination)
+    description = task_description(description or key.split(":", 1)[1])
+    action, task = resume_action(manifest, key, asset_id, overwrite, destination)
     if action != "start":
         return task
     if properties:
@@ -443,7 +323,7 @@ def export_table(
             task = ee.batch.Export.table.toDrive(**params)
         else:
             task = ee.batch.Export.table.toCloudStorage(bucket=bucket, **params)
-    return _start(task, key, description, manifest, start)
+    return start_task(task, key, description, manifest, start)
 
 
 def export_collection(
@@ -486,7 +366,7 @@ def export_collection(
     list of ee.batch.Task
         The started or reattached tasks (skipped images give none).
     """
-    _check_destination(destination)
+    check_destination(destination)
     if not isinstance(collection, ee.ImageCollection):
         raise InputError(
             f"export_collection needs an ee.ImageCollection, got {type(collection).__name__}."
@@ -506,7 +386,7 @@ def export_collection(
     base = description or (asset_id.rsplit("/", 1)[-1] if asset_id else prefix)
     tasks = []
     for index in indices:
-        part = _safe_part(index)
+        part = asset_path_part(index)
         image = ee.Image(collection.filter(ee.Filter.eq("system:index", index)).first())
         task = export_image(
             image,
