@@ -15,7 +15,7 @@ wraps the same functions.
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from gee_cscc.version import __version__
 
 __all__ = [
     "__version__",

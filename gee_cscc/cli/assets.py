@@ -8,15 +8,15 @@ from pathlib import Path
 
 from gee_cscc.cli.common import (
     Reporter,
-    _ee_errors,
-    _engine,
-    _engine_config,
-    _full_id,
-    _no_wait_note,
-    _project,
-    _say,
-    _span,
-    _wait,
+    ee_errors_as_engine_error,
+    engine_config,
+    engine_for,
+    full_asset_id,
+    no_wait_note,
+    project_of,
+    say,
+    wait_for,
+    year_span,
 )
 from gee_cscc.errors import InputError
 from gee_cscc.workflow.export_run import UNITS
@@ -31,8 +31,8 @@ def _members(values: Sequence[str]) -> list[str]:
     return out
 
 
-@_ee_errors
-def _cmd_share(args: argparse.Namespace, report: Reporter) -> int:
+@ee_errors_as_engine_error
+def cmd_share(args: argparse.Namespace, report: Reporter) -> int:
     from gee_cscc.cloud.sharing import format_acl, share_asset, show_acl
 
     readers, writers = _members(args.reader), _members(args.writer)
@@ -42,9 +42,9 @@ def _cmd_share(args: argparse.Namespace, report: Reporter) -> int:
             "Nothing to do: give --reader EMAIL, --writer EMAIL or --public, "
             "or --show to print the ACL."
         )
-    cfg = _engine_config(args)
-    asset = _full_id(args.asset, _project(cfg))
-    with _engine(cfg, args.store, report):
+    cfg = engine_config(args)
+    asset = full_asset_id(args.asset, project_of(cfg))
+    with engine_for(cfg, args.store, report):
         if changing:
             changed = share_asset(
                 asset,
@@ -54,9 +54,9 @@ def _cmd_share(args: argparse.Namespace, report: Reporter) -> int:
                 recursive=args.recursive,
             )
             if changed:
-                _say(args, f"ACL changed: {', '.join(changed)}")
+                say(args, f"ACL changed: {', '.join(changed)}")
             else:
-                _say(args, f"ACL unchanged: everyone named already had access to {asset}")
+                say(args, f"ACL unchanged: everyone named already had access to {asset}")
         if args.show:
             print(format_acl(asset, show_acl(asset)), flush=True)
     return 0
@@ -65,15 +65,15 @@ def _cmd_share(args: argparse.Namespace, report: Reporter) -> int:
 # --- upload -----------------------------------------------------------------------------------
 
 
-@_ee_errors
-def _cmd_upload(args: argparse.Namespace, report: Reporter) -> int:
+@ee_errors_as_engine_error
+def cmd_upload(args: argparse.Namespace, report: Reporter) -> int:
     from gee_cscc.cloud.exports import provenance
     from gee_cscc.cloud.upload import upload_annual_geotiffs
 
     folder = Path(args.folder)
     if not folder.is_dir():
         raise InputError(f"Not a folder: {folder}")
-    cfg = _engine_config(args)
+    cfg = engine_config(args)
     if args.gcs_prefix and not args.gcs_prefix.startswith("gs://"):
         raise InputError(f"--gcs-prefix must be a gs://bucket/dir URI, not {args.gcs_prefix!r}.")
     if cfg.engine != "local" and not args.gcs_prefix:
@@ -82,8 +82,8 @@ def _cmd_upload(args: argparse.Namespace, report: Reporter) -> int:
             f"bucket (e.g. `gcloud storage cp {folder}/*.tif gs://BUCKET/DIR/`) and give "
             "--gcs-prefix gs://BUCKET/DIR."
         )
-    asset = _full_id(args.asset, _project(cfg))
-    with _engine(cfg, args.store, report) as eng:
+    asset = full_asset_id(args.asset, project_of(cfg))
+    with engine_for(cfg, args.store, report) as eng:
         report(f"uploading {folder} to {asset}")
         result = upload_annual_geotiffs(
             folder,
@@ -98,16 +98,16 @@ def _cmd_upload(args: argparse.Namespace, report: Reporter) -> int:
         )
         if result.tasks:
             if args.no_wait:
-                _no_wait_note(cfg, report, None)
+                no_wait_note(cfg, report, None)
             else:
-                _wait(result.tasks, args, cfg, None, report)
+                wait_for(result.tasks, args, cfg, None, report)
     years = sorted(result.images)
     verb = "started ingesting" if result.tasks and args.no_wait else "wrote"
-    lines = [f"{asset}: {verb} {len(years)} image(s)" + (f" ({_span(years)})" if years else "")]
+    lines = [f"{asset}: {verb} {len(years)} image(s)" + (f" ({year_span(years)})" if years else "")]
     if result.skipped:
         lines.append(
-            f"skipped {len(result.skipped)} existing image(s) ({_span(result.skipped)}; "
+            f"skipped {len(result.skipped)} existing image(s) ({year_span(result.skipped)}; "
             "--overwrite replaces them)"
         )
-    _say(args, "\n".join(lines))
+    say(args, "\n".join(lines))
     return 0

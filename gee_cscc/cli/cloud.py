@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from gee_cscc.cli.assets import _cmd_share, _cmd_upload
+from gee_cscc.cli.assets import cmd_share, cmd_upload
 from gee_cscc.cli.common import (
     DEFAULT_ASSET_FOLDER,
     DEFAULT_DRIVE_FOLDER,
@@ -26,7 +26,7 @@ from gee_cscc.cli.common import (
     POLL_EARTH_ENGINE,
     POLL_LOCAL,
 )
-from gee_cscc.cli.export import _cmd_annualize, _cmd_export
+from gee_cscc.cli.export import cmd_annualize, cmd_export
 from gee_cscc.workflow.export_run import FILE_NO_DATA
 
 __all__ = ["add_parsers", "HANDLERS"]
@@ -264,8 +264,8 @@ def add_parsers(sub: argparse._SubParsersAction, add_common: Callable) -> None:
 
 
 HANDLERS: dict[str, Callable] = {
-    "export": _cmd_export,
-    "share": _cmd_share,
-    "upload": _cmd_upload,
-    "annualize": _cmd_annualize,
+    "export": cmd_export,
+    "share": cmd_share,
+    "upload": cmd_upload,
+    "annualize": cmd_annualize,
 }

@@ -27,7 +27,7 @@ Reporter = Callable[[str], None]
 # --- shared helpers ---------------------------------------------------------------------------
 
 
-def _ee_errors(fn: Callable[[argparse.Namespace, Reporter], int]) -> Callable:
+def ee_errors_as_engine_error(fn: Callable[[argparse.Namespace, Reporter], int]) -> Callable:
     """Turn an ``ee.EEException`` into an :class:`EngineError` (one clear line)."""
 
     @functools.wraps(fn)
@@ -42,7 +42,7 @@ def _ee_errors(fn: Callable[[argparse.Namespace, Reporter], int]) -> Callable:
     return wrapper
 
 
-def _engine_config(args: argparse.Namespace, base: Any = None) -> Any:
+def engine_config(args: argparse.Namespace, base: Any = None) -> Any:
     from gee_cscc.config import Config
 
     cfg = base if base is not None else Config()
@@ -52,7 +52,7 @@ def _engine_config(args: argparse.Namespace, base: Any = None) -> Any:
 
 
 @contextlib.contextmanager
-def _engine(cfg: Any, store: str | None, report: Reporter) -> Iterator[Any]:
+def engine_for(cfg: Any, store: str | None, report: Reporter) -> Iterator[Any]:
     """The local engine (started on ``store``) or None after ``ee.Initialize(project=…)``."""
     from gee_cscc.workflow.engines import connect
 
@@ -60,11 +60,11 @@ def _engine(cfg: Any, store: str | None, report: Reporter) -> Iterator[Any]:
         yield eng
 
 
-def _project(cfg: Any) -> str:
+def project_of(cfg: Any) -> str:
     return cfg.project or "local-project"
 
 
-def _full_id(asset_id: str, project: str) -> str:
+def full_asset_id(asset_id: str, project: str) -> str:
     """``projects/<project>/assets/<id>`` for a short id; full and legacy ids as given."""
     text = asset_id.strip()
     if not text:
@@ -74,7 +74,7 @@ def _full_id(asset_id: str, project: str) -> str:
     return f"projects/{project}/assets/{text.strip('/')}"
 
 
-def _not_a_file(value: str, what: str) -> None:
+def not_a_file(value: str, what: str) -> None:
     from gee_cscc.workflow.inputs import is_local_path
 
     if is_local_path(value):
@@ -84,13 +84,13 @@ def _not_a_file(value: str, what: str) -> None:
         )
 
 
-def _poll_seconds(args: argparse.Namespace, cfg: Any) -> float:
+def poll_interval(args: argparse.Namespace, cfg: Any) -> float:
     if getattr(args, "poll", None):
         return float(args.poll)
     return POLL_LOCAL if cfg.engine == "local" else POLL_EARTH_ENGINE
 
 
-def _progress(args: argparse.Namespace) -> Callable[[Sequence[Mapping[str, Any]]], None]:
+def task_progress(args: argparse.Namespace) -> Callable[[Sequence[Mapping[str, Any]]], None]:
     from gee_cscc.cloud.tasks import StderrProgress
 
     if getattr(args, "quiet", False):
@@ -98,7 +98,7 @@ def _progress(args: argparse.Namespace) -> Callable[[Sequence[Mapping[str, Any]]
     return StderrProgress()
 
 
-def _destination(args: argparse.Namespace, default_prefix: str) -> dict[str, Any]:
+def destination_of(args: argparse.Namespace, default_prefix: str) -> dict[str, Any]:
     """``destination``, ``folder``, ``bucket``, ``prefix`` keywords for the export helpers."""
     to = args.to
     if to == "gcs":
@@ -123,7 +123,7 @@ def _destination(args: argparse.Namespace, default_prefix: str) -> dict[str, Any
     return {"destination": "asset", "folder": None, "bucket": None, "prefix": None}
 
 
-def _wait(
+def wait_for(
     tasks: Sequence[Any], args: argparse.Namespace, cfg: Any, manifest: Any, report: Reporter
 ) -> list[dict[str, Any]]:
     from gee_cscc.cloud.tasks import wait_for_tasks
@@ -133,13 +133,13 @@ def _wait(
     report(f"waiting for {len(tasks)} task(s)")
     return wait_for_tasks(
         tasks,
-        poll_seconds=_poll_seconds(args, cfg),
-        progress=_progress(args),
+        poll_seconds=poll_interval(args, cfg),
+        progress=task_progress(args),
         manifest=manifest,
     )
 
 
-def _no_wait_note(cfg: Any, report: Reporter, manifest_path: Path | None) -> None:
+def no_wait_note(cfg: Any, report: Reporter, manifest_path: Path | None) -> None:
     where = f" (manifest {manifest_path})" if manifest_path is not None else ""
     report(f"not waiting; run the same command again to wait on the tasks{where}")
     if cfg.engine == "local":
@@ -149,12 +149,12 @@ def _no_wait_note(cfg: Any, report: Reporter, manifest_path: Path | None) -> Non
         )
 
 
-def _say(args: argparse.Namespace, text: str) -> None:
+def say(args: argparse.Namespace, text: str) -> None:
     if not getattr(args, "quiet", False):
         print(text, flush=True)
 
 
-def _span(years: Sequence[int]) -> str:
+def year_span(years: Sequence[int]) -> str:
     years = sorted(years)
     if len(years) > 2 and years == list(range(years[0], years[-1] + 1)):
         return f"{years[0]}–{years[-1]}"

@@ -12,18 +12,18 @@ from gee_cscc.cli.common import (
     DEFAULT_EXPORT_OUT,
     DEFAULT_PREFIX,
     Reporter,
-    _destination,
-    _ee_errors,
-    _engine,
-    _engine_config,
-    _full_id,
-    _no_wait_note,
-    _not_a_file,
-    _project,
-    _say,
-    _span,
-    _wait,
     config_from_args,
+    destination_of,
+    ee_errors_as_engine_error,
+    engine_config,
+    engine_for,
+    full_asset_id,
+    no_wait_note,
+    not_a_file,
+    project_of,
+    say,
+    wait_for,
+    year_span,
 )
 from gee_cscc.errors import InputError
 from gee_cscc.workflow.export_run import UNITS, files_location, grid_export_options
@@ -31,8 +31,8 @@ from gee_cscc.workflow.export_run import UNITS, files_location, grid_export_opti
 # --- export -----------------------------------------------------------------------------------
 
 
-@_ee_errors
-def _cmd_export(args: argparse.Namespace, report: Reporter) -> int:
+@ee_errors_as_engine_error
+def cmd_export(args: argparse.Namespace, report: Reporter) -> int:
     from gee_cscc.cloud.tasks import TaskManifest
     from gee_cscc.workflow.export_run import export_run, read_run_tables
 
@@ -40,17 +40,17 @@ def _cmd_export(args: argparse.Namespace, report: Reporter) -> int:
     npp = args.npp or file_inputs.get("npp")
     if not npp:
         raise InputError("No NPP input: give --npp ASSET (or npp in [inputs] of --config).")
-    _not_a_file(str(npp), "--npp")
-    dest = _destination(args, DEFAULT_PREFIX)
+    not_a_file(str(npp), "--npp")
+    dest = destination_of(args, DEFAULT_PREFIX)
     tables = read_run_tables(args.tables) if args.tables else {}
     out = Path(args.out or DEFAULT_EXPORT_OUT)
     manifest = TaskManifest.in_dir(out)
     store = args.store or file_inputs.get("store")
-    project = _project(cfg)
-    npp_id = _full_id(str(npp), project)
-    root = _full_id(args.asset_root or DEFAULT_ASSET_FOLDER, project)
+    project = project_of(cfg)
+    npp_id = full_asset_id(str(npp), project)
+    root = full_asset_id(args.asset_root or DEFAULT_ASSET_FOLDER, project)
 
-    with _engine(cfg, store, report):
+    with engine_for(cfg, store, report):
         exported = export_run(
             npp_id,
             cfg,
@@ -65,11 +65,11 @@ def _cmd_export(args: argparse.Namespace, report: Reporter) -> int:
             progress=report,
         )
         if args.no_wait:
-            _no_wait_note(cfg, report, manifest.path)
-            _say(args, exported.summary())
+            no_wait_note(cfg, report, manifest.path)
+            say(args, exported.summary())
             return 0
-        _wait(exported.tasks, args, cfg, manifest, report)
-    _say(args, exported.summary())
+        wait_for(exported.tasks, args, cfg, manifest, report)
+    say(args, exported.summary())
     return 0
 
 
@@ -111,8 +111,8 @@ def _composite_grid(composites: Any, band: str, name: str) -> Any:
     return GridSpec.from_band_info(b)
 
 
-@_ee_errors
-def _cmd_annualize(args: argparse.Namespace, report: Reporter) -> int:
+@ee_errors_as_engine_error
+def cmd_annualize(args: argparse.Namespace, report: Reporter) -> int:
     import ee
 
     from gee_cscc.cloud.exports import export_collection, provenance
@@ -120,18 +120,18 @@ def _cmd_annualize(args: argparse.Namespace, report: Reporter) -> int:
     from gee_cscc.method.annual import annualize
 
     years = _parse_years(args.years)
-    dest = _destination(args, "npp")
+    dest = destination_of(args, "npp")
     if dest["destination"] == "asset" and not args.asset:
         raise InputError("--to asset needs --asset OUT_ID (the annual collection to write).")
     if not args.scale_factor > 0:
         raise InputError(f"--scale-factor must be > 0, got {args.scale_factor:g}.")
-    cfg = _engine_config(args)
-    project = _project(cfg)
-    _not_a_file(args.composites, "--composites")
-    source = _full_id(args.composites, project)
-    out_id = _full_id(args.asset, project) if args.asset else None
+    cfg = engine_config(args)
+    project = project_of(cfg)
+    not_a_file(args.composites, "--composites")
+    source = full_asset_id(args.composites, project)
+    out_id = full_asset_id(args.asset, project) if args.asset else None
     manifest = TaskManifest.in_dir(Path(args.out or DEFAULT_EXPORT_OUT))
-    with _engine(cfg, args.store, report):
+    with engine_for(cfg, args.store, report):
         composites = ee.ImageCollection(source)
         report(f"checking the composites of {source}")
         annual = annualize(
@@ -161,7 +161,7 @@ def _cmd_annualize(args: argparse.Namespace, report: Reporter) -> int:
             gee_cscc_note="annual sums in g C m-2 yr-1, already scaled: use scale_factor = 1",
         )
         options = grid_export_options(grid, files=dest["destination"] != "asset")
-        report(f"exporting annual NPP {_span(done_years)} ({grid.describe()})")
+        report(f"exporting annual NPP {year_span(done_years)} ({grid.describe()})")
         tasks = export_collection(
             annual,
             out_id,
@@ -175,12 +175,12 @@ def _cmd_annualize(args: argparse.Namespace, report: Reporter) -> int:
         if skipped:
             report(f"{skipped} year(s) already exported (skipped; --overwrite replaces them)")
         if args.no_wait:
-            _no_wait_note(cfg, report, manifest.path)
+            no_wait_note(cfg, report, manifest.path)
         else:
-            _wait(tasks, args, cfg, manifest, report)
+            wait_for(tasks, args, cfg, manifest, report)
     if dest["destination"] == "asset":
         where = out_id
     else:
         where = f"{dest['prefix']}_<year>.tif in {files_location(dest['destination'], folder=dest['folder'], bucket=dest['bucket'])}"
-    _say(args, f"annual NPP {_span(done_years)} ({UNITS}, already scaled): {where}")
+    say(args, f"annual NPP {year_span(done_years)} ({UNITS}, already scaled): {where}")
     return 0

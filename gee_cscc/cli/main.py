@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gee_cscc import __version__
 from gee_cscc.cli.common import config_from_args
 from gee_cscc.errors import GeeCsccError
+from gee_cscc.version import __version__
 
 __all__ = ["main", "build_parser"]
 

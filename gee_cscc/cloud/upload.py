@@ -14,15 +14,12 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import ee
 
 from gee_cscc.cloud.assets import asset_exists, create_collection
 from gee_cscc.errors import ExportError, InputError
-
-if TYPE_CHECKING:
-    from gee_cscc.engine import LocalEngine
 
 __all__ = ["Upload", "annual_geotiffs", "ingestion_manifest", "upload_annual_geotiffs"]
 
@@ -168,7 +165,7 @@ def upload_annual_geotiffs(
     folder: str | os.PathLike,
     asset_id: str,
     *,
-    engine: LocalEngine | None = None,
+    engine: Any | None = None,
     band: str = "npp",
     gcs_prefix: str | None = None,
     overwrite: bool = False,
@@ -266,7 +263,7 @@ def upload_annual_geotiffs(
 
 
 def _upload_local(
-    engine: LocalEngine,
+    engine: Any,
     files: Mapping[int, Path],
     asset_id: str,
     band: str,

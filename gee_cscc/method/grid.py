@@ -43,6 +43,60 @@ class GridSpec:
         width, height = info["dimensions"]
         return cls(info["crs"], tuple(info["crs_transform"]), (height, width))
 
+    @classmethod
+    def from_dataarray(cls, da: Any) -> GridSpec:
+        """The grid of a DataArray's ``(y, x)`` pixels, north up.
+
+        Uses the ``transform`` attribute (Earth Engine's 6-number affine) when present,
+        else the evenly spaced cell-centre ``x``/``y`` coordinates (at least two along each
+        axis); the CRS is the ``crs`` attribute, ``EPSG:4326`` when absent.
+
+        Raises
+        ------
+        ValueError
+            A one-pixel-wide axis without a ``transform`` attribute.
+        """
+        import numpy as np
+
+        crs = str(da.attrs.get("crs", "EPSG:4326"))
+        shape = (int(da.sizes["y"]), int(da.sizes["x"]))
+        transform = da.attrs.get("transform")
+        if transform is None:
+            xs = np.asarray(da["x"].values, dtype=float)
+            ys = np.asarray(da["y"].values, dtype=float)
+            if len(xs) < 2 or len(ys) < 2:
+                raise ValueError(
+                    "the grid of a one-pixel-wide array needs a 'transform' attribute "
+                    f"(got {shape[1]} x {shape[0]} px)"
+                )
+            dx = (xs[-1] - xs[0]) / (len(xs) - 1)
+            dy = abs(ys[-1] - ys[0]) / (len(ys) - 1)
+            transform = (
+                float(round(dx, 12)),
+                0.0,
+                float(round(xs.min() - abs(dx) / 2, 9)),
+                0.0,
+                -float(round(dy, 12)),
+                float(round(ys.max() + dy / 2, 9)),
+            )
+        return cls(crs, tuple(transform), shape)
+
+    def compute_pixels_grid(self) -> dict:
+        """The grid as the ``grid`` field of a ``computePixels`` request (``PixelGrid``)."""
+        a, b, c, d, e, f = self.transform
+        return {
+            "dimensions": {"width": self.width, "height": self.height},
+            "affineTransform": {
+                "scaleX": a,
+                "shearX": b,
+                "translateX": c,
+                "shearY": d,
+                "scaleY": e,
+                "translateY": f,
+            },
+            "crsCode": self.crs,
+        }
+
     @property
     def height(self) -> int:
         return self.shape[0]

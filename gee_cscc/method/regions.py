@@ -22,11 +22,14 @@ __all__ = [
     "regions_from_features",
     "regions_from_image",
     "grouped_sums",
+    "MAX_PIXELS",
     "REGION_BAND",
 ]
 
 REGION_BAND = "region"
 _ID_PROPERTY = "gee_cscc_region_id"
+#: ``maxPixels`` of every region reduction: high enough that Earth Engine never refuses a
+#: national grid for its size (its interactive time and memory limits still apply).
 MAX_PIXELS = 1e13
 
 

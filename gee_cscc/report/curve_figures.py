@@ -12,20 +12,20 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from gee_cscc.report.style import (
-    _ALL,
-    _NEG,
-    _NPP_UNITS,
-    _POS,
-    _SLOPE_UNITS,
-    _Context,
-    _finish,
-    _plain,
-    _years,
-    _years_text,
+    ALL_LABEL,
+    NEG_COLOUR,
+    NPP_UNITS_TEX,
+    POS_COLOUR,
+    SLOPE_UNITS_TEX,
+    FigureContext,
+    finish_figure,
+    format_years,
+    plain_text,
+    years_text,
 )
 
 
-def _fig_yearly(ctx: _Context) -> Figure | None:
+def fig_yearly(ctx: FigureContext) -> Figure | None:
     yearly = ctx.results.yearly
     if yearly is None or yearly.empty:
         return None
@@ -53,9 +53,9 @@ def _fig_yearly(ctx: _Context) -> Figure | None:
             "--",
             color="#762a83",
             lw=1.3,
-            label=f"OLS trend: {slope:+.2f} {_SLOPE_UNITS}{p_text}",
+            label=f"OLS trend: {slope:+.2f} {SLOPE_UNITS_TEX}{p_text}",
         )
-    top.set_ylabel(f"mean NPP ({_NPP_UNITS})")
+    top.set_ylabel(f"mean NPP ({NPP_UNITS_TEX})")
     top.set_title("national (whole VCA) mean NPP", fontsize=9.5)
     top.legend(fontsize=8, loc="best")
     top.grid(alpha=0.3)
@@ -98,7 +98,7 @@ def _fig_yearly(ctx: _Context) -> Figure | None:
     bottom.legend(fontsize=8, loc="lower right", framealpha=0.9)
     bottom.set_title("total NPP and saturation", fontsize=9.5)
     bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
-    return _finish(fig, ctx, f"Annual NPP {_years_text(ctx.cfg)}")
+    return finish_figure(fig, ctx, f"Annual NPP {years_text(ctx.cfg)}")
 
 
 def _decay_curve(t: np.ndarray, ref: int, tau: float, lam: float) -> np.ndarray | None:
@@ -126,11 +126,11 @@ def _tau_label(row: Any, sign: str, flags: set[str], *, detailed: bool) -> str:
         return f"{symbol}: none ({'no cells' if f'{sign}:no_cells' in flags else 'not fitted'})"
     if math.isinf(tau):
         return f"{symbol} = ∞ ({'no cell lost' if f'{sign}:no_loss' in flags else 'no decay'})"
-    text = f"{symbol} = {_years(tau)}"
+    text = f"{symbol} = {format_years(tau)}"
     if detailed:
         low, high = _num(row, f"tau_{sign}_low"), _num(row, f"tau_{sign}_high")
         if math.isfinite(low) or math.isinf(high):
-            bounds = "–".join(_years(v).removesuffix(" yr") for v in (low, high))
+            bounds = "–".join(format_years(v).removesuffix(" yr") for v in (low, high))
             text += f" [95 % CI {bounds}]"
         lam, r2 = _num(row, f"lambda_{sign}"), _num(row, f"r2_{sign}")
         text += f", λ = {lam:.3f}" if math.isfinite(lam) else ""
@@ -141,14 +141,14 @@ def _tau_label(row: Any, sign: str, flags: set[str], *, detailed: bool) -> str:
 
 
 def _decay_panel(
-    ax: Axes, ctx: _Context, counts: pd.DataFrame, row: Any, *, detailed: bool
+    ax: Axes, ctx: FigureContext, counts: pd.DataFrame, row: Any, *, detailed: bool
 ) -> None:
     """Observed q⁺, q⁻ of one region and the fitted q = λ·exp(−(t − t')/τ) (paper Fig. 9A)."""
     cfg = ctx.cfg
     ref, end = int(cfg.reference_year), int(cfg.end)
     flags = set(str(row.get("flags", "") or "").split(";")) if row is not None else set()
     t = np.linspace(ref, end, 200)
-    for sign, colour, marker in (("pos", _POS, "o"), ("neg", _NEG, "s")):
+    for sign, colour, marker in (("pos", POS_COLOUR, "o"), ("neg", NEG_COLOUR, "s")):
         if not counts.empty:
             q = counts[f"ratio_{sign}"].to_numpy(dtype=float) / 100
             symbol = "q$^{+}$" if sign == "pos" else "q$^{-}$"
@@ -236,8 +236,8 @@ def _decay_inputs(results: Any) -> list[tuple[str, pd.DataFrame, Any]]:
     return out
 
 
-def _fig_decay_all(ctx: _Context) -> Figure | None:
-    inputs = [i for i in _decay_inputs(ctx.results) if i[0] == _ALL]
+def fig_decay_all(ctx: FigureContext) -> Figure | None:
+    inputs = [i for i in _decay_inputs(ctx.results) if i[0] == ALL_LABEL]
     if not inputs:
         return None
     _, counts, row = inputs[0]
@@ -249,12 +249,12 @@ def _fig_decay_all(ctx: _Context) -> Figure | None:
     ax.set_ylabel(f"q = N / N$_{{{cfg.reference_year}}}$ (fraction of cells)")
     title = f"q = λ·exp(−(t − {cfg.reference_year})/τ), fit mode “{cfg.fit_mode}”"
     if row is not None:
-        title += f"; RS = τ⁺ − τ⁻ = {_years(row.get('rs'))}, grade “{_plain(row.get('grade'))}”"
+        title += f"; RS = τ⁺ − τ⁻ = {format_years(row.get('rs'))}, grade “{plain_text(row.get('grade'))}”"
     ax.set_title(title, fontsize=9)
-    return _finish(fig, ctx, "Decay of the maintained trends, whole area")
+    return finish_figure(fig, ctx, "Decay of the maintained trends, whole area")
 
 
-def _fig_decay_curves(ctx: _Context) -> Figure | None:
+def fig_decay_curves(ctx: FigureContext) -> Figure | None:
     inputs = _decay_inputs(ctx.results)
     if not inputs:
         return None
@@ -264,7 +264,9 @@ def _fig_decay_curves(ctx: _Context) -> Figure | None:
     axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=True).ravel()
     for ax, (name, counts, row) in zip(axes, inputs, strict=False):
         _decay_panel(ax, ctx, counts, row, detailed=False)
-        ax.set_title(_plain(name), fontsize=8.5, fontweight="bold" if name == _ALL else "normal")
+        ax.set_title(
+            plain_text(name), fontsize=8.5, fontweight="bold" if name == ALL_LABEL else "normal"
+        )
         ax.tick_params(labelbottom=True)
     for ax in axes[len(inputs) :]:
         ax.set_visible(False)
@@ -277,4 +279,4 @@ def _fig_decay_curves(ctx: _Context) -> Figure | None:
             f"\n* τ extrapolated: τ > {limit:g} yr, far beyond the "
             f"{cfg.n_evaluation_years}-year fitting window"
         )
-    return _finish(fig, ctx, title)
+    return finish_figure(fig, ctx, title)

@@ -25,19 +25,19 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
-from gee_cscc.report.curve_figures import _fig_decay_all, _fig_decay_curves, _fig_yearly
-from gee_cscc.report.map_canvas import _north_up, _outside_vca, _provinces, _vca_layer
+from gee_cscc.report.curve_figures import fig_decay_all, fig_decay_curves, fig_yearly
+from gee_cscc.report.map_canvas import north_up, outside_vca, province_outlines, vca_layer
 from gee_cscc.report.map_figures import (
-    _fig_cscc,
-    _fig_cscc_year,
-    _fig_csr_grade,
-    _fig_maintenance,
-    _fig_maintenance_years,
-    _fig_pcs,
-    _fig_trend_class,
-    _fig_trend_slope,
+    fig_cscc,
+    fig_cscc_year,
+    fig_csr_grade,
+    fig_maintenance,
+    fig_maintenance_years,
+    fig_pcs,
+    fig_trend_class,
+    fig_trend_slope,
 )
-from gee_cscc.report.style import GRADE_COLOURS, TREND_CLASS_STYLE, _Context
+from gee_cscc.report.style import GRADE_COLOURS, TREND_CLASS_STYLE, FigureContext
 
 __all__ = ["DEFAULT_DPI", "GRADE_COLOURS", "TREND_CLASS_STYLE", "figure_captions", "make_figures"]
 
@@ -45,19 +45,19 @@ __all__ = ["DEFAULT_DPI", "GRADE_COLOURS", "TREND_CLASS_STYLE", "figure_captions
 DEFAULT_DPI = 150
 
 
-_FIGURES: dict[str, tuple[Callable[[_Context], Figure | None], str | None]] = {
+_FIGURES: dict[str, tuple[Callable[[FigureContext], Figure | None], str | None]] = {
     # name → (maker, raster variable it needs or None)
-    "yearly": (_fig_yearly, None),
-    "trend_slope": (_fig_trend_slope, "trend_slope"),
-    "trend_class": (_fig_trend_class, "trend_class"),
-    "cscc": (_fig_cscc, "cscc"),
-    "cscc_year": (_fig_cscc_year, "cscc_year"),
-    "pcs": (_fig_pcs, "pcs"),
-    "maintenance": (_fig_maintenance, "maintenance"),
-    "maintenance_years": (_fig_maintenance_years, "maintenance_years"),
-    "decay_ALL": (_fig_decay_all, None),
-    "decay_curves": (_fig_decay_curves, None),
-    "csr_grade": (_fig_csr_grade, None),
+    "yearly": (fig_yearly, None),
+    "trend_slope": (fig_trend_slope, "trend_slope"),
+    "trend_class": (fig_trend_class, "trend_class"),
+    "cscc": (fig_cscc, "cscc"),
+    "cscc_year": (fig_cscc_year, "cscc_year"),
+    "pcs": (fig_pcs, "pcs"),
+    "maintenance": (fig_maintenance, "maintenance"),
+    "maintenance_years": (fig_maintenance_years, "maintenance_years"),
+    "decay_ALL": (fig_decay_all, None),
+    "decay_curves": (fig_decay_curves, None),
+    "csr_grade": (fig_csr_grade, None),
 }
 
 
@@ -130,13 +130,13 @@ def make_figures(
     rasters = results.rasters
     base = next((rasters[v] for v in ("cscc", "vca", "region") if v in rasters), None)
     prop = getattr(results.config, "region_property", "abbr")
-    ctx = _Context(
+    ctx = FigureContext(
         results=results,
         synthetic=synthetic,
-        provinces=_provinces(regions_geojson, prop),
-        vca=_vca_layer(rasters),
-        outside=_outside_vca(rasters),
-        extent=_north_up(base)[1] if base is not None else None,
+        provinces=province_outlines(regions_geojson, prop),
+        vca=vca_layer(rasters),
+        outside=outside_vca(rasters),
+        extent=north_up(base)[1] if base is not None else None,
     )
     written: dict[str, Path] = {}
     for name, (maker, needs) in _FIGURES.items():

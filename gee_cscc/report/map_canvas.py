@@ -25,12 +25,12 @@ from matplotlib.ticker import FuncFormatter
 from shapely.geometry import shape
 from shapely.geometry.polygon import orient
 
-from gee_cscc.report.style import _OUTSIDE_VCA, _Context, _plain, _Province
+from gee_cscc.report.style import OUTSIDE_VCA_COLOUR, FigureContext, Province, plain_text
 
 # --------------------------------------------------------------------------- inputs
 
 
-def _provinces(geojson: dict | None, prop: str) -> list[_Province]:
+def province_outlines(geojson: dict | None, prop: str) -> list[Province]:
     if not geojson:
         return []
     out = []
@@ -49,7 +49,7 @@ def _provinces(geojson: dict | None, prop: str) -> list[_Province]:
         point = max(polygons, key=lambda p: p.area).representative_point()
         name = props.get(prop, props.get("abbr", props.get("name", "")))
         size = float(sum(p.area for p in polygons))
-        out.append(_Province(str(name), rings, path, (point.x, point.y), size))
+        out.append(Province(str(name), rings, path, (point.x, point.y), size))
     return out
 
 
@@ -60,7 +60,7 @@ def _xy(da: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def _north_up(da: xr.DataArray) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+def north_up(da: xr.DataArray) -> tuple[np.ndarray, tuple[float, float, float, float]]:
     """A 2-D layer as a north-up float array and its imshow extent (cell edges)."""
     values = np.asarray(da.values, dtype=float)
     x, y = _xy(da)
@@ -73,29 +73,29 @@ def _north_up(da: xr.DataArray) -> tuple[np.ndarray, tuple[float, float, float, 
     return values, (x.min() - dx / 2, x.max() + dx / 2, y.min() - dy / 2, y.max() + dy / 2)
 
 
-def _vca_layer(rasters: xr.Dataset) -> np.ndarray | None:
-    return _north_up(rasters["vca"])[0] if "vca" in rasters else None
+def vca_layer(rasters: xr.Dataset) -> np.ndarray | None:
+    return north_up(rasters["vca"])[0] if "vca" in rasters else None
 
 
-def _outside_vca(rasters: xr.Dataset) -> np.ndarray | None:
+def outside_vca(rasters: xr.Dataset) -> np.ndarray | None:
     """Cells inside some region (region id > 0) but outside the VCA, or None."""
     if "vca" not in rasters or "region" not in rasters:
         return None
-    vca, region = _north_up(rasters["vca"])[0], _north_up(rasters["region"])[0]
+    vca, region = north_up(rasters["vca"])[0], north_up(rasters["region"])[0]
     with np.errstate(invalid="ignore"):
         outside = (region > 0) & (vca != 1)
     return outside if outside.any() else None
 
 
-def _layer(ctx: _Context, da: xr.DataArray) -> np.ndarray:
+def vca_masked_layer(ctx: FigureContext, da: xr.DataArray) -> np.ndarray:
     """A 2-D layer north up, NaN outside the VCA."""
-    values, _ = _north_up(da)
+    values, _ = north_up(da)
     if ctx.vca is not None and ctx.vca.shape == values.shape:
         values = np.where(ctx.vca == 1, values, np.nan)
     return values
 
 
-def _limits(values: np.ndarray, *, symmetric: bool = False) -> tuple[float, float]:
+def colour_limits(values: np.ndarray, *, symmetric: bool = False) -> tuple[float, float]:
     """Colour limits from the 2nd–98th percentiles of the finite values."""
     finite = values[np.isfinite(values)]
     if finite.size == 0:
@@ -125,8 +125,8 @@ def _aspect(extent: tuple[float, float, float, float]) -> float:
     return 1.0 / max(math.cos(mid), 0.2)
 
 
-def _map_figure(ctx: _Context, n: int, *, panel_width: float) -> tuple[Figure, list[Axes]]:
-    """A figure of ``n`` map panels (at most 3 a row); :func:`_finish` trims its height."""
+def map_figure(ctx: FigureContext, n: int, *, panel_width: float) -> tuple[Figure, list[Axes]]:
+    """A figure of ``n`` map panels (at most 3 a row); :func:`finish_figure` trims its height."""
     extent = ctx.extent or (0.0, 1.0, 0.0, 1.0)
     ncols = min(n, 3)
     nrows = math.ceil(n / ncols)
@@ -140,7 +140,7 @@ def _map_figure(ctx: _Context, n: int, *, panel_width: float) -> tuple[Figure, l
 
 
 def _label_spots(
-    provinces: Sequence[_Province],
+    provinces: Sequence[Province],
     extent: tuple[float, float, float, float],
     width_in: float,
     size_pt: float,
@@ -183,7 +183,7 @@ def _label_spots(
     return spots
 
 
-def _decorate_map(ax: Axes, ctx: _Context, *, label_size: float, width: float) -> None:
+def decorate_map(ax: Axes, ctx: FigureContext, *, label_size: float, width: float) -> None:
     extent = ctx.extent or (0.0, 1.0, 0.0, 1.0)
     if ctx.outside is not None:  # region land outside the VCA, light grey beneath the data
         outside = np.ma.masked_where(~ctx.outside, np.ones(ctx.outside.shape))
@@ -191,7 +191,7 @@ def _decorate_map(ax: Axes, ctx: _Context, *, label_size: float, width: float) -
             outside,
             extent=extent,
             origin="upper",
-            cmap=ListedColormap([_OUTSIDE_VCA]),
+            cmap=ListedColormap([OUTSIDE_VCA_COLOUR]),
             norm=Normalize(0, 2),
             interpolation="nearest",
             zorder=0,
@@ -220,7 +220,7 @@ def _decorate_map(ax: Axes, ctx: _Context, *, label_size: float, width: float) -
             ax.text(
                 lx,
                 ly,
-                _plain(name),
+                plain_text(name),
                 fontsize=label_size,
                 ha="center",
                 va="center",
@@ -248,9 +248,9 @@ def _decorate_map(ax: Axes, ctx: _Context, *, label_size: float, width: float) -
     ax.tick_params(labelsize=7)
 
 
-def _show(
+def show_layer(
     ax: Axes,
-    ctx: _Context,
+    ctx: FigureContext,
     values: np.ndarray,
     cmap: Colormap,
     norm: Normalize,
@@ -267,7 +267,7 @@ def _show(
         interpolation="nearest",
         zorder=1,
     )
-    _decorate_map(ax, ctx, label_size=label_size, width=width)
+    decorate_map(ax, ctx, label_size=label_size, width=width)
     if not np.isfinite(values).any():
         ax.text(
             0.5,
@@ -283,7 +283,7 @@ def _show(
     return image
 
 
-def _legend_boxes(entries: Sequence[tuple[str, str]]) -> list[Patch]:
+def legend_boxes(entries: Sequence[tuple[str, str]]) -> list[Patch]:
     """Legend handles: one coloured box per (label, colour)."""
     return [
         Patch(facecolor=colour, edgecolor="#555555", linewidth=0.4, label=label)
@@ -291,11 +291,11 @@ def _legend_boxes(entries: Sequence[tuple[str, str]]) -> list[Patch]:
     ]
 
 
-def _category_legend(
+def category_legend(
     ax: Axes, entries: Sequence[tuple[str, str]], title: str, *, extra: Sequence[Patch] = ()
 ) -> None:
     """A legend of coloured boxes (label, colour) and extra handles to the right of a map."""
-    handles = _legend_boxes(entries) + list(extra)
+    handles = legend_boxes(entries) + list(extra)
     ax.legend(
         handles=handles,
         title=title,

@@ -14,39 +14,39 @@ from matplotlib.patches import Patch, PathPatch
 from matplotlib.ticker import FuncFormatter
 
 from gee_cscc.report.map_canvas import (
-    _category_legend,
-    _decorate_map,
-    _layer,
-    _legend_boxes,
-    _limits,
-    _map_figure,
-    _show,
+    category_legend,
+    colour_limits,
+    decorate_map,
+    legend_boxes,
+    map_figure,
+    show_layer,
+    vca_masked_layer,
 )
 from gee_cscc.report.style import (
-    _ALL,
-    _CHANGED,
-    _NEG,
-    _NPP_UNITS,
-    _POS,
-    _SLOPE_UNITS,
+    ALL_LABEL,
+    CHANGED_COLOUR,
     GRADE_COLOURS,
+    NEG_COLOUR,
+    NPP_UNITS_TEX,
+    POS_COLOUR,
+    SLOPE_UNITS_TEX,
     TREND_CLASS_STYLE,
-    _Context,
-    _finish,
-    _plain,
-    _years,
-    _years_text,
+    FigureContext,
+    finish_figure,
+    format_years,
+    plain_text,
+    years_text,
 )
 
 
-def _fig_cscc(ctx: _Context) -> Figure | None:
-    values = _layer(ctx, ctx.results.rasters["cscc"])
-    fig, (ax,) = _map_figure(ctx, 1, panel_width=7.5)
-    lo, hi = _limits(values)
-    image = _show(ax, ctx, values, colormaps["YlGn"], Normalize(lo, hi))
-    fig.colorbar(image, ax=ax, shrink=0.8, extend="max", label=f"CSCC ({_NPP_UNITS})")
-    ax.set_title(f"maximum annual NPP over {_years_text(ctx.cfg)} per cell", fontsize=9)
-    return _finish(fig, ctx, "Carbon sink carrying capacity (CSCC)", maps=[ax])
+def fig_cscc(ctx: FigureContext) -> Figure | None:
+    values = vca_masked_layer(ctx, ctx.results.rasters["cscc"])
+    fig, (ax,) = map_figure(ctx, 1, panel_width=7.5)
+    lo, hi = colour_limits(values)
+    image = show_layer(ax, ctx, values, colormaps["YlGn"], Normalize(lo, hi))
+    fig.colorbar(image, ax=ax, shrink=0.8, extend="max", label=f"CSCC ({NPP_UNITS_TEX})")
+    ax.set_title(f"maximum annual NPP over {years_text(ctx.cfg)} per cell", fontsize=9)
+    return finish_figure(fig, ctx, "Carbon sink carrying capacity (CSCC)", maps=[ax])
 
 
 def _year_ticks(lo: int, hi: int, step: int) -> list[int]:
@@ -58,33 +58,33 @@ def _year_ticks(lo: int, hi: int, step: int) -> list[int]:
     return sorted(ticks)
 
 
-def _fig_cscc_year(ctx: _Context) -> Figure | None:
-    values = _layer(ctx, ctx.results.rasters["cscc_year"])
+def fig_cscc_year(ctx: FigureContext) -> Figure | None:
+    values = vca_masked_layer(ctx, ctx.results.rasters["cscc_year"])
     start, end = int(ctx.cfg.start), int(ctx.cfg.end)
     finite = values[np.isfinite(values)]
     if finite.size:
         start, end = min(start, int(finite.min())), max(end, int(finite.max()))
     edges = np.arange(start - 0.5, end + 1.5, 1.0)
     cmap = colormaps["viridis"].resampled(edges.size - 1)
-    fig, (ax,) = _map_figure(ctx, 1, panel_width=7.5)
-    image = _show(ax, ctx, values, cmap, BoundaryNorm(edges, cmap.N))
+    fig, (ax,) = map_figure(ctx, 1, panel_width=7.5)
+    image = show_layer(ax, ctx, values, cmap, BoundaryNorm(edges, cmap.N))
     bar = fig.colorbar(image, ax=ax, shrink=0.8, label="year of the maximum NPP (CSCC year)")
     bar.set_ticks(_year_ticks(start, end, 5))
     bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0f}"))
     ax.set_title("earliest year of the maximum on ties", fontsize=9)
-    return _finish(fig, ctx, "Year the CSCC was reached", maps=[ax])
+    return finish_figure(fig, ctx, "Year the CSCC was reached", maps=[ax])
 
 
-def _fig_trend_slope(ctx: _Context) -> Figure | None:
-    values = _layer(ctx, ctx.results.rasters["trend_slope"])
-    lo, hi = _limits(values, symmetric=True)
-    fig, (ax,) = _map_figure(ctx, 1, panel_width=7.5)
-    image = _show(ax, ctx, values, colormaps["BrBG"], Normalize(lo, hi))
+def fig_trend_slope(ctx: FigureContext) -> Figure | None:
+    values = vca_masked_layer(ctx, ctx.results.rasters["trend_slope"])
+    lo, hi = colour_limits(values, symmetric=True)
+    fig, (ax,) = map_figure(ctx, 1, panel_width=7.5)
+    image = show_layer(ax, ctx, values, colormaps["BrBG"], Normalize(lo, hi))
     fig.colorbar(
-        image, ax=ax, shrink=0.8, extend="both", label=f"NPP trend slope K ({_SLOPE_UNITS})"
+        image, ax=ax, shrink=0.8, extend="both", label=f"NPP trend slope K ({SLOPE_UNITS_TEX})"
     )
-    ax.set_title(f"OLS slope of annual NPP on year, {_years_text(ctx.cfg)}", fontsize=9)
-    return _finish(fig, ctx, "Trend of NPP (evolution rate)", maps=[ax])
+    ax.set_title(f"OLS slope of annual NPP on year, {years_text(ctx.cfg)}", fontsize=9)
+    return finish_figure(fig, ctx, "Trend of NPP (evolution rate)", maps=[ax])
 
 
 def _trend_shares(results: Any) -> dict[str, float]:
@@ -92,19 +92,19 @@ def _trend_shares(results: Any) -> dict[str, float]:
     if table is None or table.empty:
         return {}
     rows = table[
-        (table["region"].astype(str) == _ALL)
+        (table["region"].astype(str) == ALL_LABEL)
         & np.isclose(table["alpha"].astype(float), results.config.alpha)
     ]
     return {str(r["class"]): float(r["area_share"]) for _, r in rows.iterrows()}
 
 
-def _fig_trend_class(ctx: _Context) -> Figure | None:
-    values = _layer(ctx, ctx.results.rasters["trend_class"])
+def fig_trend_class(ctx: FigureContext) -> Figure | None:
+    values = vca_masked_layer(ctx, ctx.results.rasters["trend_class"])
     codes = sorted(TREND_CLASS_STYLE)  # -2 … 2
     cmap = ListedColormap([TREND_CLASS_STYLE[c][2] for c in codes])
     norm = BoundaryNorm(np.arange(codes[0] - 0.5, codes[-1] + 1.0), cmap.N)
-    fig, (ax,) = _map_figure(ctx, 1, panel_width=7.5)
-    _show(ax, ctx, values, cmap, norm)
+    fig, (ax,) = map_figure(ctx, 1, panel_width=7.5)
+    show_layer(ax, ctx, values, cmap, norm)
     shares = _trend_shares(ctx.results)
     entries = []
     for code in sorted(TREND_CLASS_STYLE, reverse=True):
@@ -113,12 +113,12 @@ def _fig_trend_class(ctx: _Context) -> Figure | None:
         text = f"{share * 100:.2f} %" if math.isfinite(share) else "n/a"
         entries.append((f"{short}  {meaning}: {text}", colour))
     alpha = ctx.cfg.alpha
-    _category_legend(ax, entries, f"class (α = {alpha:g}): share of VCA area")
-    ax.set_title(f"two-sided t-test of the OLS slope, {_years_text(ctx.cfg)}", fontsize=9)
-    return _finish(fig, ctx, "NPP trend classes", maps=[ax])
+    category_legend(ax, entries, f"class (α = {alpha:g}): share of VCA area")
+    ax.set_title(f"two-sided t-test of the OLS slope, {years_text(ctx.cfg)}", fontsize=9)
+    return finish_figure(fig, ctx, "NPP trend classes", maps=[ax])
 
 
-def _fig_pcs(ctx: _Context) -> Figure | None:
+def fig_pcs(ctx: FigureContext) -> Figure | None:
     rasters = ctx.results.rasters
     if (
         "pcs" not in rasters
@@ -128,16 +128,18 @@ def _fig_pcs(ctx: _Context) -> Figure | None:
         return None
     pcs = rasters["pcs"]
     years = [int(y) for y in pcs["pcs_year"].values]
-    layers = [_layer(ctx, pcs.isel(pcs_year=i)) for i in range(len(years))]
-    lo, hi = _limits(np.concatenate([v.ravel() for v in layers]))
+    layers = [vca_masked_layer(ctx, pcs.isel(pcs_year=i)) for i in range(len(years))]
+    lo, hi = colour_limits(np.concatenate([v.ravel() for v in layers]))
     norm = Normalize(min(lo, 0.0), hi)
-    fig, axes = _map_figure(ctx, len(years), panel_width=5.0 if len(years) > 1 else 7.5)
+    fig, axes = map_figure(ctx, len(years), panel_width=5.0 if len(years) > 1 else 7.5)
     image = None
     for ax, year, values in zip(axes, years, layers, strict=True):
-        image = _show(ax, ctx, values, colormaps["YlOrRd"], norm, label_size=4.5, width=4.3)
+        image = show_layer(ax, ctx, values, colormaps["YlOrRd"], norm, label_size=4.5, width=4.3)
         ax.set_title(f"PCS {year}", fontsize=10)
-    fig.colorbar(image, ax=axes, shrink=0.8, extend="max", label=f"PCS = CSCC − NPP ({_NPP_UNITS})")
-    return _finish(fig, ctx, "Increase potential of NPP (PCS) in chosen years", maps=axes)
+    fig.colorbar(
+        image, ax=axes, shrink=0.8, extend="max", label=f"PCS = CSCC − NPP ({NPP_UNITS_TEX})"
+    )
+    return finish_figure(fig, ctx, "Increase potential of NPP (PCS) in chosen years", maps=axes)
 
 
 def _pick_years(years: Sequence[int]) -> list[int]:
@@ -147,26 +149,34 @@ def _pick_years(years: Sequence[int]) -> list[int]:
     return sorted(set(picks))
 
 
-def _fig_maintenance(ctx: _Context) -> Figure | None:
+def fig_maintenance(ctx: FigureContext) -> Figure | None:
     rasters = ctx.results.rasters
     if "maintenance" not in rasters or rasters["maintenance"].sizes.get("year", 0) == 0:
         return None
     surfaces = rasters["maintenance"]
     years = _pick_years([int(y) for y in surfaces["year"].values])
-    cmap = ListedColormap([_NEG, _CHANGED, _POS])
+    cmap = ListedColormap([NEG_COLOUR, CHANGED_COLOUR, POS_COLOUR])
     norm = BoundaryNorm([-1.5, -0.5, 0.5, 1.5], cmap.N)
-    fig, axes = _map_figure(ctx, len(years), panel_width=5.0 if len(years) > 1 else 7.5)
+    fig, axes = map_figure(ctx, len(years), panel_width=5.0 if len(years) > 1 else 7.5)
     for ax, year in zip(axes, years, strict=True):
-        _show(ax, ctx, _layer(ctx, surfaces.sel(year=year)), cmap, norm, label_size=4.5, width=4.3)
+        show_layer(
+            ax,
+            ctx,
+            vca_masked_layer(ctx, surfaces.sel(year=year)),
+            cmap,
+            norm,
+            label_size=4.5,
+            width=4.3,
+        )
         ax.set_title(f"P {year}", fontsize=10)
     ref = ctx.cfg.reference_year
     entries = [
-        (f"+1: positive trend\nheld since {ref}", _POS),
-        (f"−1: negative trend\nheld since {ref}", _NEG),
-        ("0: trend changed\n(or zero)", _CHANGED),
+        (f"+1: positive trend\nheld since {ref}", POS_COLOUR),
+        (f"−1: negative trend\nheld since {ref}", NEG_COLOUR),
+        ("0: trend changed\n(or zero)", CHANGED_COLOUR),
     ]
     fig.legend(
-        handles=_legend_boxes(entries),
+        handles=legend_boxes(entries),
         loc="outside right upper",
         fontsize=8,
         frameon=False,
@@ -174,13 +184,13 @@ def _fig_maintenance(ctx: _Context) -> Figure | None:
         title_fontsize=8.5,
         alignment="left",
     )
-    return _finish(
+    return finish_figure(
         fig, ctx, f"Maintenance surfaces (growing windows from {ctx.cfg.start})", maps=axes
     )
 
 
-def _fig_maintenance_years(ctx: _Context) -> Figure | None:
-    values = _layer(ctx, ctx.results.rasters["maintenance_years"])
+def fig_maintenance_years(ctx: FigureContext) -> Figure | None:
+    values = vca_masked_layer(ctx, ctx.results.rasters["maintenance_years"])
     n = int(ctx.cfg.n_evaluation_years)
     finite = values[np.isfinite(values)]
     if finite.size:
@@ -188,8 +198,8 @@ def _fig_maintenance_years(ctx: _Context) -> Figure | None:
     n = max(n, 1)
     edges = np.arange(-n - 0.5, n + 1.0, 1.0)
     cmap = colormaps["RdBu"].resampled(edges.size - 1)
-    fig, (ax,) = _map_figure(ctx, 1, panel_width=7.5)
-    image = _show(ax, ctx, values, cmap, BoundaryNorm(edges, cmap.N))
+    fig, (ax,) = map_figure(ctx, 1, panel_width=7.5)
+    image = show_layer(ax, ctx, values, cmap, BoundaryNorm(edges, cmap.N))
     bar = fig.colorbar(
         image, ax=ax, shrink=0.8, label="years the initial trend held (− negative, + positive)"
     )
@@ -199,10 +209,10 @@ def _fig_maintenance_years(ctx: _Context) -> Figure | None:
     ax.set_title(
         f"P$_{{t'}}$ × number of years with P ≠ 0, {cfg.reference_year}–{cfg.end}", fontsize=9
     )
-    return _finish(fig, ctx, "Maintenance years", maps=[ax])
+    return finish_figure(fig, ctx, "Maintenance years", maps=[ax])
 
 
-def _fig_csr_grade(ctx: _Context) -> Figure | None:
+def fig_csr_grade(ctx: FigureContext) -> Figure | None:
     if not ctx.provinces:
         return None
     table = ctx.results.resilience
@@ -214,8 +224,8 @@ def _fig_csr_grade(ctx: _Context) -> Figure | None:
     else:
         points = np.concatenate([r for p in ctx.provinces for r in p.rings])
         extent = (points[:, 0].min(), points[:, 0].max(), points[:, 1].min(), points[:, 1].max())
-    view = _Context(ctx.results, ctx.synthetic, ctx.provinces, None, None, extent)
-    fig, (ax,) = _map_figure(view, 1, panel_width=7.5)
+    view = FigureContext(ctx.results, ctx.synthetic, ctx.provinces, None, None, extent)
+    fig, (ax,) = map_figure(view, 1, panel_width=7.5)
     hatched = False
     for p in ctx.provinces:
         row = rows.get(p.name)
@@ -235,7 +245,7 @@ def _fig_csr_grade(ctx: _Context) -> Figure | None:
                     p.path, fill=False, hatch="////", edgecolor="#6b6b6b", linewidth=0.0, zorder=2
                 )
             )
-    _decorate_map(ax, view, label_size=6.0, width=6.5)
+    decorate_map(ax, view, label_size=6.0, width=6.5)
     extra = []
     if hatched:
         limit = ctx.cfg.extrapolation_factor * ctx.cfg.n_evaluation_years
@@ -247,12 +257,12 @@ def _fig_csr_grade(ctx: _Context) -> Figure | None:
                 label=f"a τ extrapolated\n(τ > {limit:g} yr)",
             )
         )
-    _category_legend(ax, list(GRADE_COLOURS.items()), "CSR grade\n(RS = τ⁺ − τ⁻)", extra=extra)
-    national = rows.get(_ALL)
+    category_legend(ax, list(GRADE_COLOURS.items()), "CSR grade\n(RS = τ⁺ − τ⁻)", extra=extra)
+    national = rows.get(ALL_LABEL)
     if national is not None:
         ax.set_title(
-            f"whole area: RS = {_years(national.get('rs'))}, grade "
-            f"“{_plain(national.get('grade'))}”",
+            f"whole area: RS = {format_years(national.get('rs'))}, grade "
+            f"“{plain_text(national.get('grade'))}”",
             fontsize=9,
         )
-    return _finish(fig, ctx, "Carbon sink resilience (CSR) grade", maps=[ax])
+    return finish_figure(fig, ctx, "Carbon sink resilience (CSR) grade", maps=[ax])

@@ -1,7 +1,7 @@
 """What every figure of :mod:`gee_cscc.report.figures` shares: colours, units, the context.
 
-A :class:`_Context` carries the run, the region outlines and the VCA layers to every figure
-maker; :func:`_finish` gives each figure its title and, for demo data, the synthetic-data
+A :class:`FigureContext` carries the run, the region outlines and the VCA layers to every figure
+maker; :func:`finish_figure` gives each figure its title and, for demo data, the synthetic-data
 note, and trims the blank around map panels.
 """
 
@@ -34,19 +34,22 @@ GRADE_COLOURS: dict[str, str] = {
     "weaker": "#d94801",
     "none": "#e0e0e0",
 }
-_POS, _NEG = "#2166ac", "#b2182b"  # maintained positive (blue) / negative (red), paper Fig. 8
-_CHANGED = "#f2d675"  # trend changed: muted yellow, apart from the grey of non-VCA land
-_OUTSIDE_VCA = "#e2e2e2"
-_SYNTHETIC_NOTE = "SYNTHETIC DEMO DATA (not real observations)"
-_NPP_UNITS = r"g C m$^{-2}$ yr$^{-1}$"
-_SLOPE_UNITS = r"g C m$^{-2}$ yr$^{-2}$"
-_ALL = "ALL"
+POS_COLOUR, NEG_COLOUR = (
+    "#2166ac",
+    "#b2182b",
+)  # maintained positive (blue) / negative (red), paper Fig. 8
+CHANGED_COLOUR = "#f2d675"  # trend changed: muted yellow, apart from the grey of non-VCA land
+OUTSIDE_VCA_COLOUR = "#e2e2e2"
+SYNTHETIC_NOTE = "SYNTHETIC DEMO DATA (not real observations)"
+NPP_UNITS_TEX = r"g C m$^{-2}$ yr$^{-1}$"
+SLOPE_UNITS_TEX = r"g C m$^{-2}$ yr$^{-2}$"
+ALL_LABEL = "ALL"
 
 
 # --------------------------------------------------------------------------- context
 
 
-class _Province(NamedTuple):
+class Province(NamedTuple):
     name: str
     rings: list[np.ndarray]  # every boundary ring (lon, lat), for outlines
     path: MplPath  # filled outline, holes wound the other way
@@ -55,12 +58,12 @@ class _Province(NamedTuple):
 
 
 @dataclass
-class _Context:
+class FigureContext:
     """What every figure of one call shares."""
 
     results: Any
     synthetic: bool
-    provinces: list[_Province]
+    provinces: list[Province]
     vca: np.ndarray | None  # north-up vca layer (1 inside), or None when there is none
     outside: np.ndarray | None  # north-up: True on region cells outside the VCA
     extent: tuple[float, float, float, float] | None
@@ -70,16 +73,16 @@ class _Context:
         return self.results.config
 
 
-def _plain(text: object) -> str:
+def plain_text(text: object) -> str:
     """Text safe from Matplotlib's mathtext (a ``$`` in a region name stays a ``$``)."""
     return str(text).replace("$", r"\$")
 
 
-def _years_text(cfg: Any) -> str:
+def years_text(cfg: Any) -> str:
     return f"{cfg.start}–{cfg.end}"
 
 
-def _years(value: object) -> str:
+def format_years(value: object) -> str:
     try:
         v = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
@@ -94,11 +97,13 @@ def _years(value: object) -> str:
 # --------------------------------------------------------------------------- titles and layout
 
 
-def _finish(fig: Figure, ctx: _Context, title: str, *, maps: Sequence[Axes] = ()) -> Figure:
+def finish_figure(
+    fig: Figure, ctx: FigureContext, title: str, *, maps: Sequence[Axes] = ()
+) -> Figure:
     """Add the figure title and the synthetic-data note; trim the blank around maps."""
-    fig.suptitle(_plain(title), fontsize=11.5, fontweight="bold")
+    fig.suptitle(plain_text(title), fontsize=11.5, fontweight="bold")
     if ctx.synthetic:
-        fig.supxlabel(_SYNTHETIC_NOTE, color="#c00000", fontsize=9.5, fontweight="bold")
+        fig.supxlabel(SYNTHETIC_NOTE, color="#c00000", fontsize=9.5, fontweight="bold")
     _trim(fig, maps)
     return fig
 

@@ -9,14 +9,12 @@ differs).
 from __future__ import annotations
 
 import contextlib
-import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import ee
-import numpy as np
 import pandas as pd
 import xarray as xr
 
@@ -24,10 +22,17 @@ from gee_cscc.config import Config
 from gee_cscc.errors import ee_errors
 from gee_cscc.method import MethodGraph, Regions, build, load_annual_npp
 from gee_cscc.method.trend import TREND_CLASSES, p_values
-from gee_cscc.stats import fit as _fit
-from gee_cscc.stats import tables as _tables
-from gee_cscc.workflow.pull import (
+from gee_cscc.method.zonal import zonal_band_stack
+from gee_cscc.stats.run_tables import (
+    ALL,
     ALL_ID,
+    capacity_by_region,
+    maintenance_and_resilience,
+    run_summary,
+    trend_class_summary,
+    yearly_totals,
+)
+from gee_cscc.workflow.pull import (
     count_maintenance,
     maintenance_counts_server,
     open_layers,
@@ -35,9 +40,6 @@ from gee_cscc.workflow.pull import (
 )
 
 __all__ = ["Results", "analyze", "ALL"]
-
-#: The name of the whole-area row in every table.
-ALL = "ALL"
 
 #: The per-cell result layers pulled into ``Results.rasters`` (besides P and PCS).
 RESULT_BANDS = (
@@ -160,49 +162,14 @@ def analyze(
 
     names = {**regions.names}
     area = ee.Image.pixelArea().rename("area")
-    vca = graph.vca
-    last = annual.image(annual.last_year)
 
     with _step(progress, timings, "region sums (capacity, yearly, trend classes)"):
-        inside = vca.eq(1)
-
-        def masked(img: Any) -> Any:
-            return ee.Image(img).multiply(inside).unmask(0, False)
-
-        cap_bands = ee.Image.cat(
-            [
-                masked(graph.capacity.select("cscc").multiply(area)).rename("cscc_g"),
-                masked(last.select("npp").multiply(area)).rename("npp_g"),
-                masked(area).rename("area_m2"),
-                masked(ee.Image.constant(1)).rename("cells"),
-            ]
-        )
-        cap_names = ["cscc_g", "npp_g", "area_m2", "cells"]
-        year_names = [f"npp_{y}" for y in annual.years]
-        year_bands = ee.Image.cat(
-            [
-                masked(annual.image(y).select("npp").multiply(area)).rename(f"npp_{y}")
-                for y in annual.years
-            ]
-        )
-        class_bands, class_names = [], []
-        for band in ("trend_class", "trend_class_strict"):
-            cls = graph.trend.select(band)
-            for code in TREND_CLASSES:
-                hit = masked(cls.eq(code))
-                class_bands += [
-                    hit.multiply(area).rename(f"a_{band}_{code}"),
-                    hit.rename(f"n_{band}_{code}"),
-                ]
-                class_names += [f"a_{band}_{code}", f"n_{band}_{code}"]
+        stack = zonal_band_stack(graph, annual)
         # One grouped reduction for every table: shared sub-expressions are computed once.
-        sums = region_sums(
-            ee.Image.cat([cap_bands, year_bands, ee.Image.cat(class_bands)]),
-            cap_names + year_names + class_names,
-            regions,
-            grid,
-        )
-        cap, yearly_sums, class_sums = sums[cap_names], sums[year_names], sums[class_names]
+        sums = region_sums(stack.image, stack.names, regions, grid)
+        cap = sums[list(stack.capacity)]
+        yearly_sums = sums[list(stack.yearly)]
+        class_sums = sums[list(stack.trend_classes)]
 
     with _step(progress, timings, "pull rasters (xee)"):
         eval_years = graph.evaluation_years
@@ -243,14 +210,14 @@ def analyze(
         rasters = _assemble_rasters(rasters, surfaces, pcs, n=len(annual.years), method=cfg.trend)
         order = [ALL_ID, *regions.ids]
         label = {ALL_ID: ALL, **names}
-        capacity = _capacity(cap, order, label)
-        yearly, series = _yearly(yearly_sums, cap, annual.years)
-        trend_summary = _trend_summary(class_sums, order, label, cfg)
-        maintenance_counts, resilience = _maintenance_and_fits(
+        capacity = capacity_by_region(cap, order, label)
+        yearly, series = yearly_totals(yearly_sums, cap, annual.years)
+        trend_summary = trend_class_summary(class_sums, order, label, cfg, TREND_CLASSES)
+        maintenance_counts, resilience = maintenance_and_resilience(
             counts, order, label, cfg, eval_years
         )
 
-    summary = _summary(cfg, capacity, yearly, series, trend_summary, maintenance_counts, grid)
+    summary = run_summary(cfg, capacity, yearly, series, trend_summary, maintenance_counts, grid)
     return Results(
         config=cfg,
         graph=graph,
@@ -321,123 +288,3 @@ def _assemble_rasters(
         if name in out:
             out[name].attrs.update(units=units, long_name=long_name)
     return out
-
-
-def _capacity(cap: pd.DataFrame, order: list[int], label: dict) -> pd.DataFrame:
-    totals = cap.sum(axis=0)
-    rows = []
-    for rid in order:
-        src = totals if rid == ALL_ID else cap.loc[rid]
-        rows.append((label[rid], src["cscc_g"], src["npp_g"], src["area_m2"], src["cells"]))
-    frame = _tables.capacity_table(
-        [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], [r[3] for r in rows]
-    )
-    frame["vca_area_km2"] = [r[3] / 1e6 for r in rows]
-    frame["vca_cells"] = [int(round(r[4])) for r in rows]
-    return frame
-
-
-def _yearly(
-    yearly_sums: pd.DataFrame, cap: pd.DataFrame, years: tuple[int, ...]
-) -> tuple[pd.DataFrame, dict]:
-    totals = yearly_sums.sum(axis=0)
-    total_npp = [totals[f"npp_{y}"] for y in years]
-    cscc_total = float(cap["cscc_g"].sum())
-    area = float(cap["area_m2"].sum())
-    frame = _tables.yearly_table(list(years), total_npp, cscc_total, area)
-    series = _tables.trend_series_summary(list(years), frame["mean_npp_gm2"].to_numpy())
-    return frame, series
-
-
-def _trend_summary(
-    class_sums: pd.DataFrame, order: list[int], label: dict, cfg: Config
-) -> pd.DataFrame:
-    totals = class_sums.sum(axis=0)
-    rows = []
-    for rid in order:
-        src = totals if rid == ALL_ID else class_sums.loc[rid]
-        for band, alpha in (("trend_class", cfg.alpha), ("trend_class_strict", cfg.alpha_strict)):
-            area_all = sum(src[f"a_{band}_{c}"] for c in TREND_CLASSES)
-            cells_all = sum(src[f"n_{band}_{c}"] for c in TREND_CLASSES)
-            for code, cname in TREND_CLASSES.items():
-                a = src[f"a_{band}_{code}"]
-                n = src[f"n_{band}_{code}"]
-                rows.append(
-                    {
-                        "region": label[rid],
-                        "alpha": alpha,
-                        "class": cname,
-                        "area_km2": a / 1e6,
-                        "area_share": a / area_all if area_all > 0 else math.nan,
-                        "cells": int(round(n)),
-                        "cell_share": n / cells_all if cells_all > 0 else math.nan,
-                    }
-                )
-    return pd.DataFrame(rows)
-
-
-def _maintenance_and_fits(
-    counts: pd.DataFrame, order: list[int], label: dict, cfg: Config, eval_years: list[int]
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    tables, fits = [], []
-    for rid in order:
-        sub = counts[counts["region_id"] == rid].set_index("year").reindex(eval_years, fill_value=0)
-        table = _tables.maintenance_table(
-            eval_years,
-            sub["n_pos"].to_numpy(),
-            sub["n_neg"].to_numpy(),
-            reference_year=cfg.reference_year,
-        )
-        table.insert(0, "region", label[rid])
-        tables.append(table)
-        row = _fit.fit_region(
-            eval_years,
-            sub["n_pos"].to_numpy(),
-            sub["n_neg"].to_numpy(),
-            reference_year=cfg.reference_year,
-            mode=cfg.fit_mode,
-            plateau=cfg.plateau,
-            plateau_years=cfg.plateau_years,
-            extrapolation_factor=cfg.extrapolation_factor,
-            grade_thresholds=cfg.grade_thresholds,
-        )
-        fits.append({"region": label[rid], **row})
-    return pd.concat(tables, ignore_index=True), pd.DataFrame(fits)
-
-
-def _summary(
-    cfg: Config,
-    capacity: pd.DataFrame,
-    yearly: pd.DataFrame,
-    series: dict,
-    trend_summary: pd.DataFrame,
-    counts: pd.DataFrame,
-    grid: Any,
-) -> dict:
-    all_row = capacity[capacity["region"] == ALL].iloc[0]
-    last = yearly.iloc[-1]
-    shares = trend_summary[(trend_summary["region"] == ALL) & (trend_summary["alpha"] == cfg.alpha)]
-    table_all = counts[counts["region"] == ALL]
-    slopes = _tables.maintenance_slopes(table_all.drop(columns=["region"]))
-    return {
-        "vca_area_km2": float(all_row["vca_area_km2"]),
-        "vca_cells": int(all_row["vca_cells"]),
-        "cscc_total_pg": float(all_row["cscc_tg"]) / 1e3,
-        "cscc_mean_gm2": float(all_row["cscc_mean_gm2"]),
-        "last_year": int(last["year"]),
-        "npp_last_pg": float(last["total_npp_pg"]),
-        "saturation_last": float(last["saturation"]),
-        "potential_last_pg": float(last["potential_pg"]),
-        "potential_share_of_cscc": float(all_row["potential_share_of_cscc"]),
-        "potential_share_of_npp": float(all_row["potential_share_of_npp"]),
-        "trend_class_area_share": {
-            r["class"]: float(r["area_share"]) for _, r in shares.iterrows()
-        },
-        "npp_series": {k: (float(v) if v is not None else None) for k, v in series.items()},
-        "maintenance_slopes": {k: float(v) for k, v in slopes.items()},
-        "grid": grid.to_dict(),
-    }
-
-
-def _finite(v: float) -> float | None:
-    return float(v) if v is not None and np.isfinite(v) else None

@@ -21,6 +21,7 @@ import xarray as xr
 
 from gee_cscc.config import Config
 from gee_cscc.errors import InputError
+from gee_cscc.method.grid import GridSpec
 
 __all__ = [
     "RunInputs",
@@ -209,35 +210,18 @@ def read_region_names(path: str | Path) -> dict[int, str]:
     return names
 
 
-def grid_of(da: xr.DataArray) -> tuple[str, tuple[float, ...], tuple[int, int]]:
-    """``(crs, transform, shape)`` of a DataArray with cell-centre x/y coordinates."""
-    xs = np.asarray(da["x"].values, dtype=float)
-    ys = np.asarray(da["y"].values, dtype=float)
-    dx = (xs[-1] - xs[0]) / (len(xs) - 1) if len(xs) > 1 else 1.0
-    dy = (ys[-1] - ys[0]) / (len(ys) - 1) if len(ys) > 1 else -1.0
-    return (
-        str(da.attrs.get("crs", "EPSG:4326")),
-        (
-            float(round(dx, 12)),
-            0.0,
-            float(round(xs.min() - abs(dx) / 2, 9)),
-            0.0,
-            float(-abs(round(dy, 12))),
-            float(round(ys.max() + abs(dy) / 2, 9)),
-        ),
-        (len(ys), len(xs)),
-    )
-
-
 def check_same_grid(
     npp: xr.DataArray, regions: xr.DataArray, *, npp_name: str, regions_name: str
 ) -> None:
     """Raise InputError unless the region raster is on the NPP grid."""
-    a, b = grid_of(npp), grid_of(regions)
-    if a[2] != b[2] or not np.allclose(a[1], b[1], rtol=1e-9, atol=1e-9) or a[0] != b[0]:
+    try:
+        a, b = GridSpec.from_dataarray(npp), GridSpec.from_dataarray(regions)
+    except ValueError as exc:
+        raise InputError(f"{regions_name} or {npp_name}: {exc}") from None
+    if not a.same_as(b):
         raise InputError(
             f"The region raster {regions_name} is on another grid than the NPP input {npp_name}: "
-            f"{b[0]} {b[2][1]}x{b[2][0]} px at {b[1]} vs {a[0]} {a[2][1]}x{a[2][0]} px at {a[1]}."
+            f"{b.describe()} vs {a.describe()}."
         )
 
 
@@ -350,13 +334,15 @@ def _region_ids(image: Any) -> list[int]:
     """The ids (> 0) present in a region-id image asset, counted on its own grid."""
     import ee
 
+    from gee_cscc.method.regions import MAX_PIXELS
+
     ids = ee.Image(image).select([0]).toInt32()
     groups = (
         ids.addBands(ids)
         .reduceRegion(
             ee.Reducer.count().group(groupField=1, groupName="id"),
             geometry=ids.geometry(),
-            maxPixels=1e13,
+            maxPixels=MAX_PIXELS,
         )
         .get("groups")
     )

@@ -20,9 +20,9 @@ import xarray as xr
 
 from gee_cscc.method.grid import GridSpec
 from gee_cscc.method.regions import REGION_BAND, Regions, grouped_sums
+from gee_cscc.stats.run_tables import ALL_ID
 
 __all__ = [
-    "ALL_ID",
     "open_image",
     "open_collection",
     "open_layers",
@@ -31,8 +31,6 @@ __all__ = [
     "region_sums",
 ]
 
-#: The region id that stands for the whole area ("ALL") in count tables.
-ALL_ID = -1
 
 #: Retries of each xee pixel request (xee retries every EEException, even a 400).
 _GETITEM = {"max_retries": 2, "initial_delay": 200}

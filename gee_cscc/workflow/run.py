@@ -16,9 +16,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gee_cscc import __version__
 from gee_cscc.config import Config
 from gee_cscc.report.outputs import update_run_json, write_outputs
+from gee_cscc.version import __version__
 from gee_cscc.workflow.analyze import Results, analyze
 from gee_cscc.workflow.engines import connect
 from gee_cscc.workflow.inputs import RunInputs, resolve_inputs

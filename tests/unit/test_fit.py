@@ -16,15 +16,8 @@ from hypothesis import strategies as st
 from scipy import optimize, stats
 
 from gee_cscc.errors import ConfigError, InputError
-from gee_cscc.stats.fit import (
-    FLAGS,
-    DecayFit,
-    fit_decay,
-    fit_region,
-    grade,
-    plateau_onset,
-    resilience,
-)
+from gee_cscc.stats.fit import FLAGS, DecayFit, fit_decay, plateau_onset
+from gee_cscc.stats.resilience import fit_region, grade, resilience
 
 # The paper's Table 2 (Wu et al. 2023): maintenance counts of China, 2000-2018.
 YEARS = np.arange(2000, 2019)
@@ -485,7 +478,7 @@ def test_region_counts_must_match_the_years():
 
 def test_configured_grade_thresholds_and_extrapolation_factor():
     """The config's grade thresholds and extrapolation factor reach the grades and flags."""
-    from gee_cscc.stats.fit import fit_region, grade
+    from gee_cscc.stats.resilience import fit_region, grade
 
     assert grade(150.0) == "stronger"
     assert grade(150.0, (1000.0, 200.0, 0.0, -200.0)) == "strong"
