@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as _dt
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -16,6 +15,7 @@ from ..core.serialize import to_info
 from ..core.values import pixel_cache
 from ..errors import AlreadyExistsError, CancelledError, EEError
 from ..store.assets import AssetName, AssetStore
+from ..store.times import rfc3339_to_millis
 
 #: Earth Engine's default ``maxPixels`` of an image export.
 DEFAULT_MAX_PIXELS = 100_000_000
@@ -132,16 +132,10 @@ def timestamp_millis(value: Any, what: str) -> float:
     if isinstance(value, Mapping) and "seconds" in value:
         return float(value["seconds"]) * 1000.0 + float(value.get("nanos", 0)) / 1e6
     if isinstance(value, str):
-        text = value.strip()
-        if text.endswith("Z"):
-            text = text[:-1] + "+00:00"
-        try:
-            t = _dt.datetime.fromisoformat(text)
-        except ValueError:
-            raise EEError(f"Invalid {what}: {value!r}.") from None
-        if t.tzinfo is None:
-            t = t.replace(tzinfo=_dt.timezone.utc)
-        return t.timestamp() * 1000.0
+        millis = rfc3339_to_millis(value)
+        if millis is None:
+            raise EEError(f"Invalid {what}: {value!r}.")
+        return millis
     raise EEError(f"Invalid {what}: {value!r}.")
 
 

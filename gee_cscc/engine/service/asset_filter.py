@@ -9,6 +9,7 @@ from typing import Any
 
 from .. import algorithms  # noqa: F401  (registers every algorithm)
 from ..errors import EEError
+from ..store.times import rfc3339_to_millis
 
 __all__ = ["matches_filter", "parse_filter"]
 
@@ -21,20 +22,13 @@ _TIME_FIELDS = ("startTime", "endTime", "updateTime")
 
 def _filter_millis(text: str) -> float:
     """Milliseconds of an RFC 3339 / ISO 8601 time (``2002``, ``2002-01-01``, ``…T00:00:00Z``)."""
-    import datetime as dt
-
     t = text.strip()
     if re.fullmatch(r"\d{4}", t):
         t += "-01-01"
-    if t.endswith(("Z", "z")):
-        t = t[:-1] + "+00:00"
-    try:
-        value = dt.datetime.fromisoformat(t)
-    except ValueError:
-        raise EEError(f"listAssets: Invalid time in filter: '{text}'.") from None
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=dt.timezone.utc)
-    return value.timestamp() * 1000.0
+    millis = rfc3339_to_millis(t)
+    if millis is None:
+        raise EEError(f"listAssets: Invalid time in filter: '{text}'.")
+    return millis
 
 
 def parse_filter(flt: str) -> list[tuple[str, str, Any]]:

@@ -40,23 +40,15 @@ class AssetReader(AssetFolder):
                 out[key] = meta[key]
         if meta["type"] == "IMAGE":
             g = meta["grid"]
-            a, b, c, d, e, f = g["transform"]
+            pixel_grid = Grid(
+                Projection(g["crs"], tuple(float(v) for v in g["transform"])),
+                (int(g["shape"][0]), int(g["shape"][1])),
+            ).info()
             out["bands"] = [
                 {
                     "id": band["id"],
                     "dataType": {"precision": _rest_precision(band["dtype"])},
-                    "grid": {
-                        "crsCode": g["crs"],
-                        "dimensions": {"width": g["shape"][1], "height": g["shape"][0]},
-                        "affineTransform": {
-                            "scaleX": a,
-                            "shearX": b,
-                            "translateX": c,
-                            "shearY": d,
-                            "scaleY": e,
-                            "translateY": f,
-                        },
-                    },
+                    "grid": pixel_grid,
                 }
                 for band in meta["bands"]
             ]

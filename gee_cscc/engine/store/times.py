@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 
-__all__ = ["asset_times", "millis_to_rfc3339", "now_rfc3339", "year_millis"]
+__all__ = ["asset_times", "millis_to_rfc3339", "now_rfc3339", "rfc3339_to_millis", "year_millis"]
 
 
 def year_millis(year: int) -> int:
@@ -21,6 +21,23 @@ def millis_to_rfc3339(ms: float) -> str:
     """Milliseconds since the epoch as an RFC 3339 UTC timestamp."""
     t = _dt.datetime.fromtimestamp(ms / 1000.0, tz=_dt.timezone.utc)
     return t.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def rfc3339_to_millis(text: str) -> float | None:
+    """Milliseconds since the epoch of an RFC 3339 / ISO 8601 time; None if unreadable.
+
+    A trailing ``Z`` means UTC, and so does a time without an offset.
+    """
+    value = text.strip()
+    if value.endswith(("Z", "z")):
+        value = value[:-1] + "+00:00"
+    try:
+        t = _dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=_dt.timezone.utc)
+    return t.timestamp() * 1000.0
 
 
 def asset_times(properties: dict) -> dict[str, str]:
