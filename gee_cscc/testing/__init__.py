@@ -16,7 +16,9 @@ may be reached).
 
 Cube generators return xarray DataArrays with dims ``(year, y, x)``, pixel-centre
 coordinates (``y`` descending, north up), a ``crs`` attribute and NaN for masked cells.
-Expected values in tests should come from NumPy on these arrays, never from the engine.
+Expected values in tests should come from NumPy on these arrays, never from the engine;
+:mod:`gee_cscc.testing.geodesy` gives independent WGS84 areas (``pyproj.Geod``) to compare
+``ee.Image.pixelArea()`` or ``Geometry.area()`` with.
 """
 
 from __future__ import annotations
@@ -27,7 +29,13 @@ import socket
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from gee_cscc.testing.cubes import EDGE_CASES, NPP_UNITS, edge_case_cube, npp_cube
+from gee_cscc.testing.cubes import EDGE_CASES, NPP_UNITS, cube_of, edge_case_cube, npp_cube
+from gee_cscc.testing.geodesy import (
+    geodesic_area,
+    lonlat_cell_area,
+    lonlat_cell_areas,
+    wgs84_surface_area,
+)
 from gee_cscc.testing.network import NetworkBlockedError, NetworkBlocker, block_network
 from gee_cscc.testing.pixels import assert_pixels_equal, compute_pixels, grid, grid_of
 
@@ -39,14 +47,19 @@ __all__ = [
     "assert_pixels_equal",
     "block_network",
     "compute_pixels",
+    "cube_of",
     "edge_case_cube",
     "engine_fixture",
     "ensure_initialized",
+    "geodesic_area",
     "grid",
     "grid_of",
     "local_engine",
+    "lonlat_cell_area",
+    "lonlat_cell_areas",
     "npp_cube",
     "safe_asset_part",
+    "wgs84_surface_area",
 ]
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["EDGE_CASES", "NPP_UNITS", "edge_case_cube", "npp_cube"]
+__all__ = ["EDGE_CASES", "NPP_UNITS", "cube_of", "edge_case_cube", "npp_cube"]
 
 #: Units of the generated NPP values.
 NPP_UNITS = "g C m-2 yr-1"
@@ -92,8 +92,6 @@ def npp_cube(
         An ``xarray.DataArray`` (float64), with ``transform`` (Earth Engine's 6-number affine)
         and ``crs`` attributes.
     """
-    import xarray as xr
-
     years = [int(y) for y in years]
     if len(set(years)) != len(years):
         raise ValueError(f"npp_cube: duplicate years in {years}.")
@@ -114,14 +112,59 @@ def npp_cube(
         data[rng.random(data.shape) < gaps] = np.nan
     for r, c in masked_cells:
         data[:, r, c] = np.nan
-    ys, xs = _coords((h, w), origin, pixel_size)
-    transform = (pixel_size, 0.0, origin[0], 0.0, -pixel_size, origin[1])
+    return cube_of(data, years, origin=origin, pixel_size=pixel_size, crs=crs, name=name)
+
+
+def cube_of(
+    values: Any,
+    years: Iterable[int],
+    *,
+    origin: tuple[float, float] = (100.0, 40.0),
+    pixel_size: float = 0.5,
+    crs: str | None = "EPSG:4326",
+    name: str | None = "npp",
+    units: str | None = NPP_UNITS,
+) -> Any:
+    """A ``(year, y, x)`` DataArray of given values on a north-up grid, for hand-made cases.
+
+    Parameters
+    ----------
+    values
+        The ``(year, y, x)`` array (NaN for masked cells); kept as given (no copy or cast).
+    years
+        The ``year`` coordinate.
+    origin
+        ``(x, y)`` of the north-west corner of the grid, in CRS units.
+    pixel_size
+        The pixel size in CRS units; ``y`` and ``x`` are the pixel centres, ``y`` descending.
+    crs
+        Stored in ``attrs["crs"]``, with ``attrs["transform"]`` (Earth Engine's 6-number
+        affine). None leaves both out: a cube located by its coordinates only, as a
+        file read by the CLI would be.
+    name
+        The DataArray name (the band name when stored); None for none.
+    units
+        Stored in ``attrs["units"]``; None leaves it out.
+    """
+    import xarray as xr
+
+    values = np.asarray(values) if not hasattr(values, "shape") else values
+    if values.ndim != 3:
+        raise ValueError(f"cube_of: values must be (year, y, x); got shape {values.shape}.")
+    years = [int(y) for y in years]
+    ys, xs = _coords(values.shape[1:], origin, pixel_size)
+    attrs: dict[str, Any] = {}
+    if crs is not None:
+        attrs["crs"] = crs
+        attrs["transform"] = (pixel_size, 0.0, origin[0], 0.0, -pixel_size, origin[1])
+    if units is not None:
+        attrs["units"] = units
     return xr.DataArray(
-        data,
+        values,
         dims=("year", "y", "x"),
         coords={"year": years, "y": ys, "x": xs},
         name=name,
-        attrs={"crs": crs, "transform": transform, "units": NPP_UNITS},
+        attrs=attrs,
     )
 
 

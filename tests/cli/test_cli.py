@@ -14,6 +14,17 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from helpers import (
+    YEAR_ARGS,
+    coords,
+    populate_store,
+    read_tables,
+    region_ids,
+    snapshot,
+    staging_dirs,
+    write_tif,
+    write_tif_folder,
+)
 
 import gee_cscc
 from gee_cscc.errors import InputError
@@ -61,7 +72,7 @@ def test_no_command_prints_help_and_exits_2(run_cli):
 
 def _gap(d, tmp):
     """A tif folder without 2003."""
-    return ["--npp", d.write_tif_folder(tmp / "gap", d.cube, [2001, 2002, 2004, 2005, 2006])]
+    return ["--npp", write_tif_folder(tmp / "gap", d.cube, [2001, 2002, 2004, 2005, 2006])]
 
 
 def _years_beyond_the_data(d, tmp):
@@ -69,8 +80,8 @@ def _years_beyond_the_data(d, tmp):
 
 
 def _duplicate_tif(d, tmp):
-    folder = d.write_tif_folder(tmp / "dup", d.cube)
-    d.write_tif(d.cube.sel(year=2003, drop=True), folder / "other_2003.tif")
+    folder = write_tif_folder(tmp / "dup", d.cube)
+    write_tif(d.cube.sel(year=2003, drop=True), folder / "other_2003.tif")
     return ["--npp", folder]
 
 
@@ -87,7 +98,7 @@ def _wrong_band_netcdf(d, tmp):
 
 
 def _wrong_band_asset(d, tmp):
-    return ["--npp", d.populate_store(tmp / "store").npp, "--band", "NPP_gC"]
+    return ["--npp", populate_store(tmp / "store").npp, "--band", "NPP_gC"]
 
 
 def _missing_npp_file(d, tmp):
@@ -111,16 +122,16 @@ def _missing_region_names(d, tmp):
 def _region_tif_on_another_grid(d, tmp):
     import xarray as xr
 
-    ys, xs = d.coords()
-    ids = xr.DataArray(d.region_ids(), dims=("y", "x"), coords={"y": ys, "x": xs + 0.5})
-    path = d.write_tif(ids, tmp / "shifted_regions.tif", nodata=None)
+    ys, xs = coords()
+    ids = xr.DataArray(region_ids(), dims=("y", "x"), coords={"y": ys, "x": xs + 0.5})
+    path = write_tif(ids, tmp / "shifted_regions.tif", nodata=None)
     return ["--npp", d.npp_nc, "--regions", path, "--region-names", d.names]
 
 
 def _tif_year_on_another_grid(d, tmp):
-    folder = d.write_tif_folder(tmp / "grids", d.cube)
+    folder = write_tif_folder(tmp / "grids", d.cube)
     shifted = d.cube.sel(year=2005, drop=True)
-    d.write_tif(shifted.assign_coords(x=shifted.x + 0.25), folder / "npp_2005.tif")
+    write_tif(shifted.assign_coords(x=shifted.x + 0.25), folder / "npp_2005.tif")
     return ["--npp", folder]
 
 
@@ -145,11 +156,11 @@ def test_bad_input_is_one_clear_line_and_writes_nothing(case, cli_data, tmp_path
     make, words = BAD_INPUTS[case]
     args = [str(a) for a in make(cli_data, tmp_path)]
     if "--start" not in args:
-        args += cli_data.year_args
+        args += YEAR_ARGS
     out = tmp_path / "out"
     out.mkdir()
     (out / "earlier.txt").write_text("an earlier run\n")
-    before = cli_data.snapshot(out)
+    before = snapshot(out)
     result = run_cli("run", *args, "--store", tmp_path / "store", "--out", out, "--quiet")
     assert result.code == 1, result.err
     assert result.out == ""
@@ -159,14 +170,14 @@ def test_bad_input_is_one_clear_line_and_writes_nothing(case, cli_data, tmp_path
     assert "Traceback" not in result.err
     for word in words:
         assert word in line, (word, line)
-    assert cli_data.snapshot(out) == before
-    assert not cli_data.staging_dirs(tmp_path)
+    assert snapshot(out) == before
+    assert not staging_dirs(tmp_path)
 
 
 def test_bad_input_without_out_creates_no_out(cli_data, tmp_path, run_cli):
     out = tmp_path / "never"
     args = _gap(cli_data, tmp_path)
-    result = run_cli("run", *args, *cli_data.year_args, "--store", tmp_path / "s", "--out", out)
+    result = run_cli("run", *args, *YEAR_ARGS, "--store", tmp_path / "s", "--out", out)
     assert result.code == 1
     assert not out.exists()
     assert result.err.rstrip().splitlines()[-1].startswith("gee-cscc run: error: Year 2003")
@@ -175,11 +186,11 @@ def test_bad_input_without_out_creates_no_out(cli_data, tmp_path, run_cli):
 def test_verbose_raises_with_the_traceback(cli_data, tmp_path, run_cli):
     args = _duplicate_tif(cli_data, tmp_path)
     with pytest.raises(InputError, match="Year 2003 appears twice"):
-        run_cli("run", *args, *cli_data.year_args, "--store", tmp_path / "s", "--verbose")
+        run_cli("run", *args, *YEAR_ARGS, "--store", tmp_path / "s", "--verbose")
 
 
 def test_progress_goes_to_stderr_unless_quiet(cli_data, tmp_path, run_cli, quick_report):
-    args = ["--npp", cli_data.npp_nc, *cli_data.year_args, "--store", tmp_path / "store"]
+    args = ["--npp", cli_data.npp_nc, *YEAR_ARGS, "--store", tmp_path / "store"]
     loud = run_cli("run", *args, "--out", tmp_path / "loud")
     assert loud.code == 0, loud.err
     assert "validate input" in loud.err and "writing tables" in loud.err
@@ -231,7 +242,7 @@ alpha = 0.1
     assert info["inputs"]["npp"] == str(cli_data.npp_nc)
     assert info["inputs"]["regions"] == str(cli_data.geojson)
     assert info["counting"] == "server"  # --counting overrides [inputs] counting
-    counts = cli_data.read_tables(out)["maintenance_counts.csv"]
+    counts = read_tables(out)["maintenance_counts.csv"]
     assert counts["year"].min() == 2003
 
 

@@ -13,6 +13,7 @@ import warnings
 
 import pandas as pd
 import pytest
+from helpers import YEAR_ARGS, populate_store, read_tables, stub_report
 
 from gee_cscc.cli.main import main
 from gee_cscc.report.outputs import TABLE_FILES
@@ -21,10 +22,10 @@ from gee_cscc.report.outputs import TABLE_FILES
 def run_tables(cli_data, tmp, *args: object) -> dict[str, pd.DataFrame]:
     """Run the CLI (quiet) with a store in ``tmp/store`` into ``tmp/out``; read its tables."""
     out = tmp / "out"
-    argv = ["run", *map(str, args), *cli_data.year_args]
+    argv = ["run", *map(str, args), *YEAR_ARGS]
     argv += ["--store", str(tmp / "store"), "--out", str(out), "--quiet"]
     assert main(argv) == 0, f"gee-cscc {' '.join(argv)} failed"
-    return cli_data.read_tables(out)
+    return read_tables(out)
 
 
 def assert_same_tables(got: dict, expected: dict) -> None:
@@ -37,7 +38,7 @@ def assert_same_tables(got: dict, expected: dict) -> None:
 def baseline(cli_data, tmp_path_factory) -> dict[str, pd.DataFrame]:
     """The tables of the NetCDF + GeoJSON run, which every other form must reproduce."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("gee_cscc.report.write_report", cli_data.stub_report([]))
+        mp.setattr("gee_cscc.report.write_report", stub_report([]))
         tables = run_tables(
             cli_data,
             tmp_path_factory.mktemp("baseline"),
@@ -57,7 +58,7 @@ def test_npp_input_forms_give_identical_tables(form, cli_data, baseline, tmp_pat
     elif form == "netcdf-time-lat-lon":
         npp = cli_data.npp_time_nc
     else:
-        npp = cli_data.populate_store(tmp_path / "store").npp
+        npp = populate_store(tmp_path / "store").npp
     tables = run_tables(cli_data, tmp_path, "--npp", npp, "--regions", cli_data.geojson)
     assert_same_tables(tables, baseline)
 
@@ -81,7 +82,7 @@ def test_region_input_forms_give_identical_tables(form, cli_data, baseline, tmp_
     if form == "region-tif+names":
         regions = [cli_data.region_tif, "--region-names", cli_data.names]
     else:
-        ids = cli_data.populate_store(tmp_path / "store")
+        ids = populate_store(tmp_path / "store")
         if form == "table-asset":
             regions = [ids.table]
         else:

@@ -14,6 +14,17 @@ import pytest
 import rasterio
 import xarray as xr
 from affine import Affine
+from helpers import (
+    REFERENCE,
+    SHAPE,
+    TRANSFORM,
+    YEAR_ARGS,
+    YEARS,
+    read_tables,
+    region_ids,
+    snapshot,
+    staging_dirs,
+)
 
 import gee_cscc
 from gee_cscc.cli.main import main
@@ -41,14 +52,14 @@ def run(cli_data, tmp_path_factory):
     root = tmp_path_factory.mktemp("outputs")
     out = root / "out"
     argv = ["run", "--npp", str(cli_data.npp_nc), "--regions", str(cli_data.geojson)]
-    argv += [*cli_data.year_args, "--store", str(root / "store"), "--out", str(out), "--quiet"]
+    argv += [*YEAR_ARGS, "--store", str(root / "store"), "--out", str(out), "--quiet"]
     assert main(argv) == 0
     return out
 
 
 @pytest.fixture(scope="module")
 def tables(cli_data, run):
-    return cli_data.read_tables(run)
+    return read_tables(run)
 
 
 def test_every_output_of_the_readme_exists(run, cli_data):
@@ -59,7 +70,7 @@ def test_every_output_of_the_readme_exists(run, cli_data):
         assert (run / "rasters" / f"{name}.tif").is_file(), name
     figures = sorted(p.name for p in (run / "figures").glob("*.png"))
     assert {"cscc.png", "yearly.png", "decay_curves.png"} <= set(figures), figures
-    assert not cli_data.staging_dirs(run.parent)
+    assert not staging_dirs(run.parent)
     assert not list(run.rglob("*.tmp"))
 
 
@@ -71,16 +82,16 @@ def test_csv_columns_start_with_the_fixed_names(run):
 
 
 def test_rasters_are_georeferenced_on_the_input_grid(run, cli_data):
-    h, w = cli_data.shape
+    h, w = SHAPE
     for path in sorted((run / "rasters").glob("*.tif")):
         with rasterio.open(path) as src:
             assert src.crs.to_epsg() == 4326, path.name
-            assert src.transform == Affine(*cli_data.transform), path.name
+            assert src.transform == Affine(*TRANSFORM), path.name
             assert (src.height, src.width) == (h, w), path.name
     with rasterio.open(run / "rasters" / "cscc.tif") as src:
         cscc = src.read(1)
     np.testing.assert_allclose(cscc, cli_data.ref.cscc, rtol=1e-6, equal_nan=True)
-    evaluation_years = [y for y in cli_data.years if y >= cli_data.reference_year]
+    evaluation_years = [y for y in YEARS if y >= REFERENCE]
     with rasterio.open(run / "rasters" / "maintenance.tif") as src:
         assert src.count == len(evaluation_years)
         assert src.descriptions == tuple(f"maintenance_{y}" for y in evaluation_years)
@@ -90,10 +101,10 @@ def test_results_nc_opens_with_xarray(run, cli_data):
     with xr.open_dataset(run / "rasters" / "results.nc") as ds:
         assert {"cscc", "vca", "maintenance", "pcs", "region"} <= set(ds.data_vars)
         assert ds.attrs["crs"] == "EPSG:4326"
-        assert json.loads(ds.attrs["crs_transform"]) == list(cli_data.transform)
+        assert json.loads(ds.attrs["crs_transform"]) == list(TRANSFORM)
         np.testing.assert_allclose(ds["cscc"].values, cli_data.ref.cscc, rtol=1e-6, equal_nan=True)
         np.testing.assert_array_equal(ds["vca"].values == 1, cli_data.ref.vca)
-        np.testing.assert_array_equal(ds["region"].values, cli_data.region_ids())
+        np.testing.assert_array_equal(ds["region"].values, region_ids())
         assert ds["maintenance"]["year"].values.tolist() == [2003, 2004, 2005, 2006]
 
 
@@ -117,8 +128,8 @@ def test_run_json_has_config_versions_engine_inputs_and_timings(run, cli_data):
     assert info["inputs"]["synthetic"] is False
     assert info["grid"] == {
         "crs": "EPSG:4326",
-        "crs_transform": list(cli_data.transform),
-        "shape": list(cli_data.shape),
+        "crs_transform": list(TRANSFORM),
+        "shape": list(SHAPE),
     }
     timings = info["timings_s"]
     assert timings["total"] > 0 and "write outputs" in timings
@@ -145,13 +156,13 @@ def test_capacity_table_against_numpy(tables, cli_data):
 def test_yearly_and_maintenance_tables_against_numpy(tables, cli_data):
     ref = cli_data.ref
     yearly = tables["yearly.csv"].set_index("year")
-    assert yearly.index.tolist() == cli_data.years
+    assert yearly.index.tolist() == YEARS
     cscc_pg = ref.capacity["ALL"]["cscc_tg"] / 1e3
     for year, total in ref.total_npp_pg.items():
         assert yearly.loc[year, "total_npp_pg"] == pytest.approx(total, rel=1e-8)
         assert yearly.loc[year, "saturation"] == pytest.approx(total / cscc_pg, rel=1e-8)
     counts = tables["maintenance_counts.csv"]
-    first = counts[(counts["region"] == "ALL") & (counts["year"] == cli_data.reference_year)]
+    first = counts[(counts["region"] == "ALL") & (counts["year"] == REFERENCE)]
     assert first["n_pos"].item() == ref.n_pos_reference
     assert first["n_neg"].item() == ref.n_neg_reference
     assert first["ratio_pos"].item() == 100 and first["ratio_neg"].item() == 100
@@ -169,7 +180,7 @@ def test_failure_at_the_end_leaves_out_unchanged(cli_data, tmp_path, run_cli, mo
     (out / "tables").mkdir(parents=True)
     (out / "tables" / "capacity_by_region.csv").write_text("earlier run\n")
     (out / "notes.txt").write_text("mine\n")
-    before = cli_data.snapshot(out)
+    before = snapshot(out)
 
     def broken_report(*args, **kwargs):
         (args[1] / "report.html").write_text("half")  # something half-written first
@@ -182,7 +193,7 @@ def test_failure_at_the_end_leaves_out_unchanged(cli_data, tmp_path, run_cli, mo
         cli_data.npp_nc,
         "--regions",
         cli_data.geojson,
-        *cli_data.year_args,
+        *YEAR_ARGS,
         "--store",
         tmp_path / "store",
         "--out",
@@ -193,8 +204,8 @@ def test_failure_at_the_end_leaves_out_unchanged(cli_data, tmp_path, run_cli, mo
     assert result.err_lines == [
         "gee-cscc run: error: RuntimeError: disk full while drawing figures"
     ]
-    assert cli_data.snapshot(out) == before
-    assert not cli_data.staging_dirs(tmp_path)
+    assert snapshot(out) == before
+    assert not staging_dirs(tmp_path)
 
 
 def test_a_rerun_replaces_outputs_and_keeps_other_files(cli_data, tmp_path, quick_report):
@@ -202,7 +213,7 @@ def test_a_rerun_replaces_outputs_and_keeps_other_files(cli_data, tmp_path, quic
     (out / "tables").mkdir(parents=True)
     (out / "tables" / "capacity_by_region.csv").write_text("earlier run\n")
     (out / "notes.txt").write_text("mine\n")
-    argv = ["run", "--npp", str(cli_data.npp_nc), *cli_data.year_args]
+    argv = ["run", "--npp", str(cli_data.npp_nc), *YEAR_ARGS]
     argv += ["--store", str(tmp_path / "store"), "--out", str(out), "--quiet"]
     assert main(argv) == 0
     assert (out / "notes.txt").read_text() == "mine\n"
@@ -211,4 +222,4 @@ def test_a_rerun_replaces_outputs_and_keeps_other_files(cli_data, tmp_path, quic
     assert capacity.splitlines()[1].startswith("ALL,")
     assert len(capacity.splitlines()) == 2  # no regions: the ALL row only
     assert quick_report and quick_report[0]["synthetic"] is False
-    assert not cli_data.staging_dirs(tmp_path)
+    assert not staging_dirs(tmp_path)

@@ -9,26 +9,14 @@ per edge: the densified geodesic polygon is then within ~1e-11 of the true area)
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pyproj
 import pytest
 
 from gee_cscc.engine.raster.area import lonlat_ring_area, pixel_area
 from gee_cscc.engine.raster.grid import Grid, Projection
-
-GEOD = pyproj.Geod(ellps="WGS84")
-WGS84_A = 6378137.0
-WGS84_F = 1 / 298.257223563
-
-
-def authalic_surface() -> float:
-    """4π R_q², the WGS84 ellipsoid's surface area (m²), from the textbook formula."""
-    e2 = WGS84_F * (2 - WGS84_F)
-    e = math.sqrt(e2)
-    rq2 = WGS84_A**2 / 2 * (1 + (1 - e2) / (2 * e) * math.log((1 + e) / (1 - e)))
-    return 4 * math.pi * rq2
+from gee_cscc.testing import geodesic_area, wgs84_surface_area
+from gee_cscc.testing import grid as compute_pixels_grid
 
 
 def outline(transform, col, row, n=2000):
@@ -40,10 +28,6 @@ def outline(transform, col, row, n=2000):
     return c + a * cols + b * rows, f + d * cols + e * rows
 
 
-def geod_area(lon, lat) -> float:
-    return abs(GEOD.polygon_area_perimeter(lon, lat)[0])
-
-
 def reference_areas(grid: Grid, cells) -> list[float]:
     tf = None
     if grid.crs != "EPSG:4326":
@@ -53,7 +37,7 @@ def reference_areas(grid: Grid, cells) -> list[float]:
         x, y = outline(grid.transform, c, r)
         if tf is not None:
             x, y = tf.transform(x, y)
-        out.append(geod_area(x, y))
+        out.append(geodesic_area(x, y))
     return out
 
 
@@ -78,13 +62,13 @@ def test_geographic_pixels_match_geod(transform, shape):
 
 def test_global_grid_sums_to_the_ellipsoid_surface():
     grid = Grid(Projection("EPSG:4326", (1.0, 0.0, -180.0, 0.0, -1.0, 90.0)), (180, 360))
-    assert pixel_area(grid).sum() == pytest.approx(authalic_surface(), rel=1e-12)
+    assert pixel_area(grid).sum() == pytest.approx(wgs84_surface_area(), rel=1e-12)
 
 
 def test_the_corner_quadrilateral_is_not_the_pixel():
     """Geodesic edges between the 4 corners cut across the parallels: a different area."""
     grid = Grid(Projection("EPSG:4326", (1.0, 0.0, 0.0, 0.0, -1.0, 46.0)), (1, 1))
-    corners = geod_area([0.0, 1.0, 1.0, 0.0], [46.0, 46.0, 45.0, 45.0])
+    corners = geodesic_area([0.0, 1.0, 1.0, 0.0], [46.0, 46.0, 45.0, 45.0])
     assert abs(pixel_area(grid)[0, 0] / corners - 1) > 1e-6
 
 
@@ -142,18 +126,7 @@ def test_lonlat_ring_area_is_signed_and_matches_pixel_area():
 def test_image_pixel_area_through_the_client(engine):
     import ee
 
-    grid = {
-        "dimensions": {"width": 3, "height": 2},
-        "affineTransform": {
-            "scaleX": 0.5,
-            "shearX": 0.0,
-            "translateX": 100.0,
-            "shearY": 0.0,
-            "scaleY": -0.5,
-            "translateY": 40.0,
-        },
-        "crsCode": "EPSG:4326",
-    }
+    grid = compute_pixels_grid((0.5, 0.0, 100.0, 0.0, -0.5, 40.0), (2, 3))
     arr = ee.data.computePixels(
         {"expression": ee.Image.pixelArea(), "fileFormat": "NUMPY_NDARRAY", "grid": grid}
     )

@@ -11,26 +11,15 @@ from __future__ import annotations
 import ee
 import numpy as np
 import pytest
-import xarray as xr
 
-from gee_cscc.engine import LocalEngine
 from gee_cscc.engine.raster import reduction
+from gee_cscc.testing import cube_of, grid
 
 YEARS = np.arange(2001, 2006)
 H, W = 4, 5
 SENTINEL = -99999
-GRID = {
-    "crsCode": "EPSG:4326",
-    "affineTransform": {
-        "scaleX": 0.5,
-        "shearX": 0.0,
-        "translateX": 30.0,
-        "shearY": 0.0,
-        "scaleY": -0.5,
-        "translateY": 50.0,
-    },
-    "dimensions": {"width": W, "height": H},
-}
+GRID = grid((0.5, 0.0, 30.0, 0.0, -0.5, 50.0), (H, W))
+FOLDER = "t/test_collection_reduce"  # this module's assets in the session engine
 
 
 def make_cube() -> np.ndarray:
@@ -47,20 +36,12 @@ CUBE = make_cube()
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory):
-    da = xr.DataArray(
-        CUBE,
-        dims=("year", "y", "x"),
-        coords={"year": YEARS, "y": 49.75 - 0.5 * np.arange(H), "x": 30.25 + 0.5 * np.arange(W)},
-    )
-    with LocalEngine(store=tmp_path_factory.mktemp("store")) as eng:
-        eng.store.put_collection("npp", da, band="npp")
-        yield eng
-
-
-@pytest.fixture(scope="module")
 def npp(engine) -> ee.ImageCollection:
-    return ee.ImageCollection("projects/local-project/assets/npp")
+    """The cube as a collection ``npp`` in the session engine."""
+    asset = engine.asset_id(f"{FOLDER}/npp")
+    da = cube_of(CUBE, YEARS, origin=(30.0, 50.0), pixel_size=0.5, crs=None, name=None, units=None)
+    engine.store.put_collection(asset, da, band="npp")
+    return ee.ImageCollection(asset)
 
 
 def with_year(col: ee.ImageCollection) -> ee.ImageCollection:

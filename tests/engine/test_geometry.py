@@ -12,12 +12,13 @@ import numpy as np
 import pyproj
 import pytest
 
+from gee_cscc.testing import geodesic_area
+from gee_cscc.testing.geodesy import WGS84_A, WGS84_F
+
 ee = pytest.importorskip("ee")
 
 GEOD = pyproj.Geod(ellps="WGS84")
-A = 6378137.0
-F = 1 / 298.257223563
-E2 = F * (2 - F)
+E2 = WGS84_F * (2 - WGS84_F)
 
 
 @pytest.fixture(autouse=True)
@@ -29,16 +30,12 @@ def info(obj):
     return obj.getInfo()
 
 
-def geod_polygon_area(lon, lat) -> float:
-    return abs(GEOD.polygon_area_perimeter(lon, lat)[0])
-
-
 def parallel_box_area(x0, y0, x1, y1, n=4000) -> float:
     """Area of a lon/lat box (edges along parallels and meridians), densified for Geod."""
     t = np.linspace(0.0, 1.0, n, endpoint=False)
     lon = np.concatenate([x0 + (x1 - x0) * t, np.full(n, x1), x1 - (x1 - x0) * t, np.full(n, x0)])
     lat = np.concatenate([np.full(n, y0), y0 + (y1 - y0) * t, np.full(n, y1), y1 - (y1 - y0) * t])
-    return geod_polygon_area(lon, lat)
+    return geodesic_area(lon, lat)
 
 
 # --- constructors: what the client sends, what getInfo returns ------------------------------
@@ -259,7 +256,7 @@ def test_even_odd_and_left_inside_rules():
 def test_area_of_geodesic_polygons_is_geod():
     lon, lat = [100, 110, 112, 101], [30, 31, 42, 40]
     poly = ee.Geometry.Polygon([list(p) for p in zip(lon, lat, strict=True)])
-    assert info(poly.area()) == pytest.approx(geod_polygon_area(lon, lat), rel=1e-12)
+    assert info(poly.area()) == pytest.approx(geodesic_area(lon, lat), rel=1e-12)
     # With a hole, and as two parts of a MultiPolygon (areas add).
     hole_lon, hole_lat = [104, 104, 106, 106], [34, 36, 36, 34]
     holed = ee.Geometry.Polygon(
@@ -268,10 +265,10 @@ def test_area_of_geodesic_polygons_is_geod():
             [list(p) for p in zip(hole_lon, hole_lat, strict=True)],
         ]
     )
-    expected = geod_polygon_area(lon, lat) - geod_polygon_area(hole_lon, hole_lat)
+    expected = geodesic_area(lon, lat) - geodesic_area(hole_lon, hole_lat)
     assert info(holed.area()) == pytest.approx(expected, rel=1e-12)
     multi = ee.Geometry.MultiPolygon([poly, ee.Geometry.Polygon([[0, 0], [1, 0], [1, 1]])])
-    total = geod_polygon_area(lon, lat) + geod_polygon_area([0, 1, 1], [0, 0, 1])
+    total = geodesic_area(lon, lat) + geodesic_area([0, 1, 1], [0, 0, 1])
     assert info(multi.area()) == pytest.approx(total, rel=1e-12)
 
 
@@ -280,7 +277,7 @@ def test_area_of_a_planar_lonlat_box_follows_the_parallels():
     assert info(box.area()) == pytest.approx(parallel_box_area(10, 45, 13, 47), rel=1e-9)
     # The geodesic rectangle with the same corners is a different region.
     geodesic = ee.Geometry.Rectangle([10, 45, 13, 47])
-    corners = geod_polygon_area([10, 13, 13, 10], [45, 45, 47, 47])
+    corners = geodesic_area([10, 13, 13, 10], [45, 45, 47, 47])
     assert info(geodesic.area()) == pytest.approx(corners, rel=1e-12)
     assert abs(corners / parallel_box_area(10, 45, 13, 47) - 1) > 1e-5
 
@@ -316,7 +313,7 @@ def test_area_of_a_planar_utm_polygon():
         [y0 + (y1 - y0) * t for (_, y0), (_, y1) in zip(closed[:-1], closed[1:], strict=True)]
     )
     lon, lat = tf.transform(xs, ys)
-    assert info(poly.area()) == pytest.approx(geod_polygon_area(lon, lat), rel=1e-9)
+    assert info(poly.area()) == pytest.approx(geodesic_area(lon, lat), rel=1e-9)
     # In the projection's own units the area is the planar (shoelace) area.
     x, y = np.array(ring, dtype=float).T
     shoelace = 0.5 * abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1)))
@@ -338,7 +335,7 @@ def test_lengths_and_perimeters():
     assert info(poly.length()) == 0  # polygons have no linear parts
     # A planar line along the parallel 60°: N(φ) cos φ Δλ.
     phi = math.radians(60)
-    n = A / math.sqrt(1 - E2 * math.sin(phi) ** 2)
+    n = WGS84_A / math.sqrt(1 - E2 * math.sin(phi) ** 2)
     along = ee.Geometry.LineString([[0, 60], [30, 60]], None, False)
     assert info(along.length()) == pytest.approx(n * math.cos(phi) * math.radians(30), rel=1e-12)
 

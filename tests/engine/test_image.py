@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from gee_cscc.testing import assert_pixels_equal, compute_pixels, grid
+from gee_cscc.testing import assert_pixels_equal, compute_pixels, grid, lonlat_cell_area
 
 NAN = np.nan
 
@@ -780,15 +780,9 @@ def test_grid_in_another_crs_samples_by_pixel_centre(put):
 # --- pixel area --------------------------------------------------------------------------------
 
 
-def _geod_cell_area(lon0: float, lat0: float, dlon: float, dlat: float, n: int = 400) -> float:
+def _geod_cell_area(lon0: float, lat0: float, dlon: float, dlat: float) -> float:
     """The area of a lon/lat cell on WGS84 by pyproj.Geod, with densified parallels."""
-    pyproj = pytest.importorskip("pyproj")
-    geod = pyproj.Geod(ellps="WGS84")
-    lons = np.linspace(lon0, lon0 + dlon, n)
-    ring_lon = np.concatenate([lons, lons[::-1]])
-    ring_lat = np.concatenate([np.full(n, lat0), np.full(n, lat0 + dlat)])
-    area, _ = geod.polygon_area_perimeter(ring_lon, ring_lat)
-    return abs(area)
+    return lonlat_cell_area(lon0, lat0, lon0 + dlon, lat0 + dlat, n=400)
 
 
 def test_pixel_area_geographic_matches_geod():

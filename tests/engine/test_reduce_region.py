@@ -16,7 +16,6 @@ import scipy.stats
 import shapely
 import xarray as xr
 
-from gee_cscc.engine import LocalEngine
 from gee_cscc.engine.raster import reduction
 
 H, W = 9, 11
@@ -68,29 +67,32 @@ def table(*rings: list, geometry_type: str = "Polygon") -> dict:
     return {"type": "FeatureCollection", "features": features}
 
 
-@pytest.fixture(scope="module")
-def engine(tmp_path_factory):
-    with LocalEngine(store=tmp_path_factory.mktemp("store")) as eng:
-        eng.store.put_image("v", dataarray(V))
-        eng.store.put_image("vz", dataarray(np.stack([V, Z]), ["v", "zone"]))
-        eng.store.put_table("poly", table(POLY))
-        eng.store.put_table("two", table(POLY, RECT))
-        eng.store.put_table("far", table(FAR))
-        eng.store.put_table("pt", table([24.5, 36.5], geometry_type="Point"))
-        yield eng
+FOLDER = "t/test_reduce_region"  # this module's assets in the session engine
+
+
+@pytest.fixture(scope="module", autouse=True)
+def assets(engine) -> None:
+    """The module's images and tables, in the session engine (see :func:`asset`)."""
+    store = engine.store
+    store.put_image(engine.asset_id(f"{FOLDER}/v"), dataarray(V))
+    store.put_image(engine.asset_id(f"{FOLDER}/vz"), dataarray(np.stack([V, Z]), ["v", "zone"]))
+    store.put_table(engine.asset_id(f"{FOLDER}/poly"), table(POLY))
+    store.put_table(engine.asset_id(f"{FOLDER}/two"), table(POLY, RECT))
+    store.put_table(engine.asset_id(f"{FOLDER}/far"), table(FAR))
+    store.put_table(engine.asset_id(f"{FOLDER}/pt"), table([24.5, 36.5], geometry_type="Point"))
 
 
 def asset(name: str) -> str:
-    return f"projects/local-project/assets/{name}"
+    return f"projects/local-project/assets/{FOLDER}/{name}"
 
 
 @pytest.fixture(scope="module")
-def image(engine) -> ee.Image:
+def image(assets) -> ee.Image:
     return ee.Image(asset("v"))
 
 
 @pytest.fixture(scope="module")
-def poly(engine) -> ee.Feature:
+def poly(assets) -> ee.Feature:
     return ee.FeatureCollection(asset("poly")).first()
 
 

@@ -16,25 +16,14 @@ import ee
 import numpy as np
 import pytest
 import scipy.stats
-import xarray as xr
 
-from gee_cscc.engine import LocalEngine
+from gee_cscc.testing import cube_of, grid
 
 YEARS = np.arange(2000, 2006)
 H, W = 4, 5
 SENTINEL = -99999
-GRID = {
-    "crsCode": "EPSG:4326",
-    "affineTransform": {
-        "scaleX": 1.0,
-        "shearX": 0.0,
-        "translateX": 100.0,
-        "shearY": 0.0,
-        "scaleY": -1.0,
-        "translateY": 10.0,
-    },
-    "dimensions": {"width": W, "height": H},
-}
+GRID = grid((1.0, 0.0, 100.0, 0.0, -1.0, 10.0), (H, W))
+FOLDER = "t/test_reducers"  # this module's assets in the session engine
 
 
 def make_cube() -> np.ndarray:
@@ -58,20 +47,12 @@ CUBE = make_cube()
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory):
-    da = xr.DataArray(
-        CUBE,
-        dims=("year", "y", "x"),
-        coords={"year": YEARS, "y": 9.5 - np.arange(H), "x": 100.5 + np.arange(W)},
-    )
-    with LocalEngine(store=tmp_path_factory.mktemp("store")) as eng:
-        eng.store.put_collection("npp", da, band="npp")
-        yield eng
-
-
-@pytest.fixture(scope="module")
 def npp(engine) -> ee.ImageCollection:
-    return ee.ImageCollection("projects/local-project/assets/npp")
+    """The cube as a collection ``npp`` in the session engine."""
+    asset = engine.asset_id(f"{FOLDER}/npp")
+    da = cube_of(CUBE, YEARS, origin=(100.0, 10.0), pixel_size=1.0, crs=None, name=None, units=None)
+    engine.store.put_collection(asset, da, band="npp")
+    return ee.ImageCollection(asset)
 
 
 @pytest.fixture(scope="module")
@@ -378,8 +359,9 @@ def test_reduce_columns_uses_the_same_reducers(engine):
         {"type": "Feature", "geometry": None, "properties": {"v": v, "zone": z, "w": w}}
         for v, z, w in [(1.5, 1, 1.0), (-2.0, 2, 0.5), (4.0, 1, 2.0), (3.0, 2, 1.0), (8.0, 1, 0.0)]
     ]
-    engine.store.put_table("records", {"type": "FeatureCollection", "features": features})
-    fc = ee.FeatureCollection("projects/local-project/assets/records")
+    records = engine.asset_id(f"{FOLDER}/records")
+    engine.store.put_table(records, {"type": "FeatureCollection", "features": features})
+    fc = ee.FeatureCollection(records)
     v = np.array([1.5, -2.0, 4.0, 3.0, 8.0])
     zone = np.array([1, 2, 1, 2, 1])
     w = np.array([1.0, 0.5, 2.0, 1.0, 0.0])

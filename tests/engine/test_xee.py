@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 import xarray as xr
 
+from gee_cscc.testing import cube_of
+
 # xee multiplies affine.Affine objects with ``*``, which affine >= 3.1 warns about.
 pytestmark = pytest.mark.filterwarnings("ignore:Use `@` matmul:PendingDeprecationWarning")
 
@@ -45,18 +47,8 @@ CUBE = np.array(
 
 
 def _cube_array() -> xr.DataArray:
-    h, w = CUBE.shape[1:]
-    a, _, c, _, e, f = TRANSFORM
-    return xr.DataArray(
-        CUBE,
-        dims=("year", "y", "x"),
-        coords={
-            "year": YEARS,
-            "y": f + e * (np.arange(h) + 0.5),
-            "x": c + a * (np.arange(w) + 0.5),
-        },
-        attrs={"crs": "EPSG:4326", "transform": TRANSFORM},
-    )
+    a, _, c, _, _, f = TRANSFORM
+    return cube_of(CUBE, YEARS, origin=(c, f), pixel_size=a, name=None, units=None)
 
 
 @pytest.fixture(scope="module")

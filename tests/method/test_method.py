@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pyproj
 import pytest
 import xarray as xr
 from scipy import stats
 
 from gee_cscc.config import Config
 from gee_cscc.method import regions_from_features, regions_from_image
+from gee_cscc.testing import cube_of, lonlat_cell_areas
 from gee_cscc.workflow.analyze import ALL, analyze
 
 # --- the synthetic case --------------------------------------------------------------------
@@ -52,9 +52,8 @@ def make_cube(years: list[int], seed: int = 7) -> np.ndarray:
 
 
 def to_dataarray(cube: np.ndarray, years: list[int]) -> xr.DataArray:
-    xs = X0 + RES * (np.arange(W) + 0.5)
-    ys = Y0 - RES * (np.arange(H) + 0.5)
-    return xr.DataArray(cube, dims=("year", "y", "x"), coords={"year": years, "y": ys, "x": xs})
+    """The cube on the grid of this case, located by its coordinates only."""
+    return cube_of(cube, years, origin=(X0, Y0), pixel_size=RES, crs=None, name=None, units=None)
 
 
 def region_features() -> dict:
@@ -83,19 +82,8 @@ def region_features() -> dict:
 
 
 def cell_areas() -> np.ndarray:
-    """Cell areas (m²) with pyproj.Geod; the edges along parallels are densified, since a
-    cell's north and south edges follow parallels, not geodesics."""
-    geod = pyproj.Geod(ellps="WGS84")
-    out = np.zeros((H, W))
-    k = 2000
-    along = np.linspace(X0, X0 + RES, k)
-    for r in range(H):
-        top, bottom = Y0 - r * RES, Y0 - (r + 1) * RES
-        lons = np.concatenate([along, along[::-1]])
-        lats = np.concatenate([np.full(k, bottom), np.full(k, top)])
-        area, _ = geod.polygon_area_perimeter(lons, lats)
-        out[r, :] = abs(area)
-    return out
+    """Cell areas (m²) on WGS84 by pyproj.Geod (:func:`gee_cscc.testing.lonlat_cell_areas`)."""
+    return lonlat_cell_areas((RES, 0.0, X0, 0.0, -RES, Y0), (H, W))
 
 
 def region_raster() -> np.ndarray:

@@ -8,12 +8,12 @@ import time
 import numpy as np
 import pytest
 import xarray as xr
-from pyproj import Geod
 from shapely.geometry import Point, shape
 
 from gee_cscc.demo.provinces import PROVINCE_ABBRS, load_provinces
 from gee_cscc.demo.synthetic import demo_npp, demo_regions
 from gee_cscc.errors import ConfigError
+from gee_cscc.testing import lonlat_cell_area
 
 # Wu et al. (2023), Table 1: CSCC and 2018 NPP, Tg C yr⁻¹ (Macau is not listed).
 TABLE1 = {
@@ -30,21 +30,13 @@ TABLE1 = {
 }  # fmt: skip
 PAPER_MEAN_CSCC = 658.59  # g C m⁻² yr⁻¹, paper §4.1
 
-GEOD = Geod(ellps="WGS84")
-
 
 def cell_area_m2(lat_centres: np.ndarray, res: float) -> np.ndarray:
     """Ellipsoidal area (m²) of one res × res cell per row, by pyproj.Geod on a polygon whose
     edges follow the parallels (densified so that geodesic edges hug them)."""
-    lons = np.linspace(0.0, res, 41)
-    out = []
-    for lat in lat_centres:
-        south, north = lat - res / 2, lat + res / 2
-        ring_lon = np.concatenate([lons, lons[::-1]])
-        ring_lat = np.concatenate([np.full(lons.size, south), np.full(lons.size, north)])
-        area, _ = GEOD.polygon_area_perimeter(ring_lon, ring_lat)
-        out.append(abs(area))
-    return np.asarray(out)
+    return np.asarray(
+        [lonlat_cell_area(0.0, lat - res / 2, res, lat + res / 2, n=41) for lat in lat_centres]
+    )
 
 
 def capacity_by_region(npp: xr.DataArray, regions: np.ndarray) -> dict:
