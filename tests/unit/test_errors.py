@@ -36,14 +36,6 @@ def test_ee_errors_context_manager_translates_and_keeps_the_cause():
         raise KeyError("not an Earth Engine error")
 
 
-def test_analyze_reports_engine_errors_as_gee_cscc_errors(engine):
-    from gee_cscc.config import Config
-    from gee_cscc.workflow.analyze import analyze
-
-    with pytest.raises(errors.InputError, match="not found"):
-        analyze("projects/local-project/assets/no/such/collection", Config())
-
-
 def test_public_surface():
     import gee_cscc
 
