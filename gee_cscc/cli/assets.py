@@ -10,7 +10,6 @@ from gee_cscc.cli.common import (
     Reporter,
     ee_errors_as_engine_error,
     engine_config,
-    engine_for,
     full_asset_id,
     no_wait_note,
     project_of,
@@ -19,6 +18,7 @@ from gee_cscc.cli.common import (
     year_span,
 )
 from gee_cscc.errors import InputError
+from gee_cscc.workflow.engines import connect
 from gee_cscc.workflow.export_run import UNITS
 
 # --- share ------------------------------------------------------------------------------------
@@ -44,7 +44,7 @@ def cmd_share(args: argparse.Namespace, report: Reporter) -> int:
         )
     cfg = engine_config(args)
     asset = full_asset_id(args.asset, project_of(cfg))
-    with engine_for(cfg, args.store, report):
+    with connect(cfg, args.store or None, report):
         if changing:
             changed = share_asset(
                 asset,
@@ -83,7 +83,7 @@ def cmd_upload(args: argparse.Namespace, report: Reporter) -> int:
             "--gcs-prefix gs://BUCKET/DIR."
         )
     asset = full_asset_id(args.asset, project_of(cfg))
-    with engine_for(cfg, args.store, report) as eng:
+    with connect(cfg, args.store or None, report) as eng:
         report(f"uploading {folder} to {asset}")
         result = upload_annual_geotiffs(
             folder,

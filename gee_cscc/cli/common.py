@@ -5,9 +5,8 @@ waiting on tasks and output.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import functools
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -49,15 +48,6 @@ def engine_config(args: argparse.Namespace, base: Any = None) -> Any:
     overrides = {"engine": getattr(args, "engine", None), "project": getattr(args, "project", None)}
     overrides = {k: v for k, v in overrides.items() if v is not None}
     return cfg.replace(**overrides) if overrides else cfg
-
-
-@contextlib.contextmanager
-def engine_for(cfg: Any, store: str | None, report: Reporter) -> Iterator[Any]:
-    """The local engine (started on ``store``) or None after ``ee.Initialize(project=…)``."""
-    from gee_cscc.workflow.engines import connect
-
-    with connect(cfg, store or None, report) as eng:
-        yield eng
 
 
 def project_of(cfg: Any) -> str:

@@ -16,7 +16,6 @@ from gee_cscc.cli.common import (
     destination_of,
     ee_errors_as_engine_error,
     engine_config,
-    engine_for,
     full_asset_id,
     no_wait_note,
     not_a_file,
@@ -26,6 +25,7 @@ from gee_cscc.cli.common import (
     year_span,
 )
 from gee_cscc.errors import InputError
+from gee_cscc.workflow.engines import connect
 from gee_cscc.workflow.export_run import UNITS, files_location, grid_export_options
 
 # --- export -----------------------------------------------------------------------------------
@@ -50,7 +50,7 @@ def cmd_export(args: argparse.Namespace, report: Reporter) -> int:
     npp_id = full_asset_id(str(npp), project)
     root = full_asset_id(args.asset_root or DEFAULT_ASSET_FOLDER, project)
 
-    with engine_for(cfg, store, report):
+    with connect(cfg, store or None, report):
         exported = export_run(
             npp_id,
             cfg,
@@ -131,7 +131,7 @@ def cmd_annualize(args: argparse.Namespace, report: Reporter) -> int:
     source = full_asset_id(args.composites, project)
     out_id = full_asset_id(args.asset, project) if args.asset else None
     manifest = TaskManifest.in_dir(Path(args.out or DEFAULT_EXPORT_OUT))
-    with engine_for(cfg, args.store, report):
+    with connect(cfg, args.store or None, report):
         composites = ee.ImageCollection(source)
         report(f"checking the composites of {source}")
         annual = annualize(
