@@ -65,7 +65,7 @@ def full_asset_id(asset_id: str, project: str) -> str:
 
 
 def not_a_file(value: str, what: str) -> None:
-    from gee_cscc.workflow.inputs import is_local_path
+    from gee_cscc.workflow.readers import is_local_path
 
     if is_local_path(value):
         raise InputError(
