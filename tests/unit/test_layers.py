@@ -12,11 +12,9 @@ deferred import hides is still wrong. These tests run no package code.
 
 from __future__ import annotations
 
-import ast
-from graphlib import CycleError, TopologicalSorter
-from pathlib import Path
+from import_graph import MODULES, cycle, graph
+from import_graph import package_imports as imports
 
-ROOT = Path(__file__).resolve().parents[2] / "gee_cscc"
 MAX_LINES = 500
 
 #: Each layer and the layers it may import (besides itself).
@@ -37,14 +35,6 @@ ALLOWED: dict[str, set[str]] = {
 }
 
 
-def module_name(path: Path) -> str:
-    parts = path.relative_to(ROOT.parent).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
-
-
-MODULES = {module_name(p): p for p in sorted(ROOT.rglob("*.py"))}
-
-
 #: Every layer but the engine may import the version and the error types.
 for _name, _allowed in ALLOWED.items():
     if _name not in ("engine", "version"):
@@ -54,34 +44,6 @@ for _name, _allowed in ALLOWED.items():
 def layer(module: str) -> str:
     parts = module.split(".")
     return parts[1] if len(parts) > 1 else ""
-
-
-def imports(name: str, path: Path) -> list[tuple[str, str | None]]:
-    """``(module, name or None)`` for every import of a module that names gee_cscc."""
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    out: list[tuple[str, str | None]] = []
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            out += [(a.name, None) for a in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                parts = package.split(".")
-                target = ".".join(
-                    parts[: len(parts) - node.level + 1] + ([node.module] if node.module else [])
-                )
-            else:
-                target = node.module or ""
-            for alias in node.names:
-                sub = f"{target}.{alias.name}"
-                out.append((sub, None) if sub in MODULES else (target, alias.name))
-    return [(m, n) for m, n in out if m == "gee_cscc" or m.startswith("gee_cscc.")]
-
-
-def graph() -> dict[str, set[str]]:
-    return {
-        name: {m for m, _ in imports(name, path) if m in MODULES and m != name}
-        for name, path in MODULES.items()
-    }
 
 
 def wrong_way(g: dict[str, set[str]]) -> list[str]:
@@ -96,14 +58,6 @@ def wrong_way(g: dict[str, set[str]]) -> list[str]:
             if there not in ALLOWED[here]:
                 bad.append(f"{name} -> {dep}")
     return sorted(bad)
-
-
-def cycle(g: dict[str, set[str]]) -> list[str] | None:
-    try:
-        tuple(TopologicalSorter(g).static_order())
-    except CycleError as exc:
-        return list(exc.args[1])
-    return None
 
 
 def test_every_module_belongs_to_a_known_layer():
