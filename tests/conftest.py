@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
 from collections.abc import Callable, Iterator
+from types import SimpleNamespace
 
 import pytest
 
@@ -87,3 +89,26 @@ class _AssetIds:
     def root(self) -> str:
         """The id of the test's folder (it may not exist yet)."""
         return self.engine.asset_id(self.folder)
+
+
+@pytest.fixture
+def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[SimpleNamespace]:
+    """Hold the local engine's image exports before their first tile until released.
+
+    ``gate.entered`` is set when an export reaches its first tile; ``gate.release.set()``
+    lets it go on (it is released at teardown in any case).
+    """
+    from gee_cscc.engine.batch import image_exports
+
+    release = threading.Event()
+    entered = threading.Event()
+    original = image_exports._windows
+
+    def gated(grid_):
+        entered.set()
+        release.wait(20)
+        yield from original(grid_)
+
+    monkeypatch.setattr(image_exports, "_windows", gated)
+    yield SimpleNamespace(release=release, entered=entered)
+    release.set()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import threading
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
@@ -21,7 +20,6 @@ import xarray as xr
 
 import gee_cscc
 from gee_cscc import cloud as export
-from gee_cscc.engine.batch import image_exports as engine_exports
 from gee_cscc.errors import ExportError, InputError
 from gee_cscc.testing import assert_pixels_equal, compute_pixels, grid
 
@@ -59,23 +57,6 @@ def stored(engine, tmp_asset):
     asset = tmp_asset("src")
     engine.store.put_image(asset, image_array(A))
     return asset
-
-
-@pytest.fixture
-def gate(monkeypatch):
-    """Hold image exports in the engine before their first tile until released."""
-    release = threading.Event()
-    entered = threading.Event()
-    original = engine_exports._windows
-
-    def gated(grid_):
-        entered.set()
-        release.wait(20)
-        yield from original(grid_)
-
-    monkeypatch.setattr(engine_exports, "_windows", gated)
-    yield SimpleNamespace(release=release, entered=entered)
-    release.set()
 
 
 def set_property(asset_id: str, key: str, value) -> None:

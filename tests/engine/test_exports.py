@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import csv
 import json
-import threading
 import time
 import uuid
 from pathlib import Path
-from types import SimpleNamespace
 
 import ee
 import numpy as np
@@ -22,7 +20,6 @@ import pytest
 import rasterio
 import xarray as xr
 
-from gee_cscc.engine.batch import image_exports as exports
 from gee_cscc.testing import assert_pixels_equal, compute_pixels, grid
 
 NAN = np.nan
@@ -86,23 +83,6 @@ def stored(engine, tmp_asset):
 def names():
     """Unique Drive folders / bucket prefixes for one test."""
     return f"t{uuid.uuid4().hex[:10]}"
-
-
-@pytest.fixture
-def gate(monkeypatch):
-    """Hold image exports before their first tile until ``gate.release`` is set."""
-    release = threading.Event()
-    entered = threading.Event()
-    original = exports._windows
-
-    def gated(grid_):
-        entered.set()
-        release.wait(20)
-        yield from original(grid_)
-
-    monkeypatch.setattr(exports, "_windows", gated)
-    yield SimpleNamespace(release=release, entered=entered)
-    release.set()
 
 
 # --- image → asset -----------------------------------------------------------------------
