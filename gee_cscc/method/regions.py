@@ -138,11 +138,14 @@ def regions_from_image(
     return Regions(img, {int(i): names.get(int(i), str(int(i))) for i in sorted(ids)}, source)
 
 
-def grouped_sums(bands: Any, n_bands: int, regions: Regions, grid: GridSpec) -> Any:
+def grouped_sums(
+    bands: Any, n_bands: int, regions: Regions, grid: GridSpec, *, tile_scale: float | None = None
+) -> Any:
     """Unweighted sums of every band per region id, server-side.
 
     ``bands`` has ``n_bands`` bands. Masked pixels of ``bands`` must be unmasked (to 0) by the caller; the region band is
-    never masked, so each group gets every pixel of its region exactly once.
+    never masked, so each group gets every pixel of its region exactly once. ``tile_scale``
+    is ``reduceRegion``'s ``tileScale`` (smaller tiles, less memory per tile; same sums).
 
     Returns
     -------
@@ -156,7 +159,12 @@ def grouped_sums(bands: Any, n_bands: int, regions: Regions, grid: GridSpec) -> 
         .repeat(n_bands)
         .group(groupField=n_bands, groupName=REGION_BAND)
     )
+    extra = {"tileScale": float(tile_scale)} if tile_scale else {}
     result = stacked.reduceRegion(
-        reducer=reducer, geometry=grid.region(), maxPixels=MAX_PIXELS, **grid.reduce_args()
+        reducer=reducer,
+        geometry=grid.region(),
+        maxPixels=MAX_PIXELS,
+        **grid.reduce_args(),
+        **extra,
     )
     return ee.List(result.get("groups"))

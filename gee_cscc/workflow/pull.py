@@ -23,17 +23,24 @@ from gee_cscc.method.regions import REGION_BAND, Regions, grouped_sums
 from gee_cscc.stats.run_tables import ALL_ID
 
 __all__ = [
+    "PULL_RETRIES",
     "open_image",
     "open_collection",
     "open_layers",
     "count_maintenance",
+    "counts_from_sums",
+    "maintenance_count_bands",
     "maintenance_counts_server",
     "region_sums",
+    "sums_frame",
 ]
 
 
-#: Retries of each xee pixel request (xee retries every EEException, even a 400).
-_GETITEM = {"max_retries": 2, "initial_delay": 200}
+#: Retries of each xee pixel request: xee's own defaults (``xee.ext.EarthEngineStore.
+#: GETITEM_KWARGS``: 6 retries, exponential back-off from 500 ms, about 30 s in all), so a
+#: transient 429/5xx or a busy server does not discard a pull of thousands of tiles. xee
+#: retries every ``EEException``; the ``ee`` client retries 429 and 5xx on top of that.
+PULL_RETRIES = {"max_retries": 6, "initial_delay": 500}
 
 
 def _open(collection: Any, grid: GridSpec, **kwargs: Any) -> xr.Dataset:
@@ -43,7 +50,7 @@ def _open(collection: Any, grid: GridSpec, **kwargs: Any) -> xr.Dataset:
         crs=grid.crs,
         crs_transform=grid.transform,
         shape_2d=grid.shape_2d,
-        getitem_kwargs=_GETITEM,
+        getitem_kwargs=PULL_RETRIES,
         **kwargs,
     )
     x, y = (None, None)
@@ -108,14 +115,28 @@ def open_layers(layers: dict[str, Any], grid: GridSpec) -> xr.Dataset:
 
 
 def region_sums(
-    bands: Any, band_names: Sequence[str], regions: Regions, grid: GridSpec
+    bands: Any,
+    band_names: Sequence[str],
+    regions: Regions,
+    grid: GridSpec,
+    *,
+    tile_scale: float | None = None,
 ) -> pd.DataFrame:
     """Grouped unweighted sums of ``bands`` per region id (0 = outside every region).
 
     Returns a DataFrame indexed by region id with one column per band name; every id in
     ``regions.names`` and 0 is present (zeros where the region has no pixels).
     """
-    groups = grouped_sums(bands, len(band_names), regions, grid).getInfo() or []
+    groups = grouped_sums(bands, len(band_names), regions, grid, tile_scale=tile_scale)
+    return sums_frame(groups.getInfo() or [], band_names, regions)
+
+
+def sums_frame(groups: Sequence[dict], band_names: Sequence[str], regions: Regions) -> pd.DataFrame:
+    """The grouped sums ``[{"region": id, "sum": [...]}, ...]`` as a DataFrame by region id.
+
+    Every id in ``regions.names`` and 0 is present (zeros where a region has no pixels);
+    one column per band name, in order.
+    """
     rows = {}
     for g in groups:
         rid = int(g[REGION_BAND])
@@ -161,10 +182,13 @@ def count_maintenance(
     return pd.DataFrame(rows, columns=["region_id", "year", "n_pos", "n_neg"])
 
 
-def maintenance_counts_server(
-    maintenance: Any, years: Sequence[int], regions: Regions, grid: GridSpec
-) -> pd.DataFrame:
-    """The same counts as :func:`count_maintenance`, as one grouped reduction server-side."""
+def maintenance_count_bands(maintenance: Any, years: Sequence[int]) -> tuple[Any, list[str]]:
+    """The 0/1 bands whose grouped sums count maintained cells (METHOD.md §4).
+
+    For each evaluation year, ``pos_{year}`` is 1 where the surface P is +1 and
+    ``neg_{year}`` 1 where it is -1, 0 elsewhere (never masked). Returns the image and its
+    band names.
+    """
     col = ee.ImageCollection(maintenance)
     bands = []
     names = []
@@ -173,7 +197,12 @@ def maintenance_counts_server(
         bands.append(p.eq(1).unmask(0, False).rename(f"pos_{y}"))
         bands.append(p.eq(-1).unmask(0, False).rename(f"neg_{y}"))
         names += [f"pos_{y}", f"neg_{y}"]
-    sums = region_sums(ee.Image.cat(bands), names, regions, grid)
+    return ee.Image.cat(bands), names
+
+
+def counts_from_sums(sums: pd.DataFrame, years: Sequence[int], regions: Regions) -> pd.DataFrame:
+    """Maintenance counts (``region_id, year, n_pos, n_neg``) from grouped sums of
+    :func:`maintenance_count_bands`; :data:`ALL_ID` rows count the whole area."""
     rows = []
     for y in years:
         total_pos = int(round(sums[f"pos_{y}"].sum()))
@@ -189,3 +218,11 @@ def maintenance_counts_server(
                 )
             )
     return pd.DataFrame(rows, columns=["region_id", "year", "n_pos", "n_neg"])
+
+
+def maintenance_counts_server(
+    maintenance: Any, years: Sequence[int], regions: Regions, grid: GridSpec
+) -> pd.DataFrame:
+    """The same counts as :func:`count_maintenance`, as one grouped reduction server-side."""
+    image, names = maintenance_count_bands(maintenance, years)
+    return counts_from_sums(region_sums(image, names, regions, grid), years, regions)
