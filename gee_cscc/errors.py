@@ -15,7 +15,9 @@ __all__ = [
     "TooManyRequests",
     "InvalidArgument",
     "ExportError",
+    "ResumeMismatch",
     "FitError",
+    "LIMIT_HINT",
     "from_ee_exception",
     "ee_errors",
 ]
@@ -69,6 +71,10 @@ class ExportError(GeeCsccError):
     """An export task failed or could not be started; the message names the task."""
 
 
+class ResumeMismatch(ExportError):
+    """OUT records tasks of another configuration, inputs or grid; nothing was resumed."""
+
+
 class FitError(GeeCsccError):
     """A decay fit could not be computed for a reason other than the data's shape."""
 
@@ -83,7 +89,15 @@ _PATTERNS: tuple[tuple[type[EngineError], tuple[str, ...]], ...] = (
 )
 
 
-def from_ee_exception(exc: BaseException, *, context: str = "") -> EngineError:
+#: What to try when Earth Engine refuses interactive work for its size (time, memory,
+#: concurrency): export tasks have none of those limits.
+LIMIT_HINT = "try --mode batch, a coarser --scale or a larger --tile-scale"
+
+#: The errors of work too large for an interactive request.
+_LIMIT_ERRORS = (MemoryLimitExceeded, ComputeTimeout, TooManyRequests)
+
+
+def from_ee_exception(exc: BaseException, *, context: str = "", hint: str = "") -> EngineError:
     """The gee_cscc error type for an ``ee.EEException`` (told apart by its message).
 
     Parameters
@@ -92,6 +106,9 @@ def from_ee_exception(exc: BaseException, *, context: str = "") -> EngineError:
         The exception the ``ee`` client raised.
     context
         What was being computed ("region sums", …); it prefixes the message.
+    hint
+        What to do, appended to a memory, timeout or too-many-requests error (e.g.
+        :data:`LIMIT_HINT`).
     """
     message = str(exc).strip() or type(exc).__name__
     lowered = message.lower()
@@ -101,6 +118,8 @@ def from_ee_exception(exc: BaseException, *, context: str = "") -> EngineError:
             cls = candidate
             break
     text = f"{context}: {message}" if context else message
+    if hint and cls in _LIMIT_ERRORS:
+        text = f"{text.rstrip()} ({hint})"
     err = cls(text)
     err.__cause__ = exc
     return err
@@ -109,11 +128,13 @@ def from_ee_exception(exc: BaseException, *, context: str = "") -> EngineError:
 class ee_errors:  # noqa: N801 (used as a context manager, like contextlib's)
     """Re-raise ``ee.EEException`` as the matching :class:`EngineError` subclass.
 
-    ``with ee_errors("region sums"): ...getInfo()``
+    ``with ee_errors("region sums", hint=LIMIT_HINT): ...getInfo()``; ``hint`` is added to
+    memory, timeout and too-many-requests errors (see :func:`from_ee_exception`).
     """
 
-    def __init__(self, context: str = "") -> None:
+    def __init__(self, context: str = "", *, hint: str = "") -> None:
         self.context = context
+        self.hint = hint
 
     def __enter__(self) -> ee_errors:
         return self
@@ -124,5 +145,5 @@ class ee_errors:  # noqa: N801 (used as a context manager, like contextlib's)
         import ee
 
         if isinstance(exc, ee.EEException):
-            raise from_ee_exception(exc, context=self.context) from exc
+            raise from_ee_exception(exc, context=self.context, hint=self.hint) from exc
         return False
