@@ -22,6 +22,7 @@ the paper's defaults; TOML has no null, so an optional field is unset by leaving
     offset = 0.0
     composite_unit = "per_day"   # "per_day" | "per_composite"
     vca_min_mean = 0.0           # VCA: mean NPP over the run must be > this
+    max_abs_npp = 10000.0        # |NPP| above this (g C m⁻² yr⁻¹) is refused as implausible
     # landcover_mask = "projects/my-project/assets/vegetation_mask"
 
     [trend]                      # METHOD.md §3
@@ -78,6 +79,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "offset",
         "composite_unit",
         "vca_min_mean",
+        "max_abs_npp",
         "landcover_mask",
     ),
     "trend": ("trend", "alpha", "alpha_strict", "zero_slope_tolerance"),
@@ -125,6 +127,10 @@ class Config:
     vca_min_mean : float
         A cell is in the VCA only if its mean NPP over the run is strictly greater than
         this, in g C m⁻² yr⁻¹ (METHOD.md §1).
+    max_abs_npp : float
+        NPP whose absolute value exceeds this after scaling (g C m⁻² yr⁻¹; > 0) is refused
+        as physically implausible, naming the year and the number of cells (an undeclared
+        fill value such as 1e30 is the usual cause). Raise it to accept such values.
     landcover_mask : str or None
         Optional asset id of a land-cover mask ANDed into the VCA.
     trend : {"ols", "sen"}
@@ -168,6 +174,7 @@ class Config:
     offset: float = 0.0
     composite_unit: str = "per_day"
     vca_min_mean: float = 0.0
+    max_abs_npp: float = 10000.0
     landcover_mask: str | None = None
     trend: str = "ols"
     zero_slope_tolerance: float = 1e-6
@@ -220,6 +227,7 @@ class Config:
             _choice("composite_unit", self.composite_unit, _COMPOSITE_UNITS),
         )
         put("vca_min_mean", _number("vca_min_mean", self.vca_min_mean))
+        put("max_abs_npp", _number("max_abs_npp", self.max_abs_npp, positive=True))
         if self.landcover_mask is not None:
             put(
                 "landcover_mask",
