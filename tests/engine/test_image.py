@@ -1043,6 +1043,7 @@ def test_every_image_algorithm_has_a_test():
     }
     covered |= {"Image.visualize"}  # tested in test_maps.py (tiles, thumbnails)
     covered |= {"Image.blend"}  # tested in test_style_blend.py
+    covered |= {"Image.paint", "Image.reduceResolution"}  # tested in test_paint.py
     for name in registered - covered:
         alias = ALIASES.get(name.split(".", 1)[1])
         assert alias is not None, f"{name} has no test"

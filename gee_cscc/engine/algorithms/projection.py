@@ -9,6 +9,7 @@ from typing import Any
 from ..core.arguments import as_list, as_number, as_str, invalid_type
 from ..core.registry import algorithm
 from ..errors import EEError
+from ..raster.crs import EE_WKT, crs_wkt, is_wkt, pyproj_crs
 from ..raster.grid import METERS_PER_DEGREE, Projection
 
 __all__ = ["as_projection", "NOMINAL_METERS_PER_DEGREE"]
@@ -33,14 +34,22 @@ def _parse_transform_wkt(text: str) -> tuple[float, ...]:
 
 
 def _crs_from_wkt(text: str) -> str:
+    """The CRS string of a WKT: its EPSG code, a code of :data:`EE_WKT` it equals, or the
+    WKT itself (read Earth Engine's way, see :mod:`~gee_cscc.engine.raster.crs`)."""
     import pyproj
 
     try:
         crs = pyproj.CRS.from_wkt(text)
     except pyproj.exceptions.CRSError as exc:
         raise EEError(f"Projection: invalid crs WKT: {exc}") from None
-    auth = crs.to_authority()
-    return f"{auth[0]}:{auth[1]}" if auth else crs.to_wkt()
+    epsg = crs.to_epsg()
+    if epsg:
+        return f"EPSG:{epsg}"
+    fixed = pyproj_crs(text)
+    for code in EE_WKT:
+        if fixed.equals(pyproj_crs(code), ignore_axis_order=True):
+            return code
+    return text.strip()
 
 
 def as_projection(value: Any, algo: str, arg: str) -> Projection:
@@ -58,7 +67,7 @@ def projection(crs: Any, transform: Any = None, transformWkt: Any = None) -> Pro
         code = base.crs
     elif isinstance(crs, str):
         code = crs.strip()
-        if code.upper().startswith(("PROJCS", "GEOGCS", "PROJCRS", "GEOGCRS", "COMPD")):
+        if is_wkt(code):
             code = _crs_from_wkt(code)
         base = None
     else:
@@ -78,10 +87,8 @@ def projection(crs: Any, transform: Any = None, transformWkt: Any = None) -> Pro
     else:
         coeffs = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
     try:
-        import pyproj
-
-        pyproj.CRS.from_user_input(code)
-    except Exception:  # noqa: BLE001 (pyproj raises several types)
+        pyproj_crs(code)
+    except EEError:
         raise EEError(f"Projection: Invalid CRS: '{code}'.") from None
     return Projection(code, coeffs)
 
@@ -115,10 +122,9 @@ def projection_transform(projection: Any) -> str:
 
 @algorithm("Projection.wkt")
 def projection_wkt(projection: Any) -> str:
-    import pyproj
-
+    """The base CRS as WKT: Earth Engine's own text for codes PROJ lacks (``SR-ORG:6974``)."""
     p = as_projection(projection, "Projection.wkt", "projection")
-    return pyproj.CRS.from_user_input(p.crs).to_wkt("WKT1_GDAL")
+    return crs_wkt(p.crs)
 
 
 @algorithm("Projection.nominalScale")

@@ -18,6 +18,7 @@ import numpy as np
 from ..core.context import RequestContext
 from ..core.values import Band, Image, output_numpy_dtype
 from ..errors import EEError, UnimplementedError
+from ..raster.crs import file_crs
 from ..raster.grid import Grid
 from ..raster.reduction import compute_tiled
 from ..store.assets import AssetName, AssetStore
@@ -255,7 +256,7 @@ def _write_geotiff(
         "width": grid.width,
         "count": len(bands),
         "dtype": dtype.name,
-        "crs": grid.crs,
+        "crs": file_crs(grid.crs),
         "transform": Affine(*grid.transform),
         "nodata": nodata,
         "compress": "deflate",

@@ -386,10 +386,11 @@ class Geometry:
             source = source.crs
         if normalize_crs(source) == target:
             return shape
-        import pyproj
         import shapely
 
-        tf = pyproj.Transformer.from_crs(source, target, always_xy=True)
+        from ..raster.reproject import transformer
+
+        tf = transformer(normalize_crs(source), target)
         return shapely.transform(
             shape, lambda xy: np.column_stack(tf.transform(xy[:, 0], xy[:, 1]))
         )

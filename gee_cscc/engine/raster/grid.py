@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import math
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,7 +32,7 @@ def normalize_crs(crs: str) -> str:
     upper = text.upper()
     if upper in ("EPSG:4326", "WGS84", "CRS:84", "OGC:CRS84"):
         return "EPSG:4326"
-    if upper.startswith("EPSG:"):
+    if upper.startswith("EPSG:") or re.fullmatch(r"[A-Z][A-Z-]*:\d+", upper):
         return upper
     return text
 
@@ -40,9 +41,9 @@ def normalize_crs(crs: str) -> str:
 def _is_geographic(crs: str) -> bool:
     if crs == "EPSG:4326":
         return True
-    import pyproj
+    from .crs import pyproj_crs
 
-    return bool(pyproj.CRS.from_user_input(crs).is_geographic)
+    return bool(pyproj_crs(crs).is_geographic)
 
 
 @dataclass(frozen=True)

@@ -55,7 +55,9 @@ def transformer(source: str, target: str) -> Any:
     """A cached ``pyproj.Transformer`` from ``source`` to ``target`` (x/y = lon/lat order)."""
     import pyproj
 
-    return pyproj.Transformer.from_crs(source, target, always_xy=True)
+    from .crs import pyproj_crs
+
+    return pyproj.Transformer.from_crs(pyproj_crs(source), pyproj_crs(target), always_xy=True)
 
 
 @functools.lru_cache(maxsize=64)

@@ -62,9 +62,9 @@ def sample(
         return read_padded(reader, shape, row0, col0, grid.height, grid.width)
     xs, ys = grid.centres()
     if grid.crs != native.crs:
-        import pyproj
+        from .reproject import transformer
 
-        tf = pyproj.Transformer.from_crs(grid.crs, native.crs, always_xy=True)
+        tf = transformer(grid.crs, native.crs)
         xs, ys = tf.transform(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float))
     a, b, c, d, e, f = native.transform
     det = a * e - b * d

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import AlreadyExistsError, EEError
+from ..raster.crs import crs_code, file_crs
 from ..raster.grid import Projection
 from .conversions import as_geojson, image_arrays, with_name
 from .folder import AssetFolder, atomic_write_text
@@ -121,7 +122,7 @@ class AssetWriter(AssetFolder):
             "width": w,
             "count": len(bands),
             "dtype": dtype.name,
-            "crs": proj.crs,
+            "crs": file_crs(proj.crs),
             "transform": Affine(*proj.transform),
             "nodata": nodata,
             "compress": "deflate",
@@ -193,7 +194,7 @@ class AssetWriter(AssetFolder):
             count = src.count
             shape = (src.height, src.width)
             epsg = src.crs.to_epsg() if src.crs is not None else None
-            crs = f"EPSG:{epsg}" if epsg else (src.crs.to_string() if src.crs else "EPSG:4326")
+            crs = f"EPSG:{epsg}" if epsg else (crs_code(src.crs) if src.crs else "EPSG:4326")
             transform = tuple(src.transform)[:6]
             file_dtype = src.dtypes[0]
             descriptions = list(src.descriptions)

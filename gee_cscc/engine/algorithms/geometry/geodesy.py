@@ -73,9 +73,9 @@ def units_per_metre(crs: str | Projection) -> float:
 def _code_units_per_metre(code: str) -> float:
     if Projection(code).is_geographic:
         return 1.0 / METERS_PER_DEGREE
-    import pyproj
+    from ...raster.crs import pyproj_crs
 
-    axes = pyproj.CRS.from_user_input(code).axis_info
+    axes = pyproj_crs(code).axis_info
     return 1.0 / (axes[0].unit_conversion_factor if axes else 1.0)
 
 

@@ -59,9 +59,9 @@ def pixel_lon_lat() -> Image:
     def lonlat(grid: Grid, index: int) -> PixelData:
         xs, ys = grid.centres()
         if grid.crs != "EPSG:4326":
-            import pyproj
+            from ...raster.reproject import transformer
 
-            tf = pyproj.Transformer.from_crs(grid.crs, "EPSG:4326", always_xy=True)
+            tf = transformer(grid.crs, "EPSG:4326")
             xs, ys = tf.transform(np.asarray(xs, float), np.asarray(ys, float))
         return (np.asarray(xs, float) if index == 0 else np.asarray(ys, float)), True
 

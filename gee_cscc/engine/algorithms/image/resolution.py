@@ -1,0 +1,119 @@
+"""``Image.reduceResolution`` and ``Image.paint``: changing what a pixel stands for.
+
+``reduceResolution`` makes an image combine its input pixels when it is computed on a
+coarser grid (``reproject``, or the grid of a request): the coverage-weighted mean of
+:mod:`gee_cscc.engine.raster.aggregate`. ``paint`` burns the geometries of a feature
+collection into an image with the centre rule of :mod:`gee_cscc.engine.raster.rasterize`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ...core.registry import algorithm
+from ...core.values import Band, Feature, FeatureCollection, Image, PixelData
+from ...errors import EEError, UnimplementedError
+from ...raster.aggregate import coarsened_mean
+from ...raster.grid import Grid
+from ...raster.rasterize import centre_mask
+from ..reducer.tree import as_reducer
+
+__all__ = ["paint", "reduce_resolution"]
+
+
+@algorithm("Image.reduceResolution")
+def reduce_resolution(
+    image: Any,
+    reducer: Any,
+    bestEffort: bool = False,  # noqa: N803
+    maxPixels: int = 64,  # noqa: N803
+) -> Image:
+    """The image, coarsened by the reducer wherever it is computed on a coarser grid.
+
+    Only ``Reducer.mean`` is served (the coverage-weighted mean Earth Engine documents); on a
+    grid as fine as the input's or finer the input's own pixels are used.
+    """
+    what = "Image.reduceResolution"
+    if not isinstance(image, Image):
+        raise EEError(f"{what}: expected an Image, got {type(image).__name__}.")
+    r = as_reducer(reducer, what)
+    if r.name != "Reducer.mean":
+        raise UnimplementedError(f"{what} with {r.name}")
+    if bestEffort:
+        raise UnimplementedError(f"{what} with bestEffort")
+    bands = []
+    for band in image.bands:
+        native = band.projection
+        if native is None:
+            raise EEError(
+                f"{what}: band '{band.name}' has no fixed projection (it is a composite or a "
+                "constant); give it one with setDefaultProjection first."
+            )
+
+        def compute(grid: Grid, _b: Band = band, _p=native) -> PixelData:
+            if grid.projection.nominal_scale <= _p.nominal_scale * (1 + 1e-9):
+                return _b.compute(grid)
+            return coarsened_mean(_b.compute, _p, grid, int(maxPixels))
+
+        bands.append(
+            Band(band.name, compute, dtype="float64", projection=native, extent=band.extent)
+        )
+    return image.with_bands(bands)
+
+
+def _color(feature: Any, color: Any, index: int) -> float:
+    if isinstance(color, str):
+        props = getattr(feature, "properties", {}) or {}
+        value = props.get(color)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            name = props.get("system:index", index)
+            raise EEError(
+                f"Image.paint: Feature '{name}' has no numeric property '{color}' (got {value!r})."
+            )
+        return float(value)
+    if isinstance(color, bool) or not isinstance(color, (int, float)):
+        raise EEError(f"Image.paint: color must be a number or a property name, got {color!r}.")
+    return float(color)
+
+
+@algorithm("Image.paint")
+def paint(image: Any, featureCollection: Any, color: Any = 0, width: Any = None) -> Image:  # noqa: N803
+    """Every band of ``image`` with each feature's ``color`` where its geometry covers the
+    pixel centre; features later in the collection paint over earlier ones, and painted
+    pixels are unmasked. Outlines (``width``) are not served."""
+    if not isinstance(image, Image):
+        raise EEError(f"Image.paint: expected an Image, got {type(image).__name__}.")
+    if width is not None:
+        raise UnimplementedError("Image.paint with a line width")
+    if isinstance(featureCollection, Feature):
+        featureCollection = FeatureCollection([featureCollection])
+    if not isinstance(featureCollection, FeatureCollection):
+        raise EEError(
+            "Image.paint: featureCollection must be a FeatureCollection, got "
+            f"{type(featureCollection).__name__}."
+        )
+    items = [
+        (f.geometry, _color(f, color, i))
+        for i, f in enumerate(featureCollection.features)
+        if getattr(f, "geometry", None) is not None
+    ]
+    integral = all(float(v).is_integer() for _, v in items)
+    bands = []
+    for band in image.bands:
+
+        def compute(grid: Grid, _b: Band = band) -> PixelData:
+            values, mask = _b.compute(grid)
+            values = np.array(values, dtype=np.float64)
+            mask = np.array(mask, dtype=bool)
+            for geometry, value in items:
+                inside = centre_mask(geometry, grid)
+                values[inside] = value
+                mask |= inside
+            return values, mask
+
+        is_int = np.issubdtype(np.dtype(band.dtype), np.integer)
+        dtype = band.dtype if integral and is_int else "float64"
+        bands.append(band.replace(fn=compute, dtype=dtype))
+    return image.with_bands(bands)

@@ -1,0 +1,189 @@
+"""Coarsening with a reducer: the pixels of ``Image.reduceResolution``.
+
+Earth Engine's documented rule (``ee.Image.reduceResolution``): every input pixel that meets
+an output pixel is an input of the reducer, with the weight *input mask × fraction of the
+output pixel covered by the input pixel*; at most ``maxPixels`` input pixels may meet one
+output pixel. For the mean this is the coverage-weighted mean of the unmasked input pixels::
+
+    out[p] = Σ_q w[p, q] · v[q] / Σ_q w[p, q],   w[p, q] = m[q] · |p ∩ q| / |p|
+
+An output pixel is unmasked where some unmasked input pixel covers part of it
+(``Σ_q w[p, q] > 0``). Earth Engine also keeps that sum as a fractional mask; the local
+engine's masks are binary, which every unweighted reduction reads the same way.
+
+Coverage fractions are exact (products of 1-D interval overlaps) when the output grid is in
+the input's CRS and both are north-up. In another CRS each output pixel is cut into an
+``n × n`` lattice of sub-pixels (``n`` = 4 per input pixel across, at most 64) and a
+sub-pixel counts for the input pixel its centre falls in: the fractions are then the
+fraction of those sub-pixel centres.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from ..errors import EEError
+from .grid import Grid, Projection
+
+__all__ = ["coarsened_mean", "inputs_per_output_pixel"]
+
+PixelData = tuple[np.ndarray, np.ndarray]
+Reader = Callable[[Grid], PixelData]
+
+#: Sub-pixels per input pixel across, and at most per output pixel across (other CRS).
+_SUBSAMPLE_PER_INPUT = 4
+_MAX_SUBSAMPLE = 64
+
+
+def _overlaps(out_edges: np.ndarray, in_edges: np.ndarray) -> np.ndarray:
+    """``(n_out, n_in)`` lengths of overlap between two sets of ascending intervals."""
+    lo = np.maximum(out_edges[:-1, None], in_edges[None, :-1])
+    hi = np.minimum(out_edges[1:, None], in_edges[None, 1:])
+    return np.clip(hi - lo, 0.0, None)
+
+
+def _aligned(grid: Grid, native: Projection) -> bool:
+    return (
+        grid.crs == native.crs
+        and grid.projection.is_axis_aligned()
+        and native.is_axis_aligned()
+        and grid.transform[0] > 0
+        and native.transform[0] > 0
+        and grid.transform[4] < 0
+        and native.transform[4] < 0
+    )
+
+
+def _native_window(grid: Grid, native: Projection) -> tuple[int, int, int, int]:
+    """``(row0, col0, h, w)`` of the native pixels that meet ``grid`` (same CRS, north up)."""
+    xmin, ymin, xmax, ymax = grid.bounds()
+    a, _, c, _, e, f = native.transform
+    eps = 1e-9
+    c0 = math.floor((xmin - c) / a + eps)
+    c1 = math.ceil((xmax - c) / a - eps)
+    r0 = math.floor((ymax - f) / e + eps)
+    r1 = math.ceil((ymin - f) / e - eps)
+    return r0, c0, max(r1 - r0, 0), max(c1 - c0, 0)
+
+
+def inputs_per_output_pixel(grid: Grid, native: Projection) -> int:
+    """The most input pixels of ``native`` that meet one output pixel of ``grid``."""
+    if _aligned(grid, native):
+        a, _, c, _, e, f = native.transform
+        ga, _, gc, _, ge, gf = grid.transform
+        rows = _count_touching(-gf, -ge, -f, -e, grid.height)
+        cols = _count_touching(gc, ga, c, a, grid.width)
+        return rows * cols
+    n = _subsamples(grid, native)
+    return n * n
+
+
+def _count_touching(o0: float, step: float, i0: float, istep: float, n: int) -> int:
+    """The most input intervals ``[i0 + k·istep, i0 + (k+1)·istep)`` that one output interval
+    ``[o0 + j·step, o0 + (j+1)·step)`` meets (both steps > 0)."""
+    starts = o0 + step * np.arange(max(n, 1))
+    k0 = np.floor((starts - i0) / istep + 1e-9)
+    k1 = np.ceil((starts + step - i0) / istep - 1e-9)
+    return int(np.max(k1 - k0))
+
+
+def _subsamples(grid: Grid, native: Projection) -> int:
+    ratio = grid.projection.nominal_scale / max(native.nominal_scale, 1e-300)
+    return int(min(_MAX_SUBSAMPLE, max(1, math.ceil(_SUBSAMPLE_PER_INPUT * ratio))))
+
+
+def coarsened_mean(read: Reader, native: Projection, grid: Grid, max_pixels: int) -> PixelData:
+    """The coverage-weighted mean of ``read``'s pixels of ``native`` on every pixel of ``grid``.
+
+    Parameters
+    ----------
+    read
+        ``read(window_grid) -> (values, mask)`` on windows of ``native``.
+    native
+        The input's projection.
+    grid
+        The output pixels.
+    max_pixels
+        ``maxPixels`` of ``reduceResolution``.
+
+    Raises
+    ------
+    EEError
+        More than ``max_pixels`` input pixels meet one output pixel.
+    """
+    need = inputs_per_output_pixel(grid, native)
+    if need > max_pixels:
+        raise EEError(
+            f"Image.reduceResolution: Too many input pixels per output pixel. Need {need}, "
+            f"but only {max_pixels} allowed (maxPixels)."
+        )
+    if grid.size == 0:
+        return np.zeros(grid.shape), np.zeros(grid.shape, bool)
+    if _aligned(grid, native):
+        return _aligned_mean(read, native, grid)
+    return _lattice_mean(read, native, grid)
+
+
+def _aligned_mean(read: Reader, native: Projection, grid: Grid) -> PixelData:
+    r0, c0, h, w = _native_window(grid, native)
+    window = Grid(native, (0, 0)).window(r0, c0, h, w)
+    values, mask = read(window)
+    a, _, c, _, e, f = native.transform
+    ga, _, gc, _, ge, gf = grid.transform
+    # Distances measured down (rows) and right (columns) from each grid's origin.
+    in_x = c + a * (c0 + np.arange(w + 1))
+    out_x = gc + ga * np.arange(grid.width + 1)
+    in_y = -(f + e * (r0 + np.arange(h + 1)))
+    out_y = -(gf + ge * np.arange(grid.height + 1))
+    wx = _overlaps(out_x, in_x) / abs(ga)  # (W, w): fraction of the output width
+    wy = _overlaps(out_y, in_y) / abs(ge)  # (H, h)
+    m = mask.astype(np.float64)
+    v = np.where(mask, values, 0.0)
+    weight = wy @ m @ wx.T
+    total = wy @ (v * m) @ wx.T
+    ok = weight > 0
+    out = np.zeros(grid.shape)
+    np.divide(total, weight, out=out, where=ok)
+    return out, ok
+
+
+def _lattice_mean(read: Reader, native: Projection, grid: Grid) -> PixelData:
+    from .reproject import transformer
+
+    n = _subsamples(grid, native)
+    fine_t = list(grid.transform)
+    fine_t[0] /= n
+    fine_t[1] /= n
+    fine_t[3] /= n
+    fine_t[4] /= n
+    fine = Grid(Projection(grid.crs, tuple(fine_t)), (grid.height * n, grid.width * n))
+    xs, ys = fine.centres()
+    xs, ys = np.asarray(xs, float), np.asarray(ys, float)
+    if fine.crs != native.crs:
+        xs, ys = transformer(fine.crs, native.crs).transform(xs, ys)
+        xs, ys = np.asarray(xs, float), np.asarray(ys, float)
+    a, b, c, d, e, f = native.transform
+    det = a * e - b * d
+    cols = np.floor((e * (xs - c) - b * (ys - f)) / det)
+    rows = np.floor((-d * (xs - c) + a * (ys - f)) / det)
+    finite = np.isfinite(cols) & np.isfinite(rows)
+    if not finite.any():
+        return np.zeros(grid.shape), np.zeros(grid.shape, bool)
+    cols = np.where(finite, cols, 0).astype(np.int64)
+    rows = np.where(finite, rows, 0).astype(np.int64)
+    r0, c0 = int(rows[finite].min()), int(cols[finite].min())
+    h = int(rows[finite].max()) - r0 + 1
+    w = int(cols[finite].max()) - c0 + 1
+    values, mask = read(Grid(native, (0, 0)).window(r0, c0, h, w))
+    sub_m = finite & mask[rows - r0, cols - c0]
+    sub_v = np.where(sub_m, values[rows - r0, cols - c0], 0.0)
+    shape4 = (grid.height, n, grid.width, n)
+    weight = sub_m.reshape(shape4).sum(axis=(1, 3)).astype(np.float64)
+    total = sub_v.reshape(shape4).sum(axis=(1, 3))
+    ok = weight > 0
+    out = np.zeros(grid.shape)
+    np.divide(total, weight, out=out, where=ok)
+    return out, ok
