@@ -7,9 +7,9 @@ from typing import Any
 import ee
 import numpy as np
 
-from gee_cscc.method.trend import centred_year_band
-
 __all__ = [
+    "WINDOW_SUM_BANDS",
+    "window_sums",
     "window_slopes",
     "slope_surfaces",
     "maintenance_surfaces",
@@ -23,14 +23,61 @@ def evaluation_years(years: Any, reference_year: int) -> list[int]:
     return [int(y) for y in years if int(y) >= reference_year]
 
 
-def _year_millis(year: int) -> int:
-    import datetime as dt
+#: Bands of the running sums over a growing window (METHOD.md §4): the count of valid
+#: years ``n``, ``Σt``, ``Σy``, ``Σty`` and ``Σt²`` (t: centred year, y: shifted NPP).
+WINDOW_SUM_BANDS = ["n", "st", "sy", "sty", "stt"]
 
-    return int(dt.datetime(year, 1, 1, tzinfo=dt.timezone.utc).timestamp() * 1000)
+
+def window_sums(npp: Any, years: Any) -> Any:
+    """Running (prefix) sums of the OLS fit over the growing windows ``t0 … t`` (eq. 7).
+
+    One ``ImageCollection.iterate`` over the years in order adds each year's terms to the
+    previous year's sums, so every window costs one image read and five additions instead
+    of a fresh fit over all its years: O(years) per pixel for all windows together.
+
+    Numerics: ``t = year − t̄`` with ``t̄`` the mean of all years, so ``n``, ``Σt`` and ``Σt²``
+    are exact in float64 (integers or multiples of ¼); ``y`` is NPP minus the cell's first-year
+    value (0 where that is masked), which leaves every slope unchanged and keeps
+    ``nΣty − ΣtΣy`` from cancelling NPP's level (the shifted-data form of the sums).
+    A year in which a cell is masked adds nothing to that cell's sums (``Reducer.linearFit``
+    skips it the same way); a mask is read as valid where it is > 0.
+
+    Returns
+    -------
+    ee.ImageCollection
+        One double image per year of ``years``, bands :data:`WINDOW_SUM_BANDS` (``n``
+        count, ``st`` years, ``sy`` g C m⁻² yr⁻¹, ``sty`` g C m⁻² yr⁻¹ × years, ``stt``
+        years²), properties ``year`` and ``system:time_start``.
+    """
+    years = sorted(int(y) for y in years)
+    centre = float(np.mean(years))
+    ordered = npp.sort("year")
+    shift = ee.Image(ordered.first()).select("npp").toDouble().unmask(0)
+    zero = ee.Image.constant([0.0] * len(WINDOW_SUM_BANDS)).toDouble()
+
+    def step(img: Any, acc: Any) -> Any:
+        acc = ee.List(acc)
+        img = ee.Image(img)
+        npp_band = img.select("npp")
+        t = ee.Number(img.get("year")).subtract(centre)
+        valid = npp_band.mask().gt(0).toDouble()
+        y = npp_band.toDouble().subtract(shift).unmask(0)
+        terms = ee.Image.cat(
+            [valid, valid.multiply(t), y, y.multiply(t), valid.multiply(t.multiply(t))]
+        ).rename(WINDOW_SUM_BANDS)
+        sums = terms.add(ee.Image(acc.get(-1)))
+        return acc.add(ee.Image(sums.copyProperties(img, ["year", "system:time_start"])))
+
+    sums = ee.List(ordered.iterate(step, ee.List([zero]))).slice(1)
+    return ee.ImageCollection.fromImages(sums)
 
 
 def window_slopes(npp: Any, years: Any, reference_year: int) -> Any:
     """``K_i``: the OLS slope of NPP over the growing window ``t0 … t_i`` (eq. 7).
+
+    From the running sums of :func:`window_sums`:
+    ``K_i = (nΣty − ΣtΣy) / (nΣt² − (Σt)²)``, the same slope as ``Reducer.linearFit``'s
+    ``scale`` over the window (masked where fewer than two years are valid).
 
     Returns
     -------
@@ -38,17 +85,17 @@ def window_slopes(npp: Any, years: Any, reference_year: int) -> Any:
         One image per evaluation year ``t_i``, band ``slope`` (g C m⁻² yr⁻²), properties
         ``year`` and ``system:time_start``.
     """
-    years = sorted(int(y) for y in years)
-    images = []
-    for ti in evaluation_years(years, reference_year):
-        window = [y for y in years if y <= ti]
-        centre = float(np.mean(window))
-        pairs = npp.filter(ee.Filter.lte("year", ti)).map(
-            lambda img, c=centre: centred_year_band(img, c).addBands(ee.Image(img).select("npp"))
-        )
-        k = pairs.reduce(ee.Reducer.linearFit()).select(["scale"], ["slope"])
-        images.append(k.set({"year": ti, "system:time_start": _year_millis(ti)}))
-    return ee.ImageCollection.fromImages(images)
+
+    def slope(img: Any) -> Any:
+        s = ee.Image(img)
+        n, st, sy, sty, stt = (s.select(b) for b in WINDOW_SUM_BANDS)
+        num = n.multiply(sty).subtract(st.multiply(sy))
+        den = n.multiply(stt).subtract(st.multiply(st))
+        k = num.divide(den).updateMask(den.gt(0)).rename("slope")
+        return ee.Image(k.copyProperties(s, ["year", "system:time_start"]))
+
+    sums = window_sums(npp, years)
+    return sums.filter(ee.Filter.gte("year", reference_year)).map(slope)
 
 
 def slope_surfaces(slopes: Any, vca: Any, *, tolerance: float = 1e-6) -> Any:
