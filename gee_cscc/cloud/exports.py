@@ -13,7 +13,9 @@ Two steps cover a run's exports::
 - **Idempotent**: an existing destination asset is skipped (logged, ``None`` returned)
   unless ``overwrite``; a task the manifest records as still running is waited on instead of
   started again; one that succeeded is not redone; failed or cancelled ones are restarted
-  (:mod:`gee_cscc.cloud.resume`).
+  (:mod:`gee_cscc.cloud.resume`). A manifest bound to a run (``manifest.bind_run``) also
+  stamps every exported asset with the run hash and refuses assets and tasks of another
+  run, so a changed configuration is never mistaken for a finished one.
 - **Provenance**: :func:`provenance` gives properties (package version, configuration,
   input asset ids) that :func:`export_image` sets on the image before exporting.
 
@@ -41,7 +43,12 @@ from gee_cscc.cloud.destinations import (
     destination_key,
     task_description,
 )
-from gee_cscc.cloud.resume import resume_action, start_task
+from gee_cscc.cloud.resume import (
+    effective_overwrite,
+    resume_action,
+    run_properties,
+    start_task,
+)
 from gee_cscc.cloud.tasks import TaskManifest
 from gee_cscc.errors import InputError
 from gee_cscc.version import __version__
@@ -210,6 +217,8 @@ def export_image(
     action, task = resume_action(manifest, key, asset_id, overwrite, destination)
     if action != "start":
         return task
+    overwrite = effective_overwrite(manifest, overwrite)
+    properties = run_properties(properties, manifest)
     if properties:
         image = image.set(dict(properties))
     params: dict[str, Any] = {
@@ -305,6 +314,8 @@ def export_table(
     action, task = resume_action(manifest, key, asset_id, overwrite, destination)
     if action != "start":
         return task
+    overwrite = effective_overwrite(manifest, overwrite)
+    properties = run_properties(properties, manifest)
     if properties:
         collection = collection.set(dict(properties))
     params: dict[str, Any] = {"collection": collection, "description": description}

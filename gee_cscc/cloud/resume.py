@@ -8,6 +8,12 @@ became of the task recorded for its destination key in an earlier run:
 - ``COMPLETED`` (and, for an asset, the asset still exists), unless ``overwrite``: ``"skip"``;
 - with nothing recorded, an existing destination asset is skipped unless ``overwrite``.
 
+For a manifest bound to a run (:meth:`~gee_cscc.cloud.tasks.TaskManifest.bind_run`), an
+asset is skipped only if it carries the same run hash (property
+:data:`~gee_cscc.cloud.tasks.RUN_HASH_PROPERTY`): an asset of another configuration, or of
+unknown origin, is refused with :class:`~gee_cscc.errors.ResumeMismatch` (a restarted run
+replaces it). A restarted manifest (``manifest.replace``) redoes every destination.
+
 :func:`start_task` starts a task and records it in the manifest so that the next run can
 resume it. Records go to the logger of :mod:`gee_cscc.cloud.exports`.
 """
@@ -20,11 +26,10 @@ from typing import Any
 
 import ee
 
-from gee_cscc.cloud.assets import asset_exists
-from gee_cscc.cloud.tasks import TaskManifest, task_status
-from gee_cscc.errors import ExportError
+from gee_cscc.cloud.tasks import RUN_HASH_PROPERTY, TaskManifest, task_status
+from gee_cscc.errors import ExportError, ResumeMismatch
 
-__all__ = ["resume_action", "start_task"]
+__all__ = ["effective_overwrite", "resume_action", "run_properties", "start_task"]
 
 #: The records of every export module go to the logger of :mod:`gee_cscc.cloud.exports`.
 log = logging.getLogger("gee_cscc.cloud.exports")
@@ -38,6 +43,36 @@ def _reattach(entry: Mapping[str, Any]) -> Any:
         ee.batch.Task.State.RUNNING,
         {"description": entry.get("description", "")},
         entry.get("name"),
+    )
+
+
+def _asset_info(asset_id: str | None) -> dict | None:
+    """The asset's metadata (``ee.data.getAsset``), or None when it does not exist."""
+    if not asset_id:
+        return None
+    try:
+        return ee.data.getAsset(asset_id)
+    except ee.EEException as exc:
+        text = str(exc).lower()
+        if "not found" in text or "does not exist" in text:
+            return None
+        raise ExportError(f"Cannot look up asset '{asset_id}': {exc}") from exc
+
+
+def _same_run(info: dict, manifest: TaskManifest | None, asset_id: str) -> bool:
+    """Whether an existing asset may be kept for this run (raises when it may not).
+
+    Without a bound manifest every existing asset is kept (the library's plain resume).
+    """
+    if manifest is None or manifest.run_hash is None:
+        return True
+    recorded = (info.get("properties") or {}).get(RUN_HASH_PROPERTY)
+    if recorded == manifest.run_hash:
+        return True
+    origin = f"run {str(recorded)[:12]}" if recorded else "an unknown run (no run hash)"
+    raise ResumeMismatch(
+        f"Asset {asset_id} exists from {origin}, not this configuration, inputs and grid "
+        f"(run {manifest.run_hash[:12]}); it is not reused: {manifest.hint}."
     )
 
 
@@ -63,8 +98,12 @@ def _resume(
         log.info("%s: task %s is still %s; waiting on it", key, entry["id"], state)
         return "wait", _reattach(entry)
     if state == "COMPLETED" and not overwrite:
-        if destination == "asset" and not asset_exists(key.split(":", 1)[1]):
-            return "start", None
+        if destination == "asset":
+            asset_id = key.split(":", 1)[1]
+            info = _asset_info(asset_id)
+            if info is None:
+                return "start", None
+            _same_run(info, manifest, asset_id)
         log.info("%s: done in an earlier run (task %s); skipped", key, entry["id"])
         return "skip", None
     return "start", None
@@ -80,13 +119,37 @@ def resume_action(
     """What to do with an export to ``key``: ``("start" | "skip" | "wait", task or None)``.
 
     The manifest's verdict (:func:`_resume`), and ``skip`` for an existing destination asset
-    (unless ``overwrite``); the task is one reattached to a running task for ``wait``.
+    (unless ``overwrite``, or the manifest restarted); the task is one reattached to a
+    running task for ``wait``.
+
+    Raises
+    ------
+    ResumeMismatch
+        The destination asset exists from another run (bound manifests only).
     """
+    overwrite = overwrite or (manifest is not None and manifest.replace)
     action, task = _resume(manifest, key, overwrite=overwrite, destination=destination)
-    if action == "start" and destination == "asset" and not overwrite and asset_exists(asset_id):
-        log.info("asset %s exists; skipped (use overwrite to replace it)", asset_id)
-        return "skip", None
+    if action == "start" and destination == "asset" and not overwrite:
+        info = _asset_info(asset_id)
+        if info is not None and _same_run(info, manifest, asset_id):
+            log.info("asset %s exists; skipped (use overwrite to replace it)", asset_id)
+            return "skip", None
     return action, task
+
+
+def effective_overwrite(manifest: TaskManifest | None, overwrite: bool) -> bool:
+    """``overwrite``, or True when the manifest restarted its run (every destination redone)."""
+    return overwrite or (manifest is not None and manifest.replace)
+
+
+def run_properties(
+    properties: Mapping[str, Any] | None, manifest: TaskManifest | None
+) -> dict[str, Any]:
+    """``properties`` plus the manifest's run hash (when bound), for an exported asset."""
+    props = dict(properties or {})
+    if manifest is not None and manifest.run_hash is not None:
+        props[RUN_HASH_PROPERTY] = manifest.run_hash
+    return props
 
 
 def start_task(

@@ -4,11 +4,18 @@
 resumes instead of restarting (see :mod:`gee_cscc.cloud.exports`); :func:`wait_for_tasks` polls
 tasks until they finish, with a progress line (:class:`StderrProgress`) and an offer to
 cancel them on Ctrl-C.
+
+A manifest can be bound to one run (:meth:`TaskManifest.bind_run`): a hash of everything
+that decides the exported values (:func:`run_hash` of the configuration, the inputs and the
+grid). Every task is recorded with it, and a manifest holding tasks of another hash is
+refused (:class:`~gee_cscc.errors.ResumeMismatch`) unless the run restarts, so a changed
+configuration is never "resumed" from the tasks of an old one.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import logging
 import os
@@ -21,16 +28,24 @@ from typing import Any
 
 import ee
 
-from gee_cscc.errors import ExportError
+from gee_cscc.errors import ExportError, ResumeMismatch
 
 __all__ = [
     "ACTIVE_STATES",
     "DONE_STATES",
+    "RUN_HASH_PROPERTY",
     "StderrProgress",
     "TaskManifest",
+    "run_hash",
+    "status_line",
     "task_status",
     "wait_for_tasks",
 ]
+
+#: The asset property holding the run hash of an export (see :meth:`TaskManifest.bind_run`).
+RUN_HASH_PROPERTY = "gee_cscc_run_hash"
+#: What to do when a manifest holds another run's tasks (``gee-cscc run``'s wording).
+RESTART_HINT = "rerun with --restart to redo them, or give a new --out"
 
 #: The records of every export module go to the logger of :mod:`gee_cscc.cloud.exports`.
 log = logging.getLogger("gee_cscc.cloud.exports")
@@ -69,12 +84,68 @@ class TaskManifest:
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
         self._entries: dict[str, dict[str, Any]] = {}
+        #: The run this manifest is bound to (:meth:`bind_run`), or None.
+        self.run_hash: str | None = None
+        #: What the run is, in a few words, kept beside its hash (for a reader of the file).
+        self.run_identity: dict[str, Any] | None = None
+        #: True after a restart: every destination is redone (assets overwritten).
+        self.replace = False
+        #: What a refusal tells the user to do.
+        self.hint = RESTART_HINT
         if self.path.is_file():
             try:
                 data = json.loads(self.path.read_text())
             except (OSError, json.JSONDecodeError) as exc:
                 raise ExportError(f"Cannot read the task manifest {self.path}: {exc}") from exc
             self._entries = dict(data.get("tasks", {}))
+            self.run_hash = data.get("run_hash")
+            self.run_identity = data.get("run")
+
+    def bind_run(
+        self,
+        run_hash: str,
+        *,
+        identity: Mapping[str, Any] | None = None,
+        restart: bool = False,
+        hint: str = RESTART_HINT,
+    ) -> None:
+        """Tie the manifest to one run, refusing the tasks of another.
+
+        Parameters
+        ----------
+        run_hash
+            The run's :func:`run_hash`; recorded with every task from now on.
+        identity
+            A readable summary of what was hashed (stored in the file, not compared).
+        restart
+            Forget the tasks of other runs (active ones are cancelled) and redo every
+            destination, replacing exported assets.
+        hint
+            What a refusal tells the user to do.
+
+        Raises
+        ------
+        ResumeMismatch
+            The manifest holds tasks of another run hash (or of none: recorded before runs
+            were hashed), and ``restart`` is False.
+        """
+        self.hint = hint
+        stale = {k: e for k, e in self._entries.items() if e.get("run_hash") != run_hash}
+        if stale and not restart:
+            recorded = sorted({str(e.get("run_hash") or "none") for e in stale.values()})
+            raise ResumeMismatch(
+                f"{self.path} holds {len(stale)} task(s) of a different configuration, inputs "
+                f"or grid (run {', '.join(r[:12] for r in recorded)}; this run is "
+                f"{run_hash[:12]}), so nothing is resumed: {hint}."
+            )
+        if restart:
+            for key, entry in stale.items():
+                _cancel_if_active(key, entry)
+                del self._entries[key]
+            self.replace = True
+        self.run_hash = run_hash
+        self.run_identity = dict(identity) if identity is not None else None
+        self.save()
 
     @classmethod
     def in_dir(cls, out_dir: str | os.PathLike) -> TaskManifest:
@@ -108,6 +179,8 @@ class TaskManifest:
             "state": "READY",
             "updated": _now(),
         }
+        if self.run_hash is not None:
+            self._entries[key]["run_hash"] = self.run_hash
         self.save()
 
     def update(self, key: str, **fields: Any) -> None:
@@ -120,7 +193,11 @@ class TaskManifest:
     def save(self) -> None:
         """Write the manifest atomically."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        text = json.dumps({"version": 1, "tasks": self._entries}, indent=1, sort_keys=True)
+        data: dict[str, Any] = {"version": 1, "tasks": self._entries}
+        if self.run_hash is not None:
+            data["run_hash"] = self.run_hash
+            data["run"] = self.run_identity
+        text = json.dumps(data, indent=1, sort_keys=True, default=str)
         fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".tmp-", suffix=".json")
         try:
             with os.fdopen(fd, "w") as fh:
@@ -129,6 +206,30 @@ class TaskManifest:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+
+def run_hash(identity: Mapping[str, Any]) -> str:
+    """The SHA-256 (hex) of ``identity`` as canonical JSON (sorted keys, no spaces).
+
+    ``identity`` holds everything that decides a run's exported values: the configuration,
+    the inputs (ids and their versions) and the grid.
+    """
+    text = json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _cancel_if_active(key: str, entry: Mapping[str, Any]) -> None:
+    """Cancel the task of a forgotten entry if the server still runs it (best effort)."""
+    name = entry.get("name")
+    if not name or entry.get("state") in DONE_STATES:
+        return
+    try:
+        op = ee.data.getOperation(name)
+        if not op.get("done"):
+            ee.data.cancelOperation(name)
+            log.warning("cancelled task %s of an earlier run (%s)", entry.get("id"), key)
+    except ee.EEException as exc:
+        log.info("task %s of an earlier run (%s) is not running: %s", entry.get("id"), key, exc)
 
 
 def _now() -> str:
@@ -171,6 +272,24 @@ def task_status(task: Any) -> dict[str, Any]:
     return status
 
 
+def status_line(statuses: Sequence[Mapping[str, Any]], *, what: str = "exports") -> str:
+    """One line of task states: ``exports: 3/10 done, 2 running (40%), 5 waiting``."""
+    counts: dict[str, int] = {}
+    for s in statuses:
+        counts[s["state"]] = counts.get(s["state"], 0) + 1
+    running = [s for s in statuses if s["state"] == "RUNNING"]
+    fractions = [float(s.get("progress") or 0.0) for s in running]
+    parts = [f"{counts.get('COMPLETED', 0)}/{len(statuses)} done"]
+    if running:
+        parts.append(f"{len(running)} running ({100 * sum(fractions) / len(running):.0f}%)")
+    if counts.get("READY"):
+        parts.append(f"{counts['READY']} waiting")
+    for state in ("FAILED", "CANCELLED"):
+        if counts.get(state):
+            parts.append(f"{counts[state]} {state.lower()}")
+    return f"{what}: " + ", ".join(parts)
+
+
 class StderrProgress:
     """The default progress display: one line on stderr, rewritten in place on a terminal."""
 
@@ -180,20 +299,7 @@ class StderrProgress:
         self._last = ""
 
     def __call__(self, statuses: Sequence[Mapping[str, Any]]) -> None:
-        counts: dict[str, int] = {}
-        for s in statuses:
-            counts[s["state"]] = counts.get(s["state"], 0) + 1
-        running = [s for s in statuses if s["state"] == "RUNNING"]
-        fractions = [float(s.get("progress") or 0.0) for s in running]
-        parts = [f"{counts.get('COMPLETED', 0)}/{len(statuses)} done"]
-        if running:
-            parts.append(f"{len(running)} running ({100 * sum(fractions) / len(running):.0f}%)")
-        if counts.get("READY"):
-            parts.append(f"{counts['READY']} waiting")
-        for state in ("FAILED", "CANCELLED"):
-            if counts.get(state):
-                parts.append(f"{counts[state]} {state.lower()}")
-        line = "exports: " + ", ".join(parts)
+        line = status_line(statuses)
         if line == self._last:
             return
         self._last = line

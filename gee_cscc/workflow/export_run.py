@@ -6,6 +6,11 @@ layer), the maintenance surfaces (one image per evaluation year), the increase p
 :func:`read_run_tables`. Every export carries provenance (configuration, inputs, version)
 and is recorded in a :class:`~gee_cscc.cloud.tasks.TaskManifest`, so a rerun skips what is
 done, waits on what runs and restarts what failed (:mod:`gee_cscc.cloud.exports`).
+
+The manifest is bound to the run (:func:`~gee_cscc.workflow.identity.run_identity`: the configuration, each input's
+version and the grid, hashed), so a rerun after a change of any of them is refused instead
+of skipping destinations that hold the old values; ``overwrite`` redoes everything.
+:func:`export_layers` (the image exports alone) is what batch runs reuse.
 """
 
 from __future__ import annotations
@@ -32,9 +37,12 @@ from gee_cscc.errors import InputError
 from gee_cscc.method import GridSpec, build, load_annual_npp
 
 __all__ = [
+    "EXPORT_RESTART_HINT",
     "FILE_NO_DATA",
     "UNITS",
+    "LayerExports",
     "RunExport",
+    "export_layers",
     "export_run",
     "files_location",
     "grid_export_options",
@@ -201,62 +209,61 @@ def grid_export_options(grid: GridSpec, *, files: bool) -> dict[str, Any]:
     return options
 
 
-def export_run(
-    npp: str,
+@dataclass
+class LayerExports:
+    """The image exports of a run's layers (:func:`export_layers`).
+
+    Attributes
+    ----------
+    tasks
+        Tasks started or still running.
+    planned
+        How many destinations there are (started + running + skipped).
+    evaluation_years, pcs_years
+        The years of the maintenance surfaces and of the increase potential.
+    """
+
+    tasks: list[Any]
+    planned: int
+    evaluation_years: list[int]
+    pcs_years: list[int]
+
+
+def export_layers(
+    graph: Any,
+    grid: GridSpec,
     cfg: Config,
     *,
+    inputs: Sequence[str],
     destination: Destination = "asset",
-    asset_root: str,
+    asset_root: str | None = None,
     prefix: str | None = None,
     folder: str | None = None,
     bucket: str | None = None,
-    tables: Tables | None = None,
     overwrite: bool = False,
     manifest: TaskManifest | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> RunExport:
-    """Start the export tasks of one run (the caller waits on them).
+    pyramiding_policy: str | None = None,
+    say: Callable[[str], None] = lambda message: None,
+) -> LayerExports:
+    """Start the image exports of a run's layers on ``grid``.
 
-    Parameters
-    ----------
-    npp
-        The annual NPP ImageCollection asset id.
-    cfg
-        The run configuration.
-    destination
-        ``"asset"`` (under ``asset_root``), ``"drive"`` (``folder``) or ``"gcs"``
-        (``bucket``); files are named ``{prefix}_{layer}[_{year}]``.
-    asset_root
-        The asset folder of the exports (made if missing); named in the summary.
-    tables
-        Tables of an earlier run (:func:`read_run_tables`) to export too.
-    overwrite
-        Replace destinations already exported (else they are skipped).
-    manifest
-        Where tasks are recorded for resuming (none: not recorded).
-    progress
-        Called with a message as each export starts.
-
-    Returns
-    -------
-    RunExport
+    The result image (``root/result`` or ``{prefix}_result.tif``), the maintenance surfaces
+    (``root/maintenance/<year>``, ``{prefix}_maintenance_<year>.tif``) and the increase
+    potential (``root/pcs/<year>``, ``{prefix}_pcs_<year>.tif``), each with provenance.
+    ``pyramiding_policy`` applies to every band of an asset (``"SAMPLE"``: a coarser
+    zoom shows analysis pixels, not their means).
     """
     import ee
 
-    say = progress or (lambda message: None)
-    tables = dict(tables or {})
     files = destination != "asset"
-    say(f"reading {npp}")
-    annual = load_annual_npp(npp, cfg)
-    graph = build(annual, cfg)
-    grid = annual.grid
-    inputs = [npp] + ([cfg.landcover_mask] if cfg.landcover_mask else [])
     config = cfg.to_dict()
 
     def props(product: str) -> dict:
         return provenance(config, inputs=inputs, gee_cscc_product=product, units=UNITS)
 
     options = grid_export_options(grid, files=files)
+    if pyramiding_policy and not files:
+        options["pyramiding_policy"] = pyramiding_policy
     common = {
         "destination": destination,
         "folder": folder,
@@ -273,11 +280,8 @@ def export_run(
 
     eval_years = list(graph.evaluation_years)
     pcs_years = [int(y) for y in cfg.pcs_years]
-    planned = 1 + len(eval_years) + len(pcs_years) + len(tables)
     if not files:
         ensure_folder(asset_root)
-        if tables:
-            ensure_folder(f"{asset_root}/tables")
     tasks: list[Any] = []
     say(f"exporting the result image ({grid.describe()})")
     result = graph.result_image()
@@ -304,17 +308,115 @@ def export_run(
     tasks += export_collection(
         pcs, **{**common, **where("pcs")}, properties=props("pcs"), **options
     )
+    return LayerExports(tasks, 1 + len(eval_years) + len(pcs_years), eval_years, pcs_years)
 
+
+#: What ``gee-cscc export`` tells the user when OUT holds another run's tasks.
+EXPORT_RESTART_HINT = (
+    "rerun with --overwrite to redo the exports, or give a new --out (and --asset-root)"
+)
+
+
+def export_run(
+    npp: str,
+    cfg: Config,
+    *,
+    destination: Destination = "asset",
+    asset_root: str,
+    prefix: str | None = None,
+    folder: str | None = None,
+    bucket: str | None = None,
+    tables: Tables | None = None,
+    overwrite: bool = False,
+    manifest: TaskManifest | None = None,
+    grid: GridSpec | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> RunExport:
+    """Start the export tasks of one run (the caller waits on them).
+
+    Parameters
+    ----------
+    npp
+        The annual NPP ImageCollection asset id.
+    cfg
+        The run configuration.
+    destination
+        ``"asset"`` (under ``asset_root``), ``"drive"`` (``folder``) or ``"gcs"``
+        (``bucket``); files are named ``{prefix}_{layer}[_{year}]``.
+    asset_root
+        The asset folder of the exports (made if missing); named in the summary.
+    tables
+        Tables of an earlier run (:func:`read_run_tables`) to export too.
+    overwrite
+        Replace destinations already exported (else they are skipped); also restarts a
+        manifest that holds another run's tasks.
+    manifest
+        Where tasks are recorded for resuming (none: not recorded). It is bound to this
+        run (configuration, input version, grid): tasks or assets of another run are
+        refused (:class:`~gee_cscc.errors.ResumeMismatch`) unless ``overwrite``.
+    grid
+        The grid of the exports (default: the input's grid).
+    progress
+        Called with a message as each export starts.
+
+    Returns
+    -------
+    RunExport
+    """
+    from gee_cscc.cloud.tasks import run_hash
+    from gee_cscc.workflow.identity import run_identity
+
+    say = progress or (lambda message: None)
+    tables = dict(tables or {})
+    files = destination != "asset"
+    say(f"reading {npp}")
+    annual = load_annual_npp(npp, cfg)
+    graph = build(annual, cfg)
+    grid = grid if grid is not None else annual.grid
+    inputs = [npp] + ([cfg.landcover_mask] if cfg.landcover_mask else [])
+    if manifest is not None:
+        identity = run_identity(
+            cfg, grid, inputs={"npp": npp, "landcover_mask": cfg.landcover_mask}, kind="export"
+        )
+        manifest.bind_run(
+            run_hash(identity), identity=identity, restart=overwrite, hint=EXPORT_RESTART_HINT
+        )
+    common = {
+        "destination": destination,
+        "folder": folder,
+        "bucket": bucket,
+        "prefix": prefix,
+        "overwrite": overwrite,
+        "manifest": manifest,
+    }
+    layers = export_layers(
+        graph,
+        grid,
+        cfg,
+        inputs=inputs,
+        destination=destination,
+        asset_root=asset_root,
+        prefix=prefix,
+        folder=folder,
+        bucket=bucket,
+        overwrite=overwrite,
+        manifest=manifest,
+        say=say,
+    )
+    tasks = list(layers.tasks)
+    planned = layers.planned + len(tables)
+    if tables and not files:
+        ensure_folder(f"{asset_root}/tables")
+    config = cfg.to_dict()
     for name, (columns, rows) in tables.items():
         say(f"exporting the table {name} ({len(rows)} rows)")
         fc = _feature_collection(rows)
         if files:
             task = export_table(fc, **{**common, "prefix": f"{prefix}_{name}"}, selectors=columns)
         else:
+            props = provenance(config, inputs=inputs, gee_cscc_product=f"table:{name}", units=UNITS)
             task = export_table(
-                fc,
-                **{**common, "asset_id": f"{asset_root}/tables/{name}"},
-                properties=props(f"table:{name}"),
+                fc, **{**common, "asset_id": f"{asset_root}/tables/{name}"}, properties=props
             )
         tasks += [task] if task is not None else []
 
@@ -335,8 +437,8 @@ def export_run(
         prefix=prefix,
         folder=folder,
         bucket=bucket,
-        evaluation_years=eval_years,
-        pcs_years=pcs_years,
+        evaluation_years=layers.evaluation_years,
+        pcs_years=layers.pcs_years,
         manifest_path=manifest.path if manifest is not None else Path(),
         tables=list(tables),
     )
