@@ -1,17 +1,25 @@
-"""The asset store's folder layout: one directory and one ``asset.json`` per asset."""
+"""The asset store's folder layout: one directory and one ``asset.json`` per asset.
+
+Every asset is written whole before anyone can see it: its folder is built under
+``<root>/tmp/`` (:meth:`AssetFolder.stage`) and renamed into place under the store lock
+(:meth:`AssetFolder.publish`); a replaced or deleted asset is first renamed aside, so a
+reader finds the old asset, the new one, or none, never a mix. Locks and staging names are
+described in :mod:`.locks`.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
 import tempfile
-import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 from ..errors import AlreadyExistsError, EEError, NotFoundError
+from .locks import StoreLocks, clean_stale, stage_name
 from .names import ASSET_PART_RE, AssetName
 from .times import now_rfc3339
 
@@ -47,8 +55,11 @@ class AssetFolder:
         (self.root / "assets").mkdir(parents=True, exist_ok=True)
         self.default_project = default_project
         self.user = user
-        #: Held while an asset's files or metadata change.
-        self.lock = threading.RLock()
+        #: The store's locks (across threads and processes; see :mod:`.locks`).
+        self.locks = StoreLocks(self.root)
+        #: The store lock: held while an asset's files or metadata change.
+        self.lock = self.locks.store
+        clean_stale(self.root / "tmp")
 
     # --- names and metadata -----------------------------------------------------------
 
@@ -96,27 +107,62 @@ class AssetFolder:
         }
 
     def ensure_parents(self, name: AssetName) -> None:
-        parent = name.parent()
-        chain = []
-        while parent.path and not self.exists(parent):
-            chain.append(parent)
-            parent = parent.parent()
-        for p in reversed(chain):
-            self.write_meta(p, self.new_meta("FOLDER", None))
+        """Create the missing parent folders of ``name`` (under the store lock)."""
+        with self.lock:
+            parent = name.parent()
+            chain = []
+            while parent.path and not self.exists(parent):
+                chain.append(parent)
+                parent = parent.parent()
+            for p in reversed(chain):
+                self.write_meta(p, self.new_meta("FOLDER", None))
 
     def check_absent(self, name: AssetName, overwrite: bool) -> None:
+        """Raise unless ``name`` may be written (absent, or present and ``overwrite``)."""
         if not name.path:  # a project root: never written to or replaced
             raise EEError(f"Invalid asset id: '{name.name}' is a project root, not an asset.")
-        if self.exists(name):
-            if not overwrite:
-                raise AlreadyExistsError(f"Cannot overwrite asset '{name.id}'.")
-            self.delete(name, recursive=True)
+        if self.exists(name) and not overwrite:
+            raise AlreadyExistsError(f"Cannot overwrite asset '{name.id}'.")
 
     def scratch_dir(self) -> Path:
         """A folder under the store root for files being written (same filesystem)."""
         d = self.root / "tmp"
         d.mkdir(parents=True, exist_ok=True)
         return d
+
+    @contextlib.contextmanager
+    def stage(self, kind: str = "put") -> Iterator[Path]:
+        """A fresh folder ``<root>/tmp/<kind>-p<pid>-<random>`` for the block; removed after.
+
+        Build an asset's folder in it and :meth:`publish` it before the block ends.
+        """
+        d = self.scratch_dir() / stage_name(kind)
+        d.mkdir()
+        try:
+            yield d
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+    def publish(self, staged: Path, asset_id: str | AssetName, *, overwrite: bool) -> None:
+        """Rename a staged asset folder into place, under the store lock.
+
+        An existing asset is replaced only with ``overwrite`` (else AlreadyExistsError): it
+        is renamed aside first and removed after, so readers never see a partial asset.
+        Missing parent folders are created.
+        """
+        name = self.resolve(asset_id)
+        aside = None
+        with self.lock:
+            self.check_absent(name, overwrite)
+            target = self.asset_dir(name)
+            if target.exists():
+                aside = self.scratch_dir() / stage_name("old")
+                os.rename(target, aside)
+            self.ensure_parents(name)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.rename(staged, target)
+        if aside is not None:
+            shutil.rmtree(aside, ignore_errors=True)
 
     def set_properties(self, asset_id: str | AssetName, properties: Mapping[str, Any]) -> None:
         name = self.resolve(asset_id)
@@ -134,20 +180,25 @@ class AssetFolder:
         name = self.resolve(asset_id)
         if not name.path:
             raise EEError(f"Cannot delete the project root '{name.name}'.")
+        aside = self.scratch_dir() / stage_name("del")
         with self.lock:
             self.meta(name)
             d = self.asset_dir(name)
             if not recursive and self.children(name):
                 raise EEError(f"Asset '{name.id}' is not empty.")
-            shutil.rmtree(d)
+            os.rename(d, aside)
+        shutil.rmtree(aside, ignore_errors=True)
 
     def copy(self, src: str | AssetName, dst: str | AssetName, *, overwrite: bool = False) -> None:
         s, t = self.resolve(src), self.resolve(dst)
         with self.lock:
             self.meta(s)
             self.check_absent(t, overwrite)
-            self.ensure_parents(t)
-            shutil.copytree(self.asset_dir(s), self.asset_dir(t))
+        with self.stage("copy") as staged:
+            copied = staged / "asset"
+            with self.lock:  # the source as it is now, not half-replaced
+                shutil.copytree(self.asset_dir(s), copied)
+            self.publish(copied, t, overwrite=overwrite)
 
     def move(self, src: str | AssetName, dst: str | AssetName) -> None:
         s, t = self.resolve(src), self.resolve(dst)
@@ -155,7 +206,8 @@ class AssetFolder:
             self.meta(s)
             self.check_absent(t, False)
             self.ensure_parents(t)
-            os.replace(self.asset_dir(s), self.asset_dir(t))
+            self.asset_dir(t).parent.mkdir(parents=True, exist_ok=True)
+            os.rename(self.asset_dir(s), self.asset_dir(t))
 
     def children(self, asset_id: str | AssetName) -> list[AssetName]:
         """The assets directly inside a folder or image collection."""

@@ -1,5 +1,9 @@
 """Writing assets: images (from arrays, xarray objects or GeoTIFFs), image collections,
 tables and folders.
+
+Every write builds the asset's whole folder under the store's ``tmp/`` and publishes it with
+one rename under the store lock (:meth:`~.folder.AssetFolder.publish`): concurrent writers in
+several processes each publish a complete asset, and readers never see half of one.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from ..raster.grid import Projection
 from .conversions import as_geojson, image_arrays, with_name
 from .folder import AssetFolder, atomic_write_text
 from .names import AssetName
+from .space import check_free_space
 from .times import asset_times, year_millis
 
 __all__ = ["AssetWriter"]
@@ -57,11 +62,11 @@ class AssetWriter(AssetFolder):
         """
         name = self.resolve(asset_id)
         bands, arrays, proj = image_arrays(data)
-        with self.lock:
-            self.check_absent(name, overwrite)
-            self.ensure_parents(name)
-            meta = self.new_meta("IMAGE", properties)
-            self._write_image(name, meta, bands, arrays, proj)
+        self.check_absent(name, overwrite)
+        with self.stage() as staged:
+            d = staged / "asset"
+            self._write_image(d, name, self.new_meta("IMAGE", properties), bands, arrays, proj)
+            self.publish(d, name, overwrite=overwrite)
         return name.name
 
     def write_image_arrays(
@@ -77,15 +82,17 @@ class AssetWriter(AssetFolder):
     ) -> str:
         """Store an image from NumPy arrays (NaN = masked) on a projection's pixel grid."""
         name = self.resolve(asset_id)
-        with self.lock:
-            self.check_absent(name, overwrite)
-            self.ensure_parents(name)
+        self.check_absent(name, overwrite)
+        with self.stage() as staged:
+            d = staged / "asset"
             meta = self.new_meta("IMAGE", properties)
-            self._write_image(name, meta, bands, arrays, projection, dtypes=dtypes)
+            self._write_image(d, name, meta, bands, arrays, projection, dtypes=dtypes)
+            self.publish(d, name, overwrite=overwrite)
         return name.name
 
     def _write_image(
         self,
+        d: Path,
         name: AssetName,
         meta: dict,
         bands: list[str],
@@ -113,9 +120,9 @@ class AssetWriter(AssetFolder):
         if dtype == np.bool_:
             dtype = np.dtype("uint8")
         nodata = float("nan") if np.issubdtype(dtype, np.floating) else None
-        d = self.asset_dir(name)
         d.mkdir(parents=True, exist_ok=True)
-        tmp = d / ".data.tif.tmp"
+        check_free_space(d, sum(np.asarray(a).size for a in arrays) * dtype.itemsize, name.id)
+        tmp = d / "data.tif"
         profile = {
             "driver": "GTiff",
             "height": h,
@@ -133,7 +140,6 @@ class AssetWriter(AssetFolder):
             for i, (band, arr) in enumerate(zip(bands, arrays, strict=True), start=1):
                 dst.write(np.asarray(arr).astype(dtype, copy=False), i)
                 dst.set_band_description(i, band)
-        os.replace(tmp, d / "data.tif")
         meta["bands"] = [{"id": b, "dtype": dtype.name} for b in bands]
         meta["grid"] = {
             "crs": proj.crs,
@@ -142,7 +148,7 @@ class AssetWriter(AssetFolder):
         }
         meta["sizeBytes"] = str((d / "data.tif").stat().st_size)
         meta.update(asset_times(meta["properties"]))
-        self.write_meta(name, meta)
+        atomic_write_text(d / "asset.json", json.dumps(meta, indent=1, sort_keys=True))
 
     def put_geotiff(
         self,
@@ -206,17 +212,15 @@ class AssetWriter(AssetFolder):
             )
         dtypes = list(dtypes) if dtypes else [file_dtype] * count
         proj = Projection(crs, transform)
-        with self.lock:
-            self.check_absent(name, overwrite)
-            self.ensure_parents(name)
-            d = self.asset_dir(name)
-            d.mkdir(parents=True, exist_ok=True)
+        self.check_absent(name, overwrite)
+        with self.stage() as staged:
+            d = staged / "asset"
+            d.mkdir()
             if move:
                 os.replace(path, d / "data.tif")
             else:
-                tmp = d / ".data.tif.tmp"
-                shutil.copyfile(path, tmp)
-                os.replace(tmp, d / "data.tif")
+                check_free_space(d, path.stat().st_size, name.id)
+                shutil.copyfile(path, d / "data.tif")
             meta = self.new_meta("IMAGE", properties)
             meta["bands"] = [{"id": b, "dtype": t} for b, t in zip(bands, dtypes, strict=True)]
             meta["grid"] = {
@@ -226,7 +230,8 @@ class AssetWriter(AssetFolder):
             }
             meta["sizeBytes"] = str((d / "data.tif").stat().st_size)
             meta.update(asset_times(meta["properties"]))
-            self.write_meta(name, meta)
+            atomic_write_text(d / "asset.json", json.dumps(meta, indent=1, sort_keys=True))
+            self.publish(d, name, overwrite=overwrite)
         return name.name
 
     def put_collection(
@@ -265,15 +270,22 @@ class AssetWriter(AssetFolder):
         if len(set(years)) != len(years):
             dup = sorted({y for y in years if years.count(y) > 1})
             raise EEError(f"Duplicate year {dup[0]} in collection '{name.id}'.")
-        with self.lock:
-            self.check_absent(name, overwrite)
-            self.ensure_parents(name)
-            self.write_meta(name, self.new_meta("IMAGE_COLLECTION", properties))
+        self.check_absent(name, overwrite)
+        with self.stage() as staged:
+            d = staged / "asset"
+            d.mkdir()
+            meta = self.new_meta("IMAGE_COLLECTION", properties)
             for year, arr in items:
                 if hasattr(arr, "rename"):
                     arr = arr.rename(band)
+                bands, arrays, proj = image_arrays(with_name(arr, band))
                 props = {"year": year, "system:time_start": year_millis(year)}
-                self.put_image(name.child(str(year)), with_name(arr, band), props)
+                child = name.child(str(year))
+                self._write_image(
+                    d / str(year), child, self.new_meta("IMAGE", props), bands, arrays, proj
+                )
+            atomic_write_text(d / "asset.json", json.dumps(meta, indent=1, sort_keys=True))
+            self.publish(d, name, overwrite=overwrite)
         return name.name
 
     def put_table(
@@ -287,13 +299,15 @@ class AssetWriter(AssetFolder):
         """Store a table from a GeoJSON dict, a GeoJSON file path, or a GeoDataFrame."""
         name = self.resolve(asset_id)
         gj = as_geojson(features)
-        with self.lock:
-            self.check_absent(name, overwrite)
-            self.ensure_parents(name)
-            d = self.asset_dir(name)
-            d.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(d / "data.geojson", json.dumps(gj))
+        self.check_absent(name, overwrite)
+        with self.stage() as staged:
+            d = staged / "asset"
+            d.mkdir()
+            text = json.dumps(gj)
+            check_free_space(d, len(text), name.id)
+            (d / "data.geojson").write_text(text)
             meta = self.new_meta("TABLE", properties)
             meta["featureCount"] = len(gj.get("features", []))
-            self.write_meta(name, meta)
+            atomic_write_text(d / "asset.json", json.dumps(meta, indent=1, sort_keys=True))
+            self.publish(d, name, overwrite=overwrite)
         return name.name
