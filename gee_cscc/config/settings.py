@@ -17,9 +17,11 @@ the paper's defaults; TOML has no null, so an optional field is unset by leaving
     reference_year = 2000
 
     [input]                      # METHOD.md §0-§1
+    # product = "modis-npp"      # a public product: sets band, scale_factor, valid_range, years
     band = "npp"
     scale_factor = 1.0           # stored value × scale_factor + offset = g C m⁻² yr⁻¹
     offset = 0.0
+    # valid_range = [0, 32700]   # stored values outside are masked before scaling
     composite_unit = "per_day"   # "per_day" | "per_composite"
     vca_min_mean = 0.0           # VCA: mean NPP over the run must be > this
     max_abs_npp = 10000.0        # |NPP| above this (g C m⁻² yr⁻¹) is refused as implausible
@@ -42,10 +44,15 @@ the paper's defaults; TOML has no null, so an optional field is unset by leaving
     region_property = "abbr"
     pcs_years = [1981, 2000, 2018]   # default: start, reference_year, end
 
+    [grid]                       # the analysis grid (default: the input's)
+    # crs = "EPSG:4326"          # default: the input's CRS
+    # scale = 5000.0             # metres (coarser: mean of the input pixels)
+    # crs_transform = [0.05, 0, 70, 0, -0.05, 55]   # instead of scale
+    extent = "auto"              # "auto" | "input" | "regions" | [W, S, E, N] (degrees)
+
     [engine]
     engine = "local"             # "local" | "earthengine"
     # project = "my-gcp-project"
-    # scale = 5000.0             # metres
     workload_tag = "gee-cscc"
 
 The flat form of the same file is ``start = 1981``, ``trend = "ols"`` and so on, without
@@ -74,9 +81,11 @@ __all__ = ["SECTIONS", "Config"]
 SECTIONS: dict[str, tuple[str, ...]] = {
     "years": ("start", "end", "reference_year"),
     "input": (
+        "product",
         "band",
         "scale_factor",
         "offset",
+        "valid_range",
         "composite_unit",
         "vca_min_mean",
         "max_abs_npp",
@@ -91,7 +100,8 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "grade_thresholds",
     ),
     "regions": ("region_property", "pcs_years"),
-    "engine": ("engine", "project", "scale", "workload_tag"),
+    "grid": ("crs", "scale", "crs_transform", "extent"),
+    "engine": ("engine", "project", "workload_tag"),
 }
 
 _COMPOSITE_UNITS = ("per_day", "per_composite")
@@ -99,6 +109,7 @@ _TRENDS = ("ols", "sen")
 _FIT_MODES = ("free", "fixed", "loglinear")
 _PLATEAUS = ("fit", "onset")
 _ENGINES = ("local", "earthengine")
+_EXTENTS = ("auto", "input", "regions")
 # Earth Engine's own rule for workload tags (ee._state._WorkloadTag.validate); "" means none.
 _WORKLOAD_TAG = re.compile(r"[a-z0-9]|[a-z0-9][-_a-z0-9]{0,61}[a-z0-9]")
 _YEAR_KEYS = ("start", "end", "reference_year")
@@ -118,10 +129,17 @@ class Config:
     alpha, alpha_strict : float
         Significance levels of the trend test (0.05 "significant", 0.01 "extremely
         significant"); ``0 < alpha_strict < alpha < 1``.
+    product : str or None
+        A public product by name (:data:`~gee_cscc.config.products.PRODUCTS`, e.g.
+        ``"modis-npp"``): fills band, scale_factor, valid_range and the years where they are
+        left at their defaults, and names the catalog collection.
     band : str
         Name of the NPP band of the input collection.
     scale_factor, offset : float
         ``stored × scale_factor + offset`` gives NPP in g C m⁻² yr⁻¹ (scale_factor > 0).
+    valid_range : tuple of 2 float or None
+        ``(low, high)`` of the stored values that are data (inclusive); others (fill values,
+        class codes) are masked before scaling. None keeps every value.
     composite_unit : {"per_day", "per_composite"}
         What an 8-day composite stores: a daily-mean rate or a total (METHOD.md §0).
     vca_min_mean : float
@@ -157,9 +175,19 @@ class Config:
         The embedded local engine or Google Earth Engine.
     project : str or None
         Google Cloud project id for Earth Engine (no ``projects/`` prefix).
+    crs : str or None
+        CRS of the analysis grid (e.g. ``"EPSG:4326"``); None keeps the input's.
     scale : float or None
-        Nominal pixel size of computations and exports in metres (Earth Engine's ``scale``);
-        None keeps the input's native grid.
+        Pixel size of the analysis grid in metres (Earth Engine's ``scale``; degrees at the
+        equator for a geographic CRS); None keeps the input's. A coarser grid averages the
+        input pixels (``reduceResolution`` with the mean, then ``reproject``).
+    crs_transform : tuple of 6 float or None
+        The analysis grid's affine ``[xScale, xShear, xOrigin, yShear, yScale, yOrigin]`` in
+        CRS units, instead of ``scale`` (the grid is aligned to this origin).
+    extent : str or tuple of 4 float
+        Where to compute: ``"input"`` (the input's whole grid), ``"regions"`` (the regions'
+        bounding box), ``(W, S, E, N)`` in degrees, or ``"auto"`` (regions when regions are
+        given, else input: a global input is never computed whole by default).
     workload_tag : str
         Earth Engine workload tag labelling the run's computations; "" sets none.
     """
@@ -169,9 +197,11 @@ class Config:
     reference_year: int = 2000
     alpha: float = 0.05
     alpha_strict: float = 0.01
+    product: str | None = None
     band: str = "npp"
     scale_factor: float = 1.0
     offset: float = 0.0
+    valid_range: tuple[float, float] | None = None
     composite_unit: str = "per_day"
     vca_min_mean: float = 0.0
     max_abs_npp: float = 10000.0
@@ -187,12 +217,20 @@ class Config:
     pcs_years: tuple[int, ...] | None = None
     engine: str = "local"
     project: str | None = None
+    crs: str | None = None
     scale: float | None = None
+    crs_transform: tuple[float, float, float, float, float, float] | None = None
+    extent: str | tuple[float, float, float, float] = "auto"
     workload_tag: str = "gee-cscc"
 
     def __post_init__(self) -> None:
         def put(name: str, value: Any) -> None:
             object.__setattr__(self, name, value)
+
+        if self.product is not None:
+            for name, value in _product(self.product).fields.items():
+                if getattr(self, name) == _DEFAULTS[name]:
+                    put(name, value)
 
         start = _integer("start", self.start)
         put("start", start)
@@ -222,6 +260,8 @@ class Config:
         put("band", _text("band", self.band))
         put("scale_factor", _number("scale_factor", self.scale_factor, positive=True))
         put("offset", _number("offset", self.offset))
+        if self.valid_range is not None:
+            put("valid_range", _valid_range(self.valid_range))
         put(
             "composite_unit",
             _choice("composite_unit", self.composite_unit, _COMPOSITE_UNITS),
@@ -267,8 +307,18 @@ class Config:
                     "without 'projects/' or other slashes"
                 )
             put("project", project)
+        if self.crs is not None:
+            put("crs", _text("crs", self.crs).strip())  # a code such as EPSG:4326, or WKT
         if self.scale is not None:
             put("scale", _number("scale", self.scale, positive=True))
+        if self.crs_transform is not None:
+            if self.scale is not None:
+                raise ConfigError(
+                    "crs_transform and scale both set: give one (crs_transform fixes the pixel "
+                    "size and origin, scale only the pixel size)"
+                )
+            put("crs_transform", _crs_transform(self.crs_transform))
+        put("extent", _extent(self.extent))
         tag = self.workload_tag
         if not isinstance(tag, str) or not (tag == "" or _WORKLOAD_TAG.fullmatch(tag)):
             raise ConfigError(
@@ -396,6 +446,7 @@ class Config:
 
 
 _FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Config))
+_DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(Config)}
 
 
 # ---------------------------------------------------------------------- field validators
@@ -452,6 +503,61 @@ def _thresholds(value: Any) -> tuple[float, float, float, float]:
             "500, 100, 0, -100 years)"
         )
     return numbers_  # type: ignore[return-value]
+
+
+def _product(name: Any) -> Any:
+    from gee_cscc.config.products import PRODUCTS
+
+    if not isinstance(name, str) or name not in PRODUCTS:
+        raise ConfigError(f"product: {name!r} is not one of {', '.join(repr(p) for p in PRODUCTS)}")
+    return PRODUCTS[name]
+
+
+def _valid_range(value: Any) -> tuple[float, float]:
+    items = _sequence("valid_range", value)
+    if len(items) != 2:
+        raise ConfigError(f"valid_range: {value!r} must be [low, high] (stored values)")
+    low, high = (_number(f"valid_range[{i}]", v) for i, v in enumerate(items))
+    if low > high:
+        raise ConfigError(f"valid_range: low {low:g} is above high {high:g}")
+    return (low, high)
+
+
+def _crs_transform(value: Any) -> tuple[float, ...]:
+    items = _sequence("crs_transform", value)
+    if len(items) != 6:
+        raise ConfigError(
+            f"crs_transform: {value!r} must be 6 numbers [xScale, xShear, xOrigin, yShear, "
+            "yScale, yOrigin]"
+        )
+    t = tuple(_number(f"crs_transform[{i}]", v) for i, v in enumerate(items))
+    if t[0] * t[4] - t[1] * t[3] == 0:
+        raise ConfigError(f"crs_transform: {value!r} is singular (pixels of no size)")
+    return t
+
+
+def _extent(value: Any) -> str | tuple[float, float, float, float]:
+    """``"auto"``, ``"input"``, ``"regions"``, or a ``(W, S, E, N)`` box in degrees (also
+    given as the text ``"W,S,E,N"``)."""
+    if isinstance(value, str) and value.strip().lower() in _EXTENTS:
+        return value.strip().lower()
+    items: Any = value
+    if isinstance(value, str):
+        items = [v for v in value.replace(" ", "").split(",") if v]
+        try:
+            items = [float(v) for v in items]
+        except ValueError:
+            items = None
+    if not isinstance(items, (list, tuple)) or len(items) != 4:
+        raise ConfigError(
+            f"extent: {value!r} is not 'auto', 'input', 'regions' or W,S,E,N (degrees)"
+        )
+    w, s, e, n = (_number(f"extent[{i}]", v) for i, v in enumerate(items))
+    if not (-180.0 <= w < e <= 180.0 and -90.0 <= s < n <= 90.0):
+        raise ConfigError(
+            f"extent: {value!r} must be W,S,E,N with -180 <= W < E <= 180 and -90 <= S < N <= 90"
+        )
+    return (w, s, e, n)
 
 
 def _pcs_years(value: Any, start: int, end: int) -> tuple[int, ...]:

@@ -1,17 +1,91 @@
 """The pixel grid of a run: CRS, affine transform and shape, passed to every reduction.
 
 Composites (a collection reduced to an image) have no fixed projection on Earth Engine, so
-every reduction, pull and export of the method gives the input's ``crs`` and
+every reduction, pull and export of the method gives the analysis grid's ``crs`` and
 ``crsTransform`` explicitly. A :class:`GridSpec` is that grid as one value.
+
+Earth Engine names some projections by codes PROJ does not know: MODIS's sinusoidal grid is
+``SR-ORG:6974``. :func:`resolve_crs` asks Earth Engine for the WKT of such a code
+(``ee.Projection(code).wkt()``) and keeps it in the grid (:attr:`GridSpec.wkt`), so bounds,
+cell areas and output files use it (:meth:`GridSpec.pyproj_crs`). Earth Engine's WKT for
+``SR-ORG:6974`` puts ``PARAMETER["semi_major", 6371007.181]`` and ``["semi_minor", …]``
+inside the ``PROJCS`` of a WGS84 ``GEOGCS``; Earth Engine projects on that sphere, while
+PROJ would silently ignore the two parameters and use the WGS84 ellipsoid (about 20 km off at
+40° N). :meth:`GridSpec.pyproj_crs` reads them the way Earth Engine does.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import re
+import warnings
+from dataclasses import dataclass, replace
 from typing import Any
 
-__all__ = ["GridSpec"]
+__all__ = ["GridSpec", "crs_from_earth_engine", "resolve_crs"]
+
+_AXIS_PARAM = re.compile(
+    r'PARAMETER\s*\[\s*"semi_(major|minor)"\s*,\s*([-+0-9.eE]+)\s*\]', re.IGNORECASE
+)
+_WKT_START = ("PROJCS", "GEOGCS", "PROJCRS", "GEOGCRS", "COMPD", "GEOCCS", "BOUNDCRS")
+
+
+def crs_from_earth_engine(crs: str, wkt: str | None = None) -> Any:
+    """The ``pyproj.CRS`` of an Earth Engine CRS (a code, or WKT as Earth Engine gives it).
+
+    A WKT1 ``PROJCS`` with ``semi_major``/``semi_minor`` parameters is put on the ellipsoid
+    of those axes (Earth Engine's reading; PROJ would keep the ``GEOGCS`` ellipsoid).
+
+    Raises
+    ------
+    ValueError
+        PROJ does not know the code and no WKT is given.
+    """
+    import pyproj
+
+    source = wkt or crs
+    try:
+        found = pyproj.CRS.from_user_input(source)
+    except pyproj.exceptions.CRSError as exc:
+        raise ValueError(
+            f"The CRS '{crs}' is unknown to PROJ; resolve it through Earth Engine "
+            "(gee_cscc.method.grid.resolve_crs) to get its WKT."
+        ) from exc
+    text = source.lstrip()
+    axes = {m.group(1).lower(): float(m.group(2)) for m in _AXIS_PARAM.finditer(text)}
+    if text.upper().startswith("PROJCS") and "major" in axes and found.is_projected:
+        with warnings.catch_warnings():  # to_dict warns that a PROJ string drops details
+            warnings.simplefilter("ignore", UserWarning)
+            params = found.to_dict()
+        params = {k: v for k, v in params.items() if k not in ("datum", "ellps", "towgs84", "R")}
+        params.update(a=axes["major"], b=axes.get("minor", axes["major"]))
+        found = pyproj.CRS.from_dict(params)
+    return found
+
+
+def _proj_knows(crs: str) -> bool:
+    import pyproj
+
+    try:
+        pyproj.CRS.from_user_input(crs)
+    except pyproj.exceptions.CRSError:
+        return False
+    return True
+
+
+def resolve_crs(grid: GridSpec) -> GridSpec:
+    """The grid with the WKT of its CRS from Earth Engine when PROJ does not know the code.
+
+    One ``getInfo`` of ``ee.Projection(crs).wkt()``, only for such codes (``SR-ORG:6974``);
+    other grids are returned as they are.
+    """
+    if grid.wkt is not None or grid.crs.lstrip().upper().startswith(_WKT_START):
+        return grid
+    if _proj_knows(grid.crs):
+        return grid
+    import ee
+
+    return replace(grid, wkt=str(ee.Projection(grid.crs).wkt().getInfo()))
 
 
 @dataclass(frozen=True)
@@ -27,11 +101,15 @@ class GridSpec:
         (degrees or metres), Earth Engine's ``crsTransform``.
     shape
         ``(height, width)`` in pixels.
+    wkt
+        The CRS as Earth Engine's WKT, for a code PROJ does not know (``SR-ORG:6974``);
+        None otherwise (see :func:`resolve_crs`).
     """
 
     crs: str
     transform: tuple[float, float, float, float, float, float]
     shape: tuple[int, int]
+    wkt: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "transform", tuple(float(v) for v in self.transform))
@@ -80,6 +158,15 @@ class GridSpec:
                 float(round(ys.max() + dy / 2, 9)),
             )
         return cls(crs, tuple(transform), shape)
+
+    def pyproj_crs(self) -> Any:
+        """The grid's ``pyproj.CRS`` (from :attr:`wkt` when set, read as Earth Engine does)."""
+        return crs_from_earth_engine(self.crs, self.wkt)
+
+    def file_crs_wkt(self) -> str:
+        """The CRS as WKT for output files (GeoTIFF, NetCDF): the EPSG code's, or the full
+        definition of :meth:`pyproj_crs` (the MODIS sphere for ``SR-ORG:6974``)."""
+        return self.pyproj_crs().to_wkt()
 
     def compute_pixels_grid(self) -> dict:
         """The grid as the ``grid`` field of a ``computePixels`` request (``PixelGrid``)."""
@@ -186,7 +273,12 @@ class GridSpec:
         r1 = min(self.height, math.ceil(rows[1] - eps))
         if c1 <= c0 or r1 <= r0:
             raise ValueError(f"The bounds {bounds} do not meet the grid {self.describe()}.")
-        return GridSpec(self.crs, (a, 0.0, c + a * c0, 0.0, e, f + e * r0), (r1 - r0, c1 - c0))
+        t = (a, 0.0, c + a * c0, 0.0, e, f + e * r0)
+        return GridSpec(self.crs, t, (r1 - r0, c1 - c0), self.wkt)
 
     def to_dict(self) -> dict:
-        return {"crs": self.crs, "crs_transform": list(self.transform), "shape": list(self.shape)}
+        """``crs``, ``crs_transform``, ``shape`` (and ``wkt`` when the grid carries one)."""
+        out = {"crs": self.crs, "crs_transform": list(self.transform), "shape": list(self.shape)}
+        if self.wkt is not None:
+            out["wkt"] = self.wkt
+        return out

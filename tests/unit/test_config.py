@@ -42,6 +42,11 @@ PAPER_DEFAULTS = {
     "project": None,
     "scale": None,
     "workload_tag": "gee-cscc",
+    "product": None,
+    "valid_range": None,
+    "crs": None,
+    "crs_transform": None,
+    "extent": "auto",
 }
 
 # A config where every field differs from the default.
@@ -71,6 +76,12 @@ CUSTOM = {
     "project": "my-project",
     "scale": 5000.0,
     "workload_tag": "run_2",
+    # every field it sets differs from the default already, so it changes nothing here
+    "product": "modis-npp",
+    "valid_range": (1.0, 30000.0),
+    "crs": "EPSG:3857",
+    # crs_transform is exclusive with scale: tested apart
+    "extent": (70.0, 15.0, 140.0, 55.0),
 }
 
 
@@ -214,6 +225,19 @@ BAD_VALUES = [
     ("scale", -30.0),
     ("scale", "30"),
     ("scale", float("nan")),
+    ("product", "modis"),
+    ("product", 1),
+    ("valid_range", (10, 1)),
+    ("valid_range", (0, 1, 2)),
+    ("valid_range", "0-100"),
+    ("crs", ""),
+    ("crs", 4326),
+    ("crs_transform", (1, 0, 0, 0, -1)),
+    ("crs_transform", (0, 0, 0, 0, 0, 0)),
+    ("extent", "world"),
+    ("extent", (10, 0, 5, 1)),
+    ("extent", "70,15,140"),
+    ("extent", (70, 15, 140, 95)),
     ("workload_tag", "Bad Tag"),
     ("workload_tag", "-leading-dash"),
     ("workload_tag", "x" * 64),
@@ -404,7 +428,7 @@ def test_missing_file_is_a_config_error(tmp_path) -> None:
 
 
 def test_from_mapping_sectioned_and_flat() -> None:
-    sectioned = Config.from_mapping({"years": {"start": 1990}, "engine": {"scale": 30}})
+    sectioned = Config.from_mapping({"years": {"start": 1990}, "grid": {"scale": 30}})
     flat = Config.from_mapping({"start": 1990, "scale": 30})
     assert sectioned == flat == Config(start=1990, scale=30.0)
 
@@ -460,18 +484,19 @@ def test_round_trips(values: dict) -> None:
 
 def test_to_dict_is_flat_and_json_ready() -> None:
     data = Config(**CUSTOM).to_dict()
-    assert data == {k: list(v) if isinstance(v, tuple) else v for k, v in CUSTOM.items()}
+    expected = {k: list(v) if isinstance(v, tuple) else v for k, v in CUSTOM.items()}
+    assert data == {**expected, "crs_transform": None}
 
 
 def test_to_toml_is_sectioned_and_omits_unset_fields() -> None:
     parsed = tomllib.loads(Config(**CUSTOM).to_toml())
     assert parsed == {
-        section: {name: _plain(CUSTOM[name]) for name in names}
+        section: {name: _plain(CUSTOM[name]) for name in names if name in CUSTOM}
         for section, names in SECTIONS.items()
     }
     parsed_defaults = tomllib.loads(Config().to_toml())
     assert "landcover_mask" not in parsed_defaults["input"]
-    assert "project" not in parsed_defaults["engine"] and "scale" not in parsed_defaults["engine"]
+    assert "project" not in parsed_defaults["engine"] and "scale" not in parsed_defaults["grid"]
 
 
 def _plain(value: object) -> object:
@@ -495,3 +520,23 @@ def test_toml_round_trip_of_any_text_and_float(
     back = Config.from_toml(cfg.to_toml())
     assert back == cfg
     assert math.copysign(1.0, back.offset) == math.copysign(1.0, cfg.offset)
+
+
+def test_product_fills_the_fields_left_at_their_defaults() -> None:
+    cfg = Config(product="modis-npp")
+    assert (cfg.band, cfg.scale_factor, cfg.valid_range) == ("Npp", 0.1, (0.0, 32700.0))
+    assert (cfg.start, cfg.end) == (2001, 2024)
+    assert cfg.pcs_years == (2001, cfg.reference_year, 2024)
+    own = Config(product="modis-npp", end=2020, scale_factor=0.2)
+    assert (own.end, own.scale_factor, own.band) == (2020, 0.2, "Npp")
+    assert Config.from_dict(cfg.to_dict()) == cfg
+
+
+def test_grid_fields() -> None:
+    cfg = Config(crs="EPSG:4326", crs_transform=[0.5, 0, 70, 0, -0.5, 55], extent="70,15,140,55")
+    assert cfg.crs_transform == (0.5, 0.0, 70.0, 0.0, -0.5, 55.0)
+    assert cfg.extent == (70.0, 15.0, 140.0, 55.0)
+    assert Config(extent="Regions").extent == "regions"
+    with pytest.raises(ConfigError, match="crs_transform and scale"):
+        Config(scale=1000, crs_transform=[1000, 0, 0, 0, -1000, 0])
+    assert Config.from_toml(Config(extent=(1, 2, 3, 4)).to_toml()).extent == (1.0, 2.0, 3.0, 4.0)
