@@ -17,6 +17,7 @@ __all__ = [
     "ExportError",
     "ResumeMismatch",
     "FitError",
+    "OutputError",
     "LIMIT_HINT",
     "from_ee_exception",
     "ee_errors",
@@ -73,6 +74,10 @@ class ExportError(GeeCsccError):
 
 class ResumeMismatch(ExportError):
     """OUT records tasks of another configuration, inputs or grid; nothing was resumed."""
+
+
+class OutputError(GeeCsccError):
+    """The output folder OUT cannot be used or written; the message names it."""
 
 
 class FitError(GeeCsccError):
