@@ -1,10 +1,11 @@
 """Reading a user's local input files: NPP cubes, region rasters, region names, GeoJSON.
 
-``--npp`` may be a NetCDF/Zarr file with a ``year`` dimension or a folder of one GeoTIFF per
-year (``*_YYYY.tif``); ``--regions`` a GeoJSON file or an integer-coded region GeoTIFF
-(0 = outside every region) whose ids are named by ``--region-names FILE.csv`` (columns
-``region_id``, ``name``). Every reader checks what it reads and raises
-:class:`gee_cscc.errors.InputError` naming the file.
+``--npp`` may be a NetCDF/Zarr file with a ``year`` (or ``time``) dimension or a folder of
+one GeoTIFF per year (``*_YYYY.tif``); ``--regions`` a GeoJSON file or an integer-coded
+region GeoTIFF (0 = outside every region) whose ids are named by ``--region-names
+FILE.csv`` (columns ``region_id``, ``name``). Every reader checks what it reads
+(:mod:`gee_cscc.workflow.file_checks`: a regular north-up grid in −180…180°, units, the
+NPP values) and raises :class:`gee_cscc.errors.InputError` naming the file, in one line.
 """
 
 from __future__ import annotations
@@ -14,12 +15,20 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
+from gee_cscc.config import Config
 from gee_cscc.errors import InputError
 from gee_cscc.method.grid import GridSpec
+from gee_cscc.workflow.file_checks import (
+    check_features,
+    check_npp_values,
+    normalise_grid,
+    units_factor,
+)
 
 __all__ = [
     "is_local_path",
@@ -34,6 +43,7 @@ __all__ = [
 _DEFAULT_BAND = "npp"  # Config().band: with it, a file's only variable is the NPP
 
 _YEAR_TIF = re.compile(r"(?:^|[_\-.])(\d{4})\.tiff?$", re.IGNORECASE)
+_MAX_REGION_ID = 2**31 - 1  # region ids are int32 on the engine
 
 
 def is_local_path(value: str | Path) -> bool:
@@ -43,10 +53,16 @@ def is_local_path(value: str | Path) -> bool:
 
 @dataclass(frozen=True)
 class NppSource:
-    """Annual NPP read from files: a ``(year, y, x)`` DataArray and where it came from."""
+    """Annual NPP read from files: a ``(year, y, x)`` DataArray and where it came from.
+
+    ``data`` is in g C m⁻² yr⁻¹ when the file declared its units (``units_factor`` says by
+    how much the stored values were multiplied), else as stored.
+    """
 
     data: xr.DataArray
     path: Path
+    units: str | None = None
+    units_factor: float = 1.0
 
 
 def _spatial(da: xr.DataArray, what: str) -> xr.DataArray:
@@ -60,24 +76,83 @@ def _spatial(da: xr.DataArray, what: str) -> xr.DataArray:
     return da
 
 
-def read_npp(path: str | Path, *, band: str = "npp") -> NppSource:
+def _open(p: Path, what: str) -> Any:
+    try:
+        if p.is_dir() or p.suffix == ".zarr":
+            return xr.open_zarr(p)
+        return xr.open_dataset(p)
+    except PermissionError:
+        raise InputError(f"Cannot read {what} {p}: permission denied.") from None
+    except Exception as exc:  # the file format's own error, reported with the path
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        raise InputError(f"Cannot read {what} {p}: {text[:300]}") from exc
+
+
+def read_npp(path: str | Path, *, band: str = "npp", cfg: Config | None = None) -> NppSource:
     """Read annual NPP from a NetCDF/Zarr file or a folder of ``*_YYYY.tif`` files.
+
+    Parameters
+    ----------
+    path
+        The file or folder.
+    band
+        The variable (NetCDF/Zarr) or band description (GeoTIFF) holding NPP.
+    cfg
+        The run configuration: with it, the values are checked after ``scale_factor`` and
+        ``offset`` (:func:`gee_cscc.workflow.file_checks.check_npp_values`), and a file
+        declaring its units may not be scaled again by the configuration.
 
     Raises
     ------
     InputError
-        Missing file, no ``year`` dimension, the variable not found, a duplicate year, or
-        GeoTIFFs on different grids (naming the file and year).
+        Missing or unreadable file, no ``year``/``time`` dimension, a duplicate or
+        fractional year, the variable not found, more dimensions than year/y/x, GeoTIFFs on
+        different grids or with several bands, an uneven or projected-without-CRS grid,
+        unknown units, or values that would give a wrong answer (naming the file and year).
     """
     p = Path(path)
     if not p.exists():
         raise InputError(f"NPP input not found: {p}")
     if p.is_dir() and not (p / ".zgroup").exists() and not (p / "zarr.json").exists():
-        return NppSource(_read_tif_folder(p, band), p)
-    try:
-        ds = xr.open_zarr(p) if p.is_dir() or p.suffix == ".zarr" else xr.open_dataset(p)
-    except Exception as exc:  # the file format's own error, reported with the path
-        raise InputError(f"Cannot read NPP file {p}: {exc}") from exc
+        da = _read_tif_folder(p, band)
+    else:
+        da = _read_cube(p, band)
+    units = da.attrs.get("units")
+    factor = 1.0
+    if units is not None and str(units).strip():
+        try:
+            factor = units_factor(str(units))
+        except InputError as exc:
+            raise InputError(f"NPP file {p}: {exc}") from None
+        if cfg is not None and (cfg.scale_factor != 1.0 or cfg.offset != 0.0):
+            raise InputError(
+                f"NPP file {p} declares its units ('{units}', converted to g C m-2 yr-1 by "
+                f"the reader) and the configuration sets scale_factor = {cfg.scale_factor:g}, "
+                f"offset = {cfg.offset:g} too: the file's units win; set scale_factor = 1 "
+                "and offset = 0 (or remove the units attribute to convert with them)."
+            )
+    crs = da.attrs["crs"]
+    out = (da * factor).astype(np.float32) if factor != 1.0 else da.astype(np.float32)
+    out = out.rename(band)
+    out.attrs = {
+        "crs": crs,
+        **({"transform": da.attrs["transform"]} if "transform" in da.attrs else {}),
+    }
+    if cfg is not None:
+        values = out.values.astype(np.float64) * cfg.scale_factor + cfg.offset
+        check_npp_values(
+            values,
+            [int(y) for y in out["year"].values],
+            f"NPP file {p}",
+            max_abs_npp=cfg.max_abs_npp,
+            vca_min_mean=cfg.vca_min_mean,
+        )
+    return NppSource(out, p, str(units) if units is not None else None, factor)
+
+
+def _read_cube(p: Path, band: str) -> xr.DataArray:
+    what = f"NPP file {p}"
+    ds = _open(p, "NPP file")
     if isinstance(ds, xr.Dataset):
         names = list(ds.data_vars)
         if band in names:
@@ -92,37 +167,88 @@ def read_npp(path: str | Path, *, band: str = "npp") -> NppSource:
     else:
         da = ds
     if "year" not in da.dims:
-        if "time" in da.dims:
-            da = da.assign_coords(time=da["time"].dt.year).rename(time="year")
-        else:
-            raise InputError(
-                f"NPP file {p} has no 'year' (or 'time') dimension: dims {tuple(da.dims)}."
-            )
-    years = [int(y) for y in da["year"].values]
+        if "time" not in da.dims:
+            raise InputError(f"{what} has no 'year' (or 'time') dimension: dims {tuple(da.dims)}.")
+        try:
+            years = da["time"].dt.year
+        except (AttributeError, TypeError):
+            raise InputError(f"{what}: its 'time' coordinate is not a date.") from None
+        da = da.assign_coords(time=years).rename(time="year")
+    da = _spatial(da, what)
+    extra = [d for d in da.dims if d not in ("year", "y", "x")]
+    if any(da.sizes[d] != 1 for d in extra):
+        raise InputError(
+            f"{what}: variable '{da.name}' has dimensions {tuple(da.dims)}; NPP must have "
+            f"only year (or time), y and x: select one {'/'.join(extra)} first."
+        )
+    da = da.squeeze(extra, drop=True) if extra else da
+    raw = np.asarray(da["year"].values)
+    if not np.issubdtype(raw.dtype, np.number) or np.any(raw != np.round(raw)):
+        raise InputError(f"{what}: the years {raw.tolist()[:5]} are not whole years.")
+    years = [int(y) for y in raw]
     dup = sorted({y for y in years if years.count(y) > 1})
     if dup:
-        raise InputError(f"Year {dup[0]} appears twice in NPP file {p}.")
-    da = _spatial(da, f"NPP file {p}").transpose("year", "y", "x")
-    crs = da.attrs.get("crs")
-    if crs is None:
-        try:
-            crs = da.rio.crs.to_string() if da.rio.crs is not None else None
-        except Exception:
-            crs = None
-    out = da.load().astype(np.float32).rename(band)
-    out.attrs["crs"] = crs or "EPSG:4326"
-    return NppSource(out, p)
+        raise InputError(
+            f"Year {dup[0]} appears {years.count(dup[0])} times in {what}: the input must be "
+            "annual (one value per year)."
+        )
+    da = da.assign_coords(year=years).sortby("year").transpose("year", "y", "x")
+    da = da.drop_vars([c for c in da.coords if c not in ("year", "y", "x")])
+    units = da.attrs.get("units")
+    da = normalise_grid(da.load(), what)
+    if units is not None:
+        da.attrs["units"] = units
+    return da
+
+
+def _open_tif(f: Path, what: str) -> Any:
+    import rioxarray
+
+    try:
+        return rioxarray.open_rasterio(f, mask_and_scale=True)
+    except PermissionError:
+        raise InputError(f"Cannot read {what} {f}: permission denied.") from None
+    except Exception as exc:
+        text = " ".join(str(exc).split()) or type(exc).__name__
+        raise InputError(f"Cannot read {what} {f}: {text[:300]}") from exc
+
+
+def _one_band(da: xr.DataArray, f: Path, band: str | None) -> xr.DataArray:
+    """The band of a GeoTIFF: the only one, or the one described as ``band``."""
+    if da.sizes["band"] == 1:
+        return da.squeeze("band", drop=True)
+    names = da.attrs.get("long_name")
+    names = [names] if isinstance(names, str) else list(names or [])
+    if band is not None and band in names:
+        return da.isel(band=names.index(band), drop=True)
+    raise InputError(
+        f"{f} has {da.sizes['band']} bands{' ' + str(names) if names else ''}; it must have one "
+        f"band{' (or one described as ' + repr(band) + ')' if band else ''}."
+    )
+
+
+def _tif_grid(da: xr.DataArray, what: str) -> xr.DataArray:
+    crs = da.rio.crs
+    a, _, _, _, e, _ = tuple(da.rio.transform())[:6]
+    units = da.attrs.get("units")
+    da = da.drop_vars([c for c in da.coords if c not in ("y", "x")])
+    da.attrs = {"crs": crs.to_string()} if crs is not None else {}
+    out = normalise_grid(da, what, cell=(a, e))
+    if units:
+        out.attrs["units"] = units
+    return out
 
 
 def _read_tif_folder(folder: Path, band: str) -> xr.DataArray:
-    import rioxarray  # noqa: F401  (registers .rio)
-
     files = sorted(folder.glob("*.tif")) + sorted(folder.glob("*.tiff"))
     by_year: dict[int, Path] = {}
     for f in files:
         m = _YEAR_TIF.search(f.name)
         if not m:
-            continue
+            raise InputError(
+                f"{f.name} in {folder} is not named *_YYYY.tif: rename it with its year or "
+                "move it out of the folder."
+            )
         year = int(m.group(1))
         if year in by_year:
             raise InputError(
@@ -135,88 +261,158 @@ def _read_tif_folder(folder: Path, band: str) -> xr.DataArray:
     ref = None
     for year in sorted(by_year):
         f = by_year[year]
-        da = rioxarray.open_rasterio(f, masked=True).squeeze("band", drop=True)
-        grid = (str(da.rio.crs), tuple(da.rio.transform()), da.shape)
+        da = _tif_grid(_one_band(_open_tif(f, "NPP file"), f, band), f"NPP file {f}")
+        grid = GridSpec.from_dataarray(da)
         if ref is None:
-            ref = (year, f, grid)
-        elif grid != ref[2]:
+            ref = (year, f, grid, da.attrs)
+        elif not grid.same_as(ref[2]):
             raise InputError(
                 f"{f.name} (year {year}) is on another grid than {ref[1].name} (year {ref[0]}): "
                 "every year must share one grid."
             )
         arrays.append(da.astype(np.float32).expand_dims(year=[year]))
-    out = xr.concat(arrays, dim="year").rename(band)
-    out = out.drop_vars([c for c in out.coords if c not in ("year", "y", "x")])
-    out.attrs = {"crs": ref[2][0] if ref and ref[2][0] != "None" else "EPSG:4326"}
+    assert ref is not None
+    out = xr.concat(arrays, dim="year", combine_attrs="drop").rename(band)
+    out.attrs = dict(ref[3])
     return out
 
 
 def read_geojson(path: str | Path) -> dict:
-    """A GeoJSON FeatureCollection from a file (InputError when unreadable)."""
+    """A GeoJSON FeatureCollection of polygons in longitude/latitude (EPSG:4326).
+
+    A legacy ``crs`` member (``{"type": "name", "properties": {"name":
+    "urn:ogc:def:crs:EPSG::3857"}}``) is honoured: the coordinates are reprojected to
+    EPSG:4326 (:func:`~gee_cscc.workflow.file_checks.check_features`). A single Feature is taken as a collection
+    of one. InputError for an unreadable file, a null or non-polygon geometry (naming the
+    feature) or coordinates that are not longitude/latitude.
+    """
     p = Path(path)
     if not p.is_file():
         raise InputError(f"Region file not found: {p}")
     try:
-        data = json.loads(p.read_text())
+        data = json.loads(p.read_bytes().decode("utf-8-sig"))
+    except PermissionError:
+        raise InputError(f"Cannot read region file {p}: permission denied.") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"Region file {p} is not UTF-8 text: {exc.reason}.") from None
     except (OSError, json.JSONDecodeError) as exc:
         raise InputError(f"Region file {p} is not valid GeoJSON: {exc}") from exc
-    if data.get("type") != "FeatureCollection" or not data.get("features"):
+    if isinstance(data, dict) and data.get("type") == "Feature":
+        data = {"type": "FeatureCollection", "features": [data], **_crs_member(data)}
+    if (
+        not isinstance(data, dict)
+        or data.get("type") != "FeatureCollection"
+        or not isinstance(data.get("features"), list)
+        or not data["features"]
+    ):
         raise InputError(f"Region file {p} is not a GeoJSON FeatureCollection with features.")
-    return data
+    return check_features(data, f"Region file {p}")
+
+
+def _crs_member(data: dict) -> dict:
+    return {"crs": data["crs"]} if "crs" in data else {}
 
 
 def read_region_raster(path: str | Path) -> xr.DataArray:
-    """An integer region-id GeoTIFF (0 = outside every region) as a ``(y, x)`` DataArray."""
-    import rioxarray
+    """An integer region-id GeoTIFF (0 = outside every region) as a ``(y, x)`` DataArray.
 
+    Masked (nodata/NaN) cells are outside every region. InputError for several bands,
+    non-integer, negative or over-large (> 2³¹ − 1) ids, or no id > 0.
+    """
     p = Path(path)
     if not p.is_file():
         raise InputError(f"Region file not found: {p}")
-    da = rioxarray.open_rasterio(p).squeeze("band", drop=True)
-    if not np.issubdtype(da.dtype, np.integer):
-        values = np.asarray(da.values, dtype=float)
-        if np.any(np.isfinite(values) & (values != np.round(values))):
-            raise InputError(f"Region raster {p} has non-integer values; it must hold integer ids.")
-    crs = str(da.rio.crs) if da.rio.crs is not None else "EPSG:4326"
-    out = da.fillna(0).astype(np.int32).rename("region")
-    out = out.drop_vars([c for c in out.coords if c not in ("y", "x")])
-    out.attrs = {"crs": crs}
-    return out
+    import rioxarray
+
+    try:
+        raw = rioxarray.open_rasterio(p, masked=True)
+    except PermissionError:
+        raise InputError(f"Cannot read region file {p}: permission denied.") from None
+    except Exception as exc:
+        raise InputError(f"Cannot read region raster {p}: {' '.join(str(exc).split())}") from exc
+    da = _tif_grid(_one_band(raw, p, None), f"Region raster {p}")
+    values = np.asarray(da.values, dtype=np.float64)
+    known = values[np.isfinite(values)]
+    if np.any(np.isinf(values)) or np.any(known != np.round(known)):
+        raise InputError(f"Region raster {p} has non-integer values; it must hold integer ids.")
+    if known.size and known.min() < 0:
+        raise InputError(
+            f"Region raster {p} has negative ids (lowest {known.min():g}): ids are >= 1, "
+            "0 or nodata outside every region."
+        )
+    if known.size and known.max() > _MAX_REGION_ID:
+        raise InputError(
+            f"Region raster {p} has ids above {_MAX_REGION_ID} (largest {known.max():.0f}): "
+            "renumber the regions."
+        )
+    if not np.any(known > 0):
+        raise InputError(f"Region raster {p} has no region (no id > 0).")
+    ids = np.where(np.isfinite(values), values, 0).astype(np.int32)
+    return xr.DataArray(ids, dims=("y", "x"), coords=da.coords, name="region", attrs=da.attrs)
 
 
 def read_region_names(path: str | Path) -> dict[int, str]:
-    """``{region_id: name}`` from a CSV with columns ``region_id`` and ``name``."""
+    """``{region_id: name}`` from a CSV with columns ``region_id`` and ``name`` (UTF-8).
+
+    A byte-order mark is allowed. InputError for a missing column, an id that is not an
+    integer >= 1, an id or a name given twice, or an empty name.
+    """
     p = Path(path)
     if not p.is_file():
         raise InputError(f"Region names file not found: {p}")
-    with p.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        if not reader.fieldnames or not {"region_id", "name"} <= set(reader.fieldnames):
-            raise InputError(f"Region names file {p} needs columns 'region_id' and 'name'.")
-        names: dict[int, str] = {}
-        for line, row in enumerate(reader, start=2):
-            try:
-                rid = int(row["region_id"])
-            except (TypeError, ValueError):
-                raise InputError(
-                    f"{p}, line {line}: region_id {row['region_id']!r} is not an integer."
-                ) from None
-            if rid in names:
-                raise InputError(f"{p}, line {line}: region_id {rid} is given twice.")
-            names[rid] = str(row["name"]).strip()
+    try:
+        text = p.read_bytes().decode("utf-8-sig")
+    except PermissionError:
+        raise InputError(f"Cannot read region names file {p}: permission denied.") from None
+    except UnicodeDecodeError as exc:
+        raise InputError(f"Region names file {p} is not UTF-8 text: {exc.reason}.") from None
+    reader = csv.DictReader(text.splitlines())
+    fields = [f.strip() for f in reader.fieldnames or []]
+    if not {"region_id", "name"} <= set(fields):
+        raise InputError(f"Region names file {p} needs columns 'region_id' and 'name'.")
+    reader.fieldnames = fields
+    names: dict[int, str] = {}
+    seen: dict[str, int] = {}
+    for line, row in enumerate(reader, start=2):
+        raw = (row.get("region_id") or "").strip()
+        try:
+            rid = int(raw)
+        except ValueError:
+            raise InputError(f"{p}, line {line}: region_id {raw!r} is not an integer.") from None
+        if rid < 1:
+            raise InputError(f"{p}, line {line}: region_id {rid} must be >= 1 (0 is outside).")
+        if rid in names:
+            raise InputError(f"{p}, line {line}: region_id {rid} is given twice.")
+        name = (row.get("name") or "").strip()
+        if not name:
+            raise InputError(f"{p}, line {line}: region_id {rid} has an empty name.")
+        if name in seen:
+            raise InputError(
+                f"{p}, line {line}: the name {name!r} is given to region_id {seen[name]} and "
+                f"{rid}; names must be unique."
+            )
+        names[rid] = name
+        seen[name] = rid
+    if not names:
+        raise InputError(f"Region names file {p} names no region.")
     return names
 
 
 def check_same_grid(
-    npp: xr.DataArray, regions: xr.DataArray, *, npp_name: str, regions_name: str
+    npp: xr.DataArray | GridSpec,
+    regions: xr.DataArray | GridSpec,
+    *,
+    npp_name: str,
+    regions_name: str,
 ) -> None:
-    """Raise InputError unless the region raster is on the NPP grid."""
+    """Raise InputError unless the region raster is on the NPP grid (DataArrays or grids)."""
     try:
-        a, b = GridSpec.from_dataarray(npp), GridSpec.from_dataarray(regions)
+        a = npp if isinstance(npp, GridSpec) else GridSpec.from_dataarray(npp)
+        b = regions if isinstance(regions, GridSpec) else GridSpec.from_dataarray(regions)
     except ValueError as exc:
         raise InputError(f"{regions_name} or {npp_name}: {exc}") from None
     if not a.same_as(b):
         raise InputError(
             f"The region raster {regions_name} is on another grid than the NPP input {npp_name}: "
-            f"{b.describe()} vs {a.describe()}."
+            f"{b.describe()} vs {a.describe()}; resample it to the NPP grid."
         )

@@ -1,0 +1,244 @@
+"""Input checks made on the engine, for inputs that are assets (no local file to read).
+
+:func:`check_inputs` makes, in **one request**, the checks of METHOD.md §0–§1 that a local
+file gets from :mod:`gee_cscc.workflow.file_checks`, plus the checks of the regions against
+the run's grid. One ``reduceRegion`` over the run's grid (its ``crs`` and ``crsTransform``,
+``maxPixels`` = :data:`~gee_cscc.method.regions.MAX_PIXELS`) with the combined reducer
+``count + sum + minMax`` (unweighted) over these bands:
+
+=================  ======================================================================
+``v<year>``        NPP of the year (g C m⁻² yr⁻¹): ``count`` = valid cells, ``min``/``max``
+``b<year>``        ``|NPP| > max_abs_npp`` (1/0, masked with NPP): ``sum`` = implausible cells
+``m``              mean NPP over the years where valid every year: ``count``, ``max``
+``p``              ``m > vca_min_mean``: ``sum`` = vegetation-covered cells
+``r``              region id > 0: ``sum`` = cells inside a region
+``o``, ``oa``      cells claimed by more than one region feature (pixel-centre rule of
+                   ``Image.clip``): ``sum`` = cells, and their area (m²)
+=================  ======================================================================
+
+and a grouped count of the region band (cells per region id), both in one ``ee.Dictionary``.
+Refused with one line naming the asset: no valid value at all, a year without a valid cell,
+implausible values (year and count), no cell valid every year, no vegetated cell, regions
+that meet no cell of the grid. Reported (a warning line and the returned dict, for
+``run.json``): cells claimed by several regions (each goes to the last of them) and regions
+that hold no cell.
+
+:func:`collection_grid` and :func:`image_grid` read an asset's pixel grid, so that a region
+raster can be held to the NPP grid for every input kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import ee
+
+from gee_cscc.config import Config
+from gee_cscc.errors import InputError
+from gee_cscc.method.grid import GridSpec
+from gee_cscc.method.regions import MAX_PIXELS, Regions
+
+__all__ = ["check_inputs", "collection_grid", "image_grid", "TILE_SCALE"]
+
+#: ``tileScale`` of the check's reductions (smaller tiles: more memory per pixel allowed).
+TILE_SCALE = 4
+
+
+def _stack(annual: Any, regions: Regions | None, cfg: Config) -> Any:
+    bands = []
+    for y in annual.years:
+        v = annual.image(y)
+        bands.append(v.rename(f"v{y}"))
+        bands.append(v.abs().gt(cfg.max_abs_npp).rename(f"b{y}"))
+    coll = annual.collection
+    full = coll.reduce(ee.Reducer.count()).unmask(0).eq(len(annual.years))
+    mean = coll.reduce(ee.Reducer.mean()).updateMask(full).rename("m")
+    bands += [mean, mean.gt(cfg.vca_min_mean).rename("p")]
+    if regions is not None:
+        bands.append(regions.image.gt(0).rename("r"))
+        if regions.features is not None:
+            n = len(regions.names)
+            layers = (
+                ee.FeatureCollection(regions.features)
+                .toList(n)
+                .map(lambda f: ee.Image.constant(1).toInt32().clip(ee.Feature(f).geometry()))
+            )
+            claims = ee.ImageCollection.fromImages(layers).reduce(ee.Reducer.count()).unmask(0)
+            overlap = claims.gt(1)
+            bands += [
+                overlap.rename("o"),
+                overlap.multiply(ee.Image.pixelArea()).rename("oa"),
+            ]
+    return ee.Image.cat(bands)
+
+
+def check_inputs(
+    annual: Any,
+    regions: Regions | None,
+    cfg: Config,
+    *,
+    grid: GridSpec | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> dict:
+    """Check the NPP values and the regions on the engine (one request); see the module doc.
+
+    Parameters
+    ----------
+    annual
+        The prepared input (:class:`gee_cscc.method.inputs.AnnualNPP`), in g C m⁻² yr⁻¹.
+    regions
+        The run's regions, or None.
+    cfg
+        The run configuration (``max_abs_npp``, ``vca_min_mean``).
+    grid
+        The run's grid (default ``annual.grid``).
+    warn
+        Called with each warning line (cells in several regions, regions without cells).
+
+    Returns
+    -------
+    dict
+        ``valid_cells`` ({year: cells}), ``cells_valid_every_year``, ``vca_cells`` and,
+        with regions, ``region_cells``, ``regions_without_cells`` (names), and for regions
+        given as features ``overlap_cells`` and ``overlap_area_km2``.
+
+    Raises
+    ------
+    InputError
+        See the module docstring; the message names the asset and the year.
+    """
+    grid = grid or annual.grid
+    where = {
+        "geometry": grid.region(),
+        "maxPixels": MAX_PIXELS,
+        "tileScale": TILE_SCALE,
+        **grid.reduce_args(),
+    }
+    reducer = (
+        ee.Reducer.count()
+        .combine(ee.Reducer.sum(), sharedInputs=True)
+        .combine(ee.Reducer.minMax(), sharedInputs=True)
+        .unweighted()
+    )
+    request = {"stats": _stack(annual, regions, cfg).reduceRegion(reducer=reducer, **where)}
+    if regions is not None:
+        ids = regions.image.rename("cells").addBands(regions.image)
+        grouped = ids.reduceRegion(
+            reducer=ee.Reducer.count().group(groupField=1, groupName="region"), **where
+        )
+        request["groups"] = grouped.get("groups")
+    name = annual.source or "the NPP collection"
+    try:
+        info = ee.Dictionary(request).getInfo()
+    except ee.EEException as exc:
+        raise InputError(f"Cannot check the NPP input '{name}': {exc}") from exc
+    stats = {k: (v if v is not None else 0) for k, v in info["stats"].items()}
+    report = _check_npp(stats, list(annual.years), name, cfg)
+    if regions is not None:
+        report.update(_check_regions(stats, info.get("groups") or [], regions, grid, warn))
+    return report
+
+
+def _check_npp(stats: dict, years: list[int], name: str, cfg: Config) -> dict:
+    valid = {y: int(stats.get(f"v{y}_count", 0)) for y in years}
+    if not any(valid.values()):
+        raise InputError(
+            f"NPP '{name}' has no valid value in any year (every cell is masked): check the "
+            "band and the asset's mask / no-data value."
+        )
+    empty = [y for y in years if valid[y] == 0]
+    if empty:
+        more = f"; so have {empty[1:]}" if len(empty) > 1 else ""
+        raise InputError(
+            f"NPP year {empty[0]} of '{name}' has no valid cell (every value is masked){more}: "
+            "the run needs every year; fix the year or leave it out with start/end."
+        )
+    bad = {y: int(stats.get(f"b{y}_sum", 0)) for y in years}
+    hit = [y for y in years if bad[y] > 0]
+    if hit:
+        y = hit[0]
+        worst = max(abs(float(stats[f"v{y}_min"])), abs(float(stats[f"v{y}_max"])))
+        raise InputError(
+            f"NPP year {y} of '{name}' has {bad[y]} cell(s) with |NPP| > {cfg.max_abs_npp:g} "
+            f"g C m-2 yr-1 after scale_factor/offset (largest {worst:g}; {len(hit)} year(s) "
+            "affected): mask the fill value or fix scale_factor; if the values are real, "
+            "raise max_abs_npp under [input]."
+        )
+    full = int(stats.get("m_count", 0))
+    if full == 0:
+        raise InputError(
+            f"No cell of '{name}' has a valid value in every year (the method needs a full "
+            "series per cell): check the masks and the years."
+        )
+    vca = int(stats.get("p_sum", 0))
+    if vca == 0:
+        raise InputError(
+            f"No vegetated cell in '{name}': the mean NPP over the years is <= "
+            f"{cfg.vca_min_mean:g} g C m-2 yr-1 in every cell (highest mean "
+            f"{float(stats['m_max']):g}); check the sign, scale_factor and offset."
+        )
+    return {"valid_cells": valid, "cells_valid_every_year": full, "vca_cells": vca}
+
+
+def _check_regions(
+    stats: dict,
+    groups: list[dict],
+    regions: Regions,
+    grid: GridSpec,
+    warn: Callable[[str], None] | None,
+) -> dict:
+    source = regions.source or "the regions"
+    inside = int(stats.get("r_sum", 0))
+    if inside == 0:
+        raise InputError(
+            f"The regions {source} do not overlap the NPP grid ({grid.describe()}): no cell "
+            "centre lies in any region; check the regions' coordinates (longitude/latitude) "
+            "and the grid's CRS."
+        )
+    cells = {int(g["region"]): int(g.get("count", 0)) for g in groups}
+    missing = [name for rid, name in regions.names.items() if cells.get(rid, 0) == 0]
+    report: dict = {"region_cells": inside, "regions_without_cells": missing}
+    if missing and warn is not None:
+        shown = ", ".join(missing[:10]) + (
+            f" and {len(missing) - 10} more" if len(missing) > 10 else ""
+        )
+        warn(f"warning: {len(missing)} region(s) of {source} hold no grid cell: {shown}")
+    if regions.features is not None:
+        overlap = int(stats.get("o_sum", 0))
+        area_km2 = float(stats.get("oa_sum", 0.0)) / 1e6
+        report.update(overlap_cells=overlap, overlap_area_km2=area_km2)
+        if overlap and warn is not None:
+            warn(
+                f"warning: {overlap} cell(s) ({area_km2:.6g} km²) lie in more than one region "
+                f"of {source}; each is counted in the last of them (in file order)"
+            )
+    return report
+
+
+def collection_grid(asset_id: str, band: str) -> GridSpec:
+    """The pixel grid of an ImageCollection asset's first image (band ``band`` or the first)."""
+    try:
+        info = ee.ImageCollection(asset_id).first().getInfo()
+    except ee.EEException as exc:
+        raise InputError(f"Cannot read the NPP collection '{asset_id}': {exc}") from exc
+    if not info or not info.get("bands"):
+        raise InputError(f"NPP collection '{asset_id}' has no images.")
+    return _band_grid(info, band, f"the first image of '{asset_id}'")
+
+
+def image_grid(asset_id: str) -> GridSpec:
+    """The pixel grid of an image asset's first band."""
+    try:
+        info = ee.Image(asset_id).getInfo()
+    except ee.EEException as exc:
+        raise InputError(f"Cannot read the region image '{asset_id}': {exc}") from exc
+    return _band_grid(info or {}, None, f"'{asset_id}'")
+
+
+def _band_grid(info: dict, band: str | None, what: str) -> GridSpec:
+    bands = info.get("bands") or []
+    chosen = next((b for b in bands if b.get("id") == band), bands[0] if bands else None)
+    if chosen is None or "dimensions" not in chosen:
+        raise InputError(f"{what} has no fixed pixel grid; export it to an asset first.")
+    return GridSpec.from_band_info(chosen)
