@@ -1,23 +1,24 @@
 """The files of one run: tables (CSV), rasters (GeoTIFF, NetCDF), run.json, the report.
 
-:func:`write_outputs` writes everything into a staging folder beside ``OUT`` and moves it
-into place only when everything succeeded, so a failed run leaves no half-written file in
-``OUT`` (earlier outputs there stay as they were).
+:func:`write_outputs` writes everything into a staging folder beside ``OUT`` and swaps it
+in whole only when everything succeeded (:mod:`gee_cscc.report.out_folder`), so ``OUT`` is
+always the complete old or the complete new result. :func:`write_results` writes into a
+folder as it is (the staging folder).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["TABLE_FILES", "update_run_json", "write_outputs"]
+from gee_cscc.report.out_folder import staged_out
+
+__all__ = ["TABLE_FILES", "update_run_json", "write_outputs", "write_results"]
 
 #: The table files of a run and their leading columns (names fixed: other tools read them).
 TABLE_FILES = {
@@ -102,28 +103,42 @@ def write_outputs(
     regions_geojson: dict | None = None,
     synthetic: bool = False,
 ) -> None:
-    """Write tables, rasters, figures, report and run.json into ``out`` atomically."""
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}-staging-", dir=out.parent))
-    try:
-        _write_tables(results, staging / "tables")
-        _write_rasters(results, staging / "rasters", synthetic=synthetic)
-        from gee_cscc.report import write_report
+    """Write tables, rasters, figures, report and run.json into ``out`` atomically.
 
-        write_report(
+    ``out`` is replaced as a whole (see :mod:`gee_cscc.report.out_folder`).
+    """
+    with staged_out(out) as staging:
+        write_results(
             results,
             staging,
+            run_info=run_info,
             regions_geojson=regions_geojson,
-            run_info=_report_info(run_info),
             synthetic=synthetic,
         )
-        (staging / "run.json").write_text(
-            json.dumps(_clean(run_info), indent=2, default=_json_default)
-        )
-        _move_into(staging, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+
+
+def write_results(
+    results: Any,
+    folder: Path,
+    *,
+    run_info: dict,
+    regions_geojson: dict | None = None,
+    synthetic: bool = False,
+) -> None:
+    """Write tables, rasters, figures, report and (last) run.json into ``folder``."""
+    folder = Path(folder)
+    _write_tables(results, folder / "tables")
+    _write_rasters(results, folder / "rasters", synthetic=synthetic)
+    from gee_cscc.report import write_report
+
+    write_report(
+        results,
+        folder,
+        regions_geojson=regions_geojson,
+        run_info=_report_info(run_info),
+        synthetic=synthetic,
+    )
+    (folder / "run.json").write_text(json.dumps(_clean(run_info), indent=2, default=_json_default))
 
 
 def _report_info(run_info: dict) -> dict:
@@ -140,18 +155,11 @@ def _report_info(run_info: dict) -> dict:
         info["project"] = run_info["project"]
     if inputs.get("region_names"):
         info["region names"] = inputs["region_names"]
+    if run_info.get("mode"):
+        info["mode"] = run_info["mode"]
+    if run_info.get("rasters_note"):
+        info["rasters"] = run_info["rasters_note"]
     return info
-
-
-def _move_into(staging: Path, out: Path) -> None:
-    """Move every staged file into ``out`` (replacing same-named files)."""
-    out.mkdir(parents=True, exist_ok=True)
-    for src in sorted(staging.rglob("*")):
-        if src.is_dir():
-            continue
-        dst = out / src.relative_to(staging)
-        dst.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(src, dst)
 
 
 def _write_tables(results: Any, folder: Path) -> None:
@@ -170,8 +178,9 @@ def _write_rasters(results: Any, folder: Path, *, synthetic: bool) -> None:
 
     folder.mkdir(parents=True, exist_ok=True)
     ds = results.rasters
-    crs = results.summary["grid"]["crs"]
-    transform = results.summary["grid"]["crs_transform"]
+    grid = results.summary.get("raster_grid") or results.summary["grid"]  # batch: preview
+    crs = grid["crs"]
+    transform = grid["crs_transform"]
     from affine import Affine
 
     aff = Affine(*transform)
