@@ -14,6 +14,8 @@ __all__ = [
     "AlreadyExistsError",
     "UnimplementedError",
     "MemoryLimitError",
+    "ComputationTimedOutError",
+    "TooManyRequestsError",
 ]
 
 
@@ -72,6 +74,23 @@ class MemoryLimitError(EEError):
     def __init__(self, detail: str = "") -> None:
         msg = "User memory limit exceeded."
         super().__init__(f"{msg} {detail}".strip())
+
+
+class ComputationTimedOutError(EEError):
+    """An interactive request ran past its deadline: Earth Engine's "Computation timed out."."""
+
+    def __init__(self) -> None:
+        super().__init__("Computation timed out.")
+
+
+class TooManyRequestsError(EEError):
+    """More interactive requests at once than allowed: HTTP 429 RESOURCE_EXHAUSTED."""
+
+    http_status = 429
+    status = "RESOURCE_EXHAUSTED"
+
+    def __init__(self) -> None:
+        super().__init__("Too many concurrent aggregations.")
 
 
 class CancelledError(Exception):

@@ -10,9 +10,14 @@ one. Batch work (export and ingestion tasks) has none of these limits, as on Ear
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 __all__ = ["Limits", "GOOGLE"]
+
+
+#: Limits that :meth:`Limits.scaled` keeps: they bound the connection, not the work.
+_NOT_SCALED = frozenset({"read_seconds"})
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,14 @@ class Limits:
     max_pixels
         ``reduceRegion``'s default ``maxPixels`` (10 million), which Earth Engine applies
         when a reduction does not set its own.
+    response_bytes
+        Largest ``value:compute`` answer (32 MiB of JSON; Earth Engine's interactive
+        answers are "at most tens of MB"); a larger one is refused with Earth Engine's
+        "User memory limit exceeded.".
+    read_seconds
+        How long the service waits for a request's headers and body (and for the next
+        request on an idle kept-alive connection). A property of the connection, not of
+        the work: :meth:`scaled` leaves it alone.
     """
 
     compute_seconds: float = 300.0
@@ -44,6 +57,8 @@ class Limits:
     pixels_side: int = 32_768
     request_bytes: int = 10 * 2**20
     max_pixels: int = 10_000_000
+    response_bytes: int = 32 * 2**20
+    read_seconds: float = 30.0
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -52,11 +67,14 @@ class Limits:
                 raise ValueError(f"limit {f.name} must be a positive number, got {value!r}")
 
     def scaled(self, factor: float) -> Limits:
-        """Every limit times ``factor`` (counts rounded, at least 1)."""
+        """Every limit times ``factor`` (counts rounded, at least 1); ``read_seconds`` kept."""
         if not factor > 0:
             raise ValueError(f"the scale of the limits must be positive, got {factor!r}")
         values = {}
         for f in dataclasses.fields(self):
+            if f.name in _NOT_SCALED:
+                values[f.name] = getattr(self, f.name)
+                continue
             v = getattr(self, f.name) * factor
             values[f.name] = v if f.type in ("float", float) else max(1, int(round(v)))
         return Limits(**values)
@@ -92,6 +110,22 @@ class Limits:
         types = {f.name: f.type for f in dataclasses.fields(cls)}
         fixed = {k: (v if types[k] in ("float", float) else int(v)) for k, v in named.items()}
         return dataclasses.replace(base, **fixed)
+
+    @classmethod
+    def of(cls, value: Limits | str | Mapping[str, float] | None) -> Limits:
+        """Limits from a :class:`Limits`, a :meth:`parse` text, a mapping of names, or
+        None (Google's)."""
+        if value is None:
+            return cls()
+        if isinstance(value, Limits):
+            return value
+        if isinstance(value, str):
+            return cls.parse(value)
+        if isinstance(value, Mapping):
+            return cls.parse(",".join(f"{k}={v}" for k, v in value.items()))
+        raise TypeError(
+            f"limits: expected Limits, a text such as 'scale=0.01' or None, got {value!r}"
+        )
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

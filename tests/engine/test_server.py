@@ -29,6 +29,7 @@ def http(engine, method: str, path: str, body: bytes | dict | None = None):
     """``(status, headers, parsed JSON or bytes)`` of a raw request to the engine."""
     data = json.dumps(body).encode() if isinstance(body, dict) else body
     req = urllib.request.Request(engine.url + path, data=data, method=method)
+    req.add_header("Authorization", f"Bearer {engine.token}")
     if data is not None:
         req.add_header("Content-Type", "application/json")
     try:
@@ -232,20 +233,22 @@ def test_compute_pixels_request_errors(engine, tmp_asset):
 
 
 def test_compute_pixels_size_limit():
+    # Earth Engine counts every band's bytes per pixel plus one byte of mask (Xee #209:
+    # 48 float64 images of 512 x 256 were refused as 56623104 = 512 * 256 * 48 * 9 bytes).
     assert COMPUTE_PIXELS_LIMIT == 48 * 2**20 == 50331648
-    big = grid((1e-3, 0, 0, 0, -1e-3, 0), (4000, 4000))  # 16e6 float64 pixels = 128e6 bytes
+    big = grid((1e-3, 0, 0, 0, -1e-3, 0), (4000, 4000))  # 16e6 float64 pixels: 16e6 * 9 bytes
     with pytest.raises(ee.EEException) as info:
         _pixels(ee.Image(1.5), big)
     assert str(info.value) == (
-        "Total request size (128000000 bytes) must be less than or equal to 50331648 bytes."
+        "Total request size (144000000 bytes) must be less than or equal to 50331648 bytes."
     )
-    # Two int32 bands of 2048 x 3072 pixels: exactly 48 MiB is allowed.
-    at_limit = grid((1e-3, 0, 0, 0, -1e-3, 0), (2048, 3072))
-    arr = _pixels(ee.Image([1, 2]).toInt32(), at_limit)
-    assert arr.nbytes == 50331648
-    over = grid((1e-3, 0, 0, 0, -1e-3, 0), (2048, 3073))
+    # Eight int16 bands of 2048 x 1024 pixels: 2**21 * 8 * (2 + 1) bytes, exactly 48 MiB.
+    at_limit = grid((1e-3, 0, 0, 0, -1e-3, 0), (1024, 2048))
+    arr = _pixels(ee.Image(list(range(8))).toInt16(), at_limit)
+    assert arr.shape == (1024, 2048) and len(arr.dtype.names) == 8
+    over = grid((1e-3, 0, 0, 0, -1e-3, 0), (1024, 2049))
     with pytest.raises(ee.EEException, match="must be less than or equal to 50331648 bytes"):
-        _pixels(ee.Image([1, 2]).toInt32(), over)
+        _pixels(ee.Image(list(range(8))).toInt16(), over)
 
 
 # --- assets ----------------------------------------------------------------------------------

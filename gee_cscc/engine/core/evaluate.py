@@ -16,6 +16,7 @@ from typing import Any
 
 from ..errors import EEError, UnimplementedError
 from . import registry
+from .context import check_interrupt
 
 __all__ = ["Closure", "evaluate"]
 
@@ -136,6 +137,7 @@ class _Graph:
         if kind == "functionDefinitionValue":
             return Closure(self, list(content.get("argumentNames", [])), content["body"], env)
         if kind == "functionInvocationValue":
+            check_interrupt()  # a request past its deadline or cancelled stops here
             if content.get("functionName") == "If":
                 return self._eval_if(content.get("arguments", {}), env)
             if "functionReference" not in content:

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.context import check_interrupt
 from ..core.records import Batch, column_value
 from ..core.values import Band, Geometry, Image, PixelData, pixel_cache, tile_cache
 from ..errors import EEError
@@ -92,12 +93,14 @@ def reduce_pixels(
     n_rec = len(records)
     k = reducer.n_inputs
     for r0, c0, tile in grid.tiles(max(1, int(TILE))):
+        check_interrupt()
         h, w = tile.shape
         p = h * w
         xs = [np.zeros((n_rec, p)) for _ in range(k)]
         vs = [np.zeros((n_rec, p), dtype=bool) for _ in range(k)]
         with tile_cache(tile, grid):
             for t, record in enumerate(records):
+                check_interrupt()
                 for i, band in enumerate(record):
                     if band is None:
                         continue
@@ -140,6 +143,7 @@ def compute_tiled(bands: Sequence[Band], grid: Grid) -> list[PixelData]:
             return [band.compute(grid) for band in bands]
     out = [(np.zeros(grid.shape), np.zeros(grid.shape, dtype=bool)) for _ in bands]
     for r0, c0, sub in grid.tiles(tile):
+        check_interrupt()
         h, w = sub.shape
         with pixel_cache():
             for band, (values, mask) in zip(bands, out, strict=True):
@@ -368,6 +372,7 @@ def reduce_region(
     step = max(1, int(TILE / max(float(tile_scale or 1.0), 1e-9)))
     width = window.width
     for r, c, tile in window.tiles(step):
+        check_interrupt()
         if plan.geometry is None:
             centre = np.ones(tile.shape, dtype=bool)
             frac = np.ones(tile.shape)

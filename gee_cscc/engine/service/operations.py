@@ -8,6 +8,7 @@ running when the engine stopped is marked FAILED with a message saying so). A st
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import json
 import threading
@@ -152,6 +153,8 @@ class Operations:
 
     def _run(self, name: str, kind: str, verb: str, body: dict, ctx: RequestContext) -> None:
         cancel = self._cancel[name]
+        # Batch work: no deadline (as on Earth Engine), but evaluation stops on a cancel.
+        ctx = dataclasses.replace(ctx, deadline=None, cancel=cancel)
         try:
             if cancel.is_set():
                 raise CancelledError()
@@ -259,8 +262,17 @@ class Operations:
                 raise NotFoundError(f"Operation '{name}' not found.")
             (self.dir / (name.rsplit("/", 1)[-1] + ".json")).unlink(missing_ok=True)
 
-    def shutdown(self) -> None:
+    def shutdown(self, timeout: float | None = None) -> None:
+        """Cancel every operation; wait for the running ones to stop (at most ``timeout`` s)."""
         with self._lock:
             for ev in self._cancel.values():
                 ev.set()
-        self._pool.shutdown(wait=True, cancel_futures=True)
+            running = [
+                self._done[n]
+                for n, op in self._ops.items()
+                if op["metadata"].get("state") in ("RUNNING", "CANCELLING")
+            ]
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        end = None if timeout is None else time.monotonic() + timeout
+        for done in running:
+            done.wait(None if end is None else max(0.0, end - time.monotonic()))

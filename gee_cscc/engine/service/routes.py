@@ -9,20 +9,29 @@ project config, and export/ingestion operations. Errors are JSON bodies with 4xx
 
 from __future__ import annotations
 
-import copy
+import concurrent.futures
 import functools
 import json
 import logging
 import re
+import select
+import socket
+import threading
+import time
 import traceback
 import urllib.parse
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from .. import algorithms  # noqa: F401  (registers every algorithm)
 from ..core import registry
-from ..errors import EEError, NotFoundError
+from ..errors import CancelledError, EEError, NotFoundError
 from ..store.assets import AssetName
+from . import guard
+from . import tiles as maps
+from .auth import bearer_token
+from .guard import PayloadTooLargeError, RequestTimeoutError, UnauthenticatedError
 
 __all__ = ["INIT_MESSAGE", "PROJECT_PATTERN", "RequestHandler", "discovery_document"]
 
@@ -88,8 +97,23 @@ def discovery_document(base_url: str) -> bytes:
 PROJECT_PATTERN = r"projects/(?P<project>[^/:]+)"
 
 
+class _ClientGone(Exception):
+    """The client closed its connection while its request computed."""
+
+
+#: Bodies up to this many bytes are read (and discarded) even when the request is refused,
+#: so the client can read the refusal on a clean connection; larger ones close it.
+DRAIN_BYTES = 64 * 2**20
+
+
 class RequestHandler(BaseHTTPRequestHandler):
-    """One connection's requests, answered for ``engine`` (an :class:`~.server.EngineServer`)."""
+    """One connection's requests, answered for ``engine`` (an :class:`~.server.EngineServer`).
+
+    Before anything is read or changed, a request passes :mod:`.guard` (Host, Origin,
+    path) and the token check (:mod:`.auth`); then its body is read within the size
+    limit and the read timeout (:attr:`Limits.read_seconds`, which also closes idle
+    kept-alive connections) and checked to be JSON.
+    """
 
     protocol_version = "HTTP/1.1"
     server_version = "gee-cscc-local-engine"
@@ -99,6 +123,7 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     def __init__(self, engine: Any, *args: Any, **kwargs: Any) -> None:
         self.engine = engine
+        self.timeout = engine.limits.read_seconds  # every socket read (StreamRequestHandler)
         super().__init__(*args, **kwargs)
 
     def log_message(self, fmt: str, *args: Any) -> None:
@@ -112,7 +137,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             return {}
         try:
             return json.loads(raw)
-        except json.JSONDecodeError as exc:
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise EEError(f"Invalid JSON payload: {exc}") from None
 
     def _send(
@@ -122,33 +147,161 @@ class RequestHandler(BaseHTTPRequestHandler):
         content_type: str,
         headers: dict | None = None,
     ) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(payload)))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        self.wfile.write(payload)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(payload)))
+            for k, v in (headers or {}).items():
+                self.send_header(k, v)
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(payload)
+        except OSError:  # the client went away: nothing to tell it
+            self.close_connection = True
 
     def _json(self, obj: Any, status: int = 200, headers: dict | None = None) -> None:
         self._send(status, json.dumps(obj).encode(), "application/json; charset=UTF-8", headers)
 
-    def _dispatch(self, method: str) -> None:
-        parsed = urllib.parse.urlsplit(self.path)
-        path = urllib.parse.unquote(parsed.path)
-        query = urllib.parse.parse_qs(parsed.query)
-        # Read the whole body first, so a request that fails early never leaves unread
-        # bytes on the kept-alive connection.
-        n = int(self.headers.get("Content-Length") or 0)
-        self._raw_body = self.rfile.read(n) if n else b""
+    def _content_length(self) -> int:
+        raw = self.headers.get("Content-Length")
+        if self.headers.get("Transfer-Encoding"):
+            self.close_connection = True
+            raise EEError(
+                "Request refused: chunked request bodies are not accepted; send Content-Length."
+            )
+        if raw is None:
+            return 0
         try:
-            self._route(method, path, query)
+            n = int(raw)
+        except ValueError:
+            n = -1
+        if n < 0:
+            self.close_connection = True
+            raise EEError(f"Invalid Content-Length: {raw!r}.")
+        return n
+
+    def _read(self, n: int) -> bytes:
+        """``n`` body bytes, within :attr:`Limits.read_seconds` for the whole body."""
+        deadline = time.monotonic() + self.engine.limits.read_seconds
+        chunks, got = [], 0
+        try:
+            while got < n:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError
+                self.connection.settimeout(left)
+                chunk = self.rfile.read1(min(n - got, 1 << 20))
+                if not chunk:
+                    self.close_connection = True
+                    raise RequestTimeoutError("The request body ended before Content-Length.")
+                chunks.append(chunk)
+                got += len(chunk)
+        except TimeoutError:
+            self.close_connection = True
+            raise RequestTimeoutError(
+                f"Request timed out: the body did not arrive within "
+                f"{self.engine.limits.read_seconds:g} s ({got} of {n} bytes)."
+            ) from None
+        finally:
+            try:
+                self.connection.settimeout(self.timeout)
+            except OSError:
+                pass
+        return b"".join(chunks)
+
+    def _drain(self, n: int) -> None:
+        """Discard an unwanted body, so the refusal is read on a clean connection."""
+        if n > DRAIN_BYTES:
+            self.close_connection = True
+            return
+        try:
+            self._read(n)
+        except RequestTimeoutError:
+            pass
+
+    def _authenticate(self, method: str, path: str) -> str | None:
+        """The caller's identity; map tiles and thumbnail pixels need none (see .auth)."""
+        if method == "GET" and maps.is_capability_url(path):
+            return None
+        header = self.headers.get("Authorization")
+        user = self.engine.tokens.identity(bearer_token(header))
+        if user is None:
+            why = "no token was sent" if not header else "the token is not this engine's"
+            raise UnauthenticatedError(
+                "Request had invalid authentication credentials: "
+                f"{why}. Send the local engine's token as 'Authorization: Bearer <token>'; "
+                f"it is in {self.engine.token_file} (gee-cscc serve prints how to connect)."
+            )
+        return user
+
+    def _dispatch(self, method: str) -> None:
+        eng = self.engine
+        self._raw_body = b""
+        length = 0
+        read = False
+        try:
+            length = self._content_length()
+            guard.check_host(self.headers.get("Host"), eng.port)
+            guard.check_origin(self.headers.get("Origin"))
+            raw_path, _, raw_query = self.path.partition("?")
+            path = guard.checked_path(raw_path)
+            query = urllib.parse.parse_qs(raw_query)
+            user = self._authenticate(method, path)
+            if length > eng.limits.request_bytes:
+                raise PayloadTooLargeError(eng.limits.request_bytes)
+            guard.check_content_type(self.headers.get("Content-Type"), length)
+            self._raw_body = self._read(length) if length else b""
+            read = True
+            self._route(method, path, query, user)
+        except _ClientGone:
+            self.close_connection = True
+        except CancelledError:  # the engine is stopping
+            self.close_connection = True
         except EEError as exc:
-            self._json(exc.body(), exc.http_status)
+            if not read and length and not self.close_connection:
+                self._drain(length)
+            headers = {"WWW-Authenticate": "Bearer"} if exc.http_status == 401 else None
+            self._json(exc.body(), exc.http_status, headers)
         except Exception as exc:  # a bug in the engine: report it, as a 400 so it is not retried
-            log.error("local engine error on %s %s\n%s", method, path, traceback.format_exc())
+            log.error("local engine error on %s %s\n%s", method, self.path, traceback.format_exc())
             err = EEError(f"Local engine internal error: {type(exc).__name__}: {exc}")
+            if not read and length and not self.close_connection:
+                self._drain(length)
             self._json(err.body(), 400)
+
+    def _client_gone(self) -> bool:
+        """Whether the client closed the connection (a peek at the socket, no read)."""
+        sock = self.connection
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+            if not readable:
+                return False
+            return sock.recv(1, socket.MSG_PEEK) == b""
+        except (OSError, ValueError):
+            return True
+
+    def _compute(self, user: str, fn: Callable[[Any], Any], *, counted: bool = True) -> Any:
+        """Run an interactive computation for ``user`` and wait for it, watching the client.
+
+        The computation is cancelled when the client disconnects (then no answer is sent)
+        or the engine stops.
+        """
+        cancel = threading.Event()
+        future = self.engine.submit(user, fn, cancel, counted=counted)
+        try:
+            while True:
+                try:
+                    return future.result(timeout=0.1)
+                except concurrent.futures.TimeoutError:
+                    pass
+                if self.engine.stopping.is_set():
+                    raise CancelledError()
+                if self._client_gone():
+                    raise _ClientGone()
+        finally:
+            if not future.done():
+                cancel.set()
 
     def do_GET(self) -> None:  # noqa: N802
         self._dispatch("GET")
@@ -167,7 +320,7 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     # --- routes --------------------------------------------------------------------------
 
-    def _route(self, method: str, path: str, query: dict) -> None:
+    def _route(self, method: str, path: str, query: dict, user: str | None) -> None:
         eng = self.engine
         if path.rstrip("/").endswith("$discovery/rest"):
             self._send(200, discovery_document(eng.url), "application/json; charset=UTF-8")
@@ -175,6 +328,10 @@ class RequestHandler(BaseHTTPRequestHandler):
         if not path.startswith("/v1/"):
             raise NotFoundError(f"Unknown path: {path}")
         rest = path[len("/v1/") :]
+        if user is None:  # a map tile or thumbnail: drawn as the identity that created it
+            reply = maps.serve_capability(eng, rest, self._compute)
+            self._send(200, *reply)
+            return
         if method == "GET" and re.fullmatch(PROJECT_PATTERN + r"/algorithms", rest):
             self._send(
                 200,
@@ -184,10 +341,13 @@ class RequestHandler(BaseHTTPRequestHandler):
             )
             return
         if method == "POST" and re.fullmatch(PROJECT_PATTERN + r"/value:compute", rest):
-            self._json(eng.compute_value(self._body()))
+            body = self._body()
+            payload = self._compute(user, lambda ctx: eng.compute_value(body))
+            self._send(200, payload, "application/json; charset=UTF-8")
             return
         if method == "POST" and re.fullmatch(PROJECT_PATTERN + r"/image:computePixels", rest):
-            payload, ctype = eng.compute_pixels(self._body())
+            body = self._body()
+            payload, ctype = self._compute(user, lambda ctx: eng.compute_pixels(body))
             self._send(200, payload, ctype)
             return
         if method == "GET" and re.fullmatch(PROJECT_PATTERN + r"/config", rest):
@@ -199,7 +359,11 @@ class RequestHandler(BaseHTTPRequestHandler):
         )
         if method == "POST" and m:
             op = eng.operations.start(
-                eng.context(), m.group("project"), m.group("kind"), m.group("verb"), self._body()
+                eng.context(user),
+                m.group("project"),
+                m.group("kind"),
+                m.group("verb"),
+                self._body(),
             )
             self._json(op)
             return
@@ -207,14 +371,11 @@ class RequestHandler(BaseHTTPRequestHandler):
         if method == "GET" and m:
             self._json(eng.operations.list(m.group("project"), query))
             return
-        # --- maps and thumbnails (getMapId tiles, getThumbURL): see tiles.py ----------------
-        from . import tiles as maps
-
-        reply = maps.handle(eng, method, rest, self._body)
+        # --- maps and thumbnails (getMapId, getThumbURL): see tiles.py ----------------------
+        reply = maps.handle(eng, method, rest, self._body, user, self._compute)
         if reply is not None:
             self._send(200, *reply)
             return
-        # --- end maps and thumbnails ------------------------------------------------------
         m = re.fullmatch(
             PROJECT_PATTERN + r"/operations/(?P<id>[^/:]+)(?P<verb>:cancel|:wait)?", rest
         )
@@ -236,44 +397,43 @@ class RequestHandler(BaseHTTPRequestHandler):
         # Project-root listing and asset creation.
         m = re.fullmatch(PROJECT_PATTERN + r":listAssets", rest)
         if method == "GET" and m:
-            self._json(eng.list_assets(f"projects/{m.group('project')}/assets", query))
+            self._json(eng.list_assets(f"projects/{m.group('project')}/assets", query, user))
             return
         m = re.fullmatch(PROJECT_PATTERN + r"/assets", rest)
         if method == "POST" and m:
             asset_id = query.get("assetId", [""])[0]
+            guard.check_asset_id(asset_id)
             body = self._body()
             name = AssetName(m.group("project"), asset_id)
             store = eng.store
-            parent = name.parent()
-            if parent.path and store.exists(parent):
-                store.check_access(parent, eng.user, write=True)
+            store.check_create(name, user)
             kind = str(body.get("type", "")).upper()
             self._json(store.create(name, kind, body.get("properties")))
             return
         # Asset calls: projects/<p>/assets/<path>[:verb]
         m = re.fullmatch(r"(?P<name>projects/[^/:]+/assets/[^:]*)(?::(?P<verb>\w+))?", rest)
         if m:
-            self._asset_call(method, m.group("name"), m.group("verb"), query)
+            self._asset_call(method, m.group("name"), m.group("verb"), query, user)
             return
         raise NotFoundError(f"Unknown path: {method} {path}")
 
-    def _asset_call(self, method: str, name: str, verb: str | None, query: dict) -> None:
+    def _asset_call(self, method: str, name: str, verb: str | None, query: dict, user: str) -> None:
         eng = self.engine
         store = eng.store
         asset = store.resolve(name)
         if verb is None and method == "GET":
-            self._json(eng.get_asset(asset.name))
+            self._json(eng.get_asset(asset.name, user))
         elif verb == "listAssets" and method == "GET":
-            self._json(eng.list_assets(asset.name, query))
+            self._json(eng.list_assets(asset.name, query, user))
         elif verb is None and method == "DELETE":
             store.meta(asset)
-            store.check_access(asset, eng.user, write=True)
+            store.check_access(asset, user, write=True)
             store.delete(asset)
             self._json({})
         elif verb is None and method == "PATCH":
             body = self._body()
             store.meta(asset)
-            store.check_access(asset, eng.user, write=True)
+            store.check_access(asset, user, write=True)
             props = (body.get("asset") or {}).get("properties") or {}
             paths = (body.get("updateMask") or {}).get("paths") or []
             updates: dict[str, Any] = {}
@@ -292,27 +452,23 @@ class RequestHandler(BaseHTTPRequestHandler):
         elif verb == "getIamPolicy" and method == "POST":
             self._body()
             store.meta(asset)
-            store.check_access(asset, eng.user)
+            store.check_access(asset, user)
             self._json(store.get_policy(asset))
         elif verb == "setIamPolicy" and method == "POST":
             body = self._body()
             store.meta(asset)
-            if "roles/owner" not in store.roles_of(asset, eng.user or store.user):
-                store.check_access(asset, eng.user, write=True)
+            if "roles/owner" not in store.roles_of(asset, user):
+                store.check_access(asset, user, write=True)
             self._json(store.set_policy(asset, body.get("policy") or {}))
         elif verb in ("copy", "move") and method == "POST":
             body = self._body()
             dst = body.get("destinationName") or ""
-            store.meta(asset)
-            store.check_access(asset, eng.user, write=(verb == "move"))
+            overwrite = bool(body.get("overwrite")) and verb == "copy"
+            store.check_transfer(asset, dst, user, move=(verb == "move"), overwrite=overwrite)
             if verb == "copy":
-                store.copy(asset, dst, overwrite=bool(body.get("overwrite")))
+                store.copy(asset, dst, overwrite=overwrite)
             else:
                 store.move(asset, dst)
             self._json(store.asset_info(dst))
         else:
             raise NotFoundError(f"Unknown asset call: {method} {name}:{verb}")
-
-
-def _deepcopy(obj: Any) -> Any:
-    return copy.deepcopy(obj)

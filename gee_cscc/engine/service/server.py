@@ -5,19 +5,34 @@ discovery document and algorithm list shipped with ``earthengine-api``, ``value:
 ``image:computePixels``, assets (get, list, create, patch, delete, copy, move, IAM policy),
 project config, and export/ingestion operations. Errors are JSON bodies with 4xx statuses
 (never 5xx for deterministic failures, which the client would retry).
+
+Who may call it and how much work a call may cause:
+
+* Only callers that send the store's token (:mod:`.auth`) from this machine
+  (:mod:`.guard`); each caller has an identity, and every ACL check is made for it.
+* Interactive requests (``value:compute``, ``computePixels``, maps) compute on a fair
+  :class:`~.scheduler.Scheduler`, each with a deadline of :attr:`Limits.compute_seconds`
+  ("Computation timed out."), cancelled when the client disconnects, at most
+  :attr:`Limits.concurrent_requests` per client (429 "Too many concurrent
+  aggregations."); ``computePixels`` answers at most :attr:`Limits.pixels_bytes` and
+  :attr:`Limits.pixels_side` pixels a side, ``value:compute`` at most
+  :attr:`Limits.response_bytes` ("User memory limit exceeded."). Exports and ingestion
+  (operations) have none of these limits, as on Earth Engine.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import functools
 import io
+import json
 import logging
 import os
 import threading
+import time
+from collections.abc import Callable
 from http.server import ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -27,24 +42,52 @@ from ..core.context import RequestContext, request_context
 from ..core.evaluate import evaluate
 from ..core.serialize import to_info
 from ..core.values import Image, output_numpy_dtype, pixel_cache
-from ..errors import EEError
+from ..errors import EEError, MemoryLimitError
+from ..limits import GOOGLE, Limits
 from ..raster import reduction
 from ..store.assets import AssetStore
 from .asset_filter import matches_filter, parse_filter
+from .auth import TOKEN_FILE, TokenTable, store_token
 from .operations import Operations
 from .pixels import cast_clipped, geotiff_bytes, request_grid, unique_band_names
 from .routes import RequestHandler
+from .scheduler import Scheduler
 
-__all__ = ["COMPUTE_PIXELS_LIMIT", "WORKERS", "EngineServer"]
+__all__ = ["COMPUTE_PIXELS_LIMIT", "WORKERS", "EngineServer", "check_pixels_request"]
 
 log = logging.getLogger("gee_cscc.engine")
 
+T = TypeVar("T")
 
 #: Earth Engine's computePixels request limit (bytes).
-COMPUTE_PIXELS_LIMIT = 48 * 2**20
+COMPUTE_PIXELS_LIMIT = GOOGLE.pixels_bytes
 
-#: Requests computed at once (one per core, at most 4); others queue.
+#: Requests one client computes at once (one per core, at most 4); others queue.
 WORKERS = max(1, min(4, os.cpu_count() or 1))
+
+
+def check_pixels_request(
+    width: int, height: int, band_dtypes: list[np.dtype], limits: Limits
+) -> None:
+    """Refuse a ``computePixels`` grid as Earth Engine does: a side over
+    :attr:`Limits.pixels_side`, or more than :attr:`Limits.pixels_bytes` (every band's
+    bytes per pixel plus one byte of mask, Earth Engine's count)."""
+    side = limits.pixels_side
+    if width > side or height > side:
+        raise EEError(
+            f"Pixel grid dimensions ({width}x{height}) must be less than or equal to {side}."
+        )
+    nbytes = width * height * sum(np.dtype(d).itemsize + 1 for d in band_dtypes)
+    if nbytes > limits.pixels_bytes:
+        raise EEError(
+            f"Total request size ({nbytes} bytes) must be less than or equal to "
+            f"{limits.pixels_bytes} bytes."
+        )
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True  # a connection's thread never keeps the process alive
+    block_on_close = False
 
 
 class EngineServer:
@@ -57,14 +100,16 @@ class EngineServer:
     port
         The port (0 picks a free one).
     user
-        The identity of callers (``user:…``); ACLs are checked against it.
+        The identity of callers holding the store's token (``user:…``; default the
+        store's owner); ACLs are checked against the identity of each request's token.
     workers
-        How many ``value:compute`` / ``computePixels`` requests compute at once
-        (default: :data:`WORKERS`); more wait their turn. Clients such as ``xee`` send
-        many chunk requests in parallel, each holding one tile's intermediates while it
-        computes. The computations run on this fixed pool of threads, not on the
-        per-connection handler threads, so the memory the allocator keeps for reuse
-        stays with a few threads instead of growing with every connection.
+        How many interactive requests one client computes at once (default:
+        :data:`WORKERS`); the pool has one more thread, always left to other clients.
+        The computations run on these threads, not on the per-connection handler
+        threads, so the memory the allocator keeps for reuse stays with a few threads.
+    limits
+        Earth Engine's interactive limits to enforce (:class:`~gee_cscc.engine.limits.Limits`,
+        a text such as ``"scale=0.01"``, or None for Google's).
     """
 
     def __init__(
@@ -74,17 +119,24 @@ class EngineServer:
         port: int = 0,
         user: str | None = None,
         workers: int | None = None,
+        limits: Limits | str | None = None,
     ) -> None:
         self.store = store
         self.user = user if user is not None else store.user
-        self._workers = concurrent.futures.ThreadPoolExecutor(
-            max_workers=max(1, workers or WORKERS), thread_name_prefix="gee-cscc-compute"
-        )
+        self.limits = Limits.of(limits)
+        self.token_file = Path(store.root) / TOKEN_FILE
+        self.tokens = TokenTable(store_token(store.root), self.user)
+        self.scheduler = Scheduler(workers or WORKERS, self.limits.concurrent_requests)
         handler = functools.partial(RequestHandler, self)
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
-        self.httpd.daemon_threads = True
+        self.httpd = _HTTPServer(("127.0.0.1", port), handler)
         self._thread: threading.Thread | None = None
+        self.stopping = threading.Event()
         self.operations = Operations(Path(store.root) / "operations", run_operation)
+
+    @property
+    def token(self) -> str:
+        """The store's token (authenticates as :attr:`user`)."""
+        return self.tokens.owner_token
 
     @property
     def port(self) -> int:
@@ -96,84 +148,109 @@ class EngineServer:
 
     def start(self) -> None:
         self._thread = threading.Thread(
-            target=self.httpd.serve_forever, name="gee-cscc-engine", daemon=True
+            target=self.httpd.serve_forever,
+            kwargs={"poll_interval": 0.2},
+            name="gee-cscc-engine",
+            daemon=True,
         )
         self._thread.start()
 
     def serve_forever(self) -> None:
-        self.httpd.serve_forever()
+        self.httpd.serve_forever(poll_interval=0.2)
 
     def stop(self) -> None:
-        self.operations.shutdown()
-        self._workers.shutdown(wait=False, cancel_futures=True)
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        """Stop promptly: running computations and operations are cancelled, not awaited."""
+        self.stopping.set()
+        self.scheduler.shutdown()
+        self.operations.shutdown(timeout=1.0)
         if self._thread is not None:
+            self.httpd.shutdown()
             self._thread.join(timeout=5)
+        self.httpd.server_close()
 
-    def context(self) -> RequestContext:
-        return RequestContext(store=self.store, user=self.user)
+    def context(
+        self,
+        user: str | None,
+        *,
+        deadline: float | None = None,
+        cancel: threading.Event | None = None,
+    ) -> RequestContext:
+        """The request context of a caller (no deadline: batch work)."""
+        return RequestContext(
+            store=self.store, user=user, limits=self.limits, deadline=deadline, cancel=cancel
+        )
 
-    # --- endpoint implementations -------------------------------------------------------
+    def submit(
+        self,
+        user: str,
+        fn: Callable[[RequestContext], T],
+        cancel: threading.Event,
+        *,
+        counted: bool = True,
+    ) -> Any:
+        """Queue an interactive computation for ``user``; returns a future of ``fn(ctx)``.
 
-    def compute_value(self, body: dict) -> dict:
-        return self._workers.submit(self._compute_value, body).result()
+        The deadline starts when the computation starts; ``fn`` runs inside its request
+        context and a fresh pixel cache.
+        """
+
+        def run() -> T:
+            deadline = time.monotonic() + self.limits.compute_seconds
+            ctx = self.context(user, deadline=deadline, cancel=cancel)
+            with request_context(ctx), pixel_cache():
+                return fn(ctx)
+
+        return self.scheduler.submit(user, run, cancel, counted=counted)
+
+    # --- endpoint implementations (called inside a request context) -------------------------
+
+    def compute_value(self, body: dict) -> bytes:
+        """The JSON answer of ``value:compute``."""
+        value = evaluate(body.get("expression") or {})
+        payload = json.dumps({"result": to_info(value)}).encode()
+        if len(payload) > self.limits.response_bytes:
+            raise MemoryLimitError()
+        return payload
 
     def compute_pixels(self, body: dict) -> tuple[bytes, str]:
-        return self._workers.submit(self._compute_pixels, body).result()
+        image = evaluate(body.get("expression") or {})
+        if not isinstance(image, Image):
+            raise EEError("computePixels: the expression is not an Image.")
+        band_ids = body.get("bandIds")
+        if band_ids:
+            image = image.with_bands([image.band(b) for b in band_ids])
+        if not image.bands:
+            raise EEError("computePixels: the image has no bands.")
+        grid = request_grid(body.get("grid"), image)
+        fmt = (body.get("fileFormat") or "AUTO_JPEG_PNG").upper()
+        dtypes = [output_numpy_dtype(b.dtype) for b in image.bands]
+        common = np.result_type(*dtypes)
+        check_pixels_request(grid.width, grid.height, dtypes, self.limits)
+        data = reduction.compute_tiled(image.bands, grid)
+        if fmt == "NPY":
+            names = unique_band_names([b.name for b in image.bands])
+            arr = np.zeros(grid.shape, dtype=[(n, common) for n in names])
+            for n, (values, mask) in zip(names, data, strict=True):
+                arr[n] = cast_clipped(np.where(mask, values, 0), common)
+            buf = io.BytesIO()
+            np.save(buf, arr, allow_pickle=False)
+            return buf.getvalue(), "application/octet-stream"
+        if fmt in ("GEO_TIFF", "GEOTIFF"):
+            return geotiff_bytes(grid, image, data, common), "image/tiff"
+        raise EEError(f"computePixels: fileFormat {fmt} is not implemented by the local engine.")
 
-    def _compute_value(self, body: dict) -> dict:
-        with request_context(self.context()), pixel_cache():
-            value = evaluate(body.get("expression") or {})
-            return {"result": to_info(value)}
-
-    def _compute_pixels(self, body: dict) -> tuple[bytes, str]:
-        with request_context(self.context()), pixel_cache():
-            image = evaluate(body.get("expression") or {})
-            if not isinstance(image, Image):
-                raise EEError("computePixels: the expression is not an Image.")
-            band_ids = body.get("bandIds")
-            if band_ids:
-                image = image.with_bands([image.band(b) for b in band_ids])
-            if not image.bands:
-                raise EEError("computePixels: the image has no bands.")
-            grid = request_grid(body.get("grid"), image)
-            fmt = (body.get("fileFormat") or "AUTO_JPEG_PNG").upper()
-            dtypes = [output_numpy_dtype(b.dtype) for b in image.bands]
-            common = np.result_type(*dtypes)
-            nbytes = grid.size * len(image.bands) * common.itemsize
-            if nbytes > COMPUTE_PIXELS_LIMIT:
-                raise EEError(
-                    f"Total request size ({nbytes} bytes) must be less than or equal to "
-                    f"{COMPUTE_PIXELS_LIMIT} bytes."
-                )
-            data = reduction.compute_tiled(image.bands, grid)
-            if fmt == "NPY":
-                names = unique_band_names([b.name for b in image.bands])
-                arr = np.zeros(grid.shape, dtype=[(n, common) for n in names])
-                for n, (values, mask) in zip(names, data, strict=True):
-                    arr[n] = cast_clipped(np.where(mask, values, 0), common)
-                buf = io.BytesIO()
-                np.save(buf, arr, allow_pickle=False)
-                return buf.getvalue(), "application/octet-stream"
-            if fmt in ("GEO_TIFF", "GEOTIFF"):
-                return geotiff_bytes(grid, image, data, common), "image/tiff"
-            raise EEError(
-                f"computePixels: fileFormat {fmt} is not implemented by the local engine."
-            )
-
-    def get_asset(self, name: str) -> dict:
+    def get_asset(self, name: str, user: str | None) -> dict:
         asset = self.store.resolve(name)
         if asset.path:
             self.store.meta(asset)  # 404 first, then permission
-            self.store.check_access(asset, self.user)
+            self.store.check_access(asset, user)
         return self.store.asset_info(asset)
 
-    def list_assets(self, name: str, query: dict) -> dict:
+    def list_assets(self, name: str, query: dict, user: str | None) -> dict:
         parent = self.store.resolve(name)
         if parent.path:
             meta = self.store.meta(parent)
-            self.store.check_access(parent, self.user)
+            self.store.check_access(parent, user)
             if meta["type"] not in ("FOLDER", "IMAGE_COLLECTION"):
                 raise EEError(f"Asset '{parent.id}' is not a folder or an image collection.")
         children = [self.store.asset_info(c) for c in self.store.children(parent)]

@@ -22,6 +22,14 @@ pixel type's range for integer types and over ``[0, 1]`` for floating-point type
 
 Map and thumbnail ids live in memory, per running server, like Earth Engine's short-lived
 map ids; they are not persisted in the asset store.
+
+Who may fetch: creating a map or thumbnail needs the engine's token like every call; the
+tile and ``getPixels`` URLs need none, because a browser fetches them for a notebook map
+and cannot send a header. The 128 random bits of the id are the capability (as Earth
+Engine's map ids are), and the pixels are drawn as the identity that created the id, with
+its ACLs. Tiles and thumbnails compute on the engine's fair scheduler with the interactive
+deadline, but do not count toward the concurrent-request limit (a browser fetches many
+tiles at once and does not retry a 429).
 """
 
 from __future__ import annotations
@@ -41,12 +49,7 @@ from typing import Any
 import numpy as np
 
 from ..algorithms.image.visualize import visualize
-from ..core.context import request_context
-from ..core.values import (
-    Band,
-    Image,
-    pixel_cache,
-)
+from ..core.values import Band, Image
 from ..errors import EEError, NotFoundError
 from ..raster.grid import Grid, Projection
 
@@ -59,6 +62,8 @@ __all__ = [
     "encode",
     "registry_of",
     "handle",
+    "is_capability_url",
+    "serve_capability",
 ]
 
 #: Width and height of a map tile, in pixels.
@@ -165,6 +170,7 @@ class _Entry:
     kind: str  # "maps" or "thumbnails"
     body: dict
     fmt: str
+    user: str | None = None  # the identity that created it (tiles are drawn as it)
 
 
 class MapRegistry:
@@ -181,10 +187,10 @@ class MapRegistry:
         self._lock = threading.Lock()
         self.max_entries = max_entries
 
-    def add(self, project: str, kind: str, body: dict, fmt: str) -> str:
+    def add(self, project: str, kind: str, body: dict, fmt: str, user: str | None = None) -> str:
         name = f"projects/{project}/{kind}/{uuid.uuid4().hex}"
         with self._lock:
-            self._entries[name] = _Entry(kind, body, fmt)
+            self._entries[name] = _Entry(kind, body, fmt, user)
             while len(self._entries) > self.max_entries:
                 self._entries.popitem(last=False)
         return name
@@ -243,7 +249,7 @@ def _image_of(body: dict, what: str) -> Image:
     return image
 
 
-def _thumbnail_grid(image: Image) -> Grid:
+def _thumbnail_grid(image: Image, limit: int = THUMBNAIL_LIMIT) -> Grid:
     band = image.bands[0]
     if band.extent is None:
         raise EEError(
@@ -253,10 +259,9 @@ def _thumbnail_grid(image: Image) -> Grid:
     if grid.width <= 0 or grid.height <= 0:
         raise EEError("getThumbURL: the thumbnail region does not overlap the image.")
     nbytes = grid.size * len(display_bands(image))
-    if nbytes > THUMBNAIL_LIMIT:
+    if nbytes > limit:
         raise EEError(
-            f"Total request size ({nbytes} bytes) must be less than or equal to "
-            f"{THUMBNAIL_LIMIT} bytes."
+            f"Total request size ({nbytes} bytes) must be less than or equal to {limit} bytes."
         )
     return grid
 
@@ -272,21 +277,40 @@ _UNSUPPORTED_RE = re.compile(r"projects/[^/:]+/(?P<kind>videoThumbnails|filmstri
 IMAGE_HEADERS = {"Access-Control-Allow-Origin": "*"}
 
 
+def is_capability_url(path: str) -> bool:
+    """Whether ``path`` is a tile or thumbnail-pixels URL (fetched without the token)."""
+    rest = path[len("/v1/") :] if path.startswith("/v1/") else None
+    return rest is not None and bool(_TILE_RE.fullmatch(rest) or _PIXELS_RE.fullmatch(rest))
+
+
+Compute = Callable[..., Any]
+
+
 def handle(
-    engine: Any, method: str, rest: str, read_body: Callable[[], dict]
+    engine: Any,
+    method: str,
+    rest: str,
+    read_body: Callable[[], dict],
+    user: str,
+    compute: Compute,
 ) -> tuple[bytes, str, dict] | None:
     """Serve a maps / thumbnails call, or return None if ``rest`` is not one.
 
     Parameters
     ----------
     engine
-        The :class:`~gee_cscc.engine.server.EngineServer` (its context and store).
+        The :class:`~gee_cscc.engine.server.EngineServer` (its store and limits).
     method
         The HTTP method.
     rest
         The path after ``/v1/``.
     read_body
         Reads the JSON request body (called only for POST calls).
+    user
+        The caller's identity.
+    compute
+        Runs ``fn(ctx)`` as an interactive computation: ``compute(user, fn, counted=...)``
+        (the request handler's, which watches the client).
 
     Returns
     -------
@@ -295,15 +319,11 @@ def handle(
     """
     m = _CREATE_RE.fullmatch(rest)
     if m and method == "POST":
-        return _create(engine, m.group("project"), m.group("kind"), read_body())
-    m = _TILE_RE.fullmatch(rest)
-    if m and method == "GET":
-        name = f"projects/{m.group('project')}/maps/{m.group('id')}"
-        z, x, y = (int(m.group(k)) for k in ("z", "x", "y"))
-        return _tile(engine, name, z, x, y)
-    m = _PIXELS_RE.fullmatch(rest)
-    if m and method == "GET":
-        return _thumbnail(engine, f"projects/{m.group('project')}/thumbnails/{m.group('id')}")
+        body = read_body()
+        project, kind = m.group("project"), m.group("kind")
+        return compute(user, lambda ctx: _create(engine, project, kind, body, user), counted=False)
+    if _TILE_RE.fullmatch(rest) or _PIXELS_RE.fullmatch(rest):
+        return serve_capability(engine, rest, compute)
     m = _UNSUPPORTED_RE.fullmatch(rest)
     if m:
         if method == "POST":
@@ -316,31 +336,42 @@ def handle(
     return None
 
 
-def _create(engine: Any, project: str, kind: str, body: dict) -> tuple[bytes, str, dict]:
+def serve_capability(engine: Any, rest: str, compute: Compute) -> tuple[bytes, str, dict]:
+    """A tile or a thumbnail's pixels, drawn as the identity that created the map id."""
+    m = _TILE_RE.fullmatch(rest)
+    if m:
+        name = f"projects/{m.group('project')}/maps/{m.group('id')}"
+        z, x, y = (int(m.group(k)) for k in ("z", "x", "y"))
+        entry = registry_of(engine).get(name, "maps")
+        grid = tile_grid(z, x, y)
+        return compute(entry.user, lambda ctx: _tile(entry, grid), counted=False)
+    m = _PIXELS_RE.fullmatch(rest)
+    if m:
+        name = f"projects/{m.group('project')}/thumbnails/{m.group('id')}"
+        entry = registry_of(engine).get(name, "thumbnails")
+        return compute(entry.user, lambda ctx: _thumbnail(entry, ctx), counted=False)
+    raise NotFoundError(f"Unknown path: GET /v1/{rest}")
+
+
+def _create(engine: Any, project: str, kind: str, body: dict, user: str) -> tuple[bytes, str, dict]:
     what = "getMapId" if kind == "maps" else "getThumbURL"
     fmt = _file_format(body, what)
-    with request_context(engine.context()), pixel_cache():
-        image = _image_of(body, what)
-        if kind == "thumbnails":
-            _thumbnail_grid(image)
-    name = registry_of(engine).add(project, kind, body, fmt)
+    image = _image_of(body, what)
+    if kind == "thumbnails":
+        _thumbnail_grid(image, engine.limits.pixels_bytes)
+    name = registry_of(engine).add(project, kind, body, fmt, user)
     return json.dumps({"name": name}).encode(), "application/json; charset=UTF-8", {}
 
 
-def _tile(engine: Any, name: str, z: int, x: int, y: int) -> tuple[bytes, str, dict]:
-    entry = registry_of(engine).get(name, "maps")
-    grid = tile_grid(z, x, y)
-    with request_context(engine.context()), pixel_cache():
-        image = _image_of(entry.body, "getMapId")
-        rgba = render_rgba(image, grid)
+def _tile(entry: _Entry, grid: Grid) -> tuple[bytes, str, dict]:
+    image = _image_of(entry.body, "getMapId")
+    rgba = render_rgba(image, grid)
     payload, ctype = encode(rgba, entry.fmt)
     return payload, ctype, IMAGE_HEADERS
 
 
-def _thumbnail(engine: Any, name: str) -> tuple[bytes, str, dict]:
-    entry = registry_of(engine).get(name, "thumbnails")
-    with request_context(engine.context()), pixel_cache():
-        image = _image_of(entry.body, "getThumbURL")
-        rgba = render_rgba(image, _thumbnail_grid(image))
+def _thumbnail(entry: _Entry, ctx: Any) -> tuple[bytes, str, dict]:
+    image = _image_of(entry.body, "getThumbURL")
+    rgba = render_rgba(image, _thumbnail_grid(image, ctx.limits.pixels_bytes))
     payload, ctype = encode(rgba, entry.fmt)
     return payload, ctype, IMAGE_HEADERS

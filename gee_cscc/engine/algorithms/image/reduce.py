@@ -15,7 +15,9 @@ guides on region reductions and weighting):
   weight every pixel by the fraction of it the geometry covers (exact polygon/pixel
   intersection; Earth Engine quantizes this weight to 1/255 steps and drops pixels covered
   less than about 0.4 %). The default region is the footprint of the image's first band.
-* ``maxPixels`` counts the pixels of the region's bounding window in the grid.
+* ``maxPixels`` counts the pixels of the region's bounding window in the grid; without
+  one, the engine's default applies (:attr:`~gee_cscc.engine.limits.Limits.max_pixels`,
+  Earth Engine's 10 million unless the engine's limits were scaled).
   ``bestEffort`` coarsens the scale by powers of two, only for images without a fixed
   projection (coarsening a native grid would resample).
 * A single-input reducer is applied to each band (outputs ``<band>`` or
@@ -26,16 +28,33 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...core.context import current_limits
 from ...core.registry import algorithm
 from ...core.values import Band, Feature, FeatureCollection, Image
 from ...errors import EEError
+from ...limits import GOOGLE
 from ...raster import reduction
 from ...raster.grid import Projection
 from ..image_collection import composite
 from ..reducer.tree import Reducer, as_reducer, for_each
 from .spatial import as_geometry
 
-DEFAULT_MAX_PIXELS = 10_000_000
+#: Earth Engine's default ``maxPixels`` of a region reduction (the engine's limits may
+#: scale it: :func:`max_pixels_limit`).
+DEFAULT_MAX_PIXELS = GOOGLE.max_pixels
+
+
+def max_pixels_limit(value: Any) -> int:
+    """The ``maxPixels`` a reduction applies: the serving engine's limit when none was given.
+
+    The registry fills in algorithms.json's default (Earth Engine's 10 million) for an
+    argument not given, so that value stands for "not given": the engine's
+    :attr:`~gee_cscc.engine.limits.Limits.max_pixels` replaces it (the same number
+    unless the engine's limits were scaled down).
+    """
+    if value is None or value == DEFAULT_MAX_PIXELS:
+        return int(current_limits().max_pixels)
+    return int(value)
 
 
 def _image(value: Any, what: str) -> Image:
@@ -122,7 +141,7 @@ def reduce_region(
     geom = _geometry_arg(geometry, what)
     proj = reduction.reduction_grid(img, crs, crsTransform, scale, what=what)
     reduction.check_native_grid(img, proj, what=what)
-    limit = int(DEFAULT_MAX_PIXELS if maxPixels is None else maxPixels)
+    limit = max_pixels_limit(maxPixels)
     plan = reduction.plan_region(geom, img, proj, what=what)
     if plan.pixels > limit:
         if not bestEffort:
@@ -153,7 +172,7 @@ def reduce_regions(
     bound = bind_inputs(img, as_reducer(reducer, what), what=what, plain_single=True)
     proj = reduction.reduction_grid(img, crs, crsTransform, scale, what=what)
     reduction.check_native_grid(img, proj, what=what)
-    limit = int(DEFAULT_MAX_PIXELS if maxPixelsPerRegion is None else maxPixelsPerRegion)
+    limit = max_pixels_limit(maxPixelsPerRegion)
     bands: list[Band] = img.bands
     out = []
     for feature in collection.features:
