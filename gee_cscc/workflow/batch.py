@@ -1,0 +1,402 @@
+"""Batch mode: every table and raster from export tasks; only small tables and a preview return.
+
+:func:`run_batch` is what :func:`gee_cscc.workflow.analyze.analyze` does with
+``mode="batch"``, in five steps:
+
+1. **Bind** the task manifest ``OUT/export_tasks.json`` to the run: the hash of its
+   configuration, input versions and grid (:mod:`~gee_cscc.workflow.identity`). Tasks or
+   assets of another run are refused (``--restart`` redoes them).
+2. **Table exports.** Each table's per-cell bands — the same band stacks as the interactive
+   mode (:func:`gee_cscc.method.zonal.zonal_band_stack`, the maintenance count bands of
+   :func:`gee_cscc.workflow.pull.maintenance_count_bands`) — are summed per region id by
+   one grouped ``reduceRegion`` with ``tileScale`` (:func:`gee_cscc.method.regions.grouped_sums`);
+   the groups become a FeatureCollection (one feature per region id, one property per band)
+   exported with ``Export.table.toAsset`` to ``ROOT/tables/<table>``: ``capacity``,
+   ``yearly``, ``trend_classes`` and ``maintenance``.
+3. **Image exports** of the result image, the maintenance surfaces and the increase
+   potential on the analysis grid (:func:`gee_cscc.workflow.export_run.export_layers`): to
+   assets under ``ROOT`` (``SAMPLE`` pyramids) by default, or to Drive/Cloud Storage.
+4. **Wait** for every task, one progress line of task states at each change. A rerun skips
+   finished tasks, waits on running ones and restarts failed ones.
+5. **Read back** the four tables with one ``getInfo``, and pull a **preview** of the layers
+   on a coarser grid (:func:`preview_grid`).
+
+The preview grid coarsens the analysis grid by the smallest integer factor ``k`` that keeps
+it within ``preview_pixels`` (default :data:`PREVIEW_PIXELS`, 1 Mpx per layer): same CRS and
+origin, pixels ``k`` times larger, ``ceil(height / k) x ceil(width / k)`` of them. Each
+preview pixel shows one analysis pixel inside it (Earth Engine's nearest-neighbour
+resampling of the exported assets, whose pyramids are ``SAMPLE``), not a mean; with files
+destinations the layers are evaluated on the preview grid instead. The pull holds at most
+``layers x preview_pixels x 8`` bytes, whatever the grid's size. Tables never use the
+preview: they are sums over every analysis pixel.
+
+``ROOT`` defaults to ``projects/<project>/assets/cscc_batch/<run hash, 16 hex>``, so a run
+with the same configuration, inputs and grid finds its finished exports, and another run
+never touches them.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ee
+import pandas as pd
+import xarray as xr
+
+from gee_cscc.cloud.assets import ensure_folder
+from gee_cscc.cloud.exports import export_table, provenance
+from gee_cscc.cloud.tasks import TaskManifest, run_hash, status_line, wait_for_tasks
+from gee_cscc.config import Config
+from gee_cscc.errors import ExportError
+from gee_cscc.method.grid import GridSpec
+from gee_cscc.method.regions import REGION_BAND, Regions, grouped_sums
+from gee_cscc.workflow.export_run import UNITS, export_layers, files_location
+from gee_cscc.workflow.identity import run_identity
+from gee_cscc.workflow.pull import open_layers, sums_frame
+
+__all__ = [
+    "BATCH_RESTART_HINT",
+    "PREVIEW_PIXELS",
+    "TABLE_NAMES",
+    "BatchOptions",
+    "BatchOutput",
+    "column_name",
+    "preview_grid",
+    "run_batch",
+]
+
+#: The most pixels per layer of the preview pull (1 Mpx: 8 MiB a layer as float64).
+PREVIEW_PIXELS = 2**20
+#: The tables a batch run exports, in order.
+TABLE_NAMES = ("capacity", "yearly", "trend_classes", "maintenance")
+#: What a batch run tells the user when OUT or ROOT holds another run's work.
+BATCH_RESTART_HINT = "rerun with --restart to redo them, or give a new --out (and --asset-root)"
+#: The folder of default batch roots, under the project's assets.
+BATCH_FOLDER = "cscc_batch"
+#: The hint added to a task that failed for its size.
+TASK_LIMIT_HINT = "try a coarser --scale or a larger --tile-scale"
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class BatchOptions:
+    """Where a batch run puts its tasks and exports.
+
+    Attributes
+    ----------
+    task_dir
+        The folder of the task manifest (``export_tasks.json``): the run's OUT.
+    asset_root
+        The asset folder of the table exports (always assets: they are read back) and, with
+        ``destination="asset"``, of the image exports. Default:
+        ``projects/<project>/assets/cscc_batch/<run hash>``.
+    destination
+        Where the rasters go: ``"asset"``, ``"drive"`` (``folder``) or ``"gcs"``
+        (``bucket``); files are named ``{prefix}_{layer}[_{year}].tif``.
+    folder, bucket, prefix
+        The Drive folder, Cloud Storage bucket and file prefix (files destinations).
+    restart
+        Forget the tasks of another run recorded in ``task_dir`` (cancelling active ones)
+        and redo every export, replacing assets.
+    tile_scale
+        ``tileScale`` of the grouped reductions (1–16; larger uses less memory per tile).
+    preview_pixels
+        The most pixels per layer of the preview pull.
+    poll_seconds
+        Seconds between task polls (default: 0.2 on the local engine, 10 on Earth Engine).
+    """
+
+    task_dir: str | Path
+    asset_root: str | None = None
+    destination: str = "asset"
+    folder: str | None = None
+    bucket: str | None = None
+    prefix: str | None = None
+    restart: bool = False
+    tile_scale: float = 4.0
+    preview_pixels: int = PREVIEW_PIXELS
+    poll_seconds: float | None = None
+
+
+@dataclass
+class BatchOutput:
+    """What a batch run brings back.
+
+    Attributes
+    ----------
+    sums
+        Grouped sums by table name (:data:`TABLE_NAMES`), indexed by region id.
+    preview
+        The layers on ``grid`` (NaN where masked).
+    grid
+        The preview grid.
+    factor
+        How many analysis pixels a preview pixel spans along each axis.
+    info
+        What run.json records under ``batch``.
+    """
+
+    sums: dict[str, pd.DataFrame]
+    preview: xr.Dataset
+    grid: GridSpec
+    factor: int
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def column_name(band: str) -> str:
+    """A table column for a band name: ``-`` becomes ``m`` (``a_trend_class_-1`` →
+    ``a_trend_class_m1``), anything else but letters, digits and ``_`` becomes ``_``."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", band.replace("-", "m"))
+
+
+def preview_grid(grid: GridSpec, max_pixels: int = PREVIEW_PIXELS) -> tuple[GridSpec, int]:
+    """The analysis grid coarsened by the smallest integer factor that keeps it within
+    ``max_pixels`` pixels, and that factor (1: the grid itself)."""
+    if max_pixels < 1:
+        raise ValueError(f"preview_pixels must be >= 1, got {max_pixels}")
+    h, w = grid.shape
+    k = max(1, math.ceil(math.sqrt(grid.n_pixels / max_pixels)))
+    while math.ceil(h / k) * math.ceil(w / k) > max_pixels:
+        k += 1
+    if k == 1:
+        return grid, 1
+    a, b, c, d, e, f = grid.transform
+    coarse = GridSpec(
+        grid.crs, (a * k, b * k, c, d * k, e * k, f), (math.ceil(h / k), math.ceil(w / k))
+    )
+    return coarse, k
+
+
+def _sums_collection(
+    image: Any, names: Sequence[str], regions: Regions, grid: GridSpec, tile_scale: float
+) -> Any:
+    """The grouped sums of ``image`` as a FeatureCollection: one feature per region id
+    (property ``region_id``), one property per band (:func:`column_name`)."""
+    groups = grouped_sums(image, len(names), regions, grid, tile_scale=tile_scale)
+    columns = ee.List([column_name(n) for n in names])
+
+    def feature(group: Any) -> Any:
+        g = ee.Dictionary(group)
+        props = ee.Dictionary.fromLists(columns, ee.List(g.get("sum"))).set(
+            "region_id", g.get(REGION_BAND)
+        )
+        return ee.Feature(None, props)
+
+    return ee.FeatureCollection(groups.map(feature))
+
+
+def _read_tables(
+    ids: Mapping[str, str], names: Mapping[str, Sequence[str]], regions: Regions
+) -> dict[str, pd.DataFrame]:
+    """The exported tables, read back with one ``getInfo``, as grouped-sum frames."""
+    limit = len(regions.names) + 1_000  # every region id, 0 and ids without a name
+    lists = ee.List([ee.FeatureCollection(ids[t]).toList(limit) for t in ids])
+    read = lists.getInfo() or []
+    out = {}
+    for table, features in zip(ids, read, strict=True):
+        groups = []
+        for feat in features or []:
+            props = feat.get("properties") or {}
+            sums = [props.get(column_name(n)) for n in names[table]]
+            groups.append({REGION_BAND: int(props["region_id"]), "sum": sums})
+        out[table] = sums_frame(groups, names[table], regions)
+    return out
+
+
+def _wait(tasks: list[Any], manifest: TaskManifest, poll: float, progress: Progress | None) -> None:
+    """Wait for the tasks with one progress line per change of states."""
+    last = [""]
+
+    def show(statuses: Sequence[Mapping[str, Any]]) -> None:
+        line = status_line(statuses, what="batch tasks")
+        if progress is not None and line != last[0]:
+            progress(line)
+        last[0] = line
+
+    try:
+        wait_for_tasks(tasks, poll_seconds=poll, progress=show, manifest=manifest)
+    except ExportError as exc:
+        text = str(exc)
+        lowered = text.lower()
+        if any(s in lowered for s in ("memory limit", "timed out", "too many", "out of memory")):
+            raise ExportError(f"{text} ({TASK_LIMIT_HINT})") from exc
+        raise
+
+
+def run_batch(
+    *,
+    graph: Any,
+    stack: Any,
+    count_bands: tuple[Any, list[str]],
+    layers: Mapping[str, Any],
+    regions: Regions,
+    grid: GridSpec,
+    cfg: Config,
+    options: BatchOptions,
+    inputs: Mapping[str, str | None],
+    progress: Progress | None = None,
+) -> BatchOutput:
+    """Compute a run's tables and rasters with export tasks (see the module docstring).
+
+    Parameters
+    ----------
+    graph
+        The method graph (:class:`gee_cscc.method.MethodGraph`).
+    stack
+        Its zonal band stack (:class:`gee_cscc.method.zonal.ZonalStack`).
+    count_bands
+        The maintenance count bands and their names.
+    layers
+        The preview layers ``{name: ee.Image}`` when the rasters are not exported to assets
+        (evaluated on the preview grid); with assets the preview reads the exports.
+    regions
+        The regions.
+    grid
+        The analysis grid.
+    cfg
+        The configuration.
+    options
+        Where tasks and exports go.
+    inputs
+        The input ids (``{"npp": id, "regions": id or file}``) whose versions enter the
+        run's identity.
+    progress
+        Called with one line per step and per change of task states.
+
+    Raises
+    ------
+    ResumeMismatch
+        OUT or ROOT holds the work of another run, and ``options.restart`` is False.
+    ExportError
+        A task failed (the message names it; for size limits it says what to try).
+    """
+    say = progress or (lambda message: None)
+    identity = run_identity(
+        cfg,
+        grid,
+        inputs=dict(inputs),
+        kind="batch",
+        regions={str(k): v for k, v in regions.names.items()},
+    )
+    digest = run_hash(identity)
+    project = cfg.project or "local-project"
+    root = options.asset_root or f"projects/{project}/assets/{BATCH_FOLDER}/{digest[:16]}"
+    manifest = TaskManifest.in_dir(options.task_dir)
+    manifest.bind_run(digest, identity=identity, restart=options.restart, hint=BATCH_RESTART_HINT)
+    say(f"batch run {digest[:12]}: tasks in {manifest.path}, exports under {root}")
+
+    tables = {
+        "capacity": (stack.image.select(list(stack.capacity)), list(stack.capacity)),
+        "yearly": (stack.image.select(list(stack.yearly)), list(stack.yearly)),
+        "trend_classes": (stack.image.select(list(stack.trend_classes)), list(stack.trend_classes)),
+        "maintenance": count_bands,
+    }
+    ensure_folder(root)
+    ensure_folder(f"{root}/tables")
+    input_ids = [v for v in inputs.values() if v]
+    tasks: list[Any] = []
+    table_ids = {}
+    for name, (image, names) in tables.items():
+        table_ids[name] = f"{root}/tables/{name}"
+        fc = _sums_collection(image, names, regions, grid, options.tile_scale)
+        task = export_table(
+            fc,
+            destination="asset",
+            asset_id=table_ids[name],
+            description=f"cscc_{digest[:8]}_table_{name}",
+            properties=provenance(
+                cfg.to_dict(), inputs=input_ids, gee_cscc_product=f"sums:{name}", units="sums"
+            ),
+            overwrite=options.restart,
+            manifest=manifest,
+        )
+        tasks += [task] if task is not None else []
+    say(f"table exports: {len(tasks)} of {len(tables)} started or running (grouped sums)")
+
+    exported = export_layers(
+        graph,
+        grid,
+        cfg,
+        inputs=input_ids,
+        destination=options.destination,
+        asset_root=root,
+        prefix=options.prefix or f"cscc_{digest[:8]}",
+        folder=options.folder,
+        bucket=options.bucket,
+        overwrite=options.restart,
+        manifest=manifest,
+        pyramiding_policy="SAMPLE",
+        say=say,
+    )
+    tasks += exported.tasks
+    planned = len(tables) + exported.planned
+    say(f"{len(tasks)} task(s) started or running, {planned - len(tasks)} done in an earlier run")
+    poll = options.poll_seconds or (0.2 if cfg.engine == "local" else 10.0)
+    if tasks:
+        _wait(tasks, manifest, poll, progress)
+
+    say("reading the exported tables back")
+    names = {t: tables[t][1] for t in tables}
+    sums = _read_tables(table_ids, names, regions)
+
+    coarse, factor = preview_grid(grid, options.preview_pixels)
+    say(f"pulling the preview ({coarse.describe()}, 1:{factor})")
+    preview_layers = _exported_layers(root, layers) if options.destination == "asset" else layers
+    preview = open_layers(dict(preview_layers), coarse)
+
+    where = (
+        root
+        if options.destination == "asset"
+        else files_location(options.destination, folder=options.folder, bucket=options.bucket)
+    )
+    info = {
+        "run_hash": digest,
+        "asset_root": root,
+        "tables": table_ids,
+        "rasters": {
+            "destination": options.destination,
+            "where": where,
+            "prefix": None if options.destination == "asset" else exported_prefix(options, digest),
+            "units": UNITS,
+        },
+        "task_manifest": str(manifest.path),
+        "tile_scale": options.tile_scale,
+        "preview": {
+            "grid": coarse.to_dict(),
+            "factor": factor,
+            "max_pixels": options.preview_pixels,
+            "source": "exported assets (sampled)"
+            if options.destination == "asset"
+            else "expressions evaluated on the preview grid",
+        },
+    }
+    return BatchOutput(sums=sums, preview=preview, grid=coarse, factor=factor, info=info)
+
+
+def exported_prefix(options: BatchOptions, digest: str) -> str:
+    """The file prefix of a batch run's raster files."""
+    return options.prefix or f"cscc_{digest[:8]}"
+
+
+def _exported_layers(root: str, layers: Mapping[str, Any]) -> dict[str, Any]:
+    """The preview layers read from the exported assets under ``root``: ``P_<year>`` from
+    ``maintenance/<year>``, ``pcs_<year>`` from ``pcs/<year>``, ``region`` and
+    ``pixel_area`` (not exported) as given, every other layer a band of ``result``."""
+    result = ee.Image(f"{root}/result")
+    out: dict[str, Any] = {}
+    for name, expr in layers.items():
+        if name in ("region", "pixel_area"):
+            out[name] = expr
+        elif name.startswith("P_"):
+            out[name] = ee.Image(f"{root}/maintenance/{name[2:]}").select(["P"])
+        elif name.startswith("pcs_"):
+            out[name] = ee.Image(f"{root}/pcs/{name[4:]}").select(["pcs"])
+        else:
+            out[name] = result.select([name])
+    return out
