@@ -17,7 +17,7 @@ import contextlib
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gee_cscc.config import Config
 from gee_cscc.errors import InputError
@@ -49,10 +49,13 @@ def local_engine(
     port: int = 0,
     initialize: bool = True,
     progress: Progress | None = None,
+    limits: Any = None,
 ) -> LocalEngine:
     """A local engine (not yet started) on ``store`` (default :func:`default_store`).
 
-    The store folder is created if missing.
+    The store folder is created if missing. ``limits`` are the engine's Earth Engine
+    limits: None (Google's), a text such as ``"scale=0.01"``, or an
+    :class:`gee_cscc.engine.limits.Limits`; a bad text raises :class:`InputError`.
     """
     from gee_cscc.engine import LocalEngine
 
@@ -60,16 +63,33 @@ def local_engine(
     path.mkdir(parents=True, exist_ok=True)
     if progress:
         progress(f"starting the local engine (store {path})")
+    from gee_cscc.engine.limits import Limits
+
+    try:
+        engine_limits = Limits.of(limits)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"--limits: {exc}") from None
     return LocalEngine(
-        store=path, project=project or DEFAULT_PROJECT, port=port, initialize=initialize
+        store=path,
+        project=project or DEFAULT_PROJECT,
+        port=port,
+        initialize=initialize,
+        limits=engine_limits,
     )
 
 
 @contextlib.contextmanager
 def connect(
-    cfg: Config, store: str | os.PathLike | None = None, progress: Progress | None = None
+    cfg: Config,
+    store: str | os.PathLike | None = None,
+    progress: Progress | None = None,
+    *,
+    limits: Any = None,
 ) -> Iterator[LocalEngine | None]:
     """Initialize ``ee`` against the engine ``cfg.engine`` names, for the block.
+
+    ``limits`` are the local engine's Earth Engine limits (see :func:`local_engine`);
+    Google's service has its own.
 
     Yields
     ------
@@ -84,7 +104,7 @@ def connect(
     import ee
 
     if cfg.engine == "local":
-        with local_engine(store, project=cfg.project, progress=progress) as eng:
+        with local_engine(store, project=cfg.project, progress=progress, limits=limits) as eng:
             with _workload_tag(cfg.workload_tag):
                 yield eng
         return
