@@ -2,7 +2,9 @@
 
 :func:`share_asset` and :func:`show_acl` go through ``ee.data.getAssetAcl`` /
 ``setAssetAcl``; members are only ever added, and public read access is only ever given
-when asked for.
+when asked for: ``allUsers`` as a reader needs ``public=True`` (``--public``), and
+``allUsers`` (or ``allAuthenticatedUsers``) is never a writer, since Earth Engine gives the
+public read access only.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ _MEMBER_PREFIXES = ("user:", "group:", "serviceAccount:", "domain:")
 def _member(text: str) -> str:
     """``user:<email>`` for a plain email; typed members (``group:…``) and allUsers as given."""
     text = text.strip()
-    if text == "allUsers" or text.startswith(_MEMBER_PREFIXES):
+    if text in ("allUsers", "allAuthenticatedUsers") or text.startswith(_MEMBER_PREFIXES):
         return text
     if not re.fullmatch(r"[^@\s:]+@[^@\s:]+", text):
         raise InputError(
@@ -108,6 +110,8 @@ def share_asset(
     """
     new_readers = [_member(m) for m in readers]
     new_writers = [_member(m) for m in writers]
+    _check_public(asset_id, new_readers, new_writers, public)
+    new_readers = [m for m in new_readers if m != "allUsers"]  # public=True gives it
     if not (new_readers or new_writers or public):
         raise InputError("Nothing to share: give readers, writers or public.")
     targets = [asset_id]
@@ -141,6 +145,26 @@ def share_asset(
         log.info("shared %s", target)
         changed.append(target)
     return changed
+
+
+def _check_public(asset_id: str, readers: list[str], writers: list[str], public: bool) -> None:
+    """Refuse public access that was not asked for, and public write access altogether."""
+    everyone = {"allUsers", "allAuthenticatedUsers"}
+    if everyone & set(writers):
+        raise InputError(
+            f"Cannot make '{asset_id}' writable by everyone: Earth Engine gives the public "
+            "read access only (--public)."
+        )
+    if "allAuthenticatedUsers" in readers:
+        raise InputError(
+            "allAuthenticatedUsers is not an Earth Engine asset reader; use --public for "
+            "public read access."
+        )
+    if "allUsers" in readers and not public:
+        raise InputError(
+            f"--reader allUsers would make '{asset_id}' readable by anyone: give --public "
+            "to do that (public access is never implied)."
+        )
 
 
 def _same_acl(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
