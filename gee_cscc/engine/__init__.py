@@ -240,11 +240,16 @@ class LocalEngine:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def serve_forever(self) -> None:
-        """Serve in the foreground until interrupted (``gee-cscc serve``); stops promptly."""
+    def serve_forever(self, ready: Callable[[LocalEngine], None] | None = None) -> None:
+        """Serve in the foreground until interrupted (``gee-cscc serve``); stops promptly.
+
+        ``ready(engine)`` is called once the engine listens (its ``url`` and token file exist).
+        """
         if self.server is None:
             self.server = self._make_server()
         try:
+            if ready is not None:
+                ready(self)
             self.server.serve_forever()
         finally:
             self.server.stop()

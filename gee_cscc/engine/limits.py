@@ -127,6 +127,15 @@ class Limits:
             f"limits: expected Limits, a text such as 'scale=0.01' or None, got {value!r}"
         )
 
+    def describe(self) -> str:
+        """The limits in words (for ``gee-cscc serve``)."""
+        return (
+            f"{self.compute_seconds:g} s per request, {self.concurrent_requests} concurrent "
+            f"requests per client, computePixels {self.pixels_bytes} bytes and "
+            f"{self.pixels_side} px a side, maxPixels {self.max_pixels}, request bodies "
+            f"{self.request_bytes} bytes, answers {self.response_bytes} bytes"
+        )
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
