@@ -113,6 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the local Earth Engine service in the foreground")
     serve.add_argument("--store", default=None, help="asset store folder")
     serve.add_argument("--port", type=int, default=8765, help="port on 127.0.0.1 (default 8765)")
+    serve.add_argument(
+        "--limits",
+        default=None,
+        help="Earth Engine's interactive limits, scaled down or set one by one: 'scale=0.01' "
+        "or 'compute_seconds=60,max_pixels=1e6' (default: Google's)",
+    )
     _add_common(serve)
 
     versions = sub.add_parser("versions", help="print versions for bug reports")
@@ -180,18 +186,34 @@ def _cmd_serve(args: argparse.Namespace, report: Reporter) -> int:
     from gee_cscc.workflow.engines import default_store, local_engine
 
     store = Path(args.store) if args.store else default_store()
-    engine = local_engine(store, port=args.port, initialize=False)
-    print(
-        f"gee_cscc local Earth Engine on http://127.0.0.1:{args.port} (store {store}).\n"
-        "In Python: ee.Initialize(credentials=None, project='local-project', "
-        f"url='http://127.0.0.1:{args.port}')\nCtrl-C stops it.",
-        flush=True,
-    )
+    engine = local_engine(store, port=args.port, initialize=False, limits=args.limits)
     try:
-        engine.serve_forever()
+        engine.serve_forever(ready=_print_how_to_connect)
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def _print_how_to_connect(engine: Any) -> None:
+    """What ``gee-cscc serve`` prints once it listens: the token file and how to connect."""
+    store = Path(engine.store.root).resolve()
+    limits = engine.limits.describe()
+    if engine.limits == type(engine.limits)():
+        limits = f"Google's ({limits})"
+    print(
+        f"gee_cscc local Earth Engine on {engine.url} (store {store}).\n"
+        f"Clients must send its token, kept in {engine.token_file} (readable by you only).\n"
+        "In Python:\n"
+        "    from gee_cscc.engine import initialize_ee, read_token\n"
+        f"    initialize_ee({engine.url!r}, {engine.project!r}, token=read_token({str(store)!r}))\n"
+        "or with the ee client alone:\n"
+        "    from google.oauth2.credentials import Credentials\n"
+        f"    token = open({str(engine.token_file)!r}).read().strip()\n"
+        f"    ee.Initialize(credentials=Credentials(token), project={engine.project!r}, "
+        f"url={engine.url!r})\n"
+        f"Interactive limits: {limits}. Ctrl-C stops it.",
+        flush=True,
+    )
 
 
 def _cmd_versions(args: argparse.Namespace, report: Reporter) -> int:
