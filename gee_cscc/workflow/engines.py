@@ -25,7 +25,7 @@ from gee_cscc.errors import InputError
 if TYPE_CHECKING:
     from gee_cscc.engine import LocalEngine
 
-__all__ = ["DEFAULT_PROJECT", "connect", "default_store", "local_engine"]
+__all__ = ["DEFAULT_PROJECT", "connect", "default_store", "local_engine", "store_path"]
 
 #: The Cloud project id the local engine serves when the configuration names none.
 DEFAULT_PROJECT = "local-project"
@@ -40,6 +40,24 @@ def default_store() -> Path:
         return Path(env)
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "gee-cscc" / "store"
+
+
+def store_path(store: str | os.PathLike | None) -> Path:
+    """The asset store folder: ``store``, or :func:`default_store` when None.
+
+    Raises
+    ------
+    InputError
+        ``store`` is an empty string (``--store ""``), which names no folder.
+    """
+    if store is None:
+        return default_store()
+    if not str(store).strip():
+        raise InputError(
+            "--store is empty: give the asset store folder, or leave --store out for the "
+            "default store (~/.cache/gee-cscc/store or $GEE_CSCC_STORE)."
+        )
+    return Path(store)
 
 
 def local_engine(
@@ -59,7 +77,7 @@ def local_engine(
     """
     from gee_cscc.engine import LocalEngine
 
-    path = Path(store) if store is not None else default_store()
+    path = store_path(store)
     path.mkdir(parents=True, exist_ok=True)
     if progress:
         progress(f"starting the local engine (store {path})")
