@@ -285,8 +285,19 @@ def trend_series_summary(years: ArrayLike, mean_npp: ArrayLike) -> dict[str, flo
     """
     y = _year_vector(years).astype(float)
     v = _vector("mean_npp", mean_npp, y.size)
-    if not np.all(np.isfinite(v)):
-        raise InputError("mean_npp must be finite in every year")
+    bad = ~np.isfinite(v)
+    if bad.all():
+        raise InputError(
+            "The area has no vegetation-covered cell (none is valid in every year with a mean "
+            "NPP above vca_min_mean), so its mean NPP is undefined: check the input's fill "
+            "values, sign, scale_factor and the landcover mask."
+        )
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"The mean NPP of year {int(y[i])} is {v[i]} (not finite): an input value is "
+            "infinite or too large; check the year's values or lower max_abs_npp."
+        )
     slope = _ols_slope(y, v)
     if abs(slope) < ZERO_SLOPE:
         slope = 0.0

@@ -39,6 +39,7 @@ __all__ = [
     "units_factor",
     "check_npp_values",
     "check_features",
+    "crs_of",
     "REGULAR_TOLERANCE",
 ]
 
@@ -81,7 +82,8 @@ def _cell_size(values: np.ndarray, axis: str, what: str) -> float:
     return float(step)
 
 
-def _crs_of(da: xr.DataArray) -> str | None:
+def crs_of(da: xr.DataArray) -> str | None:
+    """The CRS of a DataArray: its ``crs`` attribute or its CF grid mapping (rioxarray)."""
     crs = da.attrs.get("crs")
     if crs:
         return str(crs)
@@ -138,7 +140,7 @@ def normalise_grid(
         da, xs, dx = da.isel(x=slice(None, None, -1)), xs[::-1], -dx
     if dy > 0:
         da, ys, dy = da.isel(y=slice(None, None, -1)), ys[::-1], -dy
-    crs = _crs_of(da)
+    crs = crs_of(da)
     lonlat = bool(np.all(np.abs(ys) <= 90.0) and xs.min() >= -180.0 and xs.max() <= 360.0)
     if crs is None:
         if not lonlat:

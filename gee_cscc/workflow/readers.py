@@ -26,6 +26,7 @@ from gee_cscc.method.grid import GridSpec
 from gee_cscc.workflow.file_checks import (
     check_features,
     check_npp_values,
+    crs_of,
     normalise_grid,
     units_factor,
 )
@@ -79,8 +80,8 @@ def _spatial(da: xr.DataArray, what: str) -> xr.DataArray:
 def _open(p: Path, what: str) -> Any:
     try:
         if p.is_dir() or p.suffix == ".zarr":
-            return xr.open_zarr(p)
-        return xr.open_dataset(p)
+            return xr.open_zarr(p, decode_coords="all")
+        return xr.open_dataset(p, decode_coords="all")  # a CF grid mapping as a coordinate
     except PermissionError:
         raise InputError(f"Cannot read {what} {p}: permission denied.") from None
     except Exception as exc:  # the file format's own error, reported with the path
@@ -193,8 +194,10 @@ def _read_cube(p: Path, band: str) -> xr.DataArray:
             "annual (one value per year)."
         )
     da = da.assign_coords(year=years).sortby("year").transpose("year", "y", "x")
+    crs = crs_of(da)  # before the grid-mapping coordinate is dropped
     da = da.drop_vars([c for c in da.coords if c not in ("year", "y", "x")])
     units = da.attrs.get("units")
+    da.attrs = {"crs": crs} if crs else {}
     da = normalise_grid(da.load(), what)
     if units is not None:
         da.attrs["units"] = units
@@ -219,7 +222,8 @@ def _one_band(da: xr.DataArray, f: Path, band: str | None) -> xr.DataArray:
         return da.squeeze("band", drop=True)
     names = da.attrs.get("long_name")
     names = [names] if isinstance(names, str) else list(names or [])
-    if band is not None and band in names:
+    names = names if len(names) == da.sizes["band"] else []
+    if band is not None and names.count(band) == 1:
         return da.isel(band=names.index(band), drop=True)
     raise InputError(
         f"{f} has {da.sizes['band']} bands{' ' + str(names) if names else ''}; it must have one "
