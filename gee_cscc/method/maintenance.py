@@ -60,8 +60,9 @@ def window_sums(npp: Any, years: Any) -> Any:
         img = ee.Image(img)
         npp_band = img.select("npp")
         t = ee.Number(img.get("year")).subtract(centre)
-        valid = npp_band.mask().gt(0).toDouble()
-        y = npp_band.toDouble().subtract(shift).unmask(0)
+        valid = npp_band.mask().gt(0)
+        # NPP − shift is double (the shift is): every sum is double from the first year on.
+        y = npp_band.subtract(shift).unmask(0)
         terms = ee.Image.cat(
             [valid, valid.multiply(t), y, y.multiply(t), valid.multiply(t.multiply(t))]
         ).rename(WINDOW_SUM_BANDS)
