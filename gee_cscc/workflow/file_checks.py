@@ -188,7 +188,8 @@ def _to_180(da: xr.DataArray, xs: np.ndarray, dx: float, what: str) -> tuple[xr.
 
 def _unit_terms(units: str) -> list[tuple[str, int]] | None:
     """``"gC/m2/yr"`` → ``[("g", 1), ("c", 1), ("m", -2), ("yr", -1)]`` (None if unparsable)."""
-    text = units.strip().lower().replace("carbon", "c").replace("**", "").replace("^", "")
+    text = re.sub(r"(?<![A-Za-z])Mg", "t", units.strip())  # megagram; mg is milligram
+    text = text.lower().replace("carbon", "c").replace("**", "").replace("^", "")
     text = text.replace("·", " ").replace("*", " ").replace(".", " ")
     terms: list[tuple[str, int]] = []
     for k, part in enumerate(text.split("/")):
