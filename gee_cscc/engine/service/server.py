@@ -89,6 +89,16 @@ class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True  # a connection's thread never keeps the process alive
     block_on_close = False
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that timed out or went away is routine: a debug line, no traceback."""
+        import sys
+
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (TimeoutError, ConnectionError)):
+            log.debug("connection from %s closed: %s", client_address, type(exc).__name__)
+            return
+        super().handle_error(request, client_address)
+
 
 class EngineServer:
     """The HTTP service over an :class:`AssetStore`, on 127.0.0.1.
