@@ -13,6 +13,7 @@ __all__ = [
     "MemoryLimitExceeded",
     "ComputeTimeout",
     "TooManyRequests",
+    "RequestTooLarge",
     "InvalidArgument",
     "ExportError",
     "ResumeMismatch",
@@ -64,6 +65,10 @@ class TooManyRequests(EngineError):
     """Earth Engine reported too many concurrent requests or a quota limit."""
 
 
+class RequestTooLarge(EngineError):
+    """Earth Engine refused an interactive request for its size (pixels or bytes)."""
+
+
 class InvalidArgument(EngineError):
     """Earth Engine rejected an argument of an algorithm."""
 
@@ -89,6 +94,7 @@ _PATTERNS: tuple[tuple[type[EngineError], tuple[str, ...]], ...] = (
     (MemoryLimitExceeded, ("memory limit exceeded", "out of memory")),
     (ComputeTimeout, ("timed out", "deadline exceeded", "timeout")),
     (TooManyRequests, ("too many", "quota", "rate limit", "ratelimitexceeded")),
+    (RequestTooLarge, ("total request size", "pixel grid dimensions")),
     (PermissionDenied, ("permission denied", "permission_denied", "does not have", "may not")),
     (AssetNotFound, ("not found",)),
 )
@@ -99,7 +105,7 @@ _PATTERNS: tuple[tuple[type[EngineError], tuple[str, ...]], ...] = (
 LIMIT_HINT = "try --mode batch, a coarser --scale or a larger --tile-scale"
 
 #: The errors of work too large for an interactive request.
-_LIMIT_ERRORS = (MemoryLimitExceeded, ComputeTimeout, TooManyRequests)
+_LIMIT_ERRORS = (MemoryLimitExceeded, ComputeTimeout, TooManyRequests, RequestTooLarge)
 
 
 def from_ee_exception(exc: BaseException, *, context: str = "", hint: str = "") -> EngineError:
@@ -112,8 +118,8 @@ def from_ee_exception(exc: BaseException, *, context: str = "", hint: str = "") 
     context
         What was being computed ("region sums", …); it prefixes the message.
     hint
-        What to do, appended to a memory, timeout or too-many-requests error (e.g.
-        :data:`LIMIT_HINT`).
+        What to do, appended to a memory, timeout, too-many-requests or request-size error
+        (e.g. :data:`LIMIT_HINT`).
     """
     message = str(exc).strip() or type(exc).__name__
     lowered = message.lower()

@@ -240,6 +240,7 @@ def run_batch(
     cfg: Config,
     options: BatchOptions,
     inputs: Mapping[str, str | None],
+    request_bytes: int | None = None,
     progress: Progress | None = None,
 ) -> BatchOutput:
     """Compute a run's tables and rasters with export tasks (see the module docstring).
@@ -266,6 +267,9 @@ def run_batch(
     inputs
         The input ids (``{"npp": id, "regions": id or file}``) whose versions enter the
         run's identity.
+    request_bytes
+        The largest ``computePixels`` request of the preview pull (the engine's
+        ``pixels_bytes``; default xee's 48 MiB).
     progress
         Called with one line per step and per change of task states.
 
@@ -348,7 +352,7 @@ def run_batch(
     coarse, factor = preview_grid(grid, options.preview_pixels)
     say(f"pulling the preview ({coarse.describe()}, 1:{factor})")
     preview_layers = _exported_layers(root, layers) if options.destination == "asset" else layers
-    preview = open_layers(dict(preview_layers), coarse)
+    preview = open_layers(dict(preview_layers), coarse, request_bytes=request_bytes)
 
     where = (
         root

@@ -24,6 +24,9 @@ values, or a local engine's scaled-down copy):
    memory the pulled rasters take on this machine.
 
 Otherwise ``auto`` takes batch. The choice and its reason are written to run.json.
+Every pull (the interactive rasters, a batch run's preview) asks ``xee`` for requests of at
+most ``limits.pixels_bytes`` (48 MiB on Google, xee's own default), so each request is one
+that Earth Engine serves.
 """
 
 from __future__ import annotations
@@ -34,7 +37,14 @@ from typing import Any
 from gee_cscc.engine.limits import Limits
 from gee_cscc.method.grid import GridSpec
 
-__all__ = ["MODES", "PULL_BYTES_PER_PIXEL", "ModeChoice", "choose_mode", "engine_limits"]
+__all__ = [
+    "MODES",
+    "PULL_BYTES_PER_PIXEL",
+    "ModeChoice",
+    "choose_mode",
+    "engine_limits",
+    "interactive_pull_bytes",
+]
 
 #: The modes of a run (``--mode``).
 MODES = ("interactive", "batch", "auto")

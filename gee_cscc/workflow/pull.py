@@ -23,6 +23,7 @@ from gee_cscc.method.regions import REGION_BAND, Regions, grouped_sums
 from gee_cscc.stats.run_tables import ALL_ID
 
 __all__ = [
+    "MIN_REQUEST_BYTES",
     "PULL_RETRIES",
     "open_image",
     "open_collection",
@@ -41,9 +42,15 @@ __all__ = [
 #: transient 429/5xx or a busy server does not discard a pull of thousands of tiles. xee
 #: retries every ``EEException``; the ``ee`` client retries 429 and 5xx on top of that.
 PULL_RETRIES = {"max_retries": 6, "initial_delay": 500}
+#: The smallest request size a pull asks xee for (xee's chunk arithmetic needs >= 2 KiB).
+MIN_REQUEST_BYTES = 4096
 
 
-def _open(collection: Any, grid: GridSpec, **kwargs: Any) -> xr.Dataset:
+def _open(
+    collection: Any, grid: GridSpec, request_bytes: int | None = None, **kwargs: Any
+) -> xr.Dataset:
+    if request_bytes:  # xee sizes chunks in powers of two: below 4 KiB it cannot
+        kwargs["request_byte_limit"] = max(int(request_bytes), MIN_REQUEST_BYTES)
     ds = xr.open_dataset(
         collection,
         engine="ee",
@@ -87,13 +94,16 @@ def open_collection(
     return da
 
 
-def open_layers(layers: dict[str, Any], grid: GridSpec) -> xr.Dataset:
+def open_layers(
+    layers: dict[str, Any], grid: GridSpec, *, request_bytes: int | None = None
+) -> xr.Dataset:
     """Pull many single-band images at once: one ``(y, x)`` variable per named layer.
 
     The layers travel as one image collection (one image per layer, band ``value``), so
     ``xee`` fetches every layer of a tile in one ``computePixels`` request and the server
     computes their shared sub-expressions once per tile instead of once per layer. Values
-    arrive as float32 (as xee delivers them), NaN where masked.
+    arrive as float32 (as xee delivers them), NaN where masked. ``request_bytes`` caps each
+    ``computePixels`` request (the engine's ``Limits.pixels_bytes``; default xee's 48 MiB).
     """
     names = list(layers)
     images = [
@@ -103,6 +113,7 @@ def open_layers(layers: dict[str, Any], grid: GridSpec) -> xr.Dataset:
     ds = _open(
         ee.ImageCollection.fromImages(images),
         grid,
+        request_bytes,
         primary_dim_name="layer",
         primary_dim_property="layer",
     )
