@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AlreadyExistsError, EEError, NotFoundError
-from .locks import StoreLocks, clean_stale, stage_name
+from .locks import StoreLocks, clean_stale, exchange, stage_name
 from .names import ASSET_PART_RE, AssetName
 from .times import now_rfc3339
 
@@ -146,23 +146,30 @@ class AssetFolder:
     def publish(self, staged: Path, asset_id: str | AssetName, *, overwrite: bool) -> None:
         """Rename a staged asset folder into place, under the store lock.
 
-        An existing asset is replaced only with ``overwrite`` (else AlreadyExistsError): it
-        is renamed aside first and removed after, so readers never see a partial asset.
+        An existing asset is replaced only with ``overwrite`` (else AlreadyExistsError): on
+        Linux the two folders are exchanged in one step (:func:`.locks.exchange`), else
+        the old one is renamed aside first; it is removed after. Readers never see a
+        partial asset.
         Missing parent folders are created.
         """
         name = self.resolve(asset_id)
-        aside = None
+        old = None
         with self.lock:
             self.check_absent(name, overwrite)
             target = self.asset_dir(name)
             if target.exists():
-                aside = self.scratch_dir() / stage_name("old")
-                os.rename(target, aside)
-            self.ensure_parents(name)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            os.rename(staged, target)
-        if aside is not None:
-            shutil.rmtree(aside, ignore_errors=True)
+                if exchange(staged, target):  # one step: readers see old or new
+                    old = staged
+                else:
+                    old = self.scratch_dir() / stage_name("old")
+                    os.rename(target, old)
+                    os.rename(staged, target)
+            else:
+                self.ensure_parents(name)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.rename(staged, target)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
 
     def set_properties(self, asset_id: str | AssetName, properties: Mapping[str, Any]) -> None:
         name = self.resolve(asset_id)
