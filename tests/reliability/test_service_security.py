@@ -417,6 +417,13 @@ def test_tiles_need_no_token_but_map_ids_do(svc, unchanged):
     status, headers, payload = request(svc, "GET", tile, token=None)
     assert status == 200 and headers["Content-Type"] == "image/png"
     assert payload[:8] == b"\x89PNG\r\n\x1a\n"
+    # Drawn into a notebook page of any origin (a VS Code webview), as on Earth Engine.
+    origin = {"Origin": "vscode-webview://abc"}
+    status, _, same = request(svc, "GET", tile, token=None, headers=origin)
+    assert (status, same) == (200, payload)
+    # But not with a foreign Host (a re-bound domain name).
+    status, _, _ = request(svc, "GET", tile, token=None, host="evil.example.com")
+    assert status == 403
     # An unknown map id is a 404 without the token too; creating one needs the token.
     unknown = f"/v1/{PROJECT}/maps/{'0' * 32}/tiles/0/0/0"
     status, _, payload = request(svc, "GET", unknown, token=None)

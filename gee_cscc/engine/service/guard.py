@@ -5,19 +5,22 @@ Checked in this order, each refusal an Earth Engine style JSON error that change
 1. **Host** is a loopback name with the server's port (``127.0.0.1:P``, ``localhost:P``,
    ``[::1]:P``): 403. A web page that re-binds its own domain name to 127.0.0.1 sends
    its domain here.
-2. **Origin**, when a browser sends one, is a loopback origin (any port): 403. A foreign
-   web page cannot post to the service.
-3. **Token** (:mod:`.auth`): 401.
-4. **Size**: a body longer than :attr:`Limits.request_bytes` gets Earth Engine's
+2. **Path**: every segment of the URL path is checked (see below): 400.
+3. **Origin**, when a browser sends one, is a loopback origin (any port): 403. A foreign
+   web page cannot call the service. Map tiles and thumbnail pixels are exempt: notebook
+   pages of any origin draw them, and their random id authorizes them (:mod:`.auth`).
+4. **Token** (:mod:`.auth`): 401.
+5. **Size**: a body longer than :attr:`Limits.request_bytes` gets Earth Engine's
    "Request payload size exceeds the limit: N bytes." (400).
-5. **Content type**: a request with a body must say ``application/json``: 415 (a web
+6. **Content type**: a request with a body must say ``application/json``: 415 (a web
    form's ``text/plain`` post is refused).
-6. **Path**: every segment of the URL path is checked: no empty segment, no ``.`` or
-   ``..`` (also percent-encoded), no encoded ``/`` or ``\\``, no control character; the
-   project is a Cloud project id (6–30 characters: lowercase letters, digits and
-   hyphens, starting with a letter, not ending with a hyphen); asset path segments are
-   letters, digits, ``_``, ``-`` and ``.``; other segments letters, digits and
-   ``_ - . : $ ~``. The same asset-segment rule applies to the ``assetId`` query value.
+
+Path segments: no empty segment, no ``.`` or ``..`` (also percent-encoded), no encoded
+``/`` or ``\\``, no control character; the project is a Cloud project id (6–30
+characters: lowercase letters, digits and hyphens, starting with a letter, not ending with
+a hyphen); asset path segments are letters, digits, ``_``, ``-`` and ``.``; other segments
+letters, digits and ``_ - . : $ ~``. The same asset-segment rule applies to the
+``assetId`` query value.
 """
 
 from __future__ import annotations
