@@ -77,8 +77,10 @@ def window_slopes(npp: Any, years: Any, reference_year: int) -> Any:
     """``K_i``: the OLS slope of NPP over the growing window ``t0 … t_i`` (eq. 7).
 
     From the running sums of :func:`window_sums`:
-    ``K_i = (nΣty − ΣtΣy) / (nΣt² − (Σt)²)``, the same slope as ``Reducer.linearFit``'s
-    ``scale`` over the window (masked where fewer than two years are valid).
+    ``K_i = (nΣty − ΣtΣy) / (nΣt² − (Σt)²)``, which is the centred formula
+    ``Σ(t − t̄)(y − ȳ) / Σ(t − t̄)²`` of METHOD.md §5b multiplied out, and the same slope as
+    ``Reducer.linearFit``'s ``scale`` over the window (masked where fewer than two years
+    are valid).
 
     Returns
     -------
