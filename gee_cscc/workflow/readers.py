@@ -132,6 +132,14 @@ def read_npp(path: str | Path, *, band: str = "npp", cfg: Config | None = None) 
                 f"offset = {cfg.offset:g} too: the file's units win; set scale_factor = 1 "
                 "and offset = 0 (or remove the units attribute to convert with them)."
             )
+    years = [int(y) for y in da["year"].values]
+    lo, hi = (cfg.start, cfg.end) if cfg is not None else (1, 9998)
+    outside = [y for y in years if not lo <= y <= hi]
+    if outside:
+        raise InputError(
+            f"Year {outside[0]} of NPP file {p} is outside the configured years {lo}–{hi}: "
+            "set start/end to the file's years or leave the year out of the file."
+        )
     crs = da.attrs["crs"]
     out = (da * factor).astype(np.float32) if factor != 1.0 else da.astype(np.float32)
     out = out.rename(band)
