@@ -22,6 +22,7 @@ from ..raster.crs import file_crs
 from ..raster.grid import Grid
 from ..raster.reduction import compute_tiled
 from ..store.assets import AssetName, AssetStore
+from ..store.space import check_free_space
 from .destinations import (
     DEFAULT_MAX_PIXELS,
     GDAL_TYPE_NAMES,
@@ -104,6 +105,7 @@ def _image_to_asset(
     dtypes = [output_numpy_dtype(b.dtype).name for b in image.bands]
     file_dtype, nodata = asset_file_dtype(dtypes)
     tmp = store.scratch_dir() / f"export-{uuid.uuid4().hex}.tif"
+    check_free_space(tmp.parent, grid.size * len(image.bands) * file_dtype.itemsize, asset.id)
     try:
         _write_geotiff(
             tmp,
@@ -177,6 +179,10 @@ def _image_to_files(
         for c in range(0, grid.width, file_w)
     ]
     base = targets
+    # The uncompressed size; a Cloud-Optimized copy is written beside the first file.
+    check_free_space(
+        base.parent, grid.size * len(image.bands) * dtype.itemsize * (2 if cog else 1), base.name
+    )
     written: list[Path] = []
     done_px = 0
     try:

@@ -17,6 +17,7 @@ import numpy as np
 from ..core.context import RequestContext
 from ..errors import EEError, UnimplementedError
 from ..store.assets import AssetName, AssetStore
+from ..store.space import check_free_space
 from .destinations import (
     STRIP_ROWS,
     ProgressFn,
@@ -141,6 +142,7 @@ def import_image(
     props = _manifest_properties(manifest)
     crs, transform, (height, width) = next(iter(grids.values()))
     tmp = store.scratch_dir() / f"import-{uuid.uuid4().hex}.tif"
+    check_free_space(tmp.parent, height * width * len(plan) * file_dtype.itemsize, asset.id)
     profile: dict[str, Any] = {
         "driver": "GTiff",
         "height": height,

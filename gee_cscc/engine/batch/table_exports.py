@@ -14,6 +14,7 @@ from ..core.context import RequestContext
 from ..core.serialize import to_info
 from ..errors import EEError, UnimplementedError
 from ..store.assets import AssetName, AssetStore
+from ..store.space import check_free_space
 from .destinations import (
     EMPTY_GEOMETRY,
     ProgressFn,
@@ -110,6 +111,7 @@ def export_table(
     check_cancel(cancel)
     tmp = temp_beside(target)
     try:
+        check_free_space(target.parent, len(text.encode("utf-8")), target.name)
         tmp.write_text(text, encoding="utf-8")
         os.replace(tmp, target)
     finally:
