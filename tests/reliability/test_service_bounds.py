@@ -300,6 +300,25 @@ def test_idle_and_half_sent_connections_are_closed(raw, sent):
         assert time.monotonic() - start < 3.0
 
 
+def test_connections_beyond_the_cap_are_closed_at_once(tmp_path, monkeypatch):
+    from gee_cscc.engine.service import server
+
+    monkeypatch.setattr(server, "MAX_CONNECTIONS", 2)
+    limits = Limits(read_seconds=5)
+    with LocalEngine(tmp_path / "s", initialize=False, limits=limits) as engine:
+        port = engine.server.port
+        idle = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(2)]
+        time.sleep(0.2)  # both accepted, each holding a thread
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as third:
+            start = time.monotonic()
+            assert third.recv(1024) == b""  # closed at once, not after read_seconds
+            assert time.monotonic() - start < 2.0
+        for sock in idle:
+            sock.close()
+        time.sleep(0.2)
+        assert request(engine, "GET", f"/v1/{PROJECT}/assets/none")[0] == 404  # slots freed
+
+
 # --- cancellation, concurrency, fairness --------------------------------------------------------
 
 

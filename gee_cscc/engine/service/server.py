@@ -53,7 +53,13 @@ from .pixels import cast_clipped, geotiff_bytes, request_grid, unique_band_names
 from .routes import RequestHandler
 from .scheduler import Scheduler
 
-__all__ = ["COMPUTE_PIXELS_LIMIT", "WORKERS", "EngineServer", "check_pixels_request"]
+__all__ = [
+    "COMPUTE_PIXELS_LIMIT",
+    "MAX_CONNECTIONS",
+    "WORKERS",
+    "EngineServer",
+    "check_pixels_request",
+]
 
 log = logging.getLogger("gee_cscc.engine")
 
@@ -85,9 +91,35 @@ def check_pixels_request(
         )
 
 
+#: Connections served at once; more are closed at once (each holds a thread until its
+#: client is done or :attr:`Limits.read_seconds` pass).
+MAX_CONNECTIONS = 256
+
+
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True  # a connection's thread never keeps the process alive
     block_on_close = False
+
+    def __init__(self, *args: Any, max_connections: int = MAX_CONNECTIONS, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._slots = threading.BoundedSemaphore(max(1, max_connections))
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        if not self._slots.acquire(blocking=False):
+            log.debug("too many connections: closing one from %s", client_address)
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that timed out or went away is routine: a debug line, no traceback."""
@@ -138,7 +170,7 @@ class EngineServer:
         self.tokens = TokenTable(store_token(store.root), self.user)
         self.scheduler = Scheduler(workers or WORKERS, self.limits.concurrent_requests)
         handler = functools.partial(RequestHandler, self)
-        self.httpd = _HTTPServer(("127.0.0.1", port), handler)
+        self.httpd = _HTTPServer(("127.0.0.1", port), handler, max_connections=MAX_CONNECTIONS)
         self._thread: threading.Thread | None = None
         self.stopping = threading.Event()
         self.operations = Operations(Path(store.root) / "operations", run_operation)
