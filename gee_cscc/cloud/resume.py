@@ -26,7 +26,12 @@ from typing import Any
 
 import ee
 
-from gee_cscc.cloud.tasks import RUN_HASH_PROPERTY, TaskManifest, task_status
+from gee_cscc.cloud.tasks import (
+    RUN_HASH_PROPERTY,
+    TaskManifest,
+    cancel_if_active,
+    task_status,
+)
 from gee_cscc.errors import ExportError, ResumeMismatch
 
 __all__ = ["effective_overwrite", "resume_action", "run_properties", "start_task"]
@@ -84,6 +89,15 @@ def _resume(
         return "start", None
     entry = manifest.get(key)
     if not entry or not entry.get("name"):
+        return "start", None
+    if manifest.run_hash is not None and entry.get("run_hash") != manifest.run_hash:
+        if not overwrite:  # a task of another run (or of an unhashed one) at this destination
+            raise ResumeMismatch(
+                f"{manifest.path}: the task recorded for {key} is not of this configuration, "
+                f"inputs and grid (run {manifest.run_hash[:12]}), so it is not resumed: "
+                f"{manifest.hint}."
+            )
+        cancel_if_active(key, entry)
         return "start", None
     try:
         status = task_status(_reattach(entry))

@@ -36,6 +36,7 @@ __all__ = [
     "RUN_HASH_PROPERTY",
     "StderrProgress",
     "TaskManifest",
+    "cancel_if_active",
     "run_hash",
     "status_line",
     "task_status",
@@ -126,11 +127,17 @@ class TaskManifest:
         Raises
         ------
         ResumeMismatch
-            The manifest holds tasks of another run hash (or of none: recorded before runs
-            were hashed), and ``restart`` is False.
+            The manifest holds tasks of another run, and ``restart`` is False. Tasks
+            recorded without a run hash (by ``annualize``, ``upload`` or an older version)
+            are checked one by one when their destination is exported again
+            (:mod:`gee_cscc.cloud.resume`).
         """
         self.hint = hint
-        stale = {k: e for k, e in self._entries.items() if e.get("run_hash") != run_hash}
+        stale = {
+            k: e
+            for k, e in self._entries.items()
+            if e.get("run_hash") is not None and e.get("run_hash") != run_hash
+        }
         if stale and not restart:
             recorded = sorted({str(e.get("run_hash") or "none") for e in stale.values()})
             raise ResumeMismatch(
@@ -140,7 +147,7 @@ class TaskManifest:
             )
         if restart:
             for key, entry in stale.items():
-                _cancel_if_active(key, entry)
+                cancel_if_active(key, entry)
                 del self._entries[key]
             self.replace = True
         self.run_hash = run_hash
@@ -218,7 +225,7 @@ def run_hash(identity: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _cancel_if_active(key: str, entry: Mapping[str, Any]) -> None:
+def cancel_if_active(key: str, entry: Mapping[str, Any]) -> None:
     """Cancel the task of a forgotten entry if the server still runs it (best effort)."""
     name = entry.get("name")
     if not name or entry.get("state") in DONE_STATES:

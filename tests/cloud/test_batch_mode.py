@@ -325,3 +325,28 @@ def test_export_refuses_a_manifest_of_another_configuration(case, tmp_path):
     exported = export_run(case["npp"], changed, asset_root=root, manifest=again, overwrite=True)
     assert len(exported.tasks) == exported.skipped + len(exported.tasks)  # all started
     assert exported.skipped == 0
+
+
+def test_tasks_without_a_run_hash_are_refused_only_where_reused(engine, tmp_asset, tmp_path):
+    """``annualize`` and ``upload`` record unhashed tasks in the same default OUT: a bound
+    run ignores them unless it exports to their destination."""
+    from gee_cscc.cloud.exports import export_image
+    from gee_cscc.cloud.tasks import wait_for_tasks
+
+    taken, other, free = tmp_asset("taken"), tmp_asset("other"), tmp_asset("free")
+    old = {"id": "X1", "name": "projects/local-project/operations/X1", "state": "COMPLETED"}
+    (tmp_path / "export_tasks.json").write_text(
+        json.dumps({"version": 1, "tasks": {f"asset:{taken}": old, f"asset:{other}": old}})
+    )
+    manifest = TaskManifest.in_dir(tmp_path)
+    manifest.bind_run("a" * 64)  # nothing bound to another run: accepted
+    grid = {"crs": "EPSG:4326", "crs_transform": TRANSFORM, "dimensions": (2, 2)}
+    task = export_image(ee.Image.constant(1), asset_id=free, manifest=manifest, **grid)
+    wait_for_tasks([task], poll_seconds=POLL, progress=lambda s: None, manifest=manifest)
+    assert TaskManifest.in_dir(tmp_path).get(f"asset:{free}")["run_hash"] == "a" * 64
+    with pytest.raises(ResumeMismatch, match="not of this configuration"):
+        export_image(ee.Image.constant(1), asset_id=taken, manifest=manifest, **grid)
+    restarted = TaskManifest.in_dir(tmp_path)
+    restarted.bind_run("a" * 64, restart=True)
+    again = export_image(ee.Image.constant(1), asset_id=taken, manifest=restarted, **grid)
+    assert again is not None and again.id != "X1"
