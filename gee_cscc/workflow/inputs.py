@@ -4,10 +4,25 @@
 :mod:`gee_cscc.workflow.readers`); ``--regions`` an asset id (table or integer image), a
 GeoJSON file or a region GeoTIFF. Local files become assets of the local engine; nothing
 else about the run changes.
+
+Local files are stored under content-addressed asset ids, so runs that share a store (every
+run on one machine shares the default store) never read each other's inputs:
+
+``inputs/<kind>-<sha12>`` in the engine's project, where ``kind`` is ``npp`` (the NPP
+collection), ``regions`` (a GeoJSON table) or ``region-ids`` (a region raster), and
+``sha12`` is the first 12 hex digits of :func:`input_key`: a SHA-256 over the scheme
+(:data:`INPUT_SCHEME`, the package version), the kind, the options that change what is
+stored (the NPP band) and the bytes of the file (for a folder: the relative name and bytes
+of each file in it). The asset carries the full digest as its ``gee_cscc_sha256``
+property. A file is always read and checked; it is stored only when no asset with its
+digest exists. The check and the write happen under the store's lock of that asset, so two
+runs loading the same file store it once and both use it.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +31,7 @@ import numpy as np
 
 from gee_cscc.config import Config
 from gee_cscc.errors import InputError
+from gee_cscc.version import __version__
 from gee_cscc.workflow.readers import (
     check_same_grid,
     is_local_path,
@@ -25,7 +41,12 @@ from gee_cscc.workflow.readers import (
     read_region_raster,
 )
 
-__all__ = ["RunInputs", "resolve_inputs"]
+__all__ = ["HASH_PROPERTY", "INPUT_SCHEME", "RunInputs", "input_key", "resolve_inputs"]
+
+#: Versions the content addressing of local inputs (with the package version).
+INPUT_SCHEME = "gee-cscc-inputs-1"
+#: The asset property holding an input's full SHA-256 (:func:`input_key`).
+HASH_PROPERTY = "gee_cscc_sha256"
 
 
 @dataclass
@@ -60,6 +81,7 @@ def resolve_inputs(inputs: RunInputs, engine: Any, cfg: Config) -> tuple[str, An
     import ee
 
     from gee_cscc.method import regions_from_features, regions_from_image
+    from gee_cscc.method.checks import collection_grid, image_grid
 
     _check_file_exists(inputs.npp, "NPP input")
     npp_id = inputs.npp
@@ -70,10 +92,15 @@ def resolve_inputs(inputs: RunInputs, engine: Any, cfg: Config) -> tuple[str, An
                 f"{inputs.npp} is a local file: on Earth Engine, upload it first "
                 "(gee-cscc upload) and pass the asset id."
             )
-        npp_data = read_npp(inputs.npp, band=cfg.band).data
-        npp_id = engine.asset_id("inputs/npp")
-        engine.store.put_collection(
-            npp_id, npp_data, band=cfg.band, properties={"source": str(inputs.npp)}
+        npp_data = read_npp(inputs.npp, band=cfg.band, cfg=cfg).data
+        npp_id = _stored_input(
+            engine,
+            "npp",
+            inputs.npp,
+            {"band": cfg.band},
+            lambda aid, props: engine.store.put_collection(
+                aid, npp_data, band=cfg.band, properties=props
+            ),
         )
     names = read_region_names(inputs.region_names) if inputs.region_names else None
     if inputs.regions is None:
@@ -88,17 +115,28 @@ def resolve_inputs(inputs: RunInputs, engine: Any, cfg: Config) -> tuple[str, An
             )
         suffix = Path(reg).suffix.lower()
         if suffix in (".geojson", ".json"):
-            rid = engine.asset_id("inputs/regions")
-            engine.store.put_table(rid, read_geojson(reg))
+            table = read_geojson(reg)
+            rid = _stored_input(
+                engine,
+                "regions",
+                reg,
+                {},
+                lambda aid, props: engine.store.put_table(aid, table, props),
+            )
             return npp_id, regions_from_features(
                 ee.FeatureCollection(rid), name_property=cfg.region_property, source=str(reg)
             )
         if suffix in (".tif", ".tiff"):
             raster = read_region_raster(reg)
-            if npp_data is not None:
-                check_same_grid(npp_data, raster, npp_name=str(inputs.npp), regions_name=str(reg))
-            rid = engine.asset_id("inputs/region_ids")
-            engine.store.put_image(rid, raster)
+            npp_grid = npp_data if npp_data is not None else collection_grid(npp_id, cfg.band)
+            check_same_grid(npp_grid, raster, npp_name=str(inputs.npp), regions_name=str(reg))
+            rid = _stored_input(
+                engine,
+                "region-ids",
+                reg,
+                {},
+                lambda aid, props: engine.store.put_image(aid, raster, props),
+            )
             ids = sorted(int(v) for v in np.unique(raster.values) if v > 0)
             return npp_id, regions_from_image(ee.Image(rid), names=names, ids=ids, source=str(reg))
         raise InputError(f"Unknown region file type '{suffix}' ({reg}): give a .geojson or a .tif.")
@@ -111,11 +149,58 @@ def resolve_inputs(inputs: RunInputs, engine: Any, cfg: Config) -> tuple[str, An
         kind = "image" if info.get("type") == "IMAGE" else "table"
     if kind == "image":
         img = ee.Image(reg)
+        npp_grid = npp_data if npp_data is not None else collection_grid(npp_id, cfg.band)
+        check_same_grid(npp_grid, image_grid(reg), npp_name=str(inputs.npp), regions_name=reg)
         ids = sorted(names) if names else _region_ids(img)
         return npp_id, regions_from_image(img, names=names, ids=ids, source=reg)
     return npp_id, regions_from_features(
         ee.FeatureCollection(reg), name_property=cfg.region_property, source=reg
     )
+
+
+def input_key(kind: str, path: str | Path, options: dict[str, Any]) -> str:
+    """The SHA-256 (hex) that names a local input's asset (see the module docstring).
+
+    Parameters
+    ----------
+    kind
+        ``npp``, ``regions`` or ``region-ids``.
+    path
+        The file, or a folder (every file below it, by relative name).
+    options
+        The options that change what is stored (e.g. ``{"band": "npp"}``).
+    """
+    h = hashlib.sha256()
+    head = f"{INPUT_SCHEME}\0{__version__}\0{kind}\0"
+    head += "".join(f"{k}={options[k]!r}\0" for k in sorted(options))
+    h.update(head.encode())
+    p = Path(path)
+    files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
+    for f in files:
+        rel = f.relative_to(p).as_posix() if p.is_dir() else ""
+        h.update(f"file\0{rel}\0{f.stat().st_size}\0".encode())
+        with f.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def _stored_input(
+    engine: Any,
+    kind: str,
+    path: str | Path,
+    options: dict[str, Any],
+    write: Callable[[str, dict[str, Any]], Any],
+) -> str:
+    """The content-addressed asset id of a local input, written by ``write`` unless stored."""
+    key = input_key(kind, path, options)
+    asset = engine.asset_id(f"inputs/{kind}-{key[:12]}")
+    store = engine.store
+    with store.locks.asset(store.resolve(asset).name):
+        if store.exists(asset) and store.meta(asset)["properties"].get(HASH_PROPERTY) == key:
+            return asset
+        write(asset, {HASH_PROPERTY: key, "source": str(path), **options})
+    return asset
 
 
 #: Suffixes that mark an input as a local file (an asset id never ends like this).
