@@ -283,3 +283,17 @@ def test_region_raster_two_rows_short_is_refused_for_an_asset_input(tmp_path, mo
     assert code == 1 and len(err) == 1
     assert f"The region raster {tif} is on another grid than the NPP input {ids.npp}" in err[0]
     assert "EPSG:4326 6x3 px of 1x1 at (100, 40) vs EPSG:4326 6x5 px" in err[0]
+
+
+def test_region_image_asset_on_another_grid_is_refused(tmp_path, monkeypatch):
+    from gee_cscc.engine import AssetStore
+
+    ids = populate_store(tmp_path / "store")
+    ys, xs = coords()
+    short = xr.DataArray(region_ids()[2:], dims=("y", "x"), coords={"y": ys[2:], "x": xs})
+    image = "projects/local-project/assets/mine/short_ids"
+    AssetStore(tmp_path / "store").put_image(image, short.rename("region"))
+    code, err = cli(tmp_path, monkeypatch, "--npp", ids.npp, "--regions", image)
+    assert code == 1 and len(err) == 1
+    assert f"The region raster {image} is on another grid than the NPP input {ids.npp}" in err[0]
+    assert "EPSG:4326 6x3 px of 1x1 at (100, 38) vs EPSG:4326 6x5 px of 1x1 at (100, 40)" in err[0]
