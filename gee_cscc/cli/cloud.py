@@ -26,7 +26,7 @@ from gee_cscc.cli.common import (
     POLL_EARTH_ENGINE,
     POLL_LOCAL,
 )
-from gee_cscc.cli.export import cmd_annualize, cmd_export
+from gee_cscc.cli.export import add_grid_options, cmd_annualize, cmd_export
 from gee_cscc.workflow.export_run import FILE_NO_DATA
 
 __all__ = ["add_parsers", "HANDLERS"]
@@ -143,6 +143,7 @@ def add_parsers(sub: argparse._SubParsersAction, add_common: Callable) -> None:
         "--scale-factor", type=float, help="stored value × factor (+ offset) = g C m-2 yr-1"
     )
     p.add_argument("--trend", choices=("ols", "sen"), help="trend method")
+    add_grid_options(p)
     p.add_argument(
         "--tables",
         metavar="DIR",

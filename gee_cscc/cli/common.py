@@ -64,6 +64,16 @@ def full_asset_id(asset_id: str, project: str) -> str:
     return f"projects/{project}/assets/{text.strip('/')}"
 
 
+def source_asset_id(asset_id: str, project: str) -> str:
+    """An input's asset id: a name without ``/`` is the user's project's (as
+    :func:`full_asset_id`); an id with ``/`` is read as Earth Engine reads it, so a public
+    catalog id such as ``MODIS/061/MOD17A3HGF`` stays as it is."""
+    text = asset_id.strip().strip("/")
+    if "/" in text:
+        return text
+    return full_asset_id(text, project)
+
+
 def not_a_file(value: str, what: str) -> None:
     from gee_cscc.workflow.readers import is_local_path
 
@@ -163,6 +173,12 @@ CONFIG_OVERRIDES = {
     "trend": "trend",
     "fit_mode": "fit_mode",
     "region_property": "region_property",
+    "product": "product",
+    "valid_range": "valid_range",
+    "crs": "crs",
+    "scale": "scale",
+    "crs_transform": "crs_transform",
+    "extent": "extent",
 }
 
 

@@ -21,12 +21,71 @@ from gee_cscc.cli.common import (
     not_a_file,
     project_of,
     say,
+    source_asset_id,
     wait_for,
     year_span,
 )
 from gee_cscc.errors import InputError
 from gee_cscc.workflow.engines import connect
 from gee_cscc.workflow.export_run import UNITS, files_location, grid_export_options
+
+# --- the analysis grid and products (options of `run` and `export`) --------------------------
+
+
+def _numbers(text: str) -> list[float]:
+    try:
+        return [float(v) for v in text.replace(" ", "").split(",") if v]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected numbers separated by commas, got {text!r}"
+        ) from None
+
+
+def add_grid_options(p: argparse.ArgumentParser) -> None:
+    """``--product``, ``--valid-range``, ``--crs``, ``--scale``, ``--crs-transform`` and
+    ``--extent``: the product and the analysis grid (Config fields; the CLI wins)."""
+    from gee_cscc.config.products import PRODUCTS
+
+    p.add_argument(
+        "--product",
+        choices=sorted(PRODUCTS),
+        help="a public product: sets band, scale factor, valid range and years, and the "
+        "collection when --npp is not given ("
+        + "; ".join(f"{k}: {v.description}" for k, v in PRODUCTS.items())
+        + ")",
+    )
+    p.add_argument(
+        "--valid-range",
+        type=_numbers,
+        metavar="LOW,HIGH",
+        help="stored values outside LOW..HIGH are masked before scaling (fill, class codes)",
+    )
+    p.add_argument("--crs", help="CRS of the analysis grid (default: the input's)")
+    grid = p.add_mutually_exclusive_group()
+    grid.add_argument(
+        "--scale", type=float, help="pixel size of the analysis grid in metres (coarser: mean)"
+    )
+    grid.add_argument(
+        "--crs-transform",
+        type=_numbers,
+        metavar="A,B,C,D,E,F",
+        help="the analysis grid's affine xScale,xShear,xOrigin,yShear,yScale,yOrigin",
+    )
+    p.add_argument(
+        "--extent",
+        default=None,
+        metavar="input|regions|auto|W,S,E,N",
+        help="where to compute: the input's whole grid, the regions' bounding box, a lon/lat "
+        "box, or auto (default: regions when regions are given, else input)",
+    )
+
+
+def product_collection(cfg: Any) -> str | None:
+    """The catalog collection of the configured product (None without a product)."""
+    from gee_cscc.config.products import PRODUCTS
+
+    return PRODUCTS[cfg.product].collection if cfg.product else None
+
 
 # --- export -----------------------------------------------------------------------------------
 
@@ -37,7 +96,7 @@ def cmd_export(args: argparse.Namespace, report: Reporter) -> int:
     from gee_cscc.workflow.export_run import export_run, read_run_tables
 
     cfg, file_inputs = config_from_args(args)
-    npp = args.npp or file_inputs.get("npp")
+    npp = args.npp or file_inputs.get("npp") or product_collection(cfg)
     if not npp:
         raise InputError("No NPP input: give --npp ASSET (or npp in [inputs] of --config).")
     not_a_file(str(npp), "--npp")
@@ -47,7 +106,7 @@ def cmd_export(args: argparse.Namespace, report: Reporter) -> int:
     manifest = TaskManifest.in_dir(out)
     store = args.store or file_inputs.get("store")
     project = project_of(cfg)
-    npp_id = full_asset_id(str(npp), project)
+    npp_id = source_asset_id(str(npp), project)
     root = full_asset_id(args.asset_root or DEFAULT_ASSET_FOLDER, project)
 
     with connect(cfg, store or None, report):
@@ -128,7 +187,7 @@ def cmd_annualize(args: argparse.Namespace, report: Reporter) -> int:
     cfg = engine_config(args)
     project = project_of(cfg)
     not_a_file(args.composites, "--composites")
-    source = full_asset_id(args.composites, project)
+    source = source_asset_id(args.composites, project)
     out_id = full_asset_id(args.asset, project) if args.asset else None
     manifest = TaskManifest.in_dir(Path(args.out or DEFAULT_EXPORT_OUT))
     with connect(cfg, args.store or None, report):

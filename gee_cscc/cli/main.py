@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from gee_cscc.cli.common import config_from_args
+from gee_cscc.cli.export import add_grid_options, product_collection
 from gee_cscc.errors import GeeCsccError
 from gee_cscc.version import __version__
 
@@ -100,13 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--trend", choices=("ols", "sen"), help="trend method")
     run.add_argument("--fit-mode", choices=("free", "fixed", "loglinear"), help="decay fit")
-    run.add_argument(
-        "--extent",
-        choices=("input", "regions"),
-        default=None,
-        help="compute on the whole input grid (default) or only where it meets the regions' "
-        "bounding box (for global inputs such as MODIS)",
-    )
+    add_grid_options(run)
     _add_run_options(run)
     _add_common(run)
 
@@ -150,7 +145,7 @@ def _cmd_run(args: argparse.Namespace, report: Reporter) -> int:
     from gee_cscc.workflow.run import run
 
     cfg, file_inputs = config_from_args(args)
-    npp = args.npp or file_inputs.get("npp")
+    npp = args.npp or file_inputs.get("npp") or product_collection(cfg)
     if not npp:
         raise GeeCsccError("No NPP input: give --npp (or npp in the [inputs] section of --config).")
     inputs = RunInputs(
@@ -161,7 +156,7 @@ def _cmd_run(args: argparse.Namespace, report: Reporter) -> int:
     out = Path(args.out or file_inputs.get("out") or "cscc-out")
     store = args.store or file_inputs.get("store")
     counting = args.counting or file_inputs.get("counting") or "local"  # the CLI wins
-    extent = args.extent or file_inputs.get("extent") or "input"
+    extent = None if args.extent else file_inputs.get("extent")  # else the config's extent
     results = run(cfg, inputs, out, store=store, counting=counting, extent=extent, progress=report)
     _print_summary(results, out, quiet=args.quiet)
     return 0

@@ -63,15 +63,13 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import itertools
-import math
-import numbers
 import os
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+from gee_cscc.config import fields
 from gee_cscc.config.toml import toml_value, tomllib
 from gee_cscc.errors import ConfigError
 
@@ -109,7 +107,6 @@ _TRENDS = ("ols", "sen")
 _FIT_MODES = ("free", "fixed", "loglinear")
 _PLATEAUS = ("fit", "onset")
 _ENGINES = ("local", "earthengine")
-_EXTENTS = ("auto", "input", "regions")
 # Earth Engine's own rule for workload tags (ee._state._WorkloadTag.validate); "" means none.
 _WORKLOAD_TAG = re.compile(r"[a-z0-9]|[a-z0-9][-_a-z0-9]{0,61}[a-z0-9]")
 _YEAR_KEYS = ("start", "end", "reference_year")
@@ -228,19 +225,19 @@ class Config:
             object.__setattr__(self, name, value)
 
         if self.product is not None:
-            for name, value in _product(self.product).fields.items():
+            for name, value in fields.product(self.product).fields.items():
                 if getattr(self, name) == _DEFAULTS[name]:
                     put(name, value)
 
-        start = _integer("start", self.start)
+        start = fields.integer("start", self.start)
         put("start", start)
-        end = _integer("end", self.end)
+        end = fields.integer("end", self.end)
         if end < start + 2:
             raise ConfigError(
                 f"end: {end} must be >= start + 2 ({start + 2}); a run needs at least 3 years"
             )
         put("end", end)
-        ref = _integer("reference_year", self.reference_year)
+        ref = fields.integer("reference_year", self.reference_year)
         if not start + 2 <= ref <= end:
             raise ConfigError(
                 f"reference_year: {ref} is outside {start + 2} … {end} (start + 2 … end; the "
@@ -248,59 +245,59 @@ class Config:
             )
         put("reference_year", ref)
 
-        alpha = _number("alpha", self.alpha)
+        alpha = fields.number("alpha", self.alpha)
         if not 0.0 < alpha < 1.0:
             raise ConfigError(f"alpha: {alpha!r} must be > 0 and < 1")
         put("alpha", alpha)
-        strict = _number("alpha_strict", self.alpha_strict)
+        strict = fields.number("alpha_strict", self.alpha_strict)
         if not 0.0 < strict < alpha:
             raise ConfigError(f"alpha_strict: {strict!r} must be > 0 and < alpha ({alpha!r})")
         put("alpha_strict", strict)
 
-        put("band", _text("band", self.band))
-        put("scale_factor", _number("scale_factor", self.scale_factor, positive=True))
-        put("offset", _number("offset", self.offset))
+        put("band", fields.text("band", self.band))
+        put("scale_factor", fields.number("scale_factor", self.scale_factor, positive=True))
+        put("offset", fields.number("offset", self.offset))
         if self.valid_range is not None:
-            put("valid_range", _valid_range(self.valid_range))
+            put("valid_range", fields.valid_range(self.valid_range))
         put(
             "composite_unit",
-            _choice("composite_unit", self.composite_unit, _COMPOSITE_UNITS),
+            fields.choice("composite_unit", self.composite_unit, _COMPOSITE_UNITS),
         )
-        put("vca_min_mean", _number("vca_min_mean", self.vca_min_mean))
-        put("max_abs_npp", _number("max_abs_npp", self.max_abs_npp, positive=True))
+        put("vca_min_mean", fields.number("vca_min_mean", self.vca_min_mean))
+        put("max_abs_npp", fields.number("max_abs_npp", self.max_abs_npp, positive=True))
         if self.landcover_mask is not None:
             put(
                 "landcover_mask",
-                _identifier("landcover_mask", self.landcover_mask, "asset id"),
+                fields.identifier("landcover_mask", self.landcover_mask, "asset id"),
             )
 
-        put("trend", _choice("trend", self.trend, _TRENDS))
-        tolerance = _number("zero_slope_tolerance", self.zero_slope_tolerance)
+        put("trend", fields.choice("trend", self.trend, _TRENDS))
+        tolerance = fields.number("zero_slope_tolerance", self.zero_slope_tolerance)
         if tolerance < 0.0:
             raise ConfigError(f"zero_slope_tolerance: {tolerance!r} must be >= 0")
         put("zero_slope_tolerance", tolerance)
 
-        put("fit_mode", _choice("fit_mode", self.fit_mode, _FIT_MODES))
-        put("plateau", _choice("plateau", self.plateau, _PLATEAUS))
-        plateau_years = _integer("plateau_years", self.plateau_years)
+        put("fit_mode", fields.choice("fit_mode", self.fit_mode, _FIT_MODES))
+        put("plateau", fields.choice("plateau", self.plateau, _PLATEAUS))
+        plateau_years = fields.integer("plateau_years", self.plateau_years)
         if plateau_years < 1:
             raise ConfigError(f"plateau_years: {plateau_years} must be >= 1")
         put("plateau_years", plateau_years)
         put(
             "extrapolation_factor",
-            _number("extrapolation_factor", self.extrapolation_factor, positive=True),
+            fields.number("extrapolation_factor", self.extrapolation_factor, positive=True),
         )
-        put("grade_thresholds", _thresholds(self.grade_thresholds))
+        put("grade_thresholds", fields.thresholds(self.grade_thresholds))
 
-        put("region_property", _text("region_property", self.region_property))
+        put("region_property", fields.text("region_property", self.region_property))
         if self.pcs_years is None:
             put("pcs_years", (start, ref, end))
         else:
-            put("pcs_years", _pcs_years(self.pcs_years, start, end))
+            put("pcs_years", fields.pcs_years(self.pcs_years, start, end))
 
-        put("engine", _choice("engine", self.engine, _ENGINES))
+        put("engine", fields.choice("engine", self.engine, _ENGINES))
         if self.project is not None:
-            project = _identifier("project", self.project, "Google Cloud project id")
+            project = fields.identifier("project", self.project, "Google Cloud project id")
             if "/" in project:
                 raise ConfigError(
                     f"project: {project!r} must be a bare project id such as 'my-project', "
@@ -308,17 +305,17 @@ class Config:
                 )
             put("project", project)
         if self.crs is not None:
-            put("crs", _text("crs", self.crs).strip())  # a code such as EPSG:4326, or WKT
+            put("crs", fields.text("crs", self.crs).strip())  # a code such as EPSG:4326, or WKT
         if self.scale is not None:
-            put("scale", _number("scale", self.scale, positive=True))
+            put("scale", fields.number("scale", self.scale, positive=True))
         if self.crs_transform is not None:
             if self.scale is not None:
                 raise ConfigError(
                     "crs_transform and scale both set: give one (crs_transform fixes the pixel "
                     "size and origin, scale only the pixel size)"
                 )
-            put("crs_transform", _crs_transform(self.crs_transform))
-        put("extent", _extent(self.extent))
+            put("crs_transform", fields.crs_transform(self.crs_transform))
+        put("extent", fields.extent(self.extent))
         tag = self.workload_tag
         if not isinstance(tag, str) or not (tag == "" or _WORKLOAD_TAG.fullmatch(tag)):
             raise ConfigError(
@@ -417,7 +414,8 @@ class Config:
         if unknown:
             raise ConfigError(_unknown_key_message(unknown[0], _FIELD_NAMES, "overrides"))
         follows_years = self.pcs_years == (self.start, self.reference_year, self.end)
-        years_change = any(key in overrides for key in _YEAR_KEYS)
+        # A product may set the years too (see __post_init__).
+        years_change = any(key in overrides for key in (*_YEAR_KEYS, "product"))
         if "pcs_years" not in overrides and follows_years and years_change:
             overrides["pcs_years"] = None
         return dataclasses.replace(self, **overrides)
@@ -447,127 +445,6 @@ class Config:
 
 _FIELD_NAMES: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Config))
 _DEFAULTS: dict[str, Any] = {f.name: f.default for f in dataclasses.fields(Config)}
-
-
-# ---------------------------------------------------------------------- field validators
-def _integer(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ConfigError(f"{name}: {value!r} ({type(value).__name__}) is not an integer")
-    return int(value)
-
-
-def _number(name: str, value: Any, *, positive: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise ConfigError(f"{name}: {value!r} ({type(value).__name__}) is not a number")
-    number = float(value)
-    if not math.isfinite(number):
-        raise ConfigError(f"{name}: {value!r} is not a finite number")
-    if positive and number <= 0.0:
-        raise ConfigError(f"{name}: {value!r} must be > 0")
-    return number
-
-
-def _text(name: str, value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{name}: {value!r} is not a non-empty string")
-    return value
-
-
-def _identifier(name: str, value: Any, what: str) -> str:
-    text = _text(name, value)
-    if any(char.isspace() for char in text):
-        raise ConfigError(f"{name}: {value!r} is not a valid {what} (it contains whitespace)")
-    return text
-
-
-def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
-    if not isinstance(value, str) or value not in allowed:
-        options = ", ".join(repr(option) for option in allowed)
-        raise ConfigError(f"{name}: {value!r} is not one of {options}")
-    return value
-
-
-def _sequence(name: str, value: Any) -> list[Any]:
-    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
-        raise ConfigError(f"{name}: {value!r} is not a list")
-    return list(value)
-
-
-def _thresholds(value: Any) -> tuple[float, float, float, float]:
-    items = _sequence("grade_thresholds", value)
-    numbers_ = tuple(_number(f"grade_thresholds[{i}]", item) for i, item in enumerate(items))
-    if len(numbers_) != 4 or any(a <= b for a, b in itertools.pairwise(numbers_)):
-        raise ConfigError(
-            f"grade_thresholds: {value!r} must be 4 numbers in strictly decreasing order "
-            "(RS bounds of extremely strong, stronger, strong, weak; default "
-            "500, 100, 0, -100 years)"
-        )
-    return numbers_  # type: ignore[return-value]
-
-
-def _product(name: Any) -> Any:
-    from gee_cscc.config.products import PRODUCTS
-
-    if not isinstance(name, str) or name not in PRODUCTS:
-        raise ConfigError(f"product: {name!r} is not one of {', '.join(repr(p) for p in PRODUCTS)}")
-    return PRODUCTS[name]
-
-
-def _valid_range(value: Any) -> tuple[float, float]:
-    items = _sequence("valid_range", value)
-    if len(items) != 2:
-        raise ConfigError(f"valid_range: {value!r} must be [low, high] (stored values)")
-    low, high = (_number(f"valid_range[{i}]", v) for i, v in enumerate(items))
-    if low > high:
-        raise ConfigError(f"valid_range: low {low:g} is above high {high:g}")
-    return (low, high)
-
-
-def _crs_transform(value: Any) -> tuple[float, ...]:
-    items = _sequence("crs_transform", value)
-    if len(items) != 6:
-        raise ConfigError(
-            f"crs_transform: {value!r} must be 6 numbers [xScale, xShear, xOrigin, yShear, "
-            "yScale, yOrigin]"
-        )
-    t = tuple(_number(f"crs_transform[{i}]", v) for i, v in enumerate(items))
-    if t[0] * t[4] - t[1] * t[3] == 0:
-        raise ConfigError(f"crs_transform: {value!r} is singular (pixels of no size)")
-    return t
-
-
-def _extent(value: Any) -> str | tuple[float, float, float, float]:
-    """``"auto"``, ``"input"``, ``"regions"``, or a ``(W, S, E, N)`` box in degrees (also
-    given as the text ``"W,S,E,N"``)."""
-    if isinstance(value, str) and value.strip().lower() in _EXTENTS:
-        return value.strip().lower()
-    items: Any = value
-    if isinstance(value, str):
-        items = [v for v in value.replace(" ", "").split(",") if v]
-        try:
-            items = [float(v) for v in items]
-        except ValueError:
-            items = None
-    if not isinstance(items, (list, tuple)) or len(items) != 4:
-        raise ConfigError(
-            f"extent: {value!r} is not 'auto', 'input', 'regions' or W,S,E,N (degrees)"
-        )
-    w, s, e, n = (_number(f"extent[{i}]", v) for i, v in enumerate(items))
-    if not (-180.0 <= w < e <= 180.0 and -90.0 <= s < n <= 90.0):
-        raise ConfigError(
-            f"extent: {value!r} must be W,S,E,N with -180 <= W < E <= 180 and -90 <= S < N <= 90"
-        )
-    return (w, s, e, n)
-
-
-def _pcs_years(value: Any, start: int, end: int) -> tuple[int, ...]:
-    years = [_integer("pcs_years", item) for item in _sequence("pcs_years", value)]
-    for year in years:
-        if not start <= year <= end:
-            raise ConfigError(f"pcs_years: {year} is outside the run years {start} … {end}")
-    if len(set(years)) != len(years):
-        raise ConfigError(f"pcs_years: {value!r} lists a year twice")
-    return tuple(sorted(years))
 
 
 # ---------------------------------------------------------------------- mappings and TOML

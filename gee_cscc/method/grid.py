@@ -277,8 +277,11 @@ class GridSpec:
         return GridSpec(self.crs, t, (r1 - r0, c1 - c0), self.wkt)
 
     def to_dict(self) -> dict:
-        """``crs``, ``crs_transform``, ``shape`` (and ``wkt`` when the grid carries one)."""
+        """``crs``, ``crs_transform``, ``shape``; for a grid that carries Earth Engine's WKT
+        also ``wkt`` (as Earth Engine gave it) and ``crs_wkt`` (the same CRS as WKT that
+        PROJ/GDAL read right: what output files are written with)."""
         out = {"crs": self.crs, "crs_transform": list(self.transform), "shape": list(self.shape)}
         if self.wkt is not None:
             out["wkt"] = self.wkt
+            out["crs_wkt"] = self.file_crs_wkt()
         return out

@@ -2,24 +2,33 @@
 
 One ``getInfo`` of the collection gives every image's year, bands and grid; everything is
 checked client-side against the run configuration, and the collection the method uses is
-then an Earth Engine expression: the chosen band renamed ``npp``, converted to
-g C m⁻² yr⁻¹ (``scale_factor``, ``offset``), as double, sorted by year, each image
-carrying an integer ``year`` property.
+then an Earth Engine expression: the chosen band with stored values outside ``valid_range``
+masked, renamed ``npp``, converted to g C m⁻² yr⁻¹ (``scale_factor``, ``offset``), as
+double, sorted by year, each image carrying an integer ``year`` property.
+
+On an analysis grid other than the input's (:meth:`AnnualNPP.on_grid`), each year is
+coarsened with Earth Engine's recommended ``reduceResolution(Reducer.mean())`` followed by
+``reproject`` onto that grid: a coarse cell is the coverage-weighted mean of the valid input
+pixels it holds.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from typing import Any
 
 import ee
 
 from gee_cscc.config import Config
 from gee_cscc.errors import InputError
-from gee_cscc.method.grid import GridSpec
+from gee_cscc.method.grid import GridSpec, resolve_crs
 
-__all__ = ["AnnualNPP", "load_annual_npp", "image_year"]
+__all__ = ["AnnualNPP", "load_annual_npp", "image_year", "masked_counts", "prepare"]
+
+#: Metres per degree of a geographic CRS (Earth Engine's nominal scale at the equator).
+_METERS_PER_DEGREE = 2 * math.pi * 6378137.0 / 360.0
 
 
 @dataclass(frozen=True)
@@ -40,6 +49,12 @@ class AnnualNPP:
         The asset id of the input, or ``None`` for a computed collection.
     band
         The band of the input that holds NPP.
+    stored
+        The input collection as stored (``ee.ImageCollection``), for :func:`masked_counts`.
+    valid_range
+        ``(low, high)`` of the stored values that are data, or None.
+    input_grid
+        The input's own grid (``grid`` is the analysis grid once :meth:`on_grid` ran).
     """
 
     collection: Any
@@ -47,6 +62,9 @@ class AnnualNPP:
     grid: GridSpec
     source: str | None
     band: str
+    stored: Any = None
+    valid_range: tuple[float, float] | None = None
+    input_grid: GridSpec | None = None
 
     @property
     def first_year(self) -> int:
@@ -59,6 +77,35 @@ class AnnualNPP:
     def image(self, year: int) -> Any:
         """The ``npp`` image of one year (``ee.Image``)."""
         return ee.Image(self.collection.filter(ee.Filter.eq("year", year)).first())
+
+    def on_grid(self, grid: GridSpec) -> AnnualNPP:
+        """The collection on an analysis grid (METHOD.md §0 on a chosen grid).
+
+        A window of the input grid (same CRS and pixels) needs no resampling. Any other grid
+        gets each year through ``reduceResolution(Reducer.mean(), maxPixels)`` (when its
+        pixels are coarser than the input's) and ``reproject(crs, crsTransform)``:
+        g C m⁻² yr⁻¹ stay g C m⁻² yr⁻¹ (a coverage-weighted mean of the valid pixels).
+        """
+        native = resolve_crs(self.input_grid or self.grid)
+        if _same_lattice(native, grid):
+            return replace(self, grid=grid, input_grid=native)
+        ratio = nominal_scale(grid) / nominal_scale(native)
+        max_pixels = int(math.ceil(ratio + 2) ** 2)
+        transform = list(grid.transform)
+
+        def one(img: Any) -> Any:
+            img = ee.Image(img)
+            src = img.reduceResolution(ee.Reducer.mean(), False, max_pixels) if ratio > 1 else img
+            out = src.reproject(crs=grid.crs, crsTransform=transform)
+            return (
+                ee.Image(out)
+                .set("year", img.get("year"))
+                .set("system:time_start", img.get("system:time_start"))
+                .set("system:index", img.get("system:index"))
+            )
+
+        collection = ee.ImageCollection(self.collection).map(one)
+        return replace(self, collection=collection, grid=grid, input_grid=native)
 
 
 def image_year(properties: dict) -> int | None:
@@ -141,9 +188,93 @@ def load_annual_npp(source: str | Any, cfg: Config) -> AnnualNPP:
 
     band = _choose_band(images, cfg, name)
     grid = _common_grid(images, band, name)
-    prepared = prepare(collection, band=band, scale_factor=cfg.scale_factor, offset=cfg.offset)
+    prepared = prepare(
+        collection,
+        band=band,
+        scale_factor=cfg.scale_factor,
+        offset=cfg.offset,
+        valid_range=cfg.valid_range,
+    )
     prepared = prepared.filter(ee.Filter.rangeContains("year", cfg.start, cfg.end))
-    return AnnualNPP(prepared, tuple(cfg.years), grid, asset_id or coll_id or None, band)
+    return AnnualNPP(
+        prepared,
+        tuple(cfg.years),
+        grid,
+        asset_id or coll_id or None,
+        band,
+        stored=collection,
+        valid_range=cfg.valid_range,
+        input_grid=grid,
+    )
+
+
+def nominal_scale(grid: GridSpec) -> float:
+    """The grid's pixel size in metres (degrees × Earth Engine's metres per degree for a
+    geographic CRS), from the square root of the pixel's area in CRS units."""
+    a, b, _, d, e, _ = grid.transform
+    size = math.sqrt(abs(a * e - b * d))
+    return size * _METERS_PER_DEGREE if grid.pyproj_crs().is_geographic else size
+
+
+def _same_lattice(a: GridSpec, b: GridSpec) -> bool:
+    """Whether ``b`` is a window of ``a``'s pixels (same CRS and scale, whole-pixel offset)."""
+    if a.crs != b.crs or a.transform[1] or a.transform[3] or b.transform[1] or b.transform[3]:
+        return False
+    ax, _, ac, _, ay, af = a.transform
+    bx, _, bc, _, by, bf = b.transform
+    if not (math.isclose(ax, bx, rel_tol=1e-9) and math.isclose(ay, by, rel_tol=1e-9)):
+        return False
+    col, row = (bc - ac) / ax, (bf - af) / ay
+    return abs(col - round(col)) < 1e-6 and abs(row - round(row)) < 1e-6
+
+
+def masked_counts(annual: AnnualNPP, grid: GridSpec | None = None) -> dict[int, int]:
+    """Stored values outside ``valid_range`` per year (fill values, class codes), counted on
+    the input's pixels inside the analysis grid, in one server-side reduction.
+
+    Returns ``{year: count}`` (empty without a ``valid_range``). The pixels are the input
+    grid's window over ``grid`` when both share a CRS, else ``grid``'s own pixels.
+    """
+    if annual.valid_range is None or annual.stored is None:
+        return {}
+    low, high = annual.valid_range
+    native = annual.input_grid or annual.grid
+    target = grid or annual.grid
+    if target.crs == native.crs and not (native.transform[1] or native.transform[3]):
+        try:
+            target = native.crop(target.bounds())
+        except ValueError:
+            return dict.fromkeys(annual.years, 0)
+    band = annual.band
+
+    def outside(img: Any) -> Any:
+        img = ee.Image(img)
+        stored = img.select([band])
+        flag = stored.lt(low).Or(stored.gt(high)).unmask(0, False)
+        year = ee.Number(
+            ee.Algorithms.If(
+                img.propertyNames().contains("year"),
+                img.get("year"),
+                ee.Date(img.get("system:time_start")).get("year"),
+            )
+        ).toInt()
+        return flag.rename("outside").set("year", year)
+
+    flags = ee.ImageCollection(annual.stored).map(outside)
+    flags = flags.filter(ee.Filter.rangeContains("year", annual.years[0], annual.years[-1]))
+    stack = flags.sort("year").toBands()
+    sums = stack.reduceRegion(
+        reducer=ee.Reducer.sum().unweighted(),
+        geometry=target.region(),
+        crs=target.crs,
+        crsTransform=list(target.transform),
+        maxPixels=1e13,
+    )
+    years = ee.List(flags.sort("year").aggregate_array("year"))
+    info = ee.Dictionary.fromLists(
+        years.map(lambda y: ee.Number(y).format("%d")), sums.values(stack.bandNames())
+    ).getInfo()
+    return {int(y): int(round(v or 0)) for y, v in sorted(info.items())}
 
 
 def _choose_band(images: list[dict], cfg: Config, name: str) -> str:
@@ -202,10 +333,18 @@ def _common_grid(images: list[dict], band: str, name: str) -> GridSpec:
     return grid
 
 
-def prepare(collection: Any, *, band: str, scale_factor: float, offset: float) -> Any:
+def prepare(
+    collection: Any,
+    *,
+    band: str,
+    scale_factor: float,
+    offset: float,
+    valid_range: tuple[float, float] | None = None,
+) -> Any:
     """The method's view of the input: band ``npp`` in g C m⁻² yr⁻¹, double, with ``year``.
 
-    ``npp = stored × scale_factor + offset`` (METHOD.md §0).
+    ``npp = stored × scale_factor + offset`` (METHOD.md §0), where stored values outside
+    ``valid_range`` (inclusive bounds, in stored units) are masked first.
     """
 
     def one(img: Any) -> Any:
@@ -218,7 +357,11 @@ def prepare(collection: Any, *, band: str, scale_factor: float, offset: float) -
                 ee.Date(time_start).get("year"),
             )
         ).toInt()
-        value = img.select([band]).toDouble().multiply(scale_factor).add(offset).rename("npp")
+        stored = img.select([band])
+        if valid_range is not None:
+            low, high = valid_range
+            stored = stored.updateMask(stored.gte(low).And(stored.lte(high)))
+        value = stored.toDouble().multiply(scale_factor).add(offset).rename("npp")
         return (
             value.set("year", year)
             .set("system:time_start", ee.Date.fromYMD(year, 1, 1).millis())

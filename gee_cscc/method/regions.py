@@ -1,11 +1,13 @@
 """Zonal statistics per region (province) and for the whole area (METHOD.md §2–§4).
 
 Regions arrive as an ``ee.FeatureCollection`` of polygons (a property names each region)
-or as an integer region-id image (0 = outside every region). Both become one region-id
-image with the pixel-centre rule (``Image.clip``), so every path — grouped sums
-server-side, or pulled rasters counted locally — counts the same pixels. Every sum here is
-an unweighted grouped ``reduceRegion`` over the run's grid, with its ``crs`` and
-``crsTransform`` given explicitly.
+or as an integer region-id image (0 = outside every region). Polygons are rasterized with
+``ee.Image(0).paint(features, id)``: a pixel of the run's grid takes the id of the region
+whose polygon holds its **centre** (binary: a pixel is in one region or none, on Earth
+Engine and on the local engine alike; ``clip`` would give fractional masks at the borders
+on Earth Engine). Every path — grouped sums server-side, or pulled rasters counted locally
+— counts the same pixels. Every sum here is an unweighted grouped ``reduceRegion`` over the
+run's grid, with its ``crs`` and ``crsTransform`` given explicitly.
 """
 
 from __future__ import annotations
@@ -95,21 +97,7 @@ def regions_from_features(
     tagged = fc.map(
         lambda f: f.set(_ID_PROPERTY, keyed.get(ee.String(ee.Feature(f).get(name_property))))
     )
-    layers = tagged.toList(len(names)).map(
-        lambda f: (
-            ee.Image.constant(ee.Feature(f).get(_ID_PROPERTY))
-            .toInt32()
-            .clip(ee.Feature(f).geometry())
-            .rename(REGION_BAND)
-        )
-    )
-    image = (
-        ee.ImageCollection.fromImages(layers)
-        .mosaic()
-        .unmask(0, False)
-        .toInt32()
-        .rename(REGION_BAND)
-    )
+    image = ee.Image(0).toInt32().paint(tagged, _ID_PROPERTY).toInt32().rename(REGION_BAND)
     return Regions(image, {i: str(n) for i, n in zip(ids, names, strict=True)}, source, tagged)
 
 

@@ -179,7 +179,7 @@ def _write_rasters(results: Any, folder: Path, *, synthetic: bool) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     ds = results.rasters
     grid = results.summary.get("raster_grid") or results.summary["grid"]  # batch: preview
-    crs = grid["crs"]
+    crs = grid.get("crs_wkt") or grid["crs"]  # crs_wkt: a CRS PROJ lacks (SR-ORG:6974)
     transform = grid["crs_transform"]
     from affine import Affine
 
@@ -202,7 +202,8 @@ def _write_rasters(results: Any, folder: Path, *, synthetic: bool) -> None:
     encoded.attrs.update(
         title="gee_cscc results (Wu et al. 2023 method)",
         source="synthetic demo data" if synthetic else "gee_cscc",
-        crs=crs,
+        crs=grid["crs"],
+        crs_wkt=grid.get("crs_wkt") or "",
         crs_transform=json.dumps(list(transform)),
         Conventions="CF-1.8",
     )

@@ -20,7 +20,7 @@ import xarray as xr
 
 from gee_cscc.config import Config
 from gee_cscc.errors import ee_errors
-from gee_cscc.method import MethodGraph, Regions, build, load_annual_npp
+from gee_cscc.method import MethodGraph, Regions, build
 from gee_cscc.method.trend import TREND_CLASSES, p_values
 from gee_cscc.method.zonal import zonal_band_stack
 from gee_cscc.stats.run_tables import (
@@ -32,6 +32,7 @@ from gee_cscc.stats.run_tables import (
     trend_class_summary,
     yearly_totals,
 )
+from gee_cscc.workflow.grid_choice import annual_on_analysis_grid
 from gee_cscc.workflow.pull import (
     count_maintenance,
     maintenance_counts_server,
@@ -118,7 +119,7 @@ def analyze(
     *,
     regions: Regions | None = None,
     counting: str = "local",
-    extent: str = "input",
+    extent: str | tuple[float, float, float, float] | None = None,
     progress: Progress | None = None,
 ) -> Results:
     """Run the method (METHOD.md §0–§5) and bring the results back.
@@ -137,24 +138,20 @@ def analyze(
         (the maintenance surfaces are then not pulled: ``rasters`` has no ``maintenance``;
         export them with ``gee-cscc export`` instead).
     extent
-        ``"input"`` (default): the whole grid of the input, so "ALL" covers every VCA cell
-        of the input; ``"regions"``: the part of the input grid that meets the regions'
-        bounding box (for a global input such as MODIS/061/MOD17A3HGF and a few
-        provinces; "ALL" then covers the VCA cells of that box).
+        Overrides ``cfg.extent``: ``"input"`` (the input's whole footprint, so "ALL" covers
+        every VCA cell of it), ``"regions"`` (the regions' bounding box; "ALL" then covers
+        the VCA cells of that box), ``(W, S, E, N)`` degrees, or ``"auto"``/None (the
+        config's; by default regions when given, else input). The analysis grid's CRS and
+        pixels come from the config (:mod:`gee_cscc.workflow.grid_choice`).
     progress
         Called with the name of each step as it starts.
     """
     if counting not in ("local", "server"):
         raise ValueError(f"counting must be 'local' or 'server', got {counting!r}")
-    if extent not in ("input", "regions"):
-        raise ValueError(f"extent must be 'input' or 'regions', got {extent!r}")
     timings: dict[str, float] = {}
     with _step(progress, timings, "validate input"):
-        annual = load_annual_npp(npp, cfg)
+        annual, grid = annual_on_analysis_grid(npp, cfg, regions, extent=extent)
         graph = build(annual, cfg)
-        grid = annual.grid
-        if extent == "regions":
-            grid = _regions_extent(grid, regions)
         if regions is None:
             from gee_cscc.method.regions import regions_from_image
 
@@ -231,26 +228,6 @@ def analyze(
         summary=summary,
         timings=timings,
     )
-
-
-def _regions_extent(grid: Any, regions: Regions | None) -> Any:
-    """The input grid cropped to the regions' bounding box (in the grid's CRS)."""
-    from pyproj.transformer import Transformer
-
-    from gee_cscc.errors import InputError
-
-    if regions is None or regions.features is None:
-        raise InputError("extent='regions' needs regions given as features (polygons).")
-    ring = ee.FeatureCollection(regions.features).geometry().bounds().getInfo()["coordinates"][0]
-    lons = [p[0] for p in ring]
-    lats = [p[1] for p in ring]
-    box = (min(lons), min(lats), max(lons), max(lats))
-    tf = Transformer.from_crs("EPSG:4326", grid.crs, always_xy=True)
-    bounds = tf.transform_bounds(*box, densify_pts=101)
-    try:
-        return grid.crop(bounds)
-    except ValueError as exc:
-        raise InputError(f"The regions do not overlap the NPP grid: {exc}") from exc
 
 
 def _assemble_rasters(

@@ -35,7 +35,7 @@ def run(
     *,
     store: str | Path | None = None,
     counting: str = "local",
-    extent: str = "input",
+    extent: str | tuple[float, float, float, float] | None = None,
     progress: Progress | None = None,
     engine: Any | None = None,
 ) -> Results:
@@ -54,8 +54,8 @@ def run(
     counting
         ``"local"`` or ``"server"`` maintenance counting (see :func:`gee_cscc.workflow.analyze.analyze`).
     extent
-        ``"input"`` (the whole input grid) or ``"regions"`` (the input grid cut to the
-        regions' bounding box; see :func:`gee_cscc.workflow.analyze.analyze`).
+        Overrides ``cfg.extent`` (``"input"``, ``"regions"``, ``(W, S, E, N)``); None uses
+        the config's (see :mod:`gee_cscc.workflow.grid_choice`).
     progress
         Called with a message as each step starts.
     engine
@@ -87,7 +87,7 @@ def run(
         "config": cfg.to_dict(),
         "grid": results.summary.get("grid"),
         "counting": counting,
-        "extent": extent,
+        "extent": extent if extent is not None else cfg.extent,
         "summary": results.summary,
         "versions": versions(),
     }

@@ -388,7 +388,7 @@ class Geometry:
             return shape
         import shapely
 
-        from ..raster.reproject import transformer
+        from ..raster.crs import transformer
 
         tf = transformer(normalize_crs(source), target)
         return shapely.transform(

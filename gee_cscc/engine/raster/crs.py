@@ -32,6 +32,7 @@ __all__ = [
     "file_crs",
     "is_wkt",
     "pyproj_crs",
+    "transformer",
 ]
 
 #: The MODIS sinusoidal projection as a PROJ string (sphere of radius 6371007.181 m).
@@ -114,6 +115,15 @@ def pyproj_crs(crs: str) -> Any:
         shown = text if len(text) <= 80 else text[:77] + "..."
         raise EEError(f"Invalid CRS: '{shown}'.") from None
     return crs_
+
+
+@functools.lru_cache(maxsize=128)
+def transformer(source: str, target: str) -> Any:
+    """A cached ``pyproj.Transformer`` from ``source`` to ``target`` (x/y = lon/lat order),
+    both Earth Engine CRS strings resolved by :func:`pyproj_crs`."""
+    import pyproj
+
+    return pyproj.Transformer.from_crs(pyproj_crs(source), pyproj_crs(target), always_xy=True)
 
 
 def crs_wkt(crs: str) -> str:

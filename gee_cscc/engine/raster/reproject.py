@@ -18,6 +18,7 @@ import numpy as np
 
 from ..core.values import Geometry
 from ..errors import EEError
+from .crs import transformer
 from .grid import Grid, Projection, normalize_crs
 
 __all__ = [
@@ -48,16 +49,6 @@ PUNCTUAL_TYPES = ("Point", "MultiPoint")
 
 
 # --- CRS helpers ---------------------------------------------------------------------------
-
-
-@functools.lru_cache(maxsize=128)
-def transformer(source: str, target: str) -> Any:
-    """A cached ``pyproj.Transformer`` from ``source`` to ``target`` (x/y = lon/lat order)."""
-    import pyproj
-
-    from .crs import pyproj_crs
-
-    return pyproj.Transformer.from_crs(pyproj_crs(source), pyproj_crs(target), always_xy=True)
 
 
 @functools.lru_cache(maxsize=64)

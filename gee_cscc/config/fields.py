@@ -1,0 +1,155 @@
+"""Validators of :class:`~gee_cscc.config.Config` fields.
+
+Each takes the field's name and the value given and returns the value in its canonical
+type, or raises :class:`~gee_cscc.errors.ConfigError` with a message that starts with the
+field's name and says what is allowed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import numbers
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from gee_cscc.errors import ConfigError
+
+__all__ = [
+    "EXTENTS",
+    "choice",
+    "crs_transform",
+    "extent",
+    "identifier",
+    "integer",
+    "number",
+    "pcs_years",
+    "product",
+    "sequence",
+    "text",
+    "thresholds",
+    "valid_range",
+]
+
+#: The named extents of the analysis grid (besides a W, S, E, N box).
+EXTENTS = ("auto", "input", "regions")
+
+
+def integer(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ConfigError(f"{name}: {value!r} ({type(value).__name__}) is not an integer")
+    return int(value)
+
+
+def number(name: str, value: Any, *, positive: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise ConfigError(f"{name}: {value!r} ({type(value).__name__}) is not a number")
+    number = float(value)
+    if not math.isfinite(number):
+        raise ConfigError(f"{name}: {value!r} is not a finite number")
+    if positive and number <= 0.0:
+        raise ConfigError(f"{name}: {value!r} must be > 0")
+    return number
+
+
+def text(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{name}: {value!r} is not a non-empty string")
+    return value
+
+
+def identifier(name: str, value: Any, what: str) -> str:
+    found = text(name, value)
+    if any(char.isspace() for char in found):
+        raise ConfigError(f"{name}: {value!r} is not a valid {what} (it contains whitespace)")
+    return found
+
+
+def choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in allowed:
+        options = ", ".join(repr(option) for option in allowed)
+        raise ConfigError(f"{name}: {value!r} is not one of {options}")
+    return value
+
+
+def sequence(name: str, value: Any) -> list[Any]:
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise ConfigError(f"{name}: {value!r} is not a list")
+    return list(value)
+
+
+def thresholds(value: Any) -> tuple[float, float, float, float]:
+    items = sequence("grade_thresholds", value)
+    numbers_ = tuple(number(f"grade_thresholds[{i}]", item) for i, item in enumerate(items))
+    if len(numbers_) != 4 or any(a <= b for a, b in itertools.pairwise(numbers_)):
+        raise ConfigError(
+            f"grade_thresholds: {value!r} must be 4 numbers in strictly decreasing order "
+            "(RS bounds of extremely strong, stronger, strong, weak; default "
+            "500, 100, 0, -100 years)"
+        )
+    return numbers_  # type: ignore[return-value]
+
+
+def product(name: Any) -> Any:
+    from gee_cscc.config.products import PRODUCTS
+
+    if not isinstance(name, str) or name not in PRODUCTS:
+        raise ConfigError(f"product: {name!r} is not one of {', '.join(repr(p) for p in PRODUCTS)}")
+    return PRODUCTS[name]
+
+
+def valid_range(value: Any) -> tuple[float, float]:
+    items = sequence("valid_range", value)
+    if len(items) != 2:
+        raise ConfigError(f"valid_range: {value!r} must be [low, high] (stored values)")
+    low, high = (number(f"valid_range[{i}]", v) for i, v in enumerate(items))
+    if low > high:
+        raise ConfigError(f"valid_range: low {low:g} is above high {high:g}")
+    return (low, high)
+
+
+def crs_transform(value: Any) -> tuple[float, ...]:
+    items = sequence("crs_transform", value)
+    if len(items) != 6:
+        raise ConfigError(
+            f"crs_transform: {value!r} must be 6 numbers [xScale, xShear, xOrigin, yShear, "
+            "yScale, yOrigin]"
+        )
+    t = tuple(number(f"crs_transform[{i}]", v) for i, v in enumerate(items))
+    if t[0] * t[4] - t[1] * t[3] == 0:
+        raise ConfigError(f"crs_transform: {value!r} is singular (pixels of no size)")
+    return t
+
+
+def extent(value: Any) -> str | tuple[float, float, float, float]:
+    """``"auto"``, ``"input"``, ``"regions"``, or a ``(W, S, E, N)`` box in degrees (also
+    given as the text ``"W,S,E,N"``)."""
+    if isinstance(value, str) and value.strip().lower() in EXTENTS:
+        return value.strip().lower()
+    items: Any = value
+    if isinstance(value, str):
+        items = [v for v in value.replace(" ", "").split(",") if v]
+        try:
+            items = [float(v) for v in items]
+        except ValueError:
+            items = None
+    if not isinstance(items, (list, tuple)) or len(items) != 4:
+        raise ConfigError(
+            f"extent: {value!r} is not 'auto', 'input', 'regions' or W,S,E,N (degrees)"
+        )
+    w, s, e, n = (number(f"extent[{i}]", v) for i, v in enumerate(items))
+    if not (-180.0 <= w < e <= 180.0 and -90.0 <= s < n <= 90.0):
+        raise ConfigError(
+            f"extent: {value!r} must be W,S,E,N with -180 <= W < E <= 180 and -90 <= S < N <= 90"
+        )
+    return (w, s, e, n)
+
+
+def pcs_years(value: Any, start: int, end: int) -> tuple[int, ...]:
+    years = [integer("pcs_years", item) for item in sequence("pcs_years", value)]
+    for year in years:
+        if not start <= year <= end:
+            raise ConfigError(f"pcs_years: {year} is outside the run years {start} … {end}")
+    if len(set(years)) != len(years):
+        raise ConfigError(f"pcs_years: {value!r} lists a year twice")
+    return tuple(sorted(years))
