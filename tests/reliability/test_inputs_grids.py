@@ -297,3 +297,23 @@ def test_region_image_asset_on_another_grid_is_refused(tmp_path, monkeypatch):
     assert code == 1 and len(err) == 1
     assert f"The region raster {image} is on another grid than the NPP input {ids.npp}" in err[0]
     assert "EPSG:4326 6x3 px of 1x1 at (100, 38) vs EPSG:4326 6x5 px of 1x1 at (100, 40)" in err[0]
+
+
+def test_single_pixel_geotiff_run_is_right(tmp_path, monkeypatch):
+    from affine import Affine
+
+    cube = make_cube()
+    da = cube_with(cube).isel(y=[1], x=[2])
+    folder = tmp_path / "px"
+    folder.mkdir()
+    for year in YEARS:
+        one = da.sel(year=year, drop=True).rio.write_transform(Affine(1, 0, 102, 0, -1, 39))
+        write_tif(one, folder / f"npp_{year}.tif")
+    code, err = cli(tmp_path, monkeypatch, "--npp", folder)
+    assert (code, err) == (0, [])
+    series = cube[:, 1, 2].astype(np.float64)
+    area = float(lonlat_cell_areas((1.0, 0.0, 102.0, 0.0, -1.0, 39.0), (1, 1))[0, 0])
+    row = capacity(tmp_path / "out").loc["ALL"]
+    assert int(row["vca_cells"]) == 1
+    assert row["cscc_tg"] == pytest.approx(series.max() * area / 1e12, rel=1e-9)
+    assert row["current_npp_tg"] == pytest.approx(series[-1] * area / 1e12, rel=1e-9)
