@@ -19,8 +19,10 @@ import pandas as pd
 import xarray as xr
 
 from gee_cscc.config import Config
-from gee_cscc.errors import ee_errors
+from gee_cscc.engine.limits import Limits
+from gee_cscc.errors import LIMIT_HINT, InputError, ee_errors
 from gee_cscc.method import MethodGraph, Regions, build
+from gee_cscc.method.checks import check_inputs
 from gee_cscc.method.trend import TREND_CLASSES, p_values
 from gee_cscc.method.zonal import zonal_band_stack
 from gee_cscc.stats.run_tables import (
@@ -32,15 +34,19 @@ from gee_cscc.stats.run_tables import (
     trend_class_summary,
     yearly_totals,
 )
+from gee_cscc.workflow.batch import BatchOptions, run_batch
 from gee_cscc.workflow.grid_choice import annual_on_analysis_grid
+from gee_cscc.workflow.modes import ModeChoice, choose_mode
 from gee_cscc.workflow.pull import (
     count_maintenance,
+    counts_from_sums,
+    maintenance_count_bands,
     maintenance_counts_server,
     open_layers,
     region_sums,
 )
 
-__all__ = ["Results", "analyze", "ALL"]
+__all__ = ["Results", "analyze", "ALL", "BatchOptions"]
 
 #: The per-cell result layers pulled into ``Results.rasters`` (besides P and PCS).
 RESULT_BANDS = (
@@ -87,6 +93,16 @@ class Results:
         grade, flags``.
     summary
         Headline numbers (VCA area, national trend, totals, proportions, slopes).
+    mode
+        ``"interactive"`` or ``"batch"`` (see :mod:`gee_cscc.workflow.modes`).
+    raster_grid
+        The grid of ``rasters``: the analysis grid (interactive), or the preview grid
+        (batch: the analysis grid coarsened by an integer factor; the full-resolution
+        rasters are exported, see ``run_notes["batch"]``).
+    run_notes
+        What run.json records about how the run computed: ``mode``, ``mode_choice``,
+        ``counting`` and, in batch mode, ``batch`` (run hash, asset root, table assets,
+        raster destination, task manifest, preview grid) and ``rasters_note``.
     """
 
     config: Config
@@ -100,15 +116,21 @@ class Results:
     resilience: pd.DataFrame
     summary: dict
     timings: dict = field(default_factory=dict)
+    mode: str = "interactive"
+    raster_grid: Any = None
+    run_notes: dict = field(default_factory=dict)
 
 
 @contextlib.contextmanager
-def _step(progress: Progress | None, timings: dict, name: str) -> Iterator[None]:
-    """Report a step, time it, and turn Earth Engine errors into gee_cscc errors."""
+def _step(
+    progress: Progress | None, timings: dict, name: str, hint: str = LIMIT_HINT
+) -> Iterator[None]:
+    """Report a step, time it, and turn Earth Engine errors into gee_cscc errors (a size
+    limit error also says what to try: ``hint``)."""
     if progress is not None:
         progress(name)
     start = time.perf_counter()
-    with ee_errors(name):
+    with ee_errors(name, hint=hint):
         yield
     timings[name] = round(time.perf_counter() - start, 3)
 
@@ -120,6 +142,9 @@ def analyze(
     regions: Regions | None = None,
     counting: str = "local",
     extent: str | tuple[float, float, float, float] | None = None,
+    mode: str = "interactive",
+    batch: BatchOptions | None = None,
+    limits: Limits | None = None,
     progress: Progress | None = None,
 ) -> Results:
     """Run the method (METHOD.md §0–§5) and bring the results back.
@@ -143,6 +168,15 @@ def analyze(
         the VCA cells of that box), ``(W, S, E, N)`` degrees, or ``"auto"``/None (the
         config's; by default regions when given, else input). The analysis grid's CRS and
         pixels come from the config (:mod:`gee_cscc.workflow.grid_choice`).
+    mode
+        ``"interactive"`` (default: getInfo and pulls), ``"batch"`` (export tasks, tables
+        read back, a preview pull; :mod:`gee_cscc.workflow.batch`) or ``"auto"`` (batch
+        when the grid exceeds what interactive requests serve; the rule is in
+        :mod:`gee_cscc.workflow.modes`). Both give the same tables.
+    batch
+        Where a batch run keeps its tasks and exports (needed when batch is used).
+    limits
+        The engine's interactive limits for ``"auto"`` (default: Google's).
     progress
         Called with the name of each step as it starts.
     """
@@ -152,56 +186,81 @@ def analyze(
     with _step(progress, timings, "validate input"):
         annual, grid = annual_on_analysis_grid(npp, cfg, regions, extent=extent)
         graph = build(annual, cfg)
+        input_checks = check_inputs(annual, regions, cfg, grid=grid, warn=progress)
         if regions is None:
             from gee_cscc.method.regions import regions_from_image
 
             regions = regions_from_image(ee.Image.constant(0), names={}, ids=[])
 
+    eval_years = graph.evaluation_years
+    pcs_years = [y for y in cfg.pcs_years if y in annual.years]
+    surfaces_pulled = counting == "local"
+    n_layers = len(RESULT_BANDS) + len(pcs_years) + (len(eval_years) if surfaces_pulled else 0)
+    choice = choose_mode(mode, grid, layers=n_layers, limits=limits)
+    if progress is not None:
+        progress(f"mode {choice.mode}: {choice.reason}")
     names = {**regions.names}
-    area = ee.Image.pixelArea().rename("area")
-
-    with _step(progress, timings, "region sums (capacity, yearly, trend classes)"):
-        stack = zonal_band_stack(graph, annual)
-        # One grouped reduction for every table: shared sub-expressions are computed once.
-        sums = region_sums(stack.image, stack.names, regions, grid)
-        cap = sums[list(stack.capacity)]
-        yearly_sums = sums[list(stack.yearly)]
-        class_sums = sums[list(stack.trend_classes)]
-
-    with _step(progress, timings, "pull rasters (xee)"):
-        eval_years = graph.evaluation_years
-        pcs_years = [y for y in cfg.pcs_years if y in annual.years]
-        result = ee.Image.cat([graph.result_image(), regions.image, area.rename("pixel_area")])
-        layers = {name: result.select([name]) for name in RESULT_BANDS}
-        if counting == "local":  # server counting is for grids too large to pull P
-            for y in eval_years:
-                layers[f"P_{y}"] = ee.Image(
-                    graph.maintenance.filter(ee.Filter.eq("year", y)).first()
-                )
-        for y in pcs_years:
-            layers[f"pcs_{y}"] = ee.Image(graph.potential.filter(ee.Filter.eq("year", y)).first())
-        pulled = open_layers(layers, grid)
-        rasters = pulled[list(RESULT_BANDS)]
-        surfaces = (
-            xr.concat([pulled[f"P_{y}"] for y in eval_years], dim="year")
-            .assign_coords(year=eval_years)
-            .rename("maintenance")
-            if counting == "local"
-            else None
-        )
-        pcs = (
-            xr.concat([pulled[f"pcs_{y}"] for y in pcs_years], dim="year").assign_coords(
-                year=pcs_years
+    stack = zonal_band_stack(graph, annual)
+    batch_info = None
+    if choice.mode == "batch":
+        if batch is None:
+            raise InputError(
+                f"Batch mode is needed ({choice.reason}) but no task folder was given: pass "
+                "batch=BatchOptions(task_dir=OUT), or mode='interactive'."
             )
-            if pcs_years
-            else None
-        )
+        with _step(progress, timings, "batch tasks (tables and rasters)", hint=""):
+            out = run_batch(
+                graph=graph,
+                stack=stack,
+                count_bands=maintenance_count_bands(graph.maintenance, eval_years),
+                layers=_layers(graph, regions, eval_years, pcs_years, surfaces=True),
+                regions=regions,
+                grid=grid,
+                cfg=cfg,
+                options=batch,
+                inputs=_input_ids(npp, regions, cfg),
+                request_bytes=choice.limits.pixels_bytes,
+                progress=progress,
+            )
+        cap = out.sums["capacity"]
+        yearly_sums = out.sums["yearly"]
+        class_sums = out.sums["trend_classes"]
+        counts = counts_from_sums(out.sums["maintenance"], eval_years, regions)
+        pulled, raster_grid, batch_info = out.preview, out.grid, out
+        surfaces_pulled = True
+    else:
+        with _step(progress, timings, "region sums (capacity, yearly, trend classes)"):
+            # One grouped reduction for every table: shared sub-expressions computed once.
+            sums = region_sums(stack.image, stack.names, regions, grid)
+            cap = sums[list(stack.capacity)]
+            yearly_sums = sums[list(stack.yearly)]
+            class_sums = sums[list(stack.trend_classes)]
+        with _step(progress, timings, "pull rasters (xee)"):
+            layers = _layers(graph, regions, eval_years, pcs_years, surfaces=surfaces_pulled)
+            pulled = open_layers(layers, grid, request_bytes=choice.limits.pixels_bytes)
+            raster_grid = grid
 
-    with _step(progress, timings, "maintenance counts"):
-        if counting == "local":
-            counts = count_maintenance(surfaces, rasters["region"].fillna(0).values, regions.ids)
-        else:
-            counts = maintenance_counts_server(graph.maintenance, eval_years, regions, grid)
+    rasters = pulled[list(RESULT_BANDS)]
+    surfaces = (
+        xr.concat([pulled[f"P_{y}"] for y in eval_years], dim="year")
+        .assign_coords(year=eval_years)
+        .rename("maintenance")
+        if surfaces_pulled
+        else None
+    )
+    pcs = (
+        xr.concat([pulled[f"pcs_{y}"] for y in pcs_years], dim="year").assign_coords(year=pcs_years)
+        if pcs_years
+        else None
+    )
+
+    if choice.mode == "interactive":
+        with _step(progress, timings, "maintenance counts"):
+            if counting == "local":
+                region_ids = rasters["region"].fillna(0).values
+                counts = count_maintenance(surfaces, region_ids, regions.ids)
+            else:
+                counts = maintenance_counts_server(graph.maintenance, eval_years, regions, grid)
 
     with _step(progress, timings, "tables and fits"):
         rasters = _assemble_rasters(rasters, surfaces, pcs, n=len(annual.years), method=cfg.trend)
@@ -215,6 +274,10 @@ def analyze(
         )
 
     summary = run_summary(cfg, capacity, yearly, series, trend_summary, maintenance_counts, grid)
+    summary["input_checks"] = input_checks
+    notes = _run_notes(choice, counting, batch_info)
+    if batch_info is not None:
+        summary["raster_grid"] = raster_grid.to_dict()
     return Results(
         config=cfg,
         graph=graph,
@@ -227,7 +290,63 @@ def analyze(
         resilience=resilience,
         summary=summary,
         timings=timings,
+        mode=choice.mode,
+        raster_grid=raster_grid,
+        run_notes=notes,
     )
+
+
+def _layers(
+    graph: Any, regions: Regions, eval_years: list[int], pcs_years: list[int], *, surfaces: bool
+) -> dict[str, Any]:
+    """The single-band images a run pulls: the result bands, ``P_<year>``, ``pcs_<year>``."""
+    area = ee.Image.pixelArea().rename("pixel_area")
+    result = ee.Image.cat([graph.result_image(), regions.image, area])
+    layers = {name: result.select([name]) for name in RESULT_BANDS}
+    if surfaces:
+        for y in eval_years:
+            layers[f"P_{y}"] = ee.Image(graph.maintenance.filter(ee.Filter.eq("year", y)).first())
+    for y in pcs_years:
+        layers[f"pcs_{y}"] = ee.Image(graph.potential.filter(ee.Filter.eq("year", y)).first())
+    return layers
+
+
+def _input_ids(npp: Any, regions: Regions, cfg: Config) -> dict[str, str | None]:
+    """The inputs whose versions identify a batch run."""
+    if isinstance(npp, str):
+        npp_id = npp
+    else:  # an expression: its serialized graph stands for it
+        import hashlib
+
+        npp_id = "graph:" + hashlib.sha256(ee.ImageCollection(npp).serialize().encode()).hexdigest()
+    return {
+        "npp": npp_id,
+        "regions": regions.source,
+        "landcover_mask": cfg.landcover_mask,
+    }
+
+
+def _run_notes(choice: ModeChoice, counting: str, batch: Any) -> dict[str, Any]:
+    """What run.json records about the mode (see :attr:`Results.run_notes`)."""
+    notes: dict[str, Any] = {"mode": choice.mode, "mode_choice": choice.to_dict()}
+    if batch is None:
+        notes["counting"] = counting
+        return notes
+    notes["counting"] = "server"
+    notes["batch"] = batch.info
+    where = batch.info["rasters"]["where"]
+    if batch.factor > 1:
+        notes["rasters_note"] = (
+            f"maps and rasters/ are a preview: one pixel per {batch.factor}x{batch.factor} "
+            f"analysis pixels ({batch.grid.describe()}), each showing one analysis pixel; "
+            f"tables use every analysis pixel; full-resolution rasters were exported to {where}"
+        )
+    else:
+        notes["rasters_note"] = (
+            f"rasters at the analysis resolution (the grid is within the preview size); "
+            f"also exported to {where}"
+        )
+    return notes
 
 
 def _assemble_rasters(

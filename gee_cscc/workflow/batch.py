@@ -37,6 +37,7 @@ never touches them.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -167,8 +168,10 @@ def preview_grid(grid: GridSpec, max_pixels: int = PREVIEW_PIXELS) -> tuple[Grid
     if k == 1:
         return grid, 1
     a, b, c, d, e, f = grid.transform
-    coarse = GridSpec(
-        grid.crs, (a * k, b * k, c, d * k, e * k, f), (math.ceil(h / k), math.ceil(w / k))
+    coarse = dataclasses.replace(  # the same CRS (and WKT), pixels k times larger
+        grid,
+        transform=(a * k, b * k, c, d * k, e * k, f),
+        shape=(math.ceil(h / k), math.ceil(w / k)),
     )
     return coarse, k
 
