@@ -35,6 +35,7 @@ from gee_cscc.cloud.tasks import TaskManifest
 from gee_cscc.config import Config
 from gee_cscc.errors import InputError
 from gee_cscc.method import GridSpec, build, load_annual_npp
+from gee_cscc.workflow.grid_choice import annual_on_analysis_grid
 
 __all__ = [
     "EXPORT_RESTART_HINT",
@@ -355,7 +356,9 @@ def export_run(
         run (configuration, input version, grid): tasks or assets of another run are
         refused (:class:`~gee_cscc.errors.ResumeMismatch`) unless ``overwrite``.
     grid
-        The grid of the exports (default: the input's grid).
+        The grid of the exports (default: the configuration's analysis grid,
+        :func:`gee_cscc.workflow.grid_choice.analysis_grid`; without regions its extent is
+        the input's or ``cfg.extent``'s W, S, E, N box).
     progress
         Called with a message as each export starts.
 
@@ -370,9 +373,11 @@ def export_run(
     tables = dict(tables or {})
     files = destination != "asset"
     say(f"reading {npp}")
-    annual = load_annual_npp(npp, cfg)
+    if grid is None:  # the configured analysis grid (crs, scale, extent W,S,E,N or input)
+        annual, grid = annual_on_analysis_grid(npp, cfg)
+    else:
+        annual = load_annual_npp(npp, cfg).on_grid(grid)
     graph = build(annual, cfg)
-    grid = grid if grid is not None else annual.grid
     inputs = [npp] + ([cfg.landcover_mask] if cfg.landcover_mask else [])
     if manifest is not None:
         identity = run_identity(

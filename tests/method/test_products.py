@@ -136,3 +136,37 @@ def test_cli_run_with_the_modis_product(tmp_path, engine):
     row = table[table["region"] == "ALL"].iloc[0]
     assert row["vca_cells"] == int(vca.sum())
     assert row["cscc_tg"] == pytest.approx((cscc * area).sum() / 1e12, rel=1e-6)
+
+
+@pytest.mark.slow
+def test_cli_export_reads_the_catalog_id_and_uses_the_chosen_extent(tmp_path, engine):
+    from gee_cscc.cli.main import main
+    from gee_cscc.engine import AssetStore
+
+    store = tmp_path / "store"
+    m = modis_like_collection(AssetStore(store), cells=CELLS, years=range(2001, 2007))
+    args = ["export", "--product", "modis-npp", "--end", "2006", "--reference", "2004"]
+    args += ["--extent", ",".join(str(v) for v in BOX), "--to", "drive", "--folder", "f"]
+    assert main([*args, "--store", str(store), "--out", str(tmp_path / "e"), "--quiet"]) == 0
+    manifest = (tmp_path / "e" / "export_tasks.json").read_text()
+    assert "projects/local-project/assets/MODIS" not in manifest  # the id stayed a catalog id
+    # The exported grid: the product's pixels meeting the box (pyproj, MODIS sphere).
+    tf = pyproj.Transformer.from_crs("EPSG:4326", MODIS_SINUSOIDAL_PROJ4, always_xy=True)
+    xmin, ymin, xmax, ymax = tf.transform_bounds(*BOX, densify_pts=101)
+    a, _, c, _, e, f = m.transform
+    c0, c1 = int(np.floor((xmin - c) / a)), int(np.ceil((xmax - c) / a))
+    r0, r1 = int(np.floor((ymax - f) / e)), int(np.ceil((ymin - f) / e))
+    with rasterio.open(tmp_path / "store" / "drive" / "f" / "cscc_result.tif") as src:
+        assert (src.height, src.width) == (r1 - r0, c1 - c0)
+        assert tuple(src.transform)[:6] == pytest.approx(
+            (a, 0.0, c + a * c0, 0.0, e, f + e * r0), rel=1e-12
+        )
+        crs = pyproj.CRS.from_wkt(src.crs.to_wkt())
+        cscc = src.read(list(src.descriptions).index("cscc") + 1)
+    got = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(110.0, 30.0)
+    assert got == pytest.approx(tf.transform(110.0, 30.0), abs=1e-6)
+    # CSCC = max over the years of the valid values x 0.1, where every year is valid.
+    s = m.stored[:, r0:r1, c0:c1].astype(float)
+    valid = np.all(s <= 32700, axis=0)
+    expected = np.where(valid, s.max(axis=0) * 0.1, -9999.0)
+    assert np.allclose(cscc, expected, rtol=1e-6)
