@@ -39,6 +39,8 @@ __all__ = [
     "units_factor",
     "check_npp_values",
     "check_features",
+    "check_fill_sentinels",
+    "FILL_SENTINELS",
     "crs_of",
     "REGULAR_TOLERANCE",
 ]
@@ -130,6 +132,11 @@ def normalise_grid(
     for axis in ("y", "x"):
         if da.sizes[axis] == 0:
             raise InputError(f"{what} has no cells along {axis}.")
+        if axis not in da.coords:  # xarray would number the cells 0, 1, … (read as degrees)
+            raise InputError(
+                f"{what} has no {axis} coordinate values (cell centres); a curvilinear or "
+                "index-only grid must be regridded to a regular one first."
+            )
         if da[axis].ndim != 1 or not np.issubdtype(da[axis].dtype, np.number):
             raise InputError(f"{what}: the {axis} coordinate must be 1-D numbers.")
     xs = np.asarray(da["x"].values, dtype=float)
@@ -228,6 +235,27 @@ def units_factor(units: str) -> float:
         "g C m-2 yr-1 (or kg C m-2 yr-1, g C m-2, kg C m-2 for annual sums) and set the "
         "variable's units attribute accordingly."
     )
+
+
+#: Stored values that are fill values, never NPP: refused when a file does not declare them.
+FILL_SENTINELS = (-9999.0, -32768.0, -999.0)
+
+
+def check_fill_sentinels(values: np.ndarray, years: list[int], what: str) -> None:
+    """Refuse stored values equal to a common fill value (:data:`FILL_SENTINELS`).
+
+    ``values`` are as stored (before scale_factor/offset), ``(year, y, x)``, NaN = masked.
+    """
+    v = np.asarray(values)
+    for sentinel in FILL_SENTINELS:
+        hits = (v == sentinel).reshape(len(years), -1).sum(axis=1)
+        if hits.any():
+            i = int(np.flatnonzero(hits)[0])
+            raise InputError(
+                f"NPP year {years[i]} of {what} has {int(hits[i])} cell(s) equal to "
+                f"{sentinel:g}, a fill value the file does not declare: declare it "
+                "(_FillValue in NetCDF, nodata in GeoTIFF) so those cells are masked."
+            )
 
 
 def check_npp_values(

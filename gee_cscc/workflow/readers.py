@@ -25,6 +25,7 @@ from gee_cscc.errors import InputError
 from gee_cscc.method.grid import GridSpec
 from gee_cscc.workflow.file_checks import (
     check_features,
+    check_fill_sentinels,
     check_npp_values,
     crs_of,
     normalise_grid,
@@ -111,6 +112,8 @@ def read_npp(path: str | Path, *, band: str = "npp", cfg: Config | None = None) 
         different grids or with several bands, an uneven or projected-without-CRS grid,
         unknown units, or values that would give a wrong answer (naming the file and year).
     """
+    if not str(path).strip():
+        raise InputError("The NPP input is an empty name: give a file, a folder or an asset id.")
     p = Path(path)
     if not p.exists():
         raise InputError(f"NPP input not found: {p}")
@@ -147,6 +150,7 @@ def read_npp(path: str | Path, *, band: str = "npp", cfg: Config | None = None) 
         "crs": crs,
         **({"transform": da.attrs["transform"]} if "transform" in da.attrs else {}),
     }
+    check_fill_sentinels(da.values, years, f"NPP file {p}")
     if cfg is not None:
         values = out.values.astype(np.float64) * cfg.scale_factor + cfg.offset
         check_npp_values(
@@ -241,7 +245,11 @@ def _one_band(da: xr.DataArray, f: Path, band: str | None) -> xr.DataArray:
 
 def _tif_grid(da: xr.DataArray, what: str) -> xr.DataArray:
     crs = da.rio.crs
-    a, _, _, _, e, _ = tuple(da.rio.transform())[:6]
+    a, b, _, d, e, _ = tuple(da.rio.transform())[:6]
+    if b or d:
+        raise InputError(
+            f"{what} is rotated or sheared (transform {tuple(da.rio.transform())[:6]}); warp it to a north-up grid first."
+        )
     units = da.attrs.get("units")
     da = da.drop_vars([c for c in da.coords if c not in ("y", "x")])
     da.attrs = {"crs": crs.to_string()} if crs is not None else {}

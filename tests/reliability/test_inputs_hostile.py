@@ -430,3 +430,48 @@ def test_unknown_region_file_type_end_to_end(tmp_path, monkeypatch):
             f"gee-cscc run: error: Unknown region file type '.shp' ({shp}): give a .geojson or a .tif."
         ],
     )
+
+
+def test_undeclared_fill_value_minus_9999(tmp_path):
+    cube = make_cube()
+    cube[2, 3, 4] = -9999.0  # 2003, no nodata declared: would lower the mean, not mask
+    folder = tmp_path / "tifs"
+    folder.mkdir()
+    da = cube_with(cube)
+    for year in YEARS:
+        write_tif(da.sel(year=year, drop=True), folder / f"npp_{year}.tif", nodata=None)
+    _raises(
+        r"^NPP year 2003 of NPP file .*tifs has 1 cell\(s\) equal to -9999, a fill value the "
+        r"file does not declare: declare it",
+        read_npp,
+        folder,
+    )
+
+
+def test_index_only_grid_is_refused(tmp_path):
+    da = cube_with(make_cube()).drop_vars(["x", "y"])  # cells numbered 0, 1, … by xarray
+    _raises(r"has no y coordinate values \(cell centres\)", read_npp, nc(tmp_path / "i.nc", da))
+
+
+def test_rotated_geotiff_is_refused(tmp_path):
+    import rasterio
+    from affine import Affine
+
+    folder = tmp_path / "tifs"
+    folder.mkdir()
+    for year in YEARS:
+        profile = dict(driver="GTiff", width=6, height=5, count=1, dtype="float32", crs="EPSG:4326")
+        profile["transform"] = Affine(1.0, 0.2, 100.0, 0.1, -1.0, 40.0)
+        with rasterio.open(folder / f"npp_{year}.tif", "w", **profile) as dst:
+            dst.write(np.full((1, 5, 6), 500.0, np.float32))
+    _raises(
+        r"npp_2001\.tif is rotated or sheared .*; warp it to a north-up grid first\.$",
+        read_npp,
+        folder,
+    )
+
+
+def test_empty_npp_name(tmp_path):
+    _raises(
+        r"^The NPP input is an empty name: give a file, a folder or an asset id\.$", read_npp, ""
+    )
