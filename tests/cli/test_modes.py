@@ -225,3 +225,35 @@ def test_batch_export_requests_carry_the_workload_tag(
     inputs = RunInputs(npp=str(cli_data.npp_nc), regions=str(cli_data.geojson))
     run(cfg, inputs, tmp_path / "o", store=tmp_path / "store", mode="batch")
     assert sent and set(sent) == {"cscc-test-7"}
+
+
+@pytest.mark.slow
+def test_modis_like_product_over_china_batch_equals_interactive(tmp_path, run_cli, quick_report):
+    """Issue 9's offline case: a MOD17A3HGF-like collection (sinusoidal SR-ORG:6974, int16
+    Npp with land-cover and fill codes) with China's provinces, --product modis-npp
+    --extent regions, gives the same tables in both modes; rasters keep the sinusoidal CRS."""
+    import rasterio
+
+    from gee_cscc.demo.provinces import province_geojson_path
+    from gee_cscc.engine import AssetStore
+    from gee_cscc.testing.modis import MODIS_SINUSOIDAL_PROJ4, modis_like_collection
+
+    store = tmp_path / "store"
+    modis_like_collection(AssetStore(store), cells=400, years=range(2001, 2011))
+    args = ["run", "--product", "modis-npp", "--end", "2010", "--reference", "2005"]
+    args += ["--regions", str(province_geojson_path()), "--extent", "regions"]
+    args += ["--store", str(store), "-q"]
+    for mode in ("interactive", "batch"):
+        result = run_cli(*args, "--out", tmp_path / mode, "--mode", mode)
+        assert result.code == 0, result.err
+    assert_same_tables(read_tables(tmp_path / "interactive"), read_tables(tmp_path / "batch"))
+    info = json.loads((tmp_path / "batch" / "run.json").read_text())
+    assert info["mode"] == "batch" and info["grid"]["crs"] == "SR-ORG:6974"
+    cap = read_tables(tmp_path / "batch")["capacity_by_region.csv"].set_index("region")
+    assert cap.at["ALL", "vca_cells"] > 0
+    with rasterio.open(tmp_path / "batch" / "rasters" / "cscc.tif") as src:
+        import pyproj
+
+        got = pyproj.Transformer.from_crs("EPSG:4326", src.crs.to_wkt(), always_xy=True)
+    ref = pyproj.Transformer.from_crs("EPSG:4326", MODIS_SINUSOIDAL_PROJ4, always_xy=True)
+    assert got.transform(110.0, 35.0) == pytest.approx(ref.transform(110.0, 35.0), abs=1e-6)
