@@ -27,7 +27,7 @@ from ..core.values import Date, DateRange, Element, Feature, Geometry, Image
 from ..errors import EEError
 from .date.date import calendar_field
 
-__all__ = ["Filter", "field_value"]
+__all__ = ["Filter", "JoinPair", "field_value"]
 
 
 class Filter:
@@ -35,9 +35,20 @@ class Filter:
 
     ee_type = "Filter"
 
-    def __init__(self, test: Callable[[Any], bool], description: dict) -> None:
+    def __init__(
+        self,
+        test: Callable[[Any], bool],
+        description: dict,
+        measure: Callable[[Any], float | None] | None = None,
+    ) -> None:
         self._test = test
         self.description = description
+        self._measure = measure
+
+    def measure(self, element: Any) -> float | None:
+        """The join measure of ``element`` (``withinDistance``: the distance in metres,
+        ``maxDifference``: the absolute difference); None for filters without one."""
+        return None if self._measure is None else self._measure(element)
 
     def test(self, element: Any) -> bool:
         """Whether ``element`` passes the filter."""
@@ -51,6 +62,17 @@ class Filter:
 
 
 _MISSING = object()
+
+
+class JoinPair:
+    """A (primary, secondary) pair tested by a join condition: ``leftField`` is read from the
+    primary element and ``rightField`` from the secondary one, as in Earth Engine's joins."""
+
+    __slots__ = ("primary", "secondary")
+
+    def __init__(self, primary: Any, secondary: Any) -> None:
+        self.primary = primary
+        self.secondary = secondary
 
 
 def field_value(element: Any, name: str) -> Any:
@@ -95,15 +117,22 @@ def _operands(
         raise EEError(f"{algo}: Only one of 'rightField' and 'rightValue' may be specified.")
     if leftField is None and leftValue is None:
         raise EEError(f"{algo}: Either 'leftField' or 'leftValue' must be specified.")
-    if rightField is None and rightValue is None:
-        raise EEError(f"{algo}: Either 'rightField' or 'rightValue' must be specified.")
+    # A null right operand is a value (``ee.Filter.neq('prop', None)`` keeps the elements
+    # whose property is set), as on Earth Engine.
     desc: dict[str, Any] = {}
 
     def getter(field: Any, value: Any, side: str) -> Callable[[Any], Any]:
         if field is not None:
             name = as_str(field, algo, f"{side}Field")
             desc[f"{side}Field"] = name
-            return lambda el: field_value(el, name)
+            part = "primary" if side == "left" else "secondary"
+
+            def read(el: Any) -> Any:
+                if isinstance(el, JoinPair):
+                    el = getattr(el, part)
+                return field_value(el, name)
+
+            return read
         desc[f"{side}Value"] = value
         return lambda el: value
 
@@ -136,7 +165,7 @@ def _compare(op: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
 
 def _equals(a: Any, b: Any) -> bool:
     if a is None or b is None:
-        return False
+        return a is None and b is None
     return ee_equal(_comparable(a), _comparable(b))
 
 
@@ -218,7 +247,13 @@ def max_difference(
             return False
         return abs(a - b) <= d
 
-    return Filter(test, {"name": name, "difference": d, **desc})
+    def measure(el: Any) -> float | None:
+        a, b = _comparable(left(el)), _comparable(right(el))
+        if not all(isinstance(v, (int, float)) for v in (a, b)):
+            return None
+        return float(abs(a - b))
+
+    return Filter(test, {"name": name, "difference": d, **desc}, measure)
 
 
 # --- type test -----------------------------------------------------------------------------
@@ -270,9 +305,13 @@ def _filters(value: Any, algo: str) -> list[Filter]:
 @algorithm("Filter.and")
 def and_(filters: Any) -> Filter:
     fs = _filters(filters, "Filter.and")
+    def measure(el: Any) -> float | None:
+        return next((m for f in fs if (m := f.measure(el)) is not None), None)
+
     return Filter(
         lambda el: all(f.test(el) for f in fs),
         {"name": "Filter.and", "filters": [f.description for f in fs]},
+        measure,
     )
 
 
@@ -422,3 +461,33 @@ _register_geometry("Filter.intersects", lambda a, b: a.intersects(b))
 _register_geometry("Filter.disjoint", lambda a, b: a.disjoint(b))
 _register_geometry("Filter.contains", lambda a, b: not b.is_empty and a.contains(b))
 _register_geometry("Filter.isContained", lambda a, b: not a.is_empty and b.contains(a))
+
+
+@algorithm("Filter.withinDistance")
+def within_distance(
+    distance: Any,
+    leftField: Any = None,
+    rightValue: Any = None,
+    rightField: Any = None,
+    leftValue: Any = None,
+    maxError: Any = None,
+) -> Filter:
+    """Passes when the geometries are within ``distance`` metres (geodesic, WGS84); as a
+    join condition the distance is the join measure."""
+    from .geometry.operations import distance_between
+
+    name = "Filter.withinDistance"
+    d = float(as_number(distance, name, "distance"))
+    left, right, desc = _operands(name, leftField, rightValue, rightField, leftValue)
+
+    def measure(el: Any) -> float | None:
+        a, b = _shape(left(el)), _shape(right(el))
+        if a is None or b is None or a.is_empty or b.is_empty:
+            return None
+        return distance_between(Geometry(a), Geometry(b), None, False, 0.1)
+
+    def test(el: Any) -> bool:
+        m = measure(el)
+        return m is not None and m <= d
+
+    return Filter(test, {"name": name, "distance": d, **desc}, measure)
