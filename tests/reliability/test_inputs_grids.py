@@ -317,3 +317,29 @@ def test_single_pixel_geotiff_run_is_right(tmp_path, monkeypatch):
     assert int(row["vca_cells"]) == 1
     assert row["cscc_tg"] == pytest.approx(series.max() * area / 1e12, rel=1e-9)
     assert row["current_npp_tg"] == pytest.approx(series[-1] * area / 1e12, rel=1e-9)
+
+
+def test_region_image_check_counts_cells_and_names_empty_regions(engine, tmp_asset):
+    import ee
+
+    from gee_cscc.config import Config
+    from gee_cscc.method import load_annual_npp, regions_from_image
+    from gee_cscc.method.checks import check_inputs
+
+    npp = tmp_asset("npp")
+    engine.store.put_collection(npp, cube_with(make_cube()), band="npp")
+    ys, xs = coords()
+    image = tmp_asset("ids")
+    engine.store.put_image(
+        image, xr.DataArray(region_ids(), dims=("y", "x"), coords={"y": ys, "x": xs})
+    )
+    regions = regions_from_image(
+        ee.Image(image), names={1: "A", 2: "B", 3: "C"}, ids=[1, 2, 3], source="ids.tif"
+    )
+    cfg = Config(start=YEARS[0], end=YEARS[-1], reference_year=REFERENCE)
+    warnings: list[str] = []
+    report = check_inputs(load_annual_npp(npp, cfg), regions, cfg, warn=warnings.append)
+    assert report["region_cells"] == int((region_ids() > 0).sum()) == 27
+    assert report["regions_without_cells"] == ["C"]
+    assert "overlap_cells" not in report  # an id image cannot overlap itself
+    assert warnings == ["warning: 1 region(s) of ids.tif hold no grid cell: C"]
