@@ -7,8 +7,8 @@
 from __future__ import annotations
 
 import json
+from types import SimpleNamespace
 
-import ee
 import numpy as np
 import pandas as pd
 import pyproj
@@ -109,7 +109,6 @@ def test_cli_run_with_the_modis_product(tmp_path, engine):
     args = ["run", "--product", "modis-npp", "--end", "2010", "--reference", "2005"]
     args += ["--regions", str(province_geojson_path()), "--extent", "regions"]
     assert main([*args, "--store", str(store), "--out", str(out), "--quiet"]) == 0
-    ee.Reset() if hasattr(ee, "Reset") else None
     run = json.loads((out / "run.json").read_text())
     grid = run["grid"]
     assert grid["crs"] == "SR-ORG:6974" and "semi_major" in grid["wkt"]
@@ -122,12 +121,8 @@ def test_cli_run_with_the_modis_product(tmp_path, engine):
     assert got.transform(110.0, 35.0) == pytest.approx(ref.transform(110.0, 35.0), abs=1e-6)
     # Table 1, ALL: every VCA cell of the regions' box, codes masked, x 0.1.
     shape = tuple(grid["shape"])
-
-    class G:
-        transform = grid["crs_transform"]
-
-    G.shape = shape
-    stored = _window(m, G).astype(float)
+    stored = _window(m, SimpleNamespace(transform=grid["crs_transform"], shape=shape))
+    stored = stored.astype(float)
     y = np.where((stored >= 0) & (stored <= 32700), stored * 0.1, np.nan)
     vca = np.all(~np.isnan(y), axis=0) & (np.nanmean(np.where(np.isnan(y), 0, y), axis=0) > 0)
     area = _sinusoidal_areas(grid["crs_transform"], shape)
@@ -136,6 +131,27 @@ def test_cli_run_with_the_modis_product(tmp_path, engine):
     row = table[table["region"] == "ALL"].iloc[0]
     assert row["vca_cells"] == int(vca.sum())
     assert row["cscc_tg"] == pytest.approx((cscc * area).sum() / 1e12, rel=1e-6)
+    # Per province: the cells whose centre (inverse sinusoidal) lies in its polygon.
+    import shapely
+
+    from gee_cscc.demo.provinces import load_provinces
+
+    a, _, c, _, e, f = m.transform
+    r0 = round((grid["crs_transform"][5] - f) / e)
+    c0 = round((grid["crs_transform"][2] - c) / a)
+    lon, lat = (v[r0 : r0 + shape[0], c0 : c0 + shape[1]] for v in m.centres_lonlat())
+    table = table.set_index("region")
+    checked = 0
+    for feature in load_provinces()["features"]:
+        inside = shapely.contains_xy(shapely.geometry.shape(feature["geometry"]), lon, lat)
+        cells = inside & vca
+        if not cells.any():
+            continue
+        got = table.loc[feature["properties"]["abbr"]]
+        assert got["vca_cells"] == int(cells.sum())
+        assert got["cscc_tg"] == pytest.approx((cscc * area)[cells].sum() / 1e12, rel=1e-6)
+        checked += 1
+    assert checked >= 25
 
 
 @pytest.mark.slow
