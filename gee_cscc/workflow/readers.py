@@ -135,6 +135,13 @@ def read_npp(path: str | Path, *, band: str = "npp", cfg: Config | None = None) 
                 f"offset = {cfg.offset:g} too: the file's units win; set scale_factor = 1 "
                 "and offset = 0 (or remove the units attribute to convert with them)."
             )
+    packing = da.attrs.get("packing")
+    if packing and cfg is not None and (cfg.scale_factor != 1.0 or cfg.offset != 0.0):
+        raise InputError(
+            f"NPP file {p} is packed ({packing}, applied when reading) and the configuration "
+            f"sets scale_factor = {cfg.scale_factor:g}, offset = {cfg.offset:g} too: the "
+            "file's packing wins; set scale_factor = 1 and offset = 0."
+        )
     years = [int(y) for y in da["year"].values]
     lo, hi = (cfg.start, cfg.end) if cfg is not None else (1, 9998)
     outside = [y for y in years if not lo <= y <= hi]
@@ -179,6 +186,7 @@ def _read_cube(p: Path, band: str) -> xr.DataArray:
             )
     else:
         da = ds
+    packing = packing_of(da)  # before any operation drops the encoding
     if "year" not in da.dims:
         if "time" not in da.dims:
             raise InputError(f"{what} has no 'year' (or 'time') dimension: dims {tuple(da.dims)}.")
@@ -208,12 +216,20 @@ def _read_cube(p: Path, band: str) -> xr.DataArray:
     da = da.assign_coords(year=years).sortby("year").transpose("year", "y", "x")
     crs = crs_of(da)  # before the grid-mapping coordinate is dropped
     da = da.drop_vars([c for c in da.coords if c not in ("year", "y", "x")])
-    units = da.attrs.get("units")
+    keep = {"units": da.attrs.get("units"), "packing": packing}
     da.attrs = {"crs": crs} if crs else {}
     da = normalise_grid(da.load(), what)
-    if units is not None:
-        da.attrs["units"] = units
+    da.attrs.update({k: v for k, v in keep.items() if v})
     return da
+
+
+def packing_of(da: xr.DataArray) -> str | None:
+    """A file's own CF packing (``scale_factor``/``add_offset``, applied when read), or None."""
+    scale = float(da.encoding.get("scale_factor", 1.0))
+    offset = float(da.encoding.get("add_offset", 0.0))
+    if scale == 1.0 and offset == 0.0:
+        return None
+    return f"scale_factor {scale:g}, add_offset {offset:g}"
 
 
 def _open_tif(f: Path, what: str) -> Any:
@@ -250,12 +266,11 @@ def _tif_grid(da: xr.DataArray, what: str) -> xr.DataArray:
         raise InputError(
             f"{what} is rotated or sheared (transform {tuple(da.rio.transform())[:6]}); warp it to a north-up grid first."
         )
-    units = da.attrs.get("units")
+    keep = {"units": da.attrs.get("units"), "packing": packing_of(da)}
     da = da.drop_vars([c for c in da.coords if c not in ("y", "x")])
     da.attrs = {"crs": crs.to_string()} if crs is not None else {}
     out = normalise_grid(da, what, cell=(a, e))
-    if units:
-        out.attrs["units"] = units
+    out.attrs.update({k: v for k, v in keep.items() if v})
     return out
 
 

@@ -219,3 +219,18 @@ def test_series_without_vegetation_says_so():
 def test_series_with_an_infinite_year_names_it():
     with pytest.raises(InputError, match=r"The mean NPP of year 2002 is inf \(not finite\)"):
         trend_series_summary([2001, 2002, 2003], [1.0, np.inf, 2.0])
+
+
+def test_packed_file_is_unpacked_once(tmp_path):
+    cube = make_cube()
+    da = cube_with(cube).drop_attrs()
+    da.encoding.update(dtype="int16", scale_factor=0.5, add_offset=0.0, _FillValue=-32767)
+    path = nc(tmp_path / "packed.nc", da)
+    got = read_npp(path, cfg=CFG).data  # int16 × 0.5: the cube's values are multiples of 0.5
+    np.testing.assert_array_equal(got.values, cube)
+    with pytest.raises(
+        InputError,
+        match=r"packed\.nc is packed \(scale_factor 0\.5, add_offset 0, applied when reading\) "
+        r"and the configuration sets scale_factor = 0\.1, offset = 0 too: the file's packing wins",
+    ):
+        read_npp(path, cfg=CFG.replace(scale_factor=0.1))
