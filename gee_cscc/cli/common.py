@@ -196,3 +196,11 @@ def config_from_args(args: argparse.Namespace) -> tuple[Any, dict]:
     if overrides:
         cfg = cfg.replace(**overrides)
     return cfg, inputs
+
+
+def check_store_option(args: argparse.Namespace) -> None:
+    """``--store ""`` is an error (an empty folder name), not the default store."""
+    from gee_cscc.workflow.engines import store_path
+
+    if getattr(args, "store", None) is not None:
+        store_path(args.store)  # raises InputError for ""

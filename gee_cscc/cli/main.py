@@ -9,13 +9,15 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import os
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from gee_cscc.cli.common import config_from_args
+from gee_cscc.cli.common import check_store_option, config_from_args
 from gee_cscc.cli.export import add_grid_options, product_collection
+from gee_cscc.cli.interrupts import StderrGuard, exit_code, signals_as_interrupts
 from gee_cscc.errors import GeeCsccError
 from gee_cscc.version import __version__
 
@@ -54,6 +56,63 @@ def _add_run_options(p: argparse.ArgumentParser) -> None:
         choices=("local", "server"),
         default=None,
         help="count maintenance surfaces locally after pulling them (default) or server-side",
+    )
+
+
+def _add_mode_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("interactive or batch (see README: Large grids)")
+    g.add_argument(
+        "--mode",
+        choices=("interactive", "batch", "auto"),
+        default=None,
+        help="interactive: getInfo and pulls; batch: export tasks, tables read back, a "
+        "preview of the rasters; auto (default): batch when the grid exceeds Earth Engine's "
+        "interactive limits",
+    )
+    g.add_argument(
+        "--restart",
+        action="store_true",
+        help="batch: redo every task, also when OUT holds tasks of another configuration",
+    )
+    g.add_argument(
+        "--tile-scale",
+        type=float,
+        default=None,
+        help="batch: tileScale of the grouped reductions, 1-16 (default 4; larger uses less "
+        "memory per tile)",
+    )
+    g.add_argument(
+        "--asset-root",
+        default=None,
+        help="batch: asset folder of the exports (default cscc_batch/<run hash>)",
+    )
+    g.add_argument(
+        "--to",
+        choices=("asset", "drive", "gcs"),
+        default=None,
+        help="batch: where the rasters go (default asset; tables are always table assets)",
+    )
+    g.add_argument("--folder", default=None, help="batch --to drive: the Drive folder")
+    g.add_argument("--bucket", default=None, help="batch --to gcs: the Cloud Storage bucket")
+    g.add_argument("--prefix", default=None, help="batch --to drive/gcs: file name prefix")
+
+
+def _batch_options(args: argparse.Namespace, cfg: Any, out: Path) -> Any:
+    """The batch options of ``gee-cscc run`` (used when the run is in batch mode)."""
+    from gee_cscc.cli.common import destination_of, full_asset_id, project_of
+    from gee_cscc.workflow.batch import BatchOptions
+
+    if args.tile_scale is not None and not 1 <= args.tile_scale <= 16:
+        raise GeeCsccError(f"--tile-scale must be within 1..16, got {args.tile_scale:g}.")
+    to = args.to or "asset"
+    dest = destination_of(argparse.Namespace(**{**vars(args), "to": to}), "cscc")
+    root = full_asset_id(args.asset_root, project_of(cfg)) if args.asset_root else None
+    return BatchOptions(
+        task_dir=out,
+        asset_root=root,
+        restart=args.restart,
+        tile_scale=args.tile_scale or 4.0,
+        **dest,
     )
 
 
@@ -103,6 +162,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--fit-mode", choices=("free", "fixed", "loglinear"), help="decay fit")
     add_grid_options(run)
     _add_run_options(run)
+    _add_mode_options(run)
     _add_common(run)
 
     serve = sub.add_parser("serve", help="run the local Earth Engine service in the foreground")
@@ -157,7 +217,20 @@ def _cmd_run(args: argparse.Namespace, report: Reporter) -> int:
     store = args.store or file_inputs.get("store")
     counting = args.counting or file_inputs.get("counting") or "local"  # the CLI wins
     extent = None if args.extent else file_inputs.get("extent")  # else the config's extent
-    results = run(cfg, inputs, out, store=store, counting=counting, extent=extent, progress=report)
+    mode = args.mode or file_inputs.get("mode") or "auto"
+    if mode not in ("interactive", "batch", "auto"):
+        raise GeeCsccError(f"mode: {mode!r} is not 'interactive', 'batch' or 'auto' (in [inputs]).")
+    results = run(
+        cfg,
+        inputs,
+        out,
+        store=store,
+        counting=counting,
+        extent=extent,
+        mode=mode,
+        batch=_batch_options(args, cfg, out),
+        progress=report,
+    )
     _print_summary(results, out, quiet=args.quiet)
     return 0
 
@@ -226,11 +299,14 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return 2
     verbose = getattr(args, "verbose", False)
+    report = Reporter(quiet=getattr(args, "quiet", False))
+    # --quiet: nothing but errors, so not the engine's "*** Earth Engine ***" notice either.
+    guard = StderrGuard(sys.stderr, drop_notice=report.quiet)
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
+        stream=guard,
     )
-    report = Reporter(quiet=getattr(args, "quiet", False))
     handlers = {
         "demo": _cmd_demo,
         "run": _cmd_run,
@@ -240,14 +316,22 @@ def main(argv: list[str] | None = None) -> int:
     from gee_cscc.cli import cloud as cli_cloud
 
     handlers.update(cli_cloud.HANDLERS)
-    # --quiet: nothing but errors, so not the engine's "*** Earth Engine ***" notice either.
-    stderr = _without_engine_notice() if report.quiet else contextlib.nullcontext()
     try:
-        with stderr:
+        with contextlib.redirect_stderr(guard), signals_as_interrupts(guard):
+            check_store_option(args)
             return handlers[args.command](args, report)
-    except KeyboardInterrupt:
-        print("gee-cscc: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: everything unwound, OUT untouched
+        guard.mute_threads()
+        if argv is None:  # the program itself: engine threads winding down stay quiet
+            sys.stderr = guard
+        what = "stopped by SIGTERM" if exit_code(exc) == 143 else "interrupted"
+        print(f"gee-cscc {args.command}: {what}", file=sys.stderr)
+        return exit_code(exc)
+    except BrokenPipeError:  # stdout closed early (`gee-cscc ... | head`): not an error
+        with contextlib.suppress(OSError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return 141
     except Exception as exc:  # one clear line; the traceback with --verbose
         if verbose:
             raise
@@ -255,41 +339,28 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
-class _NoticeFilter:
-    """A stderr wrapper dropping the lines the ``ee`` client prints as ``*** Earth Engine ***``."""
-
-    MARK = "*** Earth Engine ***"
-
-    def __init__(self, stream: Any) -> None:
-        self._stream = stream
-        self._dropping = False
-
-    def write(self, text: str) -> int:
-        if not self._dropping and text.startswith(self.MARK):
-            self._dropping = True  # print() writes the parts, the separators and the end apart
-        if self._dropping:
-            if "\n" not in text:
-                return len(text)
-            self._dropping = False
-            rest = text.split("\n", 1)[1]
-            if rest:
-                self._stream.write(rest)
-            return len(text)
-        return self._stream.write(text)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._stream, name)
-
-
-def _without_engine_notice() -> contextlib.AbstractContextManager:
-    return contextlib.redirect_stderr(_NoticeFilter(sys.stderr))
+#: The longest error line printed without ``--verbose`` (characters).
+MAX_ERROR_CHARS = 400
 
 
 def _one_line(exc: BaseException) -> str:
+    """One short line for an error, at most :data:`MAX_ERROR_CHARS` characters.
+
+    The lines of the message are joined; what is cut (a long server message, many failed
+    tasks) is shown with ``--verbose``.
+    """
     text = str(exc).strip() or type(exc).__name__
     if not isinstance(exc, GeeCsccError):
         text = f"{type(exc).__name__}: {text}"
-    return " ".join(text.split())
+    lines = [" ".join(line.split()) for line in text.splitlines() if line.strip()]
+    line = "; ".join(lines)
+    if len(line) > MAX_ERROR_CHARS:
+        cut = line[: MAX_ERROR_CHARS - 30]
+        space = cut.rfind(" ")
+        if space > len(cut) - 40:  # end at a word when one ends near the limit
+            cut = cut[:space]
+        line = cut + " … (--verbose shows all)"
+    return line
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -75,11 +75,12 @@ def run_demo(
     config: Config | None = None,
 ) -> Results:
     """Build the demo assets and run the whole method on them; outputs go to ``out``."""
-    from gee_cscc.workflow.engines import local_engine
+    from gee_cscc.workflow.engines import local_engine, store_path
     from gee_cscc.workflow.inputs import RunInputs
-    from gee_cscc.workflow.run import run
+    from gee_cscc.workflow.run import check_out, run
 
     cfg = config or Config()
+    check_out(out, store=store_path(store))  # before the demo data are generated
     with local_engine(store, progress=progress) as engine:
         npp_id, prov_id = ensure_demo_assets(engine, resolution=resolution, progress=progress)
         inputs = RunInputs(

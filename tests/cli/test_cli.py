@@ -159,6 +159,7 @@ def test_bad_input_is_one_clear_line_and_writes_nothing(case, cli_data, tmp_path
         args += YEAR_ARGS
     out = tmp_path / "out"
     out.mkdir()
+    (out / "run.json").write_text("{}\n")  # an earlier run's OUT
     (out / "earlier.txt").write_text("an earlier run\n")
     before = snapshot(out)
     result = run_cli("run", *args, "--store", tmp_path / "store", "--out", out, "--quiet")

@@ -178,6 +178,7 @@ def test_failure_at_the_end_leaves_out_unchanged(cli_data, tmp_path, run_cli, mo
     """A run failing while writing the report leaves an earlier OUT as it was."""
     out = tmp_path / "out"
     (out / "tables").mkdir(parents=True)
+    (out / "run.json").write_text("{}\n")  # an earlier run's OUT
     (out / "tables" / "capacity_by_region.csv").write_text("earlier run\n")
     (out / "notes.txt").write_text("mine\n")
     before = snapshot(out)
@@ -208,15 +209,16 @@ def test_failure_at_the_end_leaves_out_unchanged(cli_data, tmp_path, run_cli, mo
     assert not staging_dirs(tmp_path)
 
 
-def test_a_rerun_replaces_outputs_and_keeps_other_files(cli_data, tmp_path, quick_report):
+def test_a_rerun_replaces_out_as_a_whole(cli_data, tmp_path, quick_report):
     out = tmp_path / "out"
     (out / "tables").mkdir(parents=True)
+    (out / "run.json").write_text("{}\n")  # an earlier run's OUT
     (out / "tables" / "capacity_by_region.csv").write_text("earlier run\n")
     (out / "notes.txt").write_text("mine\n")
     argv = ["run", "--npp", str(cli_data.npp_nc), *YEAR_ARGS]
     argv += ["--store", str(tmp_path / "store"), "--out", str(out), "--quiet"]
     assert main(argv) == 0
-    assert (out / "notes.txt").read_text() == "mine\n"
+    assert not (out / "notes.txt").exists()  # OUT is the new result only (README: Outputs)
     capacity = (out / "tables" / "capacity_by_region.csv").read_text()
     assert capacity.startswith("region,cscc_tg,")
     assert capacity.splitlines()[1].startswith("ALL,")

@@ -9,6 +9,7 @@ GeoJSON.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import subprocess
 import sys
@@ -82,3 +83,22 @@ def write_case(folder: Path, which: str) -> tuple[Path, Path]:
     regions = folder / f"regions_{which}.geojson"
     regions.write_text(json.dumps(gj))
     return npp, regions
+
+
+def tree_hash(folder: Path) -> dict[str, str]:
+    """Every file and folder below ``folder``: relative path → SHA-256 (or 'dir')."""
+    if not folder.exists():
+        return {}
+    return {
+        str(p.relative_to(folder)): "dir"
+        if p.is_dir()
+        else hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+    }
+
+
+def beside(out: Path) -> list[str]:
+    """Staging and aside folders left beside OUT."""
+    return sorted(
+        p.name for p in out.parent.iterdir() if "-staging-" in p.name or "-aside-" in p.name
+    )
