@@ -13,6 +13,8 @@ import xarray as xr
 
 from gee_cscc.testing import assert_pixels_equal, compute_pixels, grid
 
+pytestmark = pytest.mark.usefixtures("engine")
+
 NAN = np.nan
 TRANSFORM = (1.0, 0.0, 10.0, 0.0, -1.0, 50.0)
 # QA-like integer codes (Landsat QA_PIXEL style bits) and shift counts.
