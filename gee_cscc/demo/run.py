@@ -34,25 +34,31 @@ def ensure_demo_assets(
         "synthetic": True,
         "generator_version": _generator_version(),
     }
-    current = engine.store.meta(npp_id)["properties"] if engine.store.exists(npp_id) else {}
-    if any(current.get(k) != v for k, v in wanted.items()):
-        if progress:
-            progress(f"generating the synthetic demo NPP collection at {resolution:g}°")
-        cube = demo.demo_npp(resolution=resolution)
-        if progress:
-            progress(f"storing it as {npp_id}")
-        engine.store.put_collection(
-            npp_id,
-            cube,
-            band="npp",
-            properties={
-                **wanted,
-                "title": "SYNTHETIC demo annual NPP over China (not observations)",
-                "units": "g C m-2 yr-1",
-            },
-        )
-    if not engine.store.exists(prov_id):
-        engine.store.put_table(prov_id, load_provinces())
+    store = engine.store
+    # Under the assets' locks: concurrent demos on one store generate the data once.
+    with (
+        store.locks.asset(store.resolve(npp_id).name),
+        store.locks.asset(store.resolve(prov_id).name),
+    ):
+        current = engine.store.meta(npp_id)["properties"] if engine.store.exists(npp_id) else {}
+        if any(current.get(k) != v for k, v in wanted.items()):
+            if progress:
+                progress(f"generating the synthetic demo NPP collection at {resolution:g}°")
+            cube = demo.demo_npp(resolution=resolution)
+            if progress:
+                progress(f"storing it as {npp_id}")
+            engine.store.put_collection(
+                npp_id,
+                cube,
+                band="npp",
+                properties={
+                    **wanted,
+                    "title": "SYNTHETIC demo annual NPP over China (not observations)",
+                    "units": "g C m-2 yr-1",
+                },
+            )
+        if not engine.store.exists(prov_id):
+            engine.store.put_table(prov_id, load_provinces())
     return npp_id, prov_id
 
 
