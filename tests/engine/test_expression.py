@@ -1,0 +1,121 @@
+"""``ee.Image.expression`` (``Image.parseExpression``) against NumPy, with the guide's EVI
+example (https://developers.google.com/earth-engine/guides/image_math#expressions)."""
+
+from __future__ import annotations
+
+import ee
+import numpy as np
+import pytest
+import xarray as xr
+
+from gee_cscc.testing import assert_pixels_equal, compute_pixels, grid
+
+pytestmark = pytest.mark.usefixtures("engine")
+
+NAN = np.nan
+TRANSFORM = (1.0, 0.0, 10.0, 0.0, -1.0, 50.0)
+NIR = np.array([[0.5, 0.4, 0.3], [0.6, NAN, 0.2]])
+RED = np.array([[0.1, 0.2, 0.3], [0.05, 0.1, 0.4]])
+BLUE = np.array([[0.05, 0.1, 0.02], [0.03, 0.04, 0.1]])
+CODE = np.array([[1.0, 2.0, 7.0], [4.0, 5.0, 9.0]])
+GRID = grid(TRANSFORM, NIR.shape)
+
+
+def _array(bands: dict[str, np.ndarray]) -> xr.DataArray:
+    h, w = next(iter(bands.values())).shape
+    a, _, c, _, e, f = TRANSFORM
+    return xr.DataArray(
+        np.stack(list(bands.values())),
+        dims=("band", "y", "x"),
+        coords={
+            "band": list(bands),
+            "y": f + e * (np.arange(h) + 0.5),
+            "x": c + a * (np.arange(w) + 0.5),
+        },
+        attrs={"crs": "EPSG:4326", "transform": TRANSFORM},
+    )
+
+
+@pytest.fixture
+def img(engine, tmp_asset) -> ee.Image:
+    asset = tmp_asset()
+    engine.store.put_image(asset, _array({"B2": BLUE, "B4": RED, "B5": NIR, "code": CODE}))
+    return ee.Image(asset)
+
+
+def _px(image: ee.Image) -> dict:
+    return compute_pixels(image, GRID)
+
+
+def test_guide_evi_example(img):
+    evi = img.expression(
+        "2.5 * ((NIR - RED) / (NIR + 6 * RED - 7.5 * BLUE + 1))",
+        {"NIR": img.select("B5"), "RED": img.select("B4"), "BLUE": img.select("B2")},
+    )
+    got = _px(evi)
+    # named as Image.multiply names its output: the first operand's band (a constant here)
+    assert list(got) == ["constant"]
+    expected = 2.5 * ((NIR - RED) / (NIR + 6 * RED - 7.5 * BLUE + 1))
+    assert_pixels_equal(got["constant"], expected, rtol=1e-12)
+
+
+def test_b_function_assignment_and_math_functions(img):
+    out = img.expression("nd = (b('B5') - b(1)) / (b('B5') + b(1))")
+    got = _px(out)
+    assert list(got) == ["nd"]
+    assert_pixels_equal(got["nd"], (NIR - RED) / (NIR + RED), rtol=1e-12)
+    out = img.expression("sqrt(abs(b('B4') - 0.2)) + max(b('B5'), 0.45) + pow(2, 3) % 3")
+    expected = np.sqrt(np.abs(RED - 0.2)) + np.maximum(NIR, 0.45) + (8 % 3)
+    assert_pixels_equal(_px(out)["B4"], expected, rtol=1e-12)
+
+
+def test_precedence_unary_and_power(img):
+    out = img.expression("-b('code') ** 2 + 2 * 3 - 10 / 4")
+    # ints: 10 / 4 is integer division (Image.divide of two integers truncates): 2
+    expected = -(CODE**2) + 6 - 2
+    assert_pixels_equal(_px(out)["code"], expected)
+    assert_pixels_equal(
+        _px(img.expression("2 ** 3 ** 2 + 0 * b('code')"))["constant"], 512 + 0 * CODE
+    )
+
+
+def test_comparisons_logic_and_ternary(img):
+    out = img.expression("(b('code') > 3 && b('code') != 5) || !(b('code') >= 2)")
+    code = CODE
+    expected = (((code > 3) & (code != 5)) | ~(code >= 2)).astype(float)
+    assert_pixels_equal(_px(out)["code"], expected)
+    classes = img.expression("b('B5') > 0.35 ? 2 : (b('B5') > 0.25 ? 1 : 0)")
+    expected = np.where(NIR > 0.35, 2, np.where(NIR > 0.25, 1, 0)).astype(float)
+    expected[1, 1] = NAN  # the masked NIR pixel stays masked
+    assert_pixels_equal(_px(classes)["constant"], expected)
+
+
+def test_variable_band_access(img):
+    out = img.expression("i.B5 - i[1] + i['B2']", {"i": img})
+    assert_pixels_equal(_px(out)["B5"], NIR - RED + BLUE, rtol=1e-12)
+    both = img.expression("b('B4', 'B5') * 10")
+    got = _px(both)
+    assert list(got) == ["B4", "B5"]
+    assert_pixels_equal(got["B5"], NIR * 10, rtol=1e-12)
+
+
+def test_expression_on_constant_images():
+    value = ee.Image(3).expression("x * y + 1", {"x": 4, "y": ee.Image(2.5)})
+    pt = ee.Geometry.Point(0, 0)
+    assert value.reduceRegion(ee.Reducer.first(), pt, 1000).getInfo() == {"constant": 11.0}
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("b('B5') +", "unexpected 'end of expression'"),
+        ("foo(b(0))", "Unknown function 'foo'"),
+        ("nope + 1", "Variable 'nope' is not defined"),
+        ("b('B5') $ 2", "parse error at position"),
+        ("x = b(0, 1)", "can't assign the name 'x' to 2 bands"),
+        ("__import__('os')", "Unknown function '__import__'"),
+    ],
+)
+def test_errors(img, text, match):
+    with pytest.raises(ee.EEException, match=match):
+        img.expression(text).getInfo()
