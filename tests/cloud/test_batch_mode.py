@@ -350,3 +350,35 @@ def test_tasks_without_a_run_hash_are_refused_only_where_reused(engine, tmp_asse
     restarted.bind_run("a" * 64, restart=True)
     again = export_image(ee.Image.constant(1), asset_id=taken, manifest=restarted, **grid)
     assert again is not None and again.id != "X1"
+
+
+def test_rasters_to_drive_files_and_a_preview_evaluated_on_the_preview_grid(
+    engine, case, interactive, tmp_path
+):
+    results = run(
+        case,
+        "batch",
+        task_dir=tmp_path,
+        asset_root=f"{case['root']}/to-drive",
+        destination="drive",
+        folder="batch-test",
+        prefix="bm",
+    )
+    for name in TABLES:
+        assert_tables_equal(getattr(interactive, name), getattr(results, name))
+    folder = engine.store.root / "drive" / "batch-test"
+    names = sorted(p.name for p in folder.glob("bm_*.tif"))
+    assert names == sorted(
+        ["bm_result.tif"]
+        + [f"bm_maintenance_{y}.tif" for y in range(2004, 2009)]
+        + ["bm_pcs_2001.tif", "bm_pcs_2008.tif"]
+    )
+    info = results.run_notes["batch"]
+    assert info["rasters"]["destination"] == "drive"
+    assert info["preview"]["source"] == "expressions evaluated on the preview grid"
+    _, cscc = vca_and_cscc()
+    expected = np.full((6, 8), np.nan)
+    expected[:, :7] = cscc[np.ix_(np.arange(2, H, 4), np.arange(2, W, 4))]
+    got = results.rasters["cscc"].values
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+    np.testing.assert_allclose(got[~np.isnan(got)], expected[~np.isnan(expected)], rtol=1e-6)
