@@ -25,8 +25,11 @@ The preview grid coarsens the analysis grid by the smallest integer factor ``k``
 it within ``preview_pixels`` (default :data:`PREVIEW_PIXELS`, 1 Mpx per layer): same CRS and
 origin, pixels ``k`` times larger, ``ceil(height / k) x ceil(width / k)`` of them. Each
 preview pixel shows one analysis pixel inside it (Earth Engine's nearest-neighbour
-resampling of the exported assets, whose pyramids are ``SAMPLE``), not a mean; with files
-destinations the layers are evaluated on the preview grid instead. The pull holds at most
+resampling of the exported assets, whose pyramids are ``SAMPLE``), not a mean. With files
+destinations there are no assets to read, so the layers are evaluated on the preview grid
+instead: on the local engine that samples the same pixels; on Earth Engine the input is then
+read at the preview's scale (from its pyramids, averaged), so those maps are a sketch, not
+the exported values. The pull holds at most
 ``layers x preview_pixels x 8`` bytes, whatever the grid's size. Tables never use the
 preview: they are sums over every analysis pixel.
 
