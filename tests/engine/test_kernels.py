@@ -110,6 +110,9 @@ def test_fixed_add_rotate_inverse():
     total = k.add(ee.Kernel.square(1, "pixels", False)).getInfo()
     # focus (0,0) of k aligned with the centre of the 3x3 square
     assert total["weights"] == [[1, 1, 1], [1, 2, 3], [1, 4, 5]]
+    # normalized with negative weights: the positive ones sum to 1, the negative ones to -1
+    lap = np.array(ee.Kernel.laplacian8(normalize=True).getInfo()["weights"])
+    assert np.allclose(lap, np.array([[1, 1, 1], [1, -8, 1], [1, 1, 1]]) / 8)
     assert ee.Kernel.laplacian8(normalize=False).getInfo()["weights"] == [
         [1, 1, 1],
         [1, -8, 1],

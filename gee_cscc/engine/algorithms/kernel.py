@@ -7,7 +7,8 @@ all ones; ``circle`` keeps the offsets at Euclidean distance ≤ r; ``plus`` the
 column; ``cross`` the two diagonals; ``diamond`` the offsets at Manhattan distance ≤ r;
 ``octagon`` the offsets with ``|dx|+|dy| ≤ ⌊1.5·r⌋``; ``euclidean``/``manhattan``/
 ``chebyshev`` the distance of each offset (no cut-off); ``gaussian`` ``exp(−d²/2σ²)``.
-``normalize`` divides by the sum of the weights, then ``magnitude`` multiplies.
+``normalize`` makes the weights sum to 1 (to 0 when some are negative: positive ones to
+1, negative ones to −1, as the guide "Convolutions" says); then ``magnitude`` multiplies.
 
 A kernel in ``meters`` is sized when it is applied: its radius (and ``sigma``) is divided
 by the nominal pixel size of the grid being computed, so it resizes with the scale, as the
@@ -61,11 +62,16 @@ def as_kernel(value: Any, what: str) -> Kernel:
 
 
 def _finish(w: np.ndarray, normalize: bool, magnitude: float) -> np.ndarray:
+    """Normalized weights sum to 1; with negative weights, as the guide "Convolutions"
+    says, they sum to 0 (the positive ones to 1, the negative ones to −1). Then
+    ``magnitude`` multiplies them."""
     w = np.asarray(w, dtype=float)
     if normalize:
-        s = w.sum()
-        if s != 0:
-            w = w / s
+        pos, neg = w[w > 0].sum(), -w[w < 0].sum()
+        if neg > 0:
+            w = np.where(w > 0, w / (pos or 1.0), w / neg)
+        elif pos > 0:
+            w = w / pos
     return w * float(magnitude)
 
 
