@@ -15,15 +15,30 @@ from typing import Any
 from gee_cscc.config import Config
 from gee_cscc.method.grid import GridSpec
 
-__all__ = ["input_version", "run_identity"]
+__all__ = ["HASHED_FILE_BYTES", "input_version", "run_identity"]
+
+#: Local files up to this size are identified by their content's SHA-256.
+HASHED_FILE_BYTES = 64 * 2**20
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(2**20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def input_version(value: str) -> dict[str, Any]:
-    """What identifies one version of an input: a file's size and modification time, or an
-    asset's ``updateTime`` (one ``ee.data.getAsset``).
+    """What identifies one version of an input: a file's SHA-256 (files up to
+    :data:`HASHED_FILE_BYTES`; larger files and folders: each file's size and modification
+    time), or an asset's ``updateTime`` (one ``ee.data.getAsset``).
 
-    A local file loaded into the local engine's store is identified by the file (the store
-    copy is rewritten on every run); an asset id that cannot be read gives its id only.
+    A local file a run stored in the local engine (:mod:`gee_cscc.workflow.inputs`) is
+    identified by the SHA-256 of its content that the asset carries; an asset id that
+    cannot be read gives its id only.
     """
     import ee
 
@@ -31,6 +46,8 @@ def input_version(value: str) -> dict[str, Any]:
 
     if is_local_path(value):
         path = Path(value)
+        if path.is_file() and path.stat().st_size <= HASHED_FILE_BYTES:
+            return {"file": str(path.resolve()), "sha256": _sha256(path)}
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
         stats = [(str(p.relative_to(path) if path.is_dir() else p.name), p.stat()) for p in files]
         return {
@@ -41,7 +58,10 @@ def input_version(value: str) -> dict[str, Any]:
         info = ee.data.getAsset(value)
     except ee.EEException:
         return {"asset": value}
-    source = (info.get("properties") or {}).get("source")
+    props = info.get("properties") or {}
+    if props.get("gee_cscc_sha256"):  # a local file a run stored: its content digest
+        return {"asset": value, "sha256": props["gee_cscc_sha256"]}
+    source = props.get("source")
     if isinstance(source, str) and is_local_path(source):  # loaded from a file by a run
         return {"asset": value, "source": input_version(source)}
     return {"asset": value, "updated": info.get("updateTime")}

@@ -382,3 +382,23 @@ def test_rasters_to_drive_files_and_a_preview_evaluated_on_the_preview_grid(
     got = results.rasters["cscc"].values
     np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
     np.testing.assert_allclose(got[~np.isnan(got)], expected[~np.isnan(expected)], rtol=1e-6)
+
+
+def test_input_versions_follow_content_not_timestamps(engine, tmp_asset, tmp_path):
+    import hashlib
+    import os
+
+    from gee_cscc.workflow.identity import input_version
+
+    path = tmp_path / "regions.geojson"
+    path.write_text('{"type": "FeatureCollection", "features": []}')
+    first = input_version(str(path))
+    assert first["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    os.utime(path, (1_000_000, 1_000_000))  # touched, same bytes
+    assert input_version(str(path)) == first
+    path.write_text('{"type": "FeatureCollection", "features": [] }')
+    assert input_version(str(path)) != first
+    asset = tmp_asset("npp")
+    engine.store.put_collection(asset, cube_of(make_cube()[:3], YEARS[:3], origin=(X0, Y0)))
+    version = input_version(asset)
+    assert version["asset"] == asset and version["updated"] == ee.data.getAsset(asset)["updateTime"]
