@@ -251,3 +251,36 @@ def test_an_empty_store_option_is_one_line(tmp_path, capsys):
         "out for the default store (~/.cache/gee-cscc/store or $GEE_CSCC_STORE).\n"
     )
     assert not (tmp_path / "o").exists()
+
+
+SWAPPER = """
+import sys
+from gee_cscc.report.out_folder import staged_out
+out, tag = sys.argv[1], sys.argv[2]
+for i in range(int(sys.argv[3])):
+    with staged_out(out) as staging:
+        (staging / "tables").mkdir()
+        for name in ("a.csv", "b.csv", "c.csv"):
+            (staging / "tables" / name).write_text(f"{tag} {i}\\n")
+        (staging / "run.json").write_text(f'{{"tag": "{tag}", "i": {i}}}')
+"""
+
+
+def test_two_processes_writing_one_out_leave_one_complete_result(tmp_path):
+    out = tmp_path / "out"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", SWAPPER, str(out), tag, "25"], stderr=subprocess.PIPE, text=True
+        )
+        for tag in ("x", "y")
+    ]
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+    run_json = (out / "run.json").read_text()
+    tag, i = run_json.split('"tag": "')[1][0], run_json.split('"i": ')[1].rstrip("}")
+    assert i == "24"  # each writer's last result is whole; the later one is OUT
+    for name in ("a.csv", "b.csv", "c.csv"):
+        assert (out / "tables" / name).read_text() == f"{tag} 24\n"
+    assert sorted(p.name for p in out.iterdir()) == ["run.json", "tables"]
+    assert beside(out) == []
