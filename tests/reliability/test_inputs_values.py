@@ -234,3 +234,14 @@ def test_packed_file_is_unpacked_once(tmp_path):
         r"and the configuration sets scale_factor = 0\.1, offset = 0 too: the file's packing wins",
     ):
         read_npp(path, cfg=CFG.replace(scale_factor=0.1))
+
+
+@pytest.mark.parametrize("case", ["all-nan", "year-nan", "negative"])
+def test_the_three_old_vague_cases_are_three_clear_cli_lines(case, tmp_path, monkeypatch):
+    values, pattern = _bad_cubes()[case]
+    path = nc(tmp_path / f"{case}.nc", cube_with(values))
+    code, err = cli(tmp_path, monkeypatch, "--npp", path)
+    assert code == 1 and len(err) == 1
+    prefix = re.escape("gee-cscc run: error: ")
+    assert re.match(prefix + ".*" + pattern.format(name=re.escape(f"NPP file {path}")), err[0])
+    assert "mean_npp must be finite" not in err[0]
