@@ -68,9 +68,21 @@ class StderrGuard:
                 self._dropping = False
                 rest = text.split("\n", 1)[1]
                 if rest:
-                    self._stream.write(rest)
+                    self._write(rest)
                 return len(text)
-        return self._stream.write(text)
+        return self._write(text)
+
+    def _write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except (BrokenPipeError, ValueError):  # nobody reads stderr any more (`| tee` ended)
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except (BrokenPipeError, ValueError):
+            pass
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._stream, name)

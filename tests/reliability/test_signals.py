@@ -159,3 +159,18 @@ def test_a_short_multi_line_message_keeps_every_line(monkeypatch, capsys):
         "gee-cscc versions: error: Export task 'a' failed: boom; "
         "1 other task(s) are still running.\n"
     )
+
+
+class _Broken:
+    def write(self, text: str) -> int:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def flush(self) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+def test_a_closed_stderr_pipe_does_not_raise_through_the_guard():
+    """`gee-cscc run ... 2>&1 | tee log` and Ctrl-C: tee is gone, the line goes nowhere."""
+    guard = StderrGuard(_Broken())
+    assert guard.write("gee-cscc run: interrupted\n") == len("gee-cscc run: interrupted\n")
+    guard.flush()
