@@ -325,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
         if argv is None:  # the program itself: engine threads winding down stay quiet
             sys.stderr = guard
         what = "stopped by SIGTERM" if exit_code(exc) == 143 else "interrupted"
-        print(f"gee-cscc {args.command}: {what}", file=sys.stderr)
+        print(f"gee-cscc {args.command}: {what}", file=guard)  # (a closed pipe: no error)
         return exit_code(exc)
     except BrokenPipeError:  # stdout closed early (`gee-cscc ... | head`): not an error
         with contextlib.suppress(OSError):
@@ -335,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # one clear line; the traceback with --verbose
         if verbose:
             raise
-        print(f"gee-cscc {args.command}: error: {_one_line(exc)}", file=sys.stderr)
+        print(f"gee-cscc {args.command}: error: {_one_line(exc)}", file=guard)
         return 1
 
 
