@@ -123,8 +123,30 @@ def test_fixed_add_rotate_inverse():
 def test_kernel_errors():
     with pytest.raises(ee.EEException, match="units must be 'pixels' or 'meters'"):
         ee.Kernel.square(1, "feet").getInfo()
-    with pytest.raises(ee.EEException, match="Kernel.sobel is not implemented by the local engine"):
-        ee.Kernel.sobel().getInfo()
+    with pytest.raises(ee.EEException, match="Kernel.fixed: the focus"):
+        ee.Kernel.fixed(weights=[[1, 2]], x=5).getInfo()
+
+
+def test_named_kernels_and_their_operations_match_the_reference():
+    # https://developers.google.com/earth-engine/apidocs/ee-kernel-sobel (rotate, inverse, add)
+    sobel = ee.Kernel.sobel()
+    assert _weights(sobel).tolist() == [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]]
+    assert _weights(sobel.rotate(1)).tolist() == [[-1, -2, -1], [0, 0, 0], [1, 2, 1]]
+    assert _weights(sobel.rotate(-2)).tolist() == [[1, 0, -1], [2, 0, -2], [1, 0, -1]]
+    assert _weights(sobel.inverse()).tolist() == [[-1, 0, 1], [-0.5, 0, 0.5], [-1, 0, 1]]
+    assert _weights(ee.Kernel.prewitt()).tolist() == [[1, 0, -1]] * 3
+    assert _weights(ee.Kernel.kirsch()).tolist() == [[5, -3, -3], [5, 0, -3], [5, -3, -3]]
+    assert _weights(ee.Kernel.compass()).tolist() == [[1, 1, -1], [1, -2, -1], [1, 1, -1]]
+    roberts = ee.Kernel.roberts().getInfo()
+    assert roberts["weights"] == [[1, 0], [0, -1]] and (roberts["x"], roberts["y"]) == (1, 1)
+    total = _weights(
+        ee.Kernel.chebyshev(3).add(ee.Kernel.square(1, normalize=False, magnitude=100))
+    )
+    dy, dx = np.mgrid[-3:4, -3:4]
+    expected = np.maximum(abs(dx), abs(dy)).astype(float)
+    expected[2:5, 2:5] += 100
+    assert np.array_equal(total, expected)
+    assert _weights(ee.Kernel.diamond(3)).round(2).max() == 0.04  # 25 cells, as printed
 
 
 # --- convolve ----------------------------------------------------------------------------------

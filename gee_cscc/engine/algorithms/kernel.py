@@ -218,9 +218,16 @@ def fixed(
     return Kernel(lambda px: (out, fx, fy), {"name": what}, False)
 
 
-_FIXED_3x3 = {
+#: The named edge kernels as the API reference prints them (focus: the centre; Roberts's
+#: focus is position [1, 1]).
+_NAMED = {
     "laplacian4": [[0, 1, 0], [1, -4, 1], [0, 1, 0]],
     "laplacian8": [[1, 1, 1], [1, -8, 1], [1, 1, 1]],
+    "sobel": [[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]],
+    "prewitt": [[1, 0, -1], [1, 0, -1], [1, 0, -1]],
+    "kirsch": [[5, -3, -3], [5, 0, -3], [5, -3, -3]],
+    "compass": [[1, 1, -1], [1, -2, -1], [1, 1, -1]],
+    "roberts": [[1, 0], [0, -1]],
 }
 
 
@@ -231,7 +238,7 @@ def _register_fixed(name: str, rows: list[list[int]]) -> None:
         return Kernel(lambda px: (w, 1, 1), {"name": f"Kernel.{name}"}, False)
 
 
-for _name, _rows in _FIXED_3x3.items():
+for _name, _rows in _NAMED.items():
     _register_fixed(_name, _rows)
 
 
