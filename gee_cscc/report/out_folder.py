@@ -153,9 +153,10 @@ def _pid_alive(pid: int) -> bool:
 def clean_stale_out(out: str | os.PathLike) -> list[Path]:
     """Remove the staging and aside folders of dead runs beside OUT; returns them.
 
-    A folder of this process that is not in use any more counts as stale too. If OUT is
-    missing and a dead run's aside folder (its complete old OUT) is there, it becomes OUT
-    again.
+    Every such folder in OUT's parent counts (also those of another OUT name there). A
+    folder of this process that is not in use any more counts as stale too. If a dead
+    run's aside folder (its complete old OUT) is there and its OUT is missing, the run was
+    killed between the two renames of the swap: the folder becomes that OUT again.
     """
     path = _resolved(out)
     removed: list[Path] = []
@@ -165,13 +166,14 @@ def clean_stale_out(out: str | os.PathLike) -> list[Path]:
         return removed
     for entry in entries:
         m = _STALE_RE.match(entry.name)
-        if not m or m.group("name") != path.name or entry in _ACTIVE:
+        if not m or entry in _ACTIVE or not entry.is_dir() or entry.is_symlink():
             continue
         pid = int(m.group("pid"))
         if pid != os.getpid() and _pid_alive(pid):
             continue
-        if m.group("kind") == ASIDE_MARK and not path.exists():
-            os.rename(entry, path)  # the killed run's complete old OUT
+        target = entry.with_name(m.group("name"))
+        if m.group("kind") == ASIDE_MARK and not target.exists() and not target.is_symlink():
+            os.rename(entry, target)  # the killed run's complete old OUT
             continue
         shutil.rmtree(entry, ignore_errors=True)
         removed.append(entry)

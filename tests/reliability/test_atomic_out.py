@@ -145,8 +145,9 @@ def test_folders_of_killed_runs_are_removed_by_the_next_run(tmp_path):
         d = tmp_path / f".out-{kind}-p{pid}-0123456789ab"
         d.mkdir()
         (d / "half.csv").write_text("half")
-    mine_other = tmp_path / ".other-staging-p1-0123456789ab"  # another OUT's: left alone
-    mine_other.mkdir()
+    alive = tmp_path / ".other-staging-p1-0123456789ab"  # pid 1 is alive: left alone
+    alive.mkdir()
+    (tmp_path / f".other-staging-p{pid}-0123456789ab").mkdir()  # another OUT's, dead: removed
     with staged_out(out) as staging:
         (staging / "run.json").write_text("{}")
         assert beside(out) == [".other-staging-p1-0123456789ab", staging.name]
