@@ -13,8 +13,9 @@ the run's grid. One ``reduceRegion`` over the run's grid (its ``crs`` and ``crsT
 ``m``              mean NPP over the years where valid every year: ``count``, ``max``
 ``p``              ``m > vca_min_mean``: ``sum`` = vegetation-covered cells
 ``r``              region id > 0: ``sum`` = cells inside a region
-``o``, ``oa``      cells claimed by more than one region feature (pixel-centre rule of
-                   ``Image.clip``): ``sum`` = cells, and their area (m²)
+``o``, ``oa``      cells claimed by more than one region feature (each painted alone
+                   with ``Image.paint``, the centre rule of method.regions): ``sum`` =
+                   cells, and their area (m²)
 =================  ======================================================================
 
 and a grouped count of the region band (cells per region id), both in one ``ee.Dictionary``.
@@ -61,12 +62,15 @@ def _stack(annual: Any, regions: Regions | None, cfg: Config) -> Any:
         bands.append(regions.image.gt(0).rename("r"))
         if regions.features is not None:
             n = len(regions.names)
+            # Each feature painted alone (0/1, centre rule as in method.regions), summed.
             layers = (
                 ee.FeatureCollection(regions.features)
                 .toList(n)
-                .map(lambda f: ee.Image.constant(1).toInt32().clip(ee.Feature(f).geometry()))
+                .map(
+                    lambda f: ee.Image(0).toInt32().paint(ee.FeatureCollection([ee.Feature(f)]), 1)
+                )
             )
-            claims = ee.ImageCollection.fromImages(layers).reduce(ee.Reducer.count()).unmask(0)
+            claims = ee.ImageCollection.fromImages(layers).reduce(ee.Reducer.sum())
             overlap = claims.gt(1)
             bands += [
                 overlap.rename("o"),
