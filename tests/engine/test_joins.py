@@ -153,3 +153,53 @@ def test_errors():
     cond = ee.Filter.equals(leftField="id", rightField="id")
     with pytest.raises(ee.EEException, match="gives no measure"):
         ee.Join.saveBest("m", "d").apply(prim, sec, cond).getInfo()
+
+
+def _boundary_distance(lon: float, lat: float, ring: list[tuple[float, float]]) -> float:
+    """Geodesic distance from a point to a polygon ring, by sampling each edge every ~50 m."""
+    geod = pyproj.Geod(ellps="WGS84")
+    best = np.inf
+    for (x0, y0), (x1, y1) in zip(ring[:-1], ring[1:], strict=True):
+        t = np.linspace(0, 1, 4000)
+        _, _, d = geod.inv(
+            np.full(t.size, lon), np.full(t.size, lat), x0 + t * (x1 - x0), y0 + t * (y1 - y0)
+        )
+        best = min(best, float(d.min()))
+    return best
+
+
+def test_within_distance_from_a_polygon_as_in_the_spatial_join_guide():
+    # The guide's spatial join: power plants within 100 km of a protected area (a polygon).
+    ring = [(-119.9, 37.5), (-119.2, 37.5), (-119.2, 38.2), (-119.9, 38.2), (-119.9, 37.5)]
+    park = ee.FeatureCollection(
+        [ee.Feature(ee.Geometry.Polygon([ring], None, False), {"name": "park"})]
+    )
+    plants_xy = [(-119.5, 37.8), (-120.5, 37.8), (-119.5, 39.3), (-121.5, 37.0)]
+    plants = ee.FeatureCollection(
+        [ee.Feature(ee.Geometry.Point(x, y), {"plant": i}) for i, (x, y) in enumerate(plants_xy)]
+    )
+    dist_filter = ee.Filter.withinDistance(
+        distance=100000, leftField=".geo", rightField=".geo", maxError=10
+    )
+    joined = ee.Join.saveAll(matchesKey="points", measureKey="distance").apply(
+        park, plants, dist_filter
+    )
+    points = joined.getInfo()["features"][0]["properties"]["points"]
+    expected = {0: 0.0}  # inside the park
+    for i, (x, y) in enumerate(plants_xy[1:], start=1):
+        d = _boundary_distance(x, y, ring)
+        if d <= 100000:
+            expected[i] = d
+    assert [p["properties"]["plant"] for p in points] == sorted(expected)
+    for p in points:
+        assert p["properties"]["distance"] == pytest.approx(
+            expected[p["properties"]["plant"]], abs=5.0
+        )
+    assert 50_000 < expected[1] < 100_000  # the hand check: 0.6° of longitude at 37.8°N ≈ 52.8 km
+
+
+def test_combined_conditions_give_no_measure_for_save_best():
+    prim, sec = _timed(P_DAYS), _timed(S_DAYS)
+    both = ee.Filter.And(_within(30), ee.Filter.neq("id", "s3"))
+    with pytest.raises(ee.EEException, match="gives no measure"):
+        ee.Join.saveBest("m", "d").apply(prim, sec, both).getInfo()

@@ -305,13 +305,11 @@ def _filters(value: Any, algo: str) -> list[Filter]:
 @algorithm("Filter.and")
 def and_(filters: Any) -> Filter:
     fs = _filters(filters, "Filter.and")
-    def measure(el: Any) -> float | None:
-        return next((m for f in fs if (m := f.measure(el)) is not None), None)
-
+    # A combined filter has no join measure (the guide "Save-best joins": combined filters
+    # do not work with saveBest).
     return Filter(
         lambda el: all(f.test(el) for f in fs),
         {"name": "Filter.and", "filters": [f.description for f in fs]},
-        measure,
     )
 
 
@@ -472,9 +470,9 @@ def within_distance(
     leftValue: Any = None,
     maxError: Any = None,
 ) -> Filter:
-    """Passes when the geometries are within ``distance`` metres (geodesic, WGS84); as a
-    join condition the distance is the join measure."""
-    from .geometry.operations import distance_between
+    """Passes when the geometries are within ``distance`` metres (geodesic, WGS84; see
+    :mod:`.distance`); as a join condition the distance is the join measure."""
+    from .distance import geodesic_distance
 
     name = "Filter.withinDistance"
     d = float(as_number(distance, name, "distance"))
@@ -484,7 +482,7 @@ def within_distance(
         a, b = _shape(left(el)), _shape(right(el))
         if a is None or b is None or a.is_empty or b.is_empty:
             return None
-        return distance_between(Geometry(a), Geometry(b), None, False, 0.1)
+        return geodesic_distance(a, b)
 
     def test(el: Any) -> bool:
         m = measure(el)
