@@ -17,10 +17,16 @@ a file in a usable but unusual layout is brought to the one layout the method ex
   file declares its units, the file's units are what converts the values: the
   configuration's ``scale_factor``/``offset`` must then stay 1 and 0 (setting them too is
   refused, since the values would be converted twice).
+* **Fill values.** Stored values equal to -9999, -32768 or -999 that the file does not
+  declare as its fill value (``_FillValue``/``missing_value``, GeoTIFF nodata) are refused.
 * **Values** (after ``scale_factor``/``offset``, METHOD.md §0–§1): a year with no valid
   cell, an input with no valid cell at all, |NPP| above ``max_abs_npp``
   (g C m⁻² yr⁻¹), no cell valid in every year, and no cell whose mean NPP is above
   ``vca_min_mean`` (no vegetation-covered cell) are each refused with their own message.
+* **Regions (GeoJSON).** Every feature a Polygon/MultiPolygon of finite positions (a null
+  geometry is refused naming the feature's number and name); a legacy ``crs`` member is
+  honoured (reprojected to EPSG:4326 with pyproj); coordinates must then be longitudes in
+  −180…180° and latitudes in ±90° (metres read as degrees are refused).
 """
 
 from __future__ import annotations
