@@ -3,11 +3,11 @@
 OUT is always either the complete result of the earlier run or the complete result of the
 new one, never a mix, also when the run fails, is stopped (Ctrl-C, SIGTERM) or killed:
 
-1. :func:`check_out` runs before anything is computed: OUT must not be a file, its
-   nearest existing parent must be a writable folder, it must not be or hold the asset
-   store or a local input, and an existing non-empty OUT must be a gee-cscc result (it
-   holds ``run.json`` or ``export_tasks.json``), so that a rerun never replaces a folder
-   of other files.
+1. :func:`check_out` runs before anything is computed (after removing what killed runs
+   left, step 4): OUT must not be a file, its nearest existing parent must be a writable
+   folder, it must not be or hold the asset store or a local input, and an existing
+   non-empty OUT must be a gee-cscc result (it holds ``run.json`` or
+   ``export_tasks.json``), so that a rerun never replaces a folder of other files.
 2. :func:`staged_out` gives a staging folder beside OUT (same filesystem):
    ``<parent>/.<OUT name>-staging-p<pid>-<hex>``. Everything is written there.
 3. On success the staging folder is swapped in with renames, under an exclusive ``flock``
@@ -17,7 +17,7 @@ new one, never a mix, also when the run fails, is stopped (Ctrl-C, SIGTERM) or k
    the earlier run that the new one does not write do not survive, except
    :data:`CARRIED_FILES` (the batch task manifest), which are copied over.
 4. On failure the staging folder is removed. Staging and aside folders of processes that
-   no longer exist (killed runs) are removed by the next run writing beside them; if such
+   no longer exist (killed runs) are removed by the next run beside them; if such
    a run died between the two renames, its aside folder (the complete old OUT) is renamed
    back to OUT first.
 """
@@ -96,6 +96,8 @@ def check_out(
         is a non-empty folder that is not a gee-cscc result.
     """
     path = _resolved(out)
+    if path.parent.is_dir() and path.parent != path:
+        clean_stale_out(path)  # first: a killed swap's old OUT comes back
     if path.exists() and not path.is_dir():
         raise OutputError(f"OUT {out} is a file, not a folder: give a folder with --out.")
     if path.parent == path:

@@ -174,3 +174,19 @@ def test_a_closed_stderr_pipe_does_not_raise_through_the_guard():
     guard = StderrGuard(_Broken())
     assert guard.write("gee-cscc run: interrupted\n") == len("gee-cscc run: interrupted\n")
     guard.flush()
+
+
+def test_a_killed_run_leaves_a_staging_folder_that_the_next_run_removes(tmp_path):
+    npp, regions = write_case(tmp_path / "in", "a")
+    out, store = tmp_path / "work" / "out", tmp_path / "store"
+    before = _earlier_result(out)
+    proc = start_run(npp, regions, store, out, stub=False)
+    _wait_for(_writing(out), proc, "writing")
+    proc.kill()  # SIGKILL: nothing can be cleaned up
+    finish(proc)
+    assert tree_hash(out) == before
+    assert [p.name.split("-staging-")[0] for p in out.parent.iterdir() if p != out] == [".out"]
+    code, _, err = finish(start_run(npp, regions, store, out))  # the next run
+    assert code == 0, err
+    assert beside(out) == []
+    assert (out / "tables" / "capacity_by_region.csv").read_text().startswith("region,")
