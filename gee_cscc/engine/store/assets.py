@@ -6,6 +6,10 @@ Layout: every asset is a directory ``<root>/assets/<project>/<path>/`` holding
 integers, marks masked pixels); a table holds ``data.geojson``. An image collection or a
 folder is a directory whose child directories are its assets. The store survives restarts.
 
+Several processes may share one store: every change is made under ``flock`` locks in
+``<root>/locks/``, and every asset is built in ``<root>/tmp/`` and published with one rename,
+so a reader sees an asset whole or not at all (:mod:`.locks`, :mod:`.folder`).
+
 Asset ids are accepted in every form the ``ee`` client accepts: ``projects/<p>/assets/<path>``,
 ``users/...`` (→ project ``earthengine-legacy``) and bare public ids such as
 ``MODIS/061/MOD17A3HGF`` (→ project ``earthengine-public``).
