@@ -57,9 +57,17 @@ QA60 = [RNG.choice([0.0, 1024.0, 2048.0, 3072.0], (10, 10)) for _ in range(2)]
 # DMSP-OLS nighttime lights (30 arc-seconds, WGS84): stable_lights 0..63.
 NL_T = (1 / 120, 0.0, -122.5, 0.0, -1 / 120, 37.9)
 NL = RNG.integers(0, 64, (10, 10)).astype(float)
-# NAIP (1 m, UTM 10N): R G B N, uint8.
-NAIP_T = (1.0, 0.0, 560_000.0, 0.0, -1.0, 4_190_000.0)
-NAIP = {b: RNG.integers(0, 256, (20, 20)).astype(float) for b in ("R", "G", "B", "N")}
+# NAIP (1 m, NAD83 UTM 10N) in the redwoods of the guide "Statistics of Image Neighborhoods".
+NAIP_T = (1.0, 0.0, 416_100.0, 0.0, -1.0, 4_555_000.0)
+NAIP_GRID = grid(NAIP_T, (20, 20), "EPSG:26910")
+NAIP = {b: RNG.integers(1, 256, (20, 20)).astype(float) for b in ("R", "G", "B", "N")}
+# Landsat 8 TOA scenes of path 44 row 34 at the guide's point (-122.09, 37.42), April-June 2014
+# (20 x 20 pixels each): the joins guides' collection.
+SCENES = ["20140403", "20140419", "20140505", "20140521", "20140606"]
+SCENE_T = (30.0, 0.0, 580_200.0, 0.0, -30.0, 4_142_100.0)
+SCENE_HOUR = 18 * 3_600_000 + 50 * 60_000  # 18:50 UTC overpass
+# Daily MODIS-like (time_start..time_end one day) and GRIDMET-like (daily at 06:00) images.
+DAILY_T = (0.5, 0.0, -123.0, 0.0, -0.5, 38.0)
 
 
 def _array(bands: dict[str, np.ndarray], transform, crs: str) -> xr.DataArray:
@@ -104,9 +112,67 @@ def ds(engine) -> SimpleNamespace:
             )
     ids.nl = f"{FOLDER}/F182012"
     store.put_image(ids.nl, _array({"stable_lights": NL}, NL_T, "EPSG:4326"))
-    ids.naip = f"{FOLDER}/naip"
-    store.put_image(ids.naip, _array(NAIP, NAIP_T, "EPSG:32610"))
+    ids.naip = _collection(
+        store, "naip", [("m_4112401_ne", _array(NAIP, NAIP_T, "EPSG:26910"), 1341100800000)]
+    )
+    ids.toa = _collection(
+        store,
+        "toa",
+        [
+            (
+                f"LC08_044034_{d}",
+                _array({"B1": np.full((20, 20), k + 0.5)}, SCENE_T, "EPSG:32610"),
+                _millis(d) + SCENE_HOUR,
+            )
+            for k, d in enumerate(SCENES)
+        ],
+        time_end=True,
+    )
+    ids.modis = _collection(
+        store,
+        "mod09ga",
+        [
+            (
+                f"2014_{k:03d}",
+                _array({"v": np.ones((2, 2))}, DAILY_T, "EPSG:4326"),
+                _millis("20140301") + k * DAY,
+            )
+            for k in range(0, 120, 3)
+        ],
+        time_end=True,
+        duration=DAY,
+    )
+    ids.gridmet = _collection(
+        store,
+        "gridmet",
+        [
+            (
+                f"201403{k:02d}",
+                _array({"pr": np.ones((2, 2))}, DAILY_T, "EPSG:4326"),
+                _millis("20140301") + 6 * 3_600_000 + k * 5 * DAY,
+            )
+            for k in range(0, 25)
+        ],
+    )
     return ids
+
+
+def _millis(yyyymmdd: str) -> int:
+    return int(
+        np.datetime64(f"{yyyymmdd[:4]}-{yyyymmdd[4:6]}-{yyyymmdd[6:]}", "ms").astype(np.int64)
+    )
+
+
+def _collection(store, name: str, images, *, time_end: bool = False, duration: int = 0) -> str:
+    cid = f"{FOLDER}/{name}"
+    if not store.exists(cid):
+        store.create(cid, "IMAGE_COLLECTION")
+    for child, data, t in images:
+        props = {"system:time_start": t}
+        if time_end:
+            props["system:time_end"] = t + duration
+        store.put_image(f"{cid}/{child}", data, props)
+    return cid
 
 
 # --- the examples --------------------------------------------------------------------------------
@@ -223,12 +289,30 @@ def ex_morphological_opening(ds):
 
 
 def ex_reduce_neighborhood_texture(ds):
-    naip = ee.Image(ds.naip)
-    texture = naip.reduceNeighborhood(reducer=ee.Reducer.stdDev(), kernel=ee.Kernel.circle(7))
+    redwoods = ee.Geometry.Rectangle(-124.0665, 41.0739, -123.934, 41.2029)
+    naip_collection = (
+        ee.ImageCollection(ds.naip).filterBounds(redwoods).filterDate("2012-01-01", "2012-12-31")
+    )
+    naip = naip_collection.mosaic()
+    naip_ndvi = naip.normalizedDifference(["N", "R"])
+    texture = naip_ndvi.reduceNeighborhood(reducer=ee.Reducer.stdDev(), kernel=ee.Kernel.circle(7))
     dy, dx = np.mgrid[-7:8, -7:8]
     fp = np.hypot(dx, dy) <= 7
-    got = compute_pixels(texture.select("N_stdDev"), grid(NAIP_T, (20, 20), "EPSG:32610"))
-    assert_pixels_equal(got["N_stdDev"], _stat(NAIP["N"], fp, np.std), rtol=1e-9)
+    ndvi = (NAIP["N"] - NAIP["R"]) / (NAIP["N"] + NAIP["R"])
+    got = compute_pixels(texture, NAIP_GRID)
+    assert list(got) == ["nd_stdDev"]
+    assert_pixels_equal(got["nd_stdDev"], _stat(ndvi, fp, np.std), rtol=1e-5, atol=1e-7)
+
+
+def ex_relational_bare(ds):
+    image = _toa(ds)
+    ndvi = image.normalizedDifference(["B5", "B4"])
+    ndwi = image.normalizedDifference(["B3", "B5"])
+    bare = ndvi.lt(0.2).And(ndwi.lt(0))
+    got = compute_pixels(bare.selfMask(), L8_GRID)["nd"]
+    b5, b4, b3 = TOA["B5"], TOA["B4"], TOA["B3"]
+    test = ((b5 - b4) / (b5 + b4) < 0.2) & ((b3 - b5) / (b3 + b5) < 0)
+    assert_pixels_equal(got, np.where(test & ~np.isnan(b5), 1.0, NAN))
 
 
 def ex_mask_s2_clouds(ds):
@@ -289,87 +373,206 @@ def ex_reduce_region_mean(ds):
 
 def ex_image_metadata_info(ds):
     image = _toa(ds)
-    assert image.bandNames().getInfo() == list(TOA)
-    assert image.get("CLOUD_COVER").getInfo() == 12.5
+    band_names = image.bandNames()
+    assert band_names.getInfo() == list(TOA)
+    b1_scale = image.select("B1").projection().nominalScale()
+    assert b1_scale.getInfo() == pytest.approx(30.0)
+    properties = image.propertyNames()
+    assert "CLOUD_COVER" in properties.getInfo()
+    cloudiness = image.get("CLOUD_COVER")
+    assert cloudiness.getInfo() == 12.5
     assert ee.Date(image.get("system:time_start")).format("YYYY-MM-dd").getInfo() == "2014-03-18"
-    cloud = image.metadata("CLOUD_COVER")
-    assert compute_pixels(cloud, L8_GRID)["CLOUD_COVER"][0, 0] == 12.5
 
 
-def _sr(ds) -> ee.ImageCollection:
-    return ee.ImageCollection(ds.l8_sr)
+def ex_metadata_band(ds):
+    cloud = _toa(ds).metadata("CLOUD_COVER")
+    assert_pixels_equal(compute_pixels(cloud, L8_GRID)["CLOUD_COVER"], np.full(L8_SHAPE, 12.5))
+
+
+def _guide_collection(ds) -> ee.ImageCollection:
+    return ee.ImageCollection(ds.toa).filterBounds(ee.Geometry.Point(-122.09, 37.42))
+
+
+def _ids(coll) -> list[str]:
+    return coll.aggregate_array("system:index").getInfo()
 
 
 def ex_join_simple(ds):
-    primary = _sr(ds).filterDate("2014-03-01", "2014-03-25")
-    secondary = _sr(ds)
-    join_filter = ee.Filter.equals(leftField="system:index", rightField="system:index")
+    collection = _guide_collection(ds)
+    april, may, june, july = "2014-04-01", "2014-05-01", "2014-06-01", "2014-07-01"
+    primary = collection.filterDate(april, june)
+    secondary = collection.filterDate(may, july)
+    filter = ee.Filter.equals(leftField="system:index", rightField="system:index")  # noqa: A001
     simple_join = ee.Join.simple()
-    simple_joined = simple_join.apply(primary, secondary, join_filter)
-    assert simple_joined.size().getInfo() == 1
+    simple_joined = simple_join.apply(primary, secondary, filter)
+    assert _ids(simple_joined) == ["LC08_044034_20140505", "LC08_044034_20140521"]
+
+
+def ex_join_inverted(ds):
+    collection = _guide_collection(ds)
+    april, may, june, july = "2014-04-01", "2014-05-01", "2014-06-01", "2014-07-01"
+    primary = collection.filterDate(april, june)
+    secondary = collection.filterDate(may, july)
+    filter = ee.Filter.equals(leftField="system:index", rightField="system:index")  # noqa: A001
+    inverted_join = ee.Join.inverted()
+    inverted_joined = inverted_join.apply(primary, secondary, filter)
+    # the guide prints the 20140403 and 20140419 scenes
+    assert _ids(inverted_joined) == ["LC08_044034_20140403", "LC08_044034_20140419"]
 
 
 def ex_join_save_all(ds):
-    primary, secondary = _sr(ds), _sr(ds)
-    max_diff_filter = ee.Filter.maxDifference(
-        difference=20 * DAY, leftField="system:time_start", rightField="system:time_start"
+    primary = (
+        ee.ImageCollection(ds.toa)
+        .filterDate("2014-04-01", "2014-06-01")
+        .filterBounds(ee.Geometry.Point(-122.092, 37.42))
+    )
+    mod_secondary = ee.ImageCollection(ds.modis).filterDate("2014-03-01", "2014-07-01")
+    two_days_millis = 2 * 24 * 60 * 60 * 1000
+    time_filter = ee.Filter.Or(
+        ee.Filter.maxDifference(
+            difference=two_days_millis, leftField="system:time_start", rightField="system:time_end"
+        ),
+        ee.Filter.maxDifference(
+            difference=two_days_millis, leftField="system:time_end", rightField="system:time_start"
+        ),
     )
     save_all_join = ee.Join.saveAll(
         matchesKey="terra", ordering="system:time_start", ascending=True
     )
-    landsat_modis = save_all_join.apply(primary, secondary, max_diff_filter)
-    counts = landsat_modis.map(lambda im: im.set("n", ee.List(im.get("terra")).size()))
-    # days 0, 16, 32: each matches itself and its neighbours within 20 days
-    assert counts.aggregate_array("n").getInfo() == [2, 3, 2]
+    landsat_modis = save_all_join.apply(primary, mod_secondary, time_filter)
+    got = (
+        landsat_modis.map(
+            lambda im: im.set(
+                "days", ee.List(im.get("terra")).map(lambda m: ee.Image(m).get("system:index"))
+            )
+        )
+        .aggregate_array("days")
+        .getInfo()
+    )
+    modis = [(f"2014_{k:03d}", _millis("20140301") + k * DAY) for k in range(0, 120, 3)]
+    want = []
+    for d in SCENES[:4]:
+        t = _millis(d) + SCENE_HOUR
+        want.append(
+            [
+                n
+                for n, s0 in modis
+                if abs(t - (s0 + DAY)) <= two_days_millis or abs(t - s0) <= two_days_millis
+            ]
+        )
+    assert got == want
 
 
 def ex_join_save_best(ds):
-    primary = _sr(ds).filterDate("2014-03-20", "2014-05-01")
-    secondary = _sr(ds).filterDate("2014-03-01", "2014-03-20")
+    primary = (
+        ee.ImageCollection(ds.toa)
+        .filterDate("2014-04-01", "2014-06-01")
+        .filterBounds(ee.Geometry.Point(-122.092, 37.42))
+    )
+    gridmet = ee.ImageCollection(ds.gridmet)
     max_diff_filter = ee.Filter.maxDifference(
-        difference=30 * DAY, leftField="system:time_start", rightField="system:time_start"
+        difference=2 * 24 * 60 * 60 * 1000,
+        leftField="system:time_start",
+        rightField="system:time_start",
     )
     save_best_join = ee.Join.saveBest(matchKey="bestImage", measureKey="timeDiff")
-    landsat_modis = save_best_join.apply(primary, secondary, max_diff_filter)
-    best = ee.Image(landsat_modis.first().get("bestImage"))
-    assert best.get("timeDiff").getInfo() == 16 * DAY  # day 16 -> day 0 (day 32 is too far)
+    landsat_met = save_best_join.apply(primary, gridmet, max_diff_filter)
+    got = landsat_met.map(
+        lambda im: im.set(
+            "best",
+            ee.Image(im.get("bestImage")).get("system:index"),
+            "dt",
+            ee.Image(im.get("bestImage")).get("timeDiff"),
+        )
+    )
+    met = [(f"201403{k:02d}", _millis("20140301") + 6 * 3_600_000 + k * 5 * DAY) for k in range(25)]
+    want_best, want_dt = [], []
+    for d in SCENES[:4]:
+        t = _millis(d) + SCENE_HOUR
+        cands = [(abs(t - m), n) for n, m in met if abs(t - m) <= 2 * DAY]
+        if cands:
+            dt, n = min(cands)
+            want_best.append(n)
+            want_dt.append(dt)
+    assert got.aggregate_array("best").getInfo() == want_best
+    assert got.aggregate_array("dt").getInfo() == want_dt
 
 
 def ex_join_inner(ds):
-    primary, secondary = _sr(ds), ee.ImageCollection(ds.s2)
-    to_join = ee.Filter.maxDifference(
-        difference=2 * DAY, leftField="system:time_start", rightField="system:time_start"
-    )
-    inner_join = ee.Join.inner()
-    inner_joined = inner_join.apply(primary, secondary, to_join)
-    joined = inner_joined.map(lambda f: ee.Image.cat(f.get("primary"), f.get("secondary")))
-    assert inner_joined.size().getInfo() == 1  # day 0 with S2 day 0 (S2 day 5 is too far)
-    assert "QA60" in ee.Image(joined.first()).bandNames().getInfo()
-
-
-def ex_join_spatial(ds):
-    plants = ee.FeatureCollection(
+    primary_features = ee.FeatureCollection(
         [
-            ee.Feature(ee.Geometry.Point(-122.3, 37.8), {"name": "p"}),
-            ee.Feature(ee.Geometry.Point(-121.0, 36.0), {"name": "q"}),
+            ee.Feature(None, {"foo": 0, "label": "a"}),
+            ee.Feature(None, {"foo": 1, "label": "b"}),
+            ee.Feature(None, {"foo": 1, "label": "c"}),
+            ee.Feature(None, {"foo": 2, "label": "d"}),
         ]
     )
-    parks = ee.FeatureCollection(
+    secondary_features = ee.FeatureCollection(
         [
-            ee.Feature(ee.Geometry.Point(x, y), {"park": i})
-            for i, (x, y) in enumerate([(-122.0, 37.9), (-120.5, 36.3), (-118.0, 34.0)])
+            ee.Feature(None, {"bar": 1, "label": "e"}),
+            ee.Feature(None, {"bar": 1, "label": "f"}),
+            ee.Feature(None, {"bar": 2, "label": "g"}),
+            ee.Feature(None, {"bar": 3, "label": "h"}),
         ]
     )
+    toy_filter = ee.Filter.equals(leftField="foo", rightField="bar")
+    inner_join = ee.Join.inner("primary", "secondary")
+    toy_join = inner_join.apply(primary_features, secondary_features, toy_filter)
+    pairs = [
+        (
+            f["properties"]["primary"]["properties"]["label"],
+            f["properties"]["secondary"]["properties"]["label"],
+        )
+        for f in toy_join.getInfo()["features"]
+    ]
+    assert pairs == [("b", "e"), ("b", "f"), ("c", "e"), ("c", "f"), ("d", "g")]
+
+
+PARK = [(-119.9, 37.5), (-119.2, 37.5), (-119.2, 38.2), (-119.9, 38.2), (-119.9, 37.5)]
+PLANTS = [(-119.5, 37.8), (-120.5, 37.8), (-119.5, 39.3), (-121.5, 37.0)]
+
+
+def _plants() -> ee.FeatureCollection:
+    return ee.FeatureCollection(
+        [ee.Feature(ee.Geometry.Point(x, y), {"i": i}) for i, (x, y) in enumerate(PLANTS)]
+    )
+
+
+def ex_join_spatial_within_distance(ds):
+    primary = ee.FeatureCollection(
+        [ee.Feature(ee.Geometry.Polygon([PARK], None, False), {"NAME": "Yosemite National Park"})]
+    ).filter(ee.Filter.eq("NAME", "Yosemite National Park"))
+    power_plants = _plants()
     dist_filter = ee.Filter.withinDistance(
         distance=100000, leftField=".geo", rightField=".geo", maxError=10
     )
     dist_save_all = ee.Join.saveAll(matchesKey="points", measureKey="distance")
-    spatial_joined = dist_save_all.apply(plants, parks, dist_filter).getInfo()["features"]
+    spatial_joined = dist_save_all.apply(primary, power_plants, dist_filter)
+    points = spatial_joined.getInfo()["features"][0]["properties"]["points"]
     geod = pyproj.Geod(ellps="WGS84")
-    d = geod.inv(-122.3, 37.8, -122.0, 37.9)[2]
-    first = spatial_joined[0]["properties"]["points"]
-    assert [p["properties"]["park"] for p in first] == [0]
-    assert first[0]["properties"]["distance"] == pytest.approx(d, rel=1e-6)
+    # plant 1 is 0.6 degrees of longitude west of the park's edge at 37.8 N (same latitude)
+    d1 = geod.inv(-120.5, 37.8, -119.9, 37.8)[2]
+    assert [p["properties"]["i"] for p in points] == [0, 1]
+    assert points[0]["properties"]["distance"] == 0
+    assert points[1]["properties"]["distance"] == pytest.approx(d1, abs=5.0)
+
+
+def ex_join_spatial_intersects(ds):
+    states = ee.FeatureCollection(
+        [
+            ee.Feature(ee.Geometry.Rectangle([-121, 36.5, -119, 38.5], None, False), {"NAME": "A"}),
+            ee.Feature(ee.Geometry.Rectangle([-123, 36.5, -121, 38.5], None, False), {"NAME": "B"}),
+        ]
+    )
+    power_plants = _plants()
+    spatial_filter = ee.Filter.intersects(leftField=".geo", rightField=".geo", maxError=10)
+    save_all_join = ee.Join.saveAll(matchesKey="power_plants")
+    intersect_joined = save_all_join.apply(states, power_plants, spatial_filter)
+    intersect_joined = intersect_joined.map(
+        lambda state: state.set("n_power_plants", ee.List(state.get("power_plants")).size())
+    )
+    # A holds plants 0 and 1; B holds plant 3; plant 2 (39.3 N) is in neither
+    assert intersect_joined.aggregate_array("n_power_plants").getInfo() == [2, 1]
 
 
 def ex_grouping_with_neq_none(ds):
@@ -394,15 +597,15 @@ def ex_grouping_with_neq_none(ds):
 
 
 def ex_texture_entropy(ds):
-    nir = ee.Image(ds.naip).select("N")
+    nir = ee.ImageCollection(ds.naip).mosaic().select("N")
     square = ee.Kernel.square(radius=4)
     entropy = nir.entropy(square)
-    compute_pixels(entropy, grid(NAIP_T, (20, 20), "EPSG:32610"))
+    compute_pixels(entropy, NAIP_GRID)
 
 
 def ex_texture_glcm(ds):
-    glcm = ee.Image(ds.naip).select("N").glcmTexture(size=4)
-    compute_pixels(glcm, grid(NAIP_T, (20, 20), "EPSG:32610"))
+    glcm = ee.ImageCollection(ds.naip).mosaic().select("N").glcmTexture(size=4)
+    compute_pixels(glcm, NAIP_GRID)
 
 
 def ex_canny_edges(ds):
@@ -424,16 +627,17 @@ class Example:
 
 G = "https://developers.google.com/earth-engine/guides/"
 EXAMPLES = [
-    Example("ndvi the hard and easy way", G + "image_math", ex_ndvi_hard_and_easy_way),
+    Example("NDVI the hard and easy way", G + "image_math", ex_ndvi_hard_and_easy_way),
     Example("expression EVI", G + "image_math", ex_expression_evi),
     Example("squared difference", G + "image_math", ex_squared_difference),
+    Example("relational bare ground (And, selfMask)", G + "image_relational", ex_relational_bare),
     Example("relational zones", G + "image_relational", ex_relational_zones),
     Example("conditional expression zones", G + "image_relational", ex_relational_expression_zones),
     Example("boxcar convolution", G + "image_convolutions", ex_convolve_boxcar),
     Example("laplacian convolution", G + "image_convolutions", ex_convolve_laplacian),
     Example("morphological opening", G + "image_morph", ex_morphological_opening),
     Example(
-        "neighbourhood std-dev texture",
+        "NDVI texture (reduceNeighborhood)",
         G + "reducers_reduce_neighborhood",
         ex_reduce_neighborhood_texture,
     ),
@@ -450,12 +654,19 @@ EXAMPLES = [
     Example("map: add an NDVI band", G + "ic_mapping", ex_map_add_ndvi),
     Example("collection median", G + "ic_reducing", ex_collection_median),
     Example("reduceRegion mean", G + "reducers_reduce_region", ex_reduce_region_mean),
-    Example("image metadata", G + "image_info", ex_image_metadata_info),
+    Example("image information and metadata", G + "image_info", ex_image_metadata_info),
+    Example(
+        "metadata property as a band",
+        "https://developers.google.com/earth-engine/apidocs/ee-image-metadata",
+        ex_metadata_band,
+    ),
     Example("simple join", G + "joins_simple", ex_join_simple),
+    Example("inverted join", G + "joins_inverted", ex_join_inverted),
     Example("saveAll join", G + "joins_save_all", ex_join_save_all),
     Example("saveBest join", G + "joins_save_best", ex_join_save_best),
     Example("inner join", G + "joins_inner", ex_join_inner),
-    Example("spatial join", G + "joins_spatial", ex_join_spatial),
+    Example("spatial join: withinDistance", G + "joins_spatial", ex_join_spatial_within_distance),
+    Example("spatial join: intersects", G + "joins_spatial", ex_join_spatial_intersects),
     Example("grouped reduction with neq(None)", G + "reducers_grouping", ex_grouping_with_neq_none),
     Example("texture entropy", G + "image_texture", ex_texture_entropy),
     Example("GLCM texture", G + "image_texture", ex_texture_glcm),
