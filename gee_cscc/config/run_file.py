@@ -63,7 +63,7 @@ def load_run_file(path: str | os.PathLike) -> tuple[Config, dict[str, Any]]:
 def _relative_to(base: Path, inputs: dict[str, Any]) -> dict[str, Any]:
     out = dict(inputs)
     for key in ("out", "store"):
-        if isinstance(out.get(key), str) and not Path(out[key]).is_absolute():
+        if isinstance(out.get(key), str) and out[key].strip() and not Path(out[key]).is_absolute():
             out[key] = str(base / out[key])
     for key in ("npp", "regions", "region_names"):
         value = out.get(key)

@@ -54,8 +54,8 @@ def store_path(store: str | os.PathLike | None) -> Path:
         return default_store()
     if not str(store).strip():
         raise InputError(
-            "--store is empty: give the asset store folder, or leave --store out for the "
-            "default store (~/.cache/gee-cscc/store or $GEE_CSCC_STORE)."
+            "--store (or store in [inputs]) is empty: give the asset store folder, or leave "
+            "it out for the default store (~/.cache/gee-cscc/store or $GEE_CSCC_STORE)."
         )
     return Path(store)
 

@@ -248,8 +248,9 @@ def test_an_empty_store_option_is_one_line(tmp_path, capsys):
     argv = ["run", "--npp", str(npp), *YEAR_ARGS, "--store", "", "--out", str(tmp_path / "o")]
     assert main(argv) == 1
     assert capsys.readouterr().err == (
-        "gee-cscc run: error: --store is empty: give the asset store folder, or leave --store "
-        "out for the default store (~/.cache/gee-cscc/store or $GEE_CSCC_STORE).\n"
+        "gee-cscc run: error: --store (or store in [inputs]) is empty: give the asset store "
+        "folder, or leave it out for the default store (~/.cache/gee-cscc/store or "
+        "$GEE_CSCC_STORE).\n"
     )
     assert not (tmp_path / "o").exists()
 
@@ -285,3 +286,13 @@ def test_two_processes_writing_one_out_leave_one_complete_result(tmp_path):
         assert (out / "tables" / name).read_text() == f"{tag} 24\n"
     assert sorted(p.name for p in out.iterdir()) == ["run.json", "tables"]
     assert beside(out) == []
+
+
+def test_an_empty_store_in_the_run_file_is_the_same_error(tmp_path, capsys):
+    npp, _ = write_case(tmp_path / "in", "a")
+    run_file = tmp_path / "run.toml"
+    run_file.write_text(f'[inputs]\nnpp = "{npp}"\nstore = ""\nout = "o"\n')
+    assert main(["run", "--config", str(run_file), *YEAR_ARGS]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("gee-cscc run: error: --store (or store in [inputs]) is empty")
+    assert not (tmp_path / "o").exists() and not (tmp_path / "assets").exists()
