@@ -198,9 +198,12 @@ def config_from_args(args: argparse.Namespace) -> tuple[Any, dict]:
     return cfg, inputs
 
 
-def check_store_option(args: argparse.Namespace) -> None:
-    """``--store ""`` is an error (an empty folder name), not the default store."""
+def check_path_options(args: argparse.Namespace) -> None:
+    """``--store ""`` and ``--out ""`` are errors (empty folder names), not the defaults."""
     from gee_cscc.workflow.engines import store_path
 
     if getattr(args, "store", None) is not None:
         store_path(args.store)  # raises InputError for ""
+    out = getattr(args, "out", None)
+    if out is not None and not str(out).strip():
+        raise InputError("--out is empty: give the output folder (or leave --out out).")

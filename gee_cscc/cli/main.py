@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gee_cscc.cli.common import check_store_option, config_from_args
+from gee_cscc.cli.common import check_path_options, config_from_args
 from gee_cscc.cli.export import add_grid_options, product_collection
 from gee_cscc.cli.interrupts import StderrGuard, exit_code, signals_as_interrupts
 from gee_cscc.errors import GeeCsccError
@@ -318,7 +318,7 @@ def main(argv: list[str] | None = None) -> int:
     handlers.update(cli_cloud.HANDLERS)
     try:
         with contextlib.redirect_stderr(guard), signals_as_interrupts(guard):
-            check_store_option(args)
+            check_path_options(args)
             return handlers[args.command](args, report)
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: everything unwound, OUT untouched
         guard.mute_threads()

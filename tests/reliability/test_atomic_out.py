@@ -296,3 +296,14 @@ def test_an_empty_store_in_the_run_file_is_the_same_error(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("gee-cscc run: error: --store (or store in [inputs]) is empty")
     assert not (tmp_path / "o").exists() and not (tmp_path / "assets").exists()
+
+
+def test_an_empty_out_option_is_one_line(tmp_path, capsys, monkeypatch):
+    npp, _ = write_case(tmp_path / "in", "a")
+    monkeypatch.chdir(tmp_path)
+    argv = ["run", "--npp", str(npp), *YEAR_ARGS, "--store", str(tmp_path / "s"), "--out", ""]
+    assert main(argv) == 1
+    assert capsys.readouterr().err == (
+        "gee-cscc run: error: --out is empty: give the output folder (or leave --out out).\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
