@@ -84,6 +84,13 @@ def test_comparisons_logic_and_ternary(img):
     code = CODE
     expected = (((code > 3) & (code != 5)) | ~(code >= 2)).astype(float)
     assert_pixels_equal(_px(out)["code"], expected)
+    # ^ is the guide's logical xor; it binds tighter than && (JavaScript's order)
+    out = img.expression("b('code') > 3 ^ b('code') > 6 && 1")
+    assert_pixels_equal(_px(out)["code"], ((code > 3) != (code > 6)).astype(float))
+    # the guide: dividing two integers discards the remainder; * 1.0 makes it a float
+    ints = {"c": img.select("code").toInt32()}
+    assert_pixels_equal(_px(img.expression("c / 2", ints))["code"], np.trunc(CODE / 2))
+    assert_pixels_equal(_px(img.expression("c * 1.0 / 2", ints))["code"], CODE / 2)
     classes = img.expression("b('B5') > 0.35 ? 2 : (b('B5') > 0.25 ? 1 : 0)")
     expected = np.where(NIR > 0.35, 2, np.where(NIR > 0.25, 1, 0)).astype(float)
     expected[1, 1] = NAN  # the masked NIR pixel stays masked

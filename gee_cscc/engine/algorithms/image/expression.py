@@ -2,7 +2,7 @@
 Earth Engine's guide "Image expressions".
 
 The text is tokenized and parsed here by a small precedence-climbing parser (no ``eval``):
-numbers, strings, ``+ - * / % **``, ``< <= > >= == !=``, ``&& || !``, the ternary
+numbers, strings, ``+ - * / % **``, ``< <= > >= == !=``, ``&& || ! ^`` (``^``: xor), the ternary
 ``c ? a : b``, parentheses, ``b(0)``/``b('name')``/``b(1, 'name')``/``b()`` for the bands
 of the default image, variables (images passed by name), ``image.band`` and
 ``image[0]``/``image['band']``, the math functions listed in :data:`FUNCTIONS`, and a final
@@ -11,7 +11,8 @@ of the default image, variables (images passed by name), ``image.band`` and
 Every operator is the Earth Engine algorithm of the same meaning (``+`` is ``Image.add``,
 ``/`` is ``Image.divide`` …), so band pairing, masks, pixel types and integer division are
 those of the operators; ``c ? a : b`` takes ``a`` where ``c`` is non-zero, else ``b``, and is
-masked where ``c`` or the value taken is masked. ``Image.parseExpression`` returns an
+masked where ``c`` or the value taken is masked. As the guide says, dividing two integers
+discards the remainder (``10 / 20`` is 0; Earth Engine's integer division truncates toward 0). ``Image.parseExpression`` returns an
 algorithm (a callable taking the images named in ``vars``) that the client then applies.
 """
 
@@ -28,7 +29,7 @@ from ...core.arguments import as_image
 from ...core.registry import algorithm
 from ...core.values import Image, PixelData, pointwise, promote
 from ...errors import EEError
-from ..bands import match_bands
+from ..bands import binary_image_op, match_bands
 
 __all__ = ["FUNCTIONS", "parse_expression"]
 
@@ -56,30 +57,32 @@ _BINARY_OPS = {
     "&&": "Image.and",
     "||": "Image.or",
 }
-# Binding powers (higher binds tighter); ** is right-associative.
+# Binding powers (higher binds tighter), in JavaScript's order (the guide's operators);
+# ** is right-associative and binds tighter than a unary minus.
 _PRECEDENCE = {
     "||": 1,
     "&&": 2,
-    "==": 3,
-    "!=": 3,
-    "<": 4,
-    "<=": 4,
-    ">": 4,
-    ">=": 4,
-    "+": 5,
-    "-": 5,
-    "*": 6,
-    "/": 6,
-    "%": 6,
-    "**": 8,
+    "^": 3,
+    "==": 4,
+    "!=": 4,
+    "<": 5,
+    "<=": 5,
+    ">": 5,
+    ">=": 5,
+    "+": 6,
+    "-": 6,
+    "*": 7,
+    "/": 7,
+    "%": 7,
+    "**": 9,
 }
-_UNARY_POWER = 7
+_UNARY_POWER = 8
 
 _TOKEN = re.compile(
     r"\s*(?:(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
     r"|(?P<str>'[^']*'|\"[^\"]*\")"
     r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
-    r"|(?P<op>\*\*|<=|>=|==|!=|&&|\|\||[-+*/%<>!?:(),.\[\]=]))"
+    r"|(?P<op>\*\*|<=|>=|==|!=|&&|\|\||[-+*/%<>!?:(),.\[\]=^]))"
 )
 
 
@@ -157,7 +160,10 @@ class _Parser:
                 return left
             self.take()
             right = self.binary(power - 1 if op == "**" else power)
-            left = registry.call(_BINARY_OPS[op], {"image1": _image(left), "image2": right})
+            if op == "^":
+                left = _xor(_image(left), _image(right))
+            else:
+                left = registry.call(_BINARY_OPS[op], {"image1": _image(left), "image2": right})
 
     def unary(self) -> Any:
         tok = self.peek()
@@ -245,6 +251,17 @@ class _Parser:
         if self.free_as_bands and default is not None and name in default.band_names:
             return _select(default, [name])
         raise EEError(f"Expression: Variable '{name}' is not defined.")
+
+
+def _xor(a: Image, b: Image) -> Image:
+    """Logical exclusive or (the guide's ``^``): 1 where exactly one operand is non-zero."""
+    return binary_image_op(
+        a, b, "expression", lambda x, y: ((x != 0) != (y != 0)).astype(float), dtype=_uint8
+    )
+
+
+def _uint8(a: str, b: str) -> str:
+    return "uint8"
 
 
 def _conditional(cond: Image, yes: Image, no: Image) -> Image:
