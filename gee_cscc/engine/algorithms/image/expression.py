@@ -27,7 +27,7 @@ import numpy as np
 from ...core import registry
 from ...core.arguments import as_image
 from ...core.registry import algorithm
-from ...core.values import Image, PixelData, pointwise, promote
+from ...core.values import Image, PixelData, constant_band, pointwise, promote
 from ...errors import EEError
 from ..bands import binary_image_op, match_bands
 
@@ -163,7 +163,9 @@ class _Parser:
             if op == "^":
                 left = _xor(_image(left), _image(right))
             else:
-                left = registry.call(_BINARY_OPS[op], {"image1": _image(left), "image2": right})
+                left = registry.call(
+                    _BINARY_OPS[op], {"image1": _image(left), "image2": _image(right)}
+                )
 
     def unary(self) -> Any:
         tok = self.peek()
@@ -242,7 +244,9 @@ class _Parser:
             raise EEError(f"Expression: {name}() takes {n} argument(s), got {len(args)}.")
         if n == 1:
             return registry.call(f"Image.{name}", {"value": _image(args[0])})
-        return registry.call(_BINARY_FUNCS[name], {"image1": _image(args[0]), "image2": args[1]})
+        return registry.call(
+            _BINARY_FUNCS[name], {"image1": _image(args[0]), "image2": _image(args[1])}
+        )
 
     def variable(self, name: str) -> Any:
         if name in self.images:
@@ -285,6 +289,8 @@ def _conditional(cond: Image, yes: Image, no: Image) -> Image:
 def _image(value: Any) -> Image:
     if isinstance(value, str):
         raise EEError(f"Expression: a string ('{value}') is not a number or an image.")
+    if isinstance(value, float):  # a literal written with a point is a double (1.0 * x)
+        return Image([constant_band(value, dtype="float64")])
     return as_image(value, "Image.parseExpression")
 
 
