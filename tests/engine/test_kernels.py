@@ -292,3 +292,27 @@ def test_reduce_neighborhood_errors(img):
         img.select("a").reduceNeighborhood(
             ee.Reducer.pearsonsCorrelation(), ee.Kernel.square(1)
         ).getInfo()
+
+
+# --- entropy -------------------------------------------------------------------------------------
+
+
+def _entropy(win: np.ndarray) -> float:
+    _, counts = np.unique(win, return_counts=True)
+    p = counts / counts.sum()
+    return float(-(p * np.log2(p)).sum())
+
+
+def test_entropy_matches_a_sliding_window(img):
+    got = compute_pixels(img.select("b").entropy(ee.Kernel.square(1)), GRID)["b"]
+    assert_pixels_equal(
+        got, _window_stat(B, np.ones((3, 3), dtype=bool), _entropy), rtol=1e-12, atol=1e-12
+    )
+    # masked where the input is masked; masked neighbours are left out of the window
+    dy, dx = np.mgrid[-2:3, -2:3]
+    plus = (dx == 0) | (dy == 0)
+    got = compute_pixels(img.select("a").entropy(ee.Kernel.plus(2)), GRID)["a"]
+    expected = np.where(np.isnan(A), NAN, _window_stat(A, plus, _entropy))
+    assert_pixels_equal(got, expected, rtol=1e-12, atol=1e-12)
+    # hand check: a window of values {0, 0, 1, 1} has entropy 1 bit
+    assert _entropy(np.array([0, 0, 1, 1])) == 1.0

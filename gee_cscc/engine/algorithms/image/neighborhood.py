@@ -1,5 +1,6 @@
 """``Image.*`` neighbourhood operations: ``convolve``, ``reduceNeighborhood`` and the
-morphological ``focalMax/Min/Mean/Median/Mode`` (and their snake_case aliases).
+morphological ``focalMax/Min/Mean/Median/Mode`` (and their snake_case aliases), and the
+windowed ``entropy``.
 
 How a tile is computed: the output band, asked for a grid, computes its input on that grid
 grown by the kernel's extent on each side (the halo), so tiles of any size give the same
@@ -278,3 +279,57 @@ def _register_focal(suffix: str, reducer_name: str) -> None:
 
 for _suffix, _reducer in _FOCAL.items():
     _register_focal(_suffix, _reducer)
+
+
+# --- entropy -----------------------------------------------------------------------------------
+
+
+def _window_entropy(values: np.ndarray) -> np.ndarray:
+    """``-Σ p·log2 p`` per column of ``(N, P)`` values (NaN = not in the window)."""
+    n_rec, p = values.shape
+    s = np.sort(values, axis=0)  # NaN last
+    valid = ~np.isnan(s)
+    starts = valid.copy()
+    starts[1:] &= s[1:] != s[:-1]
+    run = np.cumsum(starts, axis=0) - 1  # the run (distinct value) of each record
+    cols = np.broadcast_to(np.arange(p), (n_rec, p))
+    counts = np.zeros((n_rec, p))
+    np.add.at(counts, (run[valid], cols[valid]), 1.0)
+    n = valid.sum(axis=0).astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        prob = counts / np.where(n > 0, n, 1.0)
+        terms = np.where(prob > 0, prob * np.log2(np.where(prob > 0, prob, 1.0)), 0.0)
+    h = -terms.sum(axis=0)
+    return np.where(n > 0, h + 0.0, np.nan)
+
+
+@algorithm("Image.entropy")
+def entropy(image: Any, kernel: Any) -> Image:
+    """The entropy ``-Σ p·log2 p`` of the values in each window (the kernel's non-zero
+    cells), ``p`` the share of the window's unmasked pixels holding each distinct value;
+    masked where the input pixel is masked (as ``reduceNeighborhood`` by default)."""
+    what = "Image.entropy"
+    img = _image(image, what)
+    k = as_kernel(kernel, what)
+    bands = []
+    for band in img.bands:
+
+        def fn(grid: Grid, _b=band) -> PixelData:
+            w, x, y = _kernel_on(k, grid)
+            values, mask = _halo(_b, grid, w, x, y)
+            h, wd = grid.shape
+            v = np.where(mask, values, np.nan)
+            out = np.full(h * wd, np.nan)
+            cells = [(i, j) for (i, j), wt in np.ndenumerate(w) if wt != 0]
+            rows = max(1, _CHUNK // max(1, len(cells) * wd))
+            for r0 in range(0, h, rows):
+                check_interrupt()
+                r1 = min(h, r0 + rows)
+                stack = np.stack([v[i + r0 : i + r1, j : j + wd].reshape(-1) for i, j in cells])
+                out[r0 * wd : r1 * wd] = _window_entropy(stack)
+            result = out.reshape(h, wd)
+            valid = ~np.isnan(result) & mask[y : y + h, x : x + wd]
+            return np.where(valid, result, 0.0), valid
+
+        bands.append(band.replace(fn=fn, dtype="float64"))
+    return img.with_bands(bands)
