@@ -19,6 +19,7 @@ __all__ = [
     "ResumeMismatch",
     "FitError",
     "OutputError",
+    "LIMIT_ERRORS",
     "LIMIT_HINT",
     "from_ee_exception",
     "ee_errors",
@@ -105,7 +106,7 @@ _PATTERNS: tuple[tuple[type[EngineError], tuple[str, ...]], ...] = (
 LIMIT_HINT = "try --mode batch, a coarser --scale or a larger --tile-scale"
 
 #: The errors of work too large for an interactive request.
-_LIMIT_ERRORS = (MemoryLimitExceeded, ComputeTimeout, TooManyRequests, RequestTooLarge)
+LIMIT_ERRORS = (MemoryLimitExceeded, ComputeTimeout, TooManyRequests, RequestTooLarge)
 
 
 def from_ee_exception(exc: BaseException, *, context: str = "", hint: str = "") -> EngineError:
@@ -129,7 +130,7 @@ def from_ee_exception(exc: BaseException, *, context: str = "", hint: str = "") 
             cls = candidate
             break
     text = f"{context}: {message}" if context else message
-    if hint and cls in _LIMIT_ERRORS:
+    if hint and cls in LIMIT_ERRORS:
         text = f"{text.rstrip()} ({hint})"
     err = cls(text)
     err.__cause__ = exc

@@ -20,7 +20,7 @@ import xarray as xr
 
 from gee_cscc.config import Config
 from gee_cscc.engine.limits import Limits
-from gee_cscc.errors import LIMIT_HINT, InputError, ee_errors
+from gee_cscc.errors import LIMIT_ERRORS, LIMIT_HINT, InputError, ee_errors, from_ee_exception
 from gee_cscc.method import MethodGraph, Regions, build
 from gee_cscc.method.checks import check_inputs
 from gee_cscc.method.trend import TREND_CLASSES, p_values
@@ -130,8 +130,16 @@ def _step(
     if progress is not None:
         progress(name)
     start = time.perf_counter()
-    with ee_errors(name, hint=hint):
-        yield
+    try:
+        with ee_errors(name, hint=hint):
+            yield
+    except InputError as exc:  # an input check that Earth Engine refused for its size
+        cause = exc.__cause__
+        if hint and isinstance(cause, ee.EEException):
+            limit = from_ee_exception(cause)
+            if isinstance(limit, LIMIT_ERRORS):
+                raise type(limit)(f"{str(exc).rstrip()} ({hint})") from cause
+        raise
     timings[name] = round(time.perf_counter() - start, 3)
 
 

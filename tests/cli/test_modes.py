@@ -192,6 +192,28 @@ def test_size_limit_errors_name_the_step_and_say_what_to_try(
     ]
 
 
+def test_an_input_check_refused_for_its_size_says_what_to_try(
+    cli_data, tmp_path, run_cli, monkeypatch
+):
+    """The input checks are one interactive request too: a timeout there is not an input
+    error, and it says what to try."""
+    from gee_cscc.errors import InputError
+
+    def timed_out(*args, **kwargs):
+        try:
+            raise ee.EEException("Computation timed out.")
+        except ee.EEException as exc:
+            raise InputError("Cannot check the NPP input 'npp': Computation timed out.") from exc
+
+    monkeypatch.setattr("gee_cscc.workflow.analyze.check_inputs", timed_out)
+    result = run_cli(*run_args(cli_data, tmp_path / "store", tmp_path / "o", "-q"))
+    assert result.code == 1
+    assert result.err_lines == [
+        "gee-cscc run: error: Cannot check the NPP input 'npp': Computation timed out. "
+        "(try --mode batch, a coarser --scale or a larger --tile-scale)"
+    ]
+
+
 def test_pull_retries_are_at_least_xees_defaults():
     from xee.ext import EarthEngineStore
 
