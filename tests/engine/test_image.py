@@ -1044,6 +1044,14 @@ def test_every_image_algorithm_has_a_test():
     covered |= {"Image.visualize"}  # tested in test_maps.py (tiles, thumbnails)
     covered |= {"Image.blend"}  # tested in test_style_blend.py
     covered |= {"Image.paint", "Image.reduceResolution"}  # tested in test_paint.py
+    # tested in test_bitwise.py, test_expression.py and test_kernels.py
+    covered |= {f"Image.{m}" for m in "bitCount bitwiseAnd bitwiseNot bitwiseOr".split()}
+    covered |= {f"Image.{m}" for m in "bitwiseXor bitwise_and bitwise_not bitwise_or".split()}
+    covered |= {f"Image.{m}" for m in "bitwise_xor leftShift rightShift metadata".split()}
+    covered |= {"Image.normalizedDifference", "Image.parseExpression", "Image.convolve"}
+    covered |= {"Image.entropy", "Image.reduceNeighborhood"}
+    covered |= {f"Image.focal{m}" for m in ("Max", "Mean", "Median", "Min", "Mode")}
+    covered |= {f"Image.focal_{m}" for m in ("max", "mean", "median", "min", "mode")}
     for name in registered - covered:
         alias = ALIASES.get(name.split(".", 1)[1])
         assert alias is not None, f"{name} has no test"

@@ -212,10 +212,13 @@ def _mode(v: np.ndarray) -> float:
         ("focalMax", np.max),
         ("focal_max", np.max),
         ("focalMin", np.min),
+        ("focal_min", np.min),
         ("focalMean", np.mean),
         ("focal_mean", np.mean),
         ("focalMedian", np.median),
+        ("focal_median", np.median),
         ("focalMode", _mode),
+        ("focal_mode", _mode),
     ],
 )
 def test_focal_operations_match_a_sliding_window(img, method, fn):
