@@ -203,3 +203,18 @@ def test_combined_conditions_give_no_measure_for_save_best():
     both = ee.Filter.And(_within(30), ee.Filter.neq("id", "s3"))
     with pytest.raises(ee.EEException, match="gives no measure"):
         ee.Join.saveBest("m", "d").apply(prim, sec, both).getInfo()
+
+
+def test_within_distance_as_a_collection_filter():
+    pts = [(0.0, 0.0), (0.4, 0.0), (0.6, 0.0), (0.0, -0.5)]
+    fc = ee.FeatureCollection(
+        [ee.Feature(ee.Geometry.Point(x, y), {"i": i}) for i, (x, y) in enumerate(pts)]
+    )
+    near = fc.filter(
+        ee.Filter.withinDistance(
+            distance=50_000, leftField=".geo", rightValue=ee.Geometry.Point(0, 0)
+        )
+    )
+    geod = pyproj.Geod(ellps="WGS84")
+    want = [i for i, (x, y) in enumerate(pts) if geod.inv(0, 0, x, y)[2] <= 50_000]
+    assert near.aggregate_array("i").getInfo() == want == [0, 1]
