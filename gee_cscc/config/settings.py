@@ -305,7 +305,8 @@ class Config:
                 )
             put("project", project)
         if self.crs is not None:
-            put("crs", fields.text("crs", self.crs).strip())  # a code such as EPSG:4326, or WKT
+            crs = fields.text("crs", self.crs).strip()  # a code such as EPSG:4326, or WKT
+            put("crs", crs.upper() if re.fullmatch(r"[A-Za-z][A-Za-z-]*:\d+", crs) else crs)
         if self.scale is not None:
             put("scale", fields.number("scale", self.scale, positive=True))
         if self.crs_transform is not None:

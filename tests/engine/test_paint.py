@@ -150,3 +150,46 @@ def test_reduce_resolution_at_the_native_scale_is_the_input(engine, tmp_asset):
     t = [1000, 0, 0, 0, -1000, 6000]
     got = compute_pixels(img.reduceResolution(ee.Reducer.mean()), grid(t, (6, 6), CRS))["b"]
     assert_pixels_equal(got, v)
+
+
+def test_reduce_resolution_onto_another_crs_keeps_uniform_areas_exact(engine, tmp_asset):
+    # Left half 2.0, right half 6.0, one masked block: an output pixel that lies wholly in a
+    # half is that half's value whatever the weights; one wholly masked stays masked.
+    v = np.full((40, 40), 2.0)
+    v[:, 20:] = 6.0
+    v[30:, :10] = np.nan
+    size = 1000.0
+    xs = 500_000 + (np.arange(40) + 0.5) * size
+    ys = 3_000_000 - (np.arange(40) + 0.5) * size
+    da = xr.DataArray(v, dims=("y", "x"), coords={"y": ys, "x": xs}, name="b")
+    da.attrs["crs"] = CRS
+    asset = tmp_asset("utm")
+    engine.store.put_image(asset, da)
+    import pyproj
+
+    to_ll = pyproj.Transformer.from_crs(CRS, "EPSG:4326", always_xy=True)
+    lon0, lat1 = to_ll.transform(500_000, 3_000_000)
+    step = 0.03  # about 3 km: 3 x 3 input pixels per output pixel
+    t = [step, 0, lon0 + 0.01, 0, -step, lat1 - 0.01]
+    shape = (10, 10)
+    out = ee.Image(asset).reduceResolution(ee.Reducer.mean(), False, 64).reproject("EPSG:4326", t)
+    got = compute_pixels(out, grid(t, shape, "EPSG:4326"))["b"]
+    to_utm = pyproj.Transformer.from_crs("EPSG:4326", CRS, always_xy=True)
+    checked = 0
+    for r in range(shape[0]):
+        for c in range(shape[1]):
+            lons = t[2] + step * np.array([c, c + 1, c, c + 1])
+            lats = t[5] - step * np.array([r, r, r + 1, r + 1])
+            x, y = to_utm.transform(lons, lats)
+            cols = (np.asarray(x) - 500_000) / size
+            rows = (3_000_000 - np.asarray(y)) / size
+            if cols.max() <= 20 and rows.max() < 30:
+                assert got[r, c] == pytest.approx(2.0, rel=1e-12)
+                checked += 1
+            elif cols.min() >= 20 and rows.max() < 40:
+                assert got[r, c] == pytest.approx(6.0, rel=1e-12)
+                checked += 1
+            elif cols.max() <= 10 and rows.min() >= 30 and rows.max() <= 40:
+                assert np.ma.is_masked(got[r, c])
+                checked += 1
+    assert checked >= 40

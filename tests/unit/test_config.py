@@ -537,6 +537,7 @@ def test_grid_fields() -> None:
     assert cfg.crs_transform == (0.5, 0.0, 70.0, 0.0, -0.5, 55.0)
     assert cfg.extent == (70.0, 15.0, 140.0, 55.0)
     assert Config(extent="Regions").extent == "regions"
+    assert Config(crs=" sr-org:6974").crs == "SR-ORG:6974"
     with pytest.raises(ConfigError, match="crs_transform and scale"):
         Config(scale=1000, crs_transform=[1000, 0, 0, 0, -1000, 0])
     assert Config.from_toml(Config(extent=(1, 2, 3, 4)).to_toml()).extent == (1.0, 2.0, 3.0, 4.0)

@@ -77,8 +77,10 @@ def inputs_per_output_pixel(grid: Grid, native: Projection) -> int:
         rows = _count_touching(-gf, -ge, -f, -e, grid.height)
         cols = _count_touching(gc, ga, c, a, grid.width)
         return rows * cols
-    n = _subsamples(grid, native)
-    return n * n
+    # Another CRS: an output pixel ``ratio`` input pixels across meets at most
+    # ``ceil(ratio) + 1`` of them along each axis.
+    ratio = grid.projection.nominal_scale / max(native.nominal_scale, 1e-300)
+    return (math.ceil(ratio - 1e-9) + 1) ** 2
 
 
 def _count_touching(o0: float, step: float, i0: float, istep: float, n: int) -> int:
