@@ -35,7 +35,7 @@ from gee_cscc.stats.run_tables import (
     yearly_totals,
 )
 from gee_cscc.workflow.batch import BatchOptions, run_batch
-from gee_cscc.workflow.grid_choice import annual_on_analysis_grid
+from gee_cscc.workflow.grid_choice import annual_on_analysis_grid, regions_on_grid
 from gee_cscc.workflow.modes import ModeChoice, choose_mode
 from gee_cscc.workflow.pull import (
     count_maintenance,
@@ -193,6 +193,7 @@ def analyze(
     timings: dict[str, float] = {}
     with _step(progress, timings, "validate input"):
         annual, grid = annual_on_analysis_grid(npp, cfg, regions, extent=extent)
+        regions = regions_on_grid(regions, grid)  # an id image: sampled on the analysis grid
         graph = build(annual, cfg)
         input_checks = check_inputs(annual, regions, cfg, grid=grid, warn=progress)
         if regions is None:

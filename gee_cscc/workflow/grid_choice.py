@@ -31,7 +31,7 @@ from gee_cscc.errors import InputError
 from gee_cscc.method.grid import GridSpec, resolve_crs
 from gee_cscc.method.inputs import AnnualNPP, load_annual_npp, nominal_scale
 
-__all__ = ["analysis_grid", "annual_on_analysis_grid", "regions_box"]
+__all__ = ["analysis_grid", "annual_on_analysis_grid", "regions_box", "regions_on_grid"]
 
 #: Earth Engine's metres per degree (nominal scale of a geographic CRS at the equator).
 METERS_PER_DEGREE = 2 * math.pi * 6378137.0 / 360.0
@@ -178,3 +178,19 @@ def annual_on_analysis_grid(
     annual = load_annual_npp(npp, cfg)
     grid = analysis_grid(annual.grid, cfg, regions, extent=extent)
     return annual.on_grid(grid), grid
+
+
+def regions_on_grid(regions: Any, grid: GridSpec) -> Any:
+    """Regions whose id image is sampled on ``grid``.
+
+    Polygons (painted, no grid of their own) are returned as they are. An integer region-id
+    image has its own grid: it is reprojected onto the analysis grid, each analysis pixel
+    taking the id at its centre (Earth Engine's default nearest-neighbour resampling), so
+    every engine counts the same pixels.
+    """
+    from dataclasses import replace
+
+    if regions is None or getattr(regions, "features", None) is not None:
+        return regions
+    image = ee.Image(regions.image).reproject(crs=grid.crs, crsTransform=list(grid.transform))
+    return replace(regions, image=image)

@@ -84,3 +84,56 @@ def test_earth_engines_modis_wkt_is_read_on_the_sphere(engine):
     grid = GridSpec("SR-ORG:6974", (1000.0, 0, 0, 0, -1000.0, 0), (2, 2), wkt)
     assert grid.to_dict()["wkt"] == wkt
     assert pyproj.CRS.from_wkt(grid.to_dict()["crs_wkt"]).equals(crs)
+
+
+def test_region_image_is_sampled_at_the_analysis_pixel_centres(engine, tmp_asset):
+    import xarray as xr
+
+    from gee_cscc.method import regions_from_image
+    from gee_cscc.testing import compute_pixels
+    from gee_cscc.workflow.grid_choice import regions_on_grid
+
+    ids = np.arange(1, 13 * 17 + 1).reshape(13, 17) % 7
+    ys = 55.0 - (np.arange(13) + 0.5)
+    xs = 70.0 + (np.arange(17) + 0.5)
+    asset = tmp_asset("ids")
+    engine.store.put_image(asset, xr.DataArray(ids, dims=("y", "x"), coords={"y": ys, "x": xs}))
+    regions = regions_from_image(ee.Image(asset), ids=list(range(1, 7)))
+    grid = GridSpec("EPSG:4326", (2.5, 0.0, 70.0, 0.0, -2.5, 55.0), (5, 6))
+    got = compute_pixels(regions_on_grid(regions, grid).image, grid.compute_pixels_grid())
+    # the 1-degree pixel holding each 2.5-degree pixel's centre (1.25 + 2.5 k degrees in)
+    rows = np.floor(1.25 + 2.5 * np.arange(5)).astype(int)
+    cols = np.floor(1.25 + 2.5 * np.arange(6)).astype(int)
+    assert np.array_equal(got["region"].filled(-1), ids[np.ix_(rows, cols)])
+    polygons = SimpleNamespace(features=object(), image=None)
+    assert regions_on_grid(polygons, grid) is polygons
+
+
+def test_analyze_on_a_coarser_grid_with_a_region_image(engine, tmp_asset):
+    import xarray as xr
+
+    from gee_cscc.method import regions_from_image
+    from gee_cscc.testing import npp_cube
+    from gee_cscc.workflow.analyze import analyze
+
+    cube = npp_cube(range(2001, 2007), (12, 15), origin=(100.0, 40.0), pixel_size=1.0)
+    engine.store.put_collection(tmp_asset("npp"), cube, band="npp")
+    ids = (np.arange(12)[:, None] // 4 + 1) * (np.arange(15)[None, :] % 2 + 1)  # 1..6
+    region = xr.DataArray(ids, dims=("y", "x"), coords={"y": cube["y"], "x": cube["x"]})
+    engine.store.put_image(tmp_asset("ids"), region)
+    regions = regions_from_image(ee.Image(tmp_asset("ids")), ids=sorted(set(ids.ravel())))
+    metres_per_degree = 2 * np.pi * 6378137.0 / 360.0
+    cfg = Config(start=2001, end=2006, reference_year=2003, scale=3 * metres_per_degree)
+    results = analyze(tmp_asset("npp"), cfg, regions=regions)
+    assert results.summary["grid"]["shape"] == [4, 5]
+    # Coarse cells: 3 x 3 block means (all valid, all positive: every cell is in the VCA);
+    # each takes the id at its centre, 1.5 + 3k degrees in: fine pixel 1 + 3k.
+    coarse_ids = ids[np.ix_(1 + 3 * np.arange(4), 1 + 3 * np.arange(5))]
+    table = results.capacity.set_index("region")
+    for k in sorted(set(ids.ravel())):
+        expected = int((coarse_ids == k).sum())
+        got = int(table.loc[str(k), "vca_cells"]) if str(k) in table.index else 0
+        assert got == expected, k
+    means = cube.values.reshape(6, 4, 3, 5, 3).mean(axis=(2, 4))
+    # rasters are pulled as float32 (xee)
+    assert np.allclose(results.rasters["cscc"].values, means.max(axis=0), rtol=1e-6)
