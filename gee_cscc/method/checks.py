@@ -4,7 +4,7 @@
 file gets from :mod:`gee_cscc.workflow.file_checks`, plus the checks of the regions against
 the run's grid. One ``reduceRegion`` over the run's grid (its ``crs`` and ``crsTransform``,
 ``maxPixels`` = :data:`~gee_cscc.method.regions.MAX_PIXELS`, ``tileScale`` =
-:data:`TILE_SCALE`) with the combined reducer
+:data:`TILE_SCALE`, or the batch run's) with the combined reducer
 ``count + sum + minMax`` (unweighted) over these bands:
 
 =================  ======================================================================
@@ -18,8 +18,11 @@ the run's grid. One ``reduceRegion`` over the run's grid (its ``crs`` and ``crsT
                    cells, and their area (m²)
 =================  ======================================================================
 
-and a grouped count of the region band (cells per region id), both in one ``ee.Dictionary``.
-Refused with one line naming the asset: no valid value at all, a year without a valid cell,
+and a grouped count of the region band (cells per region id), both in one FeatureCollection
+(:func:`check_table`). Interactive runs read it with one ``getInfo`` (:func:`check_inputs`);
+batch runs export it as a table asset and read that back, so no full-grid interactive
+request is made (:mod:`gee_cscc.workflow.batch`); :func:`evaluate_checks` gives the same
+verdict on either. Refused with one line naming the asset: no valid value at all, a year without a valid cell,
 implausible values (year and count), no cell valid every year, no vegetated cell, regions
 that meet no cell of the grid. Reported (a warning line and the returned dict, for
 ``run.json``): cells claimed by several regions (each goes to the last of them) and regions
@@ -31,7 +34,7 @@ raster can be held to the NPP grid for every input kind.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import ee
@@ -41,7 +44,14 @@ from gee_cscc.errors import InputError
 from gee_cscc.method.grid import GridSpec
 from gee_cscc.method.regions import MAX_PIXELS, Regions
 
-__all__ = ["check_inputs", "collection_grid", "image_grid", "TILE_SCALE"]
+__all__ = [
+    "check_inputs",
+    "check_table",
+    "collection_grid",
+    "evaluate_checks",
+    "image_grid",
+    "TILE_SCALE",
+]
 
 #: ``tileScale`` of the check's reductions: Earth Engine's default tile size (1). Raise it
 #: when Earth Engine reports "User memory limit exceeded" for a very long series: smaller
@@ -79,6 +89,50 @@ def _stack(annual: Any, regions: Regions | None, cfg: Config) -> Any:
     return ee.Image.cat(bands)
 
 
+def check_table(
+    annual: Any,
+    regions: Regions | None,
+    cfg: Config,
+    *,
+    grid: GridSpec | None = None,
+    tile_scale: float = TILE_SCALE,
+) -> Any:
+    """The check's reductions (see the module doc) as a FeatureCollection, not yet computed.
+
+    One feature without geometry holds the stats (property ``check`` = ``"stats"``, one
+    property per ``<band>_<count|sum|min|max>``); with regions, one feature per region id
+    on the grid holds its cell count (``check`` = ``"region"``, ``region``, ``count``).
+    :func:`check_inputs` reads it with one ``getInfo``; a batch run exports it as a table
+    asset and reads that back (:mod:`gee_cscc.workflow.batch`); :func:`evaluate_checks`
+    turns either into the report, so both give the same answer.
+    """
+    grid = grid or annual.grid
+    where = {
+        "geometry": grid.region(),
+        "maxPixels": MAX_PIXELS,
+        "tileScale": float(tile_scale),
+        **grid.reduce_args(),
+    }
+    reducer = (
+        ee.Reducer.count()
+        .combine(ee.Reducer.sum(), sharedInputs=True)
+        .combine(ee.Reducer.minMax(), sharedInputs=True)
+        .unweighted()
+    )
+    stats = _stack(annual, regions, cfg).reduceRegion(reducer=reducer, **where)
+    features = ee.List([ee.Feature(None, ee.Dictionary(stats)).set("check", "stats")])
+    if regions is not None:
+        ids = regions.image.rename("cells").addBands(regions.image)
+        grouped = ids.reduceRegion(
+            reducer=ee.Reducer.count().group(groupField=1, groupName="region"), **where
+        )
+        groups = ee.List(grouped.get("groups")).map(
+            lambda g: ee.Feature(None, ee.Dictionary(g)).set("check", "region")
+        )
+        features = features.cat(groups)
+    return ee.FeatureCollection(features)
+
+
 def check_inputs(
     annual: Any,
     regions: Regions | None,
@@ -87,7 +141,8 @@ def check_inputs(
     grid: GridSpec | None = None,
     warn: Callable[[str], None] | None = None,
 ) -> dict:
-    """Check the NPP values and the regions on the engine (one request); see the module doc.
+    """Check the NPP values and the regions on the engine (one interactive request); see
+    the module doc.
 
     Parameters
     ----------
@@ -112,37 +167,45 @@ def check_inputs(
     Raises
     ------
     InputError
-        See the module docstring; the message names the asset and the year.
+        See the module docstring; the message names the asset and the year. A request
+        Earth Engine refuses is an InputError too, caused by its ``ee.EEException``.
     """
-    grid = grid or annual.grid
-    where = {
-        "geometry": grid.region(),
-        "maxPixels": MAX_PIXELS,
-        "tileScale": TILE_SCALE,
-        **grid.reduce_args(),
-    }
-    reducer = (
-        ee.Reducer.count()
-        .combine(ee.Reducer.sum(), sharedInputs=True)
-        .combine(ee.Reducer.minMax(), sharedInputs=True)
-        .unweighted()
-    )
-    request = {"stats": _stack(annual, regions, cfg).reduceRegion(reducer=reducer, **where)}
-    if regions is not None:
-        ids = regions.image.rename("cells").addBands(regions.image)
-        grouped = ids.reduceRegion(
-            reducer=ee.Reducer.count().group(groupField=1, groupName="region"), **where
-        )
-        request["groups"] = grouped.get("groups")
-    name = annual.source or "the NPP collection"
+    table = check_table(annual, regions, cfg, grid=grid)
     try:
-        info = ee.Dictionary(request).getInfo()
+        info = table.getInfo()
     except ee.EEException as exc:
+        name = annual.source or "the NPP collection"
         raise InputError(f"Cannot check the NPP input '{name}': {exc}") from exc
-    stats = {k: (v if v is not None else 0) for k, v in info["stats"].items()}
+    features = (info or {}).get("features") or []
+    return evaluate_checks(features, annual, regions, cfg, grid=grid, warn=warn)
+
+
+def evaluate_checks(
+    features: Sequence[Mapping[str, Any]],
+    annual: Any,
+    regions: Regions | None,
+    cfg: Config,
+    *,
+    grid: GridSpec | None = None,
+    warn: Callable[[str], None] | None = None,
+) -> dict:
+    """The checks' verdict on the features of :func:`check_table` (as ``getInfo`` gives
+    them, from the expression or from an exported table); arguments, result and errors as
+    :func:`check_inputs`."""
+    grid = grid or annual.grid
+    stats: dict[str, Any] = {}
+    groups: list[dict] = []
+    for feature in features:
+        props = dict(feature.get("properties") or {})
+        kind = props.pop("check", None)
+        if kind == "stats":
+            stats = {k: (v if v is not None else 0) for k, v in props.items()}
+        elif kind == "region":
+            groups.append(props)
+    name = annual.source or "the NPP collection"
     report = _check_npp(stats, list(annual.years), name, cfg)
     if regions is not None:
-        report.update(_check_regions(stats, info.get("groups") or [], regions, grid, warn))
+        report.update(_check_regions(stats, groups, regions, grid, warn))
     return report
 
 
@@ -164,7 +227,7 @@ def _check_npp(stats: dict, years: list[int], name: str, cfg: Config) -> dict:
     hit = [y for y in years if bad[y] > 0]
     if hit:
         y = hit[0]
-        worst = max(abs(float(stats[f"v{y}_min"])), abs(float(stats[f"v{y}_max"])))
+        worst = max(abs(float(stats.get(f"v{y}_min", 0))), abs(float(stats.get(f"v{y}_max", 0))))
         raise InputError(
             f"NPP year {y} of '{name}' has {bad[y]} cell(s) with |NPP| > {cfg.max_abs_npp:g} "
             f"g C m-2 yr-1 after scale_factor/offset (largest {worst:g}; {len(hit)} year(s) "
@@ -182,7 +245,7 @@ def _check_npp(stats: dict, years: list[int], name: str, cfg: Config) -> dict:
         raise InputError(
             f"No vegetated cell in '{name}': the mean NPP over the years is <= "
             f"{cfg.vca_min_mean:g} g C m-2 yr-1 in every cell (highest mean "
-            f"{float(stats['m_max']):g}); check the sign, scale_factor and offset."
+            f"{float(stats.get('m_max', 0)):g}); check the sign, scale_factor and offset."
         )
     return {"valid_cells": valid, "cells_valid_every_year": full, "vca_cells": vca}
 

@@ -195,11 +195,11 @@ def analyze(
         annual, grid = annual_on_analysis_grid(npp, cfg, regions, extent=extent)
         regions = regions_on_grid(regions, grid)  # an id image: sampled on the analysis grid
         graph = build(annual, cfg)
-        input_checks = check_inputs(annual, regions, cfg, grid=grid, warn=progress)
-        if regions is None:
-            from gee_cscc.method.regions import regions_from_image
+    checked_regions = regions  # None: the checks look at no regions
+    if regions is None:
+        from gee_cscc.method.regions import regions_from_image
 
-            regions = regions_from_image(ee.Image.constant(0), names={}, ids=[])
+        regions = regions_from_image(ee.Image.constant(0), names={}, ids=[])
 
     eval_years = graph.evaluation_years
     pcs_years = [y for y in cfg.pcs_years if y in annual.years]
@@ -208,6 +208,9 @@ def analyze(
     choice = choose_mode(mode, grid, layers=n_layers, limits=limits)
     if progress is not None:
         progress(f"mode {choice.mode}: {choice.reason}")
+    if choice.mode == "interactive":  # batch: the same checks, its first table export
+        with _step(progress, timings, "input checks"):
+            input_checks = check_inputs(annual, checked_regions, cfg, grid=grid, warn=progress)
     names = {**regions.names}
     stack = zonal_band_stack(graph, annual)
     batch_info = None
@@ -219,6 +222,8 @@ def analyze(
             )
         with _step(progress, timings, "batch tasks (tables and rasters)", hint=""):
             out = run_batch(
+                annual=annual,
+                checked_regions=checked_regions,
                 graph=graph,
                 stack=stack,
                 count_bands=maintenance_count_bands(graph.maintenance, eval_years),
@@ -236,6 +241,7 @@ def analyze(
         class_sums = out.sums["trend_classes"]
         counts = counts_from_sums(out.sums["maintenance"], eval_years, regions)
         pulled, raster_grid, batch_info = out.preview, out.grid, out
+        input_checks = out.input_checks
         surfaces_pulled = True
     else:
         with _step(progress, timings, "region sums (capacity, yearly, trend classes)"):

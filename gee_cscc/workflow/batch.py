@@ -1,24 +1,30 @@
 """Batch mode: every table and raster from export tasks; only small tables and a preview return.
 
 :func:`run_batch` is what :func:`gee_cscc.workflow.analyze.analyze` does with
-``mode="batch"``, in five steps:
+``mode="batch"``, in six steps:
 
 1. **Bind** the task manifest ``OUT/export_tasks.json`` to the run: the hash of its
    configuration, input versions and grid (:mod:`~gee_cscc.workflow.identity`). Tasks or
    assets of another run are refused (``--restart`` redoes them).
-2. **Table exports.** Each table's per-cell bands — the same band stacks as the interactive
+2. **Input checks** (METHOD.md §0–§1): the same reduction an interactive run answers with
+   ``getInfo`` (:func:`gee_cscc.method.checks.check_table`, with the run's ``tileScale``)
+   is exported to the table asset ``ROOT/tables/input_checks``, waited for and read back
+   with one small ``getInfo`` (one feature per region id and one of counts); the verdict
+   and the numbers are the interactive mode's (:func:`~gee_cscc.method.checks.evaluate_checks`).
+   Nothing else starts before the inputs pass, and no full-grid interactive request is made.
+3. **Table exports.** Each table's per-cell bands — the same band stacks as the interactive
    mode (:func:`gee_cscc.method.zonal.zonal_band_stack`, the maintenance count bands of
    :func:`gee_cscc.workflow.pull.maintenance_count_bands`) — are summed per region id by
    one grouped ``reduceRegion`` with ``tileScale`` (:func:`gee_cscc.method.regions.grouped_sums`);
    the groups become a FeatureCollection (one feature per region id, one property per band)
    exported with ``Export.table.toAsset`` to ``ROOT/tables/<table>``: ``capacity``,
    ``yearly``, ``trend_classes`` and ``maintenance``.
-3. **Image exports** of the result image, the maintenance surfaces and the increase
+4. **Image exports** of the result image, the maintenance surfaces and the increase
    potential on the analysis grid (:func:`gee_cscc.workflow.export_run.export_layers`): to
    assets under ``ROOT`` (``SAMPLE`` pyramids) by default, or to Drive/Cloud Storage.
-4. **Wait** for every task, one progress line of task states at each change. A rerun skips
+5. **Wait** for every task, one progress line of task states at each change. A rerun skips
    finished tasks, waits on running ones and restarts failed ones.
-5. **Read back** the four tables with one ``getInfo``, and pull a **preview** of the layers
+6. **Read back** the four tables with one ``getInfo``, and pull a **preview** of the layers
    on a coarser grid (:func:`preview_grid`).
 
 The preview grid coarsens the analysis grid by the smallest integer factor ``k`` that keeps
@@ -57,6 +63,7 @@ from gee_cscc.cloud.exports import export_table, provenance
 from gee_cscc.cloud.tasks import TaskManifest, run_hash, status_line, wait_for_tasks
 from gee_cscc.config import Config
 from gee_cscc.errors import ExportError
+from gee_cscc.method.checks import check_table, evaluate_checks
 from gee_cscc.method.grid import GridSpec
 from gee_cscc.method.regions import REGION_BAND, Regions, grouped_sums
 from gee_cscc.workflow.export_run import UNITS, export_layers, files_location
@@ -65,6 +72,7 @@ from gee_cscc.workflow.pull import open_layers, sums_frame
 
 __all__ = [
     "BATCH_RESTART_HINT",
+    "CHECKS_TABLE",
     "PREVIEW_PIXELS",
     "TABLE_NAMES",
     "BatchOptions",
@@ -76,8 +84,10 @@ __all__ = [
 
 #: The most pixels per layer of the preview pull (1 Mpx: 8 MiB a layer as float64).
 PREVIEW_PIXELS = 2**20
-#: The tables a batch run exports, in order.
+#: The tables a batch run exports, in order (after the input checks' table).
 TABLE_NAMES = ("capacity", "yearly", "trend_classes", "maintenance")
+#: The table of the input checks (``ROOT/tables/input_checks``), exported and read first.
+CHECKS_TABLE = "input_checks"
 #: What a batch run tells the user when OUT or ROOT holds another run's work.
 BATCH_RESTART_HINT = "rerun with --restart to redo them, or give a new --out (and --asset-root)"
 #: The folder of default batch roots, under the project's assets.
@@ -144,6 +154,8 @@ class BatchOutput:
         How many analysis pixels a preview pixel spans along each axis.
     info
         What run.json records under ``batch``.
+    input_checks
+        The input checks' report (as :func:`gee_cscc.method.checks.check_inputs` returns it).
     """
 
     sums: dict[str, pd.DataFrame]
@@ -151,6 +163,7 @@ class BatchOutput:
     grid: GridSpec
     factor: int
     info: dict[str, Any] = field(default_factory=dict)
+    input_checks: dict[str, Any] = field(default_factory=dict)
 
 
 def column_name(band: str) -> str:
@@ -215,12 +228,18 @@ def _read_tables(
     return out
 
 
-def _wait(tasks: list[Any], manifest: TaskManifest, poll: float, progress: Progress | None) -> None:
+def _wait(
+    tasks: list[Any],
+    manifest: TaskManifest,
+    poll: float,
+    progress: Progress | None,
+    what: str = "batch tasks",
+) -> None:
     """Wait for the tasks with one progress line per change of states."""
     last = [""]
 
     def show(statuses: Sequence[Mapping[str, Any]]) -> None:
-        line = status_line(statuses, what="batch tasks")
+        line = status_line(statuses, what=what)
         if progress is not None and line != last[0]:
             progress(line)
         last[0] = line
@@ -235,8 +254,48 @@ def _wait(tasks: list[Any], manifest: TaskManifest, poll: float, progress: Progr
         raise
 
 
+def _input_checks(
+    annual: Any,
+    regions: Regions | None,
+    cfg: Config,
+    grid: GridSpec,
+    *,
+    options: BatchOptions,
+    root: str,
+    digest: str,
+    manifest: TaskManifest,
+    input_ids: list[str],
+    poll: float,
+    progress: Progress | None,
+) -> dict[str, Any]:
+    """The input checks as a table export, waited for, read back and judged (step 2)."""
+    say = progress or (lambda message: None)
+    asset_id = f"{root}/tables/{CHECKS_TABLE}"
+    table = check_table(annual, regions, cfg, grid=grid, tile_scale=options.tile_scale)
+    task = export_table(
+        table,
+        destination="asset",
+        asset_id=asset_id,
+        description=f"cscc_{digest[:8]}_{CHECKS_TABLE}",
+        properties=provenance(
+            cfg.to_dict(), inputs=input_ids, gee_cscc_product=CHECKS_TABLE, units="cells"
+        ),
+        overwrite=options.restart,
+        manifest=manifest,
+    )
+    if task is not None:
+        say("input checks: a table export started or running")
+        _wait([task], manifest, poll, progress, what="input checks")
+    else:
+        say("input checks: exported in an earlier run")
+    features = (ee.FeatureCollection(asset_id).getInfo() or {}).get("features") or []
+    return evaluate_checks(features, annual, regions, cfg, grid=grid, warn=progress)
+
+
 def run_batch(
     *,
+    annual: Any,
+    checked_regions: Regions | None,
     graph: Any,
     stack: Any,
     count_bands: tuple[Any, list[str]],
@@ -253,6 +312,12 @@ def run_batch(
 
     Parameters
     ----------
+    annual
+        The prepared input on the analysis grid (:class:`gee_cscc.method.inputs.AnnualNPP`),
+        for the input checks.
+    checked_regions
+        The regions the input checks look at (None: the run has none; ``regions`` is then
+        the empty stand-in).
     graph
         The method graph (:class:`gee_cscc.method.MethodGraph`).
     stack
@@ -281,6 +346,9 @@ def run_batch(
 
     Raises
     ------
+    InputError
+        The input checks refused the inputs (the interactive mode's message); nothing else
+        was started.
     ResumeMismatch
         OUT or ROOT holds the work of another run, and ``options.restart`` is False.
     ExportError
@@ -310,6 +378,20 @@ def run_batch(
     ensure_folder(root)
     ensure_folder(f"{root}/tables")
     input_ids = [v for v in inputs.values() if v]
+    poll = options.poll_seconds or (0.2 if cfg.engine == "local" else 10.0)
+    checked = _input_checks(
+        annual,
+        checked_regions,
+        cfg,
+        grid,
+        options=options,
+        root=root,
+        digest=digest,
+        manifest=manifest,
+        input_ids=input_ids,
+        poll=poll,
+        progress=progress,
+    )
     tasks: list[Any] = []
     table_ids = {}
     for name, (image, names) in tables.items():
@@ -347,7 +429,6 @@ def run_batch(
     tasks += exported.tasks
     planned = len(tables) + exported.planned
     say(f"{len(tasks)} task(s) started or running, {planned - len(tasks)} done in an earlier run")
-    poll = options.poll_seconds or (0.2 if cfg.engine == "local" else 10.0)
     if tasks:
         _wait(tasks, manifest, poll, progress)
 
@@ -369,6 +450,7 @@ def run_batch(
         "run_hash": digest,
         "asset_root": root,
         "tables": table_ids,
+        "input_checks": f"{root}/tables/{CHECKS_TABLE}",
         "rasters": {
             "destination": options.destination,
             "where": where,
@@ -386,7 +468,9 @@ def run_batch(
             else "expressions evaluated on the preview grid",
         },
     }
-    return BatchOutput(sums=sums, preview=preview, grid=coarse, factor=factor, info=info)
+    return BatchOutput(
+        sums=sums, preview=preview, grid=coarse, factor=factor, info=info, input_checks=checked
+    )
 
 
 def exported_prefix(options: BatchOptions, digest: str) -> str:

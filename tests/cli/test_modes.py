@@ -84,7 +84,8 @@ def test_batch_and_interactive_give_the_same_tables(cli_data, tmp_path, run_cli,
     assert info["batch"]["asset_root"].endswith(info["batch"]["run_hash"][:16])
     manifest = json.loads((tmp_path / "b" / "export_tasks.json").read_text())
     assert manifest["run_hash"] == info["batch"]["run_hash"]
-    assert len(manifest["tasks"]) == 4 + 1 + 4 + 3  # tables, result, P 2003-06, PCS
+    # input checks, tables, result, P 2003-06, PCS
+    assert len(manifest["tasks"]) == 1 + 4 + 1 + 4 + 3
     inter_info = json.loads((tmp_path / "i" / "run.json").read_text())
     assert inter_info["mode"] == "interactive" and "batch" not in inter_info
 

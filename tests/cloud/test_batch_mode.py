@@ -204,8 +204,8 @@ def test_exports_carry_the_run_hash_and_the_manifest_records_it(batch, case):
     manifest = json.loads((out / "export_tasks.json").read_text())
     assert manifest["run_hash"] == info["run_hash"]
     entries = manifest["tasks"]
-    # 4 tables, the result image, 5 maintenance surfaces, 2 PCS years.
-    assert len(entries) == 4 + 1 + 5 + 2
+    # the input checks, 4 tables, the result image, 5 maintenance surfaces, 2 PCS years.
+    assert len(entries) == 1 + 4 + 1 + 5 + 2
     assert {e["state"] for e in entries.values()} == {"COMPLETED"}
     assert {e["run_hash"] for e in entries.values()} == {info["run_hash"]}
     for asset in (f"{root}/result", f"{root}/tables/capacity", f"{root}/maintenance/2006"):
@@ -260,13 +260,14 @@ def test_killed_between_tasks_the_rerun_keeps_what_finished(case, tmp_path):
             progress=stop_after_the_table_exports,
         )
     first = TaskManifest.in_dir(tmp_path).entries
-    assert sorted(first) == [f"asset:{root}/tables/{t}" for t in sorted(TABLES_EXPORTED)]
+    tables = sorted(("input_checks", *TABLES_EXPORTED))
+    assert sorted(first) == [f"asset:{root}/tables/{t}" for t in tables]
     for entry in first.values():  # let the started table tasks finish
         while not ee.data.getOperation(entry["name"]).get("done"):
             pass
     results = run(case, "batch", task_dir=tmp_path, asset_root=root)
     entries = TaskManifest.in_dir(tmp_path).entries
-    assert len(entries) == 12
+    assert len(entries) == 13
     for key, entry in first.items():
         assert entries[key]["id"] == entry["id"]  # not started again
     assert results.capacity["vca_cells"].iloc[0] > 0
