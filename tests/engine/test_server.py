@@ -145,8 +145,8 @@ def test_missing_asset_message(engine, tmp_asset):
 
 def test_unimplemented_algorithm_names_itself():
     with pytest.raises(ee.EEException) as info:
-        ee.Image(1).entropy(ee.Kernel.square(1)).getInfo()
-    assert str(info.value) == "Image.entropy is not implemented by the local engine."
+        ee.Image(1).glcmTexture().getInfo()
+    assert str(info.value) == "Image.glcmTexture is not implemented by the local engine."
 
 
 def invocation(name: str, **constants) -> dict:
@@ -164,7 +164,7 @@ def test_error_statuses_are_4xx_with_a_json_body(engine, tmp_asset, monkeypatch)
     compute = f"/v1/{PROJECT}/value:compute"
     cases = [
         (compute, {"expression": expression(ee.Image(tmp_asset("missing")))}, 404, "not found"),
-        (compute, {"expression": expression(ee.Image(1).entropy(ee.Kernel.square(1)))}, 400, ""),
+        (compute, {"expression": expression(ee.Image(1).glcmTexture())}, 400, ""),
         (compute, b"{not json", 400, "Invalid JSON"),
         (compute, {"nothing": 1}, 400, "Invalid expression"),
         (compute, invocation("No.such"), 400, "Unknown algorithm: No.such."),
@@ -192,7 +192,7 @@ def test_client_sends_one_request_for_a_deterministic_error(engine, monkeypatch)
 
     monkeypatch.setattr(engine.server, "compute_value", counting)
     with pytest.raises(ee.EEException):
-        ee.Image(1).entropy(ee.Kernel.square(1)).getInfo()
+        ee.Image(1).glcmTexture().getInfo()
     assert len(calls) == 1  # a 4xx is not retried
 
 
