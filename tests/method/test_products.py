@@ -78,6 +78,18 @@ def test_coarser_scale_is_the_mean_of_the_valid_pixels(engine, modis):
     assert np.allclose(got.filled(np.nan)[ok], expected[ok], rtol=1e-12)
 
 
+def _cli(engine, argv: list[str]) -> int:
+    """``gee-cscc`` in this process; ``ee`` points at the session engine again afterwards
+    (the command starts and stops an engine of its own)."""
+    from gee_cscc.cli.main import main
+    from gee_cscc.testing import ensure_initialized
+
+    try:
+        return main(argv)
+    finally:
+        ensure_initialized(engine)
+
+
 def _sinusoidal_areas(transform, shape) -> np.ndarray:
     inverse = pyproj.Transformer.from_crs(MODIS_SINUSOIDAL_PROJ4, "EPSG:4326", always_xy=True)
     a, _, c, _, e, f = transform
@@ -99,7 +111,6 @@ def _sinusoidal_areas(transform, shape) -> np.ndarray:
 
 @pytest.mark.slow
 def test_cli_run_with_the_modis_product(tmp_path, engine):
-    from gee_cscc.cli.main import main
     from gee_cscc.demo.provinces import province_geojson_path
     from gee_cscc.engine import AssetStore
 
@@ -108,7 +119,7 @@ def test_cli_run_with_the_modis_product(tmp_path, engine):
     out = tmp_path / "out"
     args = ["run", "--product", "modis-npp", "--end", "2010", "--reference", "2005"]
     args += ["--regions", str(province_geojson_path()), "--extent", "regions"]
-    assert main([*args, "--store", str(store), "--out", str(out), "--quiet"]) == 0
+    assert _cli(engine, [*args, "--store", str(store), "--out", str(out), "--quiet"]) == 0
     run = json.loads((out / "run.json").read_text())
     grid = run["grid"]
     assert grid["crs"] == "SR-ORG:6974" and "semi_major" in grid["wkt"]
@@ -156,14 +167,15 @@ def test_cli_run_with_the_modis_product(tmp_path, engine):
 
 @pytest.mark.slow
 def test_cli_export_reads_the_catalog_id_and_uses_the_chosen_extent(tmp_path, engine):
-    from gee_cscc.cli.main import main
     from gee_cscc.engine import AssetStore
 
     store = tmp_path / "store"
     m = modis_like_collection(AssetStore(store), cells=CELLS, years=range(2001, 2007))
     args = ["export", "--product", "modis-npp", "--end", "2006", "--reference", "2004"]
     args += ["--extent", ",".join(str(v) for v in BOX), "--to", "drive", "--folder", "f"]
-    assert main([*args, "--store", str(store), "--out", str(tmp_path / "e"), "--quiet"]) == 0
+    assert (
+        _cli(engine, [*args, "--store", str(store), "--out", str(tmp_path / "e"), "--quiet"]) == 0
+    )
     manifest = (tmp_path / "e" / "export_tasks.json").read_text()
     assert "projects/local-project/assets/MODIS" not in manifest  # the id stayed a catalog id
     # The exported grid: the product's pixels meeting the box (pyproj, MODIS sphere).
