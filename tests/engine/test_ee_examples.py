@@ -206,6 +206,36 @@ def ex_expression_evi(ds):
     assert_pixels_equal(compute_pixels(evi, L8_GRID)["constant"], expected, rtol=1e-12)
 
 
+def ex_expression_forms(ds):
+    img = _toa(ds)
+    nir, red = TOA["B5"], TOA["B4"]
+    ndvi = (nir - red) / (nir + red)
+    band_index_img = img.expression("(b(4) - b(3)) / (b(4) + b(3))").rename("NDVI")
+    band_name_img = img.expression('(b("B5") - b("B4")) / (b("B5") + b("B4"))').rename("NDVI")
+    named_vars_img = (
+        ee.Image()
+        .expression(
+            expression="(NIR - Red) / (NIR + Red)",
+            opt_map={"NIR": img.select("B5"), "Red": img.select("B4")},
+        )
+        .rename("NDVI")
+    )
+    named_vars_dot_img = (
+        ee.Image()
+        .expression(expression="(ls8.B5 - ls8.B4) / (ls8.B5 + ls8.B4)", opt_map={"ls8": img})
+        .rename("NDVI")
+    )
+    for im in (band_index_img, band_name_img, named_vars_img, named_vars_dot_img):
+        assert_pixels_equal(compute_pixels(im, L8_GRID)["NDVI"], ndvi, rtol=1e-12)
+    js_math_img = ee.Image().expression(
+        expression="c = sqrt(pow(a, 2) + pow(b, 2))",
+        opt_map={"a": ee.Image(5), "b": img.select("B2")},
+    )
+    got = compute_pixels(js_math_img, L8_GRID)
+    assert list(got) == ["c"]
+    assert_pixels_equal(got["c"], np.hypot(5, TOA["B2"]), rtol=1e-12)
+
+
 def ex_squared_difference(ds):
     a, b = _toa(ds), _toa(ds).multiply(0.5)
     diff = a.subtract(b)
@@ -637,6 +667,11 @@ G = "https://developers.google.com/earth-engine/guides/"
 EXAMPLES = [
     Example("NDVI the hard and easy way", G + "image_math", ex_ndvi_hard_and_easy_way),
     Example("expression EVI", G + "image_math", ex_expression_evi),
+    Example(
+        "expression forms: b(i), b('name'), variables, dot access, Math functions",
+        "https://developers.google.com/earth-engine/apidocs/ee-image-expression",
+        ex_expression_forms,
+    ),
     Example("squared difference", G + "image_math", ex_squared_difference),
     Example("relational bare ground (And, selfMask)", G + "image_relational", ex_relational_bare),
     Example("relational zones", G + "image_relational", ex_relational_zones),

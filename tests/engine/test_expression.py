@@ -126,3 +126,9 @@ def test_expression_on_constant_images():
 def test_errors(img, text, match):
     with pytest.raises(ee.EEException, match=match):
         img.expression(text).getInfo()
+
+
+def test_javascript_math_names(img):
+    got = _px(img.expression("sign(b('B4') - 0.2) + hypot(3, 4) + atan2(1, 1) + min(1, 2)"))
+    expected = np.sign(RED - 0.2) + 5 + np.pi / 4 + 1
+    assert_pixels_equal(got["B4"], expected, rtol=1e-12)

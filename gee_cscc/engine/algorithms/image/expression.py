@@ -38,8 +38,14 @@ _UNARY_FUNCS = (
 ).split()
 _BINARY_FUNCS = {"min": "Image.min", "max": "Image.max", "pow": "Image.pow"}
 _BINARY_FUNCS.update({"atan2": "Image.atan2", "hypot": "Image.hypot"})
+#: JavaScript ``Math`` names (the API reference: "a subset of JavaScript Math functions").
+_JS_NAMES = {"sign": "signum"}
 #: The functions an expression may call (besides ``b()``), by name → number of arguments.
-FUNCTIONS = {**{f: 1 for f in _UNARY_FUNCS}, **{f: 2 for f in _BINARY_FUNCS}}
+FUNCTIONS = {
+    **{f: 1 for f in _UNARY_FUNCS},
+    **{f: 1 for f in _JS_NAMES},
+    **{f: 2 for f in _BINARY_FUNCS},
+}
 
 _BINARY_OPS = {
     "+": "Image.add",
@@ -243,7 +249,8 @@ class _Parser:
         if len(args) != n:
             raise EEError(f"Expression: {name}() takes {n} argument(s), got {len(args)}.")
         if n == 1:
-            return registry.call(f"Image.{name}", {"value": _image(args[0])})
+            algo = f"Image.{_JS_NAMES.get(name, name)}"
+            return registry.call(algo, {"value": _image(args[0])})
         return registry.call(
             _BINARY_FUNCS[name], {"image1": _image(args[0]), "image2": _image(args[1])}
         )
