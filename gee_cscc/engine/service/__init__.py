@@ -1,2 +1,4 @@
 """The REST service the ``earthengine-api`` client talks to: the HTTP server and its
-routes, long-running operations, and map tiles and thumbnails."""
+routes, who may call it (``auth``: the store's token; ``guard``: Host, Origin, path and
+body checks), the fair compute threads (``scheduler``), long-running operations, and map
+tiles and thumbnails."""

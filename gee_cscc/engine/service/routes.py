@@ -5,6 +5,11 @@ discovery document and algorithm list shipped with ``earthengine-api``, ``value:
 ``image:computePixels``, assets (get, list, create, patch, delete, copy, move, IAM policy),
 project config, and export/ingestion operations. Errors are JSON bodies with 4xx statuses
 (never 5xx for deterministic failures, which the client would retry).
+
+Every request is checked before anything is read or changed (:mod:`.guard`, :mod:`.auth`)
+and runs as the identity of its token. Interactive computations run on the engine's
+scheduler while the handler watches the connection: a client that hangs up cancels its
+computation, and no answer is sent.
 """
 
 from __future__ import annotations
