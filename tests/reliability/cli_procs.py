@@ -18,16 +18,20 @@ from pathlib import Path
 import numpy as np
 from helpers import YEAR_ARGS, cube_dataarray, make_cube, regions_geojson
 
-#: The child: optionally stub the figures and report, then run the CLI's main().
+#: The child: the figures and report stubbed (``stub``), stubbed and taking a minute
+#: (``slow``) or real (``real``), then the CLI's main().
 CHILD = """
 import sys
-if sys.argv[1] == "stub":
+if sys.argv[1] in ("stub", "slow"):
+    import time
     from pathlib import Path
     import gee_cscc.report
 
-    def write_report(results, out_dir, **kwargs):
+    def write_report(results, out_dir, *, slow=sys.argv[1] == "slow", **kwargs):
         page = Path(out_dir) / "report.html"
         page.write_text("<!doctype html><title>stub report</title>")
+        if slow:  # a report that takes a minute: the outputs are being written
+            time.sleep(60)
         return {"html": page, "figures": {}}
 
     gee_cscc.report.write_report = write_report
@@ -43,17 +47,22 @@ def start_run(
     store: Path,
     out: Path,
     *,
-    stub: bool = True,
+    report: str = "stub",
     quiet: bool = True,
 ) -> subprocess.Popen:
-    """Start ``gee-cscc run`` on the synthetic years in a child process."""
+    """Start ``gee-cscc run`` on the synthetic years in a child process.
+
+    ``report``: ``"stub"`` (figures and report replaced by a page), ``"slow"`` (the same,
+    taking a minute, so that a signal sent while the outputs are written hits) or
+    ``"real"``.
+    """
     argv = ["run", "--npp", str(npp), *YEAR_ARGS, "--store", str(store), "--out", str(out)]
     if regions is not None:
         argv += ["--regions", str(regions)]
     if quiet:
         argv.append("--quiet")
     return subprocess.Popen(
-        [sys.executable, "-c", CHILD, "stub" if stub else "real", *argv],
+        [sys.executable, "-c", CHILD, report, *argv],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

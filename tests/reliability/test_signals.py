@@ -57,17 +57,15 @@ def _writing(out: Path):
         (signal.SIGTERM, 143, "gee-cscc run: stopped by SIGTERM", "computing"),
         (signal.SIGINT, 130, "gee-cscc run: interrupted", "computing"),
         (signal.SIGTERM, 143, "gee-cscc run: stopped by SIGTERM", "writing"),
-        pytest.param(
-            signal.SIGINT, 130, "gee-cscc run: interrupted", "writing", marks=pytest.mark.slow
-        ),
+        (signal.SIGINT, 130, "gee-cscc run: interrupted", "writing"),
     ],
 )
 def test_a_signal_stops_the_run_cleanly(tmp_path, sig, code, line, phase):
     npp, regions = write_case(tmp_path / "in", "a")
     out, store = tmp_path / "work" / "out", tmp_path / "store"
     before = _earlier_result(out)
-    # Writing: the real figures and report, so the write phase lasts long enough to hit.
-    proc = start_run(npp, regions, store, out, stub=phase == "computing")
+    # Writing: a report that takes a minute, so the signal hits the write phase.
+    proc = start_run(npp, regions, store, out, report="stub" if phase == "computing" else "slow")
     condition = _computing(store) if phase == "computing" else _writing(out)
     _wait_for(condition, proc, phase)
     proc.send_signal(sig)
@@ -180,7 +178,7 @@ def test_a_killed_run_leaves_a_staging_folder_that_the_next_run_removes(tmp_path
     npp, regions = write_case(tmp_path / "in", "a")
     out, store = tmp_path / "work" / "out", tmp_path / "store"
     before = _earlier_result(out)
-    proc = start_run(npp, regions, store, out, stub=False)
+    proc = start_run(npp, regions, store, out, report="slow")
     _wait_for(_writing(out), proc, "writing")
     proc.kill()  # SIGKILL: nothing can be cleaned up
     finish(proc)

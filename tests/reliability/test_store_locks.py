@@ -116,6 +116,7 @@ def test_two_processes_replacing_one_asset_leave_one_writer_s_whole_asset(tmp_pa
     _no_leftovers(tmp_path)
 
 
+@pytest.mark.slow  # (the CLI's concurrent runs on one store cover it too)
 def test_two_processes_writing_different_assets_keep_both(tmp_path):
     a, b = "projects/local-project/assets/f/a", "projects/local-project/assets/f/b"
     _run_together((str(tmp_path), a, "3", "2", "1"), (str(tmp_path), b, "5", "2", "1"))
