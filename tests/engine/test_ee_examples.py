@@ -291,6 +291,18 @@ def ex_convolve_laplacian(ds):
     assert_pixels_equal(got, _correlate_valid(TOA["B4"], w), rtol=1e-9, atol=1e-12)
 
 
+def ex_fixed_kernel(ds):
+    row = [1, 1, 1, 1, 1, 1, 1, 1, 1]
+    center_row = [1, 1, 1, 1, 0, 1, 1, 1, 1]
+    rows = [row, row, row, row, center_row, row, row, row, row]
+    kernel = ee.Kernel.fixed(9, 9, rows, -4, -4, False)
+    info = kernel.getInfo()
+    assert (info["x"], info["y"]) == (4, 4) and info["weights"] == rows
+    neighbours = _toa(ds).select("B3").convolve(kernel)
+    got = compute_pixels(neighbours, L8_GRID)["B3"]
+    assert_pixels_equal(got, _correlate_valid(TOA["B3"], np.array(rows, dtype=float)), rtol=1e-9)
+
+
 def _stat(x: np.ndarray, footprint: np.ndarray, fn) -> np.ndarray:
     r = footprint.shape[0] // 2
     padded = np.pad(x, r, constant_values=NAN)
@@ -678,6 +690,7 @@ EXAMPLES = [
     Example("conditional expression zones", G + "image_relational", ex_relational_expression_zones),
     Example("boxcar convolution", G + "image_convolutions", ex_convolve_boxcar),
     Example("laplacian convolution", G + "image_convolutions", ex_convolve_laplacian),
+    Example("fixed 9x9 kernel with a zero centre", G + "image_convolutions", ex_fixed_kernel),
     Example("morphological opening", G + "image_morph", ex_morphological_opening),
     Example(
         "NDVI texture (reduceNeighborhood)",
