@@ -139,6 +139,26 @@ def test_the_token_file_is_private_and_kept_across_restarts(tmp_path):
         read_token(tmp_path / "nowhere")
 
 
+def test_engines_starting_together_on_one_store_agree_on_one_token(tmp_path):
+    import threading
+
+    from gee_cscc.engine.service.auth import store_token
+
+    tokens: list[str] = []
+    threads = [
+        threading.Thread(target=lambda: tokens.append(store_token(tmp_path))) for _ in range(16)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(tokens) == 16 and len(set(tokens)) == 1
+    assert tokens[0] == read_token(tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [TOKEN_FILE]  # nothing left aside
+    (tmp_path / TOKEN_FILE).write_text("")  # an empty token file is replaced
+    assert len(store_token(tmp_path)) >= 40
+
+
 def test_the_ee_client_with_a_wrong_token_gets_the_message_not_a_refresh_error(svc):
     try:
         with pytest.raises(Exception, match="the token is not this engine's"):

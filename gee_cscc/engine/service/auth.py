@@ -73,28 +73,36 @@ def _write_private(path: Path, text: str) -> None:
 def store_token(root: str | os.PathLike) -> str:
     """The store's service token, created (mode 0600) if the store has none.
 
-    A token file with group or world permissions is replaced by a new secret.
+    Creation is atomic (written aside, then linked into place), so engines starting
+    together on one store agree on one token. A token file with group or world
+    permissions is replaced by a new secret.
     """
     path = Path(root) / TOKEN_FILE
-    try:
-        mode = path.stat().st_mode
-    except FileNotFoundError:
-        mode = None
-    if mode is not None and not (mode & (stat.S_IRWXG | stat.S_IRWXO)):
+    while True:
+        try:
+            mode = path.stat().st_mode
+        except FileNotFoundError:
+            token = _new_secret()
+            tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.new")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                with os.fdopen(fd, "w") as fh:
+                    fh.write(token + "\n")
+                os.link(tmp, path)  # fails if another engine created it first
+            except FileExistsError:
+                continue  # read theirs
+            finally:
+                tmp.unlink(missing_ok=True)
+            return token
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            log.warning("%s was readable by others; it now holds a new token", path)
+            token = _new_secret()
+            _write_private(path, token)
+            return token
         token = path.read_text().strip()
         if token:
             return token
-    if mode is not None and mode & (stat.S_IRWXG | stat.S_IRWXO):
-        log.warning("%s was readable by others; it now holds a new token", path)
-    token = _new_secret()
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        _write_private(path, token)  # replace a bad file
-        return token
-    with os.fdopen(fd, "w") as fh:
-        fh.write(token + "\n")
-    return token
+        _write_private(path, _new_secret())  # an empty file: replace it
 
 
 def read_token(store: str | os.PathLike) -> str:
