@@ -49,3 +49,12 @@ def test_guide_grouping_example_shape(fc):
 def test_left_operand_still_required():
     with pytest.raises(ee.EEException, match="Either 'leftField' or 'leftValue'"):
         ee.FeatureCollection([]).filter(ee.Filter.equals(rightValue=1)).size().getInfo()
+
+
+def test_field_to_field_equality_never_matches_two_missing_values(fc):
+    # only the explicit null constant tests for a missing property
+    both = ee.FeatureCollection(
+        [ee.Feature(None, {"id": "x"}), ee.Feature(None, {"id": "y", "a": 1, "b": 1})]
+    )
+    assert _ids(both.filter(ee.Filter.equals(leftField="a", rightField="b"))) == ["y"]
+    assert _ids(both.filter(ee.Filter.notEquals(leftField="a", rightField="b"))) == ["x"]

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from ..core.arguments import as_int, as_list, as_number, as_str, invalid_type
@@ -64,15 +65,13 @@ class Filter:
 _MISSING = object()
 
 
+@dataclass(frozen=True)
 class JoinPair:
     """A (primary, secondary) pair tested by a join condition: ``leftField`` is read from the
     primary element and ``rightField`` from the secondary one, as in Earth Engine's joins."""
 
-    __slots__ = ("primary", "secondary")
-
-    def __init__(self, primary: Any, secondary: Any) -> None:
-        self.primary = primary
-        self.secondary = secondary
+    primary: Any
+    secondary: Any
 
 
 def field_value(element: Any, name: str) -> Any:
@@ -165,8 +164,12 @@ def _compare(op: Callable[[Any, Any], bool]) -> Callable[[Any, Any], bool]:
 
 def _equals(a: Any, b: Any) -> bool:
     if a is None or b is None:
-        return a is None and b is None
+        return False
     return ee_equal(_comparable(a), _comparable(b))
+
+
+def _not_equals(a: Any, b: Any) -> bool:
+    return not _equals(a, b)
 
 
 def _string_test(fn: Callable[[str, str], bool]) -> Callable[[Any, Any], bool]:
@@ -194,8 +197,8 @@ def _date_range_contains(a: Any, b: Any) -> bool:
 _BINARY: dict[str, Callable[[Any, Any], bool]] = {
     "Filter.equals": _equals,
     "Filter.eq": _equals,
-    "Filter.notEquals": lambda a, b: not _equals(a, b),
-    "Filter.neq": lambda a, b: not _equals(a, b),
+    "Filter.notEquals": _not_equals,
+    "Filter.neq": _not_equals,
     "Filter.lessThan": _compare(operator.lt),
     "Filter.lt": _compare(operator.lt),
     "Filter.lessThanOrEquals": _compare(operator.le),
@@ -222,6 +225,10 @@ def _register_binary(name: str, fn: Callable[[Any, Any], bool]) -> None:
         leftValue: Any = None,
     ) -> Filter:
         left, right, desc = _operands(name, leftField, rightValue, rightField, leftValue)
+        if rightField is None and rightValue is None and fn in (_equals, _not_equals):
+            # equals(field, null): the field is null (missing); notEquals: it is set.
+            want_null = fn is _equals
+            return Filter(lambda el: (left(el) is None) == want_null, {"name": name, **desc})
         return Filter(lambda el: fn(left(el), right(el)), {"name": name, **desc})
 
 
