@@ -31,7 +31,7 @@ from ...core.values import Image, PixelData, constant_band, pointwise, promote
 from ...errors import EEError
 from ..bands import binary_image_op, match_bands
 
-__all__ = ["FUNCTIONS", "parse_expression"]
+__all__ = ["FUNCTIONS", "ExpressionParser", "parse_expression"]
 
 _UNARY_FUNCS = (
     "abs acos asin atan cbrt ceil cos cosh exp floor log log10 round signum sin sinh sqrt tan tanh"
@@ -107,7 +107,7 @@ def _tokens(text: str) -> list[tuple[str, str]]:
     return out
 
 
-class _Parser:
+class ExpressionParser:
     """Parses and evaluates at once (values are images or Python numbers/strings)."""
 
     def __init__(self, text: str, images: dict[str, Image], default: str, free_as_bands: bool):
@@ -138,6 +138,10 @@ class _Parser:
         value = self.ternary()
         if self.peek()[0] != "end":
             raise EEError(f"Expression parse error: unexpected '{self.peek()[1]}'.")
+        return self.finish(value, name)
+
+    # --- what the operators do (images here; numbers in :class:`_NumberParser`) ---
+    def finish(self, value: Any, name: str | None) -> Any:
         img = _image(value)
         if name is not None:
             if len(img.bands) != 1:
@@ -155,7 +159,34 @@ class _Parser:
         yes = self.ternary()
         self.take(":")
         no = self.ternary()
+        return self.conditional(cond, yes, no)
+
+    def conditional(self, cond: Any, yes: Any, no: Any) -> Any:
         return _conditional(_image(cond), _image(yes), _image(no))
+
+    def apply(self, op: str, left: Any, right: Any) -> Any:
+        if op == "^":
+            return _xor(_image(left), _image(right))
+        return registry.call(_BINARY_OPS[op], {"image1": _image(left), "image2": _image(right)})
+
+    def negate(self, v: Any) -> Any:
+        if isinstance(v, (int, float)):
+            return -v
+        return registry.call("Image.multiply", {"image1": v, "image2": -1})
+
+    def logical_not(self, v: Any) -> Any:
+        return registry.call("Image.not", {"value": _image(v)})
+
+    def select(self, value: Any, selectors: list[Any]) -> Any:
+        return _select(value, selectors)
+
+    def function(self, name: str, args: list[Any]) -> Any:
+        if len(args) == 1:
+            algo = f"Image.{_JS_NAMES.get(name, name)}"
+            return registry.call(algo, {"value": _image(args[0])})
+        return registry.call(
+            _BINARY_FUNCS[name], {"image1": _image(args[0]), "image2": _image(args[1])}
+        )
 
     def binary(self, min_power: int) -> Any:
         left = self.unary()
@@ -166,27 +197,19 @@ class _Parser:
                 return left
             self.take()
             right = self.binary(power - 1 if op == "**" else power)
-            if op == "^":
-                left = _xor(_image(left), _image(right))
-            else:
-                left = registry.call(
-                    _BINARY_OPS[op], {"image1": _image(left), "image2": _image(right)}
-                )
+            left = self.apply(op, left, right)
 
     def unary(self) -> Any:
         tok = self.peek()
         if tok == ("op", "-"):
             self.take()
-            v = self.binary(_UNARY_POWER)
-            if isinstance(v, (int, float)):
-                return -v
-            return registry.call("Image.multiply", {"image1": v, "image2": -1})
+            return self.negate(self.binary(_UNARY_POWER))
         if tok == ("op", "+"):
             self.take()
             return self.binary(_UNARY_POWER)
         if tok == ("op", "!"):
             self.take()
-            return registry.call("Image.not", {"value": _image(self.binary(_UNARY_POWER))})
+            return self.logical_not(self.binary(_UNARY_POWER))
         return self.postfix()
 
     def postfix(self) -> Any:
@@ -198,11 +221,10 @@ class _Parser:
                 band = self.take()
                 if band[0] != "name":
                     raise EEError("Expression parse error: expected a band name after '.'.")
-                value = _select(value, [band[1]])
+                value = self.select(value, [band[1]])
             elif tok == ("op", "["):
                 self.take()
-                sels = self.arguments("]")
-                value = _select(value, sels)
+                value = self.select(value, self.arguments("]"))
             else:
                 return value
 
@@ -242,18 +264,13 @@ class _Parser:
             img = self.images.get(self.default)
             if img is None:
                 raise EEError("Expression: b() needs the default image, which is not given.")
-            return img if not args else _select(img, args)
+            return img if not args else self.select(img, args)
         n = FUNCTIONS.get(name)
         if n is None:
             raise EEError(f"Expression: Unknown function '{name}'.")
         if len(args) != n:
             raise EEError(f"Expression: {name}() takes {n} argument(s), got {len(args)}.")
-        if n == 1:
-            algo = f"Image.{_JS_NAMES.get(name, name)}"
-            return registry.call(algo, {"value": _image(args[0])})
-        return registry.call(
-            _BINARY_FUNCS[name], {"image1": _image(args[0]), "image2": _image(args[1])}
-        )
+        return self.function(name, args)
 
     def variable(self, name: str) -> Any:
         if name in self.images:
@@ -321,7 +338,7 @@ def parse_expression(
         if unknown:
             raise EEError(f"Expression: unexpected arguments {sorted(unknown)}.")
         imgs = {k: _image(v) for k, v in images.items()}
-        return _Parser(expression, imgs, arg_name, free_as_bands).statement()
+        return ExpressionParser(expression, imgs, arg_name, free_as_bands).statement()
 
     return run
 
