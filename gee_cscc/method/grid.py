@@ -22,7 +22,10 @@ import warnings
 from dataclasses import dataclass, replace
 from typing import Any
 
-__all__ = ["GridSpec", "crs_from_earth_engine", "resolve_crs"]
+__all__ = ["METERS_PER_DEGREE", "GridSpec", "crs_from_earth_engine", "resolve_crs"]
+
+#: Earth Engine's metres per degree (a geographic CRS's nominal scale at the equator).
+METERS_PER_DEGREE = 2 * math.pi * 6378137.0 / 360.0
 
 _AXIS_PARAM = re.compile(
     r'PARAMETER\s*\[\s*"semi_(major|minor)"\s*,\s*([-+0-9.eE]+)\s*\]', re.IGNORECASE
@@ -162,6 +165,13 @@ class GridSpec:
     def pyproj_crs(self) -> Any:
         """The grid's ``pyproj.CRS`` (from :attr:`wkt` when set, read as Earth Engine does)."""
         return crs_from_earth_engine(self.crs, self.wkt)
+
+    def nominal_scale(self) -> float:
+        """The pixel size in metres, Earth Engine's ``nominalScale``: the square root of a
+        pixel's area in CRS units, × :data:`METERS_PER_DEGREE` for a geographic CRS."""
+        a, b, _, d, e, _ = self.transform
+        size = math.sqrt(abs(a * e - b * d))
+        return size * METERS_PER_DEGREE if self.pyproj_crs().is_geographic else size
 
     def file_crs_wkt(self) -> str:
         """The CRS as WKT for output files (GeoTIFF, NetCDF): the EPSG code's, or the full

@@ -27,9 +27,6 @@ from gee_cscc.method.grid import GridSpec, resolve_crs
 
 __all__ = ["AnnualNPP", "load_annual_npp", "image_year", "masked_counts", "prepare"]
 
-#: Metres per degree of a geographic CRS (Earth Engine's nominal scale at the equator).
-_METERS_PER_DEGREE = 2 * math.pi * 6378137.0 / 360.0
-
 
 @dataclass(frozen=True)
 class AnnualNPP:
@@ -89,7 +86,7 @@ class AnnualNPP:
         native = resolve_crs(self.input_grid or self.grid)
         if _same_lattice(native, grid):
             return replace(self, grid=grid, input_grid=native)
-        ratio = nominal_scale(grid) / nominal_scale(native)
+        ratio = grid.nominal_scale() / native.nominal_scale()
         max_pixels = int(math.ceil(ratio + 2) ** 2)
         transform = list(grid.transform)
 
@@ -206,14 +203,6 @@ def load_annual_npp(source: str | Any, cfg: Config) -> AnnualNPP:
         valid_range=cfg.valid_range,
         input_grid=grid,
     )
-
-
-def nominal_scale(grid: GridSpec) -> float:
-    """The grid's pixel size in metres (degrees × Earth Engine's metres per degree for a
-    geographic CRS), from the square root of the pixel's area in CRS units."""
-    a, b, _, d, e, _ = grid.transform
-    size = math.sqrt(abs(a * e - b * d))
-    return size * _METERS_PER_DEGREE if grid.pyproj_crs().is_geographic else size
 
 
 def _same_lattice(a: GridSpec, b: GridSpec) -> bool:

@@ -28,13 +28,10 @@ import ee
 
 from gee_cscc.config import Config
 from gee_cscc.errors import InputError
-from gee_cscc.method.grid import GridSpec, resolve_crs
-from gee_cscc.method.inputs import AnnualNPP, load_annual_npp, nominal_scale
+from gee_cscc.method.grid import METERS_PER_DEGREE, GridSpec, resolve_crs
+from gee_cscc.method.inputs import AnnualNPP, load_annual_npp
 
 __all__ = ["analysis_grid", "annual_on_analysis_grid", "regions_box", "regions_on_grid"]
-
-#: Earth Engine's metres per degree (nominal scale of a geographic CRS at the equator).
-METERS_PER_DEGREE = 2 * math.pi * 6378137.0 / 360.0
 
 
 def regions_box(regions: Any) -> tuple[float, float, float, float]:
@@ -73,7 +70,7 @@ def _pixels(input_grid: GridSpec, cfg: Config, crs: str, wkt: str | None) -> Gri
     if cfg.scale is None:
         if same_crs:
             return input_grid
-        metres = nominal_scale(input_grid)
+        metres = input_grid.nominal_scale()
     else:
         metres = float(cfg.scale)
     size = metres / METERS_PER_DEGREE if geographic else metres

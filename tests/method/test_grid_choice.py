@@ -137,3 +137,10 @@ def test_analyze_on_a_coarser_grid_with_a_region_image(engine, tmp_asset):
     means = cube.values.reshape(6, 4, 3, 5, 3).mean(axis=(2, 4))
     # rasters are pulled as float32 (xee)
     assert np.allclose(results.rasters["cscc"].values, means.max(axis=0), rtol=1e-6)
+
+
+def test_nominal_scale_is_earth_engines():
+    # Earth Engine: 1 degree = 2 pi 6378137 / 360 m at the equator; projected units as they are
+    assert INPUT.nominal_scale() == pytest.approx(111319.49079327357, rel=1e-12)
+    metric = GridSpec("EPSG:3857", (250.0, 0.0, 0.0, 0.0, -250.0, 0.0), (1, 1))
+    assert metric.nominal_scale() == 250.0
