@@ -132,3 +132,28 @@ def test_javascript_math_names(img):
     got = _px(img.expression("sign(b('B4') - 0.2) + hypot(3, 4) + atan2(1, 1) + min(1, 2)"))
     expected = np.sign(RED - 0.2) + 5 + np.pi / 4 + 1
     assert_pixels_equal(got["B4"], expected, rtol=1e-12)
+
+
+# --- Number.expression ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "variables", "expected"),
+    [
+        ("x * (y + 2) / 4", {"x": 3.0, "y": 5}, 3.0 * 7 / 4),
+        ("-x ** 2 + 10 % 4", {"x": 3}, -9 + 2),
+        ("x > 2 && y < 1 ? 10 : 20", {"x": 3, "y": 0}, 10),
+        ("x > 2 ^ y > 2", {"x": 3, "y": 5}, 0),
+        ("!(x == 3) || x != 3", {"x": 3}, 0),
+        ("sqrt(pow(x, 2) + pow(y, 2)) + max(x, y) + sign(-x)", {"x": 3, "y": 4}, 5 + 4 - 1),
+    ],
+)
+def test_number_expression(text, variables, expected):
+    assert ee.Number.expression(text, variables).getInfo() == pytest.approx(expected, rel=1e-12)
+
+
+def test_number_expression_errors():
+    with pytest.raises(ee.EEException, match="Variable 'z' is not defined"):
+        ee.Number.expression("z + 1", {"x": 1}).getInfo()
+    with pytest.raises(ee.EEException, match="numbers have no bands"):
+        ee.Number.expression("x.a + 1", {"x": 1}).getInfo()
