@@ -257,8 +257,9 @@ def _cmd_serve(args: argparse.Namespace, report: Reporter) -> int:
     engine = local_engine(store, port=args.port, initialize=False, limits=args.limits)
     try:
         engine.serve_forever(ready=_print_how_to_connect)
-    except KeyboardInterrupt:
-        pass
+    except KeyboardInterrupt as exc:  # Ctrl-C is the way to stop serving: exit 0
+        code = exit_code(exc)
+        return 0 if code == 130 else code  # SIGTERM: 143, as every other command
     return 0
 
 

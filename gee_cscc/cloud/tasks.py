@@ -411,11 +411,14 @@ def wait_for_tasks(
                     f"{sum(s['state'] not in DONE_STATES for s in ordered)} task(s) still active."
                 )
             time.sleep(poll_seconds)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         active = [
             t for i, t in enumerate(tasks) if statuses.get(i, {}).get("state") not in DONE_STATES
         ]
-        if active and ask(active):
+        # Only Ctrl-C asks: a SIGTERM (a signum other than SIGINT's 2) comes from a process
+        # manager or `kill`, with nobody at the terminal to answer; the tasks keep running.
+        asked_by_user = getattr(exc, "signum", 2) == 2
+        if active and asked_by_user and ask(active):
             for task in active:
                 try:
                     task.cancel()
