@@ -188,3 +188,13 @@ def _geojson(elements: Sequence[Any], selectors: Sequence[str] | None) -> dict:
             }
         )
     return {"type": "FeatureCollection", "features": features}
+
+
+def table_csv(elements: Sequence[Any], selectors: Sequence[str] | None) -> str:
+    """A table export's CSV text (also what table downloads serve; see :mod:`.tasks`)."""
+    return _csv_text(elements, selectors)
+
+
+def table_geojson(elements: Sequence[Any], selectors: Sequence[str] | None) -> dict:
+    """A table export's GeoJSON FeatureCollection (also what table downloads serve)."""
+    return _geojson(elements, selectors)

@@ -1,8 +1,10 @@
-"""``image:computePixels`` answers: the request's grid, band names and the encoded bytes
-(a GeoTIFF or a NumPy structured array).
+"""``image:computePixels`` and download answers: the request's grid, band names and the
+encoded bytes (a GeoTIFF or a NumPy structured array).
 """
 
 from __future__ import annotations
+
+import io
 
 import numpy as np
 
@@ -11,7 +13,7 @@ from ..core.values import Image
 from ..errors import EEError
 from ..raster.grid import Grid, Projection
 
-__all__ = ["cast_clipped", "geotiff_bytes", "request_grid", "unique_band_names"]
+__all__ = ["cast_clipped", "geotiff_bytes", "npy_bytes", "request_grid", "unique_band_names"]
 
 
 def unique_band_names(names: list[str]) -> list[str]:
@@ -94,3 +96,14 @@ def geotiff_bytes(grid: Grid, image: Image, data: list, dtype: np.dtype) -> byte
                 dst.write(cast_clipped(np.where(mask, values, fill), dtype), i)
                 dst.set_band_description(i, band.name)
         return mem.read()
+
+
+def npy_bytes(grid: Grid, image: Image, data: list, dtype: np.dtype) -> bytes:
+    """The computed bands as a ``.npy`` structured array, one field per band (masked: 0)."""
+    names = unique_band_names([b.name for b in image.bands])
+    arr = np.zeros(grid.shape, dtype=[(n, dtype) for n in names])
+    for n, (values, mask) in zip(names, data, strict=True):
+        arr[n] = cast_clipped(np.where(mask, values, 0), dtype)
+    buf = io.BytesIO()
+    np.save(buf, arr, allow_pickle=False)
+    return buf.getvalue()

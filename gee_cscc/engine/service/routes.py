@@ -15,7 +15,6 @@ computation, and no answer is sent.
 from __future__ import annotations
 
 import concurrent.futures
-import functools
 import json
 import logging
 import re
@@ -33,12 +32,19 @@ from .. import algorithms  # noqa: F401  (registers every algorithm)
 from ..core import registry
 from ..errors import CancelledError, EEError, NotFoundError
 from ..store.assets import AssetName
-from . import guard
+from . import features, guard
 from . import tiles as maps
 from .auth import bearer_token
+from .discovery import discovery_document
 from .guard import PayloadTooLargeError, RequestTimeoutError, UnauthenticatedError
 
-__all__ = ["INIT_MESSAGE", "PROJECT_PATTERN", "RequestHandler", "discovery_document"]
+__all__ = [
+    "INIT_MESSAGE",
+    "PROJECT_PATTERN",
+    "RequestHandler",
+    "discovery_document",
+    "is_tokenless",
+]
 
 log = logging.getLogger("gee_cscc.engine")
 
@@ -46,56 +52,12 @@ log = logging.getLogger("gee_cscc.engine")
 INIT_MESSAGE = "gee_cscc local engine: computations run on this machine, not on Google's servers."
 
 
-@functools.lru_cache(maxsize=4)
-def discovery_document(base_url: str) -> bytes:
-    """The shipped discovery document, adapted: ``v1`` paths, missing parameters/methods."""
-    import importlib.resources
-
-    raw = importlib.resources.files("ee").joinpath("tests/cloud_api_discovery_document.json")
-    doc = json.loads(raw.read_text())
-
-    def fix(node: Any) -> None:
-        if isinstance(node, dict):
-            for key in ("path", "flatPath"):
-                if isinstance(node.get(key), str):
-                    node[key] = node[key].replace("v1alpha/", "v1/")
-            for v in node.values():
-                fix(v)
-        elif isinstance(node, list):
-            for v in node:
-                fix(v)
-
-    fix(doc)
-    doc["version"] = "v1"
-    doc["rootUrl"] = base_url + "/"
-    doc["baseUrl"] = base_url + "/"
-    projects = doc["resources"]["projects"]
-    query = {"location": "query", "type": "string", "description": ""}
-    for method in (
-        projects["methods"]["listAssets"],
-        projects["resources"]["assets"]["methods"]["listAssets"],
-    ):
-        method["parameters"].setdefault("filter", dict(query))
-        method["parameters"].setdefault("view", dict(query))
-    projects["methods"]["getConfig"] = {
-        "description": "",
-        "flatPath": "v1/projects/{projectsId}/config",
-        "httpMethod": "GET",
-        "id": "earthengine.projects.getConfig",
-        "parameterOrder": ["name"],
-        "parameters": {
-            "name": {
-                "description": "",
-                "location": "path",
-                "pattern": "^projects/[^/]+/config$",
-                "required": True,
-                "type": "string",
-            }
-        },
-        "path": "v1/{+name}",
-        "response": {"type": "any"},
-    }
-    return json.dumps(doc).encode()
+def is_tokenless(method: str, path: str) -> bool:
+    """Whether a request is a capability URL (tile, thumbnail or download), sent without
+    the token: its random id authorizes it (see :mod:`.tiles`)."""
+    return method == "GET" and (
+        maps.is_capability_url(path) or features.is_table_download_url(path)
+    )
 
 
 #: A project path (``projects/<p>``) with the project captured.
@@ -227,7 +189,7 @@ class RequestHandler(BaseHTTPRequestHandler):
 
     def _authenticate(self, method: str, path: str) -> str | None:
         """The caller's identity; map tiles and thumbnail pixels need none (see .auth)."""
-        if method == "GET" and maps.is_capability_url(path):
+        if is_tokenless(method, path):
             return None
         header = self.headers.get("Authorization")
         user = self.engine.tokens.identity(bearer_token(header))
@@ -250,7 +212,7 @@ class RequestHandler(BaseHTTPRequestHandler):
             guard.check_host(self.headers.get("Host"), eng.port)
             raw_path, _, raw_query = self.path.partition("?")
             path = guard.checked_path(raw_path)
-            if not (method == "GET" and maps.is_capability_url(path)):
+            if not is_tokenless(method, path):
                 # Tiles are drawn into notebook pages of any origin (VS Code, JupyterLab);
                 # their random map id is what authorizes them.
                 guard.check_origin(self.headers.get("Origin"))
@@ -336,8 +298,11 @@ class RequestHandler(BaseHTTPRequestHandler):
         if not path.startswith("/v1/"):
             raise NotFoundError(f"Unknown path: {path}")
         rest = path[len("/v1/") :]
-        if user is None:  # a map tile or thumbnail: drawn as the identity that created it
-            reply = maps.serve_capability(eng, rest, self._compute)
+        if user is None:  # a tile, thumbnail or download: made as the identity that created it
+            if features.is_table_download_url(path):
+                reply = features.serve_table_download(eng, rest, self._compute)
+            else:
+                reply = maps.serve_capability(eng, rest, self._compute)
             self._send(200, *reply)
             return
         if method == "GET" and re.fullmatch(PROJECT_PATTERN + r"/algorithms", rest):
@@ -379,8 +344,11 @@ class RequestHandler(BaseHTTPRequestHandler):
         if method == "GET" and m:
             self._json(eng.operations.list(m.group("project"), query))
             return
-        # --- maps and thumbnails (getMapId, getThumbURL): see tiles.py ----------------------
+        # --- maps, thumbnails and image downloads (getMapId, getThumbURL, getDownloadURL):
+        # see tiles.py and downloads.py; tables (computeFeatures, table downloads): features.py
         reply = maps.handle(eng, method, rest, self._body, user, self._compute)
+        if reply is None:
+            reply = features.handle(eng, method, rest, self._body, user, self._compute)
         if reply is not None:
             self._send(200, *reply)
             return

@@ -23,7 +23,6 @@ Who may call it and how much work a call may cause:
 from __future__ import annotations
 
 import functools
-import io
 import json
 import logging
 import os
@@ -49,7 +48,7 @@ from ..store.assets import AssetStore
 from .asset_filter import matches_filter, parse_filter
 from .auth import TOKEN_FILE, TokenTable, store_token
 from .operations import Operations
-from .pixels import cast_clipped, geotiff_bytes, request_grid, unique_band_names
+from .pixels import geotiff_bytes, npy_bytes, request_grid
 from .routes import RequestHandler
 from .scheduler import Scheduler
 
@@ -270,13 +269,7 @@ class EngineServer:
         check_pixels_request(grid.width, grid.height, dtypes, self.limits)
         data = reduction.compute_tiled(image.bands, grid)
         if fmt == "NPY":
-            names = unique_band_names([b.name for b in image.bands])
-            arr = np.zeros(grid.shape, dtype=[(n, common) for n in names])
-            for n, (values, mask) in zip(names, data, strict=True):
-                arr[n] = cast_clipped(np.where(mask, values, 0), common)
-            buf = io.BytesIO()
-            np.save(buf, arr, allow_pickle=False)
-            return buf.getvalue(), "application/octet-stream"
+            return npy_bytes(grid, image, data, common), "application/octet-stream"
         if fmt in ("GEO_TIFF", "GEOTIFF"):
             return geotiff_bytes(grid, image, data, common), "image/tiff"
         raise EEError(f"computePixels: fileFormat {fmt} is not implemented by the local engine.")

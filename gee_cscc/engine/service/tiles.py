@@ -52,6 +52,7 @@ from ..algorithms.image.visualize import visualize
 from ..core.values import Band, Image
 from ..errors import EEError, NotFoundError
 from ..raster.grid import Grid, Projection
+from . import downloads
 
 __all__ = [
     "TILE_SIZE",
@@ -199,7 +200,7 @@ class MapRegistry:
         with self._lock:
             entry = self._entries.get(name)
         if entry is None or entry.kind != kind:
-            what = "Map" if kind == "maps" else "Thumbnail"
+            what = {"maps": "Map", "thumbnails": "Thumbnail", "tables": "Table download"}[kind]
             raise NotFoundError(f"{what} '{name}' not found (ids last while the engine runs).")
         return entry
 
@@ -355,6 +356,10 @@ def serve_capability(engine: Any, rest: str, compute: Compute) -> tuple[bytes, s
 
 def _create(engine: Any, project: str, kind: str, body: dict, user: str) -> tuple[bytes, str, dict]:
     what = "getMapId" if kind == "maps" else "getThumbURL"
+    if kind == "thumbnails" and downloads.is_download_format(body.get("fileFormat")):
+        fmt = downloads.validate(body, engine.limits)  # getDownloadId: see downloads.py
+        name = registry_of(engine).add(project, kind, body, fmt, user)
+        return json.dumps({"name": name}).encode(), "application/json; charset=UTF-8", {}
     fmt = _file_format(body, what)
     image = _image_of(body, what)
     if kind == "thumbnails":
@@ -371,6 +376,8 @@ def _tile(entry: _Entry, grid: Grid) -> tuple[bytes, str, dict]:
 
 
 def _thumbnail(entry: _Entry, ctx: Any) -> tuple[bytes, str, dict]:
+    if downloads.is_download_format(entry.fmt):
+        return downloads.download_file(entry.body, ctx.limits)
     image = _image_of(entry.body, "getThumbURL")
     rgba = render_rgba(image, _thumbnail_grid(image, ctx.limits.pixels_bytes))
     payload, ctype = encode(rgba, entry.fmt)
