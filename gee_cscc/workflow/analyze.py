@@ -9,6 +9,7 @@ differs).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ from gee_cscc.stats.run_tables import (
 )
 from gee_cscc.workflow.batch import BatchOptions, run_batch
 from gee_cscc.workflow.grid_choice import annual_on_analysis_grid, regions_on_grid
-from gee_cscc.workflow.modes import ModeChoice, choose_mode
+from gee_cscc.workflow.modes import ModeChoice, choose_mode, preview_pixels
 from gee_cscc.workflow.pull import (
     count_maintenance,
     counts_from_sums,
@@ -82,10 +83,10 @@ class Results:
         Table 1: ``region, cscc_tg, current_npp_tg, potential_tg, cscc_mean_gm2,
         potential_share_of_cscc, potential_share_of_npp`` (+ ``vca_area_km2``, ``vca_cells``).
     maintenance_counts
-        Table 2 per region and ALL: ``region, year, n_pos, ratio_pos, n_neg, ratio_neg,
-        changed, changed_ratio``.
+        Table 2 per region and ALL: ``region, year, n_pos, q_pos_share, n_neg,
+        q_neg_share, changed, changed_cum_share`` (shares as fractions 0–1).
     yearly
-        ``year, mean_npp_gm2, total_npp_pg, saturation, potential_pg`` (whole area).
+        ``year, mean_npp_gm2, total_npp_pg, saturation_share, potential_pg`` (whole area).
     trend_summary
         ``region, alpha, class, area_km2, area_share, cells, cell_share``.
     resilience
@@ -212,6 +213,11 @@ def analyze(
         with _step(progress, timings, "input checks"):
             input_checks = check_inputs(annual, checked_regions, cfg, grid=grid, warn=progress)
     names = {**regions.names}
+    if cfg.all_label in names.values():  # two rows of one name: the tables would be ambiguous
+        raise InputError(
+            f"A region is named {cfg.all_label!r}, the whole-area row's name: set another "
+            "all_label in the config (e.g. all_label = 'CN')."
+        )
     stack = zonal_band_stack(graph, annual)
     batch_info = None
     if choice.mode == "batch":
@@ -231,7 +237,9 @@ def analyze(
                 regions=regions,
                 grid=grid,
                 cfg=cfg,
-                options=batch,
+                options=dataclasses.replace(
+                    batch, preview_pixels=preview_pixels(batch.preview_pixels, choice.limits)
+                ),
                 inputs=_input_ids(npp, regions, cfg),
                 request_bytes=choice.limits.pixels_bytes,
                 progress=progress,
@@ -280,7 +288,7 @@ def analyze(
     with _step(progress, timings, "tables and fits"):
         rasters = _assemble_rasters(rasters, surfaces, pcs, n=len(annual.years), method=cfg.trend)
         order = [ALL_ID, *regions.ids]
-        label = {ALL_ID: ALL, **names}
+        label = {ALL_ID: cfg.all_label, **names}
         capacity = capacity_by_region(cap, order, label)
         yearly, series = yearly_totals(yearly_sums, cap, annual.years)
         trend_summary = trend_class_summary(class_sums, order, label, cfg, TREND_CLASSES)

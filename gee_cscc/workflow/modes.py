@@ -26,7 +26,14 @@ values, or a local engine's scaled-down copy):
 Otherwise ``auto`` takes batch. The choice and its reason are written to run.json.
 Every pull (the interactive rasters, a batch run's preview) asks ``xee`` for requests of at
 most ``limits.pixels_bytes`` (48 MiB on Google, xee's own default), so each request is one
-that Earth Engine serves.
+that Earth Engine serves. A batch run's preview holds at most :func:`preview_pixels` pixels
+per layer: the run's budget (1 Mpx by default), and never more than an eighth of
+``limits.max_pixels`` (1.25 M on Google, so the default stands; an engine whose limits are
+scaled down gets a preview scaled down with them).
+
+In batch mode every other interactive request is metadata or bounded by the regions, not
+by the grid: the input's image list, the regions' names and bounding box, asset and task
+status, the exported tables read back (one feature per region id), the preview.
 """
 
 from __future__ import annotations
@@ -44,12 +51,15 @@ __all__ = [
     "choose_mode",
     "engine_limits",
     "interactive_pull_bytes",
+    "preview_pixels",
 ]
 
 #: The modes of a run (``--mode``).
 MODES = ("interactive", "batch", "auto")
 #: Bytes per pixel and layer of a pull (layers travel as float64).
 PULL_BYTES_PER_PIXEL = 8
+#: A batch preview holds at most ``limits.max_pixels // PREVIEW_SHARE`` pixels per layer.
+PREVIEW_SHARE = 8
 
 
 @dataclass(frozen=True)
@@ -106,6 +116,13 @@ def engine_limits(engine: Any = None) -> Limits:
 def interactive_pull_bytes(limits: Limits) -> int:
     """The largest pull the interactive mode takes: one round of concurrent requests."""
     return int(limits.concurrent_requests) * int(limits.pixels_bytes)
+
+
+def preview_pixels(budget: int, limits: Limits | None = None) -> int:
+    """The most pixels per layer of a batch run's preview: ``budget``, at most an eighth
+    of the engine's ``max_pixels`` (at least 1)."""
+    limits = limits or Limits()
+    return max(1, min(int(budget), int(limits.max_pixels) // PREVIEW_SHARE))
 
 
 def choose_mode(
