@@ -16,9 +16,20 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from gee_cscc.report.netcdf import write_netcdf
 from gee_cscc.report.out_folder import staged_out
+from gee_cscc.report.rasters import FileGrid, write_geotiffs
 
-__all__ = ["TABLE_FILES", "update_run_json", "write_outputs", "write_results"]
+__all__ = [
+    "SYNTHETIC_COLUMN",
+    "TABLE_FILES",
+    "update_run_json",
+    "write_outputs",
+    "write_results",
+]
+
+#: The last column of every table of a run on synthetic data (``true`` on every row).
+SYNTHETIC_COLUMN = "synthetic"
 
 #: The table files of a run and their leading columns (names fixed: other tools read them).
 TABLE_FILES = {
@@ -127,8 +138,8 @@ def write_results(
 ) -> None:
     """Write tables, rasters, figures, report and (last) run.json into ``folder``."""
     folder = Path(folder)
-    _write_tables(results, folder / "tables")
-    _write_rasters(results, folder / "rasters", synthetic=synthetic)
+    _write_tables(results, folder / "tables", synthetic=synthetic)
+    _write_rasters(results, folder / "rasters", run_info=run_info, synthetic=synthetic)
     from gee_cscc.report import write_report
 
     write_report(
@@ -162,49 +173,41 @@ def _report_info(run_info: dict) -> dict:
     return info
 
 
-def _write_tables(results: Any, folder: Path) -> None:
+def _write_tables(results: Any, folder: Path, *, synthetic: bool = False) -> None:
+    """The CSV tables; for synthetic data each gets a last column ``synthetic`` (``true`` on
+    every row: a column, not a comment line, so every CSV reader keeps working)."""
     folder.mkdir(parents=True, exist_ok=True)
     for name, (attr, leading) in TABLE_FILES.items():
         frame: pd.DataFrame = getattr(results, attr)
         missing = [c for c in leading if c not in frame.columns]
         if missing:
             raise RuntimeError(f"Table {name} lacks columns {missing}.")
-        ordered = frame[leading + [c for c in frame.columns if c not in leading]]
+        ordered = frame[
+            leading + [c for c in frame.columns if c not in leading + [SYNTHETIC_COLUMN]]
+        ]
+        if synthetic:
+            ordered = ordered.assign(**{SYNTHETIC_COLUMN: "true"})
         ordered.to_csv(folder / name, index=False, float_format="%.10g")
 
 
-def _write_rasters(results: Any, folder: Path, *, synthetic: bool) -> None:
-    import rioxarray  # noqa: F401  (registers .rio)
-
-    folder.mkdir(parents=True, exist_ok=True)
-    ds = results.rasters
+def _write_rasters(results: Any, folder: Path, *, run_info: dict, synthetic: bool) -> None:
+    """Every layer as a Cloud-Optimized GeoTIFF and all of them in ``results.nc`` (CF-1.8)."""
     grid = results.summary.get("raster_grid") or results.summary["grid"]  # batch: preview
-    crs = grid.get("crs_wkt") or grid["crs"]  # crs_wkt: a CRS PROJ lacks (SR-ORG:6974)
-    transform = grid["crs_transform"]
-    from affine import Affine
-
-    aff = Affine(*transform)
-    for name, da in ds.data_vars.items():
-        arr = da
-        if arr.ndim == 3:
-            dim = arr.dims[0]
-            arr = arr.transpose(dim, "y", "x")
-            band_names = [f"{name}_{int(v)}" for v in arr[dim].values]
-        else:
-            band_names = [name]
-        arr = arr.astype("float32")
-        arr = (
-            arr.rio.write_crs(crs).rio.write_transform(aff).rio.write_nodata(np.nan, encoded=False)
-        )
-        arr.attrs["long_name"] = tuple(band_names) if len(band_names) > 1 else band_names[0]
-        arr.rio.to_raster(folder / f"{name}.tif", compress="deflate")
-    encoded = ds.copy()
-    encoded.attrs.update(
-        title="gee_cscc results (Wu et al. 2023 method)",
-        source="synthetic demo data" if synthetic else "gee_cscc",
-        crs=grid["crs"],
-        crs_wkt=grid.get("crs_wkt") or "",
-        crs_transform=json.dumps(list(transform)),
-        Conventions="CF-1.8",
+    file_grid = FileGrid.from_summary(grid)
+    version = run_info.get("version") or run_info.get("versions", {}).get("gee-cscc", "")
+    source = f"gee_cscc {version}".strip()
+    if run_info.get("engine"):
+        source += f", {run_info['engine']} Earth Engine"
+    write_geotiffs(results.rasters, folder, file_grid, source=source, synthetic=synthetic)
+    created = run_info.get("created") or ""
+    mode = run_info.get("mode") or getattr(results, "mode", "")
+    history = f"{created} gee_cscc {version}: {mode} run of the CSCC method".strip()
+    write_netcdf(
+        results.rasters,
+        folder / "results.nc",
+        file_grid,
+        title="Vegetation carbon sink carrying capacity (CSCC) and its trends, gee_cscc",
+        source=source,
+        history=history,
+        synthetic=synthetic,
     )
-    encoded.to_netcdf(folder / "results.nc")

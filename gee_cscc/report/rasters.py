@@ -1,0 +1,317 @@
+"""The per-cell result layers as files: what each layer is stored as, and Cloud-Optimized GeoTIFFs.
+
+Every layer of ``Results.rasters`` has one :class:`LayerSpec`: its units, a description, the
+type it is stored as and, for a categorical layer, its classes. The same specification is
+used by the GeoTIFFs (:func:`write_geotiffs`) and by ``results.nc``
+(:mod:`gee_cscc.report.netcdf`), so both files hold the same values in the same types:
+
+* continuous layers (CSCC, PCS, slopes, statistics, p-values, cell areas) are ``float32``
+  with NaN where there is no value;
+* categorical and count layers (``vca``, ``trend_class``, ``trend_class_strict``,
+  ``cscc_year``, ``maintenance_years``, ``maintenance``, ``region``) are integers, with the
+  type's most negative value (255 for ``uint8``) as the no-data value. A layer whose values
+  do not fit the listed type is stored in the next wider one (``int16``, then ``int32``); a
+  layer with non-integral values stays ``float32`` (never rounded).
+
+Each GeoTIFF is a Cloud-Optimized GeoTIFF written by GDAL's ``COG`` driver: 512 × 512
+tiles, DEFLATE with the predictor that suits the type, overviews down to one tile (averaged
+for continuous layers, nearest for categorical ones), the no-data value set, the grid's CRS
+(its full WKT for a CRS PROJ has no code for, such as MODIS's sinusoidal ``SR-ORG:6974``)
+and affine transform, one band per year for ``(year, y, x)`` layers (band descriptions
+``<layer>_<year>``), band units, and only the tags this module writes: ``layer``,
+``long_name``, ``source``, ``references`` and, for the demo's data, ``synthetic=true``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "LAYERS",
+    "REFERENCES",
+    "SYNTHETIC_NOTE",
+    "FileGrid",
+    "LayerSpec",
+    "fill_value",
+    "layer_spec",
+    "storage_type",
+    "stored",
+    "write_geotiffs",
+]
+
+#: The method's publication, cited in every file's metadata.
+REFERENCES = (
+    "Wu et al. (2023), Characteristics of vegetation carbon sink carrying capacity and "
+    "restoration potential of China in recent 40 years, Front. For. Glob. Change 6:1266688, "
+    "doi:10.3389/ffgc.2023.1266688"
+)
+#: What every file of a run on the demo's synthetic data says about its data.
+SYNTHETIC_NOTE = "SYNTHETIC demo data made by gee_cscc.demo: not an observation or a model output"
+
+#: The tile size of the GeoTIFFs and the chunk size of results.nc along x and y (pixels).
+BLOCK = 512
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """How one result layer is stored.
+
+    Attributes
+    ----------
+    units
+        Units as people write them (GeoTIFF band units), e.g. ``"g C m-2 yr-1"``.
+    cf_units
+        The same units as UDUNITS reads them (NetCDF ``units``): carbon is said in the
+        long name, since ``C`` is the coulomb to UDUNITS.
+    long_name
+        What the layer is.
+    dtype
+        The storage type (``float32``, ``uint8``, ``int8``, ``int16``).
+    flag_values, flag_meanings
+        The classes of a categorical layer (CF ``flag_values`` / ``flag_meanings``).
+    """
+
+    units: str
+    cf_units: str
+    long_name: str
+    dtype: str = "float32"
+    flag_values: tuple[int, ...] | None = None
+    flag_meanings: str | None = None
+
+    @property
+    def categorical(self) -> bool:
+        return self.dtype != "float32"
+
+
+_GC = "g C m-2 yr-1"
+_TREND_FLAGS = (-2, -1, 0, 1, 2)
+_TREND_MEANINGS = (
+    "significant_decrease insignificant_decrease no_trend insignificant_increase "
+    "significant_increase"
+)
+
+#: The result layers of :class:`gee_cscc.workflow.analyze.Results` ``.rasters``.
+LAYERS: dict[str, LayerSpec] = {
+    "vca": LayerSpec(
+        "1", "1", "vegetation-covered area (1 inside, 0 outside)", "uint8", (0, 1),
+        "outside_vca inside_vca",
+    ),
+    "cscc": LayerSpec(_GC, "g m-2 yr-1", "carbon sink carrying capacity (max NPP), grams of carbon"),
+    "cscc_year": LayerSpec("year", "1", "calendar year CSCC was reached (earliest on ties)", "int16"),
+    "trend_slope": LayerSpec(
+        "g C m-2 yr-2", "g m-2 yr-2", "NPP trend slope, grams of carbon per m2 per year per year"
+    ),
+    "trend_stat": LayerSpec("1", "1", "trend test statistic (t for OLS, z for Mann-Kendall)"),
+    "trend_p": LayerSpec("1", "1", "two-sided p-value of the trend"),
+    "trend_class": LayerSpec(
+        "1", "1", "trend class at alpha: 2 SI, 1 II, 0 zero, -1 ID, -2 SD", "int8",
+        _TREND_FLAGS, _TREND_MEANINGS,
+    ),
+    "trend_class_strict": LayerSpec(
+        "1", "1", "trend class at alpha_strict: 2 SI, 1 II, 0 zero, -1 ID, -2 SD", "int8",
+        _TREND_FLAGS, _TREND_MEANINGS,
+    ),
+    "maintenance_years": LayerSpec(
+        "year", "year", "signed number of years the initial trend held (+ rising, - falling)",
+        "int8",
+    ),
+    "region": LayerSpec("1", "1", "region id (0 outside every region)", "int16"),
+    "pixel_area": LayerSpec("m2", "m2", "cell area on the WGS84 ellipsoid"),
+    "maintenance": LayerSpec(
+        "1", "1", "maintenance surface P: +1/-1 trend maintained, 0 changed", "int8",
+        (-1, 0, 1), "negative_trend_maintained trend_changed positive_trend_maintained",
+    ),
+    "pcs": LayerSpec(_GC, "g m-2 yr-1", "increase potential CSCC - NPP, grams of carbon"),
+}  # fmt: skip
+
+_WIDER = {"uint8": "int16", "int8": "int16", "int16": "int32"}
+
+
+def layer_spec(name: str, attrs: Mapping[str, Any] | None = None) -> LayerSpec:
+    """The :class:`LayerSpec` of ``name``; a layer not listed in :data:`LAYERS` is a
+    ``float32`` layer described by its ``units``/``long_name`` attributes."""
+    if name in LAYERS:
+        return LAYERS[name]
+    attrs = attrs or {}
+    units = str(attrs.get("units", "1"))
+    return LayerSpec(units, units, str(attrs.get("long_name", name)))
+
+
+def fill_value(dtype: str) -> float | int:
+    """The no-data value of a storage type: NaN for floats, 255 for ``uint8``, else the
+    type's most negative value."""
+    if dtype.startswith("float"):
+        return float("nan")
+    if dtype == "uint8":
+        return 255
+    return int(np.iinfo(dtype).min)
+
+
+def storage_type(spec: LayerSpec, values: np.ndarray) -> str:
+    """The type ``values`` are stored as: ``spec.dtype`` when every finite value is integral
+    and fits it (besides the no-data value), else the next wider integer type, else
+    ``float32`` (non-integral values are never rounded)."""
+    if not spec.categorical:
+        return "float32"
+    finite = values[np.isfinite(values)] if values.dtype.kind == "f" else values.ravel()
+    if finite.size and not np.array_equal(finite, np.round(finite)):
+        return "float32"
+    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+    dtype: str | None = spec.dtype
+    while dtype is not None:
+        info = np.iinfo(dtype)
+        fill = fill_value(dtype)
+        low = info.min + (1 if fill == info.min else 0)
+        high = info.max - (1 if fill == info.max else 0)
+        if low <= lo and hi <= high:
+            return dtype
+        dtype = _WIDER.get(dtype)
+    return "float32"
+
+
+def stored(values: np.ndarray, dtype: str) -> np.ndarray:
+    """``values`` in ``dtype``, NaN replaced by the type's no-data value (one copy)."""
+    if dtype.startswith("float"):
+        return values.astype(dtype, copy=False)
+    fill = fill_value(dtype)
+    if values.dtype.kind == "f":
+        return np.where(np.isfinite(values), values, fill).astype(dtype)
+    return values.astype(dtype)
+
+
+@dataclass(frozen=True)
+class FileGrid:
+    """The grid the files are written on.
+
+    Attributes
+    ----------
+    crs
+        The CRS as Earth Engine names it (``EPSG:4326``, ``SR-ORG:6974``).
+    wkt
+        The CRS as WKT that PROJ/GDAL read right (for ``SR-ORG:6974`` the MODIS sphere).
+    transform
+        Earth Engine's ``crsTransform`` ``(a, b, c, d, e, f)`` in CRS units.
+    """
+
+    crs: str
+    wkt: str
+    transform: tuple[float, float, float, float, float, float]
+
+    @classmethod
+    def from_summary(cls, grid: Mapping[str, Any]) -> FileGrid:
+        """From a grid dict of a run's summary (``crs``, ``crs_transform``, ``crs_wkt``)."""
+        import pyproj
+
+        wkt = grid.get("crs_wkt") or pyproj.CRS.from_user_input(grid["crs"]).to_wkt()
+        return cls(str(grid["crs"]), wkt, tuple(float(v) for v in grid["crs_transform"]))
+
+    def rasterio_crs(self) -> Any:
+        """The rasterio CRS: the EPSG code when PROJ knows it (keeps the authority), else
+        the WKT."""
+        from rasterio.crs import CRS
+        from rasterio.errors import CRSError
+
+        if self.crs.upper().startswith("EPSG:"):
+            try:
+                return CRS.from_user_input(self.crs)
+            except CRSError:
+                pass
+        return CRS.from_wkt(self.wkt)
+
+
+def _bands(name: str, da: Any) -> tuple[list[str], list[int | None]]:
+    if da.ndim == 2:
+        return [name], [None]
+    dim = da.dims[0]
+    years = [int(v) for v in da[dim].values]
+    return [f"{name}_{y}" for y in years], years
+
+
+def write_geotiffs(
+    rasters: Any,
+    folder: Path,
+    grid: FileGrid,
+    *,
+    source: str,
+    synthetic: bool = False,
+) -> list[Path]:
+    """Write each layer of ``rasters`` (an ``xarray.Dataset`` of ``(y, x)`` and
+    ``(year, y, x)`` layers on ``grid``) as ``folder/<layer>.tif``, a Cloud-Optimized GeoTIFF
+    (see the module docstring). Returns the paths written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, da in rasters.data_vars.items():
+        if da.ndim not in (2, 3) or da.dims[-2:] != ("y", "x"):
+            raise ValueError(f"Layer {name}: dims {da.dims}, expected (y, x) or (<year>, y, x).")
+        paths.append(_write_cog(name, da, folder, grid, source=source, synthetic=synthetic))
+    return paths
+
+
+def _write_cog(
+    name: str, da: Any, folder: Path, grid: FileGrid, *, source: str, synthetic: bool
+) -> Path:
+    """One layer as a COG: a plain tiled GeoTIFF beside it, then GDAL's COG copy of it (the
+    COG driver only copies; the temporary file keeps the layer out of memory twice)."""
+    import rasterio
+    import rasterio.shutil
+    from affine import Affine
+
+    spec = layer_spec(name, da.attrs)
+    values = np.asarray(da.values)
+    dtype = storage_type(spec, values)
+    nodata = fill_value(dtype)
+    descriptions, years = _bands(name, da)
+    height, width = values.shape[-2:]
+    tmp = folder / f".{name}.tmp.tif"
+    path = folder / f"{name}.tif"
+    profile = {
+        "driver": "GTiff",
+        "width": width,
+        "height": height,
+        "count": len(descriptions),
+        "dtype": dtype,
+        "crs": grid.rasterio_crs(),
+        "transform": Affine(*grid.transform),
+        "nodata": nodata,
+        "tiled": True,
+        "blockxsize": BLOCK,
+        "blockysize": BLOCK,
+        "BIGTIFF": "IF_SAFER",
+    }
+    tags = {"layer": name, "long_name": spec.long_name, "source": source}
+    tags["references"] = REFERENCES
+    if synthetic:
+        tags["synthetic"] = "true"
+        tags["TIFFTAG_IMAGEDESCRIPTION"] = SYNTHETIC_NOTE
+    try:
+        with rasterio.open(tmp, "w", **profile) as dst:
+            dst.update_tags(**tags)
+            for band, (description, year) in enumerate(zip(descriptions, years, strict=True), 1):
+                layer = values if values.ndim == 2 else values[band - 1]
+                dst.write(stored(layer, dtype), band)
+                dst.set_band_description(band, description)
+                dst.set_band_unit(band, spec.units)
+                if year is not None:
+                    dst.update_tags(band, year=str(year))
+        rasterio.shutil.copy(
+            tmp,
+            path,
+            driver="COG",
+            BLOCKSIZE=BLOCK,
+            COMPRESS="DEFLATE",
+            LEVEL=6,
+            PREDICTOR="YES",
+            OVERVIEWS="AUTO",
+            RESAMPLING="NEAREST" if spec.categorical else "AVERAGE",
+            BIGTIFF="IF_SAFER",
+        )
+    finally:
+        if tmp.exists():
+            os.remove(tmp)
+    return path
