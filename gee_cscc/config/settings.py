@@ -39,10 +39,12 @@ the paper's defaults; TOML has no null, so an optional field is unset by leaving
     plateau_years = 3
     extrapolation_factor = 5.0
     grade_thresholds = [500.0, 100.0, 0.0, -100.0]
+    min_fit_cells = 10           # fewer cells of a sign at t': no τ (flag too_few_cells)
 
     [regions]
     region_property = "abbr"
     pcs_years = [1981, 2000, 2018]   # default: start, reference_year, end
+    all_label = "ALL"                # the whole-area row's name ("CN" as in the paper)
 
     [grid]                       # the analysis grid (default: the input's)
     # crs = "EPSG:4326"          # default: the input's CRS
@@ -96,8 +98,9 @@ SECTIONS: dict[str, tuple[str, ...]] = {
         "plateau_years",
         "extrapolation_factor",
         "grade_thresholds",
+        "min_fit_cells",
     ),
-    "regions": ("region_property", "pcs_years"),
+    "regions": ("region_property", "pcs_years", "all_label"),
     "grid": ("crs", "scale", "crs_transform", "extent"),
     "engine": ("engine", "project", "workload_tag"),
 }
@@ -163,11 +166,18 @@ class Config:
     grade_thresholds : tuple of 4 float
         RS bounds t1 > t2 > t3 > t4 in years: RS > t1 "extremely strong", t2 < RS <= t1
         "stronger", t3 <= RS <= t2 "strong", t4 <= RS < t3 "weak", RS < t4 "weaker".
+    min_fit_cells : int
+        The fewest cells of a sign at t' (N⁺_t' or N⁻_t') for which a region's decay is
+        fitted; >= 1. With fewer, that sign has no τ and is flagged ``too_few_cells`` (so
+        RS is undefined, grade "none"). Default 10, as ``csr_min_cells`` per cell.
     region_property : str
         The feature property naming each region (e.g. a province abbreviation).
     pcs_years : tuple of int or None
         Years whose PCS maps are made, each within start…end, stored sorted; None (the
         default) means ``(start, reference_year, end)``. Always a tuple after construction.
+    all_label : str
+        The name of the whole-area row in every table (default ``"ALL"``; ``"CN"`` for the
+        paper's China run). It must differ from every region's name.
     engine : {"local", "earthengine"}
         The embedded local engine or Google Earth Engine.
     project : str or None
@@ -210,8 +220,10 @@ class Config:
     plateau_years: int = 3
     extrapolation_factor: float = 5.0
     grade_thresholds: tuple[float, float, float, float] = (500.0, 100.0, 0.0, -100.0)
+    min_fit_cells: int = 10
     region_property: str = "abbr"
     pcs_years: tuple[int, ...] | None = None
+    all_label: str = "ALL"
     engine: str = "local"
     project: str | None = None
     crs: str | None = None
@@ -288,8 +300,13 @@ class Config:
             fields.number("extrapolation_factor", self.extrapolation_factor, positive=True),
         )
         put("grade_thresholds", fields.thresholds(self.grade_thresholds))
+        min_fit_cells = fields.integer("min_fit_cells", self.min_fit_cells)
+        if min_fit_cells < 1:
+            raise ConfigError(f"min_fit_cells: {min_fit_cells} must be >= 1")
+        put("min_fit_cells", min_fit_cells)
 
         put("region_property", fields.text("region_property", self.region_property))
+        put("all_label", fields.text("all_label", self.all_label).strip())
         if self.pcs_years is None:
             put("pcs_years", (start, ref, end))
         else:

@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from gee_cscc.report.style import (
-    ALL_LABEL,
+    all_label,
     NEG_COLOUR,
     NPP_UNITS_TEX,
     POS_COLOUR,
@@ -92,7 +92,7 @@ def fig_yearly(ctx: FigureContext) -> Figure | None:
         right.set_ylabel("saturation S = NPP / CSCC (%)")
     else:
         right = bottom.twinx()
-        sat = yearly["saturation"].to_numpy(dtype=float) * 100
+        sat = yearly["saturation_share"].to_numpy(dtype=float) * 100
         right.plot(years, sat, "s-", color="#e08214", ms=3, lw=1.0, label="saturation S")
         right.set_ylabel("saturation S (%)")
     bottom.legend(fontsize=8, loc="lower right", framealpha=0.9)
@@ -150,7 +150,7 @@ def _decay_panel(
     t = np.linspace(ref, end, 200)
     for sign, colour, marker in (("pos", POS_COLOUR, "o"), ("neg", NEG_COLOUR, "s")):
         if not counts.empty:
-            q = counts[f"ratio_{sign}"].to_numpy(dtype=float) / 100
+            q = counts[f"q_{sign}_share"].to_numpy(dtype=float)
             symbol = "q$^{+}$" if sign == "pos" else "q$^{-}$"
             ax.plot(
                 counts["year"].to_numpy(dtype=float),
@@ -193,7 +193,11 @@ def _decay_panel(
             va="bottom",
             ha="left",
         )
-    ratios = counts[["ratio_pos", "ratio_neg"]].to_numpy(dtype=float) if not counts.empty else None
+    ratios = (
+        counts[["q_pos_share", "q_neg_share"]].to_numpy(dtype=float) * 100
+        if not counts.empty
+        else None
+    )
     if ratios is None or not np.isfinite(ratios).any():
         ax.text(
             0.5,
@@ -237,7 +241,7 @@ def _decay_inputs(results: Any) -> list[tuple[str, pd.DataFrame, Any]]:
 
 
 def fig_decay_all(ctx: FigureContext) -> Figure | None:
-    inputs = [i for i in _decay_inputs(ctx.results) if i[0] == ALL_LABEL]
+    inputs = [i for i in _decay_inputs(ctx.results) if i[0] == all_label(ctx.results)]
     if not inputs:
         return None
     _, counts, row = inputs[0]
@@ -265,7 +269,9 @@ def fig_decay_curves(ctx: FigureContext) -> Figure | None:
     for ax, (name, counts, row) in zip(axes, inputs, strict=False):
         _decay_panel(ax, ctx, counts, row, detailed=False)
         ax.set_title(
-            plain_text(name), fontsize=8.5, fontweight="bold" if name == ALL_LABEL else "normal"
+            plain_text(name),
+            fontsize=8.5,
+            fontweight="bold" if name == all_label(ctx.results) else "normal",
         )
         ax.tick_params(labelbottom=True)
     for ax in axes[len(inputs) :]:

@@ -33,9 +33,11 @@ from gee_cscc.report.html_format import (
     html_table,
     key_value_table,
 )
+from gee_cscc.report.style import all_label
 
 __all__ = [
     "ALL_LABEL",
+    "readable_flags",
     "capacity_section",
     "counts_section",
     "figures_section",
@@ -76,12 +78,44 @@ _CI = {
 }
 _FLAGS = (
     ("no_cells", "no cells had this sign at t′: no τ (shown as —)"),
+    ("too_few_cells", "fewer cells of this sign at t′ than min_fit_cells: no τ (shown as —)"),
     ("no_loss", "no cell was lost: q = 1 throughout, τ = ∞"),
     ("non_decaying", "the best fit does not decay (rate ≤ 0): τ = ∞"),
     ("zero_dropped", "log-linear fit only: years with q = 0 were left out"),
     ("plateau", "the ratio stayed unchanged over the last years; the onset year is listed"),
     ("extrapolated", "τ is far beyond the fitting window (see the note above)"),
 )
+
+#: How a flag token reads in the report (the CSV keeps the tokens).
+_FLAG_WORDS = {
+    "no_cells": "no cells",
+    "too_few_cells": "too few cells",
+    "no_loss": "no cell lost",
+    "non_decaying": "not decaying",
+    "zero_dropped": "zero ratios dropped",
+    "plateau": "plateau",
+    "extrapolated": "extrapolated",
+}
+_SIGN_WORDS = {"pos": "positive trend", "neg": "negative trend"}
+
+
+def readable_flags(flags: Any) -> str:
+    """resilience.csv's flag tokens in words, grouped by sign.
+
+    ``"pos:plateau;neg:no_cells"`` → ``"positive trend: plateau; negative trend: no cells"``;
+    an unknown token is shown as it is; no flags give "—".
+    """
+    text = "" if flags is None else str(flags)
+    if text.strip() in ("", "nan", "None"):
+        return MISSING
+    groups: dict[str, list[str]] = {}
+    for token in (t.strip() for t in text.split(";")):
+        if not token:
+            continue
+        sign, _, flag = token.rpartition(":")
+        groups.setdefault(_SIGN_WORDS.get(sign, sign), []).append(_FLAG_WORDS.get(flag, flag))
+    return "; ".join(f"{who}: {', '.join(what)}" if who else ", ".join(what)
+                     for who, what in groups.items())  # fmt: skip
 
 
 def header_section(results: Any, run_info: Mapping[str, Any], synthetic: bool) -> str:
@@ -128,7 +162,7 @@ def _national_fit(results: Any) -> Any:
     table = results.resilience
     if table is None or table.empty:
         return None
-    rows = table[table["region"].astype(str) == ALL_LABEL]
+    rows = table[table["region"].astype(str) == all_label(results)]
     return rows.iloc[0] if not rows.empty else None
 
 
@@ -220,11 +254,11 @@ def capacity_section(results: Any) -> str:
 _COUNT_COLUMNS: list[Column] = [
     ("year", "Year", lambda v: format_number(v, 0).replace(",", "")),
     ("n_pos", "N⁺ (cells)", format_count),
-    ("ratio_pos", "q⁺ (%)", format_number),
+    ("q_pos_share", "q⁺", format_percent),
     ("n_neg", "N⁻ (cells)", format_count),
-    ("ratio_neg", "q⁻ (%)", format_number),
+    ("q_neg_share", "q⁻", format_percent),
     ("changed", "Changed C (cells)", format_count),
-    ("changed_ratio", "Cumulative share of C (%)", format_number),
+    ("changed_cum_share", "Cumulative share of C", format_percent),
 ]
 
 
@@ -244,9 +278,10 @@ def counts_section(results: Any) -> str:
     if counts is None or counts.empty:
         return "\n".join([*parts, '<p class="empty">No rows.</p>'])
     names = list(dict.fromkeys(counts["region"].astype(str)))
-    parts.append("<h3>Whole area (ALL)</h3>")
-    parts.append(html_table(counts[counts["region"].astype(str) == ALL_LABEL], _COUNT_COLUMNS))
-    regions = [n for n in names if n != ALL_LABEL]
+    whole = all_label(results)
+    parts.append(f"<h3>Whole area ({escape(whole)})</h3>")
+    parts.append(html_table(counts[counts["region"].astype(str) == whole], _COUNT_COLUMNS))
+    regions = [n for n in names if n != whole]
     if regions:
         inner = "".join(
             f"<details><summary>{escape(name)}</summary>"
@@ -377,12 +412,15 @@ def resilience_section(results: Any) -> str:
         ("plateau_onset_neg", "Plateau⁻ from", onset),
         ("rs", "RS (yr)", lambda v: format_number(v, 1)),
         ("grade", "Grade", format_text),
-        ("flags", "Flags", lambda v: format_text(v).replace(";", "; ")),
+        ("flags", "Flags", readable_flags),
     ]
     parts.append(html_table(frame, columns, cell_class=extrapolated))
     parts.append(
-        '<p class="muted">Flags (prefixed pos: / neg:): '
-        + "; ".join(f"<code>{escape(k)}</code> {escape(v)}" for k, v in _FLAGS)
+        '<p class="muted">Flags (in resilience.csv as tokens such as '
+        "<code>pos:plateau;neg:no_cells</code>): "
+        + "; ".join(
+            f"{escape(_FLAG_WORDS[k])} (<code>{escape(k)}</code>): {escape(v)}" for k, v in _FLAGS
+        )
         + ".</p>"
     )
     return "\n".join(parts)
@@ -394,7 +432,7 @@ def yearly_section(results: Any) -> str:
         ("year", "Year", lambda v: format_number(v, 0).replace(",", "")),
         ("mean_npp_gm2", "Mean NPP (g C m⁻² yr⁻¹)", format_number),
         ("total_npp_pg", "Total NPP (Pg C yr⁻¹)", lambda v: format_number(v, 3)),
-        ("saturation", "Saturation", format_percent),
+        ("saturation_share", "Saturation", format_percent),
         ("potential_pg", "Potential (Pg C yr⁻¹)", lambda v: format_number(v, 3)),
     ]
     return (

@@ -23,7 +23,7 @@ from gee_cscc.report.map_canvas import (
     vca_masked_layer,
 )
 from gee_cscc.report.style import (
-    ALL_LABEL,
+    all_label,
     CHANGED_COLOUR,
     GRADE_COLOURS,
     NEG_COLOUR,
@@ -92,7 +92,7 @@ def _trend_shares(results: Any) -> dict[str, float]:
     if table is None or table.empty:
         return {}
     rows = table[
-        (table["region"].astype(str) == ALL_LABEL)
+        (table["region"].astype(str) == all_label(results))
         & np.isclose(table["alpha"].astype(float), results.config.alpha)
     ]
     return {str(r["class"]): float(r["area_share"]) for _, r in rows.iterrows()}
@@ -258,7 +258,7 @@ def fig_csr_grade(ctx: FigureContext) -> Figure | None:
             )
         )
     category_legend(ax, list(GRADE_COLOURS.items()), "CSR grade\n(RS = τ⁺ − τ⁻)", extra=extra)
-    national = rows.get(ALL_LABEL)
+    national = rows.get(all_label(ctx.results))
     if national is not None:
         ax.set_title(
             f"whole area: RS = {format_years(national.get('rs'))}, grade "

@@ -47,11 +47,20 @@ TABLE_FILES = {
     ),
     "maintenance_counts.csv": (
         "maintenance_counts",
-        ["region", "year", "n_pos", "ratio_pos", "n_neg", "ratio_neg", "changed", "changed_ratio"],
+        [
+            "region",
+            "year",
+            "n_pos",
+            "q_pos_share",
+            "n_neg",
+            "q_neg_share",
+            "changed",
+            "changed_cum_share",
+        ],
     ),
     "yearly.csv": (
         "yearly",
-        ["year", "mean_npp_gm2", "total_npp_pg", "saturation", "potential_pg"],
+        ["year", "mean_npp_gm2", "total_npp_pg", "saturation_share", "potential_pg"],
     ),
     "trend_summary.csv": ("trend_summary", ["region", "alpha", "class", "area_km2", "area_share"]),
     "resilience.csv": (

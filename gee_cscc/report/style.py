@@ -46,6 +46,11 @@ SLOPE_UNITS_TEX = r"g C m$^{-2}$ yr$^{-2}$"
 ALL_LABEL = "ALL"
 
 
+def all_label(results: Any) -> str:
+    """The name of a run's whole-area row: ``Config.all_label`` (:data:`ALL_LABEL` unset)."""
+    return str(getattr(getattr(results, "config", None), "all_label", None) or ALL_LABEL)
+
+
 # --------------------------------------------------------------------------- context
 
 

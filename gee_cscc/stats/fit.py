@@ -35,7 +35,20 @@ Mode = Literal["free", "fixed", "loglinear"]
 PlateauRule = Literal["fit", "onset"]
 
 #: Every flag a :class:`DecayFit` may carry, in the order they are listed.
-FLAGS = ("no_cells", "no_loss", "non_decaying", "zero_dropped", "plateau", "extrapolated")
+FLAGS = (
+    "no_cells",
+    "too_few_cells",
+    "no_loss",
+    "non_decaying",
+    "zero_dropped",
+    "plateau",
+    "extrapolated",
+)
+
+#: The fewest cells N_t' of a sign a regional fit needs (``Config.min_fit_cells``): with
+#: fewer, q moves in steps of 1/N_t' and τ with its "95 % CI" means nothing, so no τ is
+#: given (flag ``too_few_cells``). 10 as the per-cell ``csr_min_cells`` (METHOD.md §7).
+MIN_FIT_CELLS = 10
 
 CONFIDENCE = 0.95
 EXTRAPOLATION_FACTOR = 5  # τ > 5 × (number of evaluation years) is "extrapolated"
@@ -53,7 +66,8 @@ class DecayFit:
     ----------
     tau : float
         Decay time τ in years; ``math.inf`` for a series that does not decay, NaN only with
-        the ``no_cells`` flag (or a log-linear fit with fewer than two non-zero ratios).
+        the ``no_cells`` or ``too_few_cells`` flag (or a log-linear fit with fewer than two
+        non-zero ratios).
     tau_low, tau_high : float
         95 % confidence interval of τ in years (``tau_high`` is ``inf`` when the interval
         reaches rate 0); NaN when it cannot be computed (too few years, or τ from the
@@ -345,6 +359,7 @@ def fit_decay(
     plateau: PlateauRule = "fit",
     plateau_years: int = 3,
     extrapolation_factor: float = EXTRAPOLATION_FACTOR,
+    min_cells: int = 1,
 ) -> DecayFit:
     """Fit the trend decay ``q(t) = λ·exp(−(t − t')/τ)`` (paper eq. 11; METHOD.md §5, §5b).
 
@@ -369,6 +384,10 @@ def fit_decay(
     extrapolation_factor : float, keyword-only
         τ beyond this many times the number of evaluation years is flagged
         ``extrapolated`` (default 5).
+    min_cells : int, keyword-only
+        The fewest cells N_t' (``n_ref``) worth a fit: with ``0 < n_ref < min_cells`` no τ
+        is given (NaN) and the series is flagged ``too_few_cells`` (default 1: every
+        series with cells is fitted; runs use ``Config.min_fit_cells``).
 
     Returns
     -------
@@ -395,6 +414,10 @@ def fit_decay(
     if n_ref == 0 or np.all(np.isnan(q)) or np.all(q == 0):
         return DecayFit(nan, nan, nan, nan, nan, (nan,) * q.size, ("no_cells",), None,
                         f"no cells at t' = {reference_year}; nothing to fit")  # fmt: skip
+    if n_ref is not None and n_ref < min_cells:
+        return DecayFit(nan, nan, nan, nan, nan, (nan,) * q.size, ("too_few_cells",), None,
+                        f"{n_ref} cell(s) at t' = {reference_year}, fewer than the "
+                        f"{min_cells} a fit needs (min_fit_cells); not fitted")  # fmt: skip
     bad = ~np.isfinite(q) | (q < 0)
     if bad.any():
         i = int(np.flatnonzero(bad)[0])

@@ -86,6 +86,7 @@ def fit_region(
     plateau_years: int = 3,
     extrapolation_factor: float = EXTRAPOLATION_FACTOR,
     grade_thresholds: tuple[float, float, float, float] = GRADE_THRESHOLDS,
+    min_cells: int = 1,
 ) -> dict[str, float | str | int | None]:
     """One region's row of resilience.csv from its maintenance counts (METHOD.md §4–§5b).
 
@@ -95,8 +96,9 @@ def fit_region(
         Evaluation years t' … tN.
     n_pos, n_neg : array_like of int
         Counts N⁺_i and N⁻_i of cells that kept a positive / negative trend (cells).
-    reference_year, mode, plateau, plateau_years, extrapolation_factor
-        As in :func:`fit_decay`.
+    reference_year, mode, plateau, plateau_years, extrapolation_factor, min_cells
+        As in :func:`fit_decay` (a sign with fewer than ``min_cells`` cells at t' gets no τ,
+        flag ``too_few_cells``, so RS is undefined and the grade ``none``).
     grade_thresholds
         As in :func:`grade`.
 
@@ -130,6 +132,7 @@ def fit_region(
             plateau=plateau,
             plateau_years=plateau_years,
             extrapolation_factor=extrapolation_factor,
+            min_cells=min_cells,
         )
         fits[sign] = fit
         row.update(

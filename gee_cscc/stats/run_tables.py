@@ -2,7 +2,8 @@
 
 The engine reduces per-cell layers to sums per region id (:mod:`gee_cscc.method.zonal`);
 these functions turn those sums into the tables of a run, with the whole-area row first
-(id :data:`gee_cscc.method.regions.ALL_ID`, named :data:`ALL`), using the derivations of
+(id :data:`gee_cscc.method.regions.ALL_ID`, named ``cfg.all_label``, :data:`ALL` by default),
+using the derivations of
 :mod:`gee_cscc.stats.tables` and the fits of :mod:`gee_cscc.stats.resilience`.
 """
 
@@ -35,7 +36,8 @@ __all__ = [
     "yearly_totals",
 ]
 
-#: The name of the whole-area row in every table.
+#: The default name of the whole-area row in every table (``Config.all_label`` sets another,
+#: e.g. ``CN`` as in the paper).
 ALL = "ALL"
 #: The region id of the whole-area row in grouped sums and counts.
 ALL_ID = -1
@@ -130,6 +132,7 @@ def maintenance_and_resilience(
             plateau=cfg.plateau,
             plateau_years=cfg.plateau_years,
             extrapolation_factor=cfg.extrapolation_factor,
+            min_cells=cfg.min_fit_cells,
             grade_thresholds=cfg.grade_thresholds,
         )
         fits.append({"region": label[rid], **row})
@@ -145,10 +148,13 @@ def run_summary(
     counts: pd.DataFrame,
     grid: Any,
 ) -> dict:
-    all_row = capacity[capacity["region"] == ALL].iloc[0]
+    whole = cfg.all_label
+    all_row = capacity[capacity["region"] == whole].iloc[0]
     last = yearly.iloc[-1]
-    shares = trend_summary[(trend_summary["region"] == ALL) & (trend_summary["alpha"] == cfg.alpha)]
-    table_all = counts[counts["region"] == ALL]
+    shares = trend_summary[
+        (trend_summary["region"] == whole) & (trend_summary["alpha"] == cfg.alpha)
+    ]
+    table_all = counts[counts["region"] == whole]
     slopes = maintenance_slopes(table_all.drop(columns=["region"]))
     return {
         "vca_area_km2": float(all_row["vca_area_km2"]),
@@ -157,7 +163,7 @@ def run_summary(
         "cscc_mean_gm2": float(all_row["cscc_mean_gm2"]),
         "last_year": int(last["year"]),
         "npp_last_pg": float(last["total_npp_pg"]),
-        "saturation_last": float(last["saturation"]),
+        "saturation_last": float(last["saturation_share"]),
         "potential_last_pg": float(last["potential_pg"]),
         "potential_share_of_cscc": float(all_row["potential_share_of_cscc"]),
         "potential_share_of_npp": float(all_row["potential_share_of_npp"]),
@@ -167,6 +173,7 @@ def run_summary(
         "npp_series": {k: (float(v) if v is not None else None) for k, v in series.items()},
         "maintenance_slopes": {k: float(v) for k, v in slopes.items()},
         "grid": grid.to_dict(),
+        "all_label": whole,
     }
 
 

@@ -33,15 +33,16 @@ G_PER_TG = 1e12  # grams in one teragram
 G_PER_PG = 1e15  # grams in one petagram
 ZERO_SLOPE = 1e-6  # |K| below this counts as 0 (METHOD.md §5b), in the series' units per year
 
-#: The columns of the paper's Table 2, in order.
+#: The columns of the paper's Table 2, in order. Shares are fractions (0–1) in every table
+#: of a run, named ``*_share`` (the paper prints them in percent).
 MAINTENANCE_COLUMNS = (
     "year",
     "n_pos",
-    "ratio_pos",
+    "q_pos_share",
     "n_neg",
-    "ratio_neg",
+    "q_neg_share",
     "changed",
-    "changed_ratio",
+    "changed_cum_share",
 )
 
 
@@ -99,11 +100,11 @@ def maintenance_table(
     Returns
     -------
     pandas.DataFrame
-        Columns :data:`MAINTENANCE_COLUMNS`: ``ratio_pos``/``ratio_neg`` are
-        ``N_i / N_t' × 100`` (percent, NaN where N_t' = 0); ``changed`` is
-        ``C_i = (N⁺_t' − N⁺_i) + (N⁻_t' − N⁻_i)`` (cells, NaN at t'); ``changed_ratio`` is
-        the cumulative share ``Σ_{j≤i} C_j / Σ_j C_j × 100`` over i > t' (percent, 100 in
-        tN; NaN at t', and NaN everywhere when no cell ever changes).
+        Columns :data:`MAINTENANCE_COLUMNS`: ``q_pos_share``/``q_neg_share`` are the ratios
+        ``q_i = N_i / N_t'`` (fractions, 1 at t'; NaN where N_t' = 0); ``changed`` is
+        ``C_i = (N⁺_t' − N⁺_i) + (N⁻_t' − N⁻_i)`` (cells, 0 at t' by definition, METHOD.md
+        §5b); ``changed_cum_share`` is the cumulative share ``Σ_{j≤i} C_j / Σ_j C_j`` over
+        i > t' (fraction, 1 in tN; NaN at t', and NaN everywhere when no cell ever changes).
     """
     y = _year_vector(years)
     if y[0] != reference_year:
@@ -117,21 +118,22 @@ def maintenance_table(
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise InputError(f"{name} of year {int(y[i])} must be a count ≥ 0, got {n[i]}")
-    changed = (pos[0] - pos) + (neg[0] - neg)
-    changed[0] = np.nan
+    changed = (pos[0] - pos) + (neg[0] - neg)  # 0 at t' (METHOD.md §5b), not empty
     total = float(np.sum(changed[1:]))
     share = np.full(y.size, np.nan)
     if y.size > 1 and total != 0:
-        share[1:] = np.cumsum(changed[1:]) / total * 100.0
+        share[1:] = np.cumsum(changed[1:]) / total
     return pd.DataFrame(
         {
             "year": y,
             "n_pos": pos.astype(np.int64) if np.all(pos == np.round(pos)) else pos,
-            "ratio_pos": _divide(pos, pos[0]) * 100.0,
+            "q_pos_share": _divide(pos, pos[0]),
             "n_neg": neg.astype(np.int64) if np.all(neg == np.round(neg)) else neg,
-            "ratio_neg": _divide(neg, neg[0]) * 100.0,
-            "changed": changed,
-            "changed_ratio": share,
+            "q_neg_share": _divide(neg, neg[0]),
+            "changed": changed.astype(np.int64)
+            if np.all(changed == np.round(changed))
+            else changed,
+            "changed_cum_share": share,
         },
         columns=list(MAINTENANCE_COLUMNS),
     )
@@ -235,7 +237,7 @@ def yearly_table(
     -------
     pandas.DataFrame
         ``year``; ``mean_npp_gm2`` (total / area, g C m⁻² yr⁻¹, NaN for zero area);
-        ``total_npp_pg`` (Pg C yr⁻¹); ``saturation`` ``S_t = total(y_t)/total(CSCC)``
+        ``total_npp_pg`` (Pg C yr⁻¹); ``saturation_share`` ``S_t = total(y_t)/total(CSCC)``
         (fraction); ``potential_pg`` ``total(CSCC) − total(y_t)`` (Pg C yr⁻¹); then the
         increase proportions ``potential_share_of_cscc`` and ``potential_share_of_npp``
         (fractions). Ratios are NaN where their denominator is 0.
@@ -253,7 +255,7 @@ def yearly_table(
             "year": y,
             "mean_npp_gm2": _divide(npp, np.full(y.size, area)),
             "total_npp_pg": npp / G_PER_PG,
-            "saturation": _divide(npp, cscc_v),
+            "saturation_share": _divide(npp, cscc_v),
             "potential_pg": potential / G_PER_PG,
             "potential_share_of_cscc": _divide(potential, cscc_v),
             "potential_share_of_npp": _divide(potential, np.where(area > 0, npp, 0.0)),

@@ -219,7 +219,7 @@ def test_quickstart_runs_top_to_bottom(tmp_path, monkeypatch):
     client.execute()
     text, images = outputs_of(nb)
     assert images >= 2  # the maps and the decay curve
-    for expected in ("BJ", "TJ", "HB", "ALL", "tau_pos", "ratio_pos", "cscc"):
+    for expected in ("BJ", "TJ", "HB", "ALL", "tau_pos", "q_pos_share", "cscc"):
         assert expected in text, expected
     report = work / "quickstart-out" / "report.html"
     assert report.is_file() and "SYNTHETIC" in report.read_text(encoding="utf-8").upper()

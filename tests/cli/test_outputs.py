@@ -160,12 +160,13 @@ def test_yearly_and_maintenance_tables_against_numpy(tables, cli_data):
     cscc_pg = ref.capacity["ALL"]["cscc_tg"] / 1e3
     for year, total in ref.total_npp_pg.items():
         assert yearly.loc[year, "total_npp_pg"] == pytest.approx(total, rel=1e-8)
-        assert yearly.loc[year, "saturation"] == pytest.approx(total / cscc_pg, rel=1e-8)
+        assert yearly.loc[year, "saturation_share"] == pytest.approx(total / cscc_pg, rel=1e-8)
     counts = tables["maintenance_counts.csv"]
     first = counts[(counts["region"] == "ALL") & (counts["year"] == REFERENCE)]
     assert first["n_pos"].item() == ref.n_pos_reference
     assert first["n_neg"].item() == ref.n_neg_reference
-    assert first["ratio_pos"].item() == 100 and first["ratio_neg"].item() == 100
+    assert first["q_pos_share"].item() == 1 and first["q_neg_share"].item() == 1
+    assert first["changed"].item() == 0  # C = 0 at t' (METHOD.md §5b)
     assert sorted(counts["region"].unique()) == ["A", "ALL", "B"]
     trend = tables["trend_summary.csv"]
     for alpha in (0.05, 0.01):

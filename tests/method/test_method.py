@@ -174,7 +174,11 @@ def case(engine, request):
 def results(engine, case):
     import ee
 
-    cfg = Config(start=YEARS[0], end=YEARS[-1], reference_year=REF, pcs_years=(1990, 1995, 2001))
+    # min_fit_cells=1: the tiny regions here are fitted (the default 10 would skip them)
+    cfg = Config(
+        start=YEARS[0], end=YEARS[-1], reference_year=REF, pcs_years=(1990, 1995, 2001),
+        min_fit_cells=1,
+    )  # fmt: skip
     regions = regions_from_features(ee.FeatureCollection(case["regions"]), name_property="abbr")
     return analyze(case["npp"], cfg, regions=regions)
 
@@ -259,7 +263,7 @@ def test_yearly_table(results, ref):
         row = results.yearly[results.yearly["year"] == year].iloc[0]
         assert row["total_npp_pg"] == pytest.approx(total / 1e15, rel=1e-9)
         assert row["mean_npp_gm2"] == pytest.approx(total / np.sum(area[vca]), rel=1e-9)
-        assert row["saturation"] == pytest.approx(total / cscc_total, rel=1e-9)
+        assert row["saturation_share"] == pytest.approx(total / cscc_total, rel=1e-9)
         assert row["potential_pg"] == pytest.approx((cscc_total - total) / 1e15, rel=1e-9)
 
 
@@ -286,11 +290,11 @@ def test_maintenance_counts_table(results, ref):
         "region",
         "year",
         "n_pos",
-        "ratio_pos",
+        "q_pos_share",
         "n_neg",
-        "ratio_neg",
+        "q_neg_share",
         "changed",
-        "changed_ratio",
+        "changed_cum_share",
     ]
     for name, sel in (("A", reg == 1), ("B", reg == 2), (ALL, np.ones_like(reg, bool))):
         sub = counts[counts["region"] == name].set_index("year")
@@ -300,7 +304,7 @@ def test_maintenance_counts_table(results, ref):
         assert sub["n_neg"].tolist() == n_neg
         if n_pos[0]:
             np.testing.assert_allclose(
-                sub["ratio_pos"].to_numpy(), 100 * np.array(n_pos) / n_pos[0]
+                sub["q_pos_share"].to_numpy(), np.array(n_pos) / n_pos[0]
             )
 
 
@@ -344,7 +348,7 @@ def test_region_without_negative_cells(results):
     counts = results.maintenance_counts
     c = counts[counts["region"] == "C"]
     assert (c["n_neg"] == 0).all() and (c["n_pos"] == 1).all()
-    assert c["ratio_neg"].isna().all()
+    assert c["q_neg_share"].isna().all()
 
 
 def test_resilience_rows(results):

@@ -168,7 +168,7 @@ def _yearly() -> pd.DataFrame:
             "year": years,
             "mean_npp_gm2": mean,
             "total_npp_pg": total,
-            "saturation": total / cscc_pg,
+            "saturation_share": total / cscc_pg,
             "potential_pg": cscc_pg - total,
         }
     )
@@ -409,8 +409,8 @@ def test_page_shows_the_tables_numbers_formatted(page: str) -> None:
     assert "+1.66 g C m⁻² yr⁻² (p = 0.012)" in text  # national trend and its p-value
     assert "SI 31.86 %, II 49.58 %, 0 0.00 %, ID 4.26 %, SD 14.30 %" in text
     assert "N⁻ -4,162.4" in text and "C +6,210.7 cells yr⁻¹" in text
-    # Table 2 of ALL: counts with separators, ratios with two decimals (930/1000, 220/500).
-    assert ">1,000<" in text and ">93.00<" in text and ">44.00<" in text
+    # Table 2 of ALL: counts with separators, shares in percent (930/1000, 220/500).
+    assert ">1,000<" in text and ">93.00 %<" in text and ">44.00 %<" in text
     # Resilience: τ with one decimal, the extrapolated mark, ∞ and missing values.
     assert "196.0 †" in text and "120.5 – ∞" in text
     assert ">∞<" in text  # τ⁺ and RS of the region that lost no cell

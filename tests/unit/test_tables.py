@@ -65,15 +65,23 @@ def table2() -> pd.DataFrame:
 
 def test_maintenance_table_has_exactly_the_paper_columns(table2):
     assert list(table2.columns) == [
-        "year", "n_pos", "ratio_pos", "n_neg", "ratio_neg", "changed", "changed_ratio",
+        "year", "n_pos", "q_pos_share", "n_neg", "q_neg_share", "changed", "changed_cum_share",
     ]  # fmt: skip
     assert len(table2) == 19
 
 
-@pytest.mark.parametrize("column", ["ratio_pos", "ratio_neg", "changed_ratio"])
-def test_paper_table2_percent_columns_reproduce(table2, column):
-    got = table2[column].to_numpy()
-    want = TABLE2[column].to_numpy()
+@pytest.mark.parametrize(
+    ("column", "published"),
+    [
+        ("q_pos_share", "ratio_pos"),
+        ("q_neg_share", "ratio_neg"),
+        ("changed_cum_share", "changed_ratio"),
+    ],
+)
+def test_paper_table2_share_columns_reproduce(table2, column, published):
+    # the paper prints percent; the table's shares are fractions
+    got = table2[column].to_numpy() * 100
+    want = TABLE2[published].to_numpy()
     assert np.isnan(got[0]) == np.isnan(want[0])
     # published to two decimals
     np.testing.assert_allclose(got[1:], want[1:], atol=0.005 + 1e-9)
@@ -81,16 +89,16 @@ def test_paper_table2_percent_columns_reproduce(table2, column):
 
 
 def test_paper_table2_changed_column_reproduces(table2):
-    assert math.isnan(table2["changed"].iloc[0])
+    assert table2["changed"].iloc[0] == 0  # C = 0 at t' (METHOD.md §5b), not empty
     np.testing.assert_array_equal(table2["changed"].to_numpy()[1:], TABLE2["changed"][1:])
-    assert table2["changed_ratio"].iloc[-1] == pytest.approx(100.0)
+    assert table2["changed_cum_share"].iloc[-1] == pytest.approx(1.0)
 
 
 def test_changed_ratio_is_a_cumulative_share_not_a_share_of_the_last_year(table2):
     # 51190 / 170580 = 30.0 %: the paper's 2.18 is 51190 / Σ C_j instead
     c = TABLE2["changed"].to_numpy()[1:]
     assert c[0] / c.sum() * 100 == pytest.approx(2.18, abs=0.005)
-    assert table2["changed_ratio"].iloc[1] == pytest.approx(c[0] / c.sum() * 100)
+    assert table2["changed_cum_share"].iloc[1] == pytest.approx(c[0] / c.sum())
 
 
 def test_paper_table2_slopes(table2):
@@ -106,22 +114,23 @@ def test_paper_table2_slopes(table2):
 
 def test_no_change_leaves_the_shares_empty():
     table = maintenance_table([2000, 2001, 2002], [5, 5, 5], [3, 3, 3], reference_year=2000)
-    assert table["changed"].tolist()[1:] == [0.0, 0.0]
-    assert table["changed_ratio"].isna().all()
-    assert table["ratio_pos"].tolist() == [100.0, 100.0, 100.0]
+    assert table["changed"].tolist() == [0, 0, 0]
+    assert table["changed_cum_share"].isna().all()
+    assert table["q_pos_share"].tolist() == [1.0, 1.0, 1.0]
 
 
 def test_zero_reference_count_leaves_its_ratio_empty():
     table = maintenance_table([2000, 2001, 2002], [4, 3, 2], [0, 0, 0], reference_year=2000)
-    assert table["ratio_neg"].isna().all()
-    assert table["ratio_pos"].tolist() == [100.0, 75.0, 50.0]
+    assert table["q_neg_share"].isna().all()
+    assert table["q_pos_share"].tolist() == [1.0, 0.75, 0.5]
     # C = 1, 2 → cumulative shares 1/3, 3/3
-    np.testing.assert_allclose(table["changed_ratio"].to_numpy()[1:], [100 / 3, 100.0])
+    np.testing.assert_allclose(table["changed_cum_share"].to_numpy()[1:], [1 / 3, 1.0])
 
 
 def test_single_year_table():
     table = maintenance_table([2000], [4], [2], reference_year=2000)
-    assert len(table) == 1 and math.isnan(table["changed_ratio"].iloc[0])
+    assert len(table) == 1 and math.isnan(table["changed_cum_share"].iloc[0])
+    assert table["changed"].iloc[0] == 0
     slopes = maintenance_slopes(table)
     assert all(math.isnan(v) for v in slopes.values())
 
@@ -157,12 +166,13 @@ def test_maintenance_table_properties(pos, neg):
     c = (pos[0] - pos) + (neg[0] - neg)
     np.testing.assert_array_equal(table["changed"].to_numpy()[1:], c[1:])
     if pos[0] > 0:
-        np.testing.assert_allclose(table["ratio_pos"], pos / pos[0] * 100)
-    share = table["changed_ratio"].to_numpy()
+        np.testing.assert_allclose(table["q_pos_share"], pos / pos[0])
+    assert table["changed"].iloc[0] == 0
+    share = table["changed_cum_share"].to_numpy()
     assert np.isnan(share[0])
     if c[1:].sum() > 0:
         assert np.all(np.diff(share[1:]) >= -1e-12)
-        assert share[-1] == pytest.approx(100.0)
+        assert share[-1] == pytest.approx(1.0)
     else:
         assert np.isnan(share).all()
 
@@ -213,19 +223,19 @@ def test_yearly_table_reproduces_paper_headline_2018():
     # CSCC 4134.32 Tg, 2018 NPP 3255.24 Tg, VCA 8.42 million km² (the paper)
     table = yearly_table([2017, 2018], [3.2e15, 3255.24e12], 4134.32e12, 8.42e12)
     row = table.iloc[-1]
-    assert round(row["saturation"] * 100, 2) == 78.74
+    assert round(row["saturation_share"] * 100, 2) == 78.74
     assert round(row["total_npp_pg"], 2) == 3.26
     assert round(row["potential_pg"], 2) == 0.88
     assert row["mean_npp_gm2"] == pytest.approx(3255.24e12 / 8.42e12)
     assert list(table.columns)[:5] == [
-        "year", "mean_npp_gm2", "total_npp_pg", "saturation", "potential_pg",
+        "year", "mean_npp_gm2", "total_npp_pg", "saturation_share", "potential_pg",
     ]  # fmt: skip
 
 
 def test_yearly_table_zero_area_gives_empty_means():
     table = yearly_table([2000, 2001], [0.0, 0.0], 0.0, 0.0)
     assert table["mean_npp_gm2"].isna().all()
-    assert table["saturation"].isna().all()
+    assert table["saturation_share"].isna().all()
     assert (table["potential_pg"] == 0).all()
 
 
