@@ -49,8 +49,8 @@ COMPRESSION = {"zlib": True, "complevel": 4, "shuffle": True}
 
 #: Long names of the by-year dimensions.
 _YEAR_DIMS = {
-    "year": "evaluation year of the maintenance surface",
-    "pcs_year": "year of the increase potential",
+    "year": "calendar year: evaluation year of the maintenance surface",
+    "pcs_year": "calendar year of the increase potential",
 }
 
 
@@ -120,7 +120,6 @@ def write_netcdf(
     coords: dict[str, Any] = {
         "x": xr.Variable("x", xs, x_attrs),
         "y": xr.Variable("y", ys, y_attrs),
-        "crs": xr.Variable((), np.int32(0), cf_grid_mapping(grid)),
     }
     encoding: dict[str, dict] = {"crs": {"dtype": "int32"}}
     if not geographic:
@@ -135,8 +134,10 @@ def write_netcdf(
     for dim, long_name in _YEAR_DIMS.items():
         if dim in rasters.dims:
             values = np.asarray(rasters[dim].values).astype("int32")
-            coords[dim] = xr.Variable(dim, values, {"long_name": long_name})
-    variables = {}
+            coords[dim] = xr.Variable(dim, values, {"long_name": long_name, "units": "1"})
+    # a data variable, not a coordinate: xarray would list a scalar coordinate in every
+    # variable's ``coordinates`` attribute, which makes CF readers take it for one
+    variables = {"crs": xr.Variable((), np.int32(0), cf_grid_mapping(grid))}
     for name, da in rasters.data_vars.items():
         spec = layer_spec(name, da.attrs)
         values = np.asarray(da.values)

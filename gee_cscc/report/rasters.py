@@ -118,7 +118,7 @@ LAYERS: dict[str, LayerSpec] = {
         _TREND_FLAGS, _TREND_MEANINGS,
     ),
     "maintenance_years": LayerSpec(
-        "year", "year", "signed number of years the initial trend held (+ rising, - falling)",
+        "years", "1", "signed number of years the initial trend held (+ rising, - falling)",
         "int8",
     ),
     "region": LayerSpec("1", "1", "region id (0 outside every region)", "int16"),
