@@ -124,6 +124,8 @@ def test_netcdf_has_a_cf_grid_mapping_and_coordinate_attributes(lonlat_files):
             assert var.units and var.long_name, name
             assert "_FillValue" in var.ncattrs(), name
             assert "crs_transform" not in var.ncattrs() and "id" not in var.ncattrs(), name
+            # the grid mapping is no coordinate: CF readers would take it for one
+            assert "coordinates" not in var.ncattrs(), name
 
 
 def test_netcdf_is_compressed_and_chunked_with_integer_classes(lonlat_files):
