@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
+from pathlib import Path
 from types import SimpleNamespace
 
 import ee
+import nbformat
 import numpy as np
 import pandas as pd
 import pytest
@@ -214,6 +217,36 @@ def test_grade_layer_paints_each_regions_grade(fake_results):
     inside = fake_results.region > 0
     np.testing.assert_array_equal(px.mask, ~inside)  # masked outside every region
     np.testing.assert_array_equal(px.data[inside], expected[inside])
+
+
+# --- the quickstart's geemap cell ---------------------------------------------------------------
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+
+
+def run_geemap_cell(results) -> list:
+    """Run the quickstart's geemap cell with ``results``; returns what it displayed."""
+    nb = nbformat.read(NOTEBOOKS / "quickstart.ipynb", as_version=4)
+    cells = [c.source for c in nb.cells if c.cell_type == "code" and "add_to_map(" in c.source]
+    assert len(cells) == 1
+    shown: list = []
+    exec(
+        compile(cells[0], "quickstart geemap cell", "exec"),
+        {"results": results, "display": shown.append},
+    )
+    return shown
+
+
+def test_quickstart_geemap_cell_says_how_to_get_geemap(fake_results, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "geemap", None)  # as if not installed
+    assert run_geemap_cell(fake_results) == []
+    assert 'pip install "gee-cscc[notebooks]"' in capsys.readouterr().out
+
+
+def test_quickstart_geemap_cell_draws_the_result_layers(fake_results):
+    pytest.importorskip("geemap")
+    (m,) = run_geemap_cell(fake_results)
+    assert [layer.name for layer in m.layers][-6:] == [x.name for x in result_layers(fake_results)]
 
 
 # --- geemap itself (skipped without the notebooks extra) -------------------------------------------
