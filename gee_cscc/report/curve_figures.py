@@ -12,12 +12,12 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from gee_cscc.report.style import (
-    all_label,
     NEG_COLOUR,
     NPP_UNITS_TEX,
     POS_COLOUR,
     SLOPE_UNITS_TEX,
     FigureContext,
+    all_label,
     finish_figure,
     format_years,
     plain_text,
@@ -120,7 +120,7 @@ def _num(row: Any, key: str) -> float:
 
 def _tau_label(row: Any, sign: str, flags: set[str], *, detailed: bool) -> str:
     """Legend text of one fitted τ: value (interval, λ, R² when detailed) or why there is none."""
-    symbol = r"$\tau^{+}$" if sign == "pos" else r"$\tau^{-}$"
+    symbol = "τ⁺" if sign == "pos" else "τ⁻"  # Unicode, not mathtext: no parsing per panel
     tau = _num(row, f"tau_{sign}")
     if math.isnan(tau):
         return f"{symbol}: none ({'no cells' if f'{sign}:no_cells' in flags else 'not fitted'})"
@@ -151,7 +151,7 @@ def _decay_panel(
     for sign, colour, marker in (("pos", POS_COLOUR, "o"), ("neg", NEG_COLOUR, "s")):
         if not counts.empty:
             q = counts[f"q_{sign}_share"].to_numpy(dtype=float)
-            symbol = "q$^{+}$" if sign == "pos" else "q$^{-}$"
+            symbol = "q⁺" if sign == "pos" else "q⁻"
             ax.plot(
                 counts["year"].to_numpy(dtype=float),
                 q,
@@ -176,7 +176,7 @@ def _decay_panel(
                 color=colour,
                 ls=":",
                 lw=0.9,
-                label=f"plateau of q$^{{{'+' if sign == 'pos' else '-'}}}$ from {int(onset)}",
+                label=f"plateau of q{'⁺' if sign == 'pos' else '⁻'} from {int(onset)}",
             )
     extrapolated = [s for s in ("pos", "neg") if f"{s}:extrapolated" in flags]
     if extrapolated and detailed:
@@ -264,23 +264,46 @@ def fig_decay_curves(ctx: FigureContext) -> Figure | None:
         return None
     ncols = min(len(inputs), 6)
     nrows = math.ceil(len(inputs) / ncols)
-    fig = Figure(figsize=(2.55 * ncols + 0.4, 2.1 * nrows + 1.0), layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=True).ravel()
+    cfg = ctx.cfg
+    limit = cfg.extrapolation_factor * cfg.n_evaluation_years
+    extrapolated = any(
+        row is not None and "extrapolated" in str(row.get("flags", "")) for *_, row in inputs
+    )
+    # A fixed grid (margins in inches), not a constrained layout: the panels' text is
+    # the same size in every panel, so measuring it for each of ~35 panels is wasted work.
+    top_in = 0.55 + 0.02 * (2.1 * nrows + 1.0) + (0.22 if extrapolated else 0.0)
+    bottom_in = 0.45 if ctx.synthetic else 0.25
+    width, height = 2.55 * ncols + 0.4, 2.1 * nrows + 0.2 + top_in + bottom_in
+    fig = Figure(figsize=(width, height))
+    axes = fig.subplots(
+        nrows,
+        ncols,
+        squeeze=False,
+        sharex=True,
+        sharey=True,
+        gridspec_kw={
+            "left": 0.62 / width,
+            "right": 1 - 0.12 / width,
+            "top": 1 - top_in / height,
+            "bottom": (bottom_in + 0.2) / height,
+            "wspace": 0.12 / 2.4,
+            "hspace": 0.5 / 1.6,
+        },
+    ).ravel()
     for ax, (name, counts, row) in zip(axes, inputs, strict=False):
         _decay_panel(ax, ctx, counts, row, detailed=False)
         ax.set_title(
             plain_text(name),
             fontsize=8.5,
             fontweight="bold" if name == all_label(ctx.results) else "normal",
+            y=1.0,  # a fixed y: the axes below the title are not measured for each panel
         )
         ax.tick_params(labelbottom=True)
     for ax in axes[len(inputs) :]:
         ax.set_visible(False)
-    cfg = ctx.cfg
-    fig.supylabel(f"q = N / N$_{{{cfg.reference_year}}}$", fontsize=9)
-    limit = cfg.extrapolation_factor * cfg.n_evaluation_years
+    fig.supylabel(f"q = N / N$_{{{cfg.reference_year}}}$", fontsize=9, x=0.1 / width)
     title = "Decay of the maintained trends: q⁺ (blue circles), q⁻ (red squares), fitted curves"
-    if any(row is not None and "extrapolated" in str(row.get("flags", "")) for *_, row in inputs):
+    if extrapolated:
         title += (
             f"\n* τ extrapolated: τ > {limit:g} yr, far beyond the "
             f"{cfg.n_evaluation_years}-year fitting window"

@@ -26,7 +26,7 @@ from typing import Any
 from matplotlib.figure import Figure
 
 from gee_cscc.report.curve_figures import fig_decay_all, fig_decay_curves, fig_yearly
-from gee_cscc.report.map_canvas import north_up, outside_vca, province_outlines, vca_layer
+from gee_cscc.report.map_canvas import map_grid, outside_vca, province_outlines
 from gee_cscc.report.map_figures import (
     fig_cscc,
     fig_cscc_year,
@@ -128,15 +128,16 @@ def make_figures(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rasters = results.rasters
-    base = next((rasters[v] for v in ("cscc", "vca", "region") if v in rasters), None)
     prop = getattr(results.config, "region_property", "abbr")
+    grid = map_grid(rasters)  # maps are drawn from bounded previews (report.map_preview)
     ctx = FigureContext(
         results=results,
         synthetic=synthetic,
         provinces=province_outlines(regions_geojson, prop),
-        vca=vca_layer(rasters),
-        outside=outside_vca(rasters),
-        extent=north_up(base)[1] if base is not None else None,
+        vca=rasters["vca"] if "vca" in rasters else None,
+        outside=outside_vca(rasters, grid),
+        extent=grid.extent if grid is not None else None,
+        grid=grid,
     )
     written: dict[str, Path] = {}
     for name, (maker, needs) in _FIGURES.items():

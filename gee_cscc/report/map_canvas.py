@@ -25,6 +25,7 @@ from matplotlib.ticker import FuncFormatter
 from shapely.geometry import shape
 from shapely.geometry.polygon import orient
 
+from gee_cscc.report.map_preview import MapGrid
 from gee_cscc.report.style import OUTSIDE_VCA_COLOUR, FigureContext, Province, plain_text
 
 # --------------------------------------------------------------------------- inputs
@@ -53,46 +54,46 @@ def province_outlines(geojson: dict | None, prop: str) -> list[Province]:
     return out
 
 
-def _xy(da: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
-    ydim, xdim = da.dims[-2], da.dims[-1]
-    x = np.asarray(da[xdim].values if xdim in da.coords else np.arange(da.sizes[xdim]), float)
-    y = np.asarray(da[ydim].values if ydim in da.coords else -np.arange(da.sizes[ydim]), float)
-    return x, y
+def map_grid(rasters: xr.Dataset) -> MapGrid | None:
+    """The preview grid of the run's maps (from ``cscc``, ``vca`` or ``region``), or None."""
+    base = next((rasters[v] for v in ("cscc", "vca", "region") if v in rasters), None)
+    return MapGrid.of(base) if base is not None else None
 
 
-def north_up(da: xr.DataArray) -> tuple[np.ndarray, tuple[float, float, float, float]]:
-    """A 2-D layer as a north-up float array and its imshow extent (cell edges)."""
-    values = np.asarray(da.values, dtype=float)
-    x, y = _xy(da)
-    if y.size > 1 and y[0] < y[-1]:
-        values = values[::-1]
-    if x.size > 1 and x[0] > x[-1]:
-        values = values[:, ::-1]
-    dx = abs(x[1] - x[0]) if x.size > 1 else (abs(y[1] - y[0]) if y.size > 1 else 1.0)
-    dy = abs(y[1] - y[0]) if y.size > 1 else dx
-    return values, (x.min() - dx / 2, x.max() + dx / 2, y.min() - dy / 2, y.max() + dy / 2)
-
-
-def vca_layer(rasters: xr.Dataset) -> np.ndarray | None:
-    return north_up(rasters["vca"])[0] if "vca" in rasters else None
-
-
-def outside_vca(rasters: xr.Dataset) -> np.ndarray | None:
-    """Cells inside some region (region id > 0) but outside the VCA, or None."""
-    if "vca" not in rasters or "region" not in rasters:
+def outside_vca(rasters: xr.Dataset, grid: MapGrid | None) -> np.ndarray | None:
+    """Preview cells inside some region (region id > 0) but outside the VCA, or None."""
+    if grid is None or "vca" not in rasters or "region" not in rasters:
         return None
-    vca, region = north_up(rasters["vca"])[0], north_up(rasters["region"])[0]
+    vca, region = grid.centre(rasters["vca"]), grid.centre(rasters["region"])
     with np.errstate(invalid="ignore"):
         outside = (region > 0) & (vca != 1)
     return outside if outside.any() else None
 
 
-def vca_masked_layer(ctx: FigureContext, da: xr.DataArray) -> np.ndarray:
-    """A 2-D layer north up, NaN outside the VCA."""
-    values, _ = north_up(da)
-    if ctx.vca is not None and ctx.vca.shape == values.shape:
-        values = np.where(ctx.vca == 1, values, np.nan)
-    return values
+def _grid_of(ctx: FigureContext, da: xr.DataArray) -> MapGrid:
+    grid = ctx.grid
+    return grid if grid is not None and grid.shape == tuple(da.shape[-2:]) else MapGrid.of(da)
+
+
+def vca_masked_layer(ctx: FigureContext, da: xr.DataArray, *, classes: bool = False) -> np.ndarray:
+    """A 2-D layer's north-up preview (float32), NaN outside the VCA.
+
+    Continuous layers are block means of their VCA cells; ``classes=True`` (classes, counts,
+    years) takes each block's centre cell instead. At most 2 M cells (see
+    :mod:`gee_cscc.report.map_preview`); below that the layer's own cells.
+    """
+    grid = _grid_of(ctx, da)
+    mask = ctx.vca if ctx.vca is not None and ctx.vca.shape == da.shape else None
+    return grid.centre(da, mask) if classes else grid.mean(da, mask)
+
+
+def limit_sample(ctx: FigureContext, da: xr.DataArray, preview: np.ndarray) -> np.ndarray:
+    """Cells whose percentiles set the colour limits: the grid's own cells, not block means."""
+    grid = _grid_of(ctx, da)
+    if grid.step == 1:
+        return preview
+    mask = ctx.vca if ctx.vca is not None and ctx.vca.shape == da.shape else None
+    return grid.centre(da, mask)
 
 
 def colour_limits(values: np.ndarray, *, symmetric: bool = False) -> tuple[float, float]:
@@ -186,10 +187,10 @@ def _label_spots(
 def decorate_map(ax: Axes, ctx: FigureContext, *, label_size: float, width: float) -> None:
     extent = ctx.extent or (0.0, 1.0, 0.0, 1.0)
     if ctx.outside is not None:  # region land outside the VCA, light grey beneath the data
-        outside = np.ma.masked_where(~ctx.outside, np.ones(ctx.outside.shape))
+        outside = np.ma.masked_where(~ctx.outside, np.ones(ctx.outside.shape, np.float32))
         ax.imshow(
             outside,
-            extent=extent,
+            extent=ctx.grid.image_extent if ctx.grid is not None else extent,
             origin="upper",
             cmap=ListedColormap([OUTSIDE_VCA_COLOUR]),
             norm=Normalize(0, 2),
@@ -260,7 +261,7 @@ def show_layer(
 ) -> AxesImage:
     image = ax.imshow(
         np.ma.masked_invalid(values),
-        extent=ctx.extent,
+        extent=ctx.grid.image_extent if ctx.grid is not None else ctx.extent,
         origin="upper",
         cmap=cmap,
         norm=norm,

@@ -18,12 +18,12 @@ from gee_cscc.report.map_canvas import (
     colour_limits,
     decorate_map,
     legend_boxes,
+    limit_sample,
     map_figure,
     show_layer,
     vca_masked_layer,
 )
 from gee_cscc.report.style import (
-    all_label,
     CHANGED_COLOUR,
     GRADE_COLOURS,
     NEG_COLOUR,
@@ -32,6 +32,7 @@ from gee_cscc.report.style import (
     SLOPE_UNITS_TEX,
     TREND_CLASS_STYLE,
     FigureContext,
+    all_label,
     finish_figure,
     format_years,
     plain_text,
@@ -40,9 +41,10 @@ from gee_cscc.report.style import (
 
 
 def fig_cscc(ctx: FigureContext) -> Figure | None:
-    values = vca_masked_layer(ctx, ctx.results.rasters["cscc"])
+    layer = ctx.results.rasters["cscc"]
+    values = vca_masked_layer(ctx, layer)
     fig, (ax,) = map_figure(ctx, 1, panel_width=7.5)
-    lo, hi = colour_limits(values)
+    lo, hi = colour_limits(limit_sample(ctx, layer, values))
     image = show_layer(ax, ctx, values, colormaps["YlGn"], Normalize(lo, hi))
     fig.colorbar(image, ax=ax, shrink=0.8, extend="max", label=f"CSCC ({NPP_UNITS_TEX})")
     ax.set_title(f"maximum annual NPP over {years_text(ctx.cfg)} per cell", fontsize=9)
@@ -59,7 +61,7 @@ def _year_ticks(lo: int, hi: int, step: int) -> list[int]:
 
 
 def fig_cscc_year(ctx: FigureContext) -> Figure | None:
-    values = vca_masked_layer(ctx, ctx.results.rasters["cscc_year"])
+    values = vca_masked_layer(ctx, ctx.results.rasters["cscc_year"], classes=True)
     start, end = int(ctx.cfg.start), int(ctx.cfg.end)
     finite = values[np.isfinite(values)]
     if finite.size:
@@ -76,8 +78,9 @@ def fig_cscc_year(ctx: FigureContext) -> Figure | None:
 
 
 def fig_trend_slope(ctx: FigureContext) -> Figure | None:
-    values = vca_masked_layer(ctx, ctx.results.rasters["trend_slope"])
-    lo, hi = colour_limits(values, symmetric=True)
+    layer = ctx.results.rasters["trend_slope"]
+    values = vca_masked_layer(ctx, layer)
+    lo, hi = colour_limits(limit_sample(ctx, layer, values), symmetric=True)
     fig, (ax,) = map_figure(ctx, 1, panel_width=7.5)
     image = show_layer(ax, ctx, values, colormaps["BrBG"], Normalize(lo, hi))
     fig.colorbar(
@@ -99,7 +102,7 @@ def _trend_shares(results: Any) -> dict[str, float]:
 
 
 def fig_trend_class(ctx: FigureContext) -> Figure | None:
-    values = vca_masked_layer(ctx, ctx.results.rasters["trend_class"])
+    values = vca_masked_layer(ctx, ctx.results.rasters["trend_class"], classes=True)
     codes = sorted(TREND_CLASS_STYLE)  # -2 … 2
     cmap = ListedColormap([TREND_CLASS_STYLE[c][2] for c in codes])
     norm = BoundaryNorm(np.arange(codes[0] - 0.5, codes[-1] + 1.0), cmap.N)
@@ -129,7 +132,8 @@ def fig_pcs(ctx: FigureContext) -> Figure | None:
     pcs = rasters["pcs"]
     years = [int(y) for y in pcs["pcs_year"].values]
     layers = [vca_masked_layer(ctx, pcs.isel(pcs_year=i)) for i in range(len(years))]
-    lo, hi = colour_limits(np.concatenate([v.ravel() for v in layers]))
+    samples = [limit_sample(ctx, pcs.isel(pcs_year=i), v) for i, v in enumerate(layers)]
+    lo, hi = colour_limits(np.concatenate([v.ravel() for v in samples]))
     norm = Normalize(min(lo, 0.0), hi)
     fig, axes = map_figure(ctx, len(years), panel_width=5.0 if len(years) > 1 else 7.5)
     image = None
@@ -162,7 +166,7 @@ def fig_maintenance(ctx: FigureContext) -> Figure | None:
         show_layer(
             ax,
             ctx,
-            vca_masked_layer(ctx, surfaces.sel(year=year)),
+            vca_masked_layer(ctx, surfaces.sel(year=year), classes=True),
             cmap,
             norm,
             label_size=4.5,
@@ -190,7 +194,7 @@ def fig_maintenance(ctx: FigureContext) -> Figure | None:
 
 
 def fig_maintenance_years(ctx: FigureContext) -> Figure | None:
-    values = vca_masked_layer(ctx, ctx.results.rasters["maintenance_years"])
+    values = vca_masked_layer(ctx, ctx.results.rasters["maintenance_years"], classes=True)
     n = int(ctx.cfg.n_evaluation_years)
     finite = values[np.isfinite(values)]
     if finite.size:
@@ -224,7 +228,7 @@ def fig_csr_grade(ctx: FigureContext) -> Figure | None:
     else:
         points = np.concatenate([r for p in ctx.provinces for r in p.rings])
         extent = (points[:, 0].min(), points[:, 0].max(), points[:, 1].min(), points[:, 1].max())
-    view = FigureContext(ctx.results, ctx.synthetic, ctx.provinces, None, None, extent)
+    view = FigureContext(ctx.results, ctx.synthetic, ctx.provinces, None, None, extent, None)
     fig, (ax,) = map_figure(view, 1, panel_width=7.5)
     hatched = False
     for p in ctx.provinces:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 import numpy as np
+from matplotlib import rc_context
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.path import Path as MplPath
@@ -69,9 +70,10 @@ class FigureContext:
     results: Any
     synthetic: bool
     provinces: list[Province]
-    vca: np.ndarray | None  # north-up vca layer (1 inside), or None when there is none
-    outside: np.ndarray | None  # north-up: True on region cells outside the VCA
+    vca: Any  # the full-resolution vca layer (xarray, 1 inside), or None when there is none
+    outside: np.ndarray | None  # north-up preview: True on region cells outside the VCA
     extent: tuple[float, float, float, float] | None
+    grid: Any = None  # gee_cscc.report.map_preview.MapGrid of the maps' previews
 
     @property
     def cfg(self) -> Any:
@@ -110,7 +112,24 @@ def finish_figure(
     if ctx.synthetic:
         fig.supxlabel(SYNTHETIC_NOTE, color="#c00000", fontsize=9.5, fontweight="bold")
     _trim(fig, maps)
+    _freeze_layout(fig)
     return fig
+
+
+def _freeze_layout(fig: Figure) -> None:
+    """Lay the figure out once, here, and switch the layout engine off.
+
+    With a layout engine on, ``savefig`` first draws the whole figure without output (to
+    lay it out), resampling every image, then draws it again; laid out beforehand it draws once.
+    """
+    engine = fig.get_layout_engine()
+    if engine is None or not engine.__class__.__name__.startswith("Constrained"):
+        return
+    engine.execute(fig)
+    # None (not "none", a placeholder savefig would still lay out for): no engine at all,
+    # whatever the user's rcParams say about a default one
+    with rc_context({"figure.autolayout": False, "figure.constrained_layout.use": False}):
+        fig.set_layout_engine(None)
 
 
 def _trim(fig: Figure, maps: Sequence[Axes]) -> None:
