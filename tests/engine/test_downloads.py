@@ -250,8 +250,38 @@ def test_geojson_download(engine):
 
 
 def test_unsupported_table_format_is_named(engine):
-    with pytest.raises(ee.EEException, match="fileFormat KML is not implemented by the local"):
-        zones().getDownloadURL("kml")
+    with pytest.raises(ee.EEException, match="fileFormat SHP is not implemented by the local"):
+        zones().getDownloadURL("shp")
+
+
+KML = "{http://www.opengis.net/kml/2.2}"
+
+
+def test_kml_and_kmz_downloads(engine):
+    import xml.etree.ElementTree as ET
+
+    fc = ee.FeatureCollection(
+        [
+            ee.Feature(ee.Geometry.Point([101.5, 39.25]), {"n": 1, "s": "x"}),
+            ee.Feature(ee.Geometry.Rectangle([101, 37, 103, 39], "EPSG:4326", False), {"n": 2}),
+        ]
+    )
+    status, headers, kml = fetch(fc.getDownloadURL("kml", filename="z"))
+    assert status == 200 and 'filename="z.kml"' in headers["Content-Disposition"]
+    marks = ET.fromstring(kml).findall(f"{KML}Document/{KML}Placemark")
+    assert [m.find(f"{KML}name").text for m in marks] == ["0", "1"]
+    data = {
+        d.get("name"): d.find(f"{KML}value").text
+        for d in marks[0].findall(f"{KML}ExtendedData/{KML}Data")
+    }
+    assert data == {"n": "1", "s": "x"}
+    assert marks[0].find(f"{KML}Point/{KML}coordinates").text == "101.5,39.25"
+    ring = marks[1].find(f"{KML}Polygon/{KML}outerBoundaryIs/{KML}LinearRing/{KML}coordinates")
+    points = {tuple(map(float, p.split(","))) for p in ring.text.split()}
+    assert points == {(101, 37), (101, 39), (103, 37), (103, 39)}
+    status, headers, kmz = fetch(fc.getDownloadURL("kmz", filename="z"))
+    assert headers["Content-Type"] == "application/vnd.google-earth.kmz"
+    assert zipfile.ZipFile(io.BytesIO(kmz)).read("doc.kml") == kml
 
 
 def test_table_download_url_needs_no_token_but_a_real_id(engine):

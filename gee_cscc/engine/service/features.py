@@ -15,8 +15,10 @@
   ``Content-Disposition``. Formats: ``CSV`` and ``GEO_JSON`` (``JSON`` is GeoJSON too, as
   the client documents), written exactly as a table export writes them (see
   :mod:`gee_cscc.engine.batch.tasks`: CSV columns ``system:index``, the properties in
-  sorted order, ``.geo``; or the ``selectors`` in their order). KML, KMZ, SHP and
-  TF_RECORD_TABLE are not implemented by the local engine.
+  sorted order, ``.geo``; or the ``selectors`` in their order); ``KML`` (a Placemark per
+  feature: ``system:index`` as its name, the properties as ExtendedData) and ``KMZ`` (that
+  KML zipped as ``doc.kml``). SHP and TF_RECORD_TABLE are not implemented by the local
+  engine.
 
 Who may fetch: as for thumbnails and downloads (:mod:`.tiles`), creating the download id
 needs the engine's token, the ``getFeatures`` URL needs none; the id's 128 random bits
@@ -25,8 +27,10 @@ are the key and the table is computed as the identity that created it.
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import zipfile
 from collections.abc import Callable
 from typing import Any
 
@@ -41,6 +45,7 @@ __all__ = [
     "compute_features",
     "handle",
     "is_table_download_url",
+    "kml_bytes",
     "serve_table_download",
 ]
 
@@ -51,6 +56,8 @@ TABLE_FORMATS = {
     "CSV": ("csv", "text/csv; charset=UTF-8"),
     "GEO_JSON": ("geojson", "application/geo+json; charset=UTF-8"),
     "JSON": ("geojson", "application/geo+json; charset=UTF-8"),
+    "KML": ("kml", "application/vnd.google-earth.kml+xml"),
+    "KMZ": ("kmz", "application/vnd.google-earth.kmz"),
 }
 
 _COMPUTE_RE = re.compile(r"projects/(?P<project>[^/:]+)/table:computeFeatures")
@@ -128,7 +135,7 @@ def _table_format(body: dict) -> str:
     if fmt not in TABLE_FORMATS:
         raise EEError(
             f"FeatureCollection.getDownloadURL: fileFormat {fmt} is not implemented by the "
-            "local engine (CSV or GEO_JSON)."
+            "local engine (CSV, GEO_JSON, KML or KMZ)."
         )
     return fmt
 
@@ -156,15 +163,89 @@ def _table_file(body: dict, fmt: str) -> tuple[bytes, str, dict]:
     elements = _elements(body, "FeatureCollection.getDownloadURL")
     selectors = _selectors(body)
     if fmt == "CSV":
-        text = table_csv(elements, selectors)
+        payload = table_csv(elements, selectors).encode("utf-8")
+    elif fmt in ("KML", "KMZ"):
+        payload = kml_bytes(table_geojson(elements, selectors))
+        if fmt == "KMZ":
+            buf = io.BytesIO()
+            with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+                zf.writestr("doc.kml", payload)
+            payload = buf.getvalue()
     else:
-        text = json.dumps(table_geojson(elements, selectors))
+        payload = json.dumps(table_geojson(elements, selectors)).encode("utf-8")
     ext, ctype = TABLE_FORMATS[fmt]
     headers = {
         "Access-Control-Allow-Origin": "*",
         "Content-Disposition": f'attachment; filename="{_filename(body)}.{ext}"',
     }
-    return text.encode("utf-8"), ctype, headers
+    return payload, ctype, headers
+
+
+_KML_NS = "http://www.opengis.net/kml/2.2"
+
+
+def _kml_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
+
+
+def _kml_coords(points: list) -> str:
+    return " ".join(",".join(repr(float(v)) for v in p[:3]) for p in points)
+
+
+def _kml_geometry(parent: Any, geometry: dict | None) -> None:
+    """Append the KML form of a GeoJSON geometry to ``parent``."""
+    from xml.etree.ElementTree import SubElement
+
+    if not geometry:
+        return
+    kind, coords = geometry.get("type"), geometry.get("coordinates")
+    if kind == "Point":
+        SubElement(SubElement(parent, "Point"), "coordinates").text = _kml_coords([coords])
+    elif kind == "LineString":
+        SubElement(SubElement(parent, "LineString"), "coordinates").text = _kml_coords(coords)
+    elif kind == "Polygon":
+        poly = SubElement(parent, "Polygon")
+        for i, ring in enumerate(coords):
+            boundary = SubElement(poly, "outerBoundaryIs" if i == 0 else "innerBoundaryIs")
+            SubElement(SubElement(boundary, "LinearRing"), "coordinates").text = _kml_coords(ring)
+    elif kind in ("MultiPoint", "MultiLineString", "MultiPolygon", "GeometryCollection"):
+        multi = SubElement(parent, "MultiGeometry")
+        if kind == "GeometryCollection":
+            parts = geometry.get("geometries") or []
+        else:
+            single = kind[len("Multi") :]
+            parts = [{"type": single, "coordinates": c} for c in coords]
+        for part in parts:
+            _kml_geometry(multi, part)
+    else:
+        raise EEError(f"KML: geometry type {kind} cannot be written.")
+
+
+def kml_bytes(collection: dict) -> bytes:
+    """A GeoJSON FeatureCollection as a KML 2.2 document: a Placemark per feature (its
+    ``id`` as name), the properties as ``ExtendedData``, the geometry in lon/lat."""
+    from xml.etree.ElementTree import Element, SubElement, tostring
+
+    root = Element("kml", xmlns=_KML_NS)
+    doc = SubElement(root, "Document")
+    for feature in collection.get("features", []):
+        mark = SubElement(doc, "Placemark", id=str(feature.get("id", "")))
+        SubElement(mark, "name").text = str(feature.get("id", ""))
+        props = feature.get("properties") or {}
+        if props:
+            data = SubElement(mark, "ExtendedData")
+            for key, value in props.items():
+                SubElement(SubElement(data, "Data", name=str(key)), "value").text = _kml_value(
+                    value
+                )
+        _kml_geometry(mark, feature.get("geometry"))
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + tostring(root, encoding="utf-8")
 
 
 def serve_table_download(engine: Any, rest: str, compute: Compute) -> tuple[bytes, str, dict]:

@@ -2,8 +2,10 @@
 
 It serves the Earth Engine REST API as shared/reference/ee-protocol.md describes: the
 discovery document and algorithm list shipped with ``earthengine-api``, ``value:compute``,
-``image:computePixels``, assets (get, list, create, patch, delete, copy, move, IAM policy),
-project config, and export/ingestion operations. Errors are JSON bodies with 4xx statuses
+``image:computePixels``, map tiles and thumbnails (:mod:`.tiles`), image downloads
+(:mod:`.downloads`), ``table:computeFeatures`` and table downloads (:mod:`.features`), assets
+(get, list, create, patch, delete, copy, move, IAM policy), project config, and
+export/ingestion operations. Errors are JSON bodies with 4xx statuses
 (never 5xx for deterministic failures, which the client would retry).
 
 Who may call it and how much work a call may cause:

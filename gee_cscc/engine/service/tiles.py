@@ -15,6 +15,11 @@ the server for a map or a thumbnail id:
   its own pixel grid (``getThumbURL`` folds ``region`` / ``dimensions`` into the image with
   ``Image.clipToBoundsAndScale``, so that grid is the thumbnail's).
 
+The same ``thumbnails`` call with ``fileFormat`` ``GEO_TIFF``, ``ZIPPED_GEO_TIFF``,
+``ZIPPED_GEO_TIFF_PER_BAND`` or ``NPY`` is ``getDownloadURL``'s: those ids are served by
+:mod:`.downloads` (and tables' download ids, ``projects/{p}/tables/{id}``, by
+:mod:`.features`; they share this registry).
+
 An image that is not already a visualization (one or three 8-bit bands) is rendered with
 ``Image.visualize``'s defaults, as Earth Engine renders a layer added without visualization
 parameters: the first band (grayscale) or the first three (RGB), each stretched over its
