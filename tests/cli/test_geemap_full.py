@@ -300,6 +300,17 @@ def test_ee_to_df_and_ee_export_vector(image, tmp_path):
     assert [f["properties"]["zone"] for f in gj["features"]] == [1, 2]
 
 
+def test_ee_to_gdf(image):
+    geemap = pytest.importorskip("geemap")
+    pytest.importorskip("geopandas")
+    stats = image.select("a").reduceRegions(zones(), ee.Reducer.mean())
+    gdf = geemap.ee_to_gdf(stats)
+    assert list(gdf["zone"]) == [1, 2] and gdf.crs.to_string() == "EPSG:4326"
+    assert gdf.geometry[0].bounds == (101.0, 37.0, 103.0, 39.0)
+    expected = [np.nanmean(VALUES[ys, xs]) for ys, xs in WINDOWS]
+    np.testing.assert_allclose(gdf["mean"], expected, rtol=1e-12)
+
+
 def test_geemap_maps_take_the_result_layers(fake_results):
     geemap = pytest.importorskip("geemap")
     foliumap = pytest.importorskip("geemap.foliumap")

@@ -320,3 +320,15 @@ def test_compute_features_as_dataframe_matches_numpy(image):
 def test_compute_features_of_images_is_refused(image):
     with pytest.raises(ee.EEException, match="not Features"):
         ee.data.computeFeatures({"expression": ee.ImageCollection([image])})
+
+
+def test_element_geometry_of_a_collections_first_element(engine):
+    # geemap.ee_to_gdf asks ee_object.first().geometry(): an Element.geometry call.
+    info = zones().first().geometry().getInfo()
+    assert info["type"] == "Polygon"
+    assert {tuple(p) for p in info["coordinates"][0]} == {
+        (101, 37),
+        (101, 39),
+        (103, 37),
+        (103, 39),
+    }

@@ -52,7 +52,7 @@ def feature(geometry: Any = None, metadata: Any = None, geometryKey: Any = None)
     return Feature(geometry, dict(metadata))
 
 
-@algorithm("Feature.geometry")
+@algorithm("Feature.geometry", "Element.geometry")  # Collection.first() is an Element
 def feature_geometry(
     feature: Any,
     maxError: Any = None,
