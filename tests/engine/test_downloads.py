@@ -332,3 +332,23 @@ def test_element_geometry_of_a_collections_first_element(engine):
         (103, 37),
         (103, 39),
     }
+
+
+def test_band_level_dimensions_give_each_file_its_own_grid(image):
+    region = ee.Geometry.Rectangle([100, 30, 110, 40], "EPSG:4326", False)
+    url = image.getDownloadURL(
+        {
+            "format": "ZIPPED_GEO_TIFF_PER_BAND",
+            "region": region,
+            "bands": [{"id": "a"}, {"id": "b", "dimensions": [4, 4]}],
+            "name": "pb",
+        }
+    )
+    zf = zipfile.ZipFile(io.BytesIO(fetch(url)[2]))
+    a, ta, _, _ = geotiff(zf.read("pb.a.tif"))
+    b, tb, _, _ = geotiff(zf.read("pb.b.tif"))
+    assert a.shape == (1, 20, 20) and ta == (STEP, 0.0, 100.0, 0.0, -STEP, 40.0)
+    np.testing.assert_array_equal(a[0], VALUES)
+    # 2.5° cells: their centres (101.25°E …, 38.75°N …) fall in native rows/columns 2, 7, 12, 17.
+    assert b.shape == (1, 4, 4) and tb == (2.5, 0.0, 100.0, 0.0, -2.5, 40.0)
+    np.testing.assert_array_equal(b[0], VALUES[2::5, 2::5] * 2.0)
