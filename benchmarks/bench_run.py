@@ -1,0 +1,428 @@
+"""Whole-run benchmark: ``gee-cscc run`` against a plain NumPy implementation of METHOD.md.
+
+Both run as separate processes on the same generated China-like inputs (the demo generator,
+``gee_cscc.demo.synthetic``: 1981–2018, 34 provinces), alternating, ``--repeat`` times each;
+the table reports medians, their ratio and each process's peak RSS (``os.wait4``'s
+``ru_maxrss``, the process and the children it waited for). The run's own per-step times come
+from its ``run.json`` (``timings_s``). After each pair the NumPy baseline's tables are checked
+against the run's (VCA cells, CSCC and last-year NPP totals per region, trend-class cells,
+maintenance counts N⁺/N⁻ per region and year, total NPP per year): a benchmark of a wrong
+answer is worthless, so a mismatch stops it.
+
+    python benchmarks/bench_run.py --res 0.1 0.05 --repeat 3 --data /tmp/bench-data
+    python benchmarks/bench_run.py --res 0.025 --repeat 1      # 3.6 M cells, minutes
+    python benchmarks/bench_run.py --res 0.0125 --repeat 1     # 14 M cells (optional)
+
+The NumPy baseline (``numpy_run`` below) is what a researcher might write by hand: read the
+NetCDF cube, one pass over the years accumulating per-cell sums for the whole-run OLS trend,
+the maximum and its year, and prefix sums Σy, Σt·y from which every growing window's slope
+(METHOD.md §4) follows as that year is reached, updating the maintenance surface in place;
+then ``np.bincount`` per region for every table, and the rasters saved as ``.npy``. It
+writes no figures and no report (the run does).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+START, END, REF = 1981, 2018, 2000
+ALPHA = 0.05
+SLOPE_ZERO = 1e-6  # |K| below this is 0 (METHOD.md §5b)
+WGS84_A = 6378137.0
+WGS84_F = 1 / 298.257223563
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def prepare(res: float, data: Path) -> dict[str, Path]:
+    """The inputs at ``res`` degrees as files (made once, kept in ``data``)."""
+    folder = data / f"china_{res:g}"
+    files = {
+        "npp": folder / "npp.nc",
+        "regions": folder / "regions.tif",
+        "names": folder / "names.csv",
+    }
+    if all(p.exists() for p in files.values()):
+        return files
+    import rioxarray  # noqa: F401  (registers .rio)
+
+    from gee_cscc.demo.provinces import PROVINCE_ABBRS
+    from gee_cscc.demo.synthetic import demo_npp, demo_regions
+
+    folder.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    cube = demo_npp(resolution=res, start=START, end=END)
+    cube.attrs.setdefault("units", "g C m-2 yr-1")
+    cube.rename("npp").to_dataset().to_netcdf(files["npp"].with_suffix(".tmp"))
+    files["npp"].with_suffix(".tmp").replace(files["npp"])
+    ids = demo_regions(resolution=res).astype("int32")
+    ids = ids.rio.write_crs("EPSG:4326").rio.set_spatial_dims(x_dim="x", y_dim="y")
+    ids.rio.to_raster(files["regions"])
+    rows = ["region_id,name"] + [f"{i},{a}" for i, a in enumerate(PROVINCE_ABBRS, start=1)]
+    files["names"].write_text("\n".join(rows) + "\n")
+    print(f"  generated {res:g}° inputs in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+    return files
+
+
+# --------------------------------------------------------------------------- NumPy baseline
+
+
+def cell_areas(lat: np.ndarray, dlon: float, dlat: float) -> np.ndarray:
+    """Area (m²) of lon/lat cells centred at ``lat`` on the WGS84 ellipsoid (authalic form)."""
+    e2 = WGS84_F * (2 - WGS84_F)
+    e = math.sqrt(e2)
+
+    def q(phi: np.ndarray) -> np.ndarray:
+        s = np.sin(phi)
+        return s / (1 - e2 * s * s) + np.log((1 + e * s) / (1 - e * s)) / (2 * e)
+
+    north = np.radians(lat + dlat / 2)
+    south = np.radians(lat - dlat / 2)
+    return WGS84_A**2 * (1 - e2) / 2 * np.radians(dlon) * np.abs(q(north) - q(south))
+
+
+def numpy_run(npp: Path, regions: Path, names: Path, out: Path) -> None:
+    """METHOD.md §1–4 in plain NumPy: tables as CSV, rasters as .npy, into ``out``."""
+    import rasterio
+    import xarray as xr
+    from scipy.stats import t as student_t
+
+    out.mkdir(parents=True, exist_ok=True)
+    with xr.open_dataset(npp) as ds:
+        da = ds["npp"]
+        years = da["year"].values.astype(int)
+        lat = da["y"].values.astype(float)
+        lon = da["x"].values.astype(float)
+        cube = da.values.astype(np.float32, copy=False)  # (T, ny, nx)
+    with rasterio.open(regions) as src:
+        ids = src.read(1).astype(np.int64)
+    region_names = {
+        int(line.split(",")[0]): line.split(",")[1]
+        for line in names.read_text().splitlines()[1:]
+        if line
+    }
+    nt, ny, nx = cube.shape
+    area = np.broadcast_to(
+        cell_areas(lat, abs(lon[1] - lon[0]), abs(lat[1] - lat[0]))[:, None], (ny, nx)
+    )
+
+    # one pass over the years
+    tc = (years - years.mean()).astype(np.float64)  # centred years of the whole run
+    n_valid = np.zeros((ny, nx), np.int16)
+    s_y = np.zeros((ny, nx))
+    s_ty = np.zeros((ny, nx))  # Σ (t − t0)·y for the growing windows
+    s_tcy = np.zeros((ny, nx))  # Σ tc·y for the whole-run trend
+    s_yy = np.zeros((ny, nx))
+    cmax = np.full((ny, nx), -np.inf, np.float32)
+    cyear = np.zeros((ny, nx), np.int16)
+    p_surface = None
+    held = np.zeros((ny, nx), np.int16)
+    eval_years = [y for y in years if y >= REF]
+    surfaces_counts = []  # per evaluation year: (P == +1, P == -1) as bool maps → bincounts
+    n_regions = int(max(ids.max(), max(region_names))) + 1
+    for i, year in enumerate(years):
+        y = cube[i].astype(np.float64)
+        ok = np.isfinite(y)
+        y0 = np.where(ok, y, 0.0)
+        n_valid += ok
+        s_y += y0
+        s_ty += (year - years[0]) * y0
+        s_tcy += tc[i] * y0
+        s_yy += y0 * y0
+        newmax = ok & (cube[i] > cmax)
+        cmax[newmax] = cube[i][newmax]
+        cyear[newmax] = year
+        if year >= REF:  # growing window t0 … year: slope from the prefix sums
+            n = i + 1
+            u = np.arange(n, dtype=np.float64)
+            ubar, suu = u.mean(), ((u - u.mean()) ** 2).sum()
+            k = (s_ty - ubar * s_y) / suu
+            s = np.where(np.abs(k) < SLOPE_ZERO, 0, np.sign(k)).astype(np.int8)
+            p_surface = s if p_surface is None else np.where(s == p_surface, p_surface, 0)
+            held += p_surface != 0
+            surfaces_counts.append(p_surface.copy())
+    vca = (n_valid == nt) & (s_y / nt > 0)
+    p_ref = surfaces_counts[0]
+
+    # whole-run OLS trend and its two-sided t-test (n − 2 degrees of freedom)
+    stt = float((tc**2).sum())
+    sxy = s_tcy  # Σ tc·y = Σ (t − t̄)(y − ȳ)
+    syy = s_yy - s_y * s_y / nt
+    k = sxy / stt
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r2 = np.clip(sxy * sxy / (stt * syy), 0, 1)
+        tstat = np.sqrt(r2 * (nt - 2) / (1 - r2))
+    p = np.where(r2 >= 1, 0.0, 2 * student_t.sf(np.nan_to_num(tstat), nt - 2))
+    zero = np.abs(k) < SLOPE_ZERO
+    p[zero] = 1.0
+    cls = np.where(
+        zero,
+        0,
+        np.where(k > 0, np.where(p < ALPHA, 2, 1), np.where(p < ALPHA, -2, -1)),
+    ).astype(np.int8)
+
+    # tables: bincount per region over the VCA
+    rid = np.where(vca, ids, 0)[vca]
+    a = area[vca]
+
+    def per_region(weights: np.ndarray) -> np.ndarray:
+        return np.bincount(rid, weights=weights, minlength=n_regions)
+
+    def rows(values: np.ndarray, total: float) -> list[tuple[str, float]]:
+        return [("ALL", total)] + [(name, values[i]) for i, name in region_names.items()]
+
+    cscc_tg = per_region(cmax[vca] * a) / 1e12
+    last = cube[-1][vca].astype(np.float64)
+    npp_tg = per_region(last * a) / 1e12
+    cells = np.bincount(rid, minlength=n_regions)
+    with open(out / "capacity_by_region.csv", "w") as f:
+        f.write("region,cscc_tg,current_npp_tg,vca_cells\n")
+        all_c, all_n = (cmax[vca] * a).sum() / 1e12, (last * a).sum() / 1e12
+        for (name, c), (_, nv), (_, cc) in zip(
+            rows(cscc_tg, all_c), rows(npp_tg, all_n), rows(cells, int(vca.sum())), strict=True
+        ):
+            f.write(f"{name},{float(c)!r},{float(nv)!r},{int(cc)}\n")
+    flat = cube.reshape(nt, -1)[:, vca.ravel()]
+    total_pg = (flat.astype(np.float64) @ a) / 1e15
+    with open(out / "yearly.csv", "w") as f:
+        f.write("year,total_npp_pg\n")
+        for year, total in zip(years, total_pg, strict=True):
+            f.write(f"{year},{float(total)!r}\n")
+    with open(out / "trend_summary.csv", "w") as f:
+        f.write("region,class,cells\n")
+        labels = {2: "SI", 1: "II", 0: "0", -1: "ID", -2: "SD"}
+        c = cls[vca]
+        for code, label in labels.items():
+            by = np.bincount(rid, weights=(c == code), minlength=n_regions)
+            for name, v in rows(by, float((c == code).sum())):
+                f.write(f"{name},{label},{int(v)}\n")
+    with open(out / "maintenance_counts.csv", "w") as f:
+        f.write("region,year,n_pos,n_neg\n")
+        for year, surface in zip(eval_years, surfaces_counts, strict=True):
+            sv = surface[vca]
+            pos = np.bincount(rid, weights=(sv == 1), minlength=n_regions)
+            neg = np.bincount(rid, weights=(sv == -1), minlength=n_regions)
+            for (name, np_), (_, nn) in zip(
+                rows(pos, float((sv == 1).sum())), rows(neg, float((sv == -1).sum())), strict=True
+            ):
+                f.write(f"{name},{year},{int(np_)},{int(nn)}\n")
+    # rasters (float32, NaN outside the VCA)
+    nan = np.float32(np.nan)
+    np.save(out / "cscc.npy", np.where(vca, cmax, nan))
+    np.save(out / "cscc_year.npy", np.where(vca, cyear, 0).astype(np.int16))
+    np.save(out / "trend_slope.npy", np.where(vca, k, np.nan).astype(np.float32))
+    np.save(out / "trend_class.npy", np.where(vca, cls, 0).astype(np.int8))
+    np.save(out / "maintenance_years.npy", (np.where(vca, p_ref, 0) * held).astype(np.int8))
+    np.save(out / "vca.npy", vca)
+    for year in (START, REF, END):
+        pcs = np.where(vca, cmax - cube[list(years).index(year)], nan)
+        np.save(out / f"pcs_{year}.npy", pcs.astype(np.float32))
+
+
+# --------------------------------------------------------------------------- agreement
+
+
+def _csv(path: Path) -> list[dict[str, str]]:
+    import csv
+
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def check_agreement(run_out: Path, numpy_out: Path) -> str:
+    """Raise AssertionError where the NumPy tables and the run's differ; a summary line."""
+    tables = run_out / "tables"
+    cap = {r["region"]: r for r in _csv(tables / "capacity_by_region.csv")}
+    missing = []
+    for r in _csv(numpy_out / "capacity_by_region.csv"):
+        got = cap.get(r["region"])
+        if got is None:  # the run leaves out a region without VCA cells
+            assert int(r["vca_cells"]) == 0, ("region missing from the run's table", r)
+            missing.append(r["region"])
+            continue
+        assert int(float(got["vca_cells"] or 0)) == int(r["vca_cells"]), (r, got)
+        for col in ("cscc_tg", "current_npp_tg"):
+            want, have = float(r[col]), float(got[col] or 0)
+            assert math.isclose(have, want, rel_tol=1e-5, abs_tol=1e-6), (col, r, got)
+    counts = {(r["region"], r["year"]): r for r in _csv(tables / "maintenance_counts.csv")}
+    n_counts = 0
+    for r in _csv(numpy_out / "maintenance_counts.csv"):
+        got = counts.get((r["region"], r["year"]))
+        if got is None and r["region"] in missing:
+            assert int(r["n_pos"]) == int(r["n_neg"]) == 0, r
+            continue
+        for col in ("n_pos", "n_neg"):
+            assert int(float(got[col] or 0)) == int(r[col]), (col, r, got)
+        n_counts += 1
+    classes = {
+        (r["region"], r["class"]): r
+        for r in _csv(tables / "trend_summary.csv")
+        if math.isclose(float(r["alpha"]), ALPHA)
+    }
+    worst = 0
+    for r in _csv(numpy_out / "trend_summary.csv"):
+        got = classes.get((r["region"], r["class"]))
+        have = int(float(got["cells"] or 0)) if got else 0
+        worst = max(worst, abs(have - int(r["cells"])))
+        assert have == int(r["cells"]), ("trend class cells", r, got)
+    yearly = {r["year"]: r for r in _csv(tables / "yearly.csv")}
+    for r in _csv(numpy_out / "yearly.csv"):
+        have = float(yearly[r["year"]]["total_npp_pg"])
+        assert math.isclose(have, float(r["total_npp_pg"]), rel_tol=1e-5), (r, have)
+    note = f"; without VCA cells, not in the run's tables: {', '.join(missing)}" if missing else ""
+    return f"tables agree ({len(cap)} rows of regions, {n_counts} count rows){note}"
+
+
+# --------------------------------------------------------------------------- timing
+
+
+def timed(argv: list[str], *, env: dict | None = None) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of one child process (``os.wait4``)."""
+    t0 = time.perf_counter()
+    proc = subprocess.Popen(argv, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - t0
+    if proc.returncode != 0:
+        raise SystemExit(f"{argv[:3]} … exited {proc.returncode}")
+    return wall, usage.ru_maxrss / 1024
+
+
+def gee_run_argv(files: dict[str, Path], out: Path, store: Path) -> list[str]:
+    exe = shutil.which("gee-cscc") or "gee-cscc"
+    return [
+        exe, "run",
+        "--npp", str(files["npp"]),
+        "--regions", str(files["regions"]),
+        "--region-names", str(files["names"]),
+        "--start", str(START), "--end", str(END), "--reference", str(REF),
+        "--extent", "input",
+        "--out", str(out), "--store", str(store), "-q",
+    ]  # fmt: skip
+
+
+def machine() -> str:
+    cpu = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    load = ", ".join(f"{v:.1f}" for v in os.getloadavg())
+    return (
+        f"{os.cpu_count()} cores ({cpu}), {mem:.0f} GiB RAM, {platform.system()} "
+        f"{platform.release()}, Python {platform.python_version()}, NumPy {np.__version__}; "
+        f"load average at the end {load}"
+    )
+
+
+def bench(res: float, repeat: int, data: Path, work: Path) -> dict:
+    files = prepare(res, data)
+    runs: dict[str, list] = {"gee": [], "numpy": [], "gee_rss": [], "numpy_rss": [], "steps": []}
+    agree = ""
+    for i in range(repeat):
+        for kind in ("gee", "numpy") if i % 2 == 0 else ("numpy", "gee"):
+            out = work / f"{kind}_{res:g}_{i}"
+            shutil.rmtree(out, ignore_errors=True)
+            if kind == "gee":
+                store = work / f"store_{res:g}_{i}"  # a fresh store: the inputs are loaded
+                shutil.rmtree(store, ignore_errors=True)
+                wall, rss = timed(gee_run_argv(files, out, store))
+                steps = json.loads((out / "run.json").read_text()).get("timings_s", {})
+                runs["steps"].append(steps)
+                shutil.rmtree(store, ignore_errors=True)
+            else:
+                argv = [sys.executable, __file__, "--numpy-run", str(files["npp"])]
+                argv += [str(files["regions"]), str(files["names"]), str(out)]
+                wall, rss = timed(argv)
+            runs[kind].append(wall)
+            runs[f"{kind}_rss"].append(rss)
+            print(f"  {res:g}° {kind:5s} run {i + 1}: {wall:6.1f} s, {rss:6.0f} MiB", flush=True)
+        agree = check_agreement(work / f"gee_{res:g}_{i}", work / f"numpy_{res:g}_{i}")
+        print(f"  {agree}", flush=True)
+    import xarray as xr
+
+    with xr.open_dataset(files["npp"]) as ds:
+        ny, nx = ds.sizes["y"], ds.sizes["x"]
+    steps = {
+        key: statistics.median(s.get(key, math.nan) for s in runs["steps"])
+        for key in runs["steps"][-1]
+    }
+    return {
+        "res": res,
+        "cells": ny * nx,
+        "gee_s": statistics.median(runs["gee"]),
+        "numpy_s": statistics.median(runs["numpy"]),
+        "gee_all": runs["gee"],
+        "numpy_all": runs["numpy"],
+        "gee_rss_mib": max(runs["gee_rss"]),
+        "numpy_rss_mib": max(runs["numpy_rss"]),
+        "steps_s": steps,
+        "agreement": agree,
+    }
+
+
+def table(results: list[dict]) -> str:
+    lines = [
+        "| grid | cells | gee-cscc run (median) | NumPy (median) | ratio | gee-cscc peak RSS "
+        "| NumPy peak RSS | runs (gee / NumPy, s) |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in results:
+        runs = " ".join(f"{v:.1f}" for v in r["gee_all"])
+        runs += " / " + " ".join(f"{v:.1f}" for v in r["numpy_all"])
+        lines.append(
+            f"| {r['res']:g}° | {r['cells'] / 1e6:.2f} M | {r['gee_s']:.1f} s | "
+            f"{r['numpy_s']:.1f} s | {r['gee_s'] / r['numpy_s']:.1f}× | "
+            f"{r['gee_rss_mib']:,.0f} MiB | {r['numpy_rss_mib']:,.0f} MiB | {runs} |"
+        )
+    keys = list(dict.fromkeys(k for r in results for k in r["steps_s"]))
+    lines += ["", "Per step of `gee-cscc run` (run.json `timings_s`, medians, s):", ""]
+    lines.append("| step | " + " | ".join(f"{r['res']:g}°" for r in results) + " |")
+    lines.append("|---|" + "---:|" * len(results))
+    for key in keys:
+        cells = " | ".join(f"{r['steps_s'].get(key, math.nan):.1f}" for r in results)
+        lines.append(f"| {key} | {cells} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--numpy-run":
+        numpy_run(*(Path(a) for a in sys.argv[2:6]))
+        return
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--res", type=float, nargs="+", default=[0.1, 0.05])
+    ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "gee-cscc-bench")
+    ap.add_argument("--json", type=Path, default=None, help="write the numbers here too")
+    args = ap.parse_args()
+    work = args.data / "runs"
+    work.mkdir(parents=True, exist_ok=True)
+    results = [bench(res, args.repeat, args.data, work) for res in args.res]
+    print()
+    print(f"Machine: {machine()}")
+    print()
+    print(table(results))
+    if args.json:
+        args.json.write_text(json.dumps({"machine": machine(), "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
