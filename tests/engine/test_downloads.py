@@ -352,3 +352,18 @@ def test_band_level_dimensions_give_each_file_its_own_grid(image):
     # 2.5° cells: their centres (101.25°E …, 38.75°N …) fall in native rows/columns 2, 7, 12, 17.
     assert b.shape == (1, 4, 4) and tb == (2.5, 0.0, 100.0, 0.0, -2.5, 40.0)
     np.testing.assert_array_equal(b[0], VALUES[2::5, 2::5] * 2.0)
+
+
+def test_only_a_get_of_a_download_url_goes_without_the_token(engine):
+    url = zones().getDownloadURL("csv")
+    req = urllib.request.Request(
+        url, data=b"{}", headers={"Content-Type": "application/json"}, method="POST"
+    )
+    assert post_status(req) == 401
+    compute = urllib.request.Request(
+        f"{engine.url}/v1/projects/{engine.project}/table:computeFeatures",
+        data=json.dumps({"expression": {}}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    assert post_status(compute) == 401
