@@ -6,12 +6,9 @@
 1. **Bind** the task manifest ``OUT/export_tasks.json`` to the run: the hash of its
    configuration, input versions and grid (:mod:`~gee_cscc.workflow.identity`). Tasks or
    assets of another run are refused (``--restart`` redoes them).
-2. **Input checks** (METHOD.md §0–§1): the same reduction an interactive run answers with
-   ``getInfo`` (:func:`gee_cscc.method.checks.check_table`, with the run's ``tileScale``)
-   is exported to the table asset ``ROOT/tables/input_checks``, waited for and read back
-   with one small ``getInfo`` (one feature per region id and one of counts); the verdict
-   and the numbers are the interactive mode's (:func:`~gee_cscc.method.checks.evaluate_checks`).
-   Nothing else starts before the inputs pass, and no full-grid interactive request is made.
+2. **Input checks**: the interactive mode's reduction (:mod:`gee_cscc.method.checks`, with
+   ``tileScale``) exported to ``ROOT/tables/input_checks``, waited for and read back with one
+   small ``getInfo``: the same verdict and numbers, and nothing else starts before they pass.
 3. **Table exports.** Each table's per-cell bands — the same band stacks as the interactive
    mode (:func:`gee_cscc.method.zonal.zonal_band_stack`, the maintenance count bands of
    :func:`gee_cscc.workflow.pull.maintenance_count_bands`) — are summed per region id by
@@ -259,24 +256,21 @@ def _input_checks(
     regions: Regions | None,
     cfg: Config,
     grid: GridSpec,
-    *,
     options: BatchOptions,
     root: str,
-    digest: str,
     manifest: TaskManifest,
     input_ids: list[str],
     poll: float,
     progress: Progress | None,
 ) -> dict[str, Any]:
     """The input checks as a table export, waited for, read back and judged (step 2)."""
-    say = progress or (lambda message: None)
     asset_id = f"{root}/tables/{CHECKS_TABLE}"
     table = check_table(annual, regions, cfg, grid=grid, tile_scale=options.tile_scale)
     task = export_table(
         table,
         destination="asset",
         asset_id=asset_id,
-        description=f"cscc_{digest[:8]}_{CHECKS_TABLE}",
+        description=f"cscc_{(manifest.run_hash or '')[:8]}_{CHECKS_TABLE}",
         properties=provenance(
             cfg.to_dict(), inputs=input_ids, gee_cscc_product=CHECKS_TABLE, units="cells"
         ),
@@ -284,10 +278,9 @@ def _input_checks(
         manifest=manifest,
     )
     if task is not None:
-        say("input checks: a table export started or running")
         _wait([task], manifest, poll, progress, what="input checks")
-    else:
-        say("input checks: exported in an earlier run")
+    elif progress is not None:
+        progress("input checks: exported in an earlier run")
     features = (ee.FeatureCollection(asset_id).getInfo() or {}).get("features") or []
     return evaluate_checks(features, annual, regions, cfg, grid=grid, warn=progress)
 
@@ -380,17 +373,7 @@ def run_batch(
     input_ids = [v for v in inputs.values() if v]
     poll = options.poll_seconds or (0.2 if cfg.engine == "local" else 10.0)
     checked = _input_checks(
-        annual,
-        checked_regions,
-        cfg,
-        grid,
-        options=options,
-        root=root,
-        digest=digest,
-        manifest=manifest,
-        input_ids=input_ids,
-        poll=poll,
-        progress=progress,
+        annual, checked_regions, cfg, grid, options, root, manifest, input_ids, poll, progress
     )
     tasks: list[Any] = []
     table_ids = {}
