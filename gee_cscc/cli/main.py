@@ -11,13 +11,13 @@ import contextlib
 import logging
 import os
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from gee_cscc.cli.common import check_path_options, config_from_args
 from gee_cscc.cli.export import add_grid_options, product_collection
 from gee_cscc.cli.interrupts import StderrGuard, exit_code, signals_as_interrupts
+from gee_cscc.cli.progress import Progress
 from gee_cscc.errors import GeeCsccError
 from gee_cscc.version import __version__
 
@@ -26,18 +26,10 @@ __all__ = ["main", "build_parser"]
 log = logging.getLogger("gee_cscc")
 
 
-class Reporter:
-    """Progress lines on stderr: ``[  12.3s] step``; silent when quiet."""
-
-    def __init__(self, *, quiet: bool = False) -> None:
-        self.quiet = quiet
-        self.start = time.perf_counter()
-
-    def __call__(self, message: str) -> None:
-        if not self.quiet:
-            print(
-                f"[{time.perf_counter() - self.start:7.1f}s] {message}", file=sys.stderr, flush=True
-            )
+class Reporter(Progress):
+    """Progress on stderr: step lines ``[  12.3s] step``, and bars with counts and ETA for
+    the long steps when stderr is a terminal (:class:`gee_cscc.cli.progress.Progress`);
+    silent when quiet."""
 
 
 def _add_common(p: argparse.ArgumentParser) -> None:
@@ -320,7 +312,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with contextlib.redirect_stderr(guard), signals_as_interrupts(guard):
             check_path_options(args)
-            return handlers[args.command](args, report)
+            try:
+                return handlers[args.command](args, report)
+            finally:
+                report.close()  # a bar left open by an error ends before the error line
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: everything unwound, OUT untouched
         guard.mute_threads()
         if argv is None:  # the program itself: engine threads winding down stay quiet

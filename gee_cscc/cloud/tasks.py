@@ -19,6 +19,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -36,10 +37,12 @@ __all__ = [
     "RUN_HASH_PROPERTY",
     "StderrProgress",
     "TaskManifest",
+    "bar_options",
     "cancel_if_active",
     "run_hash",
     "status_line",
     "task_status",
+    "tasks_done",
     "wait_for_tasks",
 ]
 
@@ -297,26 +300,66 @@ def status_line(statuses: Sequence[Mapping[str, Any]], *, what: str = "exports")
     return f"{what}: " + ", ".join(parts)
 
 
-class StderrProgress:
-    """The default progress display: one line on stderr, rewritten in place on a terminal."""
+def tasks_done(statuses: Sequence[Mapping[str, Any]]) -> float:
+    """Tasks finished, counting each running task by its progress (0–1): ``3.4`` of 10."""
+    done = sum(s["state"] in DONE_STATES for s in statuses)
+    running = sum(float(s.get("progress") or 0.0) for s in statuses if s["state"] == "RUNNING")
+    return done + min(running, len(statuses) - done)
 
-    def __init__(self, stream: Any = None) -> None:
+
+def bar_options(stream: Any) -> dict[str, Any]:
+    """tqdm's size options on ``stream``: follow the terminal, or a fixed $COLUMNS × $LINES
+    (80 × 24) where it reports 0 × 0 (``script``, some CI runners: tqdm would draw nothing)."""
+    try:
+        if os.get_terminal_size(stream.fileno()).columns > 0:
+            return {"dynamic_ncols": True}
+    except (AttributeError, ValueError, OSError):
+        pass
+    size = shutil.get_terminal_size((80, 24))
+    return {"ncols": size.columns or 80, "nrows": size.lines or 24}
+
+
+class StderrProgress:
+    """The default progress display of :func:`wait_for_tasks` on stderr.
+
+    On a terminal, a bar (``tqdm``): tasks finished (running ones by their progress), elapsed
+    time and ETA, then ``2 running (40%), 5 waiting``. Elsewhere (a log file, a pipe), one
+    :func:`status_line` per change of the states.
+    """
+
+    def __init__(self, stream: Any = None, *, what: str = "exports") -> None:
         self.stream = stream or sys.stderr
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
+        self.what = what
         self._last = ""
+        self._bar: Any = None
 
     def __call__(self, statuses: Sequence[Mapping[str, Any]]) -> None:
-        line = status_line(statuses)
-        if line == self._last:
+        line = status_line(statuses, what=self.what)
+        if not self.tty:
+            if line != self._last:
+                self._last = line
+                self.stream.write(line + "\n")
+                self.stream.flush()
             return
-        self._last = line
-        if self.tty:
-            self.stream.write("\r" + line.ljust(72))
-            if all(s["state"] in DONE_STATES for s in statuses):
-                self.stream.write("\n")
-        else:
-            self.stream.write(line + "\n")
-        self.stream.flush()
+        from tqdm import tqdm
+
+        if self._bar is None:
+            fmt = "{desc}: {percentage:3.0f}% |{bar}| [{elapsed}<{remaining}] {postfix}"
+            self._bar = tqdm(desc=self.what, file=self.stream, bar_format=fmt, leave=True,
+                             **bar_options(self.stream))  # fmt: skip
+        self._bar.total = len(statuses)
+        self._bar.n = round(tasks_done(statuses), 2)
+        self._bar.set_postfix_str(line.split(": ", 1)[-1], refresh=False)
+        self._bar.refresh()
+        if all(s["state"] in DONE_STATES for s in statuses):
+            self.close()
+
+    def close(self) -> None:
+        """Finish the bar (it stays on screen with its last counts); a no-op off a terminal."""
+        if self._bar is not None:
+            bar, self._bar = self._bar, None
+            bar.close()
 
 
 def _ask_on_tty(tasks: Sequence[Any]) -> bool:
@@ -412,6 +455,7 @@ def wait_for_tasks(
                 )
             time.sleep(poll_seconds)
     except KeyboardInterrupt as exc:
+        getattr(show, "close", lambda: None)()  # the bar ends before the question
         active = [
             t for i, t in enumerate(tasks) if statuses.get(i, {}).get("state") not in DONE_STATES
         ]
@@ -430,6 +474,9 @@ def wait_for_tasks(
                         key = manifest.key_of(getattr(task, "id", None))
                         if key is not None:
                             manifest.update(key, state="CANCEL_REQUESTED")
+        raise
+    except ExportError:
+        getattr(show, "close", lambda: None)()  # the bar ends before the error line
         raise
 
 

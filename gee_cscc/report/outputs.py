@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -144,11 +145,26 @@ def write_results(
     run_info: dict,
     regions_geojson: dict | None = None,
     synthetic: bool = False,
+    on_file: Callable[[int, int], None] | None = None,
 ) -> None:
-    """Write tables, rasters, figures, report and (last) run.json into ``folder``."""
+    """Write tables, rasters, figures, report and (last) run.json into ``folder``.
+
+    ``on_file(done, total)`` is told of the progress: every table, GeoTIFF and
+    ``results.nc`` counts one, the figures with the report one, ``run.json`` one.
+    """
     folder = Path(folder)
-    _write_tables(results, folder / "tables", synthetic=synthetic)
-    _write_rasters(results, folder / "rasters", run_info=run_info, synthetic=synthetic)
+    total = len(TABLE_FILES) + len(results.rasters.data_vars) + 3
+    done = [0]
+
+    def tick() -> None:
+        done[0] += 1
+        if on_file is not None:
+            on_file(done[0], total)
+
+    if on_file is not None:
+        on_file(0, total)
+    _write_tables(results, folder / "tables", synthetic=synthetic, tick=tick)
+    _write_rasters(results, folder / "rasters", run_info=run_info, synthetic=synthetic, tick=tick)
     from gee_cscc.report import write_report
 
     write_report(
@@ -158,7 +174,9 @@ def write_results(
         run_info=_report_info(run_info),
         synthetic=synthetic,
     )
+    tick()
     (folder / "run.json").write_text(json.dumps(_clean(run_info), indent=2, default=_json_default))
+    tick()
 
 
 def _report_info(run_info: dict) -> dict:
@@ -182,7 +200,9 @@ def _report_info(run_info: dict) -> dict:
     return info
 
 
-def _write_tables(results: Any, folder: Path, *, synthetic: bool = False) -> None:
+def _write_tables(
+    results: Any, folder: Path, *, synthetic: bool = False, tick: Callable[[], None] = lambda: None
+) -> None:
     """The CSV tables; for synthetic data each gets a last column ``synthetic`` (``true`` on
     every row: a column, not a comment line, so every CSV reader keeps working)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -197,9 +217,17 @@ def _write_tables(results: Any, folder: Path, *, synthetic: bool = False) -> Non
         if synthetic:
             ordered = ordered.assign(**{SYNTHETIC_COLUMN: "true"})
         ordered.to_csv(folder / name, index=False, float_format="%.10g")
+        tick()
 
 
-def _write_rasters(results: Any, folder: Path, *, run_info: dict, synthetic: bool) -> None:
+def _write_rasters(
+    results: Any,
+    folder: Path,
+    *,
+    run_info: dict,
+    synthetic: bool,
+    tick: Callable[[], None] = lambda: None,
+) -> None:
     """Every layer as a Cloud-Optimized GeoTIFF and all of them in ``results.nc`` (CF-1.8)."""
     grid = results.summary.get("raster_grid") or results.summary["grid"]  # batch: preview
     file_grid = FileGrid.from_summary(grid)
@@ -207,7 +235,12 @@ def _write_rasters(results: Any, folder: Path, *, run_info: dict, synthetic: boo
     source = f"gee_cscc {version}".strip()
     if run_info.get("engine"):
         source += f", {run_info['engine']} Earth Engine"
-    write_geotiffs(results.rasters, folder, file_grid, source=source, synthetic=synthetic)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in results.rasters.data_vars:  # one layer at a time: a tick per file written
+        write_geotiffs(
+            results.rasters[[name]], folder, file_grid, source=source, synthetic=synthetic
+        )
+        tick()
     created = run_info.get("created") or ""
     mode = run_info.get("mode") or getattr(results, "mode", "")
     history = f"{created} gee_cscc {version}: {mode} run of the CSCC method".strip()
@@ -220,3 +253,4 @@ def _write_rasters(results: Any, folder: Path, *, run_info: dict, synthetic: boo
         history=history,
         synthetic=synthetic,
     )
+    tick()

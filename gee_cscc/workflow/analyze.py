@@ -260,7 +260,13 @@ def analyze(
             class_sums = sums[list(stack.trend_classes)]
         with _step(progress, timings, "pull rasters (xee)"):
             layers = _layers(graph, regions, eval_years, pcs_years, surfaces=surfaces_pulled)
-            pulled = open_layers(layers, grid, request_bytes=choice.limits.pixels_bytes)
+            counter = getattr(progress, "counter", None)  # a bar on a terminal (the CLI)
+            pulled = open_layers(
+                layers,
+                grid,
+                request_bytes=choice.limits.pixels_bytes,
+                on_tile=counter("tiles pulled", unit="tiles") if counter else None,
+            )
             raster_grid = grid
 
     rasters = pulled[list(RESULT_BANDS)]

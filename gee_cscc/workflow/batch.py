@@ -57,7 +57,7 @@ import xarray as xr
 
 from gee_cscc.cloud.assets import ensure_folder
 from gee_cscc.cloud.exports import export_table, provenance
-from gee_cscc.cloud.tasks import TaskManifest, run_hash, status_line, wait_for_tasks
+from gee_cscc.cloud.tasks import TaskManifest, run_hash, status_line, tasks_done, wait_for_tasks
 from gee_cscc.config import Config
 from gee_cscc.errors import ExportError
 from gee_cscc.method.checks import check_table, evaluate_checks
@@ -232,12 +232,17 @@ def _wait(
     progress: Progress | None,
     what: str = "batch tasks",
 ) -> None:
-    """Wait for the tasks with one progress line per change of states."""
+    """Wait for the tasks with one progress line per change of states (a bar of tasks done,
+    elapsed time and ETA instead when ``progress`` draws bars: the CLI on a terminal)."""
     last = [""]
+    counter = getattr(progress, "counter", None)
+    tick = counter(what, unit="tasks") if counter else None
 
     def show(statuses: Sequence[Mapping[str, Any]]) -> None:
         line = status_line(statuses, what=what)
-        if progress is not None and line != last[0]:
+        if tick is not None:
+            tick(round(tasks_done(statuses), 2), len(statuses), line.split(": ", 1)[-1])
+        elif progress is not None and line != last[0]:
             progress(line)
         last[0] = line
 
@@ -422,7 +427,13 @@ def run_batch(
     coarse, factor = preview_grid(grid, options.preview_pixels)
     say(f"pulling the preview ({coarse.describe()}, 1:{factor})")
     preview_layers = _exported_layers(root, layers) if options.destination == "asset" else layers
-    preview = open_layers(dict(preview_layers), coarse, request_bytes=request_bytes)
+    counter = getattr(progress, "counter", None)  # a bar on a terminal (the CLI)
+    preview = open_layers(
+        dict(preview_layers),
+        coarse,
+        request_bytes=request_bytes,
+        on_tile=counter("preview tiles pulled", unit="tiles") if counter else None,
+    )
 
     where = (
         root

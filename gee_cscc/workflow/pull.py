@@ -10,7 +10,9 @@ grids too large to pull — both count the same pixels.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+import threading
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import ee
@@ -28,6 +30,7 @@ __all__ = [
     "open_image",
     "open_collection",
     "open_layers",
+    "pull_tiles",
     "count_maintenance",
     "counts_from_sums",
     "maintenance_count_bands",
@@ -71,6 +74,64 @@ def _open(
     return ds
 
 
+def _backend_store(variable: xr.DataArray) -> Any:
+    """The xee store behind a lazily opened variable (None if xarray wraps it otherwise)."""
+    data = variable.variable._data
+    for _ in range(8):  # MemoryCachedArray → CopyOnWriteArray → LazilyIndexedArray → backend
+        store = getattr(data, "store", None)
+        if store is not None and hasattr(store, "image_to_array"):
+            return store
+        data = getattr(data, "array", None)
+        if data is None:
+            return None
+    return None
+
+
+def pull_tiles(
+    variable: xr.DataArray, on_tile: Callable[[int, int], None] | None = None
+) -> xr.DataArray:
+    """Load a variable opened with xee, calling ``on_tile(done, total)`` as tiles arrive.
+
+    xee cuts the pull into tiles of its ``preferred_chunks`` (one ``computePixels`` request
+    each, fetched in parallel): ``total`` is their number, ``Π ceil(size / chunk)``, and
+    ``done`` counts the tiles received so far (``on_tile(0, total)`` first). Only this pull's
+    requests are counted: the store of this dataset is wrapped, nothing global.
+    """
+    if on_tile is None:
+        return variable.load()
+    chunks = variable.encoding.get("preferred_chunks") or {}
+    total = 1
+    for dim, size in variable.sizes.items():
+        step = int(chunks.get(dim) or size) or 1
+        total *= max(1, math.ceil(size / step))
+    store = _backend_store(variable)
+    if store is None:
+        on_tile(0, total)
+        loaded = variable.load()
+        on_tile(total, total)
+        return loaded
+    fetch = store.image_to_array
+    lock = threading.Lock()
+    done = [0]
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        out = fetch(*args, **kwargs)
+        with lock:
+            done[0] += 1
+            on_tile(min(done[0], total), total)
+        return out
+
+    on_tile(0, total)
+    store.image_to_array = counted  # this store only; restored below
+    try:
+        loaded = variable.load()
+    finally:
+        del store.image_to_array
+    if done[0] < total:  # fewer, larger requests than the chunks say: the pull is complete
+        on_tile(total, total)
+    return loaded
+
+
 def open_image(image: Any, grid: GridSpec, *, bands: Sequence[str] | None = None) -> xr.Dataset:
     """Pull an ``ee.Image`` onto ``grid``: one ``(y, x)`` variable per band (NaN = masked)."""
     img = ee.Image(image)
@@ -95,7 +156,11 @@ def open_collection(
 
 
 def open_layers(
-    layers: dict[str, Any], grid: GridSpec, *, request_bytes: int | None = None
+    layers: dict[str, Any],
+    grid: GridSpec,
+    *,
+    request_bytes: int | None = None,
+    on_tile: Callable[[int, int], None] | None = None,
 ) -> xr.Dataset:
     """Pull many single-band images at once: one ``(y, x)`` variable per named layer.
 
@@ -104,6 +169,7 @@ def open_layers(
     computes their shared sub-expressions once per tile instead of once per layer. Values
     arrive as float32 (as xee delivers them), NaN where masked. ``request_bytes`` caps each
     ``computePixels`` request (the engine's ``Limits.pixels_bytes``; default xee's 48 MiB).
+    ``on_tile(done, total)`` is told of every tile received (:func:`pull_tiles`).
     """
     names = list(layers)
     images = [
@@ -117,7 +183,7 @@ def open_layers(
         primary_dim_name="layer",
         primary_dim_property="layer",
     )
-    stack = ds["value"].load()
+    stack = pull_tiles(ds["value"], on_tile)
     out = xr.Dataset(
         {name: stack.isel(layer=i, drop=True) for i, name in enumerate(names)},
         coords={"y": stack["y"], "x": stack["x"]},

@@ -115,6 +115,7 @@ def run(
     if progress:
         progress("writing tables, rasters, figures and the report")
     t0 = time.perf_counter()
+    counter = getattr(progress, "counter", None)  # a bar on a terminal (the CLI)
     with staged_out(out) as staging:  # OUT: the complete old or the complete new result
         write_results(
             results,
@@ -122,6 +123,7 @@ def run(
             run_info=run_info,
             regions_geojson=regions_geojson,
             synthetic=inputs.synthetic,
+            on_file=counter("files written", unit="files") if counter else None,
         )
         results.timings["write outputs"] = round(time.perf_counter() - t0, 3)
         results.timings["total"] = round(time.perf_counter() - started, 3)
