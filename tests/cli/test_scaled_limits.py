@@ -28,7 +28,7 @@ from helpers import make_cube as make_small_cube
 from helpers import region_ids as small_region_ids
 
 from gee_cscc.engine.limits import Limits
-from gee_cscc.testing import cube_of, local_engine, lonlat_cell_areas
+from gee_cscc.testing import cube_of, ensure_initialized, local_engine, lonlat_cell_areas
 
 H, W = 320, 400
 YEARS = list(range(1971, 2011))
@@ -77,6 +77,14 @@ def regions_geojson() -> dict:
                 }
             )
     return {"type": "FeatureCollection", "features": features}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _ee_back_at_the_session_engine(engine):
+    """The CLI runs here leave ``ee`` pointed at their stopped engines: point it back for the
+    next module (module-scoped fixtures elsewhere use ``ee`` before the per-test re-point)."""
+    yield
+    ensure_initialized(engine)
 
 
 @pytest.fixture(scope="module")
@@ -295,3 +303,18 @@ def test_a_refused_input_and_a_warning_read_the_same_in_both_modes(
     warning = "warning: 1 region(s) of "
     lines = [line.split("] ", 1)[-1] for line in ok.err_lines if warning in line]
     assert lines == [f"{warning}{with_far} hold no grid cell: Far"], ok.err
+
+
+@pytest.mark.parametrize(
+    ("budget", "limits", "expected"),
+    [
+        (2**20, Limits(), 2**20),  # Google's 10 M / 8 = 1.25 M: the 1 Mpx default stands
+        (2**20, LIMITS, 10_000),  # 80,000 / 8
+        (50, LIMITS, 50),  # a smaller budget wins
+        (2**20, Limits(max_pixels=4), 1),  # at least one pixel
+    ],
+)
+def test_the_preview_is_an_eighth_of_the_engines_max_pixels_at_most(budget, limits, expected):
+    from gee_cscc.workflow.modes import preview_pixels
+
+    assert preview_pixels(budget, limits) == expected
