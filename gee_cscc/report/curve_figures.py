@@ -123,7 +123,10 @@ def _tau_label(row: Any, sign: str, flags: set[str], *, detailed: bool) -> str:
     symbol = "τ⁺" if sign == "pos" else "τ⁻"  # Unicode, not mathtext: no parsing per panel
     tau = _num(row, f"tau_{sign}")
     if math.isnan(tau):
-        return f"{symbol}: none ({'no cells' if f'{sign}:no_cells' in flags else 'not fitted'})"
+        why = "no cells" if f"{sign}:no_cells" in flags else "not fitted"
+        if f"{sign}:too_few_cells" in flags:
+            why = "too few cells"
+        return f"{symbol}: none ({why})"
     if math.isinf(tau):
         return f"{symbol} = ∞ ({'no cell lost' if f'{sign}:no_loss' in flags else 'no decay'})"
     text = f"{symbol} = {format_years(tau)}"
