@@ -219,3 +219,56 @@ def test_all_label_default_is_ALL_and_must_not_be_empty():
 )
 def test_flags_read_as_words(tokens, words):
     assert readable_flags(tokens) == words
+
+
+# ------------------------------------------------------------------ end to end (the CLI)
+
+
+@pytest.fixture
+def small_inputs(tmp_path, monkeypatch):
+    """The tests' 6-year 5×6 cube (regions A and B) as files; the report a stub page."""
+    import json
+
+    from helpers import cube_dataarray, regions_geojson, stub_report
+
+    npp = tmp_path / "npp.nc"
+    cube_dataarray().to_dataset().to_netcdf(npp)
+    regions = tmp_path / "regions.geojson"
+    regions.write_text(json.dumps(regions_geojson()))
+    monkeypatch.setattr("gee_cscc.report.write_report", stub_report([]))
+    return npp, regions
+
+
+def _cli_run(tmp_path, npp, regions, toml: str) -> int:
+    from helpers import YEAR_ARGS
+
+    from gee_cscc.cli.main import main
+
+    config = tmp_path / "run.toml"
+    config.write_text(toml, encoding="utf-8")
+    return main(["run", "--npp", str(npp), "--regions", str(regions), *YEAR_ARGS,
+                 "--config", str(config), "--store", str(tmp_path / "store"),
+                 "--out", str(tmp_path / "out"), "--quiet"])  # fmt: skip
+
+
+def test_a_run_names_the_whole_area_row_by_all_label(tmp_path, small_inputs):
+    npp, regions = small_inputs
+    assert _cli_run(tmp_path, npp, regions, '[regions]\nall_label = "CN"\n') == 0
+    tables = tmp_path / "out" / "tables"
+    for name in TABLE_FILES:
+        if name == "yearly.csv":  # the whole area only: no region column
+            continue
+        frame = pd.read_csv(tables / name)
+        assert frame["region"].iloc[0] == "CN", name
+        assert set(frame["region"]) == {"CN", "A", "B"}, name
+    table2 = pd.read_csv(tables / "maintenance_counts.csv")
+    first = table2[table2["region"] == "CN"].iloc[0]
+    assert first["changed"] == 0 and math.isnan(first["changed_cum_share"])
+
+
+def test_a_region_named_like_the_whole_area_is_refused(tmp_path, small_inputs, capsys):
+    npp, regions = small_inputs
+    assert _cli_run(tmp_path, npp, regions, '[regions]\nall_label = "A"\n') == 1
+    err = capsys.readouterr().err
+    assert "A region is named 'A', the whole-area row's name" in err
+    assert not (tmp_path / "out").exists()
