@@ -364,6 +364,8 @@ def resilience_section(results: Any) -> str:
             if cfg.plateau == "fit"
             else "a plateaued series takes τ = onset year − t′ (no interval)."
         )
+        + f" A sign with fewer than {escape(getattr(cfg, 'min_fit_cells', 1))} cells at t′ is "
+        "not fitted (too few cells: q moves in steps too coarse for a decay time)."
         + " RS = τ⁺ − τ⁻ (years); +∞ − finite = +∞, finite − ∞ = −∞, ∞ − ∞ or a missing τ "
         "leaves RS undefined (grade “none”).</p>",
         f'<div class="note"><b>Extrapolated τ.</b> Values marked † are flagged '

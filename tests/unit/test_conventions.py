@@ -9,6 +9,7 @@ code under test.
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -272,3 +273,25 @@ def test_a_region_named_like_the_whole_area_is_refused(tmp_path, small_inputs, c
     err = capsys.readouterr().err
     assert "A region is named 'A', the whole-area row's name" in err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_report_shows_flags_in_words_and_the_minimum_of_cells():
+    from types import SimpleNamespace
+
+    from gee_cscc.report.html_sections import resilience_section
+
+    nan = math.nan
+    row = {"region": "HK", "tau_pos": nan, "tau_pos_low": nan, "tau_pos_high": nan,
+           "lambda_pos": nan, "r2_pos": nan, "tau_neg": 5.0, "tau_neg_low": 4.0,
+           "tau_neg_high": 6.5, "lambda_neg": 1.0, "r2_neg": 0.9, "rs": nan, "grade": "none",
+           "flags": "pos:too_few_cells;neg:plateau", "plateau_onset_pos": None,
+           "plateau_onset_neg": 2016}  # fmt: skip
+    results = SimpleNamespace(
+        config=Config(start=2000, end=2010, reference_year=2003, min_fit_cells=7),
+        resilience=pd.DataFrame([row]),
+    )
+    html = resilience_section(results)
+    assert "fewer than 7 cells at t′ is not fitted" in html
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", html)
+    assert "positive trend: too few cells; negative trend: plateau" in cells
+    assert not any("too_few_cells" in c for c in cells)  # the raw tokens stay in the CSV
