@@ -4,6 +4,13 @@
 in whole only when everything succeeded (:mod:`gee_cscc.report.out_folder`), so ``OUT`` is
 always the complete old or the complete new result. :func:`write_results` writes into a
 folder as it is (the staging folder).
+
+The rasters are Cloud-Optimized GeoTIFFs (:mod:`gee_cscc.report.rasters`) and one CF-1.8
+``results.nc`` (:mod:`gee_cscc.report.netcdf`). A run on synthetic data says so in every
+file: a tag of each GeoTIFF, global attributes of results.nc, ``inputs.synthetic`` in
+run.json, and a last column ``synthetic`` (``true``) in each CSV table — a column rather
+than a ``#`` comment line, which ``csv``, Excel and ``pandas.read_csv`` without
+``comment='#'`` would misread.
 """
 
 from __future__ import annotations
