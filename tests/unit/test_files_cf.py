@@ -206,6 +206,10 @@ def test_netcdf_of_a_sinusoidal_grid_has_the_sphere_and_lat_lon(tmp_path):
     gx, gy = pyproj.Transformer.from_crs("EPSG:4326", wkt, always_xy=True).transform(110.0, 35.0)
     assert gx == pytest.approx(MODIS_R * math.radians(110.0) * math.cos(math.radians(35.0)))
     assert gy == pytest.approx(MODIS_R * math.radians(35.0))
+    with rasterio.open(f'NETCDF:"{tmp_path / "r.nc"}":trend_class') as src:  # GDAL reads it too
+        assert tuple(src.transform)[:6] == pytest.approx(t, rel=1e-12)
+        assert src.crs.to_dict()["R"] == MODIS_R
+        assert (src.dtypes[0], src.nodata) == ("int8", -128)
 
 
 # --- the GeoTIFFs -------------------------------------------------------------------------------
