@@ -33,7 +33,9 @@ scaled down gets a preview scaled down with them).
 
 In batch mode every other interactive request is metadata or bounded by the regions, not
 by the grid: the input's image list, the regions' names and bounding box, asset and task
-status, the exported tables read back (one feature per region id), the preview.
+status, the exported tables read back (one feature per region id), the preview. One
+exception: a region-id image asset given without names has its ids counted over its own
+grid by an interactive reduction; give ``--region-names`` for such a raster.
 """
 
 from __future__ import annotations
