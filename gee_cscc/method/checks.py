@@ -18,7 +18,10 @@ the run's grid. One ``reduceRegion`` over the run's grid (its ``crs`` and ``crsT
                    cells, and their area (m²)
 =================  ======================================================================
 
-and a grouped count of the region band (cells per region id), both in one FeatureCollection
+a grouped count of the region band (cells per region id), and with a ``valid_range`` the
+stored values outside it per year on the input's own pixels (fill values and class codes:
+``masked_codes`` in the report; :func:`gee_cscc.method.inputs.masked_counts_dictionary`),
+all in one FeatureCollection
 (:func:`check_table`). Interactive runs read it with one ``getInfo`` (:func:`check_inputs`);
 batch runs export it as a table asset and read that back, so no full-grid interactive
 request is made (:mod:`gee_cscc.workflow.batch`); :func:`evaluate_checks` gives the same
@@ -42,6 +45,7 @@ import ee
 from gee_cscc.config import Config
 from gee_cscc.errors import InputError
 from gee_cscc.method.grid import GridSpec
+from gee_cscc.method.inputs import masked_counts_dictionary, read_masked_counts
 from gee_cscc.method.regions import MAX_PIXELS, Regions
 
 __all__ = [
@@ -121,6 +125,9 @@ def check_table(
     )
     stats = _stack(annual, regions, cfg).reduceRegion(reducer=reducer, **where)
     features = ee.List([ee.Feature(None, ee.Dictionary(stats)).set("check", "stats")])
+    masked = masked_counts_dictionary(annual, grid)
+    if masked is not None:  # stored values outside valid_range (fill, class codes) per year
+        features = features.add(ee.Feature(None, masked).set("check", "masked"))
     if regions is not None:
         ids = regions.image.rename("cells").addBands(regions.image)
         grouped = ids.reduceRegion(
@@ -162,7 +169,8 @@ def check_inputs(
     dict
         ``valid_cells`` ({year: cells}), ``cells_valid_every_year``, ``vca_cells`` and,
         with regions, ``region_cells``, ``regions_without_cells`` (names), and for regions
-        given as features ``overlap_cells`` and ``overlap_area_km2``.
+        given as features ``overlap_cells`` and ``overlap_area_km2``; with a
+        ``valid_range``, ``masked_codes`` ({year: stored values outside it}).
 
     Raises
     ------
@@ -195,6 +203,7 @@ def evaluate_checks(
     grid = grid or annual.grid
     stats: dict[str, Any] = {}
     groups: list[dict] = []
+    masked: dict[int, int] | None = None
     for feature in features:
         props = dict(feature.get("properties") or {})
         kind = props.pop("check", None)
@@ -202,8 +211,12 @@ def evaluate_checks(
             stats = {k: (v if v is not None else 0) for k, v in props.items()}
         elif kind == "region":
             groups.append(props)
+        elif kind == "masked":
+            masked = read_masked_counts(props)
     name = annual.source or "the NPP collection"
     report = _check_npp(stats, list(annual.years), name, cfg)
+    if masked is not None:
+        report["masked_codes"] = masked
     if regions is not None:
         report.update(_check_regions(stats, groups, regions, grid, warn))
     return report

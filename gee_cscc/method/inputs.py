@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -25,7 +26,15 @@ from gee_cscc.config import Config
 from gee_cscc.errors import InputError
 from gee_cscc.method.grid import GridSpec, resolve_crs
 
-__all__ = ["AnnualNPP", "load_annual_npp", "image_year", "masked_counts", "prepare"]
+__all__ = [
+    "AnnualNPP",
+    "load_annual_npp",
+    "image_year",
+    "masked_counts",
+    "masked_counts_dictionary",
+    "read_masked_counts",
+    "prepare",
+]
 
 
 @dataclass(frozen=True)
@@ -222,10 +231,32 @@ def masked_counts(annual: AnnualNPP, grid: GridSpec | None = None) -> dict[int, 
     the input's pixels inside the analysis grid, in one server-side reduction.
 
     Returns ``{year: count}`` (empty without a ``valid_range``). The pixels are the input
-    grid's window over ``grid`` when both share a CRS, else ``grid``'s own pixels.
+    grid's window over ``grid`` when both share a CRS, else ``grid``'s own pixels. A run
+    gets the same counts from its input checks (:mod:`gee_cscc.method.checks`, which put
+    :func:`masked_counts_dictionary` in their table), in one request with the other checks.
     """
-    if annual.valid_range is None or annual.stored is None:
+    counts = masked_counts_dictionary(annual, grid)
+    if counts is None:
         return {}
+    return read_masked_counts(counts.getInfo())
+
+
+def read_masked_counts(info: Mapping[str, Any] | None) -> dict[int, int]:
+    """``{year: count}`` from the dictionary of :func:`masked_counts_dictionary` as
+    ``getInfo`` (or an exported table's feature) gives it: keys ``"y<year>"``."""
+    out = {}
+    for key, value in (info or {}).items():
+        key = str(key)
+        if key.startswith("y") and key[1:].isdigit():
+            out[int(key[1:])] = int(round(value or 0))
+    return dict(sorted(out.items()))
+
+
+def masked_counts_dictionary(annual: AnnualNPP, grid: GridSpec | None = None) -> Any:
+    """The ``ee.Dictionary`` ``{"y<year>": count}`` of :func:`masked_counts`, not computed
+    (keys start with a letter, as table columns must); None without a ``valid_range``."""
+    if annual.valid_range is None or annual.stored is None:
+        return None
     low, high = annual.valid_range
     native = annual.input_grid or annual.grid
     target = grid or annual.grid
@@ -233,7 +264,7 @@ def masked_counts(annual: AnnualNPP, grid: GridSpec | None = None) -> dict[int, 
         try:
             target = native.crop(target.bounds())
         except ValueError:
-            return dict.fromkeys(annual.years, 0)
+            return ee.Dictionary({f"y{y}": 0 for y in annual.years})
     band = annual.band
 
     def outside(img: Any) -> Any:
@@ -260,10 +291,9 @@ def masked_counts(annual: AnnualNPP, grid: GridSpec | None = None) -> dict[int, 
         maxPixels=1e13,
     )
     years = ee.List(flags.sort("year").aggregate_array("year"))
-    info = ee.Dictionary.fromLists(
-        years.map(lambda y: ee.Number(y).format("%d")), sums.values(stack.bandNames())
-    ).getInfo()
-    return {int(y): int(round(v or 0)) for y, v in sorted(info.items())}
+    return ee.Dictionary.fromLists(
+        years.map(lambda y: ee.Number(y).format("y%d")), sums.values(stack.bandNames())
+    )
 
 
 def _choose_band(images: list[dict], cfg: Config, name: str) -> str:

@@ -6,9 +6,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from types import SimpleNamespace
 
+import ee
 import numpy as np
 import pandas as pd
 import pyproj
@@ -198,3 +200,30 @@ def test_cli_export_reads_the_catalog_id_and_uses_the_chosen_extent(tmp_path, en
     valid = np.all(s <= 32700, axis=0)
     expected = np.where(valid, s.max(axis=0) * 0.1, -9999.0)
     assert np.allclose(cscc, expected, rtol=1e-6)
+
+
+def test_input_checks_report_the_masked_codes_per_year(engine, modis, tmp_asset):
+    """run.json's ``summary.input_checks.masked_codes``: the same counts from the interactive
+    check and from the check's table exported as a batch run does, equal to NumPy's."""
+    from gee_cscc import cloud
+    from gee_cscc.method.checks import check_inputs, check_table, evaluate_checks
+
+    cfg = Config(product="modis-npp", end=2012)
+    annual = load_annual_npp(modis.asset_id, cfg)
+    grid = analysis_grid(annual.grid, cfg, extent=BOX)
+    annual = annual.on_grid(grid)
+    stored = _window(modis, grid).astype(float)
+    expected = {
+        y: int(((stored[k] < 0) | (stored[k] > 32700)).sum()) for k, y in enumerate(modis.years)
+    }
+    assert sum(expected.values()) > 0
+    assert check_inputs(annual, None, cfg, grid=grid)["masked_codes"] == expected
+
+    asset = tmp_asset("checks")
+    task = ee.batch.Export.table.toAsset(check_table(annual, None, cfg, grid=grid), "c", asset)
+    task.start()
+    cloud.wait_for_tasks([task], poll_seconds=0.05, progress=lambda s: None)
+    features = ee.FeatureCollection(asset).getInfo()["features"]
+    assert evaluate_checks(features, annual, None, cfg, grid=grid)["masked_codes"] == expected
+    without = dataclasses.replace(annual, valid_range=None)
+    assert "masked_codes" not in check_inputs(without, None, cfg, grid=grid)
