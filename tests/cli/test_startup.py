@@ -16,11 +16,7 @@ HEAVY = ("matplotlib", "scipy", "xarray", "pandas", "xee", "rasterio", "dask", "
 
 
 def _loaded_after(statement: str) -> set[str]:
-    code = (
-        "import json, sys\n"
-        f"{statement}\n"
-        "print(json.dumps(sorted(sys.modules)))\n"
-    )
+    code = f"import json, sys\n{statement}\nprint(json.dumps(sorted(sys.modules)))\n"
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     ).stdout

@@ -303,9 +303,7 @@ def test_maintenance_counts_table(results, ref):
         assert sub["n_pos"].tolist() == n_pos
         assert sub["n_neg"].tolist() == n_neg
         if n_pos[0]:
-            np.testing.assert_allclose(
-                sub["q_pos_share"].to_numpy(), np.array(n_pos) / n_pos[0]
-            )
+            np.testing.assert_allclose(sub["q_pos_share"].to_numpy(), np.array(n_pos) / n_pos[0])
 
 
 def test_server_counting_agrees_with_local(engine, case, results):
