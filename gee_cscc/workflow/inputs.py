@@ -137,7 +137,9 @@ def resolve_inputs(inputs: RunInputs, engine: Any, cfg: Config) -> tuple[str, An
                 {},
                 lambda aid, props: engine.store.put_image(aid, raster, props),
             )
-            ids = sorted(int(v) for v in np.unique(raster.values) if v > 0)
+            # Named ids without cells stay: a region with no cells is still listed (zeros).
+            present = {int(v) for v in np.unique(raster.values) if v > 0}
+            ids = sorted(present | set(names or {}))
             return npp_id, regions_from_image(ee.Image(rid), names=names, ids=ids, source=str(reg))
         raise InputError(f"Unknown region file type '{suffix}' ({reg}): give a .geojson or a .tif.")
     # An asset id: a table or an image.

@@ -475,3 +475,18 @@ def test_empty_npp_name(tmp_path):
     _raises(
         r"^The NPP input is an empty name: give a file, a folder or an asset id\.$", read_npp, ""
     )
+
+
+def test_a_named_region_without_cells_is_still_listed(tmp_path, monkeypatch):
+    """METHOD.md: a region with no VCA cells is listed with zero counts (a names CSV id that
+    the raster does not hold, as a small province on a coarse grid)."""
+    tif = _raster(tmp_path, region_ids())
+    names = tmp_path / "names.csv"
+    names.write_text("region_id,name\n1,A\n2,B\n3,C\n")
+    npp = nc(tmp_path / "npp.nc", cube_with(make_cube()))
+    code, err = cli(tmp_path, monkeypatch, "--npp", npp, "--regions", tif, "--region-names", names)
+    assert (code, err) == (0, [])
+    table = capacity(tmp_path / "out")
+    assert list(table.index) == ["ALL", "A", "B", "C"]
+    assert int(table.loc["C", "vca_cells"]) == 0 and table.loc["C", "cscc_tg"] == 0
+    _tables_match_reference(tmp_path / "out", {"A": "A", "B": "B", "ALL": "ALL"})
