@@ -29,7 +29,14 @@ import socket
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from gee_cscc.testing.cubes import EDGE_CASES, NPP_UNITS, cube_of, edge_case_cube, npp_cube
+from gee_cscc.testing.cubes import (
+    EDGE_CASES,
+    NPP_UNITS,
+    cube_of,
+    edge_case_cube,
+    image_of,
+    npp_cube,
+)
 from gee_cscc.testing.geodesy import (
     geodesic_area,
     lonlat_cell_area,
@@ -54,6 +61,7 @@ __all__ = [
     "geodesic_area",
     "grid",
     "grid_of",
+    "image_of",
     "local_engine",
     "lonlat_cell_area",
     "lonlat_cell_areas",

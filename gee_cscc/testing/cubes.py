@@ -8,12 +8,12 @@ the engine.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-__all__ = ["EDGE_CASES", "NPP_UNITS", "cube_of", "edge_case_cube", "npp_cube"]
+__all__ = ["EDGE_CASES", "NPP_UNITS", "cube_of", "edge_case_cube", "image_of", "npp_cube"]
 
 #: Units of the generated NPP values.
 NPP_UNITS = "g C m-2 yr-1"
@@ -165,6 +165,50 @@ def cube_of(
         coords={"year": years, "y": ys, "x": xs},
         name=name,
         attrs=attrs,
+    )
+
+
+def image_of(
+    values: Any,
+    transform: Sequence[float],
+    *,
+    crs: str = "EPSG:4326",
+    name: str | None = None,
+) -> Any:
+    """An image DataArray for ``store.put_image``, on the grid of an Earth Engine affine.
+
+    Parameters
+    ----------
+    values
+        A ``(y, x)`` array (one band, named ``name``) or a mapping ``{band: (y, x) array}``
+        (a ``(band, y, x)`` DataArray, bands in the mapping's order); NaN for masked cells.
+    transform
+        Earth Engine's 6-number affine ``(a, b, c, d, e, f)``; ``y`` and ``x`` are the pixel
+        centres ``f + e·(row + ½)`` and ``c + a·(col + ½)`` (no shear).
+    crs
+        Stored in ``attrs["crs"]``, with ``attrs["transform"]``.
+    name
+        The DataArray name (a single band's name when stored); None for none.
+    """
+    import xarray as xr
+
+    if isinstance(values, Mapping):
+        data = np.stack(list(values.values()))
+        dims: tuple[str, ...] = ("band", "y", "x")
+        coords: dict[str, Any] = {"band": list(values)}
+    else:
+        data = values
+        dims, coords = ("y", "x"), {}
+    h, w = data.shape[-2:]
+    a, _, c, _, e, f = transform
+    coords["y"] = f + e * (np.arange(h) + 0.5)
+    coords["x"] = c + a * (np.arange(w) + 0.5)
+    return xr.DataArray(
+        data,
+        dims=dims,
+        coords=coords,
+        name=name,
+        attrs={"crs": crs, "transform": tuple(transform)},
     )
 
 

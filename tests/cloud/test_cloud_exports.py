@@ -21,7 +21,7 @@ import xarray as xr
 import gee_cscc
 from gee_cscc import cloud as export
 from gee_cscc.errors import ExportError, InputError
-from gee_cscc.testing import assert_pixels_equal, compute_pixels, grid
+from gee_cscc.testing import assert_pixels_equal, compute_pixels, grid, image_of
 
 NAN = np.nan
 A = np.array(
@@ -36,18 +36,6 @@ GRID = grid(TRANSFORM, A.shape)
 POLL = 0.05
 
 
-def image_array(values: np.ndarray, name: str = "npp") -> xr.DataArray:
-    h, w = values.shape
-    a, _, c, _, e, f = TRANSFORM
-    return xr.DataArray(
-        values,
-        dims=("y", "x"),
-        coords={"y": f + e * (np.arange(h) + 0.5), "x": c + a * (np.arange(w) + 0.5)},
-        name=name,
-        attrs={"crs": "EPSG:4326", "transform": TRANSFORM},
-    )
-
-
 def quiet(statuses) -> None:
     """A progress callback that shows nothing."""
 
@@ -55,7 +43,7 @@ def quiet(statuses) -> None:
 @pytest.fixture
 def stored(engine, tmp_asset):
     asset = tmp_asset("src")
-    engine.store.put_image(asset, image_array(A))
+    engine.store.put_image(asset, image_of(A, TRANSFORM, name="npp"))
     return asset
 
 
@@ -314,9 +302,9 @@ def test_ctrl_c_declined_leaves_tasks_running(engine, stored, tmp_asset, gate):
 
 def test_export_collection_writes_each_image_under_the_collection(engine, tmp_asset):
     src = tmp_asset("annual")
-    cube = xr.concat([image_array(A + k) for k in range(3)], dim="year").assign_coords(
-        year=[2001, 2002, 2003]
-    )
+    cube = xr.concat(
+        [image_of(A + k, TRANSFORM, name="npp") for k in range(3)], dim="year"
+    ).assign_coords(year=[2001, 2002, 2003])
     engine.store.put_collection(src, cube)
     out = tmp_asset("copy")
     tasks = export.export_collection(
@@ -372,8 +360,8 @@ CAROL = "carol@example.com"
 
 def test_a_collaborator_reads_a_shared_result_but_not_an_unshared_one(engine, tmp_asset):
     shared, private = tmp_asset("shared"), tmp_asset("private")
-    engine.store.put_image(shared, image_array(A))
-    engine.store.put_image(private, image_array(A))
+    engine.store.put_image(shared, image_of(A, TRANSFORM, name="npp"))
+    engine.store.put_image(private, image_of(A, TRANSFORM, name="npp"))
     assert export.share_asset(shared, readers=[BOB]) == [shared]
     acl = export.show_acl(shared)
     assert acl["readers"] == [f"user:{BOB}"]
@@ -388,7 +376,7 @@ def test_a_collaborator_reads_a_shared_result_but_not_an_unshared_one(engine, tm
 
 def test_writers_may_write_and_readers_may_not(engine, tmp_asset):
     asset = tmp_asset("w")
-    engine.store.put_image(asset, image_array(A))
+    engine.store.put_image(asset, image_of(A, TRANSFORM, name="npp"))
     export.share_asset(asset, readers=[BOB], writers=[f"user:{CAROL}"])
     with engine.as_user(f"user:{CAROL}"):
         set_property(asset, "note", "by carol")
@@ -403,9 +391,9 @@ def test_writers_may_write_and_readers_may_not(engine, tmp_asset):
 def test_public_and_recursive_sharing(engine, tmp_asset):
     folder = tmp_asset("folder")
     engine.store.create(folder, "FOLDER")
-    engine.store.put_image(folder + "/a", image_array(A))
+    engine.store.put_image(folder + "/a", image_of(A, TRANSFORM, name="npp"))
     engine.store.create(folder + "/sub", "FOLDER")
-    engine.store.put_image(folder + "/sub/b", image_array(A))
+    engine.store.put_image(folder + "/sub/b", image_of(A, TRANSFORM, name="npp"))
     changed = export.share_asset(folder, readers=[CAROL], recursive=True)
     assert set(changed) == {folder, folder + "/a", folder + "/sub", folder + "/sub/b"}
     assert export.show_acl(folder + "/sub/b")["readers"] == [f"user:{CAROL}"]

@@ -9,9 +9,8 @@ from __future__ import annotations
 import ee
 import numpy as np
 import pytest
-import xarray as xr
 
-from gee_cscc.testing import assert_pixels_equal, compute_pixels, grid
+from gee_cscc.testing import assert_pixels_equal, compute_pixels, grid, image_of
 
 pytestmark = pytest.mark.usefixtures("engine")
 
@@ -23,26 +22,11 @@ NS = np.array([[0.0, 1.0, 3.0], [5.0, 2.0, NAN]])
 GRID = grid(TRANSFORM, QA.shape)
 
 
-def _array(bands: dict[str, np.ndarray]) -> xr.DataArray:
-    h, w = next(iter(bands.values())).shape
-    a, _, c, _, e, f = TRANSFORM
-    return xr.DataArray(
-        np.stack(list(bands.values())),
-        dims=("band", "y", "x"),
-        coords={
-            "band": list(bands),
-            "y": f + e * (np.arange(h) + 0.5),
-            "x": c + a * (np.arange(w) + 0.5),
-        },
-        attrs={"crs": "EPSG:4326", "transform": TRANSFORM},
-    )
-
-
 @pytest.fixture
 def put(engine, tmp_asset):
     def _put(bands: dict[str, np.ndarray], properties=None) -> ee.Image:
         asset = tmp_asset()
-        engine.store.put_image(asset, _array(bands), properties)
+        engine.store.put_image(asset, image_of(bands, TRANSFORM), properties)
         return ee.Image(asset)
 
     return _put

@@ -20,10 +20,9 @@ import ee
 import numpy as np
 import pyproj
 import pytest
-import xarray as xr
 from scipy import ndimage
 
-from gee_cscc.testing import assert_pixels_equal, compute_pixels, grid
+from gee_cscc.testing import assert_pixels_equal, compute_pixels, grid, image_of
 
 pytestmark = pytest.mark.usefixtures("engine")
 
@@ -70,21 +69,6 @@ SCENE_HOUR = 18 * 3_600_000 + 50 * 60_000  # 18:50 UTC overpass
 DAILY_T = (0.5, 0.0, -123.0, 0.0, -0.5, 38.0)
 
 
-def _array(bands: dict[str, np.ndarray], transform, crs: str) -> xr.DataArray:
-    h, w = next(iter(bands.values())).shape
-    a, _, c, _, e, f = transform
-    return xr.DataArray(
-        np.stack(list(bands.values())),
-        dims=("band", "y", "x"),
-        coords={
-            "band": list(bands),
-            "y": f + e * (np.arange(h) + 0.5),
-            "x": c + a * (np.arange(w) + 0.5),
-        },
-        attrs={"crs": crs, "transform": tuple(transform)},
-    )
-
-
 @pytest.fixture(scope="module")
 def ds(engine) -> SimpleNamespace:
     """The stand-ins in the store; attribute = the asset id used in place of the catalog id."""
@@ -94,7 +78,7 @@ def ds(engine) -> SimpleNamespace:
     ids.l8_toa = f"{FOLDER}/LC08_044034_20140318"
     store.put_image(
         ids.l8_toa,
-        _array(TOA, L8_T, "EPSG:32610"),
+        image_of(TOA, L8_T, crs="EPSG:32610"),
         {"CLOUD_COVER": 12.5, "system:time_start": t0, "SPACECRAFT_ID": "LANDSAT_8"},
     )
     for name, n in (("l8_sr", len(SR_DAYS)), ("s2", len(S2))):
@@ -108,12 +92,12 @@ def ds(engine) -> SimpleNamespace:
             else:
                 bands, tr, t = {**S2[k], "QA60": QA60[k]}, S2_T, t0 + k * 5 * DAY
             store.put_image(
-                f"{cid}/img{k}", _array(bands, tr, "EPSG:32610"), {"system:time_start": t}
+                f"{cid}/img{k}", image_of(bands, tr, crs="EPSG:32610"), {"system:time_start": t}
             )
     ids.nl = f"{FOLDER}/F182012"
-    store.put_image(ids.nl, _array({"stable_lights": NL}, NL_T, "EPSG:4326"))
+    store.put_image(ids.nl, image_of({"stable_lights": NL}, NL_T, crs="EPSG:4326"))
     ids.naip = _collection(
-        store, "naip", [("m_4112401_ne", _array(NAIP, NAIP_T, "EPSG:26910"), 1341100800000)]
+        store, "naip", [("m_4112401_ne", image_of(NAIP, NAIP_T, crs="EPSG:26910"), 1341100800000)]
     )
     ids.toa = _collection(
         store,
@@ -121,7 +105,7 @@ def ds(engine) -> SimpleNamespace:
         [
             (
                 f"LC08_044034_{d}",
-                _array({"B1": np.full((20, 20), k + 0.5)}, SCENE_T, "EPSG:32610"),
+                image_of({"B1": np.full((20, 20), k + 0.5)}, SCENE_T, crs="EPSG:32610"),
                 _millis(d) + SCENE_HOUR,
             )
             for k, d in enumerate(SCENES)
@@ -134,7 +118,7 @@ def ds(engine) -> SimpleNamespace:
         [
             (
                 f"2014_{k:03d}",
-                _array({"v": np.ones((2, 2))}, DAILY_T, "EPSG:4326"),
+                image_of({"v": np.ones((2, 2))}, DAILY_T, crs="EPSG:4326"),
                 _millis("20140301") + k * DAY,
             )
             for k in range(0, 120, 3)
@@ -148,7 +132,7 @@ def ds(engine) -> SimpleNamespace:
         [
             (
                 f"201403{k:02d}",
-                _array({"pr": np.ones((2, 2))}, DAILY_T, "EPSG:4326"),
+                image_of({"pr": np.ones((2, 2))}, DAILY_T, crs="EPSG:4326"),
                 _millis("20140301") + 6 * 3_600_000 + k * 5 * DAY,
             )
             for k in range(0, 25)

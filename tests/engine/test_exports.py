@@ -18,9 +18,8 @@ import ee
 import numpy as np
 import pytest
 import rasterio
-import xarray as xr
 
-from gee_cscc.testing import assert_pixels_equal, compute_pixels, grid
+from gee_cscc.testing import assert_pixels_equal, compute_pixels, grid, image_of
 
 NAN = np.nan
 A = np.array(
@@ -34,18 +33,6 @@ A = np.array(
 TRANSFORM = (1.0, 0.0, 10.0, 0.0, -1.0, 50.0)
 GRID = grid(TRANSFORM, A.shape)
 DONE = ("COMPLETED", "FAILED", "CANCELLED")
-
-
-def image_array(values: np.ndarray, name: str = "npp", transform=TRANSFORM) -> xr.DataArray:
-    h, w = values.shape
-    a, _, c, _, e, f = transform
-    return xr.DataArray(
-        values,
-        dims=("y", "x"),
-        coords={"y": f + e * (np.arange(h) + 0.5), "x": c + a * (np.arange(w) + 0.5)},
-        name=name,
-        attrs={"crs": "EPSG:4326", "transform": tuple(transform)},
-    )
 
 
 def wait(task, timeout: float = 30.0) -> dict:
@@ -75,7 +62,9 @@ def wait_state(task, states, timeout: float = 10.0) -> dict:
 def stored(engine, tmp_asset):
     """The image ``A`` (band ``npp``, property ``k``) stored in the test's folder."""
     asset = tmp_asset("src")
-    engine.store.put_image(asset, image_array(A), {"k": 3, "system:time_start": 1577836800000})
+    engine.store.put_image(
+        asset, image_of(A, TRANSFORM, name="npp"), {"k": 3, "system:time_start": 1577836800000}
+    )
     return ee.Image(asset)
 
 

@@ -6,9 +6,8 @@ from __future__ import annotations
 import ee
 import numpy as np
 import pytest
-import xarray as xr
 
-from gee_cscc.testing import assert_pixels_equal, compute_pixels, grid
+from gee_cscc.testing import assert_pixels_equal, compute_pixels, grid, image_of
 
 pytestmark = pytest.mark.usefixtures("engine")
 
@@ -21,25 +20,12 @@ CODE = np.array([[1.0, 2.0, 7.0], [4.0, 5.0, 9.0]])
 GRID = grid(TRANSFORM, NIR.shape)
 
 
-def _array(bands: dict[str, np.ndarray]) -> xr.DataArray:
-    h, w = next(iter(bands.values())).shape
-    a, _, c, _, e, f = TRANSFORM
-    return xr.DataArray(
-        np.stack(list(bands.values())),
-        dims=("band", "y", "x"),
-        coords={
-            "band": list(bands),
-            "y": f + e * (np.arange(h) + 0.5),
-            "x": c + a * (np.arange(w) + 0.5),
-        },
-        attrs={"crs": "EPSG:4326", "transform": TRANSFORM},
-    )
-
-
 @pytest.fixture
 def img(engine, tmp_asset) -> ee.Image:
     asset = tmp_asset()
-    engine.store.put_image(asset, _array({"B2": BLUE, "B4": RED, "B5": NIR, "code": CODE}))
+    engine.store.put_image(
+        asset, image_of({"B2": BLUE, "B4": RED, "B5": NIR, "code": CODE}, TRANSFORM)
+    )
     return ee.Image(asset)
 
 

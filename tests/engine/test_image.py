@@ -12,9 +12,8 @@ import math
 import ee
 import numpy as np
 import pytest
-import xarray as xr
 
-from gee_cscc.testing import assert_pixels_equal, compute_pixels, grid, lonlat_cell_area
+from gee_cscc.testing import assert_pixels_equal, compute_pixels, grid, image_of, lonlat_cell_area
 
 NAN = np.nan
 
@@ -40,28 +39,15 @@ GRID = grid(TRANSFORM, A.shape)
 PROPS = {"p": 7, "name": "base"}
 
 
-def image_array(bands: dict[str, np.ndarray], transform=TRANSFORM, crs="EPSG:4326"):
-    """A (band, y, x) DataArray with pixel-centre coordinates for ``transform``."""
-    first = next(iter(bands.values()))
-    h, w = first.shape
-    a, _, c, _, e, f = transform
-    xs = c + a * (np.arange(w) + 0.5)
-    ys = f + e * (np.arange(h) + 0.5)
-    return xr.DataArray(
-        np.stack(list(bands.values())),
-        dims=("band", "y", "x"),
-        coords={"band": list(bands), "y": ys, "x": xs},
-        attrs={"crs": crs, "transform": tuple(transform)},
-    )
-
-
 @pytest.fixture
 def put(engine, tmp_asset):
     """``put(bands, properties=None) -> ee.Image`` of a stored image made of NumPy arrays."""
 
-    def _put(bands: dict[str, np.ndarray], properties=None, **kwargs) -> ee.Image:
+    def _put(
+        bands: dict[str, np.ndarray], properties=None, transform=TRANSFORM, crs="EPSG:4326"
+    ) -> ee.Image:
         asset = tmp_asset()
-        engine.store.put_image(asset, image_array(bands, **kwargs), properties)
+        engine.store.put_image(asset, image_of(bands, transform, crs=crs), properties)
         return ee.Image(asset)
 
     return _put
@@ -921,7 +907,7 @@ def test_date_id_and_copy_properties(engine, tmp_asset):
     cube = np.zeros((2, 2))
     asset = tmp_asset("img_2003")
     props = {"system:time_start": 1041379200000, "year": 2003, "note": "x"}
-    engine.store.put_image(asset, image_array({"v": cube}), props)
+    engine.store.put_image(asset, image_of({"v": cube}, TRANSFORM), props)
     img = ee.Image(asset)
     assert img.date().getInfo() == {"type": "Date", "value": 1041379200000}
     assert img.id().getInfo() == "img_2003"

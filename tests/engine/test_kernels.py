@@ -8,11 +8,10 @@ from __future__ import annotations
 import ee
 import numpy as np
 import pytest
-import xarray as xr
 from scipy import ndimage
 
 from gee_cscc.engine.raster import reduction
-from gee_cscc.testing import assert_pixels_equal, compute_pixels, grid
+from gee_cscc.testing import assert_pixels_equal, compute_pixels, grid, image_of
 
 pytestmark = pytest.mark.usefixtures("engine")
 
@@ -27,25 +26,10 @@ B = np.round(RNG.uniform(0, 4, (9, 11)))
 GRID = grid(TRANSFORM, A.shape)
 
 
-def _array(bands: dict[str, np.ndarray]) -> xr.DataArray:
-    h, w = next(iter(bands.values())).shape
-    a, _, c, _, e, f = TRANSFORM
-    return xr.DataArray(
-        np.stack(list(bands.values())),
-        dims=("band", "y", "x"),
-        coords={
-            "band": list(bands),
-            "y": f + e * (np.arange(h) + 0.5),
-            "x": c + a * (np.arange(w) + 0.5),
-        },
-        attrs={"crs": "EPSG:4326", "transform": TRANSFORM},
-    )
-
-
 @pytest.fixture
 def img(engine, tmp_asset) -> ee.Image:
     asset = tmp_asset()
-    engine.store.put_image(asset, _array({"a": A, "b": B}))
+    engine.store.put_image(asset, image_of({"a": A, "b": B}, TRANSFORM))
     return ee.Image(asset)
 
 
