@@ -5,7 +5,8 @@ functions that write it in every input form, and the expected numbers, computed 
 NumPy and pyproj only (never with gee_cscc's method code). ``tests/cli/conftest.py`` writes
 the files once per session (the ``cli_data`` fixture); test modules import the constants and
 helpers from here (``tests/`` is on ``sys.path``: pytest puts the directory of the rootdir
-``conftest.py`` there, as the test folders have no ``__init__.py``).
+``conftest.py`` there, as the test folders have no ``__init__.py``). :func:`window_stat` is
+the NumPy reference of the engine's focal (kernel window) tests.
 """
 
 from __future__ import annotations
@@ -201,6 +202,22 @@ def stub_report(calls: list):
         return {"html": page, "figures": {}}
 
     return write_report
+
+
+def window_stat(x: np.ndarray, footprint: np.ndarray, fn) -> np.ndarray:
+    """``fn`` of the unmasked (non-NaN) values of ``x`` under the odd square boolean
+    ``footprint`` centred on each pixel (outside ``x`` counts as masked); NaN where the
+    window holds no value."""
+    r = footprint.shape[0] // 2
+    padded = np.pad(x, r, constant_values=np.nan)
+    out = np.full(x.shape, np.nan)
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            win = padded[i : i + 2 * r + 1, j : j + 2 * r + 1][footprint]
+            win = win[~np.isnan(win)]
+            if win.size:
+                out[i, j] = fn(win)
+    return out
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ import ee
 import numpy as np
 import pyproj
 import pytest
+from helpers import window_stat
 from scipy import ndimage
 
 from gee_cscc.testing import assert_pixels_equal, compute_pixels, grid, image_of
@@ -287,19 +288,6 @@ def ex_fixed_kernel(ds):
     assert_pixels_equal(got, _correlate_valid(TOA["B3"], np.array(rows, dtype=float)), rtol=1e-9)
 
 
-def _stat(x: np.ndarray, footprint: np.ndarray, fn) -> np.ndarray:
-    r = footprint.shape[0] // 2
-    padded = np.pad(x, r, constant_values=NAN)
-    out = np.full(x.shape, NAN)
-    for i in range(x.shape[0]):
-        for j in range(x.shape[1]):
-            win = padded[i : i + 2 * r + 1, j : j + 2 * r + 1][footprint]
-            win = win[~np.isnan(win)]
-            if win.size:
-                out[i, j] = fn(win)
-    return out
-
-
 def ex_morphological_opening(ds):
     image = _toa(ds).select(4).gt(0.2)
     kernel = ee.Kernel.circle(radius=1)
@@ -310,7 +298,7 @@ def ex_morphological_opening(ds):
     # one pixel further beyond the image: compute on a grid grown by 4 pixels, then crop.
     x = np.pad(x, 4, constant_values=NAN)
     for fn in (np.min, np.min, np.max, np.max):
-        x = _stat(x, fp, fn)
+        x = window_stat(x, fp, fn)
     assert_pixels_equal(compute_pixels(opened, L8_GRID)["B5"], x[4:-4, 4:-4])
 
 
@@ -327,7 +315,7 @@ def ex_reduce_neighborhood_texture(ds):
     ndvi = (NAIP["N"] - NAIP["R"]) / (NAIP["N"] + NAIP["R"])
     got = compute_pixels(texture, NAIP_GRID)
     assert list(got) == ["nd_stdDev"]
-    assert_pixels_equal(got["nd_stdDev"], _stat(ndvi, fp, np.std), rtol=1e-5, atol=1e-7)
+    assert_pixels_equal(got["nd_stdDev"], window_stat(ndvi, fp, np.std), rtol=1e-5, atol=1e-7)
 
 
 def ex_relational_bare(ds):
@@ -634,7 +622,7 @@ def ex_texture_entropy(ds):
         p = counts / counts.sum()
         return float(-(p * np.log2(p)).sum())
 
-    assert_pixels_equal(got, _stat(NAIP["N"], np.ones((9, 9), dtype=bool), h), rtol=1e-12)
+    assert_pixels_equal(got, window_stat(NAIP["N"], np.ones((9, 9), dtype=bool), h), rtol=1e-12)
 
 
 def ex_texture_glcm(ds):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import ee
 import numpy as np
 import pytest
+from helpers import window_stat
 from scipy import ndimage
 
 from gee_cscc.engine.raster import reduction
@@ -172,19 +173,6 @@ def test_convolve_tiles_use_a_halo(img, monkeypatch):
 # --- focal operations ------------------------------------------------------------------------
 
 
-def _window_stat(x: np.ndarray, footprint: np.ndarray, fn) -> np.ndarray:
-    r = footprint.shape[0] // 2
-    padded = np.pad(x, r, constant_values=NAN)
-    out = np.full(x.shape, NAN)
-    for i in range(x.shape[0]):
-        for j in range(x.shape[1]):
-            win = padded[i : i + 2 * r + 1, j : j + 2 * r + 1][footprint]
-            win = win[~np.isnan(win)]
-            if win.size:
-                out[i, j] = fn(win)
-    return out
-
-
 def _mode(v: np.ndarray) -> float:
     vals, counts = np.unique(v, return_counts=True)
     return float(vals[np.argmax(counts)])  # the smallest of the most frequent
@@ -210,21 +198,21 @@ def test_focal_operations_match_a_sliding_window(img, method, fn):
     got = compute_pixels(out, GRID)
     assert list(got) == ["a", "b"]
     fp = np.ones((3, 3), dtype=bool)
-    assert_pixels_equal(got["a"], _window_stat(A, fp, fn), rtol=1e-9)
-    assert_pixels_equal(got["b"], _window_stat(B, fp, fn), rtol=1e-9)
+    assert_pixels_equal(got["a"], window_stat(A, fp, fn), rtol=1e-9)
+    assert_pixels_equal(got["b"], window_stat(B, fp, fn), rtol=1e-9)
 
 
 def test_focal_kernel_types_iterations_and_meters(img):
     dy, dx = np.mgrid[-2:3, -2:3]
     plus = (dx == 0) | (dy == 0)
     got = compute_pixels(img.select("a").focalMax(2, "plus"), GRID)["a"]
-    assert_pixels_equal(got, _window_stat(A, plus, np.max))
+    assert_pixels_equal(got, window_stat(A, plus, np.max))
     twice = compute_pixels(img.select("a").focalMin(1, "square", iterations=2), GRID)["a"]
-    once = _window_stat(A, np.ones((3, 3), dtype=bool), np.min)
-    assert_pixels_equal(twice, _window_stat(once, np.ones((3, 3), dtype=bool), np.min))
+    once = window_stat(A, np.ones((3, 3), dtype=bool), np.min)
+    assert_pixels_equal(twice, window_stat(once, np.ones((3, 3), dtype=bool), np.min))
     # 1 degree ≈ 111 km: a 250 km radius is 2 pixels at this grid's nominal scale
     meters = compute_pixels(img.select("a").focalMax(250_000, "square", "meters"), GRID)["a"]
-    assert_pixels_equal(meters, _window_stat(A, np.ones((5, 5), dtype=bool), np.max))
+    assert_pixels_equal(meters, window_stat(A, np.ones((5, 5), dtype=bool), np.max))
     # a focal max grows into masked pixels (a dilation): A[2, 3] is masked but gets a value
     assert not np.ma.getmaskarray(got)[2, 3]
     with pytest.raises(ee.EEException, match="Unknown kernelType 'hexagon'"):
@@ -255,7 +243,7 @@ def test_reduce_neighborhood_mean_with_kernel_weights_and_skip_masked(img):
         img.select("a").reduceNeighborhood(ee.Reducer.mean(), kernel, "mask"), GRID
     )["a_mean"]
     fp = np.ones((3, 3), dtype=bool)
-    assert_pixels_equal(flat, np.where(valid, _window_stat(A, fp, np.mean), NAN), rtol=1e-9)
+    assert_pixels_equal(flat, np.where(valid, window_stat(A, fp, np.mean), NAN), rtol=1e-9)
 
 
 def test_reduce_neighborhood_multi_output_and_count(img):
@@ -264,8 +252,8 @@ def test_reduce_neighborhood_multi_output_and_count(img):
     got = compute_pixels(img.select("b").reduceNeighborhood(red, kernel), GRID)
     assert list(got) == ["b_min", "b_max"]
     fp = np.ones((3, 3), dtype=bool)
-    assert_pixels_equal(got["b_min"], _window_stat(B, fp, np.min))
-    assert_pixels_equal(got["b_max"], _window_stat(B, fp, np.max))
+    assert_pixels_equal(got["b_min"], window_stat(B, fp, np.min))
+    assert_pixels_equal(got["b_max"], window_stat(B, fp, np.max))
     count = compute_pixels(img.select("a").reduceNeighborhood(ee.Reducer.count(), kernel), GRID)
     valid = ~np.isnan(A)
     n = ndimage.correlate(valid.astype(float), np.ones((3, 3)), mode="constant")
@@ -293,13 +281,13 @@ def _entropy(win: np.ndarray) -> float:
 def test_entropy_matches_a_sliding_window(img):
     got = compute_pixels(img.select("b").entropy(ee.Kernel.square(1)), GRID)["b"]
     assert_pixels_equal(
-        got, _window_stat(B, np.ones((3, 3), dtype=bool), _entropy), rtol=1e-12, atol=1e-12
+        got, window_stat(B, np.ones((3, 3), dtype=bool), _entropy), rtol=1e-12, atol=1e-12
     )
     # masked where the input is masked; masked neighbours are left out of the window
     dy, dx = np.mgrid[-2:3, -2:3]
     plus = (dx == 0) | (dy == 0)
     got = compute_pixels(img.select("a").entropy(ee.Kernel.plus(2)), GRID)["a"]
-    expected = np.where(np.isnan(A), NAN, _window_stat(A, plus, _entropy))
+    expected = np.where(np.isnan(A), NAN, window_stat(A, plus, _entropy))
     assert_pixels_equal(got, expected, rtol=1e-12, atol=1e-12)
     # hand check: a window of values {0, 0, 1, 1} has entropy 1 bit
     assert _entropy(np.array([0, 0, 1, 1])) == 1.0
