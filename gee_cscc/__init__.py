@@ -37,10 +37,14 @@ def __getattr__(name: str):  # lazy: importing gee_cscc stays cheap (no ee, no x
         from gee_cscc.engine import LocalEngine
 
         return LocalEngine
-    if name in ("Results", "analyze"):
-        from gee_cscc.workflow import analyze as analysis
+    if name == "Results":
+        from gee_cscc.workflow.analyze import Results
 
-        return getattr(analysis, name)
+        return Results
+    if name == "analyze":
+        from gee_cscc.workflow.api import analyze
+
+        return analyze
     if name == "run":
         from gee_cscc.workflow.run import run
 

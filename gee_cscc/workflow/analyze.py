@@ -46,6 +46,7 @@ from gee_cscc.workflow.pull import (
     open_layers,
     region_sums,
 )
+from gee_cscc.workflow.results_api import ResultsApi
 
 __all__ = ["Results", "analyze", "ALL", "BatchOptions"]
 
@@ -67,8 +68,8 @@ Progress = Callable[[str], None]
 
 
 @dataclass
-class Results:
-    """Everything one run computes.
+class Results(ResultsApi):
+    """Everything one run computes (``to_files``, ``plot`` and ``images``: :class:`ResultsApi`).
 
     Attributes
     ----------
@@ -104,6 +105,9 @@ class Results:
         What run.json records about how the run computed: ``mode``, ``mode_choice``,
         ``counting`` and, in batch mode, ``batch`` (run hash, asset root, table assets,
         raster destination, task manifest, preview grid) and ``rasters_note``.
+    origin
+        What :func:`gee_cscc.analyze` knew of the inputs, for ``to_files``: ``run_info``
+        (run.json), ``regions_geojson``, ``synthetic``, ``local_inputs``.
     """
 
     config: Config
@@ -120,6 +124,7 @@ class Results:
     mode: str = "interactive"
     raster_grid: Any = None
     run_notes: dict = field(default_factory=dict)
+    origin: dict = field(default_factory=dict)
 
 
 @contextlib.contextmanager

@@ -1,0 +1,266 @@
+"""What a :class:`gee_cscc.workflow.analyze.Results` does for a Python user: save, plot, compose.
+
+:class:`ResultsApi` is the base class of ``Results``:
+
+- ``results.to_files(out)`` writes the folder ``gee-cscc run --out OUT`` writes (tables,
+  rasters, figures, report, run.json), staged and swapped in as a whole
+  (:mod:`gee_cscc.report.out_folder`);
+- ``results.plot.<figure>()`` draws one of the report's figures and returns the matplotlib
+  :class:`~matplotlib.figure.Figure` (nothing is saved: ``fig.savefig(...)`` it);
+- ``results.images`` are the result layers as Earth Engine images, for further composing
+  on the engine that computed them (see :attr:`ResultsApi.images`).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["FIGURE_NAMES", "ResultsApi", "ResultsPlot", "run_info_of"]
+
+#: The figures of ``results.plot`` (the names of :func:`gee_cscc.report.figures.make_figures`).
+FIGURE_NAMES = (
+    "yearly",
+    "trend_slope",
+    "trend_class",
+    "cscc",
+    "cscc_year",
+    "pcs",
+    "maintenance",
+    "maintenance_years",
+    "decay",
+    "decay_curves",
+    "csr_grade",
+)
+
+
+def run_info_of(results: Any, *, inputs: dict | None = None, extent: Any = None) -> dict:
+    """The run.json of ``results`` as ``gee-cscc run`` writes it (:func:`gee_cscc.workflow.run.run`)."""
+    from gee_cscc.version import __version__
+    from gee_cscc.workflow.run import versions
+
+    cfg = results.config
+    info = {
+        "package": "gee-cscc",
+        "version": __version__,
+        "created": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "engine": cfg.engine,
+        "project": cfg.project,
+        "inputs": inputs or {},
+        "config": cfg.to_dict(),
+        "grid": results.summary.get("grid"),
+        "counting": results.run_notes.get("counting", "local"),
+        "extent": extent if extent is not None else cfg.extent,
+        "summary": results.summary,
+        "versions": versions(),
+    }
+    info.update(results.run_notes)
+    return info
+
+
+class ResultsApi:
+    """Saving, plotting and the Earth Engine images of a run (mixed into ``Results``)."""
+
+    def to_files(self, out: str | Path) -> Path:
+        """Write every output into the folder ``out``, as ``gee-cscc run --out OUT`` does.
+
+        ``out`` is checked first and replaced as a whole when everything is written (a
+        failure leaves it as it was); it must be empty, missing or an earlier result.
+
+        Returns
+        -------
+        pathlib.Path
+            ``out`` as an absolute path.
+        """
+        from gee_cscc.report.out_folder import check_out, staged_out
+        from gee_cscc.report.outputs import update_run_json, write_results
+
+        origin = getattr(self, "origin", None) or {}
+        path = check_out(out, inputs=origin.get("local_inputs", ()))
+        run_info = origin.get("run_info") or run_info_of(self)
+        t0 = time.perf_counter()
+        timings = dict(getattr(self, "timings", {}))
+        with staged_out(path) as staging:
+            write_results(
+                self,
+                staging,
+                run_info=run_info,
+                regions_geojson=origin.get("regions_geojson"),
+                synthetic=bool(origin.get("synthetic", False)),
+            )
+            timings["write outputs"] = round(time.perf_counter() - t0, 3)
+            update_run_json(staging / "run.json", timings_s=timings)
+        return path
+
+    @property
+    def plot(self) -> ResultsPlot:
+        """The report's figures as matplotlib Figures: ``results.plot.cscc()`` etc."""
+        origin = getattr(self, "origin", None) or {}
+        return ResultsPlot(
+            self,
+            regions_geojson=origin.get("regions_geojson"),
+            synthetic=bool(origin.get("synthetic", False)),
+        )
+
+    @property
+    def images(self) -> dict[str, Any]:
+        """The result layers as single-band ``ee.Image``\\ s, by name.
+
+        ``vca``, ``cscc``, ``cscc_year``, ``trend_slope``, ``trend_stat``, ``trend_class``,
+        ``trend_class_strict``, ``maintenance_years`` (from ``results.graph.result_image()``),
+        ``region`` (the region ids), and ``pcs_<year>`` / ``maintenance_<year>`` (from
+        ``results.graph.potential`` and ``results.graph.maintenance``, ImageCollections
+        with a ``year`` property). ``results.graph`` (a
+        :class:`gee_cscc.method.MethodGraph`) holds every intermediate expression.
+
+        They are expressions on the engine that computed them: on Google Earth Engine they
+        stay usable; with the local engine, pass ``engine=`` a started
+        :class:`gee_cscc.LocalEngine` to :func:`gee_cscc.analyze` to keep it running.
+        """
+        import ee
+
+        graph = self.graph  # type: ignore[attr-defined]
+        result = graph.result_image()
+        names = (
+            "vca",
+            "cscc",
+            "cscc_year",
+            "trend_slope",
+            "trend_stat",
+            "trend_class",
+            "trend_class_strict",
+            "maintenance_years",
+        )
+        out = {name: result.select([name]) for name in names}
+        regions = getattr(self, "regions", None)
+        if regions is not None:
+            out["region"] = ee.Image(regions.image).rename("region")
+        for y in self.config.pcs_years or ():  # type: ignore[attr-defined]
+            if y in self.config.years:  # type: ignore[attr-defined]
+                out[f"pcs_{y}"] = ee.Image(graph.potential.filter(ee.Filter.eq("year", y)).first())
+        for y in graph.evaluation_years:
+            out[f"maintenance_{y}"] = ee.Image(
+                graph.maintenance.filter(ee.Filter.eq("year", y)).first()
+            )
+        return out
+
+
+class ResultsPlot:
+    """The figures of one run; each method returns a :class:`matplotlib.figure.Figure`.
+
+    Methods: ``yearly``, ``trend_slope``, ``trend_class``, ``cscc`` (alias ``cscc_map``),
+    ``cscc_year``, ``pcs``, ``maintenance``, ``maintenance_years``, ``decay(region=None)``,
+    ``decay_curves`` and ``csr_grade`` (needs the regions as a GeoJSON table). Nothing is
+    saved; ``fig.savefig("cscc.pdf")`` writes one.
+    """
+
+    def __init__(self, results: Any, *, regions_geojson: dict | None, synthetic: bool) -> None:
+        self._results = results
+        self._geojson = regions_geojson
+        self._synthetic = synthetic
+
+    def __dir__(self) -> list[str]:
+        return sorted({*FIGURE_NAMES, "cscc_map"})
+
+    def _context(self, results: Any) -> Any:
+        from gee_cscc.report.map_canvas import map_grid, outside_vca, province_outlines
+        from gee_cscc.report.style import FigureContext
+
+        rasters = results.rasters
+        grid = map_grid(rasters)
+        prop = getattr(results.config, "region_property", "abbr")
+        return FigureContext(
+            results=results,
+            synthetic=self._synthetic,
+            provinces=province_outlines(self._geojson, prop),
+            vca=rasters["vca"] if "vca" in rasters else None,
+            outside=outside_vca(rasters, grid),
+            extent=grid.extent if grid is not None else None,
+            grid=grid,
+        )
+
+    def _draw(self, name: str, needs: str | None = None, results: Any = None) -> Any:
+        from gee_cscc.errors import InputError
+        from gee_cscc.report import curve_figures, map_figures
+
+        results = self._results if results is None else results
+        if needs is not None and needs not in results.rasters:
+            raise InputError(f"No '{needs}' layer in results.rasters: the {name} figure needs it.")
+        maker = getattr(map_figures, f"fig_{name}", None) or getattr(curve_figures, f"fig_{name}")
+        fig = maker(self._context(results))
+        if fig is None:
+            what = "a regions GeoJSON" if name == "csr_grade" else "its table"
+            raise InputError(f"The {name} figure cannot be drawn for these results (needs {what}).")
+        return fig
+
+    def yearly(self) -> Any:
+        """Mean NPP with its trend, total NPP and saturation per year."""
+        return self._draw("yearly")
+
+    def trend_slope(self) -> Any:
+        """Map of the NPP trend slope (g C m⁻² yr⁻²)."""
+        return self._draw("trend_slope", "trend_slope")
+
+    def trend_class(self) -> Any:
+        """Map of the trend classes SI/II/0/ID/SD with their area shares."""
+        return self._draw("trend_class", "trend_class")
+
+    def cscc(self) -> Any:
+        """Map of the CSCC (g C m⁻² yr⁻¹)."""
+        return self._draw("cscc", "cscc")
+
+    cscc_map = cscc
+
+    def cscc_year(self) -> Any:
+        """Map of the year each cell reached its CSCC."""
+        return self._draw("cscc_year", "cscc_year")
+
+    def pcs(self) -> Any:
+        """Maps of the increase potential (one panel per PCS year)."""
+        return self._draw("pcs", "pcs")
+
+    def maintenance(self) -> Any:
+        """Maps of the maintenance surfaces P (first, middle, last evaluation year)."""
+        return self._draw("maintenance", "maintenance")
+
+    def maintenance_years(self) -> Any:
+        """Map of the signed number of years the initial trend held."""
+        return self._draw("maintenance_years", "maintenance_years")
+
+    def decay(self, region: str | None = None) -> Any:
+        """Observed q⁺/q⁻ and the fitted decay curves of one region (default: the whole area)."""
+        from gee_cscc.errors import InputError
+
+        results = self._results
+        if region is None or str(region) == str(results.config.all_label):
+            return self._draw("decay_all")
+        known = [str(r) for r in results.resilience["region"]]
+        if str(region) not in known:
+            raise InputError(f"No region {region!r} in the results; regions: {', '.join(known)}.")
+        label = str(results.config.all_label)
+
+        def only(frame: Any) -> Any:
+            sub = frame[frame["region"].astype(str) == str(region)].copy()
+            sub["region"] = label
+            return sub
+
+        import dataclasses
+
+        view = dataclasses.replace(
+            results,
+            maintenance_counts=only(results.maintenance_counts),
+            resilience=only(results.resilience),
+        )
+        fig = self._draw("decay_all", results=view)
+        fig.suptitle(f"Decay of the maintained trends, {region}", fontsize=11.5, fontweight="bold")
+        return fig
+
+    def decay_curves(self) -> Any:
+        """Observed and fitted decay curves of the whole area and every region."""
+        return self._draw("decay_curves")
+
+    def csr_grade(self) -> Any:
+        """Map of the regions' CSR grade (needs the regions as a GeoJSON table)."""
+        return self._draw("csr_grade")
