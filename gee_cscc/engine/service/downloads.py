@@ -57,7 +57,7 @@ from ..errors import EEError
 from ..limits import GOOGLE, Limits
 from ..raster import reduction
 from ..raster.grid import Grid
-from .pixels import geotiff_bytes, npy_bytes
+from .pixels import geotiff_bytes, npy_bytes, request_image
 
 __all__ = [
     "DOWNLOAD_BYTES",
@@ -89,20 +89,6 @@ def download_limits(limits: Limits) -> tuple[int, int]:
     nbytes = max(1, round(DOWNLOAD_BYTES * limits.pixels_bytes / GOOGLE.pixels_bytes))
     side = max(1, round(DOWNLOAD_SIDE * limits.pixels_side / GOOGLE.pixels_side))
     return nbytes, side
-
-
-def _image_of(body: dict) -> Image:
-    from ..core.evaluate import evaluate
-
-    image = evaluate(body.get("expression") or {})
-    if not isinstance(image, Image):
-        raise EEError("getDownloadURL: the expression is not an Image.")
-    band_ids = body.get("bandIds")
-    if band_ids:
-        image = image.with_bands([image.band(b) for b in band_ids])
-    if not image.bands:
-        raise EEError("getDownloadURL: the image has no bands.")
-    return image
 
 
 def _grid_of(band: Any) -> Grid:
@@ -159,14 +145,14 @@ def _prefix(body: dict, image: Image) -> str:
 def validate(body: dict, limits: Limits) -> str:
     """Check a download request (image, format, size) when its id is created; its format."""
     fmt = str(body.get("fileFormat") or "").upper()
-    check_download(download_plan(_image_of(body), fmt), limits)
+    check_download(download_plan(request_image(body, "getDownloadURL"), fmt), limits)
     return fmt
 
 
 def download_file(body: dict, limits: Limits) -> tuple[bytes, str, dict]:
     """The downloaded file: ``(payload, content type, headers)``."""
     fmt = str(body.get("fileFormat") or "").upper()
-    image = _image_of(body)
+    image = request_image(body, "getDownloadURL")
     plan = download_plan(image, fmt)
     check_download(plan, limits)
     prefix = _prefix(body, image)

@@ -13,7 +13,14 @@ from ..core.values import Image
 from ..errors import EEError
 from ..raster.grid import Grid, Projection
 
-__all__ = ["cast_clipped", "geotiff_bytes", "npy_bytes", "request_grid", "unique_band_names"]
+__all__ = [
+    "cast_clipped",
+    "geotiff_bytes",
+    "npy_bytes",
+    "request_grid",
+    "request_image",
+    "unique_band_names",
+]
 
 
 def unique_band_names(names: list[str]) -> list[str]:
@@ -36,6 +43,22 @@ def cast_clipped(values: np.ndarray, dtype: np.dtype) -> np.ndarray:
         info = np.iinfo(dtype)
         return np.clip(np.trunc(values), info.min, info.max).astype(dtype)
     return values.astype(dtype)
+
+
+def request_image(body: dict, what: str) -> Image:
+    """The image of a pixels request (``expression``, selected by ``bandIds`` if given);
+    ``what`` (``computePixels``, ``getDownloadURL``) starts the error texts."""
+    from ..core.evaluate import evaluate
+
+    image = evaluate(body.get("expression") or {})
+    if not isinstance(image, Image):
+        raise EEError(f"{what}: the expression is not an Image.")
+    band_ids = body.get("bandIds")
+    if band_ids:
+        image = image.with_bands([image.band(b) for b in band_ids])
+    if not image.bands:
+        raise EEError(f"{what}: the image has no bands.")
+    return image
 
 
 def request_grid(spec: dict | None, image: Image) -> Grid:

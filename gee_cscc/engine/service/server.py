@@ -42,7 +42,7 @@ from ..batch.tasks import run_operation
 from ..core.context import RequestContext, request_context
 from ..core.evaluate import evaluate
 from ..core.serialize import to_info
-from ..core.values import Image, output_numpy_dtype, pixel_cache
+from ..core.values import output_numpy_dtype, pixel_cache
 from ..errors import EEError, MemoryLimitError
 from ..limits import GOOGLE, Limits
 from ..raster import reduction
@@ -50,7 +50,7 @@ from ..store.assets import AssetStore
 from .asset_filter import matches_filter, parse_filter
 from .auth import TOKEN_FILE, TokenTable, store_token
 from .operations import Operations
-from .pixels import geotiff_bytes, npy_bytes, request_grid
+from .pixels import geotiff_bytes, npy_bytes, request_grid, request_image
 from .routes import RequestHandler
 from .scheduler import Scheduler
 
@@ -256,14 +256,7 @@ class EngineServer:
         return payload
 
     def compute_pixels(self, body: dict) -> tuple[bytes, str]:
-        image = evaluate(body.get("expression") or {})
-        if not isinstance(image, Image):
-            raise EEError("computePixels: the expression is not an Image.")
-        band_ids = body.get("bandIds")
-        if band_ids:
-            image = image.with_bands([image.band(b) for b in band_ids])
-        if not image.bands:
-            raise EEError("computePixels: the image has no bands.")
+        image = request_image(body, "computePixels")
         grid = request_grid(body.get("grid"), image)
         fmt = (body.get("fileFormat") or "AUTO_JPEG_PNG").upper()
         dtypes = [output_numpy_dtype(b.dtype) for b in image.bands]
