@@ -153,6 +153,13 @@ def _years_of(npp: Any) -> list[int]:
         return []
 
 
+def _run_info(results: Results, inputs: dict) -> dict:
+    """run.json as ``gee-cscc run`` writes it (with the library versions)."""
+    from gee_cscc.workflow.run import versions
+
+    return {**run_info_of(results, inputs=inputs), "versions": versions()}
+
+
 def _is_ee(value: Any) -> bool:
     if value is None or isinstance(value, str | Path | dict):
         return False
@@ -217,7 +224,7 @@ def _analyze_files(
         "synthetic": False,
     }
     results.origin = {
-        "run_info": run_info_of(results, inputs=shown),
+        "run_info": _run_info(results, shown),
         "regions_geojson": geojson,
         "synthetic": False,
         "local_inputs": [p for p in given if is_local_path(p)],
@@ -379,7 +386,7 @@ def _analyze_ee(
     )
     shown = {"npp": _described(npp, None), "regions": _described(regions, None)}
     results.origin = {
-        "run_info": run_info_of(results, inputs=shown),
+        "run_info": _run_info(results, shown),
         "regions_geojson": _features_geojson(reg),
         "synthetic": False,
     }

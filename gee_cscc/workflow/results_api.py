@@ -37,9 +37,12 @@ FIGURE_NAMES = (
 
 
 def run_info_of(results: Any, *, inputs: dict | None = None, extent: Any = None) -> dict:
-    """The run.json of ``results`` as ``gee-cscc run`` writes it (:func:`gee_cscc.workflow.run.run`)."""
+    """The run.json of ``results``, as :func:`gee_cscc.workflow.run.run` writes it.
+
+    The library versions (``versions``) are added by :func:`gee_cscc.analyze`, which
+    keeps the whole record in ``results.origin["run_info"]``.
+    """
     from gee_cscc.version import __version__
-    from gee_cscc.workflow.run import versions
 
     cfg = results.config
     info = {
@@ -54,7 +57,6 @@ def run_info_of(results: Any, *, inputs: dict | None = None, extent: Any = None)
         "counting": results.run_notes.get("counting", "local"),
         "extent": extent if extent is not None else cfg.extent,
         "summary": results.summary,
-        "versions": versions(),
     }
     info.update(results.run_notes)
     return info
