@@ -28,6 +28,7 @@ Masks, as documented:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -68,33 +69,52 @@ def _out_type(dtype: str) -> str:
     return "float32" if dtype == "float32" else "float64"
 
 
-# --- convolve --------------------------------------------------------------------------------
-
-
-@algorithm("Image.convolve")
-def convolve(image: Any, kernel: Any) -> Image:
-    what = "Image.convolve"
-    img = _image(image, what)
-    k = as_kernel(kernel, what)
+def _per_window(
+    img: Image,
+    k: Kernel,
+    window: Callable[..., PixelData],
+    dtype: Callable[[str], str],
+) -> Image:
+    """``img`` with each band computed by ``window(values, mask, w, x, y, shape)``: the band
+    grown by the kernel's halo, the kernel's weights ``w`` at the grid's scale and centre
+    ``x, y``, the grid's ``shape``; the band's type becomes ``dtype(band type)``."""
     bands = []
     for band in img.bands:
 
         def fn(grid: Grid, _b=band) -> PixelData:
             w, x, y = _kernel_on(k, grid)
             values, mask = _halo(_b, grid, w, x, y)
-            h, wd = grid.shape
-            total = np.zeros(grid.shape)
-            any_valid = np.zeros(grid.shape, dtype=bool)
-            v = np.where(mask, values, 0.0)
-            for (i, j), weight in np.ndenumerate(w):
-                if weight == 0:
-                    continue
-                total += weight * v[i : i + h, j : j + wd]
-                any_valid |= mask[i : i + h, j : j + wd]
-            return np.where(any_valid, total, 0.0), any_valid
+            return window(values, mask, w, x, y, grid.shape)
 
-        bands.append(band.replace(fn=fn, dtype=_out_type(promote(band.dtype, "float32"))))
+        bands.append(band.replace(fn=fn, dtype=dtype(band.dtype)))
     return img.with_bands(bands)
+
+
+# --- convolve --------------------------------------------------------------------------------
+
+
+@algorithm("Image.convolve")
+def convolve(image: Any, kernel: Any) -> Image:
+    what = "Image.convolve"
+
+    def window(values: np.ndarray, mask: np.ndarray, w: np.ndarray, x: int, y: int, shape):
+        h, wd = shape
+        total = np.zeros(shape)
+        any_valid = np.zeros(shape, dtype=bool)
+        v = np.where(mask, values, 0.0)
+        for (i, j), weight in np.ndenumerate(w):
+            if weight == 0:
+                continue
+            total += weight * v[i : i + h, j : j + wd]
+            any_valid |= mask[i : i + h, j : j + wd]
+        return np.where(any_valid, total, 0.0), any_valid
+
+    return _per_window(
+        _image(image, what),
+        as_kernel(kernel, what),
+        window,
+        lambda dtype: _out_type(promote(dtype, "float32")),
+    )
 
 
 # --- reduceNeighborhood ----------------------------------------------------------------------
@@ -309,27 +329,22 @@ def entropy(image: Any, kernel: Any) -> Image:
     cells), ``p`` the share of the window's unmasked pixels holding each distinct value;
     masked where the input pixel is masked (as ``reduceNeighborhood`` by default)."""
     what = "Image.entropy"
-    img = _image(image, what)
-    k = as_kernel(kernel, what)
-    bands = []
-    for band in img.bands:
 
-        def fn(grid: Grid, _b=band) -> PixelData:
-            w, x, y = _kernel_on(k, grid)
-            values, mask = _halo(_b, grid, w, x, y)
-            h, wd = grid.shape
-            v = np.where(mask, values, np.nan)
-            out = np.full(h * wd, np.nan)
-            cells = [(i, j) for (i, j), wt in np.ndenumerate(w) if wt != 0]
-            rows = max(1, _CHUNK // max(1, len(cells) * wd))
-            for r0 in range(0, h, rows):
-                check_interrupt()
-                r1 = min(h, r0 + rows)
-                stack = np.stack([v[i + r0 : i + r1, j : j + wd].reshape(-1) for i, j in cells])
-                out[r0 * wd : r1 * wd] = _window_entropy(stack)
-            result = out.reshape(h, wd)
-            valid = ~np.isnan(result) & mask[y : y + h, x : x + wd]
-            return np.where(valid, result, 0.0), valid
+    def window(values: np.ndarray, mask: np.ndarray, w: np.ndarray, x: int, y: int, shape):
+        h, wd = shape
+        v = np.where(mask, values, np.nan)
+        out = np.full(h * wd, np.nan)
+        cells = [(i, j) for (i, j), wt in np.ndenumerate(w) if wt != 0]
+        rows = max(1, _CHUNK // max(1, len(cells) * wd))
+        for r0 in range(0, h, rows):
+            check_interrupt()
+            r1 = min(h, r0 + rows)
+            stack = np.stack([v[i + r0 : i + r1, j : j + wd].reshape(-1) for i, j in cells])
+            out[r0 * wd : r1 * wd] = _window_entropy(stack)
+        result = out.reshape(h, wd)
+        valid = ~np.isnan(result) & mask[y : y + h, x : x + wd]
+        return np.where(valid, result, 0.0), valid
 
-        bands.append(band.replace(fn=fn, dtype="float64"))
-    return img.with_bands(bands)
+    return _per_window(
+        _image(image, what), as_kernel(kernel, what), window, lambda dtype: "float64"
+    )
