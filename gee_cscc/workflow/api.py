@@ -256,6 +256,13 @@ def _npp_path(npp: Any, cfg: Config, tmp: Path) -> str:
             f"npp must be an xarray DataArray/Dataset, a file path, an asset id or an "
             f"ee.ImageCollection; got {type(npp).__name__}."
         )
+    from gee_cscc.workflow.file_checks import crs_of
+
+    ds = ds.copy()
+    for name in ds.data_vars:  # a rioxarray CRS kept as the attribute the readers read first
+        crs = crs_of(ds[name])
+        if crs:
+            ds[name].attrs["crs"] = crs
     path = tmp / "npp.nc"
     _write_netcdf(ds, path)
     return str(path)

@@ -160,3 +160,27 @@ def test_gee_cscc_exports_the_api():
     assert gee_cscc.analyze.__module__ == "gee_cscc.workflow.api"
     assert {"analyze", "Results", "Config", "LocalEngine"} <= set(gee_cscc.__all__)
     assert callable(gee_cscc.Results.to_files)
+
+
+def test_images_on_a_kept_engine_and_ee_objects_as_input(engine, cli_data, api_results):
+    import ee
+
+    res = gee_cscc.analyze(cube_dataarray(), regions_geojson(), engine=engine, **YEARS_KW)
+    images = res.images
+    assert {"cscc", "vca", "trend_class", "region", f"maintenance_{REFERENCE}"} <= set(images)
+    # The engine given is still running: the images compute (max CSCC vs NumPy).
+    top = (
+        images["cscc"]
+        .reduceRegion(
+            ee.Reducer.max(),
+            geometry=ee.Geometry.Rectangle([100, 35, 106, 40], None, False),
+            crs="EPSG:4326",
+            crsTransform=[1, 0, 100, 0, -1, 40],
+        )
+        .getInfo()
+    )
+    assert top["cscc"] == pytest.approx(float(np.nanmax(cli_data.ref.cscc)), rel=1e-6)
+    # ee objects go straight to the engine ee points at: the same tables.
+    npp_asset = res.origin["run_info"]["inputs"]["npp_asset"]
+    on_ee = gee_cscc.analyze(ee.ImageCollection(npp_asset), res.regions.features, **YEARS_KW)
+    pd.testing.assert_frame_equal(on_ee.capacity, api_results.capacity)
