@@ -2,12 +2,18 @@
 
 The method of Wu et al. (2023) is written once as Earth Engine expressions; it runs on
 Google Earth Engine or on the embedded local engine (the default), which needs no account.
-A user's flow has two steps:
+For Python users, one call (:func:`gee_cscc.workflow.api.analyze`)::
 
-1. Point ``ee`` at an engine: ``LocalEngine(store=...)`` (local) or
-   ``ee.Initialize(project=...)`` (Google), and have an annual NPP ImageCollection there.
-2. ``analyze(npp_asset_id, Config(...), regions=...)`` → :class:`Results` (xarray rasters
-   and pandas tables), or ``run(...)`` to also write tables, rasters, figures and a report.
+    import gee_cscc
+    res = gee_cscc.analyze("npp.nc", "provinces.geojson", reference_year=2000)
+    res.capacity                        # the tables as pandas DataFrames
+    res.plot.cscc()                     # the report's figures as matplotlib Figures
+    res.to_files("cscc-out")            # the folder `gee-cscc run` writes
+
+``npp`` may also be an ``xarray.DataArray``/``Dataset``, an asset id or an
+``ee.ImageCollection``; options are :class:`Config`'s fields. The lower level:
+``analyze`` of :mod:`gee_cscc.workflow.analyze` (an asset id and a :class:`Config` on the
+engine ``ee`` points at) and ``run(...)`` (also writes the outputs).
 
 The command line (``gee-cscc demo | run | serve | export | share | upload | annualize``)
 wraps the same functions.

@@ -81,8 +81,8 @@ def analyze(
     progress
         Called with a message as each step starts.
     **options
-        Fields of :class:`Config`. Without ``start``/``end``, an in-memory input's years
-        set them.
+        Fields of :class:`Config`. ``start``/``end`` not given are the first/last year of a
+        local or in-memory NPP input.
 
     Raises
     ------
@@ -124,18 +124,20 @@ def _config(config: Any, options: dict[str, Any], npp: Any) -> Config:
         base = config
     else:
         base = Config.from_toml(Path(config))
-    years = _years_of(npp)
-    if years and "start" not in options and "end" not in options and "product" not in options:
+    years = _years_of(npp) if "product" not in options else []
+    if years:  # the input's years, unless set (a product sets its own)
         options = {"start": min(years), "end": max(years), **options}
     return base.replace(**options) if options else base
 
 
 def _years_of(npp: Any) -> list[int]:
-    """The years of an in-memory NPP input (none for files, ids and ``ee`` objects)."""
-    try:
-        import xarray as xr
-    except ImportError:  # pragma: no cover - a dependency
-        return []
+    """The years of a local NPP input: in memory, a NetCDF/Zarr file or a folder of
+    ``*_YYYY.tif`` (none for asset ids and ``ee`` objects, or when they cannot be read:
+    the reader then says why)."""
+    import xarray as xr
+
+    if isinstance(npp, str | Path) and Path(npp).exists():
+        return _file_years(Path(npp))
     if not isinstance(npp, xr.DataArray | xr.Dataset):
         return []
     if "year" in npp.coords:
@@ -158,6 +160,22 @@ def _run_info(results: Results, inputs: dict) -> dict:
     from gee_cscc.workflow.run import versions
 
     return {**run_info_of(results, inputs=inputs), "versions": versions()}
+
+
+def _file_years(p: Path) -> list[int]:
+    import re
+
+    import xarray as xr
+
+    if p.is_dir() and not (p / ".zgroup").exists() and not (p / "zarr.json").exists():
+        found = (re.search(r"(?:^|[_\-.])(\d{4})\.tiff?$", f.name, re.I) for f in p.iterdir())
+        return sorted({int(m.group(1)) for m in found if m})
+    try:
+        is_zarr = p.is_dir() or p.suffix == ".zarr"
+        with xr.open_zarr(p) if is_zarr else xr.open_dataset(p) as ds:
+            return _years_of(ds)
+    except Exception:  # unreadable here: read_npp reports it, naming the file
+        return []
 
 
 def _is_ee(value: Any) -> bool:
@@ -366,6 +384,11 @@ def _analyze_ee(
         raise InputError(
             f"{npp} is a local file but the regions are an ee object: pass both as files "
             "(or both on the engine, e.g. npp as an ee.ImageCollection)."
+        )
+    if isinstance(regions, Path) or (isinstance(regions, str) and Path(regions).exists()):
+        raise InputError(
+            f"{regions} is a local file but the NPP is an ee object: pass the NPP as a file or "
+            "DataArray too, or the regions as an ee.FeatureCollection or asset id."
         )
     reg = None
     if isinstance(regions, ee.FeatureCollection) or isinstance(regions, str):

@@ -96,10 +96,19 @@ def test_to_files_writes_the_files_of_the_cli(api_results, cli_out, tmp_path):
 
 def test_analyze_on_a_file_path_and_a_dataset(cli_data, cli_out, tmp_path):
     store = tmp_path / "store"
-    by_path = gee_cscc.analyze(
-        str(cli_data.npp_nc), str(cli_data.geojson), **YEARS_KW, store=store, out=tmp_path / "o"
+    by_path = gee_cscc.analyze(  # start/end: the file's years
+        str(cli_data.npp_nc),
+        str(cli_data.geojson),
+        reference_year=REFERENCE,
+        store=store,
+        out=tmp_path / "o",
     )
+    assert (by_path.config.start, by_path.config.end) == (YEARS[0], YEARS[-1])
     _same_tables(read_tables(tmp_path / "o"), read_tables(cli_out))
+    by_tifs = gee_cscc.analyze(
+        cli_data.tifs, cli_data.geojson, reference_year=REFERENCE, store=store
+    )
+    pd.testing.assert_frame_equal(by_tifs.capacity, by_path.capacity)
     ds = cube_dataarray().rename("npp").to_dataset()
     ds["other"] = ds["npp"] * 0  # the band option picks the NPP variable
     by_ds = gee_cscc.analyze(ds, cli_data.geojson, band="npp", **YEARS_KW, store=store)
