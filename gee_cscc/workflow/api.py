@@ -49,6 +49,7 @@ def analyze(
     store: str | Path | None = None,
     mode: str = "auto",
     counting: str = "local",
+    batch: Any = None,
     config: Config | str | Path | None = None,
     progress: Callable[[str], None] | None = None,
     **options: Any,
@@ -76,6 +77,10 @@ def analyze(
         The local engine's asset store (default ``~/.cache/gee-cscc/store``).
     mode, counting
         As ``gee-cscc run --mode/--counting`` (:func:`gee_cscc.workflow.analyze.analyze`).
+    batch
+        Where a batch-mode run keeps its tasks and exports
+        (:class:`gee_cscc.workflow.batch.BatchOptions`; default: the task manifest in
+        ``out``). Batch mode without ``out`` or ``batch`` is refused, naming both.
     config
         A :class:`Config` or TOML file the ``options`` are applied on (default ``Config()``).
     progress
@@ -94,14 +99,29 @@ def analyze(
     if isinstance(regions, Config) and config is None:  # analyze(npp, Config(...)) as before
         regions, config = None, regions
     cfg = _config(config, options, npp)
+    if batch is None and out is not None:
+        from gee_cscc.workflow.batch import BatchOptions
+
+        batch = BatchOptions(task_dir=Path(out))
     ee_input = _is_ee(npp) or _is_ee(regions)
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="gee-cscc-")))
         if ee_input:
-            results = _analyze_ee(npp, regions, region_names, cfg, mode, counting, out, progress)
+            results = _analyze_ee(npp, regions, region_names, cfg, mode, counting, batch, progress)
         else:
             results = _analyze_files(
-                npp, regions, region_names, cfg, tmp, engine, store, mode, counting, out, progress
+                npp,
+                regions,
+                region_names,
+                cfg,
+                tmp,
+                engine,
+                store,
+                mode,
+                counting,
+                out,
+                progress,
+                batch,
             )
     if out is not None:
         results.to_files(out)
@@ -199,10 +219,10 @@ def _analyze_files(
     counting: str,
     out: Any,
     progress: Any,
+    batch: Any,
 ) -> Results:
     from gee_cscc.report.out_folder import check_out
     from gee_cscc.workflow import analyze as analysis
-    from gee_cscc.workflow.batch import BatchOptions
     from gee_cscc.workflow.engines import connect
     from gee_cscc.workflow.inputs import RunInputs, resolve_inputs
     from gee_cscc.workflow.modes import engine_limits
@@ -229,7 +249,7 @@ def _analyze_files(
             regions=reg,
             counting=counting,
             mode=mode,
-            batch=BatchOptions(task_dir=Path(out)) if out is not None else None,
+            batch=batch,
             limits=engine_limits(eng),
             progress=progress,
         )
@@ -371,14 +391,13 @@ def _analyze_ee(
     cfg: Config,
     mode: str,
     counting: str,
-    out: Any,
+    batch: Any,
     progress: Any,
 ) -> Results:
     import ee
 
     from gee_cscc.method import regions_from_features, regions_from_image
     from gee_cscc.workflow import analyze as analysis
-    from gee_cscc.workflow.batch import BatchOptions
 
     if isinstance(npp, Path) or (isinstance(npp, str) and Path(npp).exists()):
         raise InputError(
@@ -411,7 +430,7 @@ def _analyze_ee(
         regions=reg,
         counting=counting,
         mode=mode,
-        batch=BatchOptions(task_dir=Path(out)) if out is not None else None,
+        batch=batch,
         progress=progress,
     )
     shown = {"npp": _described(npp, None), "regions": _described(regions, None)}

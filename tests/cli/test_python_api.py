@@ -193,3 +193,21 @@ def test_images_on_a_kept_engine_and_ee_objects_as_input(engine, cli_data, api_r
     npp_asset = res.origin["run_info"]["inputs"]["npp_asset"]
     on_ee = gee_cscc.analyze(ee.ImageCollection(npp_asset), res.regions.features, **YEARS_KW)
     pd.testing.assert_frame_equal(on_ee.capacity, api_results.capacity)
+
+
+def test_batch_mode_writes_the_cli_tables_and_needs_a_folder(cli_out, tmp_path):
+    store = tmp_path / "store"
+    with pytest.raises(InputError, match="batch=BatchOptions") as err:
+        gee_cscc.analyze(cube_dataarray(), reference_year=REFERENCE, store=store, mode="batch")
+    assert "\n" not in str(err.value)
+    out = tmp_path / "out"
+    res = gee_cscc.analyze(
+        cube_dataarray(),
+        regions_geojson(),
+        reference_year=REFERENCE,
+        store=store,
+        mode="batch",
+        out=out,
+    )
+    assert res.mode == "batch"
+    _same_tables(read_tables(out), read_tables(cli_out))
