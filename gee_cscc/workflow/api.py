@@ -223,7 +223,7 @@ def _analyze_files(
 ) -> Results:
     from gee_cscc.report.out_folder import check_out
     from gee_cscc.workflow import analyze as analysis
-    from gee_cscc.workflow.engines import connect
+    from gee_cscc.workflow.engines import connect, store_path
     from gee_cscc.workflow.inputs import RunInputs, resolve_inputs
     from gee_cscc.workflow.modes import engine_limits
     from gee_cscc.workflow.readers import is_local_path
@@ -235,8 +235,12 @@ def _analyze_files(
     )
     local = [v for v in (inputs.npp, inputs.regions, inputs.region_names) if v and is_local_path(v)]
     given = [str(v) for v in (npp, regions, region_names) if isinstance(v, str | Path)]
-    if out is not None:
-        check_out(out, inputs=local)  # before anything is computed, as gee-cscc run
+    if out is not None:  # before anything is computed, as gee-cscc run
+        if engine is not None:
+            store_root = getattr(getattr(engine, "store", None), "root", None)
+        else:
+            store_root = store_path(store) if cfg.engine == "local" else None
+        check_out(out, store=store_root, inputs=local)
     if engine is not None:
         ctx: Any = contextlib.nullcontext(engine)
     else:
