@@ -27,6 +27,7 @@ import pandas as pd
 from gee_cscc.report.netcdf import write_netcdf
 from gee_cscc.report.out_folder import staged_out
 from gee_cscc.report.rasters import FileGrid, write_geotiffs
+from gee_cscc.stats.tables import MAINTENANCE_COLUMNS
 
 __all__ = [
     "SYNTHETIC_COLUMN",
@@ -55,16 +56,7 @@ TABLE_FILES = {
     ),
     "maintenance_counts.csv": (
         "maintenance_counts",
-        [
-            "region",
-            "year",
-            "n_pos",
-            "q_pos_share",
-            "n_neg",
-            "q_neg_share",
-            "changed",
-            "changed_cum_share",
-        ],
+        ["region", *MAINTENANCE_COLUMNS],
     ),
     "yearly.csv": (
         "yearly",
