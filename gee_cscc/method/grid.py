@@ -270,19 +270,33 @@ class GridSpec:
         The cropped grid keeps the pixel alignment (same scale, origin moved by whole
         pixels). Raises ValueError for a sheared grid or bounds outside the grid.
         """
-        a, b, c, d, e, f = self.transform
-        if b or d:
+        if self.transform[1] or self.transform[3]:
             raise ValueError("crop needs an axis-aligned grid.")
+        r0, r1, c0, c1 = self.lattice_span(bounds)
+        r0, r1 = max(0, r0), min(self.height, r1)
+        c0, c1 = max(0, c0), min(self.width, c1)
+        if c1 <= c0 or r1 <= r0:
+            raise ValueError(f"The bounds {bounds} do not meet the grid {self.describe()}.")
+        return self.shifted(r0, r1, c0, c1)
+
+    def lattice_span(self, bounds: tuple[float, ...]) -> tuple[int, int, int, int]:
+        """``(r0, r1, c0, c1)``: the rows ``r0:r1`` and columns ``c0:c1`` of this grid's
+        pixel lattice (indices may fall outside the grid) whose pixels meet ``(xmin, ymin,
+        xmax, ymax)`` (CRS units; a pixel merely touched at its edge does not count). For an
+        axis-aligned grid (``transform[1] == transform[3] == 0``)."""
+        a, _, c, _, e, f = self.transform
         xmin, ymin, xmax, ymax = bounds
         cols = sorted(((xmin - c) / a, (xmax - c) / a))
         rows = sorted(((ymin - f) / e, (ymax - f) / e))
         eps = 1e-9
-        c0 = max(0, math.floor(cols[0] + eps))
-        c1 = min(self.width, math.ceil(cols[1] - eps))
-        r0 = max(0, math.floor(rows[0] + eps))
-        r1 = min(self.height, math.ceil(rows[1] - eps))
-        if c1 <= c0 or r1 <= r0:
-            raise ValueError(f"The bounds {bounds} do not meet the grid {self.describe()}.")
+        c0, c1 = math.floor(cols[0] + eps), math.ceil(cols[1] - eps)
+        r0, r1 = math.floor(rows[0] + eps), math.ceil(rows[1] - eps)
+        return r0, r1, c0, c1
+
+    def shifted(self, r0: int, r1: int, c0: int, c1: int) -> GridSpec:
+        """The grid of rows ``r0:r1`` and columns ``c0:c1`` of this grid's (axis-aligned)
+        pixel lattice: same CRS and scale, origin moved by whole pixels."""
+        a, _, c, _, e, f = self.transform
         t = (a, 0.0, c + a * c0, 0.0, e, f + e * r0)
         return GridSpec(self.crs, t, (r1 - r0, c1 - c0), self.wkt)
 

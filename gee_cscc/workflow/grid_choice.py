@@ -21,7 +21,6 @@ Rules
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import ee
@@ -82,19 +81,12 @@ def _pixels(input_grid: GridSpec, cfg: Config, crs: str, wkt: str | None) -> Gri
 
 def _cover(pixels: GridSpec, bounds: tuple[float, ...]) -> GridSpec:
     """The pixels of ``pixels``' lattice that meet ``bounds`` (CRS units)."""
-    a, b, c, d, e, f = pixels.transform
-    if b or d:
+    if pixels.transform[1] or pixels.transform[3]:
         raise InputError("A sheared crs_transform is not supported for the analysis grid.")
-    xmin, ymin, xmax, ymax = bounds
-    cols = sorted(((xmin - c) / a, (xmax - c) / a))
-    rows = sorted(((ymin - f) / e, (ymax - f) / e))
-    eps = 1e-9
-    c0, c1 = math.floor(cols[0] + eps), math.ceil(cols[1] - eps)
-    r0, r1 = math.floor(rows[0] + eps), math.ceil(rows[1] - eps)
+    r0, r1, c0, c1 = pixels.lattice_span(bounds)
     if c1 <= c0 or r1 <= r0:
         raise InputError(f"The extent {bounds} holds no pixel of {pixels.describe()}.")
-    t = (a, 0.0, c + a * c0, 0.0, e, f + e * r0)
-    return GridSpec(pixels.crs, t, (r1 - r0, c1 - c0), pixels.wkt)
+    return pixels.shifted(r0, r1, c0, c1)
 
 
 def analysis_grid(
