@@ -33,6 +33,18 @@ YEAR_ARGS = ("--start", str(YEARS[0]), "--end", str(YEARS[-1]), "--reference", s
 #: The asset ids that :func:`populate_store` writes (project of the CLI's local engine).
 ASSET_ROOT = "projects/local-project/assets/mine"
 
+#: The layers written as integers in output files and their types (every other layer is
+#: float32): what tests of GeoTIFF / NetCDF outputs expect (METHOD.md / README).
+INTEGER_LAYERS = {
+    "vca": "uint8",
+    "trend_class": "int8",
+    "trend_class_strict": "int8",
+    "cscc_year": "int16",
+    "maintenance_years": "int8",
+    "region": "int16",
+    "maintenance": "int8",
+}
+
 
 def make_cube() -> np.ndarray:
     """``(year, y, x)`` NPP in g C m⁻² yr⁻¹: trends of both signs, noise and three non-VCA cells.
@@ -202,6 +214,40 @@ def stub_report(calls: list):
         return {"html": page, "figures": {}}
 
     return write_report
+
+
+def run_args(cli_data: CliData, store: Path, out: Path, *more) -> tuple:
+    """``gee-cscc run`` on the synthetic NetCDF and GeoJSON (the ``cli_data`` fixture) with
+    the synthetic years, ``--store store --out out`` and ``more``."""
+    return (
+        "run",
+        "--npp",
+        cli_data.npp_nc,
+        "--regions",
+        cli_data.geojson,
+        *YEAR_ARGS,
+        "--store",
+        store,
+        "--out",
+        out,
+        *more,
+    )
+
+
+def assert_tables_close(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> None:
+    """The same tables, columns and rows; numbers equal to 1e-9 (relative), text exactly."""
+    assert a.keys() == b.keys()
+    for name in a:
+        x, y = a[name], b[name]
+        assert list(x.columns) == list(y.columns), name
+        assert len(x) == len(y), name
+        for col in x.columns:
+            if pd.api.types.is_numeric_dtype(x[col]):
+                np.testing.assert_allclose(
+                    y[col].to_numpy(float), x[col].to_numpy(float), rtol=1e-9, err_msg=name
+                )
+            else:
+                assert x[col].astype(str).tolist() == y[col].astype(str).tolist(), (name, col)
 
 
 def window_stat(x: np.ndarray, footprint: np.ndarray, fn) -> np.ndarray:

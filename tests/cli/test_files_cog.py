@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import rasterio
-from helpers import SHAPE, TRANSFORM, YEARS, region_ids, stub_report
+from helpers import INTEGER_LAYERS, SHAPE, TRANSFORM, YEARS, region_ids, stub_report
 from rio_cogeo.cogeo import cog_validate
 
 from gee_cscc.config import Config
@@ -25,15 +25,6 @@ from gee_cscc.workflow.export_run import read_run_tables
 from gee_cscc.workflow.inputs import RunInputs
 from gee_cscc.workflow.run import run
 
-INTEGER_LAYERS = {
-    "vca": "uint8",
-    "trend_class": "int8",
-    "trend_class_strict": "int8",
-    "cscc_year": "int16",
-    "maintenance_years": "int8",
-    "region": "int16",
-    "maintenance": "int8",
-}
 GDAL_TAGS = {"AREA_OR_POINT", "TIFFTAG_IMAGEDESCRIPTION"}
 OUR_TAGS = {"layer", "long_name", "source", "references", "synthetic"}
 

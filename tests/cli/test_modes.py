@@ -12,10 +12,8 @@ import json
 import math
 
 import ee
-import numpy as np
-import pandas as pd
 import pytest
-from helpers import YEAR_ARGS, YEARS, read_tables
+from helpers import YEARS, assert_tables_close, read_tables, run_args
 
 from gee_cscc.config import Config
 from gee_cscc.engine.limits import Limits
@@ -29,37 +27,6 @@ from gee_cscc.workflow.run import run
 CFG = Config(start=YEARS[0], end=YEARS[-1], reference_year=2003)
 
 
-def run_args(cli_data, store, out, *more):
-    return (
-        "run",
-        "--npp",
-        cli_data.npp_nc,
-        "--regions",
-        cli_data.geojson,
-        *YEAR_ARGS,
-        "--store",
-        store,
-        "--out",
-        out,
-        *more,
-    )
-
-
-def assert_same_tables(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> None:
-    assert a.keys() == b.keys()
-    for name in a:
-        x, y = a[name], b[name]
-        assert list(x.columns) == list(y.columns), name
-        assert len(x) == len(y), name
-        for col in x.columns:
-            if pd.api.types.is_numeric_dtype(x[col]):
-                np.testing.assert_allclose(
-                    y[col].to_numpy(float), x[col].to_numpy(float), rtol=1e-9, err_msg=name
-                )
-            else:
-                assert x[col].astype(str).tolist() == y[col].astype(str).tolist(), (name, col)
-
-
 def test_batch_and_interactive_give_the_same_tables(cli_data, tmp_path, run_cli, quick_report):
     store = tmp_path / "store"
     inter = run_cli(*run_args(cli_data, store, tmp_path / "i", "--mode", "interactive", "-q"))
@@ -68,7 +35,7 @@ def test_batch_and_interactive_give_the_same_tables(cli_data, tmp_path, run_cli,
     assert batch.code == 0, batch.err
     assert "batch tasks: 12/12 done" in batch.err
     tables = read_tables(tmp_path / "b")
-    assert_same_tables(read_tables(tmp_path / "i"), tables)
+    assert_tables_close(read_tables(tmp_path / "i"), tables)
 
     # The batch tables against NumPy (tests/helpers.py reference).
     cap = tables["capacity_by_region.csv"].set_index("region")
@@ -93,7 +60,7 @@ def test_batch_and_interactive_give_the_same_tables(cli_data, tmp_path, run_cli,
     again = run_cli(*run_args(cli_data, store, tmp_path / "b", "--mode", "batch"))
     assert again.code == 0, again.err
     assert "0 task(s) started or running, 12 done in an earlier run" in again.err
-    assert_same_tables(tables, read_tables(tmp_path / "b"))
+    assert_tables_close(tables, read_tables(tmp_path / "b"))
 
     # Another configuration in the same OUT: refused in one line, then redone on --restart.
     changed = run_cli(
@@ -265,7 +232,7 @@ def test_modis_like_product_over_china_batch_equals_interactive(tmp_path, run_cl
     for mode in ("interactive", "batch"):
         result = run_cli(*args, "--out", tmp_path / mode, "--mode", mode)
         assert result.code == 0, result.err
-    assert_same_tables(read_tables(tmp_path / "interactive"), read_tables(tmp_path / "batch"))
+    assert_tables_close(read_tables(tmp_path / "interactive"), read_tables(tmp_path / "batch"))
     info = json.loads((tmp_path / "batch" / "run.json").read_text())
     assert info["mode"] == "batch" and info["grid"]["crs"] == "SR-ORG:6974"
     cap = read_tables(tmp_path / "batch")["capacity_by_region.csv"].set_index("region")

@@ -22,6 +22,7 @@ from helpers import (
     YEARS,
     read_tables,
     region_ids,
+    run_args,
     snapshot,
     staging_dirs,
 )
@@ -189,19 +190,7 @@ def test_failure_at_the_end_leaves_out_unchanged(cli_data, tmp_path, run_cli, mo
         raise RuntimeError("disk full while drawing figures")
 
     monkeypatch.setattr("gee_cscc.report.write_report", broken_report)
-    result = run_cli(
-        "run",
-        "--npp",
-        cli_data.npp_nc,
-        "--regions",
-        cli_data.geojson,
-        *YEAR_ARGS,
-        "--store",
-        tmp_path / "store",
-        "--out",
-        out,
-        "--quiet",
-    )
+    result = run_cli(*run_args(cli_data, tmp_path / "store", out, "--quiet"))
     assert result.code == 1
     assert result.err_lines == [
         "gee-cscc run: error: RuntimeError: disk full while drawing figures"

@@ -20,9 +20,8 @@ import json
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
-from helpers import YEAR_ARGS, read_tables
+from helpers import YEAR_ARGS, assert_tables_close, read_tables
 from helpers import YEARS as SMALL_YEARS
 from helpers import make_cube as make_small_cube
 from helpers import region_ids as small_region_ids
@@ -119,21 +118,6 @@ def args(root, out, mode):
     )
 
 
-def assert_same_tables(a: dict[str, pd.DataFrame], b: dict[str, pd.DataFrame]) -> None:
-    assert a.keys() == b.keys()
-    for name in a:
-        x, y = a[name], b[name]
-        assert list(x.columns) == list(y.columns), name
-        assert len(x) == len(y), name
-        for col in x.columns:
-            if pd.api.types.is_numeric_dtype(x[col]):
-                np.testing.assert_allclose(
-                    y[col].to_numpy(float), x[col].to_numpy(float), rtol=1e-9, err_msg=name
-                )
-            else:
-                assert x[col].astype(str).tolist() == y[col].astype(str).tolist(), (name, col)
-
-
 @pytest.mark.slow
 def test_interactive_times_out_and_auto_completes_through_batch(
     inputs, tmp_path, run_cli, quick_report, monkeypatch
@@ -174,7 +158,7 @@ def test_interactive_times_out_and_auto_completes_through_batch(
     preview = info["batch"]["preview"]
     assert math.prod(preview["grid"]["shape"]) <= LIMITS.max_pixels // 8
     tables = read_tables(tmp_path / "auto")
-    assert_same_tables(read_tables(tmp_path / "free"), tables)
+    assert_tables_close(read_tables(tmp_path / "free"), tables)
     free_info = json.loads((tmp_path / "free" / "run.json").read_text())
     assert info["summary"]["input_checks"] == free_info["summary"]["input_checks"]
 

@@ -15,6 +15,7 @@ import pytest
 import rasterio
 import xarray as xr
 from affine import Affine
+from helpers import INTEGER_LAYERS
 from rio_cogeo.cogeo import cog_validate
 
 from gee_cscc.report.netcdf import write_netcdf
@@ -31,15 +32,6 @@ MODIS_R = 6371007.181
 #: A grid a little larger than one 512-pixel tile, so the GeoTIFFs get an overview.
 H, W = 530, 600
 LONLAT = FileGrid("EPSG:4326", "", (0.05, 0.0, 100.0, 0.0, -0.05, 45.0))
-CLASS_LAYERS = {
-    "vca": "uint8",
-    "trend_class": "int8",
-    "trend_class_strict": "int8",
-    "cscc_year": "int16",
-    "maintenance_years": "int8",
-    "region": "int16",
-    "maintenance": "int8",
-}
 #: The only dataset tags a GeoTIFF may carry (GDAL adds AREA_OR_POINT).
 ALLOWED_TAGS = {"layer", "long_name", "source", "references", "AREA_OR_POINT"}
 
@@ -135,7 +127,7 @@ def test_netcdf_is_compressed_and_chunked_with_integer_classes(lonlat_files):
             var = nc.variables[name]
             filters = var.filters()
             assert filters["zlib"] and filters["shuffle"] and 4 <= filters["complevel"] <= 5
-            want = CLASS_LAYERS.get(name, "float32")
+            want = INTEGER_LAYERS.get(name, "float32")
             assert var.dtype == np.dtype(want), name
             chunks = var.chunking()
             assert chunks[-2:] == [512, 512], name
@@ -226,9 +218,9 @@ def test_geotiffs_are_valid_cogs_with_integer_classes(lonlat_files):
             assert src.profile["tiled"] and src.block_shapes[0] == (512, 512), name
             assert src.compression.name.lower() == "deflate", name
             predictor = src.tags(ns="IMAGE_STRUCTURE")["PREDICTOR"]
-            assert predictor == ("2" if name in CLASS_LAYERS else "3"), name
+            assert predictor == ("2" if name in INTEGER_LAYERS else "3"), name
             assert src.overviews(1) == [2], name
-            assert src.dtypes[0] == CLASS_LAYERS.get(name, "float32"), name
+            assert src.dtypes[0] == INTEGER_LAYERS.get(name, "float32"), name
             assert src.crs.to_epsg() == 4326
             assert src.transform == Affine(0.05, 0.0, 100.0, 0.0, -0.05, 45.0)
             assert src.units == (layer_spec(name).units,) * src.count
