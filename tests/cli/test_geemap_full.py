@@ -33,7 +33,7 @@ from gee_cscc.report.viz import (
     nice_max,
     result_layers,
 )
-from gee_cscc.testing import compute_pixels, grid
+from gee_cscc.testing import compute_pixels, grid, image_of
 
 # A 20 x 20 image on a 0.5-degree grid covering 100–110°E, 30–40°N; NaN = masked.
 ORIGIN = (100.0, 40.0)
@@ -46,21 +46,10 @@ VALUES[3, 4] = np.nan
 NATIVE_SCALE = STEP * 111319.49079327357
 
 
-def data_array(bands: dict[str, np.ndarray]) -> xr.DataArray:
-    xs = ORIGIN[0] + STEP * (np.arange(SHAPE[1]) + 0.5)
-    ys = ORIGIN[1] - STEP * (np.arange(SHAPE[0]) + 0.5)
-    return xr.DataArray(
-        np.stack(list(bands.values())),
-        dims=("band", "y", "x"),
-        coords={"band": list(bands), "y": ys, "x": xs},
-        attrs={"crs": "EPSG:4326"},
-    )
-
-
 @pytest.fixture
 def image(engine, tmp_asset) -> ee.Image:
     asset = tmp_asset("img")
-    engine.store.put_image(asset, data_array({"a": VALUES, "b": VALUES * 2.0}))
+    engine.store.put_image(asset, image_of({"a": VALUES, "b": VALUES * 2.0}, TRANSFORM))
     return ee.Image(asset)
 
 
@@ -148,13 +137,14 @@ def fake_results(engine, tmp_asset):
     asset = tmp_asset("res")
     engine.store.put_image(
         asset,
-        data_array(
+        image_of(
             {
                 "cscc": cscc,
                 "trend_class": np.clip(np.round(VALUES / 30), -2, 2),
                 "maintenance_years": np.clip(np.round(VALUES / 10), -3, 3),
                 "region": region,
-            }
+            },
+            TRANSFORM,
         ),
     )
     img = ee.Image(asset)

@@ -21,7 +21,7 @@ import pytest
 import xarray as xr
 from PIL import Image as PILImage
 
-from gee_cscc.testing import compute_pixels, grid
+from gee_cscc.testing import compute_pixels, grid, image_of
 
 NAN = np.nan
 
@@ -43,22 +43,10 @@ TILE = (6, 50, 24)
 R = math.pi * 6378137.0  # half the side of the Web Mercator square (m)
 
 
-def data_array(bands: dict[str, np.ndarray]) -> xr.DataArray:
-    """A (band, y, x) DataArray on the test grid (pixel-centre coordinates)."""
-    xs = ORIGIN[0] + STEP * (np.arange(SHAPE[1]) + 0.5)
-    ys = ORIGIN[1] - STEP * (np.arange(SHAPE[0]) + 0.5)
-    return xr.DataArray(
-        np.stack(list(bands.values())),
-        dims=("band", "y", "x"),
-        coords={"band": list(bands), "y": ys, "x": xs},
-        attrs={"crs": "EPSG:4326"},
-    )
-
-
 @pytest.fixture
 def image(engine, tmp_asset) -> ee.Image:
     asset = tmp_asset("img")
-    engine.store.put_image(asset, data_array({"v": VALUES}))
+    engine.store.put_image(asset, image_of({"v": VALUES}, TRANSFORM))
     return ee.Image(asset)
 
 
@@ -198,7 +186,7 @@ def test_visualize_three_bands_with_per_band_ranges(engine, tmp_asset):
     b = np.nan_to_num(VALUES) * -1.0
     c = np.full(SHAPE, 42.0)
     asset = tmp_asset("rgb")
-    engine.store.put_image(asset, data_array({"a": a, "b": b, "c": c, "d": a}))
+    engine.store.put_image(asset, image_of({"a": a, "b": b, "c": c, "d": a}, TRANSFORM))
     img = ee.Image(asset)
     vis = img.visualize(bands=["c", "a", "b"], min=[0, -10, -100], max=[84, 110, 0])
     got = compute_pixels(vis, NATIVE)
@@ -335,7 +323,7 @@ def test_default_rendering_of_an_rgb_byte_image(engine, tmp_asset):
     rng = np.random.default_rng(5)
     bands = {k: rng.integers(0, 256, size=SHAPE).astype(np.uint8) for k in ("r", "g", "b")}
     asset = tmp_asset("bytes")
-    engine.store.put_image(asset, data_array(bands))
+    engine.store.put_image(asset, image_of(bands, TRANSFORM))
     mapid = ee.Image(asset).getMapId()
     z, x, y = TILE
     tile = decode_png(fetch(mapid["tile_fetcher"].format_tile_url(x, y, z)))
