@@ -58,6 +58,7 @@ from ..core.values import Band, Image
 from ..errors import EEError, NotFoundError
 from ..raster.grid import Grid, Projection
 from . import downloads
+from .pixels import request_image
 
 __all__ = [
     "TILE_SIZE",
@@ -230,16 +231,7 @@ def _unwrap(value: Any) -> Any:
 
 def _image_of(body: dict, what: str) -> Image:
     """The request's image: expression, ``bandIds`` and ``visualizationOptions`` applied."""
-    from ..core.evaluate import evaluate
-
-    image = evaluate(body.get("expression") or {})
-    if not isinstance(image, Image):
-        raise EEError(f"{what}: the expression is not an Image.")
-    band_ids = body.get("bandIds")
-    if band_ids:
-        image = image.with_bands([image.band(b) for b in band_ids])
-    if not image.bands:
-        raise EEError(f"{what}: the image has no bands.")
+    image = request_image(body, what)
     opts = body.get("visualizationOptions")
     if opts:
         ranges = opts.get("ranges") or []
