@@ -11,6 +11,7 @@ the NumPy reference of the engine's focal (kernel window) tests.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -214,6 +215,16 @@ def stub_report(calls: list):
         return {"html": page, "figures": {}}
 
     return write_report
+
+
+def write_small_inputs(folder: Path) -> tuple[Path, Path]:
+    """The synthetic cube as ``folder/npp.nc`` and its regions as ``folder/regions.geojson``;
+    returns the two paths."""
+    npp = folder / "npp.nc"
+    cube_dataarray().to_dataset().to_netcdf(npp)
+    regions = folder / "regions.geojson"
+    regions.write_text(json.dumps(regions_geojson()))
+    return npp, regions
 
 
 def run_args(cli_data: CliData, store: Path, out: Path, *more) -> tuple:

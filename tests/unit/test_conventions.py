@@ -228,14 +228,9 @@ def test_flags_read_as_words(tokens, words):
 @pytest.fixture
 def small_inputs(tmp_path, monkeypatch):
     """The tests' 6-year 5×6 cube (regions A and B) as files; the report a stub page."""
-    import json
+    from helpers import stub_report, write_small_inputs
 
-    from helpers import cube_dataarray, regions_geojson, stub_report
-
-    npp = tmp_path / "npp.nc"
-    cube_dataarray().to_dataset().to_netcdf(npp)
-    regions = tmp_path / "regions.geojson"
-    regions.write_text(json.dumps(regions_geojson()))
+    npp, regions = write_small_inputs(tmp_path)
     monkeypatch.setattr("gee_cscc.report.write_report", stub_report([]))
     return npp, regions
 

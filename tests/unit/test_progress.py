@@ -9,14 +9,13 @@ wrapper of ``ee.data.computePixels``, files on disk, task states by hand).
 from __future__ import annotations
 
 import io
-import json
 import re
 import sys
 
 import ee
 import numpy as np
 import pytest
-from helpers import YEAR_ARGS, cube_dataarray, regions_geojson, stub_report
+from helpers import YEAR_ARGS, stub_report, write_small_inputs
 
 from gee_cscc.cli.main import main
 from gee_cscc.cli.progress import Progress
@@ -198,10 +197,7 @@ def test_the_tile_hook_counts_every_computepixels_request(engine, tmp_asset, mon
 @pytest.fixture
 def small_run(tmp_path, monkeypatch):
     """``gee-cscc run`` on the tests' 6-year 5×6 cube, report stubbed; returns argv."""
-    npp = tmp_path / "npp.nc"
-    cube_dataarray().to_dataset().to_netcdf(npp)
-    regions = tmp_path / "regions.geojson"
-    regions.write_text(json.dumps(regions_geojson()))
+    npp, regions = write_small_inputs(tmp_path)
     monkeypatch.setattr("gee_cscc.report.write_report", stub_report([]))
     return ["run", "--npp", str(npp), "--regions", str(regions), *YEAR_ARGS,
             "--store", str(tmp_path / "store"), "--out", str(tmp_path / "out")]  # fmt: skip
