@@ -247,16 +247,18 @@ def test_a_body_over_the_size_limit_is_refused_and_the_connection_stays_usable(r
     assert snapshot(raw.store.root) == before
 
 
+def post_head(raw, path: str, length: int) -> str:
+    """The head of an authorized JSON ``POST path`` declaring ``length`` body bytes."""
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{raw.server.port}\r\n"
+        f"Authorization: Bearer {raw.server.token}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n"
+    )
+
+
 def test_a_huge_declared_body_is_refused_without_reading_it(raw):
-    port = raw.server.port
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        sock.sendall(
-            (
-                f"POST /v1/{PROJECT}/value:compute HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                f"Authorization: Bearer {raw.server.token}\r\n"
-                "Content-Type: application/json\r\nContent-Length: 1000000000\r\n\r\n"
-            ).encode()
-        )
+    with socket.create_connection(("127.0.0.1", raw.server.port), timeout=10) as sock:
+        sock.sendall(post_head(raw, f"/v1/{PROJECT}/value:compute", 1000000000).encode())
         reply = sock.makefile("rb").read()  # the server answers and closes
     head, _, body = reply.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 400 ") and b"Connection: close" in head
@@ -267,15 +269,9 @@ def test_a_huge_declared_body_is_refused_without_reading_it(raw):
 
 def test_a_body_shorter_than_its_length_times_out_without_holding_the_server(raw):
     before = snapshot(raw.store.root)
-    port = raw.server.port
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+    with socket.create_connection(("127.0.0.1", raw.server.port), timeout=10) as sock:
         sock.sendall(
-            (
-                f"POST /v1/{PROJECT}/assets?assetId=x HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-                f"Authorization: Bearer {raw.server.token}\r\n"
-                "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
-                '{"type": '
-            ).encode()
+            (post_head(raw, f"/v1/{PROJECT}/assets?assetId=x", 100) + '{"type": ').encode()
         )
         start = time.monotonic()
         # Meanwhile the engine answers others.
