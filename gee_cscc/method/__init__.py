@@ -28,6 +28,7 @@ __all__ = [
     "AnnualNPP",
     "GridSpec",
     "MethodGraph",
+    "RESULT_IMAGE_BANDS",
     "Regions",
     "TREND_CLASSES",
     "build",
@@ -35,6 +36,19 @@ __all__ = [
     "regions_from_features",
     "regions_from_image",
 ]
+
+
+#: The bands of :meth:`MethodGraph.result_image`, in order.
+RESULT_IMAGE_BANDS = (
+    "vca",
+    "cscc",
+    "cscc_year",
+    "trend_slope",
+    "trend_stat",
+    "trend_class",
+    "trend_class_strict",
+    "maintenance_years",
+)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ import xarray as xr
 from gee_cscc.config import Config
 from gee_cscc.engine.limits import Limits
 from gee_cscc.errors import LIMIT_ERRORS, LIMIT_HINT, InputError, ee_errors, from_ee_exception
-from gee_cscc.method import MethodGraph, Regions, build
+from gee_cscc.method import RESULT_IMAGE_BANDS, MethodGraph, Regions, build
 from gee_cscc.method.checks import check_inputs
 from gee_cscc.method.trend import TREND_CLASSES, p_values
 from gee_cscc.method.zonal import zonal_band_stack
@@ -51,18 +51,7 @@ from gee_cscc.workflow.results_api import ResultsApi
 __all__ = ["Results", "analyze", "ALL", "BatchOptions"]
 
 #: The per-cell result layers pulled into ``Results.rasters`` (besides P and PCS).
-RESULT_BANDS = (
-    "vca",
-    "cscc",
-    "cscc_year",
-    "trend_slope",
-    "trend_stat",
-    "trend_class",
-    "trend_class_strict",
-    "maintenance_years",
-    "region",
-    "pixel_area",
-)
+RESULT_BANDS = (*RESULT_IMAGE_BANDS, "region", "pixel_area")
 
 Progress = Callable[[str], None]
 

@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from gee_cscc.method import RESULT_IMAGE_BANDS
+
 __all__ = ["FIGURE_NAMES", "ResultsApi", "ResultsPlot", "run_info_of"]
 
 #: The figures of ``results.plot`` (the names of :func:`gee_cscc.report.figures.make_figures`).
@@ -125,17 +127,7 @@ class ResultsApi:
 
         graph = self.graph  # type: ignore[attr-defined]
         result = graph.result_image()
-        names = (
-            "vca",
-            "cscc",
-            "cscc_year",
-            "trend_slope",
-            "trend_stat",
-            "trend_class",
-            "trend_class_strict",
-            "maintenance_years",
-        )
-        out = {name: result.select([name]) for name in names}
+        out = {name: result.select([name]) for name in RESULT_IMAGE_BANDS}
         regions = getattr(self, "regions", None)
         if regions is not None:
             out["region"] = ee.Image(regions.image).rename("region")
