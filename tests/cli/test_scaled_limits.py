@@ -1,16 +1,17 @@
 """Issue 9's second Done-when: a local engine whose interactive limits are scaled down stands
 for Earth Engine on a grid too large for interactive requests.
 
-The grid (320 x 400 px, 40 years, 40 box regions) is above the engine's scaled ``maxPixels``,
-and its full-grid interactive requests take longer than the engine's 1.2 s deadline (measured
-on an idle 2-core machine: input checks 0.6-1.7 s, region sums 2.0 s, pull requests up to
-3.6 s; load only makes them longer), while every interactive request of a batch run is
-metadata or bounded and takes at most 0.42 s (the maintenance collection's image ids,
-0.42 s; the preview pull, 0.3 s: the local engine reads an exported band whole where Earth
-Engine reads its pyramid; the tables read back, 0.02 s). ``--mode interactive`` must then
-fail with Earth Engine's "Computation timed out." and the one-line hint, and ``--mode auto``
-must complete the same run through batch, with the tables of an unconstrained interactive
-run (1e-9) and of NumPy. About 40 s: marked slow.
+The grid (320 x 400 px, 40 years, 40 box regions) is above the engine's scaled ``maxPixels``
+(so ``auto`` takes batch). Its full-grid interactive reductions must take longer than the
+engine's 1.2 s deadline, as a national grid's do on Earth Engine; on an idle machine this
+small grid's take 0.6–2 s, so the test does not rely on the machine's speed: a full-grid
+``reduceRegion`` made by an *interactive* request (one with a deadline) first waits past the
+deadline, as a slow server would (:func:`slow_interactive_reductions`). Batch work has no
+deadline and is not slowed, and the interactive requests of a batch run (metadata, the tables
+read back, the preview pull) make no ``reduceRegion``. ``--mode interactive`` must then fail
+with Earth Engine's "Computation timed out." and the one-line hint, and ``--mode auto`` must
+complete the same run through batch, with the tables of an unconstrained interactive run
+(1e-9) and of NumPy. About 40 s: marked slow.
 """
 
 from __future__ import annotations
@@ -118,25 +119,52 @@ def args(root, out, mode):
     )
 
 
+@pytest.fixture
+def slow_interactive_reductions(monkeypatch):
+    """Every ``reduceRegion`` of a request with a deadline (an interactive one) first waits
+    until past that deadline; batch tasks (no deadline) run as they are. Counts the waits."""
+    import time
+
+    from gee_cscc.engine.core import context
+    from gee_cscc.engine.raster import reduction
+
+    original = reduction.reduce_region
+    waits = []
+
+    def slow(*args, **kwargs):
+        deadline = context.current().deadline
+        if deadline is not None:
+            waits.append(deadline)
+            time.sleep(max(0.0, deadline - time.monotonic()) + 0.2)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(reduction, "reduce_region", slow)
+    return waits
+
+
 @pytest.mark.slow
 def test_interactive_times_out_and_auto_completes_through_batch(
-    inputs, tmp_path, run_cli, quick_report, monkeypatch
+    inputs, tmp_path, run_cli, quick_report, monkeypatch, request
 ):
     # An unconstrained interactive run (the CLI's own engine, Google's limits).
     free = run_cli(*args(inputs, tmp_path / "free", "interactive"))
     assert free.code == 0, free.err
 
+    waits = request.getfixturevalue("slow_interactive_reductions")  # after the free run
     with local_engine(inputs / "store", limits=LIMITS) as eng:
         monkeypatch.setattr(
             "gee_cscc.workflow.run.connect", lambda *a, **k: contextlib.nullcontext(eng)
         )
         refused = run_cli(*args(inputs, tmp_path / "interactive", "interactive"))
+        assert waits, "the interactive run made no full-grid reduceRegion"
+        waits.clear()
 
         def interactive_check(*args, **kwargs):
             raise AssertionError("batch mode made the interactive (full-grid) input check")
 
         monkeypatch.setattr("gee_cscc.workflow.analyze.check_inputs", interactive_check)
         auto = run_cli(*args(inputs, tmp_path / "auto", "auto"))
+        assert waits == [], "batch mode made a full-grid interactive reduceRegion"
 
     # Interactive: Earth Engine's message and the hint, in one line; OUT not written.
     assert refused.code == 1
