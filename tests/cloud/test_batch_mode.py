@@ -21,7 +21,7 @@ from gee_cscc.cloud.tasks import RUN_HASH_PROPERTY, TaskManifest
 from gee_cscc.config import Config
 from gee_cscc.errors import ResumeMismatch
 from gee_cscc.method import regions_from_features
-from gee_cscc.testing import cube_of, lonlat_cell_areas
+from gee_cscc.testing import cube_of, ensure_initialized, lonlat_cell_areas
 from gee_cscc.workflow.analyze import analyze
 from gee_cscc.workflow.batch import BatchOptions
 from gee_cscc.workflow.export_run import export_run
@@ -90,6 +90,9 @@ def region_ids() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def case(engine):
+    # The module's fixtures use ``ee`` before the per-test re-point: point it at the session
+    # engine here, whatever an earlier module left it on.
+    ensure_initialized(engine)
     root = "projects/local-project/assets/t/batch-mode"
     npp = f"{root}/npp"
     engine.store.put_collection(
