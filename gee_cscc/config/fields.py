@@ -10,13 +10,17 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from gee_cscc.errors import ConfigError
 
 __all__ = [
     "EXTENTS",
+    "EXTRA_SECTIONS",
+    "ExtraFields",
+    "boolean",
     "choice",
     "crs_transform",
     "extent",
@@ -29,6 +33,7 @@ __all__ = [
     "text",
     "thresholds",
     "valid_range",
+    "validate_extra",
 ]
 
 #: The named extents of the analysis grid (besides a W, S, E, N box).
@@ -153,3 +158,37 @@ def pcs_years(value: Any, start: int, end: int) -> tuple[int, ...]:
     if len(set(years)) != len(years):
         raise ConfigError(f"pcs_years: {value!r} lists a year twice")
     return tuple(sorted(years))
+
+
+def boolean(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(f"{name}: {value!r} ({type(value).__name__}) is not true or false")
+    return value
+
+
+#: The TOML sections of the fields of :class:`ExtraFields`, in the order ``to_toml`` writes.
+EXTRA_SECTIONS: dict[str, tuple[str, ...]] = {
+    "sensitivity": ("capacity_sensitivity",),
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class ExtraFields:
+    """The fields of the analyses beyond the paper (METHOD.md §7), all off by default so
+    the paper's run is unchanged. :class:`~gee_cscc.config.Config` inherits them.
+
+    Parameters
+    ----------
+    capacity_sensitivity : bool
+        Compute how far the capacity can be trusted with this record length (METHOD.md §7):
+        the running maximum per year, the year the capacity stopped rising, the jackknife
+        over years and the share of the VCA whose CSCC was set in the last 5 years
+        (``tables/capacity_sensitivity.csv``). Default False.
+    """
+
+    capacity_sensitivity: bool = False
+
+
+def validate_extra(cfg: Any, put: Callable[[str, Any], None]) -> None:
+    """Validate the fields of :class:`ExtraFields` of ``cfg`` (``put`` stores a value)."""
+    put("capacity_sensitivity", boolean("capacity_sensitivity", cfg.capacity_sensitivity))

@@ -103,6 +103,7 @@ SECTIONS: dict[str, tuple[str, ...]] = {
     "regions": ("region_property", "pcs_years", "all_label"),
     "grid": ("crs", "scale", "crs_transform", "extent"),
     "engine": ("engine", "project", "workload_tag"),
+    **fields.EXTRA_SECTIONS,
 }
 
 _COMPOSITE_UNITS = ("per_day", "per_composite")
@@ -116,7 +117,7 @@ _YEAR_KEYS = ("start", "end", "reference_year")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
-class Config:
+class Config(fields.ExtraFields):
     """Every configurable choice of a run, with the paper's defaults (METHOD.md).
 
     Parameters
@@ -271,10 +272,8 @@ class Config:
         put("offset", fields.number("offset", self.offset))
         if self.valid_range is not None:
             put("valid_range", fields.valid_range(self.valid_range))
-        put(
-            "composite_unit",
-            fields.choice("composite_unit", self.composite_unit, _COMPOSITE_UNITS),
-        )
+        composite = fields.choice("composite_unit", self.composite_unit, _COMPOSITE_UNITS)
+        put("composite_unit", composite)
         put("vca_min_mean", fields.number("vca_min_mean", self.vca_min_mean))
         put("max_abs_npp", fields.number("max_abs_npp", self.max_abs_npp, positive=True))
         if self.landcover_mask is not None:
@@ -340,6 +339,7 @@ class Config:
                 f"workload_tag: {tag!r} must be '' or 1-63 characters of a-z, 0-9, '-' and "
                 "'_', beginning and ending with a-z or 0-9 (Earth Engine's rule)"
             )
+        fields.validate_extra(self, put)  # the fields beyond the paper (METHOD.md §7)
 
     # ------------------------------------------------------------------ derived values
     @property

@@ -33,9 +33,11 @@ def toml_string(text: str) -> str:
 
 
 def toml_value(value: Any) -> str:
-    """A config value (str, int, float, or a tuple of them) as TOML text."""
+    """A config value (str, bool, int, float, or a tuple of them) as TOML text."""
     if isinstance(value, str):
         return toml_string(value)
+    if isinstance(value, bool):
+        return "true" if value else "false"
     if isinstance(value, tuple):
         return "[" + ", ".join(toml_value(item) for item in value) + "]"
     if isinstance(value, float):

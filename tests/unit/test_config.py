@@ -49,6 +49,7 @@ PAPER_DEFAULTS = {
     "crs": None,
     "crs_transform": None,
     "extent": "auto",
+    "capacity_sensitivity": False,
 }
 
 # A config where every field differs from the default.
@@ -86,6 +87,7 @@ CUSTOM = {
     "crs": "EPSG:3857",
     # crs_transform is exclusive with scale: tested apart
     "extent": (70.0, 15.0, 140.0, 55.0),
+    "capacity_sensitivity": True,
 }
 
 
@@ -252,6 +254,8 @@ BAD_VALUES = [
     ("workload_tag", "x" * 64),
     ("workload_tag", "UPPER"),
     ("workload_tag", None),
+    ("capacity_sensitivity", 1),
+    ("capacity_sensitivity", "yes"),
 ]
 
 
