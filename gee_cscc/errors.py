@@ -19,10 +19,14 @@ __all__ = [
     "ResumeMismatch",
     "FitError",
     "OutputError",
+    "Stopped",
     "LIMIT_ERRORS",
     "LIMIT_HINT",
     "from_ee_exception",
     "ee_errors",
+    "note_stop",
+    "raise_if_stopped",
+    "stop_requested",
 ]
 
 
@@ -84,6 +88,47 @@ class ResumeMismatch(ExportError):
 
 class OutputError(GeeCsccError):
     """The output folder OUT cannot be used or written; the message names it."""
+
+
+class Stopped(KeyboardInterrupt):
+    """A signal (SIGINT or SIGTERM) asked the command to stop; ``signum`` is the signal.
+
+    A ``KeyboardInterrupt``, so every ``finally`` and ``with`` block unwinds.
+    """
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+#: The signal a stop was asked with, until the command ends (see :func:`note_stop`).
+_STOP: list[int] = []
+
+
+def note_stop(signum: int | None) -> None:
+    """Record that a signal asked the command to stop (``None`` forgets it).
+
+    The signal handler raises :class:`Stopped` as well; the record is there for when that
+    exception is swallowed (a signal arriving inside a finalizer or a callback whose
+    exceptions Python ignores): :func:`raise_if_stopped` raises it again before anything is
+    published, so a stopped run never ends as a success.
+    """
+    _STOP.clear()
+    if signum is not None:
+        _STOP.append(signum)
+
+
+def stop_requested() -> int | None:
+    """The signal that asked the command to stop, or ``None``."""
+    return _STOP[0] if _STOP else None
+
+
+def raise_if_stopped() -> None:
+    """Raise :class:`Stopped` if a signal asked the command to stop."""
+    if _STOP:
+        raise Stopped(_STOP[0])
 
 
 class FitError(GeeCsccError):

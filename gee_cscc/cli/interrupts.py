@@ -5,6 +5,11 @@ Inside :func:`signals_as_interrupts` both signals raise :class:`Interrupted` (a
 the local engine stops, a staging folder is removed, OUT stays as it was. The command then
 exits with ``128 + signal`` (130 for SIGINT, 143 for SIGTERM) and prints one line.
 
+The signal is also recorded (:func:`gee_cscc.errors.note_stop`): if Python swallowed the
+exception (a signal landing in a finalizer, whose exceptions are only printed), it is raised
+again before OUT is swapped in and when the command returns, so a stopped command never
+exits 0.
+
 While the engine's threads wind down they may still write to stderr (a response to a client
 that left: ``BrokenPipeError`` tracebacks). :class:`StderrGuard` drops every write from a
 thread other than the main one once a signal came, so the user sees one line.
@@ -18,18 +23,16 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from gee_cscc.errors import Stopped, note_stop
+
 __all__ = ["Interrupted", "StderrGuard", "exit_code", "signals_as_interrupts"]
 
 #: The signals handled, and the exit code of each (128 + the signal number).
 HANDLED = (signal.SIGINT, signal.SIGTERM)
 
 
-class Interrupted(KeyboardInterrupt):
-    """A signal (SIGINT or SIGTERM) asked the command to stop."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signal.Signals(signum).name)
-        self.signum = signum
+#: A signal (SIGINT or SIGTERM) asked the command to stop (a ``KeyboardInterrupt``).
+Interrupted = Stopped
 
 
 def exit_code(exc: BaseException) -> int:
@@ -102,8 +105,10 @@ def signals_as_interrupts(guard: StderrGuard | None = None) -> Iterator[None]:
     def handler(signum: int, frame: Any) -> None:
         if guard is not None:
             guard.mute_threads()
+        note_stop(signum)  # kept even if the exception below is swallowed somewhere
         raise Interrupted(signum)
 
+    note_stop(None)
     previous = {sig: signal.signal(sig, handler) for sig in HANDLED}
     try:
         yield

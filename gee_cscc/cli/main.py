@@ -18,7 +18,7 @@ from gee_cscc.cli.common import check_path_options, config_from_args
 from gee_cscc.cli.export import add_grid_options, product_collection
 from gee_cscc.cli.interrupts import StderrGuard, exit_code, signals_as_interrupts
 from gee_cscc.cli.progress import Progress
-from gee_cscc.errors import GeeCsccError
+from gee_cscc.errors import GeeCsccError, note_stop, raise_if_stopped
 from gee_cscc.version import __version__
 
 __all__ = ["main", "build_parser"]
@@ -250,6 +250,7 @@ def _cmd_serve(args: argparse.Namespace, report: Reporter) -> int:
     try:
         engine.serve_forever(ready=_print_how_to_connect)
     except KeyboardInterrupt as exc:  # Ctrl-C is the way to stop serving: exit 0
+        note_stop(None)  # handled here: not a stop main() should raise again
         code = exit_code(exc)
         return 0 if code == 130 else code  # SIGTERM: 143, as every other command
     return 0
@@ -313,7 +314,9 @@ def main(argv: list[str] | None = None) -> int:
         with contextlib.redirect_stderr(guard), signals_as_interrupts(guard):
             check_path_options(args)
             try:
-                return handlers[args.command](args, report)
+                code = handlers[args.command](args, report)
+                raise_if_stopped()  # a signal whose exception was swallowed is not a success
+                return code
             finally:
                 report.close()  # a bar left open by an error ends before the error line
     except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: everything unwound, OUT untouched

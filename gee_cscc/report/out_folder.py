@@ -31,7 +31,7 @@ import shutil
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from gee_cscc.errors import OutputError
+from gee_cscc.errors import OutputError, raise_if_stopped
 
 __all__ = [
     "ASIDE_MARK",
@@ -243,6 +243,7 @@ def staged_out(out: str | os.PathLike) -> Iterator[Path]:
     try:
         staging.mkdir()
         yield staging
+        raise_if_stopped()  # a signal whose exception was swallowed: OUT stays as it was
         swap_in(staging, path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

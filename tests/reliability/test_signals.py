@@ -188,3 +188,45 @@ def test_a_killed_run_leaves_a_staging_folder_that_the_next_run_removes(tmp_path
     assert code == 0, err
     assert beside(out) == []
     assert (out / "tables" / "capacity_by_region.csv").read_text().startswith("region,")
+
+
+class _SignalsWhenCollected:
+    """An object whose finalizer receives a signal: Python prints and swallows the
+    ``KeyboardInterrupt`` the handler raises there ("Exception ignored in ...")."""
+
+    def __init__(self, sig: int) -> None:
+        self.sig = sig
+
+    def __del__(self) -> None:
+        signal.raise_signal(self.sig)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_swallowed_signal_still_stops_the_command(monkeypatch, capsys):
+    def handler(args, report):
+        obj = _SignalsWhenCollected(signal.SIGTERM)
+        del obj  # the finalizer runs now; its exception is swallowed
+        return 0
+
+    monkeypatch.setattr(sys.modules["gee_cscc.cli.main"], "_cmd_versions", handler)
+    assert main(["versions"]) == 143
+    assert capsys.readouterr().err.splitlines()[-1] == "gee-cscc versions: stopped by SIGTERM"
+    assert main(["versions"]) == 143  # the record is per command: a new one starts clean
+    monkeypatch.setattr(sys.modules["gee_cscc.cli.main"], "_cmd_versions", lambda a, r: 0)
+    assert main(["versions"]) == 0
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+def test_a_swallowed_signal_leaves_out_as_it_was(tmp_path):
+    from gee_cscc.report.out_folder import staged_out
+
+    out = tmp_path / "out"
+    before = _earlier_result(out)
+    with pytest.raises(Interrupted) as caught, signals_as_interrupts():
+        with staged_out(out) as staging:
+            (staging / "run.json").write_text('{"new": true}\n')
+            obj = _SignalsWhenCollected(signal.SIGINT)
+            del obj
+    assert exit_code(caught.value) == 130
+    assert tree_hash(out) == before
+    assert beside(out) == []
