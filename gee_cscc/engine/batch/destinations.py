@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
 import threading
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -15,6 +18,7 @@ from ..core.serialize import to_info
 from ..core.values import pixel_cache
 from ..errors import AlreadyExistsError, CancelledError, EEError
 from ..store.assets import AssetName, AssetStore
+from ..store.locks import pid_alive
 from ..store.times import rfc3339_to_millis
 
 #: Earth Engine's default ``maxPixels`` of an image export.
@@ -119,10 +123,32 @@ def gcs_uri_to_path(root: Path, uri: str) -> Path:
     return gcs_path(root, bucket, obj)
 
 
+#: A temporary export file: ``.<name>.p<pid>-<hex>.tmp`` (the pid of the writing process).
+_TEMP_RE = re.compile(r"^\..+\.p(\d+)-[0-9a-f]{12}\.tmp$")
+
+
 def temp_beside(path: Path) -> Path:
-    """A fresh temporary path in the folder of ``path`` (created), for an atomic replace."""
+    """A fresh temporary path in the folder of ``path`` (created), for an atomic replace.
+
+    Temporary files that a killed engine left in that folder (their process is gone) are
+    removed first, so a Drive or Cloud Storage folder holds only finished files.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    return path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
+    clean_stale_temps(path.parent)
+    return path.with_name(f".{path.name}.p{os.getpid()}-{uuid.uuid4().hex[:12]}.tmp")
+
+
+def clean_stale_temps(folder: Path) -> list[Path]:
+    """Remove the temporary export files in ``folder`` whose process is gone; returns them."""
+    removed = []
+    with contextlib.suppress(FileNotFoundError):
+        for entry in Path(folder).iterdir():
+            m = _TEMP_RE.match(entry.name)
+            if m and not pid_alive(int(m.group(1))) and entry.is_file():
+                with contextlib.suppress(FileNotFoundError):
+                    entry.unlink()
+                removed.append(entry)
+    return removed
 
 
 def timestamp_millis(value: Any, what: str) -> float:
