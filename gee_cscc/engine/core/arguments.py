@@ -51,53 +51,56 @@ def invalid_type(algo: str, arg: str, expected: str, value: Any) -> EEError:
     )
 
 
-def as_number(value: Any, algo: str, arg: str) -> int | float:
-    """A number argument as a Python ``int`` or ``float`` (booleans count as 0/1)."""
+def as_number(value: Any, algo: str, arg: str, expected: str = "Number") -> int | float:
+    """A number argument as a Python ``int`` or ``float`` (booleans count as 0/1).
+
+    ``expected`` is the type the error names (the declared one: ``Float``, ``Long`` …).
+    """
     if isinstance(value, (bool, np.bool_)):
         return int(value)
     if isinstance(value, (int, np.integer)):
         return int(value)
     if isinstance(value, (float, np.floating)):
         return float(value)
-    raise invalid_type(algo, arg, "Number", value)
+    raise invalid_type(algo, arg, expected, value)
 
 
-def as_int(value: Any, algo: str, arg: str) -> int:
+def as_int(value: Any, algo: str, arg: str, expected: str = "Integer") -> int:
     """An integer argument; a float with an integral value is accepted."""
-    v = as_number(value, algo, arg)
+    v = as_number(value, algo, arg, expected)
     if isinstance(v, float):
         if not v.is_integer():
-            raise invalid_type(algo, arg, "Integer", value)
+            raise invalid_type(algo, arg, expected, value)
         return int(v)
     return v
 
 
-def as_bool(value: Any, algo: str, arg: str) -> bool:
+def as_bool(value: Any, algo: str, arg: str, expected: str = "Boolean") -> bool:
     """A boolean argument by Earth Engine's truth rules (null is a missing argument)."""
     if value is None:
         raise required(algo, arg)
     return truthy(value)
 
 
-def as_str(value: Any, algo: str, arg: str) -> str:
+def as_str(value: Any, algo: str, arg: str, expected: str = "String") -> str:
     """A string argument."""
     if isinstance(value, str):
         return value
-    raise invalid_type(algo, arg, "String", value)
+    raise invalid_type(algo, arg, expected, value)
 
 
-def as_list(value: Any, algo: str, arg: str) -> list:
+def as_list(value: Any, algo: str, arg: str, expected: str = "List") -> list:
     """A list argument (tuples become lists)."""
     if isinstance(value, (list, tuple)):
         return list(value)
-    raise invalid_type(algo, arg, "List", value)
+    raise invalid_type(algo, arg, expected, value)
 
 
-def as_dict(value: Any, algo: str, arg: str) -> dict:
+def as_dict(value: Any, algo: str, arg: str, expected: str = "Dictionary") -> dict:
     """A dictionary argument, as a new ``dict``."""
     if isinstance(value, Mapping):
         return dict(value)
-    raise invalid_type(algo, arg, "Dictionary", value)
+    raise invalid_type(algo, arg, expected, value)
 
 
 def as_image(value: Any, what: str = "image") -> Image:
@@ -131,10 +134,15 @@ COERCIONS = {
 def coerce(value: Any, ee_type: str, algo: str, arg: str) -> Any:
     """An argument coerced from its declared Earth Engine type (see :data:`COERCIONS`).
 
+    A wrong type names the declared one (``Expected type: Float.``). The elements of a
+    ``List<…>`` are not checked (Earth Engine does not either: ``Collection.remap`` takes
+    strings in its ``List<Integer>``); an algorithm that needs, say, strings in a list coerces
+    each element with :func:`as_str` and the like.
+
     Raises
     ------
     EEError
         The value is not of the declared type (Earth Engine's "Invalid type" message).
     """
     convert = COERCIONS.get(ee_type.partition("<")[0])
-    return value if convert is None else convert(value, algo, arg)
+    return value if convert is None else convert(value, algo, arg, ee_type)

@@ -34,8 +34,9 @@ def algorithm(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]
     """Register a function as the implementation of the named Earth Engine algorithms.
 
     The function receives the algorithm's arguments as keyword arguments, by their Earth
-    Engine ``argumentName``; optional arguments the client left out arrive with the default
-    of the algorithm list.
+    Engine ``argumentName``, coerced from their declared types
+    (:func:`gee_cscc.engine.core.arguments.coerce`); optional arguments the client left out
+    arrive with the default of the algorithm list, coerced the same way (or ``None``).
     """
 
     def register(fn: Callable[..., Any]) -> Callable[..., Any]:
@@ -93,11 +94,14 @@ def call(name: str, args: dict[str, Any]) -> Any:
             if arg not in known:
                 raise EEError(f"Unrecognized argument type for '{arg}' in {name}.")
         for arg_name, arg in known.items():
+            value = kwargs.get(arg_name)
             # Earth Engine treats an explicit null as an argument not given.
-            if kwargs.get(arg_name) is not None:
-                kwargs[arg_name] = coerce(kwargs[arg_name], arg.get("type", ""), name, arg_name)
-                continue
-            if not arg.get("optional", False):
-                raise EEError(f"{name}: Parameter '{arg_name}' is required.")
-            kwargs[arg_name] = arg.get("defaultValue")
+            if value is None:
+                if not arg.get("optional", False):
+                    raise EEError(f"{name}: Parameter '{arg_name}' is required.")
+                value = arg.get("defaultValue")
+            # Defaults are coerced too: the list gives an Integer's default as 1.0.
+            if value is not None:
+                value = coerce(value, arg.get("type", ""), name, arg_name)
+            kwargs[arg_name] = value
     return fn(**kwargs)
