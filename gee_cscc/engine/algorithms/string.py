@@ -11,7 +11,7 @@ import json
 import re
 from typing import Any
 
-from ..core.arguments import as_int, as_str, invalid_type
+from ..core.arguments import invalid_type
 from ..core.objects import number_to_string
 from ..core.registry import algorithm
 from ..core.serialize import to_info
@@ -40,8 +40,8 @@ def string(input: Any) -> str:
     return to_string(input)
 
 
-def _flags(flags: Any, algo: str, allowed: str) -> tuple[int, bool]:
-    text = "" if flags is None else as_str(flags, algo, "flags")
+def _flags(flags: str | None, algo: str, allowed: str) -> tuple[int, bool]:
+    text = flags or ""
     bad = set(text) - set(allowed)
     if bad:
         raise EEError(
@@ -58,55 +58,46 @@ def _compile(regex: str, flags: int, algo: str) -> re.Pattern:
 
 
 @algorithm("String.cat")
-def cat(string1: Any, string2: Any) -> str:
-    return as_str(string1, "String.cat", "string1") + as_str(string2, "String.cat", "string2")
+def cat(string1: str, string2: str) -> str:
+    return string1 + string2
 
 
 @algorithm("String.length")
-def length(string: Any) -> int:
-    return len(as_str(string, "String.length", "string"))
+def length(string: str) -> int:
+    return len(string)
 
 
 @algorithm("String.compareTo")
-def compare_to(string1: Any, string2: Any) -> int:
-    a = as_str(string1, "String.compareTo", "string1")
-    b = as_str(string2, "String.compareTo", "string2")
-    return (a > b) - (a < b)
+def compare_to(string1: str, string2: str) -> int:
+    return (string1 > string2) - (string1 < string2)
 
 
 @algorithm("String.equals")
-def equals(reference: Any, target: Any) -> bool:
-    ref = as_str(reference, "String.equals", "reference")
-    return isinstance(target, str) and target == ref
+def equals(reference: str, target: Any) -> bool:
+    return isinstance(target, str) and target == reference
 
 
 @algorithm("String.index")
-def index(target: Any, pattern: Any) -> int:
-    return as_str(target, "String.index", "target").find(as_str(pattern, "String.index", "pattern"))
+def index(target: str, pattern: str) -> int:
+    return target.find(pattern)
 
 
 @algorithm("String.rindex")
-def rindex(target: Any, pattern: Any) -> int:
-    t = as_str(target, "String.rindex", "target")
-    return t.rfind(as_str(pattern, "String.rindex", "pattern"))
+def rindex(target: str, pattern: str) -> int:
+    return target.rfind(pattern)
 
 
 @algorithm("String.slice")
-def slice_(string: Any, start: Any, end: Any = None) -> str:
-    s = as_str(string, "String.slice", "string")
-    i = as_int(start, "String.slice", "start")
-    j = len(s) if end is None else as_int(end, "String.slice", "end")
-    return s[i:j]
+def slice_(string: str, start: int, end: int | None = None) -> str:
+    return string[start:end]
 
 
 @algorithm("String.split")
-def split(string: Any, regex: Any, flags: Any = "") -> list[str]:
-    s = as_str(string, "String.split", "string")
-    r = as_str(regex, "String.split", "regex")
+def split(string: str, regex: str, flags: str = "") -> list[str]:
     f, _ = _flags(flags, "String.split", "i")
-    if r == "":
-        return list(s)
-    parts = _compile(r, f, "String.split").split(s)
+    if regex == "":
+        return list(string)
+    parts = _compile(regex, f, "String.split").split(string)
     # Java's String.split drops trailing empty strings.
     while parts and parts[-1] == "":
         parts.pop()
@@ -138,53 +129,47 @@ def _java_replacement(replacement: str) -> str:
 
 
 @algorithm("String.replace")
-def replace(input: Any, regex: Any, replacement: Any, flags: Any = "") -> str:
-    s = as_str(input, "String.replace", "input")
-    r = as_str(regex, "String.replace", "regex")
-    rep = as_str(replacement, "String.replace", "replacement")
+def replace(input: str, regex: str, replacement: str, flags: str = "") -> str:
     f, global_ = _flags(flags, "String.replace", "gi")
-    pattern = _compile(r, f, "String.replace")
+    pattern = _compile(regex, f, "String.replace")
     try:
-        return pattern.sub(_java_replacement(rep), s, count=0 if global_ else 1)
+        return pattern.sub(_java_replacement(replacement), input, count=0 if global_ else 1)
     except (re.error, IndexError) as exc:
         raise EEError(f"String.replace: {exc}.") from None
 
 
 @algorithm("String.match")
-def match(input: Any, regex: Any, flags: Any = "") -> list[str]:
+def match(input: str, regex: str, flags: str = "") -> list[str]:
     """The first match and its groups, or every match with the ``g`` flag (JavaScript style)."""
-    s = as_str(input, "String.match", "input")
-    r = as_str(regex, "String.match", "regex")
     f, global_ = _flags(flags, "String.match", "gi")
-    pattern = _compile(r, f, "String.match")
+    pattern = _compile(regex, f, "String.match")
     if global_:
-        return [m.group(0) for m in pattern.finditer(s)]
-    m = pattern.search(s)
+        return [m.group(0) for m in pattern.finditer(input)]
+    m = pattern.search(input)
     if m is None:
         return []
     return [m.group(0)] + [g if g is not None else "" for g in m.groups()]
 
 
 @algorithm("String.toUpperCase")
-def to_upper(string: Any) -> str:
-    return as_str(string, "String.toUpperCase", "string").upper()
+def to_upper(string: str) -> str:
+    return string.upper()
 
 
 @algorithm("String.toLowerCase")
-def to_lower(string: Any) -> str:
-    return as_str(string, "String.toLowerCase", "string").lower()
+def to_lower(string: str) -> str:
+    return string.lower()
 
 
 @algorithm("String.trim")
-def trim(string: Any) -> str:
-    return as_str(string, "String.trim", "string").strip()
+def trim(string: str) -> str:
+    return string.strip()
 
 
 @algorithm("String.decodeJSON")
-def decode_json(string: Any) -> Any:
-    s = as_str(string, "String.decodeJSON", "string")
+def decode_json(string: str) -> Any:
     try:
-        return json.loads(s)
+        return json.loads(string)
     except json.JSONDecodeError as exc:
         raise EEError(f"String.decodeJSON: Invalid JSON: {exc}.") from None
 
