@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..core.arguments import as_int, as_list, as_number, as_str, invalid_type, required
+from ..core.arguments import as_number, as_str, invalid_type, required
 from ..core.objects import ee_equal, sort_key
 from ..core.registry import algorithm
 from ..errors import EEError
@@ -15,13 +15,8 @@ from .string import to_string
 __all__ = ["map_list", "sequence"]
 
 
-def _list(value: Any, algo: str, arg: str = "list") -> list:
-    return as_list(value, algo, arg)
-
-
-def _index(lst: list, index: Any, algo: str, *, allow_end: bool = False) -> int:
+def _index(lst: list, i: int, algo: str, *, allow_end: bool = False) -> int:
     """A (possibly negative) index into ``lst``, checked against its bounds."""
-    i = as_int(index, algo, "index")
     n = len(lst)
     hi = n if allow_end else n - 1
     j = i + n if i < 0 else i
@@ -56,13 +51,13 @@ def map_list(items: list, fn: Callable[..., Any], drop_nulls: bool, algo: str) -
 
 @algorithm("List.map")
 def list_map(list: Any, baseAlgorithm: Any, dropNulls: Any = False) -> list:
-    return map_list(_list(list, "List.map"), baseAlgorithm, bool(dropNulls), "List.map")
+    return map_list(list, baseAlgorithm, dropNulls, "List.map")
 
 
 @algorithm("List.iterate")
 def list_iterate(list: Any, function: Any, first: Any) -> Any:
     acc = first
-    for item in _list(list, "List.iterate"):
+    for item in list:
         if not callable(function):
             raise invalid_type("List.iterate", "function", "Algorithm", function)
         acc = function(item, acc)
@@ -75,7 +70,7 @@ def list_filter(list: Any, filter: Any) -> list:
 
     if not isinstance(filter, Filter):
         raise invalid_type("List.filter", "filter", "Filter", filter)
-    return [item for item in _list(list, "List.filter") if filter.test(item)]
+    return [item for item in list if filter.test(item)]
 
 
 @algorithm("List.reduce")
@@ -83,7 +78,7 @@ def list_reduce(list: Any, reducer: Any) -> Any:
     """A reducer over the list (each item a list of inputs for a multi-input reducer)."""
     from .collection.collection import run_reducer
 
-    items = _list(list, "List.reduce")
+    items = list
     n_inputs = _reducer_inputs(reducer)
     if n_inputs == 1:
         columns = [items]
@@ -109,18 +104,14 @@ def _reducer_inputs(reducer: Any) -> int:
 
 @algorithm("List.slice")
 def list_slice(list: Any, start: Any, end: Any = None, step: Any = None) -> list:
-    lst = _list(list, "List.slice")
-    i = as_int(start, "List.slice", "start")
-    j = None if end is None else as_int(end, "List.slice", "end")
-    k = 1 if step is None else as_int(step, "List.slice", "step")
-    if k == 0:
+    if step == 0:
         raise EEError("List.slice: step must not be 0.")
-    return lst[i:j:k]
+    return list[start:end:step]
 
 
 @algorithm("List.get")
 def list_get(list: Any, index: Any) -> Any:
-    lst = _list(list, "List.get")
+    lst = list
     return lst[_index(lst, index, "List.get")]
 
 
@@ -156,36 +147,36 @@ def list_get_geometry(list: Any, index: Any) -> Any:
 
 @algorithm("List.size", "List.length")
 def list_size(list: Any) -> int:
-    return len(_list(list, "List.size"))
+    return len(list)
 
 
 @algorithm("List.add")
 def list_add(list: Any, element: Any) -> list:
-    return _list(list, "List.add") + [element]
+    return list + [element]
 
 
 @algorithm("List.cat")
 def list_cat(list: Any, other: Any) -> list:
-    return _list(list, "List.cat") + _list(other, "List.cat", "other")
+    return list + other
 
 
 @algorithm("List.insert")
 def list_insert(list: Any, index: Any, element: Any) -> list:
-    lst = _list(list, "List.insert")
+    lst = list
     i = _index(lst, index, "List.insert", allow_end=True)
     return lst[:i] + [element] + lst[i:]
 
 
 @algorithm("List.set")
 def list_set(list: Any, index: Any, element: Any) -> list:
-    lst = _list(list, "List.set")
+    lst = list
     lst[_index(lst, index, "List.set")] = element
     return lst
 
 
 @algorithm("List.swap")
 def list_swap(list: Any, pos1: Any, pos2: Any) -> list:
-    lst = _list(list, "List.swap")
+    lst = list
     i = _index(lst, pos1, "List.swap")
     j = _index(lst, pos2, "List.swap")
     lst[i], lst[j] = lst[j], lst[i]
@@ -194,13 +185,12 @@ def list_swap(list: Any, pos1: Any, pos2: Any) -> list:
 
 @algorithm("List.splice")
 def list_splice(list: Any, start: Any, count: Any, other: Any = None) -> list:
-    lst = _list(list, "List.splice")
+    lst = list
     i = _index(lst, start, "List.splice", allow_end=True)
-    n = as_int(count, "List.splice", "count")
-    if n < 0:
-        raise EEError(f"List.splice: count must not be negative, got {n}.")
-    extra = [] if other is None else _list(other, "List.splice", "other")
-    return lst[:i] + extra + lst[i + n :]
+    if count < 0:
+        raise EEError(f"List.splice: count must not be negative, got {count}.")
+    extra = [] if other is None else other
+    return lst[:i] + extra + lst[i + count :]
 
 
 @algorithm("List.sequence")
@@ -210,19 +200,19 @@ def sequence(start: Any, end: Any = None, step: Any = 1, count: Any = None) -> l
     ``count`` is the number of elements: with ``end`` they span ``start``…``end``; without
     it they are ``start + step * i``. ``step`` is ignored when ``count`` is given.
     """
-    a = as_number(start, "List.sequence", "start")
-    s = 1 if step is None else as_number(step, "List.sequence", "step")
+    a = start
+    s = 1 if step is None else step
     if isinstance(s, float) and s.is_integer():
         s = int(s)  # the algorithm list's default step is 1.0
     ints = isinstance(a, int) and isinstance(s, int)
     if count is not None:
-        n = as_int(count, "List.sequence", "count")
+        n = count
         if n < 0:
             raise EEError(f"List.sequence: count must not be negative, got {n}.")
         if end is None:
             values = [a + s * i for i in range(n)]
         else:
-            b = as_number(end, "List.sequence", "end")
+            b = end
             ints = isinstance(a, int) and isinstance(b, int)
             if n == 1:
                 values = [a]
@@ -232,7 +222,7 @@ def sequence(start: Any, end: Any = None, step: Any = 1, count: Any = None) -> l
         return values
     if end is None:
         raise EEError("List.sequence: at least one of 'end' or 'count' must be specified.")
-    b = as_number(end, "List.sequence", "end")
+    b = end
     if s == 0:
         raise EEError("List.sequence: step must not be 0.")
     n = int((b - a) / s + 1e-9) + 1 if (b - a) * s >= 0 else 0
@@ -250,18 +240,17 @@ def _tidy(v: float, ints: bool) -> int | float:
 
 @algorithm("List.repeat")
 def list_repeat(value: Any, count: Any) -> list:
-    n = as_int(count, "List.repeat", "count")
-    if n < 0:
-        raise EEError(f"List.repeat: count must not be negative, got {n}.")
-    return [value] * n
+    if count < 0:
+        raise EEError(f"List.repeat: count must not be negative, got {count}.")
+    return [value] * count
 
 
 @algorithm("List.sort")
 def list_sort(list: Any, keys: Any = None) -> list:
-    lst = _list(list, "List.sort")
+    lst = list
     if keys is None:
         return sorted(lst, key=sort_key)
-    k = _list(keys, "List.sort", "keys")
+    k = keys
     if len(k) != len(lst):
         raise EEError(
             f"List.sort: 'keys' must have the same length as 'list' ({len(lst)}), got {len(k)}."
@@ -272,37 +261,37 @@ def list_sort(list: Any, keys: Any = None) -> list:
 
 @algorithm("List.reverse")
 def list_reverse(list: Any) -> list:
-    return _list(list, "List.reverse")[::-1]
+    return list[::-1]
 
 
 @algorithm("List.rotate")
 def list_rotate(list: Any, distance: Any) -> list:
-    lst = _list(list, "List.rotate")
+    lst = list
     if not lst:
         return lst
-    d = as_int(distance, "List.rotate", "distance") % len(lst)
+    d = distance % len(lst)
     return lst[-d:] + lst[:-d] if d else lst
 
 
 @algorithm("List.contains")
 def list_contains(list: Any, element: Any) -> bool:
-    return _find(_list(list, "List.contains"), element) >= 0
+    return _find(list, element) >= 0
 
 
 @algorithm("List.containsAll")
 def list_contains_all(list: Any, other: Any) -> bool:
-    lst = _list(list, "List.containsAll")
-    return all(_find(lst, v) >= 0 for v in _list(other, "List.containsAll", "other"))
+    lst = list
+    return all(_find(lst, v) >= 0 for v in other)
 
 
 @algorithm("List.equals")
 def list_equals(list: Any, other: Any) -> bool:
-    return ee_equal(_list(list, "List.equals"), _list(other, "List.equals", "other"))
+    return ee_equal(list, other)
 
 
 @algorithm("List.indexOf")
 def list_index_of(list: Any, element: Any) -> int:
-    return _find(_list(list, "List.indexOf"), element)
+    return _find(list, element)
 
 
 def _sublist_positions(lst: list, target: list) -> list[int]:
@@ -312,42 +301,40 @@ def _sublist_positions(lst: list, target: list) -> list[int]:
 
 @algorithm("List.indexOfSublist")
 def list_index_of_sublist(list: Any, target: Any) -> int:
-    hits = _sublist_positions(
-        _list(list, "List.indexOfSublist"), _list(target, "List.indexOfSublist", "target")
-    )
+    hits = _sublist_positions(list, target)
     return hits[0] if hits else -1
 
 
 @algorithm("List.lastIndexOfSubList")
 def list_last_index_of_sublist(list: Any, target: Any) -> int:
     hits = _sublist_positions(
-        _list(list, "List.lastIndexOfSubList"),
-        _list(target, "List.lastIndexOfSubList", "target"),
+        list,
+        target,
     )
     return hits[-1] if hits else -1
 
 
 @algorithm("List.frequency")
 def list_frequency(list: Any, element: Any) -> int:
-    return sum(1 for v in _list(list, "List.frequency") if ee_equal(v, element))
+    return sum(1 for v in list if ee_equal(v, element))
 
 
 @algorithm("List.remove")
 def list_remove(list: Any, element: Any) -> list:
-    lst = _list(list, "List.remove")
+    lst = list
     i = _find(lst, element)
     return lst if i < 0 else lst[:i] + lst[i + 1 :]
 
 
 @algorithm("List.removeAll")
 def list_remove_all(list: Any, other: Any) -> list:
-    drop = _list(other, "List.removeAll", "other")
-    return [v for v in _list(list, "List.removeAll") if _find(drop, v) < 0]
+    drop = other
+    return [v for v in list if _find(drop, v) < 0]
 
 
 @algorithm("List.replace")
 def list_replace(list: Any, oldval: Any, newval: Any) -> list:
-    lst = _list(list, "List.replace")
+    lst = list
     i = _find(lst, oldval)
     if i >= 0:
         lst[i] = newval
@@ -356,13 +343,13 @@ def list_replace(list: Any, oldval: Any, newval: Any) -> list:
 
 @algorithm("List.replaceAll")
 def list_replace_all(list: Any, oldval: Any, newval: Any) -> list:
-    return [newval if ee_equal(v, oldval) else v for v in _list(list, "List.replaceAll")]
+    return [newval if ee_equal(v, oldval) else v for v in list]
 
 
 @algorithm("List.distinct")
 def list_distinct(list: Any) -> list:
     out: list = []
-    for v in _list(list, "List.distinct"):
+    for v in list:
         if _find(out, v) < 0:
             out.append(v)
     return out
@@ -380,20 +367,17 @@ def _flatten(items: list) -> list:
 
 @algorithm("List.flatten")
 def list_flatten(list: Any) -> list:
-    return _flatten(_list(list, "List.flatten"))
+    return _flatten(list)
 
 
 @algorithm("List.zip")
 def list_zip(list: Any, other: Any) -> list:
-    return [
-        [a, b]
-        for a, b in zip(_list(list, "List.zip"), _list(other, "List.zip", "other"), strict=False)
-    ]
+    return [[a, b] for a, b in zip(list, other, strict=False)]
 
 
 @algorithm("List.unzip")
 def list_unzip(list: Any) -> list:
-    rows = _list(list, "List.unzip")
+    rows = list
     for r in rows:
         if not isinstance(r, (type([]), tuple)):
             raise EEError(f"List.unzip: every element must be a list, got {r!r}.")
@@ -405,9 +389,9 @@ def list_unzip(list: Any) -> list:
 
 @algorithm("List.join")
 def list_join(list: Any, separator: Any = "") -> str:
-    sep = "" if separator is None else as_str(separator, "List.join", "separator")
+    sep = separator or ""
     parts = []
-    for v in _list(list, "List.join"):
+    for v in list:
         if v is None:
             raise required("List.join", "list element")
         parts.append(to_string(v, "List.join", "list element"))
