@@ -27,9 +27,11 @@ import pandas as pd
 from gee_cscc.report.netcdf import write_netcdf
 from gee_cscc.report.out_folder import staged_out
 from gee_cscc.report.rasters import FileGrid, write_geotiffs
+from gee_cscc.stats.record_length import SENSITIVITY_COLUMNS, STABILITY_COLUMNS
 from gee_cscc.stats.tables import MAINTENANCE_COLUMNS
 
 __all__ = [
+    "OPTIONAL_TABLE_FILES",
     "SYNTHETIC_COLUMN",
     "TABLE_FILES",
     "update_run_json",
@@ -137,6 +139,13 @@ def write_outputs(
         )
 
 
+#: Tables of the analyses beyond the paper (METHOD.md §7), written when the run made them.
+OPTIONAL_TABLE_FILES = {
+    "capacity_sensitivity.csv": ("capacity_sensitivity", list(SENSITIVITY_COLUMNS)),
+    "capacity_stability.csv": ("capacity_stability", list(STABILITY_COLUMNS)),
+}
+
+
 def write_results(
     results: Any,
     folder: Path,
@@ -205,8 +214,10 @@ def _write_tables(
     """The CSV tables; for synthetic data each gets a last column ``synthetic`` (``true`` on
     every row: a column, not a comment line, so every CSV reader keeps working)."""
     folder.mkdir(parents=True, exist_ok=True)
-    for name, (attr, leading) in TABLE_FILES.items():
-        frame: pd.DataFrame = getattr(results, attr)
+    for name, (attr, leading) in {**TABLE_FILES, **OPTIONAL_TABLE_FILES}.items():
+        frame: pd.DataFrame = getattr(results, attr, None)
+        if frame is None and name in OPTIONAL_TABLE_FILES:
+            continue
         missing = [c for c in leading if c not in frame.columns]
         if missing:
             raise RuntimeError(f"Table {name} lacks columns {missing}.")

@@ -24,8 +24,10 @@ from gee_cscc.engine.limits import Limits
 from gee_cscc.errors import LIMIT_ERRORS, LIMIT_HINT, InputError, ee_errors, from_ee_exception
 from gee_cscc.method import RESULT_IMAGE_BANDS, MethodGraph, Regions, build
 from gee_cscc.method.checks import check_inputs
+from gee_cscc.method.csr_pixel import CSR_PIXEL_ATTRS, CSR_PIXEL_BANDS, kernel_cells
 from gee_cscc.method.trend import TREND_CLASSES, p_values
 from gee_cscc.method.zonal import zonal_band_stack
+from gee_cscc.stats.csr_pixel import pixel_csr_summary
 from gee_cscc.stats.run_tables import (
     ALL,
     ALL_ID,
@@ -46,6 +48,7 @@ from gee_cscc.workflow.pull import (
     open_layers,
     region_sums,
 )
+from gee_cscc.workflow.record_length import record_length_parts, record_length_tables
 from gee_cscc.workflow.results_api import ResultsApi
 
 __all__ = ["Results", "analyze", "ALL", "BatchOptions"]
@@ -97,6 +100,10 @@ class Results(ResultsApi):
     origin
         What :func:`gee_cscc.analyze` knew of the inputs, for ``to_files``: ``run_info``
         (run.json), ``regions_geojson``, ``synthetic``, ``local_inputs``.
+    capacity_sensitivity, capacity_stability
+        With ``capacity_sensitivity`` on (METHOD.md §7, :mod:`gee_cscc.stats.record_length`):
+        per region and year the running capacity and leave-one-year-out totals, and per
+        region the stable-since year and jackknife spreads; else None.
     """
 
     config: Config
@@ -114,6 +121,8 @@ class Results(ResultsApi):
     raster_grid: Any = None
     run_notes: dict = field(default_factory=dict)
     origin: dict = field(default_factory=dict)
+    capacity_sensitivity: pd.DataFrame | None = None
+    capacity_stability: pd.DataFrame | None = None
 
 
 @contextlib.contextmanager
@@ -199,7 +208,9 @@ def analyze(
     eval_years = graph.evaluation_years
     pcs_years = [y for y in cfg.pcs_years if y in annual.years]
     surfaces_pulled = counting == "local"
-    n_layers = len(RESULT_BANDS) + len(pcs_years) + (len(eval_years) if surfaces_pulled else 0)
+    n_layers = len(_result_bands(graph)) + len(pcs_years) + (len(eval_years) if surfaces_pulled else 0)
+    record = record_length_parts(graph, annual, cfg)  # METHOD.md §7, empty when off
+    n_layers += len(record.bands)
     choice = choose_mode(mode, grid, layers=n_layers, limits=limits)
     if progress is not None:
         progress(f"mode {choice.mode}: {choice.reason}")
@@ -227,7 +238,10 @@ def analyze(
                 graph=graph,
                 stack=stack,
                 count_bands=maintenance_count_bands(graph.maintenance, eval_years),
-                layers=_layers(graph, regions, eval_years, pcs_years, surfaces=True),
+                layers={
+                    **_layers(graph, regions, eval_years, pcs_years, surfaces=True),
+                    **record.layers,
+                },
                 regions=regions,
                 grid=grid,
                 cfg=cfg,
@@ -237,8 +251,11 @@ def analyze(
                 inputs=_input_ids(npp, regions, cfg),
                 request_bytes=choice.limits.pixels_bytes,
                 progress=progress,
+                extra_tables=record.tables,
+                extra_images=record.images,
             )
         cap = out.sums["capacity"]
+        record_sums = out.sums.get("record_length")
         yearly_sums = out.sums["yearly"]
         class_sums = out.sums["trend_classes"]
         counts = counts_from_sums(out.sums["maintenance"], eval_years, regions)
@@ -248,12 +265,14 @@ def analyze(
     else:
         with _step(progress, timings, "region sums (capacity, yearly, trend classes)"):
             # One grouped reduction for every table: shared sub-expressions computed once.
-            sums = region_sums(stack.image, stack.names, regions, grid)
+            sums = region_sums(*record.with_stack(stack), regions, grid)
+            record_sums = sums
             cap = sums[list(stack.capacity)]
             yearly_sums = sums[list(stack.yearly)]
             class_sums = sums[list(stack.trend_classes)]
         with _step(progress, timings, "pull rasters (xee)"):
             layers = _layers(graph, regions, eval_years, pcs_years, surfaces=surfaces_pulled)
+            layers.update(record.layers)
             counter = getattr(progress, "counter", None)  # a bar on a terminal (the CLI)
             pulled = open_layers(
                 layers,
@@ -263,7 +282,7 @@ def analyze(
             )
             raster_grid = grid
 
-    rasters = pulled[list(RESULT_BANDS)]
+    rasters = pulled[list(_result_bands(graph))].assign(record.rasters(pulled))
     surfaces = (
         xr.concat([pulled[f"P_{y}"] for y in eval_years], dim="year")
         .assign_coords(year=eval_years)
@@ -295,9 +314,16 @@ def analyze(
         maintenance_counts, resilience = maintenance_and_resilience(
             counts, order, label, cfg, eval_years
         )
+        sensitivity, stability, record_summary = record_length_tables(
+            record, record_sums, cap, yearly_sums, annual.years, order, label, cfg, ALL_ID
+        )
 
     summary = run_summary(cfg, capacity, yearly, series, trend_summary, maintenance_counts, grid)
     summary["input_checks"] = input_checks
+    if graph.csr_pixel is not None:  # METHOD.md §7
+        summary["csr_pixel"] = pixel_csr_summary(rasters, cfg, kernel_cells(grid, cfg))
+    if record_summary is not None:
+        summary["capacity_sensitivity"] = record_summary
     notes = _run_notes(choice, counting, batch_info)
     if batch_info is not None:
         summary["raster_grid"] = raster_grid.to_dict()
@@ -316,6 +342,8 @@ def analyze(
         mode=choice.mode,
         raster_grid=raster_grid,
         run_notes=notes,
+        capacity_sensitivity=sensitivity,
+        capacity_stability=stability,
     )
 
 
@@ -325,13 +353,18 @@ def _layers(
     """The single-band images a run pulls: the result bands, ``P_<year>``, ``pcs_<year>``."""
     area = ee.Image.pixelArea().rename("pixel_area")
     result = ee.Image.cat([graph.result_image(), regions.image, area])
-    layers = {name: result.select([name]) for name in RESULT_BANDS}
+    layers = {name: result.select([name]) for name in _result_bands(graph)}
     if surfaces:
         for y in eval_years:
             layers[f"P_{y}"] = ee.Image(graph.maintenance.filter(ee.Filter.eq("year", y)).first())
     for y in pcs_years:
         layers[f"pcs_{y}"] = ee.Image(graph.potential.filter(ee.Filter.eq("year", y)).first())
     return layers
+
+
+def _result_bands(graph: MethodGraph) -> tuple[str, ...]:
+    """:data:`RESULT_BANDS` and, with pixel CSR, :data:`CSR_PIXEL_BANDS`."""
+    return (*RESULT_BANDS, *(CSR_PIXEL_BANDS if graph.csr_pixel is not None else ()))
 
 
 def _input_ids(npp: Any, regions: Regions, cfg: Config) -> dict[str, str | None]:
@@ -402,6 +435,7 @@ def _assemble_rasters(
         "pixel_area": ("m2", "cell area on the WGS84 ellipsoid"),
         "maintenance": ("1", "maintenance surface P: +1/-1 trend maintained, 0 changed"),
         "pcs": ("g C m-2 yr-1", "increase potential CSCC - NPP"),
+        **CSR_PIXEL_ATTRS,
     }
     for name, (units, long_name) in attrs.items():
         if name in out:

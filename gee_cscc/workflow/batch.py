@@ -305,6 +305,8 @@ def run_batch(
     inputs: Mapping[str, str | None],
     request_bytes: int | None = None,
     progress: Progress | None = None,
+    extra_tables: Mapping[str, tuple[Any, list[str]]] | None = None,
+    extra_images: Mapping[str, Any] | None = None,
 ) -> BatchOutput:
     """Compute a run's tables and rasters with export tasks (see the module docstring).
 
@@ -341,6 +343,8 @@ def run_batch(
         ``pixels_bytes``; default xee's 48 MiB).
     progress
         Called with one line per step and per change of task states.
+    extra_tables, extra_images
+        Optional analyses' ``{name: (image, bands)}``: as ROOT/tables/<name>, ROOT/<name>.
 
     Raises
     ------
@@ -372,6 +376,7 @@ def run_batch(
         "yearly": (stack.image.select(list(stack.yearly)), list(stack.yearly)),
         "trend_classes": (stack.image.select(list(stack.trend_classes)), list(stack.trend_classes)),
         "maintenance": count_bands,
+        **(extra_tables or {}),
     }
     ensure_folder(root)
     ensure_folder(f"{root}/tables")
@@ -413,6 +418,7 @@ def run_batch(
         manifest=manifest,
         pyramiding_policy="SAMPLE",
         say=say,
+        extra={k: v[0] for k, v in (extra_images or {}).items()},
     )
     tasks += exported.tasks
     planned = len(tables) + exported.planned
@@ -426,7 +432,8 @@ def run_batch(
 
     coarse, factor = preview_grid(grid, options.preview_pixels)
     say(f"pulling the preview ({coarse.describe()}, 1:{factor})")
-    preview_layers = _exported_layers(root, layers) if options.destination == "asset" else layers
+    exported_only = options.destination == "asset"
+    preview_layers = _exported_layers(root, layers, extra_images) if exported_only else layers
     counter = getattr(progress, "counter", None)  # a bar on a terminal (the CLI)
     preview = open_layers(
         dict(preview_layers),
@@ -472,14 +479,17 @@ def exported_prefix(options: BatchOptions, digest: str) -> str:
     return options.prefix or f"cscc_{digest[:8]}"
 
 
-def _exported_layers(root: str, layers: Mapping[str, Any]) -> dict[str, Any]:
+def _exported_layers(root: str, layers: Mapping[str, Any], extra: Any) -> dict[str, Any]:
     """The preview layers read from the exported assets under ``root``: ``P_<year>`` from
-    ``maintenance/<year>``, ``pcs_<year>`` from ``pcs/<year>``, ``region`` and
-    ``pixel_area`` (not exported) as given, every other layer a band of ``result``."""
+    ``maintenance/<year>``, ``pcs_<year>`` from ``pcs/<year>``, ``region`` and ``pixel_area``
+    (not exported) as given, ``extra`` bands from ``<name>``, others from ``result``."""
     result = ee.Image(f"{root}/result")
+    owner = {b: name for name, (_, bands) in (extra or {}).items() for b in bands}
     out: dict[str, Any] = {}
     for name, expr in layers.items():
-        if name in ("region", "pixel_area"):
+        if name in owner:
+            out[name] = ee.Image(f"{root}/{owner[name]}").select([name])
+        elif name in ("region", "pixel_area"):
             out[name] = expr
         elif name.startswith("P_"):
             out[name] = ee.Image(f"{root}/maintenance/{name[2:]}").select(["P"])

@@ -245,6 +245,7 @@ def export_layers(
     manifest: TaskManifest | None = None,
     pyramiding_policy: str | None = None,
     say: Callable[[str], None] = lambda message: None,
+    extra: Mapping[str, Any] | None = None,
 ) -> LayerExports:
     """Start the image exports of a run's layers on ``grid``.
 
@@ -252,7 +253,9 @@ def export_layers(
     (``root/maintenance/<year>``, ``{prefix}_maintenance_<year>.tif``) and the increase
     potential (``root/pcs/<year>``, ``{prefix}_pcs_<year>.tif``), each with provenance.
     ``pyramiding_policy`` applies to every band of an asset (``"SAMPLE"``: a coarser
-    zoom shows analysis pixels, not their means).
+    zoom shows analysis pixels, not their means). ``extra`` images (``{name: ee.Image}``, the
+    optional analyses' per-cell bands) are exported like the result image, as
+    ``root/<name>`` or ``{prefix}_<name>.tif``.
     """
     import ee
 
@@ -292,6 +295,11 @@ def export_layers(
         result, **{**common, **where("result")}, properties=props("result"), **options
     )
     tasks += [task] if task is not None else []
+    for name, image in (extra or {}).items():
+        say(f"exporting {name} ({grid.describe()})")
+        image = ee.Image(image).toDouble() if files else image
+        task = export_image(image, **{**common, **where(name)}, properties=props(name), **options)
+        tasks += [task] if task is not None else []
 
     say(f"exporting the maintenance surfaces {eval_years}")
     maintenance = _by_year(graph.maintenance, eval_years)
@@ -309,7 +317,8 @@ def export_layers(
     tasks += export_collection(
         pcs, **{**common, **where("pcs")}, properties=props("pcs"), **options
     )
-    return LayerExports(tasks, 1 + len(eval_years) + len(pcs_years), eval_years, pcs_years)
+    planned = 1 + len(extra or {}) + len(eval_years) + len(pcs_years)
+    return LayerExports(tasks, planned, eval_years, pcs_years)
 
 
 #: What ``gee-cscc export`` tells the user when OUT holds another run's tasks.
