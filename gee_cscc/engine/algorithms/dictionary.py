@@ -10,7 +10,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ..core.arguments import as_bool, as_dict, as_list, as_number, as_str, invalid_type
+from ..core.arguments import as_number, as_str, invalid_type
 from ..core.registry import algorithm
 from ..core.values import Element
 from ..errors import EEError
@@ -23,12 +23,9 @@ def sorted_dict(d: Mapping[str, Any]) -> dict:
     return {k: d[k] for k in sorted(d)}
 
 
-def _dict(value: Any, algo: str, arg: str = "dictionary") -> dict:
-    return as_dict(value, algo, arg)
-
-
-def _keys(value: Any, algo: str, arg: str) -> list[str]:
-    return [as_str(k, algo, arg) for k in as_list(value, algo, arg)]
+def _keys(keys: list, algo: str, arg: str) -> list[str]:
+    """The elements of a ``List<String>`` argument, each checked to be a string."""
+    return [as_str(k, algo, arg) for k in keys]
 
 
 @algorithm("Dictionary")
@@ -55,8 +52,8 @@ def dictionary(input: Any = None) -> dict:
 
 @algorithm("Dictionary.get")
 def get(dictionary: Any, key: Any, defaultValue: Any = None) -> Any:
-    d = _dict(dictionary, "Dictionary.get")
-    k = as_str(key, "Dictionary.get", "key")
+    d = dictionary
+    k = key
     if k in d:
         return d[k]
     if defaultValue is not None:
@@ -96,29 +93,29 @@ def get_geometry(dictionary: Any, key: Any) -> Any:
 
 @algorithm("Dictionary.set")
 def set_(dictionary: Any, key: Any, value: Any) -> dict:
-    d = _dict(dictionary, "Dictionary.set")
-    d[as_str(key, "Dictionary.set", "key")] = value
+    d = dictionary
+    d[key] = value
     return sorted_dict(d)
 
 
 @algorithm("Dictionary.contains")
 def contains(dictionary: Any, key: Any) -> bool:
-    return as_str(key, "Dictionary.contains", "key") in _dict(dictionary, "Dictionary.contains")
+    return key in dictionary
 
 
 @algorithm("Dictionary.size")
 def size(dictionary: Any) -> int:
-    return len(_dict(dictionary, "Dictionary.size"))
+    return len(dictionary)
 
 
 @algorithm("Dictionary.keys")
 def keys(dictionary: Any) -> list[str]:
-    return sorted(_dict(dictionary, "Dictionary.keys"))
+    return sorted(dictionary)
 
 
 @algorithm("Dictionary.values")
 def values(dictionary: Any, keys: Any = None) -> list:
-    d = _dict(dictionary, "Dictionary.values")
+    d = dictionary
     if keys is None:
         return [d[k] for k in sorted(d)]
     wanted = _keys(keys, "Dictionary.values", "keys")
@@ -130,9 +127,9 @@ def values(dictionary: Any, keys: Any = None) -> list:
 
 @algorithm("Dictionary.combine")
 def combine(first: Any, second: Any, overwrite: Any = True) -> dict:
-    a = {k: v for k, v in _dict(first, "Dictionary.combine", "first").items() if v is not None}
-    b = {k: v for k, v in _dict(second, "Dictionary.combine", "second").items() if v is not None}
-    over = as_bool(True if overwrite is None else overwrite, "Dictionary.combine", "overwrite")
+    a = {k: v for k, v in first.items() if v is not None}
+    b = {k: v for k, v in second.items() if v is not None}
+    over = True if overwrite is None else overwrite
     out = dict(a)
     for k, v in b.items():
         if over or k not in out:
@@ -163,24 +160,24 @@ def _match_keys(d: dict, selectors: list[str], algo: str, ignore_missing: bool) 
 
 @algorithm("Dictionary.select")
 def select(dictionary: Any, selectors: Any, ignoreMissing: Any = False) -> dict:
-    d = _dict(dictionary, "Dictionary.select")
+    d = dictionary
     sel = _keys(selectors, "Dictionary.select", "selectors")
-    hits = _match_keys(d, sel, "Dictionary.select", bool(ignoreMissing))
+    hits = _match_keys(d, sel, "Dictionary.select", ignoreMissing)
     return sorted_dict({k: d[k] for k in hits})
 
 
 @algorithm("Dictionary.remove")
 def remove(dictionary: Any, selectors: Any, ignoreMissing: Any = False) -> dict:
-    d = _dict(dictionary, "Dictionary.remove")
+    d = dictionary
     sel = _keys(selectors, "Dictionary.remove", "selectors")
-    drop = set(_match_keys(d, sel, "Dictionary.remove", bool(ignoreMissing)))
+    drop = set(_match_keys(d, sel, "Dictionary.remove", ignoreMissing))
     return sorted_dict({k: v for k, v in d.items() if k not in drop})
 
 
 @algorithm("Dictionary.rename")
 def rename(dictionary: Any, overwrite: Any = False, **kwargs: Any) -> dict:
     """Rename keys (``from`` → ``to``); ``from`` is a Python keyword, hence ``**kwargs``."""
-    d = _dict(dictionary, "Dictionary.rename")
+    d = dictionary
     src = _keys(kwargs.get("from"), "Dictionary.rename", "from")
     dst = _keys(kwargs.get("to"), "Dictionary.rename", "to")
     if len(src) != len(dst):
@@ -204,7 +201,7 @@ def rename(dictionary: Any, overwrite: Any = False, **kwargs: Any) -> dict:
 @algorithm("Dictionary.fromLists")
 def from_lists(keys: Any, values: Any) -> dict:
     k = _keys(keys, "Dictionary.fromLists", "keys")
-    v = as_list(values, "Dictionary.fromLists", "values")
+    v = values
     if len(k) != len(v):
         raise EEError(
             f"Dictionary.fromLists: keys and values must have the same length, got {len(k)} "
@@ -215,7 +212,7 @@ def from_lists(keys: Any, values: Any) -> dict:
 
 @algorithm("Dictionary.map")
 def map_(dictionary: Any, baseAlgorithm: Any) -> dict:
-    d = _dict(dictionary, "Dictionary.map")
+    d = dictionary
     if not callable(baseAlgorithm):
         raise invalid_type("Dictionary.map", "baseAlgorithm", "Algorithm", baseAlgorithm)
     out = {}
@@ -229,7 +226,7 @@ def map_(dictionary: Any, baseAlgorithm: Any) -> dict:
 @algorithm("Dictionary.toArray")
 def to_array(dictionary: Any, keys: Any = None, axis: Any = 0) -> list:
     """The numeric values as an array (nested lists): a vector, or stacked along ``axis``."""
-    d = _dict(dictionary, "Dictionary.toArray")
+    d = dictionary
     names = sorted(d) if keys is None else _keys(keys, "Dictionary.toArray", "keys")
     rows = []
     for k in names:
@@ -241,7 +238,7 @@ def to_array(dictionary: Any, keys: Any = None, axis: Any = 0) -> list:
                 f"Dictionary.toArray: the value of '{k}' is not a number or an array of numbers."
             )
         rows.append(v)
-    ax = 0 if axis is None else int(as_number(axis, "Dictionary.toArray", "axis"))
+    ax = 0 if axis is None else axis
     if all(not isinstance(r, list) for r in rows):
         return rows
     if not all(isinstance(r, list) for r in rows):
@@ -261,7 +258,7 @@ def to_image(dictionary: Any, names: Any = None) -> Any:
     """A constant image with one band per (numeric) value, named by its key."""
     from ..core.values import Image, constant_band
 
-    d = _dict(dictionary, "Dictionary.toImage")
+    d = dictionary
     keys_ = sorted(d) if names is None else _keys(names, "Dictionary.toImage", "names")
     bands = []
     for k in keys_:
