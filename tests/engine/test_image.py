@@ -1030,12 +1030,18 @@ def test_every_image_algorithm_has_a_test():
     covered |= {"Image.visualize"}  # tested in test_maps.py (tiles, thumbnails)
     covered |= {"Image.blend"}  # tested in test_style_blend.py
     covered |= {"Image.paint", "Image.reduceResolution"}  # tested in test_paint.py
+    covered |= {"Image.resample"}  # tested in test_resampling.py
     # tested in test_bitwise.py, test_expression.py and test_kernels.py
     covered |= {f"Image.{m}" for m in "bitCount bitwiseAnd bitwiseNot bitwiseOr".split()}
     covered |= {f"Image.{m}" for m in "bitwiseXor bitwise_and bitwise_not bitwise_or".split()}
     covered |= {f"Image.{m}" for m in "bitwise_xor leftShift rightShift metadata".split()}
     covered |= {"Image.normalizedDifference", "Image.parseExpression", "Image.convolve"}
     covered |= {"Image.entropy", "Image.reduceNeighborhood"}
+    # tested in test_arrays.py
+    covered |= {f"Image.{m}" for m in "toArray arrayGet arraySlice arrayFlatten".split()}
+    covered |= {f"Image.{m}" for m in "arrayProject arrayLength arrayTranspose".split()}
+    covered |= {f"Image.{m}" for m in "matrixTranspose matrixMultiply matrixSolve".split()}
+    covered |= {"Image.arrayReduce"}
     covered |= {f"Image.focal{m}" for m in ("Max", "Mean", "Median", "Min", "Mode")}
     covered |= {f"Image.focal_{m}" for m in ("max", "mean", "median", "min", "mode")}
     for name in registered - covered:

@@ -291,8 +291,16 @@ def test_best_effort_coarsens_only_images_without_a_projection(engine, poly, ima
         for c in range(math.floor(xmin / 2), math.ceil(xmax / 2)):
             count += shape.contains(shapely.Point(2 * c + 1, 2 * r + 1))
     assert got == {"c": count}
-    with pytest.raises(ee.EEException, match="never resamples"):
-        image.reduceRegion(ee.Reducer.count(), poly, maxPixels=40, bestEffort=True).getInfo()
+    # A fixed-projection band is coarsened too (read nearest neighbour at 2 degrees): the
+    # 2-degree pixel (r, c) reads the native pixel under its centre, (2r + 1, 2c + 1).
+    want = 0
+    for r in range(math.floor(ymin / 2), math.ceil(ymax / 2)):
+        for c in range(math.floor(xmin / 2), math.ceil(xmax / 2)):
+            row, col = int(Y0 - (2 * r + 1)), int(2 * c + 1 - X0)
+            inside = shape.contains(shapely.Point(2 * c + 1, 2 * r + 1))
+            want += bool(inside and 0 <= row < H and 0 <= col < W and OK[row, col])
+    got = image.reduceRegion(ee.Reducer.count(), poly, maxPixels=40, bestEffort=True).getInfo()
+    assert got == {"v": want}
 
 
 def test_max_pixels(image, poly):
@@ -309,16 +317,23 @@ def test_max_pixels(image, poly):
     }
 
 
-def test_reduction_off_the_native_grid_is_an_error(image, poly):
-    with pytest.raises(ee.EEException) as err:
-        image.reduceRegion(ee.Reducer.mean(), poly, scale=50_000).getInfo()
-    message = str(err.value)
-    assert "native grid" in message
-    assert f"crsTransform [1.0, 0.0, {X0}, 0.0, -1.0, {Y0}]" in message
-    with pytest.raises(ee.EEException, match="native grid"):
-        image.reduceRegion(
-            ee.Reducer.mean(), poly, crs="EPSG:4326", crsTransform=[1, 0, 20.5, 0, -1, 40]
-        ).getInfo()
+def test_reduction_off_the_native_grid_reads_the_pixel_under_each_centre(image, poly):
+    # Half-degree pixels from (20.5, 40): the centre of pixel (r, c) is at
+    # (20.75 + c/2, 39.75 - r/2), in native pixel (floor(0.25 + r/2), floor(0.75 + c/2)).
+    got = image.reduceRegion(
+        ee.Reducer.sum(), poly, crs="EPSG:4326", crsTransform=[0.5, 0, 20.5, 0, -0.5, 40]
+    ).getInfo()
+    shape = shapely.Polygon(POLY)
+    want = 0.0
+    for r in range(2 * H):
+        for c in range(2 * W):
+            x, y = 20.75 + c / 2, 39.75 - r / 2
+            row, col = math.floor(0.25 + r / 2), math.floor(0.75 + c / 2)
+            if row < H and col < W and OK[row, col]:
+                # sum is weighted: the polygon's share of each half-degree pixel
+                cell = shapely.box(x - 0.25, y - 0.25, x + 0.25, y + 0.25)
+                want += V[row, col] * shape.intersection(cell).area / 0.25
+    assert got == {"v": pytest.approx(want, rel=1e-9)}
 
 
 def test_whole_pixel_offset_and_native_scale_are_fine(image, poly):

@@ -72,7 +72,7 @@ def export_image(
         raise EEError(f"Export.image: the expression is a {type(image).__name__}, not an Image.")
     if not image.bands:
         raise EEError("Export.image: the image has no bands.")
-    grid = image.bands[0].extent
+    grid = _export_grid(body, image)
     if grid is None:
         raise EEError(
             "Unable to export unbounded image. Give a region and scale, or crs, "
@@ -90,6 +90,35 @@ def export_image(
     if asset is not None:
         return _image_to_asset(ctx, image, grid, asset, overwrite, cancel, progress)
     return _image_to_files(store, image, grid, file_opts, cancel, progress)
+
+
+def _export_grid(body: Mapping[str, Any], image: Image) -> Grid | None:
+    """The grid an export writes: the first band's extent, or the whole ``region``.
+
+    The client folds ``region`` (without ``scale`` or dimensions) into the expression as a
+    top-level ``Image.clip(image, region)``, after ``Image.reproject`` when ``crs`` and
+    ``crsTransform`` are given. Earth Engine writes the region's whole bounding window in the
+    first band's projection, the pixels outside the image's footprint masked; the clipped
+    image's extent ends at the footprint, so the window is taken from the region here.
+    """
+    band = image.bands[0]
+    expression = body.get("expression") or {}
+    values = expression.get("values") or {}
+    node = values.get(expression.get("result"), {})
+    call = node.get("functionInvocationValue") if isinstance(node, dict) else None
+    if not call or call.get("functionName") != "Image.clip" or band.projection is None:
+        return band.extent
+    argument = (call.get("arguments") or {}).get("geometry")
+    if argument is None:
+        return band.extent
+    from ..algorithms.image.spatial import as_geometry, extent_of
+    from ..core.evaluate import evaluate
+
+    key = "export-region"
+    while key in values:
+        key += "_"
+    region = evaluate({"result": key, "values": {**values, key: argument}})
+    return extent_of(as_geometry(region, "Export.image"), band.projection)
 
 
 def _image_to_asset(

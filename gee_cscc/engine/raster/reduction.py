@@ -45,7 +45,6 @@ __all__ = [
     "reduction_grid",
     "rescaled",
     "too_many_pixels",
-    "check_native_grid",
     "RegionPlan",
     "plan_region",
     "reduce_region",
@@ -245,27 +244,6 @@ def reduction_grid(
             raise EEError(DEFAULT_PROJECTION_ERROR)
         return DEFAULT_PROJECTION.with_scale(float(scale))
     return rescaled(native, scale) if scale is not None else native
-
-
-def check_native_grid(image: Image, proj: Projection, *, what: str) -> None:
-    """Raise unless every band with a fixed projection is pixel-aligned with ``proj``.
-
-    The local engine reduces bands on their native grid only (a whole-pixel offset of the
-    origin is fine); it never resamples silently.
-    """
-    probe = Grid(proj, (1, 1))
-    for band in image.bands:
-        native = band.projection
-        if native is None or probe.offset_in(native) is not None:
-            continue
-        raise EEError(
-            f"{what}: band '{band.name}' has the fixed projection crs {native.crs}, "
-            f"crsTransform {list(native.transform)} (about {native.nominal_scale:.6g} m), "
-            f"but the reduction would run in crs {proj.crs}, crsTransform "
-            f"{list(proj.transform)}. The local engine reduces on a band's native grid "
-            f"only: pass crs='{native.crs}' and crsTransform={list(native.transform)} "
-            "(or leave crs and scale unset)."
-        )
 
 
 # --- regions ------------------------------------------------------------------------------

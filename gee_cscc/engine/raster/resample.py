@@ -1,9 +1,28 @@
 """Bringing pixels of a band's native grid onto a requested grid.
 
-Earth Engine resamples with nearest neighbour unless told otherwise. A request on a grid
-that is pixel-aligned with the native one is a plain window read; anything else maps each
-requested pixel centre into the native grid (through pyproj when the CRSs differ) and
-takes the native pixel it falls in.
+Every computation runs on the grid of its request (a ``computePixels`` or export grid, a map
+tile, the grid of a region reduction); a band on another grid is reprojected on the fly, as
+Earth Engine does. Each requested pixel centre is mapped into the band's native pixel
+coordinates ``(u, v)`` (column, row, continuous, corners at integers; through pyproj when the
+CRSs differ), and then:
+
+* **nearest** (the default, :func:`sample`): the native pixel the centre falls in,
+  ``(floor(u), floor(v))``; a request on a grid pixel-aligned with the native one is a plain
+  window read.
+* **bilinear** and **bicubic** (``Image.resample``, :func:`interpolate`): a weighted sum of the
+  native pixels around the centre, with weights ``k(x - i) · k(y - j)`` for the pixel
+  ``(i, j)`` whose centre is at ``(i + ½, j + ½)``, ``x = u - ½``, ``y = v - ½``. Bilinear takes
+  the 2 × 2 nearest centres with ``k(t) = 1 - |t|``; bicubic takes 4 × 4 with Keys' cubic
+  convolution kernel, ``a = -½`` (GDAL's and Earth Engine's "cubic")::
+
+      k(t) = 1.5|t|³ - 2.5|t|² + 1            for |t| ≤ 1
+      k(t) = -0.5|t|³ + 2.5|t|² - 4|t| + 2    for 1 < |t| < 2
+
+  A requested pixel is masked where the native pixel it falls in is masked (or outside the
+  band's extent). Masked or missing neighbours drop out of the sum and the weights of the
+  others are renormalized (``Σ wᵢvᵢ / Σ wᵢ``), as GDAL's warper does with a validity mask.
+  The kernel is not widened when the request is coarser than the band (it samples the
+  native grid at the pixel centre).
 """
 
 from __future__ import annotations
@@ -13,9 +32,19 @@ from collections.abc import Callable
 import numpy as np
 
 from ..core.values import PixelData
+from ..errors import EEError
 from .grid import Grid, Projection
 
-__all__ = ["sample", "read_padded"]
+__all__ = [
+    "RESAMPLING_MODES",
+    "interpolate",
+    "native_pixel_coordinates",
+    "read_padded",
+    "sample",
+]
+
+#: The resampling modes of ``Image.resample`` (nearest neighbour is the default of every image).
+RESAMPLING_MODES = ("bilinear", "bicubic")
 
 Reader = Callable[[int, int, int, int], PixelData]
 """``reader(row0, col0, height, width)`` for a window inside the native extent."""
@@ -60,19 +89,9 @@ def sample(
         if shape is None:
             return reader(row0, col0, grid.height, grid.width)
         return read_padded(reader, shape, row0, col0, grid.height, grid.width)
-    xs, ys = grid.centres()
-    if grid.crs != native.crs:
-        from .reproject import transformer
-
-        tf = transformer(grid.crs, native.crs)
-        xs, ys = tf.transform(np.asarray(xs, dtype=float), np.asarray(ys, dtype=float))
-    a, b, c, d, e, f = native.transform
-    det = a * e - b * d
-    dx = np.asarray(xs, dtype=float) - c
-    dy = np.asarray(ys, dtype=float) - f
-    cols = np.floor((e * dx - b * dy) / det).astype(np.int64)
-    rows = np.floor((-d * dx + a * dy) / det).astype(np.int64)
-    finite = np.isfinite(xs) & np.isfinite(ys)
+    u, v, finite = native_pixel_coordinates(native, grid)
+    cols = np.floor(u).astype(np.int64)
+    rows = np.floor(v).astype(np.int64)
     inside = finite & (rows >= 0) & (cols >= 0)
     inside &= (rows < bounded_shape[0]) & (cols < bounded_shape[1])
     values = np.zeros(grid.shape)
@@ -87,3 +106,116 @@ def sample(
     values[inside] = wv[ri, ci]
     mask[inside] = wm[ri, ci]
     return values, mask
+
+
+def native_pixel_coordinates(
+    native: Projection, grid: Grid
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(u, v, finite)``: the grid's pixel centres as native column and row coordinates.
+
+    ``u`` and ``v`` are continuous (pixel corners at integers, so the native pixel ``(i, j)``
+    spans ``[i, i + 1) × [j, j + 1)``); ``finite`` is False where a centre has no position in
+    the native CRS (then ``u`` and ``v`` are 0 there).
+    """
+    xs, ys = grid.centres()
+    xs = np.asarray(xs, dtype=float)
+    ys = np.asarray(ys, dtype=float)
+    if grid.crs != native.crs:
+        from .crs import transformer
+
+        tf = transformer(grid.crs, native.crs)
+        xs, ys = tf.transform(xs, ys)
+        xs, ys = np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)
+    a, b, c, d, e, f = native.transform
+    det = a * e - b * d
+    if det == 0.0:
+        raise EEError(f"Invalid projection transform: {list(native.transform)}.")
+    dx = xs - c
+    dy = ys - f
+    finite = np.isfinite(dx) & np.isfinite(dy)
+    with np.errstate(invalid="ignore"):
+        u = np.where(finite, (e * dx - b * dy) / det, 0.0)
+        v = np.where(finite, (-d * dx + a * dy) / det, 0.0)
+    return u, v, finite
+
+
+def _linear_kernel(t: np.ndarray) -> np.ndarray:
+    return np.clip(1.0 - np.abs(t), 0.0, None)
+
+
+def _cubic_kernel(t: np.ndarray) -> np.ndarray:
+    """Keys' cubic convolution kernel with ``a = -0.5`` (GDAL's ``cubic``)."""
+    t = np.abs(t)
+    near = (1.5 * t - 2.5) * t * t + 1.0
+    far = ((-0.5 * t + 2.5) * t - 4.0) * t + 2.0
+    return np.where(t <= 1.0, near, np.where(t < 2.0, far, 0.0))
+
+
+_KERNELS = {
+    "bilinear": ((0, 1), _linear_kernel),
+    "bicubic": ((-1, 0, 1, 2), _cubic_kernel),
+}
+
+
+def interpolate(
+    native: Projection,
+    shape: tuple[int, int] | None,
+    reader: Reader,
+    grid: Grid,
+    mode: str,
+) -> PixelData:
+    """The native band's pixels on ``grid`` by bilinear or bicubic interpolation.
+
+    Parameters are those of :func:`sample`, and ``mode`` (``"bilinear"`` or ``"bicubic"``).
+    A grid pixel-aligned with the native one reads the native pixels unchanged.
+    """
+    if mode not in _KERNELS:
+        raise EEError(f"Unknown resampling mode '{mode}'; expected one of {list(_KERNELS)}.")
+    offset = grid.offset_in(native)
+    if offset is not None:
+        row0, col0 = offset
+        if shape is None:
+            return reader(row0, col0, grid.height, grid.width)
+        return read_padded(reader, shape, row0, col0, grid.height, grid.width)
+    values = np.zeros(grid.shape)
+    mask = np.zeros(grid.shape, dtype=bool)
+    u, v, finite = native_pixel_coordinates(native, grid)
+    if not finite.any():
+        return values, mask
+    offsets, kernel = _KERNELS[mode]
+    x = u - 0.5
+    y = v - 0.5
+    i0 = np.floor(x).astype(np.int64)
+    j0 = np.floor(y).astype(np.int64)
+    tx = x - i0
+    ty = y - j0
+    c0 = int(i0[finite].min()) + offsets[0]
+    r0 = int(j0[finite].min()) + offsets[0]
+    c1 = int(i0[finite].max()) + offsets[-1] + 1
+    r1 = int(j0[finite].max()) + offsets[-1] + 1
+    h, w = r1 - r0, c1 - c0
+    if shape is None:
+        wv, wm = reader(r0, c0, h, w)
+    else:
+        wv, wm = read_padded(reader, shape, r0, c0, h, w)
+    wv = np.where(wm, wv, 0.0)
+    # The native pixel each centre falls in decides the mask (floor(u) = i0 or i0 + 1).
+    ni = np.where(finite, np.floor(u).astype(np.int64) - c0, 0)
+    nj = np.where(finite, np.floor(v).astype(np.int64) - r0, 0)
+    nearest_valid = finite & wm[nj, ni]
+    total = np.zeros(grid.shape)
+    weight = np.zeros(grid.shape)
+    ii = np.where(finite, i0 - c0, 0)
+    jj = np.where(finite, j0 - r0, 0)
+    kx = [kernel(tx - o) for o in offsets]
+    ky = [kernel(ty - o) for o in offsets]
+    for oy, wy in zip(offsets, ky, strict=True):
+        for ox, wx in zip(offsets, kx, strict=True):
+            r = jj + oy
+            c = ii + ox
+            wk = wx * wy * wm[r, c]
+            total += wk * wv[r, c]
+            weight += wk
+    ok = nearest_valid & (np.abs(weight) > 1e-12)
+    np.divide(total, weight, out=values, where=ok)
+    return values, ok

@@ -8,9 +8,9 @@ guides on region reductions and weighting):
   (a composite or a constant) needs a scale or a crs and crsTransform, else Earth Engine's
   error "The default WGS84 projection is invalid for aggregations …"; with only a scale it
   is reduced in EPSG:4326 at that scale.
-* The local engine reduces a band with a fixed projection on its native grid only (an
-  origin offset by whole pixels is fine): a reduction at another CRS or scale is an error
-  that names the band's crs and crsTransform, never a silent resampling.
+* A band whose grid differs from the reduction's is reprojected onto it on the fly
+  (nearest neighbour, or the band's ``resample`` mode; see
+  :mod:`gee_cscc.engine.raster.resample`), as Earth Engine does.
 * Unweighted reducers take the pixels whose centre lies in the geometry; weighted reducers
   weight every pixel by the fraction of it the geometry covers (exact polygon/pixel
   intersection; Earth Engine quantizes this weight to 1/255 steps and drops pixels covered
@@ -18,8 +18,7 @@ guides on region reductions and weighting):
 * ``maxPixels`` counts the pixels of the region's bounding window in the grid; without
   one, the engine's default applies (:attr:`~gee_cscc.engine.limits.Limits.max_pixels`,
   Earth Engine's 10 million unless the engine's limits were scaled).
-  ``bestEffort`` coarsens the scale by powers of two, only for images without a fixed
-  projection (coarsening a native grid would resample).
+  ``bestEffort`` coarsens the scale by powers of two until the window fits.
 * A single-input reducer is applied to each band (outputs ``<band>`` or
   ``<band>_<output>``); a multi-input reducer takes the bands in order.
 """
@@ -100,15 +99,7 @@ def bind_inputs(image: Image, reducer: Reducer, *, what: str, plain_single: bool
 def _best_effort(
     image: Image, proj: Projection, geometry: Any, limit: int, *, what: str
 ) -> reduction.RegionPlan:
-    fixed = next((b for b in image.bands if b.projection is not None), None)
     plan = reduction.plan_region(geometry, image, proj, what=what)
-    if fixed is not None:
-        raise EEError(
-            f"{what}: Too many pixels in the region. Found {plan.pixels}, but maxPixels "
-            f"allows only {limit}. bestEffort would aggregate band '{fixed.name}' at a "
-            "coarser scale than its native grid, which the local engine does not do (it "
-            "never resamples); raise maxPixels or reduce a smaller region."
-        )
     scale = proj.nominal_scale
     for _ in range(64):
         if plan.pixels <= limit:
@@ -140,7 +131,6 @@ def reduce_region(
     bound = bind_inputs(img, as_reducer(reducer, what), what=what, plain_single=False)
     geom = _geometry_arg(geometry, what)
     proj = reduction.reduction_grid(img, crs, crsTransform, scale, what=what)
-    reduction.check_native_grid(img, proj, what=what)
     limit = max_pixels_limit(maxPixels)
     plan = reduction.plan_region(geom, img, proj, what=what)
     if plan.pixels > limit:
@@ -171,7 +161,6 @@ def reduce_regions(
         raise EEError(f"{what}: expected a FeatureCollection, got {type(collection).__name__}.")
     bound = bind_inputs(img, as_reducer(reducer, what), what=what, plain_single=True)
     proj = reduction.reduction_grid(img, crs, crsTransform, scale, what=what)
-    reduction.check_native_grid(img, proj, what=what)
     limit = max_pixels_limit(maxPixelsPerRegion)
     bands: list[Band] = img.bands
     out = []

@@ -1,5 +1,9 @@
-"""``Image.reduceResolution`` and ``Image.paint``: changing what a pixel stands for.
+"""``Image.resample``, ``Image.reduceResolution`` and ``Image.paint``: changing what a pixel
+stands for.
 
+``resample`` makes an image interpolate (bilinear or bicubic, see
+:mod:`gee_cscc.engine.raster.resample`) instead of taking the nearest pixel whenever it is
+computed on a grid other than its default projection's.
 ``reduceResolution`` makes an image combine its input pixels when it is computed on a
 coarser grid (``reproject``, or the grid of a request): the coverage-weighted mean of
 :mod:`gee_cscc.engine.raster.aggregate`. ``paint`` burns the geometries of a feature
@@ -18,9 +22,46 @@ from ...errors import EEError, UnimplementedError
 from ...raster.aggregate import coarsened_mean
 from ...raster.grid import Grid
 from ...raster.rasterize import centre_mask
+from ...raster.resample import RESAMPLING_MODES, interpolate
 from ..reducer.tree import as_reducer
 
-__all__ = ["paint", "reduce_resolution"]
+__all__ = ["paint", "reduce_resolution", "resample"]
+
+
+@algorithm("Image.resample")
+def resample(image: Any, mode: Any = "bilinear") -> Image:
+    """The image, interpolated with ``mode`` wherever it is computed off its own grid.
+
+    Each band's default projection is its grid; on a grid pixel-aligned with it the band's
+    pixels are unchanged. A band without a fixed projection (a composite or a constant)
+    cannot be resampled, as Earth Engine documents.
+    """
+    what = "Image.resample"
+    if not isinstance(image, Image):
+        raise EEError(f"{what}: expected an Image, got {type(image).__name__}.")
+    if mode not in RESAMPLING_MODES:
+        raise EEError(
+            f"{what}: Unknown resampling mode: '{mode}'. "
+            f"Expected one of {', '.join(RESAMPLING_MODES)}."
+        )
+    bands = []
+    for band in image.bands:
+        native = band.projection
+        if native is None:
+            raise EEError(
+                f"{what}: band '{band.name}' has no fixed projection (it is a composite or a "
+                "constant), so it has no grid to interpolate between; resample the images "
+                "the composite is made of instead."
+            )
+
+        def compute(grid: Grid, _b: Band = band, _p=native) -> PixelData:
+            def reader(r0: int, c0: int, h: int, w: int) -> PixelData:
+                return _b.compute(Grid(_p, (0, 0)).window(r0, c0, h, w))
+
+            return interpolate(_p, None, reader, grid, mode)
+
+        bands.append(band.replace(fn=compute))
+    return image.with_bands(bands)
 
 
 @algorithm("Image.reduceResolution")

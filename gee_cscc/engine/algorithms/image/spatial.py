@@ -247,7 +247,8 @@ def clip_to_bounds_and_scale(
                 "Engine an export or download of it runs at the default WGS84 projection of 1 "
                 "degree. Give crs and crsTransform (or scale)."
             )
-        proj = proj or DEFAULT_PROJECTION
+        # Without a fixed projection: WGS84, north up (Earth Engine writes exports north up).
+        proj = proj or Projection("EPSG:4326", (1.0, 0.0, 0.0, 0.0, -1.0, 0.0))
         if geom is None:
             base = band.extent
         else:

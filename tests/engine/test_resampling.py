@@ -1,0 +1,242 @@
+"""Reprojection on the fly, through the unmodified ``ee`` client against the local engine.
+
+A band computed on a grid other than its own is resampled as Earth Engine does: nearest
+neighbour by default, ``Image.resample('bilinear' | 'bicubic')`` to interpolate. Expected
+pixels come from ``rasterio.warp.reproject`` (GDAL's warper, with the same resampling) or from
+NumPy/SciPy written here, never from the engine's own resampler.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import ee
+import numpy as np
+import pytest
+import rasterio
+import scipy.ndimage
+from affine import Affine
+from rasterio.warp import Resampling, reproject
+
+from gee_cscc.testing import assert_pixels_equal, compute_pixels, grid, image_of
+from gee_cscc.testing.modis import MODIS_CELL, MODIS_CRS, MODIS_SINUSOIDAL_PROJ4
+
+FOLDER = "t/test_resampling"
+UTM = "EPSG:32633"
+# A 30 m UTM band, 14 x 16, with a gap.
+UTM_T = (30.0, 0.0, 500_010.0, 0.0, -30.0, 4_600_020.0)
+RNG = np.random.default_rng(11)
+U = RNG.normal(100.0, 25.0, size=(14, 16))
+# MODIS 231.656 m sinusoidal pixels near 45 N, 10 E.
+M_CELL = MODIS_CELL / 2
+M_T = (M_CELL, 0.0, 780_000.0 - 0.25 * M_CELL, 0.0, -M_CELL, 5_004_000.0)
+M = RNG.integers(0, 1000, size=(20, 24)).astype(float)
+M[3, 4] = np.nan
+M[12:14, 17] = np.nan
+
+
+def asset(name: str) -> str:
+    return f"projects/local-project/assets/{FOLDER}/{name}"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def assets(engine) -> None:
+    engine.store.put_image(engine.asset_id(f"{FOLDER}/utm"), image_of(U, UTM_T, crs=UTM, name="u"))
+    engine.store.put_image(
+        engine.asset_id(f"{FOLDER}/modis"), image_of(M, M_T, crs=MODIS_CRS, name="npp")
+    )
+
+
+def warped(src: np.ndarray, src_t, dst_t, shape, crs: str, method: Resampling) -> np.ndarray:
+    """GDAL's answer (NaN where it writes no value)."""
+    out = np.full(shape, np.nan)
+    reproject(
+        src,
+        out,
+        src_transform=Affine(*src_t),
+        dst_transform=Affine(*dst_t),
+        src_crs=crs,
+        dst_crs=crs,
+        src_nodata=np.nan,
+        dst_nodata=np.nan,
+        resampling=method,
+    )
+    return out
+
+
+def keys(t: np.ndarray) -> np.ndarray:
+    """Keys' cubic convolution kernel, a = -0.5, written out."""
+    t = np.abs(t)
+    return np.where(
+        t <= 1,
+        1.5 * t**3 - 2.5 * t**2 + 1,
+        np.where(t < 2, -0.5 * t**3 + 2.5 * t**2 - 4 * t + 2, 0.0),
+    )
+
+
+# --- nearest neighbour (the default) --------------------------------------------------------
+
+
+def test_reduction_at_250_m_on_a_231_m_modis_band_reads_the_pixel_under_each_centre(engine):
+    # scale=250: Earth Engine's grid is the band's projection at 250 m, same origin.
+    k = 250.0 / M_CELL
+    t250 = (M_CELL * k, 0.0, M_T[2], 0.0, -M_CELL * k, M_T[5])
+    shape = (int(20 / k), int(24 / k))
+    nearest = warped(M, M_T, t250, shape, MODIS_SINUSOIDAL_PROJ4, Resampling.nearest)
+    # A rectangle in the sinusoidal CRS covering whole 250 m pixels 2..14 x 3..18.
+    x0, x1 = t250[2] + 3 * 250, t250[2] + 19 * 250
+    y1, y0 = t250[5] - 2 * 250, t250[5] - 15 * 250
+    region = ee.Geometry.Rectangle([x0, y0, x1, y1], MODIS_CRS, False)
+    img = ee.Image(asset("modis"))
+    got = img.reduceRegion(
+        ee.Reducer.mean().combine(ee.Reducer.count(), sharedInputs=True), region, scale=250
+    ).getInfo()
+    window = nearest[2:15, 3:19]
+    assert got["npp_count"] == int(np.isfinite(window).sum())
+    assert got["npp_mean"] == pytest.approx(float(np.nanmean(window)), rel=1e-12)
+    # geemap's zonal statistics call reduceRegions the same way.
+    fc = ee.FeatureCollection([ee.Feature(region, {"zone": 1})])
+    zonal = img.reduceRegions(fc, ee.Reducer.sum(), scale=250).getInfo()
+    assert zonal["features"][0]["properties"]["sum"] == pytest.approx(
+        float(np.nansum(window)), rel=1e-12
+    )
+
+
+def test_compute_pixels_on_another_crs_takes_the_nearest_pixel(engine):
+    # A lon/lat grid over the UTM band; the oracle maps centres with pyproj and floors.
+    import pyproj
+
+    t = (0.0004, 0.0, 15.00035, 0.0, -0.0004, 41.5499)
+    shape = (9, 11)
+    px = compute_pixels(ee.Image(asset("utm")), grid(t, shape))["u"]
+    tf = pyproj.Transformer.from_crs("EPSG:4326", UTM, always_xy=True)
+    cols, rows = np.meshgrid(np.arange(shape[1]) + 0.5, np.arange(shape[0]) + 0.5)
+    x, y = tf.transform(t[2] + t[0] * cols, t[5] + t[4] * rows)
+    c = np.floor((np.asarray(x) - UTM_T[2]) / 30.0).astype(int)
+    r = np.floor((UTM_T[5] - np.asarray(y)) / 30.0).astype(int)
+    inside = (r >= 0) & (r < U.shape[0]) & (c >= 0) & (c < U.shape[1])
+    assert inside.sum() > 20  # the grid overlaps the band
+    want = np.where(inside, U[np.clip(r, 0, 13), np.clip(c, 0, 15)], np.nan)
+    assert_pixels_equal(px, want)
+
+
+# --- bilinear and bicubic ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("mode", "method"), [("bilinear", Resampling.bilinear), ("bicubic", Resampling.cubic)]
+)
+def test_resample_matches_gdal_when_upsampling(engine, mode, method):
+    # 10 m pixels offset 3 m and 7 m from the 30 m lattice: every pixel interpolates.
+    t = (10.0, 0.0, UTM_T[2] + 3.0, 0.0, -10.0, UTM_T[5] - 7.0)
+    shape = (40, 46)
+    px = compute_pixels(ee.Image(asset("utm")).resample(mode), grid(t, shape, crs=UTM))["u"]
+    want = warped(U, UTM_T, t, shape, UTM, method)
+    # Compare where the whole kernel lies inside the band (GDAL falls back to bilinear at
+    # the border for cubic): centres at least 2 native pixels from every edge.
+    rows = (np.arange(shape[0]) + 0.5) * 10 + 7.0
+    cols = (np.arange(shape[1]) + 0.5) * 10 + 3.0
+    inner = ((rows > 60) & (rows < 14 * 30 - 60))[:, None] & ((cols > 60) & (cols < 16 * 30 - 60))
+    assert inner.sum() > 500
+    np.testing.assert_allclose(np.ma.getdata(px)[inner], want[inner], rtol=1e-9)
+    assert not np.ma.getmaskarray(px)[inner].any()
+    # Not nearest neighbour: the values differ from the native pixels under the centres.
+    assert not np.allclose(np.ma.getdata(px)[inner], warped(U, UTM_T, t, shape, UTM, 0)[inner])
+
+
+@pytest.mark.parametrize(("mode", "order"), [("bilinear", 1), ("bicubic", None)])
+def test_resample_onto_another_crs_matches_an_independent_interpolation(engine, mode, order):
+    import pyproj
+
+    t = (0.0002, 0.0, 15.0008, 0.0, -0.0002, 41.5512)
+    shape = (12, 22)
+    px = compute_pixels(ee.Image(asset("utm")).resample(mode), grid(t, shape))["u"]
+    tf = pyproj.Transformer.from_crs("EPSG:4326", UTM, always_xy=True)
+    cols, rows = np.meshgrid(np.arange(shape[1]) + 0.5, np.arange(shape[0]) + 0.5)
+    x, y = tf.transform(t[2] + t[0] * cols, t[5] + t[4] * rows)
+    # Native pixel-centre coordinates (centre of pixel (j, i) at (j, i)).
+    ci = (np.asarray(x) - UTM_T[2]) / 30.0 - 0.5
+    rj = (UTM_T[5] - np.asarray(y)) / 30.0 - 0.5
+    inner = (ci > 1.5) & (ci < 16 - 2.5) & (rj > 1.5) & (rj < 14 - 2.5)
+    assert inner.sum() > 40
+    if order == 1:
+        want = scipy.ndimage.map_coordinates(U, [rj, ci], order=1)
+    else:  # Keys' kernel over the 4 x 4 neighbours, pixel by pixel
+        want = np.zeros(shape)
+        for (a, b), _ in np.ndenumerate(want):
+            i0, j0 = math.floor(ci[a, b]), math.floor(rj[a, b])
+            s = 0.0
+            for jj in range(j0 - 1, j0 + 3):
+                for ii in range(i0 - 1, i0 + 3):
+                    if 0 <= jj < 14 and 0 <= ii < 16:
+                        s += keys(ci[a, b] - ii) * keys(rj[a, b] - jj) * U[jj, ii]
+            want[a, b] = s
+    np.testing.assert_allclose(np.ma.getdata(px)[inner], want[inner], rtol=1e-9)
+
+
+def test_masked_neighbours_drop_out_and_the_weights_are_renormalized(engine, tmp_asset):
+    # 3 x 3 one-metre pixels, the top-right one masked.
+    v = np.array([[1.0, 2.0, np.nan], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]])
+    t = (1.0, 0.0, 0.0, 0.0, -1.0, 3.0)
+    asset_id = tmp_asset("m")
+    engine.store.put_image(asset_id, image_of(v, t, crs=UTM, name="v"))
+    # One pixel of 0.5 m centred at (1.75, 2.25), i.e. native (col 1.75, row 0.75): in
+    # pixel (row 0, col 1), between the centres of cols 1 | 2 (x weights 0.75 | 0.25) and
+    # rows 0 | 1 (y weights 0.75 | 0.25). Pixel (0, 2) is masked and drops out:
+    # (0.5625·2 + 0.1875·5 + 0.0625·6) / 0.8125 = 3.
+    g = grid((0.5, 0.0, 1.5, 0.0, -0.5, 2.5), (1, 1), crs=UTM)
+    px = compute_pixels(ee.Image(asset_id).resample("bilinear"), g)["v"]
+    w = {(0, 1): 0.75 * 0.75, (1, 1): 0.75 * 0.25, (1, 2): 0.25 * 0.25}
+    want = sum(wk * v[k] for k, wk in w.items()) / sum(w.values())
+    assert_pixels_equal(px, np.array([[want]]))
+    # A centre inside the masked pixel is masked, whatever its neighbours.
+    g2 = grid((0.5, 0.0, 2.0, 0.0, -0.5, 3.0), (1, 1), crs=UTM)
+    assert np.ma.getmaskarray(compute_pixels(ee.Image(asset_id).resample("bicubic"), g2)["v"])
+
+
+def test_bilinear_reduction_export_and_reproject_agree_with_gdal(engine, tmp_path):
+    t = (20.0, 0.0, UTM_T[2] + 65.0, 0.0, -20.0, UTM_T[5] - 65.0)
+    shape = (14, 16)
+    want = warped(U, UTM_T, t, shape, UTM, Resampling.bilinear)
+    img = ee.Image(asset("utm")).resample("bilinear")
+    # reduceRegion on that grid
+    region = ee.Geometry.Rectangle(
+        [t[2], t[5] - 20 * shape[0], t[2] + 20 * shape[1], t[5]], UTM, False
+    )
+    got = img.reduceRegion(ee.Reducer.sum(), region, crs=UTM, crsTransform=list(t)).getInfo()
+    assert got["u"] == pytest.approx(float(want.sum()), rel=1e-9)
+    # reproject, then pulled on its own grid
+    px = compute_pixels(img.reproject(UTM, list(t)), grid(t, shape, crs=UTM))["u"]
+    np.testing.assert_allclose(np.ma.getdata(px), want, rtol=1e-9)
+    # an export at that grid (crs + crsTransform + dimensions)
+    task = ee.batch.Export.image.toDrive(
+        img,
+        description="bilinear",
+        folder="t_resampling",
+        fileNamePrefix="b",
+        crs=UTM,
+        crsTransform=list(t),
+        dimensions=f"{shape[1]}x{shape[0]}",
+    )
+    task.start()
+    end = time.monotonic() + 30
+    while task.status()["state"] not in ("COMPLETED", "FAILED") and time.monotonic() < end:
+        time.sleep(0.05)
+    assert task.status()["state"] == "COMPLETED", task.status().get("error_message")
+    with rasterio.open(engine.store.root / "drive" / "t_resampling" / "b.tif") as src:
+        np.testing.assert_allclose(src.read(1), want, rtol=1e-6)  # float32 in the file
+        assert src.transform == Affine(*t)
+
+
+def test_resample_refuses_composites_and_unknown_modes(engine):
+    composite = ee.ImageCollection([ee.Image(asset("utm"))]).mean()
+    with pytest.raises(ee.EEException, match="has no fixed projection"):
+        compute_pixels(composite.resample("bilinear"), grid(UTM_T, (2, 2), crs=UTM))
+    with pytest.raises(ee.EEException, match="Unknown resampling mode: 'cubic'"):
+        ee.Image(asset("utm")).resample("cubic").getInfo()
+
+
+def test_on_its_own_grid_a_resampled_band_is_unchanged(engine):
+    px = compute_pixels(ee.Image(asset("utm")).resample("bicubic"), grid(UTM_T, U.shape, crs=UTM))
+    assert_pixels_equal(px["u"], U)
