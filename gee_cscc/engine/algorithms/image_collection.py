@@ -148,12 +148,10 @@ def composite(
     reducer: Reducer, records: Sequence[Sequence[Band | None]], dtypes: Sequence[str]
 ) -> Image:
     """An image without a fixed projection whose bands are the reducer's per-pixel outputs."""
-    unsupported = [o for o, s in zip(reducer.outputs, reducer.scalar_outputs, strict=True) if not s]
-    if unsupported:
-        raise EEError(
-            f"{reducer.name}: the outputs {unsupported} are arrays, lists or dictionaries; "
-            "array-valued pixels are not supported by the local engine."
-        )
+    if not all(reducer.scalar_outputs):  # array outputs (linearRegression): array bands
+        from .image.array_math import array_composite
+
+        return array_composite(reducer, records)
     records = [list(r) for r in records]
     output = reduction.shared_outputs(lambda grid: reduction.reduce_pixels(reducer, records, grid))
     types = reducer.output_dtypes(dtypes)

@@ -36,6 +36,12 @@ def load(id: str, version: Any = None) -> Image:  # noqa: A002 (Earth Engine's n
 
 @algorithm("Image.constant")
 def constant(value: Any) -> Image:
+    from ..array import is_array_value
+
+    if is_array_value(value):  # an ee.Array: one band of array pixels
+        from .arrays import constant_array_image
+
+        return constant_array_image(value)
     if isinstance(value, (list, tuple)):
         if not value:
             raise EEError("Image.constant: the list of values is empty.")

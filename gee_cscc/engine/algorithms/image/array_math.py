@@ -1,0 +1,227 @@
+"""Matrix algebra and reductions on array images: ``Image.matrixMultiply``,
+``Image.matrixSolve``, ``Image.arrayReduce``, and per-pixel collection reductions whose outputs
+are arrays (``ImageCollection.reduce`` with ``Reducer.linearRegression``).
+
+Array bands are :class:`~.arrays.ArrayBand` (one fixed array shape per band).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from ...core.records import Batch
+from ...core.registry import algorithm
+from ...core.values import Band, Image, PixelData, promote
+from ...errors import EEError
+from ...raster.grid import Grid
+from ..reducer.tree import as_reducer
+from .arrays import ArrayBand, array_bands, like_band
+
+__all__ = ["array_composite"]
+
+
+def _image(value: Any, what: str) -> Image:
+    if not isinstance(value, Image):
+        raise EEError(f"{what}: expected an Image, got {type(value).__name__}.")
+    return value
+
+
+def _axis(b: ArrayBand, axis: Any, what: str) -> int:
+    ax = int(axis)
+    if not -len(b.shape) <= ax < len(b.shape):
+        raise EEError(f"{what}: Axis {ax} out of bounds for {len(b.shape)}-D arrays.")
+    return ax % len(b.shape)
+
+
+# --- matrices ----------------------------------------------------------------------------------
+
+
+def _matrix_pair(image1: Any, image2: Any, what: str) -> list[tuple[ArrayBand, ArrayBand]]:
+    left, right = array_bands(image1, what), array_bands(image2, what)
+    if len(right) == 1:
+        right = right * len(left)
+    if len(left) == 1:
+        left = left * len(right)
+    if len(left) != len(right):
+        raise EEError(f"{what}: Images must have the same number of bands, or one band.")
+    for a, b in zip(left, right, strict=True):
+        if len(a.shape) != 2 or len(b.shape) not in (1, 2):
+            raise EEError(f"{what}: Arguments must be 2-D arrays (matrices).")
+    return list(zip(left, right, strict=True))
+
+
+@algorithm("Image.matrixMultiply")
+def matrix_multiply(image1: Any, image2: Any) -> Image:
+    """The per-pixel matrix product ``image1 · image2``."""
+    what = "Image.matrixMultiply"
+    out = []
+    for a, b in _matrix_pair(image1, image2, what):
+        if a.shape[1] != b.shape[0] or len(b.shape) != 2:
+            raise EEError(f"{what}: Incompatible dimensions {list(a.shape)} and {list(b.shape)}.")
+
+        def fn(grid: Grid, _a=a, _b=b) -> PixelData:
+            va, ma = _a.compute(grid)
+            vb, mb = _b.compute(grid)
+            return np.matmul(va, vb), ma & mb
+
+        out.append(like_band(a, a.name, fn, (a.shape[0], b.shape[1]), promote(a.dtype, b.dtype)))
+    return _image(image1, what).with_bands(out)
+
+
+@algorithm("Image.matrixSolve")
+def matrix_solve(image1: Any, image2: Any) -> Image:
+    """The per-pixel least-squares solution ``x`` of ``image1 · x = image2`` (pseudo-inverse)."""
+    what = "Image.matrixSolve"
+    out = []
+    for a, b in _matrix_pair(image1, image2, what):
+        if a.shape[0] != b.shape[0]:
+            raise EEError(f"{what}: Incompatible dimensions {list(a.shape)} and {list(b.shape)}.")
+        shape = (a.shape[1], *b.shape[1:])
+
+        def fn(grid: Grid, _a=a, _b=b) -> PixelData:
+            va, ma = _a.compute(grid)
+            vb, mb = _b.compute(grid)
+            ok = ma & mb
+            va = np.where(ok[..., None, None], va, 0.0)
+            x = np.matmul(np.linalg.pinv(va), vb)
+            return x, ok
+
+        out.append(like_band(a, a.name, fn, shape, "float64"))
+    return _image(image1, what).with_bands(out)
+
+
+# --- reductions ----------------------------------------------------------------------------------
+
+
+@algorithm("Image.arrayReduce")
+def array_reduce(input: Any, reducer: Any, axes: list, fieldAxis: Any = None) -> Image:  # noqa: A002, N803
+    """Each band's arrays reduced along ``axes`` (kept with length 1). With ``fieldAxis``,
+    the reducer's inputs are taken from, and its outputs laid along, that axis."""
+    what = "Image.arrayReduce"
+    r = as_reducer(reducer, what)
+    out = []
+    for b in array_bands(input, what):
+        red = sorted({_axis(b, a, what) for a in axes})
+        fa = None if fieldAxis is None else _axis(b, fieldAxis, what)
+        if fa is None and (r.n_inputs != 1 or len(r.outputs) != 1):
+            raise EEError(
+                f"{what}: {r.name} has {r.n_inputs} inputs and {len(r.outputs)} outputs; "
+                "give fieldAxis."
+            )
+        if fa is not None and (fa in red or b.shape[fa] != r.n_inputs):
+            raise EEError(
+                f"{what}: fieldAxis {fa} must not be reduced and must have length "
+                f"{r.n_inputs} (the reducer's inputs)."
+            )
+        if not all(r.scalar_outputs):
+            raise EEError(f"{what}: {r.name} gives arrays; not implemented by the local engine.")
+        shape = list(b.shape)
+        for ax in red:
+            shape[ax] = 1
+        if fa is not None:
+            shape[fa] = len(r.outputs)
+        out.append(like_band(b, b.name, _reduce_fn(b, r, red, fa), tuple(shape), "float64"))
+    return _image(input, what).with_bands(out)
+
+
+def _reduce_fn(b: ArrayBand, r: Any, red: list[int], fa: int | None) -> Callable:
+    """The pixel function of ``arrayReduce``: records along the ``red`` axes, the reducer's
+    inputs along ``fa`` (if given), one reduction per pixel and per kept position."""
+    nd = len(b.shape)
+    other = [i for i in range(nd) if i not in red and i != fa]
+    k = 1 if fa is None else b.shape[fa]
+    n_rec = int(np.prod([b.shape[i] for i in red])) if red else 1
+    n_out = len(r.outputs)
+
+    def fn(grid: Grid) -> PixelData:
+        values, mask = b.compute(grid)
+        h, w = grid.shape
+        # (reduced axes..., h, w, kept axes..., field) → (records, columns, field)
+        order = [2 + i for i in red] + [0, 1] + [2 + i for i in other]
+        order += [2 + fa] if fa is not None else []
+        v = np.transpose(values, order)
+        if fa is None:
+            v = v[..., None]
+        v = v.reshape(n_rec, -1, k)
+        p = v.shape[1]
+        per_pixel = p // (h * w)
+        m = np.broadcast_to(np.repeat(mask.reshape(-1), per_pixel)[None, :], (n_rec, p))
+        xs = [np.ascontiguousarray(v[..., j]) for j in range(k)]
+        acc = r.accumulator(p, "pixels")
+        ones = np.broadcast_to(1.0, (n_rec, p))
+        acc.add(Batch(xs, [m] * k, ones, np.broadcast_to(True, (n_rec, p)),
+                      np.arange(n_rec, dtype=np.int64)))  # fmt: skip
+        res = np.stack([np.asarray(c, dtype=float) for c in acc.result()], axis=-1)
+        kept = [b.shape[i] for i in other]
+        res = res.reshape(h, w, *kept, n_out)  # axes: h, w, other..., field
+        # Put the kept axes and the field axis back in place, reduced axes with length 1.
+        out_shape = [1] * nd
+        for i in other:
+            out_shape[i] = b.shape[i]
+        if fa is not None:
+            out_shape[fa] = n_out
+            src = other + [fa]
+        else:
+            res = res[..., 0]
+            src = other
+        dest_order = sorted(src)
+        res = np.moveaxis(res, [2 + j for j in range(len(src))],
+                          [2 + dest_order.index(a) for a in src])  # fmt: skip
+        res = res.reshape(h, w, *out_shape)
+        bad = np.isnan(res).reshape(h, w, -1).any(axis=-1)
+        return np.nan_to_num(res), mask & ~bad
+
+    return fn
+
+
+def array_composite(reducer: Any, records: Sequence[Sequence[Band | None]]) -> Image:
+    """A per-pixel collection reduction whose outputs may be arrays (``linearRegression``):
+    array outputs become array bands, masked where the reducer gives null."""
+    from ...raster.reduction import shared_outputs
+
+    def compute(grid: Grid) -> list[PixelData]:
+        h, w = grid.shape
+        p, n_rec, k = h * w, len(records), reducer.n_inputs
+        xs = [np.zeros((n_rec, p)) for _ in range(k)]
+        vs = [np.zeros((n_rec, p), dtype=bool) for _ in range(k)]
+        for t, record in enumerate(records):
+            for i, band in enumerate(record):
+                if band is not None:
+                    values, mask = band.compute(grid)
+                    xs[i][t], vs[i][t] = values.reshape(-1), mask.reshape(-1)
+        acc = reducer.accumulator(p, "pixels")
+        acc.add(Batch(xs, vs, np.broadcast_to(1.0, (n_rec, p)),
+                      np.broadcast_to(True, (n_rec, p)), np.arange(n_rec, dtype=np.int64)))  # fmt: skip
+        out = []
+        for col, shape in zip(acc.result(), shapes, strict=True):
+            vals = np.zeros((p, *shape))
+            ok = np.zeros(p, dtype=bool)
+            for q, x in enumerate(col):
+                if x is not None and not (np.isscalar(x) and np.isnan(x)):
+                    vals[q] = np.asarray(x, dtype=float).reshape(shape)
+                    ok[q] = True
+            out.append((vals.reshape(h, w, *shape), ok.reshape(h, w)))
+        return out
+
+    shapes = _output_shapes(reducer)
+    output = shared_outputs(compute)
+    bands: list[Band] = []
+    for i, (name, shape) in enumerate(zip(reducer.outputs, shapes, strict=True)):
+        fn = output(i)
+        bands.append(ArrayBand(name, fn, shape=shape) if shape else Band(name, fn))
+    return Image(bands, {})
+
+
+def _output_shapes(reducer: Any) -> list[tuple[int, ...]]:
+    params = getattr(reducer, "params", {})
+    if reducer.name == "Reducer.linearRegression":
+        return [(params["numX"], params["numY"]), (params["numY"],)]
+    if all(reducer.scalar_outputs):
+        return [()] * len(reducer.outputs)
+    raise EEError(
+        f"{reducer.name}: list or dictionary outputs per pixel are not implemented by the "
+        "local engine."
+    )

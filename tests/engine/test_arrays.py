@@ -1,0 +1,166 @@
+"""``ee.Array`` and array images against NumPy: construction, array math, matrices,
+``toArray``/``arrayGet``/``arraySlice``/``arrayProject``/``arrayFlatten``/``arrayReduce``/
+``arrayLength``, ``matrixMultiply``/``matrixSolve`` and ``Reducer.linearRegression`` over a
+collection (the pattern of https://developers.google.com/earth-engine/guides/reducers_regression
+and https://developers.google.com/earth-engine/guides/arrays_array_images)."""
+
+from __future__ import annotations
+
+import ee
+import numpy as np
+import pytest
+
+from gee_cscc.testing import assert_pixels_equal, compute_pixels, grid, image_of
+
+pytestmark = pytest.mark.usefixtures("engine")
+
+T = (0.5, 0.0, -123.0, 0.0, -0.5, 38.0)
+SHAPE = (3, 4)
+GRID = grid(T, SHAPE)
+RNG = np.random.default_rng(11)
+BANDS = {f"b{i}": np.round(RNG.uniform(-2, 5, SHAPE), 3) for i in range(4)}
+X = np.stack(list(BANDS.values()), axis=-1)  # (h, w, 4)
+
+
+@pytest.fixture
+def img(engine, tmp_asset) -> ee.Image:
+    asset = tmp_asset()
+    engine.store.put_image(asset, image_of(BANDS, T))
+    return ee.Image(asset)
+
+
+# --- ee.Array ---------------------------------------------------------------------------------
+
+
+def test_array_basics_match_numpy():
+    m = [[1, 2, 3], [4, 5, 6]]
+    a = ee.Array(m)
+    assert a.getInfo() == m
+    assert a.length().getInfo() == [2, 3]
+    assert a.get([1, 2]).getInfo() == 6
+    assert a.transpose().getInfo() == np.array(m).T.tolist()
+    assert a.toList().getInfo() == m
+    assert a.add(1).getInfo() == (np.array(m) + 1).tolist()
+    assert a.multiply(ee.Array([[2, 2, 2], [3, 3, 3]])).getInfo() == [[2, 4, 6], [12, 15, 18]]
+    assert a.divide(4).getInfo() == (np.array(m) / 4).tolist()
+    assert a.divide(0).getInfo() == [[0, 0, 0], [0, 0, 0]]
+    assert a.gt(3).getInfo() == [[0, 0, 0], [1, 1, 1]]
+    assert ee.Array([1, 2, 3, 4]).slice(0, 1, 3).getInfo() == [2, 3]
+    assert ee.Array([[1], [2]]).project([0]).getInfo() == [1, 2]
+
+
+def test_array_matrices_match_numpy():
+    a = np.array([[2.0, 1.0], [1.0, 3.0], [0.5, -1.0]])
+    b = np.array([[1.0, 0.0, 2.0], [0.0, 1.0, -1.0]])
+    got = ee.Array(a.tolist()).matrixMultiply(ee.Array(b.tolist())).getInfo()
+    np.testing.assert_allclose(got, a @ b, rtol=1e-12)
+    sq = np.array([[4.0, 7.0], [2.0, 6.0]])
+    np.testing.assert_allclose(
+        ee.Array(sq.tolist()).matrixInverse().getInfo(), [[0.6, -0.7], [-0.2, 0.4]]
+    )
+    y = np.array([[1.0], [2.0], [4.0]])
+    want = np.linalg.lstsq(a, y, rcond=None)[0]
+    np.testing.assert_allclose(
+        ee.Array(a.tolist()).matrixSolve(ee.Array(y.tolist())).getInfo(), want
+    )
+
+
+def test_array_errors_name_the_algorithm():
+    with pytest.raises(
+        ee.EEException, match=r"^Array.add: Array arguments must have the same shape"
+    ):
+        ee.Array([[1, 2], [3, 4]]).add(ee.Array([1, 2, 3])).getInfo()
+    with pytest.raises(ee.EEException, match=r"^Array.matrixMultiply: Incompatible dimensions"):
+        ee.Array([[1, 2]]).matrixMultiply(ee.Array([[1, 2]])).getInfo()
+    with pytest.raises(ee.EEException, match=r"^Array.get: Position \[5, 0\] out of bounds"):
+        ee.Array([[1, 2]]).get([5, 0]).getInfo()
+    with pytest.raises(ee.EEException, match=r"^Array: Array must be rectangular"):
+        ee.Array([[1, 2], [3]]).getInfo()
+
+
+# --- array images -------------------------------------------------------------------------------
+
+
+def test_to_array_get_slice_length_and_reduce(img):
+    arr = img.toArray()
+    info = arr.getInfo()["bands"][0]
+    assert info["id"] == "array" and info["data_type"]["dimensions"] == 1
+    got = compute_pixels(arr.arrayGet([2]), GRID)["array"]
+    assert_pixels_equal(got, BANDS["b2"])
+    sliced = arr.arraySlice(0, 1, 3)
+    assert_pixels_equal(compute_pixels(sliced.arrayLength(0), GRID)["array"], np.full(SHAPE, 2.0))
+    total = sliced.arrayReduce(ee.Reducer.sum(), [0]).arrayGet([0])
+    assert_pixels_equal(compute_pixels(total, GRID)["array"], BANDS["b1"] + BANDS["b2"], rtol=1e-12)
+    biggest = arr.arrayReduce(ee.Reducer.max(), [0]).arrayProject([0]).arrayFlatten([["max"]])
+    assert_pixels_equal(compute_pixels(biggest, GRID)["max"], X.max(axis=-1))
+    m = arr.toArray(1)  # 4x1 per pixel
+    for t in (m.arrayTranspose(), m.matrixTranspose(0, 1)):
+        assert_pixels_equal(compute_pixels(t.arrayGet([0, 3]), GRID)["array"], BANDS["b3"])
+    last_two = arr.arraySlice(0, -2)
+    flat = compute_pixels(last_two.arrayFlatten([["p", "q"]]), GRID)
+    assert_pixels_equal(flat["q"], BANDS["b3"])
+
+
+def test_matrix_multiply_then_project_and_flatten(img):
+    coef = RNG.uniform(-1, 1, (2, 4))
+    out = (
+        ee.Image(ee.Array(coef.tolist()))
+        .matrixMultiply(img.toArray().toArray(1))
+        .arrayProject([0])
+        .arrayFlatten([["u", "v"]])
+    )
+    got = compute_pixels(out, GRID)
+    want = X @ coef.T
+    assert_pixels_equal(got["u"], want[..., 0], rtol=1e-12)
+    assert_pixels_equal(got["v"], want[..., 1], rtol=1e-12)
+
+
+def test_array_image_errors(img):
+    with pytest.raises(ee.EEException, match=r"^Image.arrayFlatten: Axis 0 has length 4"):
+        compute_pixels(img.toArray().arrayFlatten([["a", "b"]]), GRID)
+    with pytest.raises(ee.EEException, match=r"^Image.arrayProject: Projected-away dimensions"):
+        compute_pixels(img.toArray().toArray(1).arrayProject([1]), GRID)
+    with pytest.raises(ee.EEException, match=r"^Image.arrayGet: Band 'b0' is not an array band"):
+        compute_pixels(img.arrayGet([0]), GRID)
+
+
+def _collection(engine, tmp_asset, ys):
+    cid = tmp_asset("col")
+    engine.store.create(cid, "IMAGE_COLLECTION")
+    for k, y in enumerate(ys):
+        engine.store.put_image(f"{cid}/i{k}", image_of({"y": y}, T), {"t": float(k)})
+    return ee.ImageCollection(cid)
+
+
+def test_linear_regression_over_a_collection_and_matrix_solve(engine, tmp_asset):
+    ys = [RNG.uniform(0, 10, SHAPE) for _ in range(6)]
+    col = _collection(engine, tmp_asset, ys).map(
+        lambda im: ee.Image(1).addBands(im.metadata("t")).addBands(im).rename(["c", "t", "y"])
+    )
+    fit = col.reduce(ee.Reducer.linearRegression(numX=2, numY=1))
+    assert fit.bandNames().getInfo() == ["coefficients", "residuals"]
+    coef = compute_pixels(
+        fit.select("coefficients").arrayProject([0]).arrayFlatten([["b0", "b1"]]), GRID
+    )
+    a = np.column_stack([np.ones(6), np.arange(6.0)])
+    y = np.stack(ys).reshape(6, -1)
+    beta, *_ = np.linalg.lstsq(a, y, rcond=None)
+    assert_pixels_equal(coef["b1"], beta[1].reshape(SHAPE), rtol=1e-9)
+    assert_pixels_equal(coef["b0"], beta[0].reshape(SHAPE), rtol=1e-9)
+    rms = np.sqrt(((y - a @ beta) ** 2).mean(axis=0)).reshape(SHAPE)
+    resid = compute_pixels(fit.select("residuals").arrayFlatten([["r"]]), GRID)["r"]
+    assert_pixels_equal(resid, rms, rtol=1e-9)
+    # the same fit with arrays: x = columns 0-1, y = column 2 of ImageCollection.toArray
+    arr = col.toArray()
+    solved = arr.arraySlice(1, 0, 2).matrixSolve(arr.arraySlice(1, 2))
+    got = compute_pixels(solved.arrayProject([0]).arrayFlatten([["b0", "b1"]]), GRID)
+    assert_pixels_equal(got["b1"], beta[1].reshape(SHAPE), rtol=1e-9)
+
+
+def test_collection_to_array_with_some_images_masked_is_refused(engine, tmp_asset):
+    y0 = np.ones(SHAPE)
+    y1 = np.ones(SHAPE)
+    y1[0, 0] = np.nan
+    arr = _collection(engine, tmp_asset, [y0, y1]).toArray()
+    with pytest.raises(ee.EEException, match=r"^ImageCollection.toArray: pixels where only some"):
+        compute_pixels(arr.arrayLength(0), GRID)
