@@ -12,9 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable
-from typing import Any
 
-from ..core.arguments import as_int, as_number, as_str, invalid_type
 from ..core.objects import number_to_string
 from ..core.registry import algorithm
 from ..core.values import INT_RANGES
@@ -23,10 +21,6 @@ from ..errors import EEError
 __all__ = ["cast_number", "format_number"]
 
 Num = int | float
-
-
-def _args(name: str, left: Any, right: Any) -> tuple[Num, Num]:
-    return as_number(left, name, "left"), as_number(right, name, "right")
 
 
 def _both_int(a: Num, b: Num) -> bool:
@@ -93,9 +87,8 @@ _BINARY: dict[str, Callable[[Num, Num], Num]] = {
 
 def _register_binary(name: str, fn: Callable[[Num, Num], Num]) -> None:
     @algorithm(name)
-    def impl(left: Any, right: Any) -> Num:
-        a, b = _args(name, left, right)
-        return fn(a, b)
+    def impl(left: Num, right: Num) -> Num:
+        return fn(left, right)
 
     impl.__name__ = name.split(".", 1)[1]
 
@@ -104,9 +97,8 @@ for _name, _fn in _BINARY.items():
     _register_binary(_name, _fn)
 
 
-def _int_args(name: str, left: Any, right: Any) -> tuple[int, int]:
-    a, b = _args(name, left, right)
-    return int(a), int(b)
+def _int_args(left: Num, right: Num) -> tuple[int, int]:
+    return int(left), int(right)
 
 
 _BITWISE: dict[str, Callable[[int, int], int]] = {
@@ -130,8 +122,8 @@ def _wrap64(v: int) -> int:
 
 def _register_bitwise(name: str, fn: Callable[[int, int], int]) -> None:
     @algorithm(name)
-    def impl(left: Any, right: Any) -> int:
-        a, b = _int_args(name, left, right)
+    def impl(left: Num, right: Num) -> int:
+        a, b = _int_args(left, right)
         return fn(a, b)
 
 
@@ -140,11 +132,10 @@ for _name, _fn in _BITWISE.items():
 
 
 @algorithm("Number.gammainc")
-def gammainc(left: Any, right: Any) -> float:
+def gammainc(left: Num, right: Num) -> float:
     import scipy.special
 
-    a, x = _args("Number.gammainc", left, right)
-    return float(scipy.special.gammainc(a, x))
+    return float(scipy.special.gammainc(left, right))
 
 
 # --- unary functions -----------------------------------------------------------------------
@@ -234,8 +225,8 @@ _UNARY["Number.trigamma"] = _trigamma
 
 def _register_unary(name: str, fn: Callable[[Num], Num]) -> None:
     @algorithm(name)
-    def impl(input: Any) -> Num:
-        return fn(as_number(input, name, "input"))
+    def impl(input: Num) -> Num:
+        return fn(input)
 
 
 for _name, _fn in _UNARY.items():
@@ -278,8 +269,8 @@ def cast_number(value: Num, dtype: str) -> Num:
 
 def _register_cast(dtype: str, names: tuple[str, ...]) -> None:
     @algorithm(*names)
-    def impl(input: Any) -> Num:
-        return cast_number(as_number(input, names[0], "input"), dtype)
+    def impl(input: Num) -> Num:
+        return cast_number(input, dtype)
 
 
 for _dtype, _names in _CASTS.items():
@@ -287,30 +278,24 @@ for _dtype, _names in _CASTS.items():
 
 
 @algorithm("Number.clamp")
-def clamp(number: Any, min: Any, max: Any) -> Num:
-    v = as_number(number, "Number.clamp", "number")
-    lo = as_number(min, "Number.clamp", "min")
-    hi = as_number(max, "Number.clamp", "max")
-    return lo if v < lo else hi if v > hi else v
+def clamp(number: Num, min: Num, max: Num) -> Num:
+    return min if number < min else max if number > max else number
 
 
 @algorithm("Number.unitScale")
-def unit_scale(number: Any, min: Any, max: Any) -> float:
-    v = as_number(number, "Number.unitScale", "number")
-    lo = as_number(min, "Number.unitScale", "min")
-    hi = as_number(max, "Number.unitScale", "max")
-    if hi == lo:
+def unit_scale(number: Num, min: Num, max: Num) -> float:
+    if max == min:
         return 0
-    return (v - lo) / (hi - lo)
+    return (number - min) / (max - min)
 
 
 # --- parsing and formatting ----------------------------------------------------------------
 
 
 @algorithm("Number.parse")
-def parse(input: Any, radix: Any = 10) -> Num:
-    text = as_str(input, "Number.parse", "input").strip()
-    base = as_int(radix if radix is not None else 10, "Number.parse", "radix")
+def parse(input: str, radix: int | None = 10) -> Num:
+    text = input.strip()
+    base = 10 if radix is None else radix
     try:
         if base == 10:
             if re.fullmatch(r"[+-]?\d+", text):
@@ -390,10 +375,5 @@ def _group(text: str) -> str:
 
 
 @algorithm("Number.format")
-def format_(number: Any, pattern: Any = "%s") -> str:
-    v = as_number(number, "Number.format", "number")
-    if pattern is None:
-        pattern = "%s"
-    if not isinstance(pattern, str):
-        raise invalid_type("Number.format", "pattern", "String", pattern)
-    return format_number(v, pattern)
+def format_(number: Num, pattern: str | None = "%s") -> str:
+    return format_number(number, "%s" if pattern is None else pattern)
