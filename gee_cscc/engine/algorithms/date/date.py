@@ -16,7 +16,7 @@ import re
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from ...core.arguments import as_int, as_number, as_str, invalid_type
+from ...core.arguments import invalid_type
 from ...core.registry import algorithm
 from ...core.values import Date, DateRange
 from ...errors import EEError
@@ -48,11 +48,11 @@ _UNITS = tuple(UNIT_MILLIS)
 # --- conversions ---------------------------------------------------------------------------
 
 
-def time_zone_arg(time_zone: Any, algo: str) -> dt.tzinfo:
+def time_zone_arg(time_zone: str | None, algo: str) -> dt.tzinfo:
     """The ``timeZone`` argument as a tzinfo (UTC when null; IANA names and UTC offsets)."""
     if time_zone is None:
         return dt.timezone.utc
-    name = as_str(time_zone, algo, "timeZone")
+    name = time_zone
     if name.upper() in ("UTC", "Z", "GMT", "ZULU", "ETC/UTC", "ETC/GMT"):
         return dt.timezone.utc
     m = re.fullmatch(r"(?:UTC|GMT)?([+-])(\d{1,2})(?::?(\d{2}))?", name)
@@ -147,8 +147,8 @@ def _date(value: Any, algo: str, arg: str = "date") -> float:
     raise invalid_type(algo, arg, "Date", value)
 
 
-def _unit(value: Any, algo: str, arg: str = "unit", allowed: tuple[str, ...] = _UNITS) -> str:
-    text = as_str(value, algo, arg).lower()
+def _unit(value: str, algo: str, allowed: tuple[str, ...] = _UNITS) -> str:
+    text = value.lower()
     if text.endswith("s") and text[:-1] in allowed:
         text = text[:-1]
     if text not in allowed:
@@ -256,13 +256,10 @@ def date(value: Any, timeZone: Any = None) -> Date:
 @algorithm("Date.fromYMD")
 def from_ymd(year: Any, month: Any, day: Any, timeZone: Any = None) -> Date:
     tz = time_zone_arg(timeZone, "Date.fromYMD")
-    y = as_int(year, "Date.fromYMD", "year")
-    mo = as_int(month, "Date.fromYMD", "month")
-    d = as_int(day, "Date.fromYMD", "day")
     try:
-        naive = dt.datetime(y, mo, d)
+        naive = dt.datetime(year, month, day)
     except ValueError as exc:
-        raise EEError(f"Date.fromYMD: Invalid date {y}-{mo}-{d}: {exc}.") from None
+        raise EEError(f"Date.fromYMD: Invalid date {year}-{month}-{day}: {exc}.") from None
     return Date(_millis(_localize(naive, tz)))
 
 
@@ -298,8 +295,8 @@ def get_relative(date: Any, unit: Any, inUnit: Any, timeZone: Any = None) -> int
     """The 0-based count of whole ``unit``s since the start of the enclosing ``inUnit``."""
     algo = "Date.getRelative"
     ms = _date(date, algo)
-    u = _unit(unit, algo, "unit", _UNITS[1:])
-    outer = _unit(inUnit, algo, "inUnit", _UNITS[:-1])
+    u = _unit(unit, algo, _UNITS[1:])
+    outer = _unit(inUnit, algo, _UNITS[:-1])
     if _UNITS.index(u) <= _UNITS.index(outer):
         raise EEError(f"{algo}: unit '{u}' must be smaller than inUnit '{outer}'.")
     tz = time_zone_arg(timeZone, algo)
@@ -320,7 +317,7 @@ def get_relative(date: Any, unit: Any, inUnit: Any, timeZone: Any = None) -> int
 def advance(date: Any, delta: Any, unit: Any, timeZone: Any = None) -> Date:
     algo = "Date.advance"
     ms = _date(date, algo)
-    d = float(as_number(delta, algo, "delta"))
+    d = float(delta)
     u = _unit(unit, algo)
     return Date(_advance(ms, d, u, time_zone_arg(timeZone, algo), algo))
 
@@ -336,10 +333,7 @@ def difference(date: Any, start: Any, unit: Any) -> float:
 @algorithm("Date.unitRatio")
 def unit_ratio(numerator: Any, denominator: Any) -> float:
     algo = "Date.unitRatio"
-    return (
-        UNIT_MILLIS[_unit(numerator, algo, "numerator")]
-        / UNIT_MILLIS[_unit(denominator, algo, "denominator")]
-    )
+    return UNIT_MILLIS[_unit(numerator, algo)] / UNIT_MILLIS[_unit(denominator, algo)]
 
 
 @algorithm("Date.update")
@@ -357,18 +351,10 @@ def update(
     ms = _date(date, algo)
     tz = time_zone_arg(timeZone, algo)
     local = local_datetime(ms, tz).replace(tzinfo=None)
-    fields: dict[str, int] = {}
-    for name, value in (
-        ("year", year),
-        ("month", month),
-        ("day", day),
-        ("hour", hour),
-        ("minute", minute),
-    ):
-        if value is not None:
-            fields[name] = as_int(value, algo, name)
+    given = {"year": year, "month": month, "day": day, "hour": hour, "minute": minute}
+    fields: dict[str, int] = {k: v for k, v in given.items() if v is not None}
     if second is not None:
-        s = float(as_number(second, algo, "second"))
+        s = float(second)
         fields["second"] = int(math.floor(s))
         fields["microsecond"] = int(round((s - math.floor(s)) * 1000)) * 1000
     try:
@@ -398,14 +384,14 @@ def format_(date: Any, format: Any = None, timeZone: Any = None) -> str:
     tz = time_zone_arg(timeZone, "Date.format")
     if format is None or format == "":
         return _format(ms, "yyyy-MM-dd'T'HH:mm:ss", tz, "Date.format")
-    return _format(ms, as_str(format, "Date.format", "format"), tz, "Date.format")
+    return _format(ms, format, tz, "Date.format")
 
 
 @algorithm("Date.parse")
 def parse(format: Any, date: Any, timeZone: Any = None) -> Date:
     algo = "Date.parse"
-    pattern = as_str(format, algo, "format")
-    text = as_str(date, algo, "date")
+    pattern = format
+    text = date
     tz = time_zone_arg(timeZone, algo)
     tokens = pattern_tokens(pattern, algo)
     try:
