@@ -12,7 +12,6 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from ..core.arguments import as_str
 from ..core.objects import number_to_string, type_name
 from ..core.registry import algorithm
 from ..core.serialize import to_info
@@ -23,10 +22,9 @@ from .element import get_property
 # --- aggregates ---
 
 
-def _values(collection: Any, prop: Any, algo: str) -> list:
+def _values(collection: Any, prop: str, algo: str) -> list:
     col = as_collection(collection, algo)
-    name = as_str(prop, algo, "property")
-    return [v for v in (get_property(e, name) for e in col.elements) if v is not None]
+    return [v for v in (get_property(e, prop) for e in col.elements) if v is not None]
 
 
 def _numbers(values: list, algo: str) -> list[float]:
