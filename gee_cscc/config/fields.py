@@ -18,11 +18,15 @@ from gee_cscc.errors import ConfigError
 
 __all__ = [
     "EXTENTS",
+    "CSR_KERNELS",
     "EXTRA_SECTIONS",
     "ExtraFields",
     "boolean",
     "choice",
     "crs_transform",
+    "csr_fields",
+    "csr_radius",
+    "csr_radius_parts",
     "extent",
     "identifier",
     "integer",
@@ -169,6 +173,7 @@ def boolean(name: str, value: Any) -> bool:
 #: The TOML sections of the fields of :class:`ExtraFields`, in the order ``to_toml`` writes.
 EXTRA_SECTIONS: dict[str, tuple[str, ...]] = {
     "sensitivity": ("capacity_sensitivity",),
+    "csr": ("csr_pixel", "csr_kernel", "csr_min_cells"),
 }
 
 
@@ -184,11 +189,75 @@ class ExtraFields:
         the running maximum per year, the year the capacity stopped rising, the jackknife
         over years and the share of the VCA whose CSCC was set in the last 5 years
         (``tables/capacity_sensitivity.csv``). Default False.
+    csr_pixel : str or None
+        Pixel-scale carbon sink resilience (METHOD.md §7) with a neighbourhood of this
+        radius: ``"50km"`` (cell centres within 50 km on the WGS84 ellipsoid) or
+        ``"5cells"`` (grid cells); None (default) computes none.
+    csr_kernel : {"circle", "square"}
+        The neighbourhood's shape (a square of half-width the radius); default circle.
+    csr_min_cells : int
+        The fewest kept cells of a sign at t' in a cell's neighbourhood for its τ of that
+        sign (fewer: masked); >= 1, default 10.
     """
 
     capacity_sensitivity: bool = False
+    csr_pixel: str | None = None
+    csr_kernel: str = "circle"
+    csr_min_cells: int = 10
 
 
 def validate_extra(cfg: Any, put: Callable[[str, Any], None]) -> None:
     """Validate the fields of :class:`ExtraFields` of ``cfg`` (``put`` stores a value)."""
     put("capacity_sensitivity", boolean("capacity_sensitivity", cfg.capacity_sensitivity))
+    csr_fields(cfg, put)
+
+
+#: The shapes of the pixel-CSR neighbourhood (METHOD.md §7).
+CSR_KERNELS = ("circle", "square")
+
+
+def csr_radius(value: Any) -> str:
+    """The pixel-CSR radius as ``"<number>km"`` or ``"<integer>cells"`` (METHOD.md §7).
+
+    Accepts ``"50km"``, ``"50 km"``, ``"5cells"``, ``"5 cell"``; returns the canonical text
+    (``"50km"``, ``"5cells"``). :func:`csr_radius_parts` splits it.
+    """
+    import re
+
+    found = (
+        re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(km|cells?)\s*", value.lower())
+        if isinstance(value, str)
+        else None
+    )
+    if found is None:
+        raise ConfigError(
+            f"csr_pixel: {value!r} is not a radius such as '50km' (kilometres on the "
+            "ellipsoid) or '5cells' (grid cells)"
+        )
+    size, unit = float(found.group(1)), found.group(2)
+    if unit.startswith("cell"):
+        if size != int(size) or size < 1:
+            raise ConfigError(f"csr_pixel: {value!r} must be a whole number of cells >= 1")
+        return f"{int(size)}cells"
+    if size <= 0:
+        raise ConfigError(f"csr_pixel: {value!r} must be > 0 km")
+    return f"{size:g}km"
+
+
+def csr_radius_parts(value: str) -> tuple[float, str]:
+    """``(size, unit)`` of a canonical :func:`csr_radius` text, unit ``"km"`` or ``"cells"``."""
+    text_ = csr_radius(value)
+    if text_.endswith("cells"):
+        return float(text_[: -len("cells")]), "cells"
+    return float(text_[: -len("km")]), "km"
+
+
+def csr_fields(cfg: Any, put: Any) -> None:
+    """Validate the pixel-CSR fields of a Config in place (``put(name, value)``)."""
+    if cfg.csr_pixel is not None:
+        put("csr_pixel", csr_radius(cfg.csr_pixel))
+    put("csr_kernel", choice("csr_kernel", cfg.csr_kernel, CSR_KERNELS))
+    cells = integer("csr_min_cells", cfg.csr_min_cells)
+    if cells < 1:
+        raise ConfigError(f"csr_min_cells: {cells} must be >= 1")
+    put("csr_min_cells", cells)

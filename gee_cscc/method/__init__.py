@@ -70,6 +70,9 @@ class MethodGraph:
         ``ee.ImageCollection`` per evaluation year: ``slope`` (K_i), ``S`` and ``P``.
     maintenance_years
         ``ee.Image`` band ``maintenance_years``.
+    csr_pixel
+        ``ee.Image`` of :data:`~gee_cscc.method.csr_pixel.CSR_PIXEL_BANDS` when
+        ``config.csr_pixel`` is set (METHOD.md §7), else None.
     """
 
     npp: AnnualNPP
@@ -82,6 +85,7 @@ class MethodGraph:
     slope_surfaces: Any
     maintenance: Any
     maintenance_years: Any
+    csr_pixel: Any = None
 
     @property
     def evaluation_years(self) -> list[int]:
@@ -97,6 +101,7 @@ class MethodGraph:
                 self.capacity,
                 self.trend,
                 self.maintenance_years,
+                *([self.csr_pixel] if self.csr_pixel is not None else []),
             ]
         )
 
@@ -124,6 +129,12 @@ def build(npp: AnnualNPP, cfg: Config, *, landcover: Any | None = None) -> Metho
     slopes = window_slopes(col, npp.years, cfg.reference_year)
     surfaces = slope_surfaces(slopes, vca, tolerance=cfg.zero_slope_tolerance)
     maintenance = maintenance_surfaces(surfaces, cfg.reference_year)
+    csr = None
+    if cfg.csr_pixel is not None:  # METHOD.md §7, pixel-scale CSR
+        from gee_cscc.method.csr_pixel import pixel_resilience
+
+        years = evaluation_years(npp.years, cfg.reference_year)
+        csr = pixel_resilience(maintenance, vca, years, cfg, npp.grid)
     return MethodGraph(
         npp=npp,
         config=cfg,
@@ -135,4 +146,5 @@ def build(npp: AnnualNPP, cfg: Config, *, landcover: Any | None = None) -> Metho
         slope_surfaces=surfaces,
         maintenance=maintenance,
         maintenance_years=maintenance_years(maintenance),
+        csr_pixel=csr,
     )

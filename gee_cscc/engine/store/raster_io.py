@@ -117,8 +117,8 @@ class GeoTiffBandReader:
                 arr = src.read(self.index, window=Window(col0, row0, w, h))
                 nodata = src.nodata
         values = arr.astype(np.float64)
-        if np.issubdtype(arr.dtype, np.floating):
-            mask = np.isfinite(values)
+        if np.issubdtype(arr.dtype, np.floating):  # NaN is no data; ±inf are values, as in EE
+            mask = ~np.isnan(values)
         else:
             mask = np.ones(values.shape, dtype=bool)
         if nodata is not None and not np.isnan(nodata):
