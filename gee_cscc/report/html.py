@@ -27,6 +27,7 @@ from gee_cscc.report.html_sections import (
     trend_section,
     yearly_section,
 )
+from gee_cscc.report.record_length import record_length_section
 
 __all__ = ["format_number", "format_percent", "format_p", "write_html"]
 
@@ -102,6 +103,7 @@ def write_html(
             header_section(results, run_info, synthetic),
             headline_section(results),
             capacity_section(results),
+            record_length_section(results),
             yearly_section(results),
             counts_section(results),
             trend_section(results),
