@@ -37,6 +37,7 @@ from gee_cscc.report.map_figures import (
     fig_trend_class,
     fig_trend_slope,
 )
+from gee_cscc.report.record_length import fig_running_capacity, running_caption
 from gee_cscc.report.style import GRADE_COLOURS, TREND_CLASS_STYLE, FigureContext
 
 __all__ = ["DEFAULT_DPI", "GRADE_COLOURS", "TREND_CLASS_STYLE", "figure_captions", "make_figures"]
@@ -52,6 +53,7 @@ _FIGURES: dict[str, tuple[Callable[[FigureContext], Figure | None], str | None]]
     "trend_class": (fig_trend_class, "trend_class"),
     "cscc": (fig_cscc, "cscc"),
     "cscc_year": (fig_cscc_year, "cscc_year"),
+    "running_capacity": (fig_running_capacity, None),  # with capacity_sensitivity only
     "pcs": (fig_pcs, "pcs"),
     "maintenance": (fig_maintenance, "maintenance"),
     "maintenance_years": (fig_maintenance_years, "maintenance_years"),
@@ -189,6 +191,7 @@ def figure_captions(results: Any) -> dict[str, str]:
             "cell (g C m⁻² yr⁻¹); grey land is outside the vegetation-covered area."
         ),
         "cscc_year": "Year in which each cell reached its CSCC (earliest year on ties).",
+        "running_capacity": running_caption(results),
         "pcs": (
             f"Increase potential PCS = CSCC − NPP of the year (g C m⁻² yr⁻¹) in {pcs_years}, "
             "on one colour scale."
