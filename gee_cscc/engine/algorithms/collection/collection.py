@@ -18,7 +18,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from ...core.arguments import as_int, as_list, as_str, invalid_type, required
+from ...core.arguments import as_list, as_str, invalid_type
 from ...core.context import current
 from ...core.objects import ee_equal, sort_key, type_name
 from ...core.registry import algorithm
@@ -97,9 +97,8 @@ def run_reducer(
 
 @algorithm("Collection")
 def collection(features: Any) -> Collection:
-    items = as_list(features, "Collection", "features")
     out = []
-    for i, item in enumerate(items):
+    for i, item in enumerate(features):
         if not isinstance(item, Element):
             raise invalid_type("Collection", "features", "List<Element>", item)
         if "system:index" in item.properties:
@@ -111,10 +110,9 @@ def collection(features: Any) -> Collection:
 
 @algorithm("Collection.loadTable")
 def load_table(tableId: Any, geometryColumn: Any = None, version: Any = None) -> FeatureCollection:
-    table_id = as_str(tableId, "Collection.loadTable", "tableId")
     ctx = current()
-    table = ctx.store.load_table(table_id)
-    ctx.store.check_access(table_id, ctx.user)
+    table = ctx.store.load_table(tableId)
+    ctx.store.check_access(tableId, ctx.user)
     return table
 
 
@@ -177,7 +175,7 @@ def limit(collection: Any, limit: Any = None, key: Any = None, ascending: Any = 
     col = as_collection(collection, "Collection.limit")
     elements = list(col.elements)
     if key is not None:
-        name = as_str(key, "Collection.limit", "key")
+        name = key
         present = [e for e in elements if get_property(e, name) is not None]
         missing = [e for e in elements if get_property(e, name) is None]
         present.sort(
@@ -186,10 +184,9 @@ def limit(collection: Any, limit: Any = None, key: Any = None, ascending: Any = 
         )
         elements = present + missing
     if limit is not None:
-        n = as_int(limit, "Collection.limit", "limit")
-        if n < 0:
-            raise EEError(f"Collection.limit: limit must not be negative, got {n}.")
-        elements = elements[:n]
+        if limit < 0:
+            raise EEError(f"Collection.limit: limit must not be negative, got {limit}.")
+        elements = elements[:limit]
     return make_collection(elements, col.properties, like=col)
 
 
@@ -208,10 +205,8 @@ def first(collection: Any) -> Any:
 @algorithm("Collection.toList")
 def to_list(collection: Any, count: Any, offset: Any = 0) -> list:
     col = as_collection(collection, "Collection.toList")
-    if count is None:
-        raise required("Collection.toList", "count")
-    n = as_int(count, "Collection.toList", "count")
-    k = 0 if offset is None else as_int(offset, "Collection.toList", "offset")
+    n = count
+    k = 0 if offset is None else offset
     if n < 0 or k < 0:
         raise EEError("Collection.toList: count and offset must not be negative.")
     return list(col.elements[k : k + n])
@@ -284,9 +279,7 @@ def distinct(collection: Any, properties: Any) -> Collection:
 @algorithm("Collection.remap")
 def remap(collection: Any, lookupIn: Any, lookupOut: Any, columnName: Any) -> Collection:
     col = as_collection(collection, "Collection.remap")
-    src = as_list(lookupIn, "Collection.remap", "lookupIn")
-    dst = as_list(lookupOut, "Collection.remap", "lookupOut")
-    name = as_str(columnName, "Collection.remap", "columnName")
+    src, dst, name = lookupIn, lookupOut, columnName
     if len(src) != len(dst):
         raise EEError(
             f"Collection.remap: lookupIn and lookupOut must have the same length, got "
@@ -319,14 +312,11 @@ def reduce_columns(
     """
     algo = "Collection.reduceColumns"
     col = as_collection(collection, algo)
-    names = [as_str(s, algo, "selectors") for s in as_list(selectors, algo, "selectors")]
+    names = [as_str(s, algo, "selectors") for s in selectors]
     columns = [[get_property(e, n) for e in col.elements] for n in names]
     weights = None
     if weightSelectors is not None:
-        wnames = [
-            as_str(s, algo, "weightSelectors")
-            for s in as_list(weightSelectors, algo, "weightSelectors")
-        ]
+        wnames = [as_str(s, algo, "weightSelectors") for s in weightSelectors]
         weights = [[get_property(e, n) for e in col.elements] for n in wnames] or None
     return run_reducer(reducer, columns, weights, algo)
 
