@@ -50,6 +50,9 @@ PAPER_DEFAULTS = {
     "crs_transform": None,
     "extent": "auto",
     "capacity_sensitivity": False,
+    "csr_pixel": None,
+    "csr_kernel": "circle",
+    "csr_min_cells": 10,
 }
 
 # A config where every field differs from the default.
@@ -88,6 +91,9 @@ CUSTOM = {
     # crs_transform is exclusive with scale: tested apart
     "extent": (70.0, 15.0, 140.0, 55.0),
     "capacity_sensitivity": True,
+    "csr_pixel": "25km",
+    "csr_kernel": "square",
+    "csr_min_cells": 4,
 }
 
 
@@ -256,6 +262,11 @@ BAD_VALUES = [
     ("workload_tag", None),
     ("capacity_sensitivity", 1),
     ("capacity_sensitivity", "yes"),
+    ("csr_pixel", "50"),
+    ("csr_pixel", 5),
+    ("csr_kernel", "hexagon"),
+    ("csr_min_cells", 0),
+    ("csr_min_cells", 2.0),
 ]
 
 
