@@ -7,10 +7,9 @@ never changed. ``Image.set`` and ``Feature.set`` are sent as ``Element.set``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
-from ..core.arguments import as_list, as_number, as_str, invalid_type, required
+from ..core.arguments import as_number, as_str, invalid_type, required
 from ..core.registry import algorithm
 from ..core.values import Element, Image
 from ..errors import EEError
@@ -42,13 +41,12 @@ def get_property(element: Element, name: str) -> Any:
 @algorithm("Element.get")
 def get(object: Any, property: Any) -> Any:
     el = as_element(object, "Element.get", "object")
-    return get_property(el, as_str(property, "Element.get", "property"))
+    return get_property(el, property)
 
 
-def _required_property(obj: Any, prop: Any, algo: str) -> tuple[str, Any]:
+def _required_property(obj: Any, name: str, algo: str) -> tuple[str, Any]:
     """``(name, value)`` of a property that must be present and not null."""
     el = as_element(obj, algo, "object")
-    name = as_str(prop, algo, "property")
     value = get_property(el, name)
     if value is None:
         raise EEError(f"{algo}: Property '{name}' is missing or null.")
@@ -78,15 +76,12 @@ def get_array(object: Any, property: Any) -> Any:
 @algorithm("Element.set")
 def set_(object: Any, key: Any, value: Any = None) -> Element:
     el = as_element(object, "Element.set", "object")
-    name = as_str(key, "Element.set", "key")
-    return el.with_properties({name: value})
+    return el.with_properties({key: value})
 
 
 @algorithm("Element.setMulti")
 def set_multi(object: Any, properties: Any) -> Element:
     el = as_element(object, "Element.setMulti", "object")
-    if not isinstance(properties, Mapping):
-        raise invalid_type("Element.setMulti", "properties", "Dictionary", properties)
     return el.with_properties(
         {as_str(k, "Element.setMulti", "key"): v for k, v in properties.items()}
     )
@@ -105,10 +100,7 @@ def to_dictionary(element: Any, properties: Any = None) -> dict:
     if properties is None:
         out = {k: v for k, v in el.properties.items() if not is_system(k)}
     else:
-        names = [
-            as_str(p, "Element.toDictionary", "properties")
-            for p in as_list(properties, "Element.toDictionary", "properties")
-        ]
+        names = [as_str(p, "Element.toDictionary", "properties") for p in properties]
         out = {}
         for name in names:
             value = get_property(el, name)
@@ -150,12 +142,12 @@ def copy_properties(
     if properties is not None and exclude is not None:
         raise EEError(f"{algo}: 'exclude' must not be specified together with 'properties'.")
     if properties is not None:
-        names = [as_str(p, algo, "properties") for p in as_list(properties, algo, "properties")]
+        names = [as_str(p, algo, "properties") for p in properties]
         copied = {n: src.properties[n] for n in names if n in src.properties}
     else:
         skip = set()
         if exclude is not None:
-            skip = {as_str(p, algo, "exclude") for p in as_list(exclude, algo, "exclude")}
+            skip = {as_str(p, algo, "exclude") for p in exclude}
         copied = {k: v for k, v in src.properties.items() if not is_system(k) and k not in skip}
     return dst.with_properties(copied)
 

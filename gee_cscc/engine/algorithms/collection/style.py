@@ -14,13 +14,13 @@ from .collection import element_geometries
 # --- style ---
 
 
-def _rgba(color: Any, what: str) -> tuple[int, int, int, int]:
+def _rgba(color: str, what: str) -> tuple[int, int, int, int]:
     """RGBA from a CSS name or hex ``RRGGBB`` / ``RRGGBBAA`` (alpha 255 when not given)."""
     import re
 
     from ..image.visualize import parse_color
 
-    text = str(color).strip().lstrip("#").lower()
+    text = color.strip().lstrip("#").lower()
     if re.fullmatch(r"[0-9a-f]{8}", text):
         return tuple(int(text[i : i + 2], 16) for i in (0, 2, 4, 6))  # type: ignore[return-value]
     try:
@@ -56,7 +56,7 @@ def collection_style(
     what = "Collection.style"
     if styleProperty is not None:
         raise EEError(f"{what}: styleProperty is not implemented by the local engine.")
-    if str(lineType) != "solid":
+    if lineType != "solid":
         raise EEError(f"{what}: lineType '{lineType}' is not implemented by the local engine.")
     line = _rgba(color, what)
     fill = _rgba(fillColor, what) if fillColor is not None else (*line[:3], round(0.66 * 255))
