@@ -240,3 +240,99 @@ def test_resample_refuses_composites_and_unknown_modes(engine):
 def test_on_its_own_grid_a_resampled_band_is_unchanged(engine):
     px = compute_pixels(ee.Image(asset("utm")).resample("bicubic"), grid(UTM_T, U.shape, crs=UTM))
     assert_pixels_equal(px["u"], U)
+
+
+# --- reduceResolution with any reducer ----------------------------------------------------------
+
+
+def _blocks_image(engine, tmp_asset, v: np.ndarray) -> ee.Image:
+    asset_id = tmp_asset("blocks")
+    engine.store.put_image(
+        asset_id, image_of(v, (1000.0, 0, 0.0, 0, -1000.0, 12000.0), crs=UTM, name="b")
+    )
+    return ee.Image(asset_id)
+
+
+def _block_values() -> np.ndarray:
+    v = np.round(np.random.default_rng(5).uniform(0, 10, (12, 18)), 1)
+    v[0, 0] = np.nan
+    v[6:9, 9:12] = np.nan  # a whole 3 x 3 block masked
+    return v
+
+
+def test_reduce_resolution_with_max_count_and_stddev_on_whole_blocks(engine, tmp_asset):
+    v = _block_values()
+    img = _blocks_image(engine, tmp_asset, v)
+    t = [3000.0, 0, 0.0, 0, -3000.0, 12000.0]
+    g = grid(t, (4, 6), crs=UTM)
+    reducer = ee.Reducer.max().combine(ee.Reducer.count(), sharedInputs=True)
+    reducer = reducer.combine(ee.Reducer.stdDev(), sharedInputs=True)
+    out = img.reduceResolution(reducer, maxPixels=9).reproject(UTM, t)
+    assert out.bandNames().getInfo() == ["b_max", "b_count", "b_stdDev"]
+    px = compute_pixels(out, g)
+    blocks = v.reshape(4, 3, 6, 3).transpose(0, 2, 1, 3).reshape(4, 6, 9)
+    with np.errstate(all="ignore"), pytest.warns(RuntimeWarning):
+        want_max = np.nanmax(blocks, axis=2)
+        want_std = np.nanstd(blocks, axis=2, ddof=0)
+    count = np.isfinite(blocks).sum(axis=2).astype(float)
+    count[count == 0] = np.nan  # an output with no valid input is masked
+    assert_pixels_equal(px["b_max"], want_max)
+    assert_pixels_equal(px["b_count"], count)
+    assert_pixels_equal(px["b_stdDev"], want_std, rtol=1e-9, atol=1e-12)
+
+
+def test_reduce_resolution_sum_weights_partial_pixels_and_min_takes_every_touching_pixel(
+    engine, tmp_asset
+):
+    v = _block_values()
+    img = _blocks_image(engine, tmp_asset, v)
+    t = [2500.0, 0, 500.0, 0, -2500.0, 11500.0]  # neither aligned nor a whole multiple
+    shape = (4, 6)
+    px = compute_pixels(
+        img.reduceResolution(ee.Reducer.sum()).reproject(UTM, t), grid(t, shape, crs=UTM)
+    )["b"]
+    low = compute_pixels(
+        img.reduceResolution(ee.Reducer.min()).reproject(UTM, t), grid(t, shape, crs=UTM)
+    )["b"]
+    want_sum = np.full(shape, np.nan)
+    want_min = np.full(shape, np.nan)
+    for r in range(shape[0]):
+        for c in range(shape[1]):
+            x0, x1 = 500 + 2500 * c, 500 + 2500 * (c + 1)
+            y1, y0 = 11500 - 2500 * r, 11500 - 2500 * (r + 1)
+            total, found = 0.0, []
+            for i in range(12):
+                for j in range(18):
+                    ox = max(0.0, min(x1, 1000 * (j + 1)) - max(x0, 1000 * j))
+                    top = 12000 - 1000 * i
+                    oy = max(0.0, min(y1, top) - max(y0, top - 1000))
+                    if ox * oy > 0 and not np.isnan(v[i, j]):
+                        total += v[i, j] * ox * oy / 2500.0**2  # weight: share of the output
+                        found.append(v[i, j])
+            if found:
+                want_sum[r, c] = total
+                want_min[r, c] = min(found)
+    assert_pixels_equal(px, want_sum, rtol=1e-9)
+    assert_pixels_equal(low, want_min)
+
+
+def test_reduce_resolution_onto_another_crs_counts_each_input_pixel_once(engine, tmp_asset):
+    # Uniform 7.0 with one masked pixel: max and min are 7 wherever an output meets data,
+    # and the count of an output pixel is at most the input pixels that can meet it.
+    v = np.full((30, 30), 7.0)
+    v[10, 10] = np.nan
+    asset_id = tmp_asset("u")
+    engine.store.put_image(
+        asset_id, image_of(v, (1000.0, 0, 500_000.0, 0, -1000.0, 4_600_000.0), crs=UTM, name="b")
+    )
+    img = ee.Image(asset_id)
+    t = [0.03, 0, 15.01, 0, -0.03, 41.53]  # about 2.5 x 3.3 km lon/lat pixels
+    g = grid(t, (5, 5))
+    r = ee.Reducer.max().combine(ee.Reducer.count(), sharedInputs=True)
+    px = compute_pixels(img.reduceResolution(r, maxPixels=64).reproject("EPSG:4326", t), g)
+    got_max = px["b_max"]
+    assert got_max.count() > 10
+    np.testing.assert_array_equal(np.ma.compressed(got_max), 7.0)
+    counts = np.ma.compressed(px["b_count"])
+    # each output pixel is about 2.5 km x 3.3 km: it meets at most 4 x 5 input pixels.
+    assert counts.max() <= 20 and counts.min() >= 1

@@ -11,6 +11,12 @@ An output pixel is unmasked where some unmasked input pixel covers part of it
 (``Σ_q w[p, q] > 0``). Earth Engine also keeps that sum as a fractional mask; the local
 engine's masks are binary, which every unweighted reduction reads the same way.
 
+Any other reducer gets, for every output pixel, one record per input pixel that meets it:
+the input's value and mask, the weight ``|p ∩ q| / |p|`` (weighted reducers: ``sum``,
+``mean``, ``histogram`` …) and membership (unweighted reducers: ``min``, ``max``, ``count``
+with ``unweighted()`` …) for every input pixel that meets the output pixel at all. An
+output pixel where the reducer has no valid input is masked (:func:`coarsened`).
+
 Coverage fractions are exact (products of 1-D interval overlaps) when the output grid is in
 the input's CRS and both are north-up. In another CRS each output pixel is cut into an
 ``n × n`` lattice of sub-pixels (``n`` = 4 per input pixel across, at most 64) and a
@@ -22,13 +28,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
 from ..errors import EEError
 from .grid import Grid, Projection
 
-__all__ = ["coarsened_mean", "inputs_per_output_pixel"]
+__all__ = ["coarsened", "coarsened_mean", "inputs_per_output_pixel"]
 
 PixelData = tuple[np.ndarray, np.ndarray]
 Reader = Callable[[Grid], PixelData]
@@ -152,7 +159,15 @@ def _aligned_mean(read: Reader, native: Projection, grid: Grid) -> PixelData:
     return out, ok
 
 
-def _lattice_mean(read: Reader, native: Projection, grid: Grid) -> PixelData:
+def _lattice_pixels(
+    native: Projection, grid: Grid
+) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, tuple[int, int, int, int]] | None:
+    """The native pixel under each sub-pixel centre of ``grid`` (``n × n`` per pixel).
+
+    Returns ``(n, rows, cols, finite, (r0, c0, h, w))`` (rows and columns relative to the
+    native window ``r0, c0, h, w`` that holds them all), or None when no sub-pixel has a
+    position in the native CRS.
+    """
     from .reproject import transformer
 
     n = _subsamples(grid, native)
@@ -173,15 +188,23 @@ def _lattice_mean(read: Reader, native: Projection, grid: Grid) -> PixelData:
     rows = np.floor((-d * (xs - c) + a * (ys - f)) / det)
     finite = np.isfinite(cols) & np.isfinite(rows)
     if not finite.any():
-        return np.zeros(grid.shape), np.zeros(grid.shape, bool)
+        return None
     cols = np.where(finite, cols, 0).astype(np.int64)
     rows = np.where(finite, rows, 0).astype(np.int64)
     r0, c0 = int(rows[finite].min()), int(cols[finite].min())
     h = int(rows[finite].max()) - r0 + 1
     w = int(cols[finite].max()) - c0 + 1
+    return n, rows - r0, cols - c0, finite, (r0, c0, h, w)
+
+
+def _lattice_mean(read: Reader, native: Projection, grid: Grid) -> PixelData:
+    found = _lattice_pixels(native, grid)
+    if found is None:
+        return np.zeros(grid.shape), np.zeros(grid.shape, bool)
+    n, rows, cols, finite, (r0, c0, h, w) = found
     values, mask = read(Grid(native, (0, 0)).window(r0, c0, h, w))
-    sub_m = finite & mask[rows - r0, cols - c0]
-    sub_v = np.where(sub_m, values[rows - r0, cols - c0], 0.0)
+    sub_m = finite & mask[rows, cols]
+    sub_v = np.where(sub_m, values[rows, cols], 0.0)
     shape4 = (grid.height, n, grid.width, n)
     weight = sub_m.reshape(shape4).sum(axis=(1, 3)).astype(np.float64)
     total = sub_v.reshape(shape4).sum(axis=(1, 3))
@@ -189,3 +212,147 @@ def _lattice_mean(read: Reader, native: Projection, grid: Grid) -> PixelData:
     out = np.zeros(grid.shape)
     np.divide(total, weight, out=out, where=ok)
     return out, ok
+
+
+# --- any reducer ------------------------------------------------------------------------------
+
+#: The most (output pixel, input pixel) records one reducer batch holds.
+_BATCH_RECORDS = 1 << 20
+
+
+def _aligned_contributions(
+    native: Projection, grid: Grid
+) -> tuple[tuple[int, int, int, int], np.ndarray, np.ndarray]:
+    """``(window, index, frac)`` of the input pixels meeting each output pixel (same CRS).
+
+    ``index`` and ``frac`` are ``(P, K)``: the flat index into the native window of the
+    ``K`` input pixels meeting output pixel ``p`` (-1 for none) and the fraction of the output
+    pixel each covers.
+    """
+    r0, c0, h, w = _native_window(grid, native)
+    a, _, c, _, e, f = native.transform
+    ga, _, gc, _, ge, gf = grid.transform
+    wx = _overlaps(gc + ga * np.arange(grid.width + 1), c + a * (c0 + np.arange(w + 1)))
+    wy = _overlaps(
+        -(gf + ge * np.arange(grid.height + 1)), -(f + e * (r0 + np.arange(h + 1)))
+    )
+    wx /= abs(ga)
+    wy /= abs(ge)
+
+    def runs(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per output row/column: the input indices that meet it (-1 padded) and weights."""
+        meets = weights > 0
+        count = meets.sum(axis=1)
+        k = max(int(count.max()) if count.size else 0, 1)
+        first = np.argmax(meets, axis=1)
+        idx = first[:, None] + np.arange(k)[None, :]
+        ok = np.arange(k)[None, :] < count[:, None]
+        idx = np.where(ok, idx, 0)
+        wt = np.where(ok, np.take_along_axis(weights, idx, axis=1), 0.0)
+        return np.where(ok, idx, -1), wt
+
+    ri, rw = runs(wy)  # (H, ky)
+    ci, cw = runs(wx)  # (W, kx)
+    ky, kx = ri.shape[1], ci.shape[1]
+    index = ri[:, None, :, None] * w + ci[None, :, None, :]
+    index = np.where((ri[:, None, :, None] >= 0) & (ci[None, :, None, :] >= 0), index, -1)
+    frac = rw[:, None, :, None] * cw[None, :, None, :]
+    shape = (grid.height * grid.width, ky * kx)
+    return (r0, c0, h, w), index.reshape(shape), frac.reshape(shape)
+
+
+def _lattice_contributions(
+    native: Projection, grid: Grid
+) -> tuple[tuple[int, int, int, int], np.ndarray, np.ndarray] | None:
+    """As :func:`_aligned_contributions`, from the sub-pixel lattice (another CRS)."""
+    found = _lattice_pixels(native, grid)
+    if found is None:
+        return None
+    n, rows, cols, finite, window = found
+    flat = np.where(finite, rows * window[3] + cols, -1)
+    per_pixel = flat.reshape(grid.height, n, grid.width, n).transpose(0, 2, 1, 3)
+    per_pixel = per_pixel.reshape(grid.height * grid.width, n * n)
+    ordered = np.sort(per_pixel, axis=1)
+    first = np.ones(ordered.shape, dtype=bool)
+    first[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+    # Each distinct input pixel once, weighted by the share of sub-pixels it holds.
+    start = np.maximum.accumulate(np.where(first, np.arange(n * n)[None, :], 0), axis=1)
+    counts = np.zeros(ordered.shape)
+    np.add.at(counts, (np.arange(ordered.shape[0])[:, None], start), 1.0)
+    keep = first & (ordered >= 0)
+    index = np.where(keep, ordered, -1)
+    frac = np.where(keep, counts / (n * n), 0.0)
+    return window, index, frac
+
+
+def coarsened(
+    reducer: Any, reads: list[Reader], native: Projection, grid: Grid, max_pixels: int
+) -> list[PixelData]:
+    """Every output of ``reducer`` over the input pixels meeting each pixel of ``grid``.
+
+    Parameters
+    ----------
+    reducer
+        A reducer whose input ``i`` is ``reads[i]`` (a band on windows of ``native``).
+    reads, native, grid, max_pixels
+        As for :func:`coarsened_mean`.
+
+    Returns
+    -------
+    list of PixelData
+        One ``(values, mask)`` per reducer output; masked where the output is null.
+    """
+    from ..core.records import Batch
+
+    need = inputs_per_output_pixel(grid, native)
+    if need > max_pixels:
+        raise EEError(
+            f"Image.reduceResolution: Too many input pixels per output pixel. Need {need}, "
+            f"but only {max_pixels} allowed (maxPixels)."
+        )
+    n_out = len(reducer.outputs)
+    empty = [(np.zeros(grid.shape), np.zeros(grid.shape, bool)) for _ in range(n_out)]
+    if grid.size == 0:
+        return empty
+    found = (
+        _aligned_contributions(native, grid)
+        if _aligned(grid, native)
+        else _lattice_contributions(native, grid)
+    )
+    if found is None:
+        return empty
+    (r0, c0, h, w), index, frac = found
+    window = Grid(native, (0, 0)).window(r0, c0, h, w)
+    data = [read(window) for read in reads]
+    flat_v = [v.reshape(-1) for v, _ in data]
+    flat_m = [m.reshape(-1) for _, m in data]
+    outputs = [np.full(grid.size, np.nan) for _ in range(n_out)]
+    k = index.shape[1]
+    step = max(1, _BATCH_RECORDS // max(k, 1))
+    for p0 in range(0, grid.size, step):
+        idx = index[p0 : p0 + step].T  # (K, P)
+        wt = frac[p0 : p0 + step].T
+        has = idx >= 0
+        safe = np.where(has, idx, 0)
+        batch = Batch(
+            [v[safe] for v in flat_v],
+            [m[safe] & has for m in flat_m],
+            wt,
+            has & (wt > 0),
+            np.arange(k, dtype=np.int64),
+        )
+        acc = reducer.accumulator(idx.shape[1], "pixels")
+        acc.add(batch)
+        for j, col in enumerate(acc.result()):
+            if not isinstance(col, np.ndarray) or col.dtype == object:
+                raise EEError(
+                    f"Image.reduceResolution: {reducer.name} output '{reducer.outputs[j]}' is "
+                    "not a number; array-valued pixels are not supported by the local engine."
+                )
+            outputs[j][p0 : p0 + step] = col
+    out = []
+    for col in outputs:
+        vals = col.reshape(grid.shape)
+        ok = ~np.isnan(vals)
+        out.append((np.where(ok, vals, 0.0), ok))
+    return out

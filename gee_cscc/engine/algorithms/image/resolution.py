@@ -16,12 +16,14 @@ from typing import Any
 
 import numpy as np
 
+from ...core.records import Batch
 from ...core.registry import algorithm
 from ...core.values import Band, Feature, FeatureCollection, Image, PixelData
 from ...errors import EEError, UnimplementedError
-from ...raster.aggregate import coarsened_mean
+from ...raster.aggregate import coarsened, coarsened_mean
 from ...raster.grid import Grid
 from ...raster.rasterize import centre_mask
+from ...raster.reduction import shared_outputs
 from ...raster.resample import RESAMPLING_MODES, interpolate
 from ..reducer.tree import as_reducer
 
@@ -71,37 +73,100 @@ def reduce_resolution(
     bestEffort: bool = False,  # noqa: N803
     maxPixels: int = 64,  # noqa: N803
 ) -> Image:
-    """The image, coarsened by the reducer wherever it is computed on a coarser grid.
+    """The image, combined by the reducer wherever it is computed on a coarser grid.
 
-    Only ``Reducer.mean`` is served (the coverage-weighted mean Earth Engine documents); on a
-    grid as fine as the input's or finer the input's own pixels are used.
+    Each output pixel reduces the input pixels that meet it, weighted by input mask ×
+    the fraction of the output pixel they cover (:mod:`gee_cscc.engine.raster.aggregate`).
+    A single-input reducer runs on each band (outputs ``<band>``, or ``<band>_<output>`` for
+    several outputs); a multi-input reducer takes the bands in order (outputs named as the
+    reducer's). On a grid as fine as the input's or finer the input's own pixels are used
+    (nearest neighbour). ``bestEffort`` (pyramid levels) is not served.
     """
     what = "Image.reduceResolution"
     if not isinstance(image, Image):
         raise EEError(f"{what}: expected an Image, got {type(image).__name__}.")
     r = as_reducer(reducer, what)
-    if r.name != "Reducer.mean":
-        raise UnimplementedError(f"{what} with {r.name}")
     if bestEffort:
         raise UnimplementedError(f"{what} with bestEffort")
-    bands = []
     for band in image.bands:
-        native = band.projection
-        if native is None:
+        if band.projection is None:
             raise EEError(
                 f"{what}: band '{band.name}' has no fixed projection (it is a composite or a "
                 "constant); give it one with setDefaultProjection first."
             )
-
-        def compute(grid: Grid, _b: Band = band, _p=native) -> PixelData:
-            if grid.projection.nominal_scale <= _p.nominal_scale * (1 + 1e-9):
-                return _b.compute(grid)
-            return coarsened_mean(_b.compute, _p, grid, int(maxPixels))
-
-        bands.append(
-            Band(band.name, compute, dtype="float64", projection=native, extent=band.extent)
+    limit = int(maxPixels)
+    if r.name == "Reducer.mean" and r.n_inputs == 1:
+        return image.with_bands([_coarsened_mean_band(b, limit) for b in image.bands])
+    if r.n_inputs == 1:
+        groups = [([b], r, _names(b.name, r)) for b in image.bands]
+    elif r.n_inputs == len(image.bands):
+        groups = [(list(image.bands), r, list(r.outputs))]
+    else:
+        raise EEError(
+            f"{what}: {r.name} has {r.n_inputs} inputs, but the image has "
+            f"{len(image.bands)} bands {image.band_names}."
         )
+    bands = []
+    for inputs, red, names in groups:
+        native = inputs[0].projection
+        dtypes = red.output_dtypes([b.dtype for b in inputs])
+        memo = shared_outputs(
+            lambda grid, _in=inputs, _r=red, _p=native: _combined(_r, _in, _p, grid, limit)
+        )
+        for k, name in enumerate(names):
+            bands.append(
+                Band(
+                    name,
+                    memo(k),
+                    dtype=dtypes[k],
+                    projection=native,
+                    extent=inputs[0].extent,
+                )
+            )
     return image.with_bands(bands)
+
+
+def _names(band: str, reducer: Any) -> list[str]:
+    if len(reducer.outputs) == 1:
+        return [band]
+    return [f"{band}_{o}" for o in reducer.outputs]
+
+
+def _combined(
+    reducer: Any, inputs: list[Band], native: Any, grid: Grid, limit: int
+) -> list[PixelData]:
+    if grid.projection.nominal_scale <= native.nominal_scale * (1 + 1e-9):
+        # As fine as the input or finer: each output pixel is one input pixel (nearest).
+        data = [b.compute(grid) for b in inputs]
+        acc = reducer.accumulator(grid.size, "pixels")
+        one = np.ones((1, grid.size))
+        acc.add(
+            Batch(
+                [v.reshape(1, -1) for v, _ in data],
+                [m.reshape(1, -1) for _, m in data],
+                one,
+                one > 0,
+                np.zeros(1, dtype=np.int64),
+            )
+        )
+        out = []
+        for col in acc.result():
+            vals = np.asarray(col, dtype=float).reshape(grid.shape)
+            ok = ~np.isnan(vals)
+            out.append((np.where(ok, vals, 0.0), ok))
+        return out
+    return coarsened(reducer, [b.compute for b in inputs], native, grid, limit)
+
+
+def _coarsened_mean_band(band: Band, limit: int) -> Band:
+    native = band.projection
+
+    def compute(grid: Grid) -> PixelData:
+        if grid.projection.nominal_scale <= native.nominal_scale * (1 + 1e-9):
+            return band.compute(grid)
+        return coarsened_mean(band.compute, native, grid, limit)
+
+    return Band(band.name, compute, dtype="float64", projection=native, extent=band.extent)
 
 
 def _color(feature: Any, color: Any, index: int) -> float:
