@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..core.arguments import as_int, as_list, as_number, as_str, invalid_type
+from ..core.arguments import as_str, invalid_type
 from ..core.objects import ee_equal, type_name
 from ..core.registry import algorithm
 from ..core.values import Date, DateRange, Element, Feature, Geometry, Image
@@ -122,7 +122,7 @@ def _operands(
 
     def getter(field: Any, value: Any, side: str) -> Callable[[Any], Any]:
         if field is not None:
-            name = as_str(field, algo, f"{side}Field")
+            name = field
             desc[f"{side}Field"] = name
             part = "primary" if side == "left" else "secondary"
 
@@ -245,7 +245,7 @@ def max_difference(
     leftValue: Any = None,
 ) -> Filter:
     name = "Filter.maxDifference"
-    d = float(as_number(difference, name, "difference"))
+    d = float(difference)
     left, right, desc = _operands(name, leftField, rightValue, rightField, leftValue)
 
     def test(el: Any) -> bool:
@@ -301,8 +301,7 @@ def has_type(
 # --- logic ---------------------------------------------------------------------------------
 
 
-def _filters(value: Any, algo: str) -> list[Filter]:
-    items = as_list(value, algo, "filters")
+def _filters(items: list, algo: str) -> list[Filter]:
     for f in items:
         if not isinstance(f, Filter):
             raise invalid_type(algo, "filters", "Filter", f)
@@ -350,10 +349,7 @@ def never() -> Filter:
 
 @algorithm("Filter.notNull")
 def not_null(properties: Any) -> Filter:
-    names = [
-        as_str(p, "Filter.notNull", "properties")
-        for p in as_list(properties, "Filter.notNull", "properties")
-    ]
+    names = [as_str(p, "Filter.notNull", "properties") for p in properties]
     return Filter(
         lambda el: all(field_value(el, n) is not None for n in names),
         {"name": "Filter.notNull", "properties": names},
@@ -373,7 +369,7 @@ def has_geometry() -> Filter:
 
 @algorithm("Filter.rangeContains")
 def range_contains(field: Any, minValue: Any, maxValue: Any) -> Filter:
-    name = as_str(field, "Filter.rangeContains", "field")
+    name = field
     lo, hi = _comparable(minValue), _comparable(maxValue)
     ge, le = _compare(operator.ge), _compare(operator.le)
     return Filter(
@@ -404,22 +400,18 @@ def _calendar_filter(start: int, end: int, field: str, algo: str) -> Filter:
 @algorithm("Filter.calendarRange")
 def calendar_range(start: Any, end: Any = None, field: Any = "day_of_year") -> Filter:
     algo = "Filter.calendarRange"
-    f = "day_of_year" if field is None else as_str(field, algo, "field")
+    f = "day_of_year" if field is None else field
     if f not in _CALENDAR_FIELDS:
         raise EEError(
             f"{algo}: Unknown field '{f}'; expected one of {', '.join(_CALENDAR_FIELDS)}."
         )
-    a = as_int(start, algo, "start")
-    b = a if end is None else as_int(end, algo, "end")
-    return _calendar_filter(a, b, f, algo)
+    return _calendar_filter(start, start if end is None else end, f, algo)
 
 
 @algorithm("Filter.dayOfYear")
 def day_of_year(start: Any, end: Any) -> Filter:
     algo = "Filter.dayOfYear"
-    return _calendar_filter(
-        as_int(start, algo, "start"), as_int(end, algo, "end"), "day_of_year", algo
-    )
+    return _calendar_filter(start, end, "day_of_year", algo)
 
 
 # --- geometry tests --------------------------------------------------------------------------
@@ -482,7 +474,7 @@ def within_distance(
     from .distance import geodesic_distance
 
     name = "Filter.withinDistance"
-    d = float(as_number(distance, name, "distance"))
+    d = float(distance)
     left, right, desc = _operands(name, leftField, rightValue, rightField, leftValue)
 
     def measure(el: Any) -> float | None:
