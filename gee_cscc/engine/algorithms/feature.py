@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..core.arguments import as_number, invalid_type, required
+from ..core.arguments import invalid_type, required
 from ..core.registry import algorithm
 from ..core.values import Feature, Geometry
 from ..errors import EEError
@@ -45,11 +45,7 @@ def feature(geometry: Any = None, metadata: Any = None, geometryKey: Any = None)
         raise invalid_type("Feature", "geometry", "Geometry", geometry)
     if isinstance(geometry, Feature):
         geometry = geometry.geometry
-    if metadata is None:
-        metadata = {}
-    if not isinstance(metadata, dict):
-        raise invalid_type("Feature", "metadata", "Dictionary<Object>", metadata)
-    return Feature(geometry, dict(metadata))
+    return Feature(geometry, {} if metadata is None else metadata)
 
 
 @algorithm("Feature.geometry", "Element.geometry")  # Collection.first() is an Element
@@ -64,7 +60,7 @@ def feature_geometry(
     target = geo.as_projection_arg(proj, algo)
     if f.geometry is None or target is None:
         return f.geometry
-    geodesic = f.geometry.geodesic if geodesics is None else bool(geodesics)
+    geodesic = f.geometry.geodesic if geodesics is None else geodesics
     return geo.transform_of(f.geometry, target, geodesic, geo.margin_metres(maxError, algo))
 
 
@@ -138,11 +134,9 @@ def feature_buffer(
 ) -> Feature:
     algo = "Feature.buffer"
     f = as_feature(feature, algo)
-    if distance is None:
-        raise required(algo, "distance")
     g = geo.buffer_of(
         _geometry_of(f, algo),
-        float(as_number(distance, algo, "distance")),
+        float(distance),
         geo.margin_metres(maxError, algo),
         geo.as_projection_arg(proj, algo),
     )
@@ -228,7 +222,7 @@ def feature_distance(
         _geometry_of(left, algo, "left"),
         _geometry_of(right, algo, "right"),
         geo.as_projection_arg(proj, algo),
-        bool(spherical),
+        spherical,
         geo._tolerance(maxError, algo),
     )
 
@@ -245,12 +239,6 @@ def select(
 ) -> Feature:
     algo = "Feature.select"
     f = as_feature(input, algo, "input")
-    if propertySelectors is None:
-        raise required(algo, "propertySelectors")
-    if isinstance(propertySelectors, str):
-        propertySelectors = [propertySelectors]
-    if not isinstance(propertySelectors, (list, tuple)):
-        raise invalid_type(algo, "propertySelectors", "List<String>", propertySelectors)
     names = [k for k in f.properties if not k.startswith("system:")]
     chosen: list[str] = []
     for sel in propertySelectors:
@@ -263,10 +251,9 @@ def select(
         hits = [n for n in names if n == sel or pattern.fullmatch(n)]
         chosen.extend(h for h in hits if h not in chosen)
     if newProperties is not None:
-        if not isinstance(newProperties, (list, tuple)) or len(newProperties) != len(chosen):
-            count = len(newProperties) if isinstance(newProperties, (list, tuple)) else "?"
+        if len(newProperties) != len(chosen):
             raise EEError(
-                f"{algo}: the number of new names ({count}) does not match the number of "
+                f"{algo}: the number of new names ({len(newProperties)}) does not match the number of "
                 f"selected properties ({len(chosen)}): {chosen}."
             )
         renamed = [str(n) for n in newProperties]
@@ -275,5 +262,5 @@ def select(
     props = {new: f.properties[old] for old, new in zip(chosen, renamed, strict=True)}
     if "system:index" in f.properties:
         props["system:index"] = f.properties["system:index"]
-    keep = True if retainGeometry is None else bool(retainGeometry)
+    keep = True if retainGeometry is None else retainGeometry
     return Feature(f.geometry if keep else None, props)
