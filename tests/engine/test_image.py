@@ -1042,6 +1042,9 @@ def test_every_image_algorithm_has_a_test():
     covered |= {f"Image.{m}" for m in "arrayProject arrayLength arrayTranspose".split()}
     covered |= {f"Image.{m}" for m in "matrixTranspose matrixMultiply matrixSolve".split()}
     covered |= {"Image.arrayReduce", "ImageCollection.toArray"}
+    # tested in test_vectors_sampling.py
+    covered |= {"Image.reduceToVectors", "Image.sample", "Image.sampleRegions"}
+    covered |= {"ImageCollection.getRegion", "Collection.reduceToImage"}
     covered |= {f"Image.focal{m}" for m in ("Max", "Mean", "Median", "Min", "Mode")}
     covered |= {f"Image.focal_{m}" for m in ("max", "mean", "median", "min", "mode")}
     for name in registered - covered:
