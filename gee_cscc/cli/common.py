@@ -179,6 +179,7 @@ CONFIG_OVERRIDES = {
     "scale": "scale",
     "crs_transform": "crs_transform",
     "extent": "extent",
+    "capacity_sensitivity": "capacity_sensitivity",
 }
 
 

@@ -152,6 +152,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--trend", choices=("ols", "sen"), help="trend method")
     run.add_argument("--fit-mode", choices=("free", "fixed", "loglinear"), help="decay fit")
+    run.add_argument(
+        "--capacity-sensitivity",
+        action="store_true",
+        default=None,
+        help="also how far CSCC can be trusted with this record length: running maximum, "
+        "jackknife over years (tables/capacity_sensitivity.csv)",
+    )
     add_grid_options(run)
     _add_run_options(run)
     _add_mode_options(run)
@@ -239,6 +246,8 @@ def _print_summary(results: Any, out: Path, *, quiet: bool) -> None:
         f"({100 * s['potential_share_of_cscc']:.2f} % of CSCC, {100 * s['potential_share_of_npp']:.2f} % of NPP)",
         f"Outputs in {out}/ (report.html, tables/, rasters/, figures/, run.json)",
     ]
+    if "capacity_sensitivity" in s:  # --capacity-sensitivity: one sentence on its stability
+        lines.insert(-1, s["capacity_sensitivity"]["sentence"])
     print("\n".join(lines))
 
 

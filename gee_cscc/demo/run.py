@@ -85,7 +85,8 @@ def run_demo(
     from gee_cscc.workflow.inputs import RunInputs
     from gee_cscc.workflow.run import check_out, run
 
-    cfg = config or Config()
+    # The demo shows the analyses beyond the paper too (METHOD.md §7).
+    cfg = config or Config(capacity_sensitivity=True)
     check_out(out, store=store_path(store))  # before the demo data are generated
     with local_engine(store, progress=progress) as engine:
         npp_id, prov_id = ensure_demo_assets(engine, resolution=resolution, progress=progress)
