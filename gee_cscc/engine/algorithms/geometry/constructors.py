@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ...core.arguments import as_number, invalid_type, required
+from ...core.arguments import invalid_type, required
 from ...core.registry import algorithm
 from ...core.values import Geometry
 from ...errors import EEError
@@ -228,9 +228,7 @@ def point(coordinates: Any, crs: Any = None) -> Geometry:
     import shapely.geometry as sg
 
     p = _parse_required("GeometryConstructors.Point", crs, coordinates)
-    if isinstance(coordinates, Geometry):
-        return _result(sg.Point(p.point(coordinates)), p, p.geo)
-    if not isinstance(coordinates, (list, tuple)) or len(coordinates) != 2:
+    if len(coordinates) != 2:
         raise p.fail(f"a Point needs exactly 2 coordinates [x, y], got {_short(coordinates)}.")
     return _result(sg.Point(p.point(coordinates)), p, p.geo)
 
@@ -305,7 +303,7 @@ def polygon(
     evenOdd: Any = True,
 ) -> Geometry:
     p = _parse_required("GeometryConstructors.Polygon", crs, coordinates, geodesic)
-    even_odd = True if evenOdd is None else bool(evenOdd)
+    even_odd = True if evenOdd is None else evenOdd
     shape = _make_polygon(p.polygon_rings(coordinates), even_odd, p)
     return _result(shape, p, p.geo)
 
@@ -321,7 +319,7 @@ def multi_polygon(
     import shapely.geometry as sg
 
     p = _parse_required("GeometryConstructors.MultiPolygon", crs, coordinates, geodesic)
-    even_odd = True if evenOdd is None else bool(evenOdd)
+    even_odd = True if evenOdd is None else evenOdd
     parts = p.multi(coordinates, ("number", "point", "Point"))
     if parts is None:
         parts = [coordinates]
@@ -367,11 +365,7 @@ def rectangle(
 def bbox(west: Any, south: Any, east: Any, north: Any) -> Geometry:
     import shapely.geometry as sg
 
-    algo = "GeometryConstructors.BBox"
-    w, s, e, n = (
-        float(as_number(v, algo, k))
-        for v, k in ((west, "west"), (south, "south"), (east, "east"), (north, "north"))
-    )
+    w, s, e, n = (float(v) for v in (west, south, east, north))
     if not w < math.inf:
         raise EEError(f"Geometry.BBox: west must not be {w}")
     if not e > -math.inf:
@@ -402,14 +396,10 @@ def multi_geometry(
     import shapely.geometry as sg
 
     algo = "GeometryConstructors.MultiGeometry"
-    if geometries is None:
-        raise required(algo, "geometries")
-    if not isinstance(geometries, (list, tuple)):
-        raise invalid_type(algo, "geometries", "List<Geometry>", geometries)
     for g in geometries:
         if not isinstance(g, Geometry):
             raise invalid_type(algo, "geometries", "List<Geometry>", g)
-    p = _Parse(algo, crs, list(geometries), geodesic)
+    p = _Parse(algo, crs, geometries, geodesic)
     geo = p.geo
     tol = margin_metres(maxError, algo) or DEFAULT_MAX_ERROR_M
     shapes = [shape_in_frame(g, p.crs, geo, tol) for g in geometries]

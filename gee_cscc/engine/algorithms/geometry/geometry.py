@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from ...core.arguments import as_number, invalid_type, required
+from ...core.arguments import invalid_type, required
 from ...core.registry import algorithm
 from ...core.values import Feature, Geometry
 from ...errors import EEError
@@ -165,11 +165,9 @@ def buffer(
     proj: Any = None,
 ) -> Geometry:
     algo = "Geometry.buffer"
-    if distance is None:
-        raise required(algo, "distance")
     return buffer_of(
         as_geometry(geometry, algo),
-        float(as_number(distance, algo, "distance")),
+        float(distance),
         margin_metres(maxError, algo),
         as_projection_arg(proj, algo),
     )
@@ -326,6 +324,6 @@ def distance(
         as_geometry(left, algo, "left"),
         as_geometry(right, algo, "right"),
         as_projection_arg(proj, algo),
-        bool(spherical),
+        spherical,
         _tolerance(maxError, algo),
     )
