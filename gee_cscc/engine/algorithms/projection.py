@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..core.arguments import as_list, as_number, as_str, invalid_type
+from ..core.arguments import as_number, invalid_type
 from ..core.registry import algorithm
 from ..errors import EEError
 from ..raster.crs import EE_WKT, crs_wkt, is_wkt, pyproj_crs
@@ -73,7 +73,7 @@ def projection(crs: Any, transform: Any = None, transformWkt: Any = None) -> Pro
     else:
         raise invalid_type("Projection", "crs", "String", crs)
     if transform is not None:
-        t = as_list(transform, "Projection", "transform")
+        t = transform
         if len(t) != 6:
             raise EEError(
                 f"Projection: the transform must have 6 numbers "
@@ -81,7 +81,7 @@ def projection(crs: Any, transform: Any = None, transformWkt: Any = None) -> Pro
             )
         coeffs = tuple(float(as_number(v, "Projection", "transform")) for v in t)
     elif transformWkt is not None:
-        coeffs = _parse_transform_wkt(as_str(transformWkt, "Projection", "transformWkt"))
+        coeffs = _parse_transform_wkt(transformWkt)
     elif base is not None:
         coeffs = base.transform
     else:
@@ -140,11 +140,7 @@ def _scaled(p: Projection, x: float, y: float) -> Projection:
 @algorithm("Projection.scale")
 def projection_scale(projection: Any, x: Any, y: Any) -> Projection:
     p = as_projection(projection, "Projection.scale", "projection")
-    return _scaled(
-        p,
-        float(as_number(x, "Projection.scale", "x")),
-        float(as_number(y, "Projection.scale", "y")),
-    )
+    return _scaled(p, float(x), float(y))
 
 
 @algorithm("Projection.translate")
@@ -152,16 +148,14 @@ def projection_translate(projection: Any, x: Any, y: Any) -> Projection:
     """The projection with its origin moved by ``(x, y)`` units of the base CRS."""
     p = as_projection(projection, "Projection.translate", "projection")
     a, b, c, d, e, f = p.transform
-    dx = float(as_number(x, "Projection.translate", "x"))
-    dy = float(as_number(y, "Projection.translate", "y"))
-    return Projection(p.crs, (a, b, c + dx, d, e, f + dy))
+    return Projection(p.crs, (a, b, c + float(x), d, e, f + float(y)))
 
 
 @algorithm("Projection.atScale")
 def projection_at_scale(projection: Any, meters: Any) -> Projection:
     """The projection scaled uniformly so that its nominal scale is ``meters``."""
     p = as_projection(projection, "Projection.atScale", "projection")
-    m = float(as_number(meters, "Projection.atScale", "meters"))
+    m = float(meters)
     if m <= 0:
         raise EEError(f"Projection.atScale: the scale must be positive, got {m}.")
     current = p.nominal_scale
