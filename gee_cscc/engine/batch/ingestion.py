@@ -80,7 +80,6 @@ def import_image(
 ) -> list[str]:
     """Run an image ingestion (GeoTIFF sources → an image asset); returns the written paths."""
     import rasterio
-    from rasterio.windows import Window
 
     store: AssetStore = ctx.store
     manifest, asset, overwrite = _manifest_destination(ctx, body, "image")
@@ -110,8 +109,6 @@ def import_image(
             counts[tid] = src.count
             file_dtypes[tid] = list(src.dtypes)
             nodatas[tid] = src.nodata
-    if len({(str(c), t, s) for c, t, s in grids.values()}) > 1:
-        raise UnimplementedError("Image ingestion of tilesets on different grids")
     specs = manifest.get("bands")
     if not specs:
         specs = [
@@ -140,14 +137,95 @@ def import_image(
     dtypes = [file_dtypes[tid][k] for _, tid, k, _ in plan]
     file_dtype, nodata = asset_file_dtype(dtypes)
     props = _manifest_properties(manifest)
-    crs, transform, (height, width) = next(iter(grids.values()))
-    tmp = store.scratch_dir() / f"import-{uuid.uuid4().hex}.tif"
-    check_free_space(tmp.parent, height * width * len(plan) * file_dtype.itemsize, asset.id)
+    # Bands of tilesets on one grid share a file; a tileset on another grid (Sentinel-2's
+    # 10, 20 and 60 m bands) gives its bands a file and grid of their own.
+    groups: dict[tuple, list[int]] = {}
+    for n, (_, tid, _, _) in enumerate(plan):
+        crs, transform, shape = grids[tid]
+        groups.setdefault((str(crs), transform, shape), []).append(n)
+    order = [n for members in groups.values() for n in members]
+    if order != list(range(len(plan))):
+        raise UnimplementedError(
+            "Image ingestion whose bands interleave tilesets on different grids (list the "
+            "bands of each grid together)"
+        )
+    total = sum(
+        grids[plan[m[0]][1]][2][0] * grids[plan[m[0]][1]][2][1] * len(m) for m in groups.values()
+    )
+    check_free_space(store.scratch_dir(), total * file_dtype.itemsize, asset.id)
+    tmps: list[Path] = []
+    try:
+        srcs = {tid: rasterio.open(path) for tid, path in files.items()}
+        try:
+            done = 0
+            for members in groups.values():
+                part = [plan[n] for n in members]
+                crs, transform, (height, width) = grids[part[0][1]]
+                tmp = store.scratch_dir() / f"import-{uuid.uuid4().hex}.tif"
+                tmps.append(tmp)
+                size = height * width * len(part)
+
+                def part_progress(f: float, _d: int = done, _s: int = size) -> None:
+                    progress((_d + f * _s) / max(total, 1))
+
+                _write_bands(
+                    tmp,
+                    part,
+                    srcs,
+                    nodatas,
+                    crs,
+                    transform,
+                    (height, width),
+                    file_dtype,
+                    nodata,
+                    cancel,
+                    part_progress,
+                )
+                done += size
+        finally:
+            for src in srcs.values():
+                src.close()
+        check_cancel(cancel)
+        store.put_geotiffs(
+            asset,
+            [
+                (tmp, [plan[n][0] for n in members], [dtypes[n] for n in members])
+                for tmp, members in zip(tmps, groups.values(), strict=True)
+            ],
+            properties=props,
+            overwrite=overwrite,
+            move=True,
+        )
+    finally:
+        for tmp in tmps:
+            tmp.unlink(missing_ok=True)
+    return [asset.name]
+
+
+def _write_bands(
+    tmp: Path,
+    part: list,
+    srcs: dict,
+    nodatas: dict,
+    crs: Any,
+    transform: tuple,
+    shape: tuple[int, int],
+    file_dtype: np.dtype,
+    nodata: Any,
+    cancel: threading.Event,
+    progress: ProgressFn,
+) -> None:
+    """Write the bands ``part`` (``(id, tileset, index, missing values)``) of tilesets on one
+    grid into the GeoTIFF ``tmp``, masked pixels as ``nodata``."""
+    import rasterio
+    from rasterio.windows import Window
+
+    height, width = shape
     profile: dict[str, Any] = {
         "driver": "GTiff",
         "height": height,
         "width": width,
-        "count": len(plan),
+        "count": len(part),
         "dtype": file_dtype.name,
         "crs": crs,
         "transform": rasterio.Affine(*transform),
@@ -157,44 +235,25 @@ def import_image(
     }
     if height >= 256 and width >= 256:
         profile.update(tiled=True, blockxsize=256, blockysize=256)
-    try:
-        srcs = {tid: rasterio.open(path) for tid, path in files.items()}
-        try:
-            with rasterio.open(tmp, "w", **profile) as dst:
-                for i, (bid, _, _, _) in enumerate(plan, start=1):
-                    dst.set_band_description(i, bid)
-                for r in range(0, height, STRIP_ROWS):
-                    check_cancel(cancel)
-                    h = min(STRIP_ROWS, height - r)
-                    win = Window(0, r, width, h)
-                    for i, (_, tid, k, missing) in enumerate(plan, start=1):
-                        raw = srcs[tid].read(k + 1, window=win)
-                        values = raw.astype(np.float64)
-                        mask = np.isfinite(values)
-                        nd = nodatas[tid]
-                        if nd is not None and not math.isnan(nd):
-                            mask &= raw != nd
-                        for v in missing:
-                            mask &= values != v
-                        out = np.where(mask, values, nodata)
-                        dst.write(cast_to_dtype(out, file_dtype), i, window=win)
-                    progress(min(r + h, height) / height)
-        finally:
-            for src in srcs.values():
-                src.close()
-        check_cancel(cancel)
-        store.put_geotiff(
-            asset,
-            tmp,
-            bands=[bid for bid, _, _, _ in plan],
-            dtypes=dtypes,
-            properties=props,
-            overwrite=overwrite,
-            move=True,
-        )
-    finally:
-        tmp.unlink(missing_ok=True)
-    return [asset.name]
+    with rasterio.open(tmp, "w", **profile) as dst:
+        for i, (bid, _, _, _) in enumerate(part, start=1):
+            dst.set_band_description(i, bid)
+        for r in range(0, height, STRIP_ROWS):
+            check_cancel(cancel)
+            h = min(STRIP_ROWS, height - r)
+            win = Window(0, r, width, h)
+            for i, (_, tid, k, missing) in enumerate(part, start=1):
+                raw = srcs[tid].read(k + 1, window=win)
+                values = raw.astype(np.float64)
+                mask = np.isfinite(values)
+                nd = nodatas[tid]
+                if nd is not None and not math.isnan(nd):
+                    mask &= raw != nd
+                for v in missing:
+                    mask &= values != v
+                out = np.where(mask, values, nodata)
+                dst.write(cast_to_dtype(out, file_dtype), i, window=win)
+            progress(min(r + h, height) / height)
 
 
 def _parse_scalar(text: str) -> Any:

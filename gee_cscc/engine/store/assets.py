@@ -3,7 +3,8 @@
 Layout: every asset is a directory ``<root>/assets/<project>/<path>/`` holding
 ``asset.json`` (type, properties, IAM policy, times). An image also holds ``data.tif``
 (one band per GeoTIFF band, described by name; NaN, or the recorded nodata value for
-integers, marks masked pixels); a table holds ``data.geojson``. An image collection or a
+integers, marks masked pixels), and ``data-<k>.tif`` for bands on grids of their own (each
+such band records its ``file``, ``index`` and ``grid`` in ``asset.json``); a table holds ``data.geojson``. An image collection or a
 folder is a directory whose child directories are its assets. The store survives restarts.
 
 Several processes may share one store: every change is made under ``flock`` locks in

@@ -39,16 +39,11 @@ class AssetReader(AssetFolder):
             if key in meta:
                 out[key] = meta[key]
         if meta["type"] == "IMAGE":
-            g = meta["grid"]
-            pixel_grid = Grid(
-                Projection(g["crs"], tuple(float(v) for v in g["transform"])),
-                (int(g["shape"][0]), int(g["shape"][1])),
-            ).info()
             out["bands"] = [
                 {
                     "id": band["id"],
                     "dataType": {"precision": _rest_precision(band["dtype"])},
-                    "grid": pixel_grid,
+                    "grid": _band_grid(meta, band).info(),
                 }
                 for band in meta["bands"]
             ]
@@ -70,19 +65,24 @@ class AssetReader(AssetFolder):
         return self._image_from_meta(name, meta)
 
     def _image_from_meta(self, name: AssetName, meta: dict) -> Image:
-        g = meta["grid"]
-        proj = Projection(g["crs"], tuple(g["transform"]))
-        shape = (int(g["shape"][0]), int(g["shape"][1]))
-        extent = Grid(proj, shape)
-        path = self.asset_dir(name) / "data.tif"
+        folder = self.asset_dir(name)
+        path = folder / "data.tif"
         bands = []
         for i, band in enumerate(meta["bands"], start=1):
+            # A band on a grid of its own lives in a file of its own (``file``, ``index``).
+            extent = _band_grid(meta, band)
+            reader = GeoTiffBandReader(
+                folder / band.get("file", "data.tif"),
+                int(band.get("index", i)),
+                extent.projection,
+                extent.shape,
+            )
             bands.append(
                 Band(
                     band["id"],
-                    GeoTiffBandReader(path, i, proj, shape),
+                    reader,
                     dtype=band["dtype"],
-                    projection=proj,
+                    projection=extent.projection,
                     extent=extent,
                 )
             )
@@ -144,6 +144,15 @@ class AssetReader(AssetFolder):
         props = dict(meta.get("properties", {}))
         props["system:id"] = name.id
         return FeatureCollection(feats, props)
+
+
+def _band_grid(meta: dict, band: dict) -> Grid:
+    """A stored band's pixel grid: its own ``grid``, else the image's."""
+    g = band.get("grid") or meta["grid"]
+    return Grid(
+        Projection(g["crs"], tuple(float(v) for v in g["transform"])),
+        (int(g["shape"][0]), int(g["shape"][1])),
+    )
 
 
 def _kind_word(meta: dict) -> str:

@@ -69,6 +69,55 @@ class AssetWriter(AssetFolder):
             self.publish(d, name, overwrite=overwrite)
         return name.name
 
+    def put_image_grids(
+        self,
+        asset_id: str | AssetName,
+        parts: list[Any],
+        properties: Mapping[str, Any] | None = None,
+        *,
+        overwrite: bool = True,
+    ) -> str:
+        """Store an image whose bands lie on several grids (e.g. 10, 20 and 60 m bands).
+
+        ``parts`` are DataArrays as for :meth:`put_image`, each holding one or more bands on
+        its own grid; the image's bands are those of every part, in order, each keeping its
+        part's CRS, transform and shape. The first part is ``data.tif``, part ``k`` is
+        ``data-<k>.tif``; each such band records ``file``, ``index`` and ``grid``.
+        """
+        name = self.resolve(asset_id)
+        if not parts:
+            raise EEError(f"Image '{name.id}' has no bands.")
+        split = [image_arrays(part) for part in parts]
+        self.check_absent(name, overwrite)
+        with self.stage() as staged:
+            d = staged / "asset"
+            meta = self.new_meta("IMAGE", properties)
+            bands, arrays, proj = split[0]
+            self._write_image(d, name, meta, bands, arrays, proj)
+            entries = [
+                {**b, "file": "data.tif", "index": i, "grid": meta["grid"]}
+                for i, b in enumerate(meta["bands"], start=1)
+            ]
+            size = int(meta["sizeBytes"])
+            for k, (bands, arrays, proj) in enumerate(split[1:], start=2):
+                part_meta = self.new_meta("IMAGE", {})
+                self._write_image(d / f"part-{k}", name, part_meta, bands, arrays, proj)
+                os.replace(d / f"part-{k}" / "data.tif", d / f"data-{k}.tif")
+                shutil.rmtree(d / f"part-{k}")
+                entries += [
+                    {**b, "file": f"data-{k}.tif", "index": i, "grid": part_meta["grid"]}
+                    for i, b in enumerate(part_meta["bands"], start=1)
+                ]
+                size += int(part_meta["sizeBytes"])
+            ids = [b["id"] for b in entries]
+            if len(set(ids)) != len(ids):
+                raise EEError(f"Image '{name.id}': duplicate band names {ids}.")
+            meta["bands"] = entries
+            meta["sizeBytes"] = str(size)
+            atomic_write_text(d / "asset.json", json.dumps(meta, indent=1, sort_keys=True))
+            self.publish(d, name, overwrite=overwrite)
+        return name.name
+
     def write_image_arrays(
         self,
         asset_id: str | AssetName,
@@ -229,6 +278,78 @@ class AssetWriter(AssetFolder):
                 "shape": [shape[0], shape[1]],
             }
             meta["sizeBytes"] = str((d / "data.tif").stat().st_size)
+            meta.update(asset_times(meta["properties"]))
+            atomic_write_text(d / "asset.json", json.dumps(meta, indent=1, sort_keys=True))
+            self.publish(d, name, overwrite=overwrite)
+        return name.name
+
+    def put_geotiffs(
+        self,
+        asset_id: str | AssetName,
+        files: list[tuple[str | os.PathLike, list[str], list[str]]],
+        *,
+        properties: Mapping[str, Any] | None = None,
+        overwrite: bool = False,
+        move: bool = False,
+    ) -> str:
+        """Store an image from several GeoTIFFs, each on its own grid.
+
+        ``files`` are ``(path, band names, dtypes)``; the image's bands are those of every
+        file, in order, each on its file's grid (as :meth:`put_image_grids` lays them out).
+        One file is :meth:`put_geotiff`.
+        """
+        if len(files) == 1:
+            path, bands, dtypes = files[0]
+            return self.put_geotiff(
+                asset_id,
+                path,
+                bands=bands,
+                dtypes=dtypes,
+                properties=properties,
+                overwrite=overwrite,
+                move=move,
+            )
+        import rasterio
+
+        name = self.resolve(asset_id)
+        self.check_absent(name, overwrite)
+        with self.stage() as staged:
+            d = staged / "asset"
+            d.mkdir()
+            meta = self.new_meta("IMAGE", properties)
+            entries: list[dict] = []
+            size = 0
+            for k, (path, bands, dtypes) in enumerate(files, start=1):
+                target = d / ("data.tif" if k == 1 else f"data-{k}.tif")
+                if move:
+                    os.replace(path, target)
+                else:
+                    check_free_space(d, Path(path).stat().st_size, name.id)
+                    shutil.copyfile(path, target)
+                with rasterio.open(target) as src:
+                    epsg = src.crs.to_epsg() if src.crs is not None else None
+                    crs = (
+                        f"EPSG:{epsg}" if epsg else (crs_code(src.crs) if src.crs else "EPSG:4326")
+                    )
+                    grid = {
+                        "crs": Projection(crs).crs,
+                        "transform": list(tuple(src.transform)[:6]),
+                        "shape": [src.height, src.width],
+                    }
+                    if len(bands) != src.count:
+                        raise EEError(
+                            f"Image '{name.id}': {len(bands)} band names for a file with "
+                            f"{src.count} bands."
+                        )
+                if k == 1:
+                    meta["grid"] = grid
+                entries += [
+                    {"id": b, "dtype": t, "file": target.name, "index": i, "grid": grid}
+                    for i, (b, t) in enumerate(zip(bands, dtypes, strict=True), start=1)
+                ]
+                size += target.stat().st_size
+            meta["bands"] = entries
+            meta["sizeBytes"] = str(size)
             meta.update(asset_times(meta["properties"]))
             atomic_write_text(d / "asset.json", json.dumps(meta, indent=1, sort_keys=True))
             self.publish(d, name, overwrite=overwrite)
