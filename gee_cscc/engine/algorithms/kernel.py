@@ -94,8 +94,8 @@ _SHAPES: dict[str, Callable[[np.ndarray, np.ndarray, float], np.ndarray]] = {
 }
 
 
-def _units(units: Any, what: str) -> bool:
-    u = "pixels" if units is None else str(units)
+def _units(units: str | None, what: str) -> bool:
+    u = "pixels" if units is None else units
     if u not in ("pixels", "meters"):
         raise EEError(f"{what}: units must be 'pixels' or 'meters', got '{u}'.")
     return u == "meters"
@@ -140,7 +140,7 @@ def _register_shape(shape: str, default_normalize: bool) -> None:
         normalize: Any = default_normalize,
         magnitude: Any = 1.0,
     ) -> Kernel:
-        return named_kernel(shape, radius, units, bool(normalize), float(magnitude))
+        return named_kernel(shape, radius, units, normalize, float(magnitude))
 
 
 for _shape in ("square", "circle", "plus", "cross", "diamond", "octagon"):
@@ -157,9 +157,7 @@ def rectangle(
     normalize: Any = True,
     magnitude: Any = 1.0,
 ) -> Kernel:
-    return named_kernel(
-        "rectangle", xRadius, units, bool(normalize), float(magnitude), y_radius=yRadius
-    )
+    return named_kernel("rectangle", xRadius, units, normalize, float(magnitude), y_radius=yRadius)
 
 
 @algorithm("Kernel.gaussian")
@@ -179,7 +177,7 @@ def gaussian(
         r = _in_pixels(float(radius), meters, px)
         s = _in_pixels(float(sigma), meters, px)
         dx, dy = _offsets(r, r)
-        w = _finish(np.exp(-(dx**2 + dy**2) / (2 * s * s)), bool(normalize), float(magnitude))
+        w = _finish(np.exp(-(dx**2 + dy**2) / (2 * s * s)), normalize, float(magnitude))
         return w, w.shape[1] // 2, w.shape[0] // 2
 
     desc = {
@@ -206,15 +204,15 @@ def fixed(
         raise EEError(f"{what}: weights must be a non-empty 2-D list of equal-length rows.")
     w = np.array(rows, dtype=float)
     h_, w_ = w.shape
-    if (int(width) not in (-1, w_)) or (int(height) not in (-1, h_)):
+    if (width not in (-1, w_)) or (height not in (-1, h_)):
         raise EEError(
             f"{what}: width and height ({width}x{height}) do not match the weights ({w_}x{h_})."
         )
-    fx = w_ // 2 if int(x) < 0 else int(x)
-    fy = h_ // 2 if int(y) < 0 else int(y)
+    fx = w_ // 2 if x < 0 else x
+    fy = h_ // 2 if y < 0 else y
     if not (0 <= fx < w_ and 0 <= fy < h_):
         raise EEError(f"{what}: the focus ({fx}, {fy}) is outside the kernel.")
-    out = _finish(w, bool(normalize), 1.0)
+    out = _finish(w, normalize, 1.0)
     return Kernel(lambda px: (out, fx, fy), {"name": what}, False)
 
 
@@ -234,7 +232,7 @@ _NAMED = {
 def _register_fixed(name: str, rows: list[list[int]]) -> None:
     @algorithm(f"Kernel.{name}")
     def impl(magnitude: Any = 1.0, normalize: Any = False) -> Kernel:
-        w = _finish(np.array(rows, dtype=float), bool(normalize), float(magnitude))
+        w = _finish(np.array(rows, dtype=float), normalize, float(magnitude))
         return Kernel(lambda px: (w, 1, 1), {"name": f"Kernel.{name}"}, False)
 
 
@@ -257,7 +255,7 @@ def add(kernel1: Any, kernel2: Any, normalize: Any = False) -> Kernel:
         out = np.zeros((top + bottom, left + right))
         out[top - y1 : top - y1 + w1.shape[0], left - x1 : left - x1 + w1.shape[1]] += w1
         out[top - y2 : top - y2 + w2.shape[0], left - x2 : left - x2 + w2.shape[1]] += w2
-        return _finish(out, bool(normalize), 1.0), left, top
+        return _finish(out, normalize, 1.0), left, top
 
     return Kernel(build, {"name": "Kernel.add"}, k1.meters or k2.meters)
 
@@ -278,7 +276,7 @@ def inverse(kernel: Any) -> Kernel:
 def rotate(kernel: Any, rotations: int) -> Kernel:
     """Quarter turns clockwise (negative: counter-clockwise); the focus turns with them."""
     k = as_kernel(kernel, "Kernel.rotate")
-    n = int(rotations) % 4
+    n = rotations % 4
 
     def build(px: float) -> Weights:
         w, x, y = k.weights(px)
@@ -287,4 +285,4 @@ def rotate(kernel: Any, rotations: int) -> Kernel:
             w, x, y = np.rot90(w, -1), h - 1 - y, x
         return w, x, y
 
-    return Kernel(build, {"name": "Kernel.rotate", "rotations": int(rotations)}, k.meters)
+    return Kernel(build, {"name": "Kernel.rotate", "rotations": rotations}, k.meters)
