@@ -19,7 +19,17 @@ from gee_cscc.errors import ConfigError
 __all__ = ["INPUT_KEYS", "load_run_file"]
 
 #: Keys of a run file's ``[inputs]`` section.
-INPUT_KEYS = ("npp", "regions", "region_names", "out", "store", "counting", "extent", "mode")
+INPUT_KEYS = (
+    "npp",
+    "regions",
+    "region_names",
+    "regions_layer",
+    "out",
+    "store",
+    "counting",
+    "extent",
+    "mode",
+)
 
 
 def load_run_file(path: str | os.PathLike) -> tuple[Config, dict[str, Any]]:

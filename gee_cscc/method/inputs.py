@@ -150,9 +150,10 @@ def load_annual_npp(source: str | Any, cfg: Config) -> AnnualNPP:
     Raises
     ------
     InputError
-        No images; an image without a year; a duplicate, missing or out-of-range year; the
-        band missing, or several bands and none named; images on different grids. The
-        message names the year, the band and the asset.
+        No images; an image without a year; a duplicate or missing year (images of years
+        outside ``start … end`` are left out); the band missing, or several bands and none
+        named; images on different grids. The message names the year, the band and the
+        asset.
     """
     asset_id = source if isinstance(source, str) else None
     collection = ee.ImageCollection(source) if isinstance(source, str) else source
@@ -179,17 +180,12 @@ def load_annual_npp(source: str | Any, cfg: Config) -> AnnualNPP:
             f"Year {y} appears {len(by_year[y])} times in '{name}' (images {by_year[y]}); "
             "give one image per year."
         )
-    outside = sorted(y for y in by_year if not cfg.start <= y <= cfg.end)
-    if outside:
-        raise InputError(
-            f"Year {outside[0]} of '{name}' is outside the configured years "
-            f"{cfg.start}–{cfg.end}; filter the collection or set start/end."
-        )
+    # Years outside start…end are left out (the filter below): a run may take a subset.
     missing = [y for y in cfg.years if y not in by_year]
     if missing:
         raise InputError(
             f"Year {missing[0]} is missing from '{name}' (the run needs every year "
-            f"{cfg.start}–{cfg.end}; missing: {missing})."
+            f"{cfg.start}–{cfg.end}; missing: {missing}; it has {sorted(by_year)})."
         )
 
     band = _choose_band(images, cfg, name)

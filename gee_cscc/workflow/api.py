@@ -7,7 +7,7 @@ In the spirit of xee and rioxarray, the NPP may be whatever a Python user holds:
 - a NetCDF/Zarr file or a folder of ``*_YYYY.tif`` (:mod:`gee_cscc.workflow.readers`);
 - an ImageCollection asset id, or an ``ee.ImageCollection`` on the engine ``ee`` points at.
 
-and the regions a GeoJSON file or ``dict``, an integer region raster (GeoTIFF path or a
+and the regions a GeoJSON, GeoPackage or shapefile path or a GeoJSON ``dict``, an integer region raster (GeoTIFF path or a
 ``(y, x)`` DataArray; name its ids with ``region_names``), a table or image asset id, or an
 ``ee.FeatureCollection``. In-memory data is written to a temporary file and read back by
 the same readers as ``gee-cscc run`` (so it is checked the same way: grid, units, values).
@@ -33,6 +33,7 @@ from gee_cscc.config import Config
 from gee_cscc.errors import ConfigError, InputError
 from gee_cscc.workflow.analyze import Results
 from gee_cscc.workflow.results_api import run_info_of
+from gee_cscc.workflow.years import years_to_infer
 
 __all__ = ["analyze"]
 
@@ -44,6 +45,7 @@ def analyze(
     regions: Any = None,
     *,
     region_names: str | Path | dict[int, str] | None = None,
+    regions_layer: str | None = None,
     out: str | Path | None = None,
     engine: Any = None,
     store: str | Path | None = None,
@@ -67,6 +69,8 @@ def analyze(
     region_names
         Names of a region raster's ids: a ``{id: name}`` dict or a CSV path
         (``region_id,name``).
+    regions_layer
+        The layer of a GeoPackage holding the regions (needed when it has several).
     out
         Also write every output there, as ``gee-cscc run --out`` (same as
         ``results.to_files(out)``; also where batch-mode tasks are kept).
@@ -86,8 +90,9 @@ def analyze(
     progress
         Called with a message as each step starts.
     **options
-        Fields of :class:`Config`. ``start``/``end`` not given are the first/last year of a
-        local or in-memory NPP input.
+        Fields of :class:`Config`. ``start``/``end`` not given (here or in ``config``) are
+        the first/last year of the NPP input; an input with more years is used for
+        ``start … end`` only (:mod:`gee_cscc.workflow.years`).
 
     Raises
     ------
@@ -98,7 +103,8 @@ def analyze(
     """
     if isinstance(regions, Config) and config is None:  # analyze(npp, Config(...)) as before
         regions, config = None, regions
-    cfg = _config(config, options, npp)
+    cfg = _config(config, options)
+    infer = years_to_infer(cfg, config, options)
     if batch is None and out is not None:
         from gee_cscc.workflow.batch import BatchOptions
 
@@ -107,13 +113,17 @@ def analyze(
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="gee-cscc-")))
         if ee_input:
-            results = _analyze_ee(npp, regions, region_names, cfg, mode, counting, batch, progress)
+            results = _analyze_ee(
+                npp, regions, region_names, cfg, infer, mode, counting, batch, progress
+            )
         else:
             results = _analyze_files(
                 npp,
                 regions,
                 region_names,
+                regions_layer,
                 cfg,
+                infer,
                 tmp,
                 engine,
                 store,
@@ -128,7 +138,7 @@ def analyze(
     return results
 
 
-def _config(config: Any, options: dict[str, Any], npp: Any) -> Config:
+def _config(config: Any, options: dict[str, Any]) -> Config:
     unknown = [k for k in options if k not in _FIELDS]
     if unknown:
         key = unknown[0]
@@ -144,35 +154,7 @@ def _config(config: Any, options: dict[str, Any], npp: Any) -> Config:
         base = config
     else:
         base = Config.from_toml(Path(config))
-    years = _years_of(npp) if "product" not in options else []
-    if years:  # the input's years, unless set (a product sets its own)
-        options = {"start": min(years), "end": max(years), **options}
     return base.replace(**options) if options else base
-
-
-def _years_of(npp: Any) -> list[int]:
-    """The years of a local NPP input: in memory, a NetCDF/Zarr file or a folder of
-    ``*_YYYY.tif`` (none for asset ids and ``ee`` objects, or when they cannot be read:
-    the reader then says why)."""
-    import xarray as xr
-
-    if isinstance(npp, str | Path) and Path(npp).exists():
-        return _file_years(Path(npp))
-    if not isinstance(npp, xr.DataArray | xr.Dataset):
-        return []
-    if "year" in npp.coords:
-        values = npp["year"].values
-    elif "time" in npp.coords and hasattr(npp["time"], "dt"):
-        try:
-            values = npp["time"].dt.year.values
-        except (AttributeError, TypeError):
-            return []
-    else:
-        return []
-    try:
-        return sorted({int(v) for v in values})
-    except (TypeError, ValueError):
-        return []
 
 
 def _run_info(results: Results, inputs: dict) -> dict:
@@ -180,22 +162,6 @@ def _run_info(results: Results, inputs: dict) -> dict:
     from gee_cscc.workflow.run import versions
 
     return {**run_info_of(results, inputs=inputs), "versions": versions()}
-
-
-def _file_years(p: Path) -> list[int]:
-    import re
-
-    import xarray as xr
-
-    if p.is_dir() and not (p / ".zgroup").exists() and not (p / "zarr.json").exists():
-        found = (re.search(r"(?:^|[_\-.])(\d{4})\.tiff?$", f.name, re.I) for f in p.iterdir())
-        return sorted({int(m.group(1)) for m in found if m})
-    try:
-        is_zarr = p.is_dir() or p.suffix == ".zarr"
-        with xr.open_zarr(p) if is_zarr else xr.open_dataset(p) as ds:
-            return _years_of(ds)
-    except Exception:  # unreadable here: read_npp reports it, naming the file
-        return []
 
 
 def _is_ee(value: Any) -> bool:
@@ -211,7 +177,9 @@ def _analyze_files(
     npp: Any,
     regions: Any,
     region_names: Any,
+    regions_layer: str | None,
     cfg: Config,
+    infer: tuple[str, ...],
     tmp: Path,
     engine: Any,
     store: Any,
@@ -224,7 +192,7 @@ def _analyze_files(
     from gee_cscc.report.out_folder import check_out
     from gee_cscc.workflow import analyze as analysis
     from gee_cscc.workflow.engines import connect, store_path
-    from gee_cscc.workflow.inputs import RunInputs, resolve_inputs
+    from gee_cscc.workflow.inputs import RunInputs, input_years, resolve_inputs
     from gee_cscc.workflow.modes import engine_limits
     from gee_cscc.workflow.readers import is_local_path
 
@@ -232,6 +200,8 @@ def _analyze_files(
         npp=_npp_path(npp, cfg, tmp),
         regions=_regions_path(regions, tmp),
         region_names=_names_path(region_names, tmp),
+        regions_layer=regions_layer,
+        infer_years=infer,
     )
     local = [v for v in (inputs.npp, inputs.regions, inputs.region_names) if v and is_local_path(v)]
     given = [str(v) for v in (npp, regions, region_names) if isinstance(v, str | Path)]
@@ -246,6 +216,7 @@ def _analyze_files(
     else:
         ctx = connect(cfg, store, progress)
     with ctx as eng:
+        cfg = input_years(inputs, cfg, progress=progress)
         npp_id, reg = resolve_inputs(inputs, eng, cfg)
         results = analysis.analyze(
             npp_id,
@@ -393,6 +364,7 @@ def _analyze_ee(
     regions: Any,
     region_names: Any,
     cfg: Config,
+    infer: tuple[str, ...],
     mode: str,
     counting: str,
     batch: Any,
@@ -402,6 +374,7 @@ def _analyze_ee(
 
     from gee_cscc.method import regions_from_features, regions_from_image
     from gee_cscc.workflow import analyze as analysis
+    from gee_cscc.workflow.inputs import RunInputs, input_years
 
     if isinstance(npp, Path) or (isinstance(npp, str) and Path(npp).exists()):
         raise InputError(
@@ -428,6 +401,7 @@ def _analyze_ee(
             "With an ee.ImageCollection, regions must be an ee.FeatureCollection, an ee.Image "
             f"or an asset id; got {type(regions).__name__}."
         )
+    cfg = input_years(RunInputs(npp=npp, infer_years=infer), cfg, progress=progress)
     results = analysis.analyze(
         npp,
         cfg,

@@ -22,6 +22,7 @@ runs loading the same file store it once and both use it.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,13 +36,31 @@ from gee_cscc.version import __version__
 from gee_cscc.workflow.readers import (
     check_same_grid,
     is_local_path,
+    npp_file_years,
     read_geojson,
     read_npp,
     read_region_names,
     read_region_raster,
 )
+from gee_cscc.workflow.region_files import (
+    VECTOR_SUFFIXES,
+    check_region_names,
+    read_vector_regions,
+    vector_files,
+)
+from gee_cscc.workflow.years import check_years, infer_years, years_note
 
-__all__ = ["HASH_PROPERTY", "INPUT_SCHEME", "RunInputs", "input_key", "resolve_inputs"]
+log = logging.getLogger("gee_cscc")
+
+__all__ = [
+    "HASH_PROPERTY",
+    "INPUT_SCHEME",
+    "RunInputs",
+    "collection_years",
+    "input_key",
+    "input_years",
+    "resolve_inputs",
+]
 
 #: Versions the content addressing of local inputs (with the package version).
 INPUT_SCHEME = "gee-cscc-inputs-1"
@@ -66,6 +85,11 @@ class RunInputs:
         ``"auto"`` (decide from the asset type or file suffix), ``"table"`` or ``"image"``.
     synthetic
         True for the demo's synthetic data (said in every output).
+    regions_layer
+        The layer of a GeoPackage (or other multi-layer vector file) holding the regions.
+    infer_years
+        The year fields (``"start"``, ``"end"``) not given by the user, to be taken from
+        the NPP input (:func:`input_years`).
     """
 
     npp: str
@@ -74,16 +98,34 @@ class RunInputs:
     regions_kind: str = "auto"
     synthetic: bool = False
     extra: dict = field(default_factory=dict)
+    regions_layer: str | None = None
+    infer_years: tuple[str, ...] = ()
 
 
 def resolve_inputs(inputs: RunInputs, engine: Any, cfg: Config) -> tuple[str, Any]:
-    """Asset ids of the NPP collection and the regions (loading local files into the store)."""
+    """Asset ids of the NPP collection and the regions (loading local files into the store).
+
+    A local region file is read and checked first (its names too), so a bad region file
+    fails before the NPP is read or stored.
+    """
     import ee
 
     from gee_cscc.method import regions_from_features, regions_from_image
     from gee_cscc.method.checks import collection_grid, image_grid
 
     _check_file_exists(inputs.npp, "NPP input")
+    reg = inputs.regions
+    names = read_region_names(inputs.region_names) if inputs.region_names else None
+    table = raster = None
+    if reg is not None:
+        _check_file_exists(reg, "Region file")
+        if is_local_path(reg):
+            if engine is None:
+                raise InputError(
+                    f"{reg} is a local file: on Earth Engine, upload it first and pass the "
+                    "asset id."
+                )
+            table, raster = _read_region_file(reg, inputs.regions_layer, cfg)
     npp_id = inputs.npp
     npp_data = None
     if is_local_path(inputs.npp):
@@ -102,47 +144,36 @@ def resolve_inputs(inputs: RunInputs, engine: Any, cfg: Config) -> tuple[str, An
                 aid, npp_data, band=cfg.band, properties=props
             ),
         )
-    names = read_region_names(inputs.region_names) if inputs.region_names else None
-    if inputs.regions is None:
+    if reg is None:
         return npp_id, None
-    reg = inputs.regions
-    _check_file_exists(reg, "Region file")
-    kind = inputs.regions_kind
-    if is_local_path(reg):
-        if engine is None:
-            raise InputError(
-                f"{reg} is a local file: on Earth Engine, upload it first and pass the asset id."
-            )
-        suffix = Path(reg).suffix.lower()
-        if suffix in (".geojson", ".json"):
-            table = read_geojson(reg)
-            rid = _stored_input(
-                engine,
-                "regions",
-                reg,
-                {},
-                lambda aid, props: engine.store.put_table(aid, table, props),
-            )
-            return npp_id, regions_from_features(
-                ee.FeatureCollection(rid), name_property=cfg.region_property, source=str(reg)
-            )
-        if suffix in (".tif", ".tiff"):
-            raster = read_region_raster(reg)
-            npp_grid = npp_data if npp_data is not None else collection_grid(npp_id, cfg.band)
-            check_same_grid(npp_grid, raster, npp_name=str(inputs.npp), regions_name=str(reg))
-            rid = _stored_input(
-                engine,
-                "region-ids",
-                reg,
-                {},
-                lambda aid, props: engine.store.put_image(aid, raster, props),
-            )
-            # Named ids without cells stay: a region with no cells is still listed (zeros).
-            present = {int(v) for v in np.unique(raster.values) if v > 0}
-            ids = sorted(present | set(names or {}))
-            return npp_id, regions_from_image(ee.Image(rid), names=names, ids=ids, source=str(reg))
-        raise InputError(f"Unknown region file type '{suffix}' ({reg}): give a .geojson or a .tif.")
+    if table is not None:
+        options = {"layer": inputs.regions_layer} if inputs.regions_layer else {}
+        rid = _stored_input(
+            engine,
+            "regions",
+            reg,
+            options,
+            lambda aid, props: engine.store.put_table(aid, table, props),
+        )
+        return npp_id, regions_from_features(
+            ee.FeatureCollection(rid), name_property=cfg.region_property, source=str(reg)
+        )
+    if raster is not None:
+        npp_grid = npp_data if npp_data is not None else collection_grid(npp_id, cfg.band)
+        check_same_grid(npp_grid, raster, npp_name=str(inputs.npp), regions_name=str(reg))
+        rid = _stored_input(
+            engine,
+            "region-ids",
+            reg,
+            {},
+            lambda aid, props: engine.store.put_image(aid, raster, props),
+        )
+        # Named ids without cells stay: a region with no cells is still listed (zeros).
+        present = {int(v) for v in np.unique(raster.values) if v > 0}
+        ids = sorted(present | set(names or {}))
+        return npp_id, regions_from_image(ee.Image(rid), names=names, ids=ids, source=str(reg))
     # An asset id: a table or an image.
+    kind = inputs.regions_kind
     if kind == "auto":
         try:
             info = ee.data.getAsset(reg)
@@ -160,6 +191,83 @@ def resolve_inputs(inputs: RunInputs, engine: Any, cfg: Config) -> tuple[str, An
     )
 
 
+def _read_region_file(path: str, layer: str | None, cfg: Config) -> tuple[Any, Any]:
+    """``(table, raster)`` of a local region file, one of them None, read and checked."""
+    suffix = Path(path).suffix.lower()
+    if layer is not None and suffix not in VECTOR_SUFFIXES:
+        raise InputError(
+            f"A region layer ({layer!r}) is given but {path} is not a GeoPackage or "
+            "shapefile: leave regions_layer out."
+        )
+    if suffix in (".geojson", ".json"):
+        table = read_geojson(path)
+    elif suffix in VECTOR_SUFFIXES:
+        table = read_vector_regions(path, layer=layer)
+    elif suffix in (".tif", ".tiff"):
+        return None, read_region_raster(path)
+    else:
+        raise InputError(
+            f"Unknown region file type '{suffix}' ({path}): give a GeoJSON (.geojson), "
+            "GeoPackage (.gpkg), shapefile (.shp or .zip) or region GeoTIFF (.tif)."
+        )
+    check_region_names(table, cfg.region_property, f"Region file {path}")
+    return table, None
+
+
+def input_years(
+    inputs: RunInputs, cfg: Config, *, progress: Callable[[str], None] | None = None
+) -> Config:
+    """The run's configuration with its years settled against the NPP input's years.
+
+    The years named in ``inputs.infer_years`` are taken from the input (its first and last
+    year); the run's years ``start … end`` must then all be in the input (an input holding
+    more is used for those years only). One line through ``progress`` says which years
+    are used when they are a subset or were taken from the input
+    (:mod:`gee_cscc.workflow.years`).
+
+    Raises
+    ------
+    InputError
+        A year of the run that the input does not hold (naming the years it has).
+    ConfigError
+        Years taken from the input that do not make a valid run (e.g. the reference year
+        outside them).
+    """
+    npp = inputs.npp
+    if isinstance(npp, (str, Path)) and is_local_path(npp):
+        available = npp_file_years(npp)
+        what = f"NPP file {npp}"
+    else:
+        available = collection_years(npp)
+        what = f"NPP '{npp}'" if isinstance(npp, str) else "the NPP collection"
+    if not available:  # unreadable here: the reader or load_annual_npp says why
+        return cfg
+    cfg = infer_years(available, cfg, inputs.infer_years, what)
+    check_years(available, cfg, what)
+    note = years_note(available, cfg, inputs.infer_years, what)
+    if note:
+        log.info(note)
+        if progress is not None:
+            progress(note)
+    return cfg
+
+
+def collection_years(collection: Any) -> list[int]:
+    """The years of an ImageCollection (asset id or ``ee.ImageCollection``) from its
+    images' ``year`` or ``system:time_start``; none when it cannot be read (the run's
+    loading of the collection then says why)."""
+    import ee
+
+    from gee_cscc.method.inputs import image_year
+
+    try:
+        info = ee.ImageCollection(collection).getInfo()
+    except Exception:  # reported, naming the asset, when the run loads it
+        return []
+    years = [image_year(f.get("properties", {})) for f in (info or {}).get("features", [])]
+    return sorted({y for y in years if y is not None})
+
+
 def input_key(kind: str, path: str | Path, options: dict[str, Any]) -> str:
     """The SHA-256 (hex) that names a local input's asset (see the module docstring).
 
@@ -168,7 +276,8 @@ def input_key(kind: str, path: str | Path, options: dict[str, Any]) -> str:
     kind
         ``npp``, ``regions`` or ``region-ids``.
     path
-        The file, or a folder (every file below it, by relative name).
+        The file (a shapefile with its sidecar files), or a folder (every file below it,
+        by relative name).
     options
         The options that change what is stored (e.g. ``{"band": "npp"}``).
     """
@@ -177,9 +286,12 @@ def input_key(kind: str, path: str | Path, options: dict[str, Any]) -> str:
     head += "".join(f"{k}={options[k]!r}\0" for k in sorted(options))
     h.update(head.encode())
     p = Path(path)
-    files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else [p]
+    files = sorted(f for f in p.rglob("*") if f.is_file()) if p.is_dir() else vector_files(p)
     for f in files:
-        rel = f.relative_to(p).as_posix() if p.is_dir() else ""
+        if p.is_dir():
+            rel = f.relative_to(p).as_posix()
+        else:  # the file itself, or a shapefile's sidecar by its suffix
+            rel = "" if f == p else f.name[len(p.stem) :]
         h.update(f"file\0{rel}\0{f.stat().st_size}\0".encode())
         with f.open("rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -207,7 +319,20 @@ def _stored_input(
 
 #: Suffixes that mark an input as a local file (an asset id never ends like this).
 _FILE_SUFFIXES = frozenset(
-    {".nc", ".nc4", ".cdf", ".zarr", ".tif", ".tiff", ".geojson", ".json", ".csv", ".shp", ".gpkg"}
+    {
+        ".nc",
+        ".nc4",
+        ".cdf",
+        ".zarr",
+        ".tif",
+        ".tiff",
+        ".geojson",
+        ".json",
+        ".csv",
+        ".shp",
+        ".gpkg",
+        ".zip",
+    }
 )
 
 

@@ -31,10 +31,13 @@ from gee_cscc.workflow.file_checks import (
     normalise_grid,
     units_factor,
 )
+from gee_cscc.workflow.years import check_years
 
 __all__ = [
     "is_local_path",
     "read_npp",
+    "npp_file_years",
+    "coordinate_years",
     "read_region_raster",
     "read_region_names",
     "read_geojson",
@@ -100,9 +103,11 @@ def read_npp(path: str | Path, *, band: str = "npp", cfg: Config | None = None) 
     band
         The variable (NetCDF/Zarr) or band description (GeoTIFF) holding NPP.
     cfg
-        The run configuration: with it, the values are checked after ``scale_factor`` and
-        ``offset`` (:func:`gee_cscc.workflow.file_checks.check_npp_values`), and a file
-        declaring its units may not be scaled again by the configuration.
+        The run configuration: with it, the file must hold every year ``start … end``;
+        the values of those years are checked after ``scale_factor`` and ``offset``
+        (:func:`gee_cscc.workflow.file_checks.check_npp_values`; other years stay in
+        ``data`` unchecked, and the method leaves them out), and a file declaring its units
+        may not be scaled again by the configuration.
 
     Raises
     ------
@@ -110,7 +115,8 @@ def read_npp(path: str | Path, *, band: str = "npp", cfg: Config | None = None) 
         Missing or unreadable file, no ``year``/``time`` dimension, a duplicate or
         fractional year, the variable not found, more dimensions than year/y/x, GeoTIFFs on
         different grids or with several bands, an uneven or projected-without-CRS grid,
-        unknown units, or values that would give a wrong answer (naming the file and year).
+        unknown units, a year of the run not in the file (naming the years it has), or
+        values that would give a wrong answer (naming the file and year).
     """
     if not str(path).strip():
         raise InputError("The NPP input is an empty name: give a file, a folder or an asset id.")
@@ -143,13 +149,8 @@ def read_npp(path: str | Path, *, band: str = "npp", cfg: Config | None = None) 
             "file's packing wins; set scale_factor = 1 and offset = 0."
         )
     years = [int(y) for y in da["year"].values]
-    lo, hi = (cfg.start, cfg.end) if cfg is not None else (1, 9998)
-    outside = [y for y in years if not lo <= y <= hi]
-    if outside:
-        raise InputError(
-            f"Year {outside[0]} of NPP file {p} is outside the configured years {lo}–{hi}: "
-            "set start/end to the file's years or leave the year out of the file."
-        )
+    # The run's years only are checked (the others are stored, never computed).
+    used = list(check_years(years, cfg, f"NPP file {p}")) if cfg is not None else years
     crs = da.attrs["crs"]
     out = (da * factor).astype(np.float32) if factor != 1.0 else da.astype(np.float32)
     out = out.rename(band)
@@ -157,17 +158,48 @@ def read_npp(path: str | Path, *, band: str = "npp", cfg: Config | None = None) 
         "crs": crs,
         **({"transform": da.attrs["transform"]} if "transform" in da.attrs else {}),
     }
-    check_fill_sentinels(da.values, years, f"NPP file {p}")
+    check_fill_sentinels(da.sel(year=used).values, used, f"NPP file {p}")
     if cfg is not None:
-        values = out.values.astype(np.float64) * cfg.scale_factor + cfg.offset
+        values = out.sel(year=used).values.astype(np.float64) * cfg.scale_factor + cfg.offset
         check_npp_values(
             values,
-            [int(y) for y in out["year"].values],
+            used,
             f"NPP file {p}",
             max_abs_npp=cfg.max_abs_npp,
             vca_min_mean=cfg.vca_min_mean,
         )
     return NppSource(out, p, str(units) if units is not None else None, factor)
+
+
+def npp_file_years(path: str | Path) -> list[int]:
+    """The years of an NPP file or folder, read cheaply (the ``year``/``time`` coordinate,
+    or the ``*_YYYY.tif`` names); none when they cannot be read (:func:`read_npp` says why)."""
+    p = Path(path)
+    if p.is_dir() and not (p / ".zgroup").exists() and not (p / "zarr.json").exists():
+        found = (_YEAR_TIF.search(f.name) for f in p.iterdir())
+        return sorted({int(m.group(1)) for m in found if m})
+    try:
+        with _open(p, "NPP file") as ds:
+            return coordinate_years(ds)
+    except Exception:  # unreadable here: read_npp reports it, naming the file
+        return []
+
+
+def coordinate_years(data: xr.DataArray | xr.Dataset) -> list[int]:
+    """The whole years of an xarray object's ``year`` or ``time`` coordinate (none if it
+    has neither or they are not whole years)."""
+    if "year" in data.coords:
+        values = np.asarray(data["year"].values)
+    elif "time" in data.coords:
+        try:
+            values = np.asarray(data["time"].dt.year.values)
+        except (AttributeError, TypeError):
+            return []
+    else:
+        return []
+    if not np.issubdtype(values.dtype, np.number) or np.any(values != np.round(values)):
+        return []
+    return sorted({int(v) for v in values.ravel()})
 
 
 def _read_cube(p: Path, band: str) -> xr.DataArray:

@@ -23,7 +23,7 @@ from gee_cscc.version import __version__
 from gee_cscc.workflow.analyze import Results, analyze
 from gee_cscc.workflow.batch import BatchOptions
 from gee_cscc.workflow.engines import connect
-from gee_cscc.workflow.inputs import RunInputs, resolve_inputs
+from gee_cscc.workflow.inputs import RunInputs, input_years, resolve_inputs
 from gee_cscc.workflow.modes import engine_limits
 
 __all__ = ["check_out", "run", "versions"]
@@ -77,6 +77,7 @@ def run(
     out = check_out(out, store=_store_path(cfg, store, engine), inputs=_local_inputs(inputs))
     ctx = contextlib.nullcontext(engine) if engine is not None else connect(cfg, store, progress)
     with ctx as eng:
+        cfg = input_years(inputs, cfg, progress=progress)  # start/end against the input's years
         npp_id, regions = resolve_inputs(inputs, eng, cfg)
         results = analyze(
             npp_id,

@@ -123,10 +123,10 @@ def test_far_off_year_end_to_end(tmp_path, monkeypatch):
     da = cube_with(make_cube()).assign_coords(year=[2001, 2002, 2003, 2004, 2005, 9999])
     code, err = cli(tmp_path, monkeypatch, "--npp", nc(tmp_path / "far.nc", da))
     assert code == 1 and len(err) == 1
-    assert err[0] == (
-        f"gee-cscc run: error: Year 9999 of NPP file {tmp_path / 'far.nc'} is outside the "
-        "configured years 2001–2006: set start/end to the file's years or leave the year out "
-        "of the file."
+    assert err[0] == (  # the years asked for are all needed; the file's others are not
+        f"gee-cscc run: error: Year 2006 is missing from NPP file {tmp_path / 'far.nc'} (the "
+        "run asks for every year 2001–2006; missing: [2006]); it has the years 2001–2005, "
+        "9999: set start/end (--start/--end) within them."
     )
 
 
@@ -420,14 +420,15 @@ def test_geojson_with_bom_single_feature_and_crs84(tmp_path):
 
 
 def test_unknown_region_file_type_end_to_end(tmp_path, monkeypatch):
-    shp = tmp_path / "regions.shp"
-    shp.write_bytes(b"\x00" * 100)
+    kml = tmp_path / "regions.kml"
+    kml.write_bytes(b"\x00" * 100)
     npp = nc(tmp_path / "npp.nc", cube_with(make_cube()))
-    code, err = cli(tmp_path, monkeypatch, "--npp", npp, "--regions", shp)
+    code, err = cli(tmp_path, monkeypatch, "--npp", npp, "--regions", kml)
     assert (code, err) == (
         1,
         [
-            f"gee-cscc run: error: Unknown region file type '.shp' ({shp}): give a .geojson or a .tif."
+            f"gee-cscc run: error: Unknown region file type '.kml' ({kml}): give a GeoJSON "
+            "(.geojson), GeoPackage (.gpkg), shapefile (.shp or .zip) or region GeoTIFF (.tif)."
         ],
     )
 
