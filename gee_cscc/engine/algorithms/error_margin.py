@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core.arguments import as_number, required
+from ..core.arguments import required
 from ..core.registry import algorithm
 from ..errors import EEError
 
@@ -38,5 +38,5 @@ def error_margin(value: Any = None, unit: Any = "meters") -> ErrorMargin:
     if unit != "infinite":
         if value is None:
             raise required("ErrorMargin", "value")
-        value = float(as_number(value, "ErrorMargin", "value"))
+        value = float(value)
     return ErrorMargin(value, unit)

@@ -101,7 +101,7 @@ def combine(primary: Any, secondary: Any, overwrite: Any = False) -> ImageCollec
             out.append(
                 call(
                     "Image.addBands",
-                    {"dstImg": im, "srcImg": other, "overwrite": bool(overwrite)},
+                    {"dstImg": im, "srcImg": other, "overwrite": overwrite},
                 )
             )
     return prim.with_elements(out)

@@ -99,14 +99,14 @@ def inner(
     secondaryKey: Any = "secondary",  # noqa: N803
     measureKey: Any = None,  # noqa: N803
 ) -> Join:
-    pk, sk = str(primaryKey or "primary"), str(secondaryKey or "secondary")
+    pk, sk = primaryKey or "primary", secondaryKey or "secondary"
 
     def build(p: Any, ms: list[Match]) -> list[Any]:
         out = []
         for s, m in ms:
             props = {pk: p, sk: s}
             if measureKey and m is not None:
-                props[str(measureKey)] = m
+                props[measureKey] = m
             out.append(Feature(None, props))
         return out
 
@@ -124,7 +124,7 @@ def save_all(
     def build(p: Any, ms: list[Match]) -> list[Any]:
         if not ms and not outer:
             return []
-        matches = [_measured(m, measureKey) for m in _ordered(ms, ordering, bool(ascending))]
+        matches = [_measured(m, measureKey) for m in _ordered(ms, ordering, ascending)]
         return [_with(p, {matchesKey: matches})]
 
     return Join(build, {"name": "Join.saveAll", "matchesKey": matchesKey})
@@ -141,7 +141,7 @@ def save_first(
     def build(p: Any, ms: list[Match]) -> list[Any]:
         if not ms:
             return [p] if outer else []
-        first = _ordered(ms, ordering, bool(ascending))[0]
+        first = _ordered(ms, ordering, ascending)[0]
         return [_with(p, {matchKey: _measured(first, measureKey)})]
 
     return Join(build, {"name": "Join.saveFirst", "matchKey": matchKey})

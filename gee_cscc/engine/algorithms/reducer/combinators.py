@@ -41,7 +41,7 @@ def combine(
         "reducer1": r1,
         "reducer2": r2,
         "outputPrefix": prefix,
-        "sharedInputs": bool(sharedInputs),
+        "sharedInputs": sharedInputs,
     }
     return Composite("Reducer.combine", parts, n_inputs=n, args=args)
 
@@ -63,8 +63,6 @@ def repeat(reducer: Any, count: Any) -> Reducer:
 @algorithm("Reducer.forEach")
 def for_each_names(reducer: Any, outputNames: Any) -> Reducer:
     r = as_reducer(reducer, "Reducer.forEach")
-    if not isinstance(outputNames, (list, tuple)):
-        raise EEError("Reducer.forEach: outputNames must be a list of strings.")
     return for_each(r, [str(n) for n in outputNames])
 
 
@@ -79,7 +77,7 @@ def for_each_band(reducer: Any, image: Any) -> Reducer:
 @algorithm("Reducer.setOutputs")
 def set_outputs(reducer: Any, outputs: Any) -> Reducer:
     r = as_reducer(reducer, "Reducer.setOutputs")
-    if not isinstance(outputs, (list, tuple)) or len(outputs) != len(r.outputs):
+    if len(outputs) != len(r.outputs):
         raise EEError(
             f"Reducer.setOutputs: expected {len(r.outputs)} output names, got {outputs!r}."
         )
@@ -88,7 +86,7 @@ def set_outputs(reducer: Any, outputs: Any) -> Reducer:
         "Reducer.setOutputs",
         [(r, list(range(r.n_inputs)), names)],
         n_inputs=r.n_inputs,
-        args={"reducer": r, "outputs": list(outputs)},
+        args={"reducer": r, "outputs": outputs},
     )
 
 

@@ -94,13 +94,11 @@ def _sum_type(types: Sequence[str]) -> list[str]:
 # --- algorithms -------------------------------------------------------------------------------
 
 
-def int_at_least(value: Any, what: str, *, minimum: int = 1) -> int:
-    """An integer argument of at least ``minimum`` (a float with an integral value counts)."""
-    if value is None or isinstance(value, bool) or not float(value).is_integer():
-        raise EEError(f"{what}: expected an integer, got {value!r}.")
-    if int(value) < minimum:
-        raise EEError(f"{what}: must be at least {minimum}, got {int(value)}.")
-    return int(value)
+def int_at_least(value: int, what: str, *, minimum: int = 1) -> int:
+    """An ``Integer`` argument (an ``int`` from the registry) checked to be at least ``minimum``."""
+    if value < minimum:
+        raise EEError(f"{what}: must be at least {minimum}, got {value}.")
+    return value
 
 
 def _simple(name: str, kernel: type[Kernel], output: str, **kw: Any) -> None:
@@ -364,7 +362,7 @@ def fixed_histogram(min: Any, max: Any, steps: Any, cumulative: Any = False) -> 
     lo, hi = float(min), float(max)
     if not hi > lo:
         raise EEError("Reducer.fixedHistogram: max must be greater than min.")
-    params = {"min": lo, "max": hi, "steps": n, "cumulative": bool(cumulative)}
+    params = {"min": lo, "max": hi, "steps": n, "cumulative": cumulative}
     return Primitive(
         "Reducer.fixedHistogram",
         FixedHistogram,
