@@ -35,6 +35,7 @@ FIGURE_NAMES = (
     "decay",
     "decay_curves",
     "csr_grade",
+    "running_capacity",
 )
 
 
@@ -116,7 +117,8 @@ class ResultsApi:
         ``trend_class_strict``, ``maintenance_years`` (from ``results.graph.result_image()``),
         ``region`` (the region ids), and ``pcs_<year>`` / ``maintenance_<year>`` (from
         ``results.graph.potential`` and ``results.graph.maintenance``, ImageCollections
-        with a ``year`` property). ``results.graph`` (a
+        with a ``year`` property); with ``capacity_sensitivity`` also ``cscc_jk_se`` and
+        ``pcs_jk_se`` (:func:`gee_cscc.method.record_length.capacity_jackknife`). ``results.graph`` (a
         :class:`gee_cscc.method.MethodGraph`) holds every intermediate expression.
 
         They are expressions on the engine that computed them: on Google Earth Engine they
@@ -138,6 +140,11 @@ class ResultsApi:
             out[f"maintenance_{y}"] = ee.Image(
                 graph.maintenance.filter(ee.Filter.eq("year", y)).first()
             )
+        if getattr(self.config, "capacity_sensitivity", False):  # type: ignore[attr-defined]
+            from gee_cscc.method.record_length import RECORD_LENGTH_BANDS, capacity_jackknife
+
+            maps = capacity_jackknife(graph, graph.npp)
+            out.update({name: maps.select([name]) for name in RECORD_LENGTH_BANDS})
         return out
 
 
@@ -146,7 +153,8 @@ class ResultsPlot:
 
     Methods: ``yearly``, ``trend_slope``, ``trend_class``, ``cscc`` (alias ``cscc_map``),
     ``cscc_year``, ``pcs``, ``maintenance``, ``maintenance_years``, ``decay(region=None)``,
-    ``decay_curves`` and ``csr_grade`` (needs the regions as a GeoJSON table). Nothing is
+    ``decay_curves``, ``csr_grade`` (needs the regions as a GeoJSON table) and
+    ``running_capacity`` (a run with ``capacity_sensitivity=True``). Nothing is
     saved; ``fig.savefig("cscc.pdf")`` writes one.
     """
 
@@ -187,6 +195,19 @@ class ResultsPlot:
         if fig is None:
             what = "a regions GeoJSON" if name == "csr_grade" else "its table"
             raise InputError(f"The {name} figure cannot be drawn for these results (needs {what}).")
+        return fig
+
+    def running_capacity(self) -> Any:
+        """Running capacity per region and total CSCC with each year left out (a run with
+        ``capacity_sensitivity=True``)."""
+        from gee_cscc.errors import InputError
+        from gee_cscc.report.record_length import fig_running_capacity
+
+        fig = fig_running_capacity(self._context(self._results))
+        if fig is None:
+            raise InputError(
+                "The running_capacity figure needs a run with capacity_sensitivity=True."
+            )
         return fig
 
     def yearly(self) -> Any:

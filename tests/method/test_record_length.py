@@ -200,3 +200,17 @@ def test_batch_mode_gives_the_same_tables(engine, case, tmp_path):
     got = res.rasters["cscc_jk_se"].values  # the preview is the whole grid here
     want = case["ref"]["cscc_jk_se"]
     np.testing.assert_allclose(got[~np.isnan(want)], want[~np.isnan(want)], atol=1e-3)
+
+
+def test_python_api_images_and_plot(results, case):
+    import ee
+    from matplotlib.figure import Figure
+
+    img = results.images["cscc_jk_se"]
+    box = ee.Geometry.Rectangle([X0, Y0 - H, X0 + W, Y0], None, False)
+    got = ee.Image(img).reduceRegion(
+        ee.Reducer.max(), box, None, "EPSG:4326", [1, 0, X0, 0, -1, Y0]
+    )
+    want = float(np.nanmax(case["ref"]["cscc_jk_se"]))
+    assert got.getInfo()["cscc_jk_se"] == pytest.approx(want, abs=1e-3)
+    assert isinstance(results.plot.running_capacity(), Figure)
