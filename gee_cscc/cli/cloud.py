@@ -25,6 +25,7 @@ from gee_cscc.cli.common import (
     DEFAULT_PREFIX,
     POLL_EARTH_ENGINE,
     POLL_LOCAL,
+    add_csr_options,
 )
 from gee_cscc.cli.export import add_grid_options, cmd_annualize, cmd_export
 from gee_cscc.workflow.export_run import FILE_NO_DATA
@@ -144,6 +145,7 @@ def add_parsers(sub: argparse._SubParsersAction, add_common: Callable) -> None:
     )
     p.add_argument("--trend", choices=("ols", "sen"), help="trend method")
     add_grid_options(p)
+    add_csr_options(p)  # the result image gains tau_pos, tau_neg, csr_rs, csr_grade
     p.add_argument(
         "--tables",
         metavar="DIR",

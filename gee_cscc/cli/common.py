@@ -179,8 +179,32 @@ CONFIG_OVERRIDES = {
     "scale": "scale",
     "crs_transform": "crs_transform",
     "extent": "extent",
+    "csr_pixel": "csr_pixel",
+    "csr_kernel": "csr_kernel",
+    "csr_min_cells": "csr_min_cells",
     "capacity_sensitivity": "capacity_sensitivity",
 }
+
+
+def add_csr_options(p: argparse.ArgumentParser) -> None:
+    """``--csr-pixel RADIUS``, ``--csr-kernel`` and ``--csr-min-cells`` (METHOD.md §7)."""
+    g = p.add_argument_group("pixel-scale carbon sink resilience (off by default)")
+    g.add_argument(
+        "--csr-pixel",
+        metavar="RADIUS",
+        help="also τ+, τ-, RS and the CSR grade per cell from the maintenance ratios of the "
+        "cells within RADIUS ('50km' on the ellipsoid or '5cells'): rasters/csr_rs.tif, "
+        "csr_grade.tif, tau_pos.tif, tau_neg.tif",
+    )
+    g.add_argument(
+        "--csr-kernel", choices=("circle", "square"), help="neighbourhood shape (default circle)"
+    )
+    g.add_argument(
+        "--csr-min-cells",
+        type=int,
+        metavar="N",
+        help="fewest kept cells of a sign at t' in a neighbourhood for its τ (default 10)",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> tuple[Any, dict]:

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gee_cscc.cli.common import check_path_options, config_from_args
+from gee_cscc.cli.common import add_csr_options, check_path_options, config_from_args
 from gee_cscc.cli.export import add_grid_options, product_collection
 from gee_cscc.cli.interrupts import StderrGuard, exit_code, signals_as_interrupts
 from gee_cscc.cli.progress import Progress
@@ -22,6 +22,8 @@ from gee_cscc.errors import GeeCsccError, note_stop, raise_if_stopped
 from gee_cscc.version import __version__
 
 __all__ = ["main", "build_parser"]
+
+CSR_FIELDS = ("csr_pixel", "csr_kernel", "csr_min_cells")
 
 log = logging.getLogger("gee_cscc")
 
@@ -125,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--resolution", type=float, choices=(0.1, 0.05), default=0.1, help="grid (degrees)"
     )
     _add_run_options(demo)
+    add_csr_options(demo)  # the demo shows --csr-pixel 50km unless told otherwise
     _add_common(demo)
 
     run = sub.add_parser("run", help="run the method on your NPP and regions")
@@ -160,6 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
         "jackknife over years (tables/capacity_sensitivity.csv)",
     )
     add_grid_options(run)
+    add_csr_options(run)
     _add_run_options(run)
     _add_mode_options(run)
     _add_common(run)
@@ -194,6 +198,7 @@ def _cmd_demo(args: argparse.Namespace, report: Reporter) -> int:
         store=args.store,
         counting=args.counting or "local",
         progress=report,
+        csr={k: v for k in CSR_FIELDS if (v := getattr(args, k, None)) is not None},
     )
     _print_summary(results, out, quiet=args.quiet)
     return 0

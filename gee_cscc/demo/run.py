@@ -11,6 +11,8 @@ from gee_cscc.workflow.analyze import Results
 __all__ = ["run_demo", "ensure_demo_assets"]
 
 DEMO_FOLDER = "demo"
+#: The pixel-CSR neighbourhood the demo shows (METHOD.md §7).
+DEMO_CSR_PIXEL = "50km"
 
 
 def ensure_demo_assets(
@@ -79,14 +81,21 @@ def run_demo(
     counting: str = "local",
     progress: Callable[[str], None] | None = None,
     config: Config | None = None,
+    csr: dict | None = None,
 ) -> Results:
-    """Build the demo assets and run the whole method on them; outputs go to ``out``."""
+    """Build the demo assets and run the whole method on them; outputs go to ``out``.
+
+    Without ``config`` the demo also shows pixel-scale CSR with :data:`DEMO_CSR_PIXEL`;
+    ``csr`` overrides its fields (``csr_pixel``, ``csr_kernel``, ``csr_min_cells``).
+    """
     from gee_cscc.workflow.engines import local_engine, store_path
     from gee_cscc.workflow.inputs import RunInputs
     from gee_cscc.workflow.run import check_out, run
 
     # The demo shows the analyses beyond the paper too (METHOD.md §7).
     cfg = config or Config(capacity_sensitivity=True)
+    csr = {**({"csr_pixel": DEMO_CSR_PIXEL} if config is None else {}), **(csr or {})}
+    cfg = cfg.replace(**csr) if csr else cfg
     check_out(out, store=store_path(store))  # before the demo data are generated
     with local_engine(store, progress=progress) as engine:
         npp_id, prov_id = ensure_demo_assets(engine, resolution=resolution, progress=progress)

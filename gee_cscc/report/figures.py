@@ -25,6 +25,7 @@ from typing import Any
 
 from matplotlib.figure import Figure
 
+from gee_cscc.report.csr_pixel import csr_pixel_caption, fig_csr_pixel
 from gee_cscc.report.curve_figures import fig_decay_all, fig_decay_curves, fig_yearly
 from gee_cscc.report.map_canvas import map_grid, outside_vca, province_outlines
 from gee_cscc.report.map_figures import (
@@ -60,6 +61,7 @@ _FIGURES: dict[str, tuple[Callable[[FigureContext], Figure | None], str | None]]
     "decay_ALL": (fig_decay_all, None),
     "decay_curves": (fig_decay_curves, None),
     "csr_grade": (fig_csr_grade, None),
+    "csr_pixel": (fig_csr_pixel, "csr_grade"),  # with csr_pixel only
 }
 
 
@@ -192,6 +194,7 @@ def figure_captions(results: Any) -> dict[str, str]:
         ),
         "cscc_year": "Year in which each cell reached its CSCC (earliest year on ties).",
         "running_capacity": running_caption(results),
+        "csr_pixel": csr_pixel_caption(results),
         "pcs": (
             f"Increase potential PCS = CSCC − NPP of the year (g C m⁻² yr⁻¹) in {pcs_years}, "
             "on one colour scale."

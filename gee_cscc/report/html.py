@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from gee_cscc.report.csr_pixel import csr_pixel_section
 from gee_cscc.report.html_format import escape, format_number, format_p, format_percent
 from gee_cscc.report.html_sections import (
     capacity_section,
@@ -108,6 +109,7 @@ def write_html(
             counts_section(results),
             trend_section(results),
             resilience_section(results),
+            csr_pixel_section(results),
             figures_section(results, figures),
         ]
     )

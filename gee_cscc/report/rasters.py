@@ -8,10 +8,12 @@ used by the GeoTIFFs (:func:`write_geotiffs`) and by ``results.nc``
 * continuous layers (CSCC, PCS, slopes, statistics, p-values, cell areas) are ``float32``
   with NaN where there is no value;
 * categorical and count layers (``vca``, ``trend_class``, ``trend_class_strict``,
-  ``cscc_year``, ``maintenance_years``, ``maintenance``, ``region``) are integers, with the
-  type's most negative value (255 for ``uint8``) as the no-data value. A layer whose values
-  do not fit the listed type is stored in the next wider one (``int16``, then ``int32``); a
-  layer with non-integral values stays ``float32`` (never rounded).
+  ``cscc_year``, ``maintenance_years``, ``maintenance``, ``region``, ``csr_grade``) are
+  integers, with the type's most negative value (255 for ``uint8``) as the no-data value.
+  A layer whose values do not fit the listed type is stored in the next wider one
+  (``int16``, then ``int32``); a layer with non-integral values stays ``float32`` (never
+  rounded). The pixel-CSR layers ``tau_pos``, ``tau_neg``, ``csr_rs`` hold ``inf``/``-inf``
+  where a trend does not decay (METHOD.md §5b); NaN is no data.
 
 Each GeoTIFF is a Cloud-Optimized GeoTIFF written by GDAL's ``COG`` driver: 512 × 512
 tiles, DEFLATE with the predictor that suits the type, overviews down to one tile (averaged
@@ -128,6 +130,18 @@ LAYERS: dict[str, LayerSpec] = {
         (-1, 0, 1), "negative_trend_maintained trend_changed positive_trend_maintained",
     ),
     "pcs": LayerSpec(_GC, "g m-2 yr-1", "increase potential CSCC - NPP, grams of carbon"),
+    # pixel-scale CSR (METHOD.md §7): inf where a trend does not decay
+    "tau_pos": LayerSpec(
+        "years", "year", "decay time of the positive trends in the neighbourhood (inf: none)"
+    ),
+    "tau_neg": LayerSpec(
+        "years", "year", "decay time of the negative trends in the neighbourhood (inf: none)"
+    ),
+    "csr_rs": LayerSpec("years", "year", "pixel carbon sink resilience RS = tau_pos - tau_neg"),
+    "csr_grade": LayerSpec(
+        "1", "1", "pixel CSR grade: 5 extremely strong ... 1 weaker, 0 none (RS undefined)",
+        "int8", (0, 1, 2, 3, 4, 5), "none weaker weak strong stronger extremely_strong",
+    ),
 }  # fmt: skip
 
 _WIDER = {"uint8": "int16", "int8": "int16", "int16": "int32"}

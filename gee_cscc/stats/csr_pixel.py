@@ -27,8 +27,8 @@ GRADE_CODES = {
 
 #: How each fit mode is done per cell (METHOD.md §7).
 PIXEL_FIT_NOTE = {
-    "loglinear": "log-linear OLS of ln q on t - t' over q > 0 (closed form, per cell)",
-    "fixed": "lambda = 1: tau = -sum(x^2) / sum(x ln q) over q > 0 (closed form, per cell)",
+    "loglinear": "log-linear OLS of ln q on x = t − t′ over q > 0",
+    "fixed": "λ = 1: τ = −Σx² / Σx·ln q over q > 0, x = t − t′",
 }
 
 
@@ -58,7 +58,7 @@ def pixel_csr_summary(rasters: Any, cfg: Config, kernel_cells: int | None = None
     mode = "loglinear" if cfg.fit_mode == "free" else cfg.fit_mode
     note = PIXEL_FIT_NOTE[mode]
     if cfg.fit_mode == "free":
-        note = "fit_mode free has no closed form per cell: " + note
+        note = "the λ-free fit has no closed form per cell, so " + note
     vca = np.asarray(rasters["vca"].values) == 1
     area = np.where(vca, np.nan_to_num(np.asarray(rasters["pixel_area"].values, float)), 0.0)
     total = float(area.sum())

@@ -264,7 +264,7 @@ def test_free_falls_back_to_loglinear(case):
     want = expected(case["P"], case["vca"], window(2, "circle"), "loglinear", 3,
                     (500.0, 100.0, 0.0, -100.0))  # fmt: skip
     check(free.rasters, want)
-    assert "no closed form" in free.summary["csr_pixel"]["fit_note"]
+    assert "no closed form per cell" in free.summary["csr_pixel"]["fit_note"]
 
 
 @pytest.mark.parametrize("mode", ["loglinear", "fixed"])
