@@ -351,5 +351,5 @@ def parse_expression_algo(
     mapFreeVarsToDefaultImageBands: Any = False,  # noqa: N803
 ) -> Callable[..., Image]:
     return parse_expression(
-        expression, argName, [str(v) for v in vars], bool(mapFreeVarsToDefaultImageBands)
+        expression, argName, [str(v) for v in vars], mapFreeVarsToDefaultImageBands
     )

@@ -225,8 +225,8 @@ def reduce_neighborhood_algo(
         _image(image, what),
         as_reducer(reducer, what),
         as_kernel(kernel, what),
-        input_weight=str(inputWeight),
-        skip_masked=bool(skipMasked),
+        input_weight=inputWeight,
+        skip_masked=skipMasked,
         what=what,
     )
 

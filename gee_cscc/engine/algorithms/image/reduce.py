@@ -43,7 +43,7 @@ from .spatial import as_geometry
 DEFAULT_MAX_PIXELS = GOOGLE.max_pixels
 
 
-def max_pixels_limit(value: Any) -> int:
+def max_pixels_limit(value: int | None) -> int:
     """The ``maxPixels`` a reduction applies: the serving engine's limit when none was given.
 
     The registry fills in algorithms.json's default (Earth Engine's 10 million) for an
@@ -53,7 +53,7 @@ def max_pixels_limit(value: Any) -> int:
     """
     if value is None or value == DEFAULT_MAX_PIXELS:
         return int(current_limits().max_pixels)
-    return int(value)
+    return value
 
 
 def _image(value: Any, what: str) -> Image:

@@ -94,7 +94,7 @@ def reduce_resolution(
                 f"{what}: band '{band.name}' has no fixed projection (it is a composite or a "
                 "constant); give it one with setDefaultProjection first."
             )
-    limit = int(maxPixels)
+    limit = maxPixels
     if r.name == "Reducer.mean" and r.n_inputs == 1:
         return image.with_bands([_coarsened_mean_band(b, limit) for b in image.bands])
     if r.n_inputs == 1:

@@ -258,14 +258,13 @@ def clip_to_bounds_and_scale(
             xmin, ymin, xmax, ymax = (
                 bounds_geom.bounds if bounds_geom is not None else base.bounds()
             )
-            w = int(width) if width is not None else None
-            h = int(height) if height is not None else None
+            w, h = width, height
             if maxDimension is not None and w is None and h is None:
                 ratio = (xmax - xmin) / max(ymax - ymin, 1e-300)
                 w, h = (
-                    (int(maxDimension), max(1, round(maxDimension / ratio)))
+                    (maxDimension, max(1, round(maxDimension / ratio)))
                     if ratio >= 1
-                    else (max(1, round(maxDimension * ratio)), int(maxDimension))
+                    else (max(1, round(maxDimension * ratio)), maxDimension)
                 )
             if w is None:
                 w = max(1, round(h * (xmax - xmin) / (ymax - ymin)))
