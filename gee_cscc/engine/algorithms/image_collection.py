@@ -39,19 +39,13 @@ def load(id: str, version: Any = None) -> ImageCollection:  # noqa: A002 (Earth 
 
 
 @algorithm("ImageCollection.fromImages")
-def from_images(images: Any) -> ImageCollection:
-    if isinstance(images, Image):
-        images = [images]
-    if not isinstance(images, (list, tuple)):
-        raise EEError(
-            f"ImageCollection.fromImages: expected a list of images, got {type(images).__name__}."
-        )
+def from_images(images: list) -> ImageCollection:
     for i, im in enumerate(images):
         if not isinstance(im, Image):
             raise EEError(
                 f"ImageCollection.fromImages: element {i} is a {type(im).__name__}, not an Image."
             )
-    return ImageCollection(list(images), {})
+    return ImageCollection(images, {})
 
 
 def _collection(value: Any, what: str) -> ImageCollection:

@@ -100,8 +100,6 @@ def select(input: Image, bandSelectors: list, newNames: list | None = None) -> I
 
 @algorithm("Image.rename")
 def rename(input: Image, names: list) -> Image:  # noqa: A002
-    if isinstance(names, str):
-        names = [names]
     if len(names) != len(input.bands):
         raise EEError(
             f"Image.rename: Can't rename {len(input.bands)} bands to {len(names)} names: {names}."

@@ -43,6 +43,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ...core.arguments import as_number
 from ...core.registry import algorithm
 from ...core.values import is_integer_dtype
 from ...errors import EEError
@@ -281,9 +282,9 @@ def percentile(
     minBucketWidth: Any = None,
     maxRaw: Any = None,
 ) -> Reducer:
-    if not isinstance(percentiles, (list, tuple)) or not percentiles:
+    if not percentiles:
         raise EEError("Reducer.percentile: percentiles must be a non-empty list of numbers.")
-    qs = [float(q) for q in percentiles]
+    qs = [float(as_number(q, "Reducer.percentile", "percentiles")) for q in percentiles]
     if any(not 0 <= q <= 100 for q in qs):
         raise EEError(f"Reducer.percentile: percentiles must be between 0 and 100, got {qs}.")
     names = (
