@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from gee_cscc.report.figures import DEFAULT_DPI, figure_captions, make_figures
+from gee_cscc.report.figures import figure_captions, make_figures
 from gee_cscc.report.html import write_html
 
 __all__ = ["figure_captions", "make_figures", "write_html", "write_report"]
@@ -25,7 +25,7 @@ def write_report(
     regions_geojson: dict | None = None,
     run_info: Mapping[str, Any] | None = None,
     synthetic: bool = False,
-    dpi: int = DEFAULT_DPI,
+    dpi: int | None = None,
 ) -> dict[str, Any]:
     """Draw the figures and write the HTML report of one run.
 
@@ -44,8 +44,9 @@ def write_report(
         :func:`write_html`.
     synthetic : bool, keyword-only
         Mark every figure and the page as synthetic demo data.
-    dpi : int, keyword-only
-        Figure resolution in dots per inch.
+    dpi : int, optional, keyword-only
+        Figure resolution in dots per inch; default ``results.config.dpi`` (150). The
+        formats and style are the config's ``figure_format`` and ``figure_style``.
 
     Returns
     -------
@@ -53,8 +54,15 @@ def write_report(
         ``{"html": Path, "figures": {name: Path}}``.
     """
     out_dir = Path(out_dir)
+    asked = tuple(getattr(results.config, "figure_format", ("png",)))
+    formats = ("png", *(f for f in asked if f != "png"))  # the page embeds the PNG files
     figures = make_figures(
-        results, out_dir / "figures", regions_geojson=regions_geojson, synthetic=synthetic, dpi=dpi
+        results,
+        out_dir / "figures",
+        regions_geojson=regions_geojson,
+        synthetic=synthetic,
+        dpi=dpi,
+        formats=formats,
     )
     page = write_html(
         results,

@@ -20,7 +20,9 @@ from gee_cscc.report.style import (
     all_label,
     finish_figure,
     format_years,
+    panel_letters,
     plain_text,
+    subtitle,
     years_text,
 )
 
@@ -56,7 +58,7 @@ def fig_yearly(ctx: FigureContext) -> Figure | None:
             label=f"OLS trend: {slope:+.2f} {SLOPE_UNITS_TEX}{p_text}",
         )
     top.set_ylabel(f"mean NPP ({NPP_UNITS_TEX})")
-    top.set_title("national (whole VCA) mean NPP", fontsize=9.5)
+    subtitle(top, ctx, "national (whole VCA) mean NPP", fontsize=9.5)
     top.legend(fontsize=8, loc="best")
     top.grid(alpha=0.3)
 
@@ -96,8 +98,9 @@ def fig_yearly(ctx: FigureContext) -> Figure | None:
         right.plot(years, sat, "s-", color="#e08214", ms=3, lw=1.0, label="saturation S")
         right.set_ylabel("saturation S (%)")
     bottom.legend(fontsize=8, loc="lower right", framealpha=0.9)
-    bottom.set_title("total NPP and saturation", fontsize=9.5)
+    subtitle(bottom, ctx, "total NPP and saturation", fontsize=9.5)
     bottom.xaxis.set_major_locator(MaxNLocator(integer=True))
+    panel_letters([top, bottom])
     return finish_figure(fig, ctx, f"Annual NPP {years_text(ctx.cfg)}")
 
 
@@ -168,6 +171,11 @@ def _decay_panel(
             continue
         curve = _decay_curve(t, ref, _num(row, f"tau_{sign}"), _num(row, f"lambda_{sign}"))
         label = _tau_label(row, sign, flags, detailed=detailed)
+        if not detailed:  # a small panel: the τ as a line of text, no legend to lay out
+            y = 0.04 if sign == "neg" else 0.15
+            ax.text(0.04, y, label, transform=ax.transAxes, fontsize=5.5, color=colour,
+                    ha="left", va="bottom")  # fmt: skip
+            label = "_nolegend_"
         if curve is None:
             ax.plot([], [], ls="none", label=label)
         else:
@@ -217,7 +225,7 @@ def _decay_panel(
     ax.grid(alpha=0.3)
     ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=5 if detailed else 3))
     ax.tick_params(labelsize=8 if detailed else 6)
-    if ax.get_legend_handles_labels()[0]:
+    if detailed and ax.get_legend_handles_labels()[0]:
         ax.legend(
             fontsize=8 if detailed else 5.5,
             loc="best",
@@ -257,7 +265,7 @@ def fig_decay_all(ctx: FigureContext) -> Figure | None:
     title = f"q = λ·exp(−(t − {cfg.reference_year})/τ), fit mode “{cfg.fit_mode}”"
     if row is not None:
         title += f"; RS = τ⁺ − τ⁻ = {format_years(row.get('rs'))}, grade “{plain_text(row.get('grade'))}”"
-    ax.set_title(title, fontsize=9)
+    subtitle(ax, ctx, title)
     return finish_figure(fig, ctx, "Decay of the maintained trends, whole area")
 
 
@@ -301,7 +309,9 @@ def fig_decay_curves(ctx: FigureContext) -> Figure | None:
             fontweight="bold" if name == all_label(ctx.results) else "normal",
             y=1.0,  # a fixed y: the axes below the title are not measured for each panel
         )
-        ax.tick_params(labelbottom=True)
+        ax.tick_params(labelbottom=False, labelleft=False)
+    for i, ax in enumerate(axes[: len(inputs)]):  # year labels under each column's last panel
+        ax.tick_params(labelbottom=i + ncols >= len(inputs), labelleft=i % ncols == 0)
     for ax in axes[len(inputs) :]:
         ax.set_visible(False)
     fig.supylabel(f"q = N / N$_{{{cfg.reference_year}}}$", fontsize=9, x=0.1 / width)

@@ -17,9 +17,11 @@ Matplotlib is used through :class:`matplotlib.figure.Figure` and the Agg canvas 
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -38,42 +40,132 @@ from gee_cscc.report.map_figures import (
     fig_trend_class,
     fig_trend_slope,
 )
+from gee_cscc.report.paper_figures import (
+    difference_years,
+    fig_capacity_bars,
+    fig_maintenance_bars,
+    fig_pcs_difference,
+    fig_study_area,
+)
 from gee_cscc.report.record_length import fig_running_capacity, running_caption
 from gee_cscc.report.style import GRADE_COLOURS, TREND_CLASS_STYLE, FigureContext
 
-__all__ = ["DEFAULT_DPI", "GRADE_COLOURS", "TREND_CLASS_STYLE", "figure_captions", "make_figures"]
+__all__ = [
+    "DEFAULT_DPI",
+    "FIGURE_NAMES",
+    "GRADE_COLOURS",
+    "TREND_CLASS_STYLE",
+    "figure_captions",
+    "figure_context",
+    "figure_titles",
+    "make_figures",
+]
 
-#: Resolution of the PNG files, dots per inch.
+#: Resolution of the PNG files, dots per inch (300 for print).
 DEFAULT_DPI = 150
 
-
 _FIGURES: dict[str, tuple[Callable[[FigureContext], Figure | None], str | None]] = {
-    # name → (maker, raster variable it needs or None)
+    # name → (maker, raster variable it needs or None), in the report's order
+    "study_area": (fig_study_area, "vca"),
     "yearly": (fig_yearly, None),
     "trend_slope": (fig_trend_slope, "trend_slope"),
     "trend_class": (fig_trend_class, "trend_class"),
     "cscc": (fig_cscc, "cscc"),
     "cscc_year": (fig_cscc_year, "cscc_year"),
     "running_capacity": (fig_running_capacity, None),  # with capacity_sensitivity only
+    "capacity_bars": (fig_capacity_bars, None),
     "pcs": (fig_pcs, "pcs"),
+    "pcs_difference": (fig_pcs_difference, "pcs"),
     "maintenance": (fig_maintenance, "maintenance"),
     "maintenance_years": (fig_maintenance_years, "maintenance_years"),
+    "maintenance_bars": (fig_maintenance_bars, None),
     "decay_ALL": (fig_decay_all, None),
     "decay_curves": (fig_decay_curves, None),
     "csr_grade": (fig_csr_grade, None),
     "csr_pixel": (fig_csr_pixel, "csr_grade"),  # with csr_pixel only
 }
+#: Every figure name of :func:`make_figures`, in the report's order.
+FIGURE_NAMES = tuple(_FIGURES)
+# Rough drawing cost (seconds at 150 dpi on the demo) to share the figures between processes.
+_COST = {"decay_curves": 3.0, "pcs": 1.2, "maintenance": 1.2, "csr_grade": 0.6, "yearly": 0.4}
 
 
 def _save(fig: Figure, path: Path, dpi: int) -> None:
-    """Write a PNG atomically (temporary file in the same folder, then rename)."""
+    """Write a figure atomically (temporary file in the same folder, then rename); the format
+    is the suffix of ``path`` (png, svg, pdf or any other matplotlib writes)."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        fig.savefig(tmp, dpi=dpi, format="png", facecolor="white")
+        fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip("."), facecolor="white")
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def figure_context(
+    results: Any, *, regions_geojson: dict | None = None, synthetic: bool = False,
+    style: str | None = None,
+) -> FigureContext:  # fmt: skip
+    """What every figure of a run shares: the map previews, outlines, style (see :mod:`.style`)."""
+    rasters = results.rasters
+    prop = getattr(results.config, "region_property", "abbr")
+    grid = map_grid(rasters)  # maps are drawn from bounded previews (report.map_preview)
+    return FigureContext(
+        results=results,
+        synthetic=synthetic,
+        provinces=province_outlines(regions_geojson, prop),
+        vca=rasters["vca"] if "vca" in rasters else None,
+        outside=outside_vca(rasters, grid),
+        extent=grid.extent if grid is not None else None,
+        grid=grid,
+        style=style or getattr(results.config, "figure_style", "report"),
+    )
+
+
+def draw_figure(ctx: FigureContext, name: str) -> Figure | None:
+    """Draw the figure ``name`` of :data:`FIGURE_NAMES` (None when it cannot be drawn)."""
+    maker, needs = _FIGURES[name]
+    if needs is not None and needs not in ctx.results.rasters:
+        return None
+    return maker(ctx)
+
+
+def _draw_and_save(
+    ctx: FigureContext, names: Sequence[str], out_dir: Path, formats: Sequence[str], dpi: int
+) -> dict[str, Path]:
+    written = {}
+    for name in names:
+        fig = draw_figure(ctx, name)
+        if fig is None:
+            continue
+        for fmt in formats:
+            _save(fig, out_dir / f"{name}.{fmt}", dpi)
+        written[name] = out_dir / f"{name}.{formats[0]}"
+    return written
+
+
+_FORKED: dict[str, Any] = {}  # the job a forked worker process draws (inherited, not pickled)
+
+
+def _forked_job() -> dict[str, Path]:
+    return _draw_and_save(**_FORKED)
+
+
+def _share(names: Sequence[str]) -> tuple[list[str], list[str]]:
+    """Two groups of about equal drawing cost (the costliest figures first, greedily)."""
+    groups: tuple[list[str], list[str]] = ([], [])
+    loads = [0.0, 0.0]
+    for name in sorted(names, key=lambda n: -_COST.get(n, 0.5)):
+        i = 0 if loads[0] <= loads[1] else 1
+        groups[i].append(name)
+        loads[i] += _COST.get(name, 0.5)
+    return groups
+
+
+def _parallel(workers: int | None, n: int) -> bool:
+    if workers is None:
+        workers = min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+    return workers >= 2 and n >= 4 and "fork" in multiprocessing.get_all_start_methods()
 
 
 def make_figures(
@@ -82,17 +174,20 @@ def make_figures(
     *,
     regions_geojson: dict | None = None,
     synthetic: bool = False,
-    dpi: int = DEFAULT_DPI,
+    dpi: int | None = None,
     names: Iterable[str] | None = None,
+    formats: Sequence[str] | None = None,
+    style: str | None = None,
+    workers: int | None = None,
 ) -> dict[str, Path]:
-    """Draw the run's maps and curves as PNG files (METHOD.md §6).
+    """Draw the run's maps and curves into files (METHOD.md §6).
 
     Parameters
     ----------
     results : gee_cscc.workflow.analyze.Results
         One run's rasters and tables (or an object with the same attributes).
     out_dir : pathlib.Path
-        Folder for the PNG files; made if missing. Existing files of the same names are
+        Folder for the files; made if missing. Existing files of the same names are
         replaced atomically.
     regions_geojson : dict, optional, keyword-only
         A GeoJSON ``FeatureCollection`` of the regions: outlines and labels on every map
@@ -100,60 +195,74 @@ def make_figures(
         grade map, which is only drawn when this is given.
     synthetic : bool, keyword-only
         Print a "synthetic demo data" note on every figure.
-    dpi : int, keyword-only
-        Resolution in dots per inch (default 150; tests use less).
+    dpi : int, optional, keyword-only
+        Resolution in dots per inch of PNG files and of the maps' images inside SVG/PDF;
+        default ``results.config.dpi`` (150).
     names : iterable of str, optional, keyword-only
         Draw only these figures (names as below); default all.
+    formats : sequence of str, optional, keyword-only
+        File formats, the first one's paths returned; default ``results.config.figure_format``
+        (``("png",)``). Any format matplotlib writes (png, svg, pdf, eps, …).
+    style : {"report", "paper"}, optional, keyword-only
+        ``"paper"``: no titles in the figures (the captions carry them); default
+        ``results.config.figure_style``.
+    workers : int, optional, keyword-only
+        Processes drawing at once: 2 by default when the process may use 2 or more cores
+        (this process and one forked from it, which inherits the run's data instead of being
+        sent it), 1 to draw here only. Without ``fork`` (Windows) the figures are drawn here.
 
     Returns
     -------
     dict of str to pathlib.Path
-        In display order, the figures that could be drawn: ``yearly`` (mean NPP with its OLS
-        trend; total NPP and saturation), ``trend_slope`` (g C m⁻² yr⁻²), ``trend_class``
-        (SI/II/0/ID/SD with area shares), ``cscc`` (g C m⁻² yr⁻¹), ``cscc_year``, ``pcs``
-        (one panel per PCS year, g C m⁻² yr⁻¹), ``maintenance`` (surfaces P of the first,
-        middle and last evaluation year), ``maintenance_years`` (−N … +N years),
-        ``decay_ALL`` and ``decay_curves`` (observed q⁺/q⁻ and fitted
-        q = λ·exp(−(t − t')/τ), whole area and every region) and ``csr_grade``. The file of
-        ``name`` is ``out_dir / f"{name}.png"``. A figure whose raster layer or table is
-        missing is left out; an all-empty layer gives a map that says so.
+        In display order, the figures that could be drawn, each the file of the first
+        format: ``study_area`` (regions and VCA), ``yearly`` (mean NPP with its OLS trend;
+        total NPP and saturation), ``trend_slope`` (g C m⁻² yr⁻²), ``trend_class``
+        (SI/II/0/ID/SD with area shares), ``cscc`` (g C m⁻² yr⁻¹), ``cscc_year``,
+        ``capacity_bars`` (Table 1 per region), ``pcs`` (one panel per PCS year),
+        ``pcs_difference`` (PCS of the last year minus t'), ``maintenance`` (surfaces P of the
+        first, middle and last evaluation year), ``maintenance_years`` (−N … +N years),
+        ``maintenance_bars`` (Table 2 per region), ``decay_ALL`` and ``decay_curves``
+        (observed q⁺/q⁻ and fitted q = λ·exp(−(t − t')/τ), whole area and every region)
+        and ``csr_grade``. The file of ``name`` in format ``fmt`` is
+        ``out_dir / f"{name}.{fmt}"``. A figure whose raster layer or table is missing is
+        left out; an all-empty layer gives a map that says so. Multi-panel figures have
+        panel letters (a, b, …); maps of geographic grids a scale bar and a north arrow, and
+        maps of China the South China Sea inset (:mod:`gee_cscc.report.map_marks`).
 
     Raises
     ------
     ValueError
-        A dpi below 10 or a figure name that does not exist.
+        A dpi below 10, an unknown figure name or an empty list of formats.
     """
+    cfg = results.config
+    dpi = getattr(cfg, "dpi", DEFAULT_DPI) if dpi is None else dpi
     if not isinstance(dpi, int) or isinstance(dpi, bool) or dpi < 10:
         raise ValueError(f"dpi must be an integer ≥ 10, got {dpi!r}")
+    formats = tuple(formats if formats is not None else getattr(cfg, "figure_format", ("png",)))
+    if not formats:
+        raise ValueError("formats is empty: give at least one, e.g. ('png',)")
     wanted = set(_FIGURES) if names is None else set(names)
     unknown = sorted(wanted - set(_FIGURES))
     if unknown:
         raise ValueError(f"unknown figure names {unknown}; expected some of {list(_FIGURES)}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    rasters = results.rasters
-    prop = getattr(results.config, "region_property", "abbr")
-    grid = map_grid(rasters)  # maps are drawn from bounded previews (report.map_preview)
-    ctx = FigureContext(
-        results=results,
-        synthetic=synthetic,
-        provinces=province_outlines(regions_geojson, prop),
-        vca=rasters["vca"] if "vca" in rasters else None,
-        outside=outside_vca(rasters, grid),
-        extent=grid.extent if grid is not None else None,
-        grid=grid,
-    )
-    written: dict[str, Path] = {}
-    for name, (maker, needs) in _FIGURES.items():
-        if name not in wanted or (needs is not None and needs not in rasters):
-            continue
-        fig = maker(ctx)
-        if fig is None:
-            continue
-        path = out_dir / f"{name}.png"
-        _save(fig, path, dpi)
-        written[name] = path
-    return written
+    ctx = figure_context(results, regions_geojson=regions_geojson, synthetic=synthetic, style=style)
+    todo = [n for n in _FIGURES if n in wanted]
+    job = {"ctx": ctx, "out_dir": out_dir, "formats": formats, "dpi": dpi}
+    if not _parallel(workers, len(todo)):
+        written = _draw_and_save(names=todo, **job)
+    else:
+        theirs, mine = _share(todo)
+        _FORKED.update(job, names=theirs)
+        try:
+            with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+                future = pool.submit(_forked_job)
+                written = _draw_and_save(names=mine, **job)
+                written.update(future.result())
+        finally:
+            _FORKED.clear()
+    return {name: written[name] for name in todo if name in written}
 
 
 def figure_captions(results: Any) -> dict[str, str]:
@@ -173,11 +282,35 @@ def figure_captions(results: Any) -> dict[str, str]:
     ref, start, end = cfg.reference_year, cfg.start, cfg.end
     pcs_years = ", ".join(str(y) for y in (cfg.pcs_years or ()))
     limit = cfg.extrapolation_factor * cfg.n_evaluation_years
-    return {
+    pcs = [int(y) for y in cfg.pcs_years or ()]
+    rasters = getattr(results, "rasters", None)
+    if rasters is not None and "pcs" in rasters and "pcs_year" in rasters["pcs"].dims:
+        pcs = [int(y) for y in rasters["pcs"]["pcs_year"].values]
+    first, last = difference_years(cfg, pcs) or (ref, end)
+    captions = {
+        "study_area": (
+            "The regions (outlines and labels) and the vegetation-covered area (VCA, green: "
+            f"cells whose mean NPP over {start}–{end} is above {cfg.vca_min_mean:g} "
+            "g C m⁻² yr⁻¹); grey land is in a region but outside the VCA."
+        ),
         "yearly": (
-            f"Area-weighted mean NPP of the vegetation-covered area per year, {start}–{end}, "
-            "with its OLS trend (slope and p-value in the legend); below, total NPP "
+            f"(a) Area-weighted mean NPP of the vegetation-covered area per year, {start}–{end}, "
+            "with its OLS trend (slope and p-value in the legend); (b) total NPP "
             "(Pg C yr⁻¹) against total CSCC and the saturation S = total NPP / total CSCC."
+        ),
+        "capacity_bars": (
+            f"Per region (Table 1): (a) CSCC (bar length, Tg C yr⁻¹) split into NPP of {end} "
+            f"and the increase potential CSCC − NPP; (b) the potential as a share of CSCC. "
+            "Regions sorted by CSCC; the whole area is in the table."
+        ),
+        "pcs_difference": (
+            f"Change of the increase potential: PCS {last} − PCS {first} per cell "
+            "(g C m⁻² yr⁻¹); red where the room to grow widened, blue where it narrowed; "
+            "colours clipped at the 98th percentile of the absolute change."
+        ),
+        "maintenance_bars": (
+            f"Per region (Table 2): cells with (a) a positive and (b) a negative trend in "
+            f"t′ = {ref} (light) and those that kept it to {end} (dark)."
         ),
         "trend_slope": (
             f"OLS slope K of annual NPP on year per cell, {start}–{end} (g C m⁻² yr⁻²); "
@@ -196,11 +329,12 @@ def figure_captions(results: Any) -> dict[str, str]:
         "running_capacity": running_caption(results),
         "csr_pixel": csr_pixel_caption(results),
         "pcs": (
-            f"Increase potential PCS = CSCC − NPP of the year (g C m⁻² yr⁻¹) in {pcs_years}, "
-            "on one colour scale."
+            f"Increase potential PCS = CSCC − NPP of the year (g C m⁻² yr⁻¹) in {pcs_years} "
+            "(panels a, b, … in this order), on one colour scale."
         ),
         "maintenance": (
-            f"Maintenance surfaces P of the first, middle and last evaluation year: +1 (blue) "
+            f"Maintenance surfaces P of the first, middle and last evaluation year (panels a, b, "
+            f"c): +1 (blue) "
             f"where the sign of the growing-window trend from {start} has stayed positive since "
             f"{ref}, −1 (red) where it stayed negative, 0 where it changed."
         ),
@@ -221,4 +355,30 @@ def figure_captions(results: Any) -> dict[str, str]:
             "Carbon sink resilience grade per region, from RS = τ⁺ − τ⁻ (years); hatching marks "
             "regions with an extrapolated τ."
         ),
+    }
+    titles = figure_titles(results)
+    return {name: f"{titles[name]}. {text}" for name, text in captions.items()}
+
+
+def figure_titles(results: Any) -> dict[str, str]:
+    """The title of each figure, the start of its caption (the paper style draws none)."""
+    cfg = results.config
+    return {
+        "study_area": "Study area",
+        "yearly": f"Annual NPP {cfg.start}–{cfg.end}",
+        "trend_slope": "Trend of NPP",
+        "trend_class": "NPP trend classes",
+        "cscc": "Carbon sink carrying capacity (CSCC)",
+        "cscc_year": "Year the CSCC was reached",
+        "running_capacity": "How far the carrying capacity can be trusted",
+        "capacity_bars": "Carrying capacity and increase potential per region",
+        "pcs": "Increase potential of NPP (PCS)",
+        "pcs_difference": "Change of the increase potential",
+        "maintenance": "Maintenance surfaces",
+        "maintenance_years": "Maintenance years",
+        "maintenance_bars": "Cells that kept their trend per region",
+        "decay_ALL": "Decay of the maintained trends, whole area",
+        "decay_curves": "Decay of the maintained trends per region",
+        "csr_grade": "Carbon sink resilience (CSR) grade",
+        "csr_pixel": "Carbon sink resilience per cell",
     }

@@ -30,9 +30,48 @@ from gee_cscc.report.html_sections import (
 )
 from gee_cscc.report.record_length import record_length_section
 
-__all__ = ["format_number", "format_percent", "format_p", "write_html"]
+__all__ = [
+    "PRINT_CSS",
+    "SYNTHETIC_PAGE_CSS",
+    "format_number",
+    "format_percent",
+    "format_p",
+    "write_html",
+]
 
-_CSS = """
+#: The page printed (A4, e.g. "Save as PDF"): no table, row or figure cut at a page break or
+#: at the page's right edge (a synthetic run adds :data:`SYNTHETIC_PAGE_CSS`).
+PRINT_CSS = """
+@media print {
+  @page { size: A4; margin: 14mm 12mm 12mm 12mm; }
+  html, body { background: #fff; font-size: 9pt; }
+  main { max-width: none; margin: 0; padding: 0; }
+  .scroll { overflow: visible; }
+  table { width: 100%; max-width: 100%; table-layout: auto; font-size: 7pt; }
+  table.kv th { width: auto; }
+  th, td { padding: 1px 3px; white-space: normal !important; overflow-wrap: anywhere; }
+  thead { display: table-header-group; }
+  thead th { position: static; }
+  tr, td, th { page-break-inside: avoid; break-inside: avoid; }
+  figure, img, .banner, .note, table.kv { page-break-inside: avoid; break-inside: avoid; }
+  figure { margin: 0.6em 0; }
+  figure img { max-width: 100% !important; max-height: 240mm; width: auto; height: auto;
+               border: 0; }
+  figure:target { position: static; padding: 0; }
+  figure a.close { display: none !important; }
+  h1, h2, h3 { page-break-after: avoid; break-after: avoid; }
+}
+"""
+#: A synthetic run's pages: the synthetic-data line in the top margin of every printed page.
+SYNTHETIC_PAGE_CSS = """
+@media print {
+  @page { @top-center { content: "SYNTHETIC DEMO DATA: generated, not observations. Do not cite.";
+                        color: #8b0000; font: bold 8pt sans-serif; } }
+}
+"""
+
+_CSS = (
+    """
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 0;
        color: #1d1d1f; background: #fafafa; line-height: 1.45; }
 main { max-width: 1150px; margin: 0 auto; padding: 1.2em 1.6em 3em; background: #fff; }
@@ -59,9 +98,17 @@ table.config { font-size: 0.8em; }
 details { margin: 0.4em 0; }
 summary { cursor: pointer; font-weight: 600; }
 figure { margin: 1.4em 0; }
-figure img { max-width: 100%; height: auto; border: 1px solid #e3e3e3; }
+figure img { max-width: 100%; height: auto; border: 1px solid #e3e3e3; cursor: zoom-in; }
+figure a.close { display: none; }
+figure:target { position: fixed; inset: 0; margin: 0; padding: 1em; overflow: auto;
+                background: rgba(255, 255, 255, 0.97); z-index: 10; }
+figure:target img { max-width: none; cursor: default; }
+figure:target a.close { display: inline; position: fixed; top: 0.5em; right: 1em;
+                        font-weight: bold; }
 figcaption { font-size: 0.9em; color: #333; margin-top: 0.3em; }
 """
+    + PRINT_CSS
+)
 
 
 # --------------------------------------------------------------------------- public
@@ -115,10 +162,11 @@ def write_html(
     )
     cfg = results.config
     title = f"gee_cscc report {cfg.start}–{cfg.end}" + (" (synthetic data)" if synthetic else "")
+    css = _CSS + (SYNTHETIC_PAGE_CSS if synthetic else "")
     page = (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-        f"<title>{escape(title)}</title>\n<style>{_CSS}</style>\n</head>\n"
+        f"<title>{escape(title)}</title>\n<style>{css}</style>\n</head>\n"
         f"<body><main>\n{body}\n</main></body>\n</html>\n"
     )
     out_path.parent.mkdir(parents=True, exist_ok=True)

@@ -25,6 +25,7 @@ from matplotlib.ticker import FuncFormatter
 from shapely.geometry import shape
 from shapely.geometry.polygon import orient
 
+from gee_cscc.report.map_marks import north_arrow, scale_bar, south_china_sea_inset
 from gee_cscc.report.map_preview import MapGrid
 from gee_cscc.report.style import OUTSIDE_VCA_COLOUR, FigureContext, Province, plain_text
 
@@ -185,6 +186,8 @@ def _label_spots(
 
 
 def decorate_map(ax: Axes, ctx: FigureContext, *, label_size: float, width: float) -> None:
+    """Outlines, labels, the grey of land outside the VCA, axes in degrees, and the marks of
+    :mod:`gee_cscc.report.map_marks` (scale bar, north arrow, South China Sea inset)."""
     extent = ctx.extent or (0.0, 1.0, 0.0, 1.0)
     if ctx.outside is not None:  # region land outside the VCA, light grey beneath the data
         outside = np.ma.masked_where(~ctx.outside, np.ones(ctx.outside.shape, np.float32))
@@ -247,6 +250,10 @@ def decorate_map(ax: Axes, ctx: FigureContext, *, label_size: float, width: floa
         ax.set_xlabel("x (grid units)")
         ax.set_ylabel("y (grid units)")
     ax.tick_params(labelsize=7)
+    small = width < 5.0
+    scale_bar(ax, extent, fontsize=5.5 if small else 7.0)
+    north_arrow(ax, size=7.0 if small else 9.0)
+    south_china_sea_inset(ax, [r for p in ctx.provinces for r in p.rings], ctx.extent)
 
 
 def show_layer(

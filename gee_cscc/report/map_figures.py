@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from matplotlib import colormaps
+from matplotlib.collections import PatchCollection
 from matplotlib.colors import BoundaryNorm, ListedColormap, Normalize
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, PathPatch
@@ -35,7 +37,9 @@ from gee_cscc.report.style import (
     all_label,
     finish_figure,
     format_years,
+    panel_letters,
     plain_text,
+    subtitle,
     years_text,
 )
 
@@ -47,7 +51,7 @@ def fig_cscc(ctx: FigureContext) -> Figure | None:
     lo, hi = colour_limits(limit_sample(ctx, layer, values))
     image = show_layer(ax, ctx, values, colormaps["YlGn"], Normalize(lo, hi))
     fig.colorbar(image, ax=ax, shrink=0.8, extend="max", label=f"CSCC ({NPP_UNITS_TEX})")
-    ax.set_title(f"maximum annual NPP over {years_text(ctx.cfg)} per cell", fontsize=9)
+    subtitle(ax, ctx, f"maximum annual NPP over {years_text(ctx.cfg)} per cell")
     return finish_figure(fig, ctx, "Carbon sink carrying capacity (CSCC)", maps=[ax])
 
 
@@ -73,7 +77,7 @@ def fig_cscc_year(ctx: FigureContext) -> Figure | None:
     bar = fig.colorbar(image, ax=ax, shrink=0.8, label="year of the maximum NPP (CSCC year)")
     bar.set_ticks(_year_ticks(start, end, 5))
     bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.0f}"))
-    ax.set_title("earliest year of the maximum on ties", fontsize=9)
+    subtitle(ax, ctx, "earliest year of the maximum on ties")
     return finish_figure(fig, ctx, "Year the CSCC was reached", maps=[ax])
 
 
@@ -86,7 +90,7 @@ def fig_trend_slope(ctx: FigureContext) -> Figure | None:
     fig.colorbar(
         image, ax=ax, shrink=0.8, extend="both", label=f"NPP trend slope K ({SLOPE_UNITS_TEX})"
     )
-    ax.set_title(f"OLS slope of annual NPP on year, {years_text(ctx.cfg)}", fontsize=9)
+    subtitle(ax, ctx, f"OLS slope of annual NPP on year, {years_text(ctx.cfg)}")
     return finish_figure(fig, ctx, "Trend of NPP (evolution rate)", maps=[ax])
 
 
@@ -117,7 +121,7 @@ def fig_trend_class(ctx: FigureContext) -> Figure | None:
         entries.append((f"{short}  {meaning}: {text}", colour))
     alpha = ctx.cfg.alpha
     category_legend(ax, entries, f"class (α = {alpha:g}): share of VCA area")
-    ax.set_title(f"two-sided t-test of the OLS slope, {years_text(ctx.cfg)}", fontsize=9)
+    subtitle(ax, ctx, f"two-sided t-test of the OLS slope, {years_text(ctx.cfg)}")
     return finish_figure(fig, ctx, "NPP trend classes", maps=[ax])
 
 
@@ -143,6 +147,7 @@ def fig_pcs(ctx: FigureContext) -> Figure | None:
     fig.colorbar(
         image, ax=axes, shrink=0.8, extend="max", label=f"PCS = CSCC − NPP ({NPP_UNITS_TEX})"
     )
+    panel_letters(axes)
     return finish_figure(fig, ctx, "Increase potential of NPP (PCS) in chosen years", maps=axes)
 
 
@@ -173,6 +178,7 @@ def fig_maintenance(ctx: FigureContext) -> Figure | None:
             width=4.3,
         )
         ax.set_title(f"P {year}", fontsize=10)
+    panel_letters(axes)
     ref = ctx.cfg.reference_year
     entries = [
         (f"+1: positive trend\nheld since {ref}", POS_COLOUR),
@@ -210,9 +216,7 @@ def fig_maintenance_years(ctx: FigureContext) -> Figure | None:
     bar.set_ticks(_year_ticks(-n, n, 5 if n > 8 else 1))
     bar.ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:+.0f}" if v else "0"))
     cfg = ctx.cfg
-    ax.set_title(
-        f"P$_{{t'}}$ × number of years with P ≠ 0, {cfg.reference_year}–{cfg.end}", fontsize=9
-    )
+    subtitle(ax, ctx, f"P$_{{t'}}$ × number of years with P ≠ 0, {cfg.reference_year}–{cfg.end}")
     return finish_figure(fig, ctx, "Maintenance years", maps=[ax])
 
 
@@ -228,27 +232,23 @@ def fig_csr_grade(ctx: FigureContext) -> Figure | None:
     else:
         points = np.concatenate([r for p in ctx.provinces for r in p.rings])
         extent = (points[:, 0].min(), points[:, 0].max(), points[:, 1].min(), points[:, 1].max())
-    view = FigureContext(ctx.results, ctx.synthetic, ctx.provinces, None, None, extent, None)
+    view = dataclasses.replace(ctx, vca=None, outside=None, extent=extent, grid=None)
     fig, (ax,) = map_figure(view, 1, panel_width=7.5)
-    hatched = False
+    fills, hatches = [], []
     for p in ctx.provinces:
         row = rows.get(p.name)
         grade = str(row["grade"]) if row is not None else "none"
-        ax.add_patch(
-            PathPatch(
-                p.path,
-                facecolor=GRADE_COLOURS.get(grade, GRADE_COLOURS["none"]),
-                edgecolor="none",
-                zorder=1,
-            )
-        )
+        colour = GRADE_COLOURS.get(grade, GRADE_COLOURS["none"])
+        fills.append(PathPatch(p.path, facecolor=colour, edgecolor="none"))
         if row is not None and "extrapolated" in str(row.get("flags", "")):
-            hatched = True
-            ax.add_patch(
-                PathPatch(
-                    p.path, fill=False, hatch="////", edgecolor="#6b6b6b", linewidth=0.0, zorder=2
-                )
-            )
+            hatches.append(PathPatch(p.path, fill=False, edgecolor="#6b6b6b", linewidth=0.0))
+    # collections, not add_patch: that walks every Bézier segment of a patch for the limits
+    ax.add_collection(PatchCollection(fills, match_original=True, zorder=1), autolim=False)
+    hatched = bool(hatches)
+    if hatched:
+        ax.add_collection(
+            PatchCollection(hatches, match_original=True, hatch="////", zorder=2), autolim=False
+        )
     decorate_map(ax, view, label_size=6.0, width=6.5)
     extra = []
     if hatched:
@@ -264,9 +264,10 @@ def fig_csr_grade(ctx: FigureContext) -> Figure | None:
     category_legend(ax, list(GRADE_COLOURS.items()), "CSR grade\n(RS = τ⁺ − τ⁻)", extra=extra)
     national = rows.get(all_label(ctx.results))
     if national is not None:
-        ax.set_title(
+        subtitle(
+            ax,
+            ctx,
             f"whole area: RS = {format_years(national.get('rs'))}, grade "
             f"“{plain_text(national.get('grade'))}”",
-            fontsize=9,
         )
     return finish_figure(fig, ctx, "Carbon sink resilience (CSR) grade", maps=[ax])

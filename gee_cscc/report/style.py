@@ -1,8 +1,9 @@
 """What every figure of :mod:`gee_cscc.report.figures` shares: colours, units, the context.
 
 A :class:`FigureContext` carries the run, the region outlines and the VCA layers to every figure
-maker; :func:`finish_figure` gives each figure its title and, for demo data, the synthetic-data
-note, and trims the blank around map panels.
+maker; :func:`finish_figure` gives each figure its title (none in the ``"paper"`` style, where
+the captions carry the titles) and, for demo data, the synthetic-data note, and trims the blank
+around map panels; :func:`panel_letters` letters the panels of a multi-panel figure (a, b, …).
 """
 
 from __future__ import annotations
@@ -74,6 +75,11 @@ class FigureContext:
     outside: np.ndarray | None  # north-up preview: True on region cells outside the VCA
     extent: tuple[float, float, float, float] | None
     grid: Any = None  # gee_cscc.report.map_preview.MapGrid of the maps' previews
+    style: str = "report"  # "paper": no titles baked in (the captions carry them)
+
+    @property
+    def paper(self) -> bool:
+        return self.style == "paper"
 
     @property
     def cfg(self) -> Any:
@@ -107,13 +113,45 @@ def format_years(value: object) -> str:
 def finish_figure(
     fig: Figure, ctx: FigureContext, title: str, *, maps: Sequence[Axes] = ()
 ) -> Figure:
-    """Add the figure title and the synthetic-data note; trim the blank around maps."""
-    fig.suptitle(plain_text(title), fontsize=11.5, fontweight="bold")
+    """Add the figure title (not in the paper style) and the synthetic-data note; trim the
+    blank around maps."""
+    if not ctx.paper:
+        fig.suptitle(plain_text(title), fontsize=11.5, fontweight="bold")
     if ctx.synthetic:
         fig.supxlabel(SYNTHETIC_NOTE, color="#c00000", fontsize=9.5, fontweight="bold")
     _trim(fig, maps)
     _freeze_layout(fig)
     return fig
+
+
+def subtitle(ax: Axes, ctx: FigureContext, text: str, *, fontsize: float = 9) -> None:
+    """A panel's descriptive title: drawn in the report style, left out in the paper style."""
+    if not ctx.paper:
+        ax.set_title(text, fontsize=fontsize)
+
+
+def letter(i: int) -> str:
+    """The panel letter of the ``i``-th panel (0 → a, 25 → z, 26 → aa)."""
+    text = ""
+    i += 1
+    while i:
+        i, r = divmod(i - 1, 26)
+        text = chr(ord("a") + r) + text
+    return text
+
+
+def panel_letters(axes: Sequence[Axes]) -> None:
+    """Bold letters a, b, c … at the top left of each panel, outside the plotting area.
+
+    Each letter is an axes text with the gid ``panel-letter`` (tests and users find them).
+    """
+    if len(axes) < 2:
+        return
+    for i, ax in enumerate(axes):
+        ax.text(
+            -0.02, 1.02, letter(i), transform=ax.transAxes, ha="right", va="bottom",
+            fontsize=12, fontweight="bold", gid="panel-letter", in_layout=False,
+        )  # fmt: skip
 
 
 def _freeze_layout(fig: Figure) -> None:

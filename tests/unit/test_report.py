@@ -31,6 +31,7 @@ REGIONS = ["ALL", "A<B", "R2", "EMPTY"]  # "A<B" needs escaping; EMPTY has no VC
 EXPECTED = {
     "yearly", "trend_slope", "trend_class", "cscc", "cscc_year", "pcs", "maintenance",
     "maintenance_years", "decay_ALL", "decay_curves", "csr_grade",
+    "study_area", "capacity_bars", "pcs_difference", "maintenance_bars",
 }  # fmt: skip
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 SYNTHETIC_RED = np.array([0xC0, 0x00, 0x00]) / 255  # colour of the synthetic-data note
@@ -330,8 +331,10 @@ def test_all_nan_layers_and_empty_tables_do_not_crash(tmp_path: Path) -> None:
     }
     results = SimpleNamespace(config=full.config, rasters=full.rasters, summary={}, **empty)
     written = make_figures(results, tmp_path, regions_geojson=GEOJSON, dpi=DPI)
-    # Maps of all-NaN layers are drawn (saying "no data"); curves without rows are left out.
-    assert set(written) == EXPECTED - {"yearly", "decay_ALL", "decay_curves"}
+    # Maps of all-NaN layers are drawn (saying "no data"); curves and bars without rows are
+    # left out.
+    no_rows = {"yearly", "decay_ALL", "decay_curves", "capacity_bars", "maintenance_bars"}
+    assert set(written) == EXPECTED - no_rows
     for path in written.values():
         _png_size(path)
 
