@@ -222,7 +222,7 @@ def add_parsers(sub: argparse._SubParsersAction, add_common: Callable) -> None:
         help="8-day NPP composites → annual NPP collection (server-side)",
         formatter_class=fmt,
         description=(
-            "Sum 8-day composites into annual NPP (METHOD.md §0): rate × days covered for\n"
+            "Sum 8-day composites into annual NPP (docs/method.md §0): rate × days covered for\n"
             "per_day composites, the plain sum for per_composite totals; computed on the\n"
             "server and exported on the composites' grid, one image per year.\n\n"
             "--scale-factor/--offset convert the stored composite values (to g C m-2 d-1,\n"

@@ -187,7 +187,7 @@ CONFIG_OVERRIDES = {
 
 
 def add_csr_options(p: argparse.ArgumentParser) -> None:
-    """``--csr-pixel RADIUS``, ``--csr-kernel`` and ``--csr-min-cells`` (METHOD.md §7)."""
+    """``--csr-pixel RADIUS``, ``--csr-kernel`` and ``--csr-min-cells`` (docs/method.md §7)."""
     g = p.add_argument_group("pixel-scale carbon sink resilience (off by default)")
     g.add_argument(
         "--csr-pixel",

@@ -1,4 +1,4 @@
-"""The run configuration: every choice of METHOD.md, validated once, and run files.
+"""The run configuration: every choice of docs/method.md, validated once, and run files.
 
 - :class:`Config` (:mod:`~gee_cscc.config.settings`): the frozen, validated configuration.
 - :func:`load_run_file` (:mod:`~gee_cscc.config.run_file`): a TOML run file → a

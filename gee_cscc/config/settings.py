@@ -1,4 +1,4 @@
-"""The run configuration: every choice of METHOD.md, validated once.
+"""The run configuration: every choice of docs/method.md, validated once.
 
 A :class:`Config` is a frozen value. Build it from keywords, a TOML file, a mapping or the
 ``to_dict`` of an earlier run, then change it with :meth:`Config.replace` (CLI overrides).
@@ -11,12 +11,12 @@ Keys are the field names. They may be written flat at the top level, or grouped 
 sections below (both forms may be mixed; a key given twice is an error). Keys left out keep
 the paper's defaults; TOML has no null, so an optional field is unset by leaving it out::
 
-    [years]                      # METHOD.md §2-§4; reference_year is t'
+    [years]                      # docs/method.md §2-§4; reference_year is t'
     start = 1981
     end = 2018
     reference_year = 2000
 
-    [input]                      # METHOD.md §0-§1
+    [input]                      # docs/method.md §0-§1
     # product = "modis-npp"      # a public product: sets band, scale_factor, valid_range, years
     band = "npp"
     scale_factor = 1.0           # stored value × scale_factor + offset = g C m⁻² yr⁻¹
@@ -27,13 +27,13 @@ the paper's defaults; TOML has no null, so an optional field is unset by leaving
     max_abs_npp = 10000.0        # |NPP| above this (g C m⁻² yr⁻¹) is refused as implausible
     # landcover_mask = "projects/my-project/assets/vegetation_mask"
 
-    [trend]                      # METHOD.md §3
+    [trend]                      # docs/method.md §3
     trend = "ols"                # "ols" | "sen"
     alpha = 0.05
     alpha_strict = 0.01
     zero_slope_tolerance = 1e-6  # g C m⁻² yr⁻²
 
-    [fit]                        # METHOD.md §5
+    [fit]                        # docs/method.md §5
     fit_mode = "free"            # "free" | "fixed" | "loglinear"
     plateau = "fit"              # "fit" | "onset"
     plateau_years = 3
@@ -118,7 +118,7 @@ _YEAR_KEYS = ("start", "end", "reference_year")
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Config(fields.ExtraFields):
-    """Every configurable choice of a run, with the paper's defaults (METHOD.md).
+    """Every configurable choice of a run, with the paper's defaults (docs/method.md).
 
     Parameters
     ----------
@@ -142,10 +142,10 @@ class Config(fields.ExtraFields):
         ``(low, high)`` of the stored values that are data (inclusive); others (fill values,
         class codes) are masked before scaling. None keeps every value.
     composite_unit : {"per_day", "per_composite"}
-        What an 8-day composite stores: a daily-mean rate or a total (METHOD.md §0).
+        What an 8-day composite stores: a daily-mean rate or a total (docs/method.md §0).
     vca_min_mean : float
         A cell is in the VCA only if its mean NPP over the run is strictly greater than
-        this, in g C m⁻² yr⁻¹ (METHOD.md §1).
+        this, in g C m⁻² yr⁻¹ (docs/method.md §1).
     max_abs_npp : float
         NPP whose absolute value exceeds this after scaling (g C m⁻² yr⁻¹; > 0) is refused
         as physically implausible, naming the year and the number of cells (an undeclared
@@ -153,11 +153,11 @@ class Config(fields.ExtraFields):
     landcover_mask : str or None
         Optional asset id of a land-cover mask ANDed into the VCA.
     trend : {"ols", "sen"}
-        OLS slope with a t-test, or Sen's slope with Mann–Kendall (METHOD.md §3).
+        OLS slope with a t-test, or Sen's slope with Mann–Kendall (docs/method.md §3).
     zero_slope_tolerance : float
-        |K| below this counts as 0, in g C m⁻² yr⁻² (METHOD.md §5b); >= 0.
+        |K| below this counts as 0, in g C m⁻² yr⁻² (docs/method.md §5b); >= 0.
     fit_mode : {"free", "fixed", "loglinear"}
-        Decay fit with λ free, λ fixed at 1, or OLS of ln q (METHOD.md §5).
+        Decay fit with λ free, λ fixed at 1, or OLS of ln q (docs/method.md §5).
     plateau : {"fit", "onset"}
         Whether the CSR of a plateaued series uses the fitted τ or the plateau onset.
     plateau_years : int
@@ -339,7 +339,7 @@ class Config(fields.ExtraFields):
                 f"workload_tag: {tag!r} must be '' or 1-63 characters of a-z, 0-9, '-' and "
                 "'_', beginning and ending with a-z or 0-9 (Earth Engine's rule)"
             )
-        fields.validate_extra(self, put)  # the fields beyond the paper (METHOD.md §7)
+        fields.validate_extra(self, put)  # the fields beyond the paper (docs/method.md §7)
 
     # ------------------------------------------------------------------ derived values
     @property
@@ -354,7 +354,7 @@ class Config(fields.ExtraFields):
 
     @property
     def evaluation_years(self) -> tuple[int, ...]:
-        """The evaluation years t' … tN of the maintenance surfaces (METHOD.md §4)."""
+        """The evaluation years t' … tN of the maintenance surfaces (docs/method.md §4)."""
         return tuple(range(self.reference_year, self.end + 1))
 
     @property
@@ -448,7 +448,7 @@ class Config(fields.ExtraFields):
 
     def to_toml(self) -> str:
         """Return the config as sectioned TOML text that :meth:`from_toml` reads back equal."""
-        lines = ["# gee_cscc run configuration (see METHOD.md); unset optional keys are comments"]
+        lines = ["# gee_cscc run configuration (docs/method.md); unset optional keys are comments"]
         for section, names in SECTIONS.items():
             lines.append("")
             lines.append(f"[{section}]")

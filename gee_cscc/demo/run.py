@@ -11,7 +11,7 @@ from gee_cscc.workflow.analyze import Results
 __all__ = ["run_demo", "ensure_demo_assets"]
 
 DEMO_FOLDER = "demo"
-#: The pixel-CSR neighbourhood the demo shows (METHOD.md §7).
+#: The pixel-CSR neighbourhood the demo shows (docs/method.md §7).
 DEMO_CSR_PIXEL = "50km"
 
 
@@ -92,7 +92,7 @@ def run_demo(
     from gee_cscc.workflow.inputs import RunInputs
     from gee_cscc.workflow.run import check_out, run
 
-    # The demo shows the analyses beyond the paper too (METHOD.md §7).
+    # The demo shows the analyses beyond the paper too (docs/method.md §7).
     cfg = config or Config(capacity_sensitivity=True)
     csr = {**({"csr_pixel": DEMO_CSR_PIXEL} if config is None else {}), **(csr or {})}
     cfg = cfg.replace(**csr) if csr else cfg

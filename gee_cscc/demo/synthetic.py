@@ -4,7 +4,7 @@
 shaped like the real thing: high in the south and east, near zero in the north-western
 deserts, interannual noise, a few national drought years, and per-cell trends of both signs
 that change around 2000. It is calibrated so that each province's carbon sink carrying
-capacity (CSCC, Σ max_t NPP × cell area over the vegetation-covered area, METHOD.md §1–2) and
+capacity (CSCC, Σ max_t NPP × cell area over the vegetation-covered area, docs/method.md §1–2) and
 last-year NPP total match the paper's Table 1 (Wu et al. 2023), and the national area-weighted
 mean CSCC matches its 658.59 g C m⁻² yr⁻¹. :func:`demo_regions` gives the province region
 ids (``gee_cscc.demo.provinces``) on the same grid.

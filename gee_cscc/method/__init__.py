@@ -1,4 +1,4 @@
-"""The method of Wu et al. (2023) as Earth Engine expressions (shared/METHOD.md §0–§4).
+"""The method of Wu et al. (2023) as Earth Engine expressions (docs/method.md §0–§4).
 
 Every function maps ``ee`` objects to ``ee`` objects and runs unchanged on Google Earth
 Engine and on the local engine; :func:`build` assembles the whole graph of a run.
@@ -72,7 +72,7 @@ class MethodGraph:
         ``ee.Image`` band ``maintenance_years``.
     csr_pixel
         ``ee.Image`` of :data:`~gee_cscc.method.csr_pixel.CSR_PIXEL_BANDS` when
-        ``config.csr_pixel`` is set (METHOD.md §7), else None.
+        ``config.csr_pixel`` is set (docs/method.md §7), else None.
     """
 
     npp: AnnualNPP
@@ -107,7 +107,7 @@ class MethodGraph:
 
 
 def build(npp: AnnualNPP, cfg: Config, *, landcover: Any | None = None) -> MethodGraph:
-    """Assemble the method's expressions for a validated input (METHOD.md §1–§4)."""
+    """Assemble the method's expressions for a validated input (docs/method.md §1–§4)."""
     import ee
 
     if landcover is None and cfg.landcover_mask:
@@ -130,7 +130,7 @@ def build(npp: AnnualNPP, cfg: Config, *, landcover: Any | None = None) -> Metho
     surfaces = slope_surfaces(slopes, vca, tolerance=cfg.zero_slope_tolerance)
     maintenance = maintenance_surfaces(surfaces, cfg.reference_year)
     csr = None
-    if cfg.csr_pixel is not None:  # METHOD.md §7, pixel-scale CSR
+    if cfg.csr_pixel is not None:  # docs/method.md §7, pixel-scale CSR
         from gee_cscc.method.csr_pixel import pixel_resilience
 
         years = evaluation_years(npp.years, cfg.reference_year)

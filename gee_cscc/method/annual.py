@@ -1,4 +1,4 @@
-"""METHOD.md §0: annual NPP from an 8-day composite product, as Earth Engine expressions.
+"""docs/method.md §0: annual NPP from an 8-day composite product, as Earth Engine expressions.
 
 Each composite holds a daily-mean rate for the days it covers, from its start day to the day
 before the next composite of the same year; the last composite of a year runs to 31 December
@@ -57,7 +57,7 @@ def composite_days(composites: Any, year: int) -> Any:
     ee.ImageCollection
         The year's composites sorted by start, each with the property ``days``: the days
         from its start to the next composite's start, or to 1 January of the next year for
-        the last one (METHOD.md §0).
+        the last one (docs/method.md §0).
     """
     start, end = _year_bounds(year)
     col = ee.ImageCollection(composites).filterDate(start, end).sort("system:time_start")
@@ -84,7 +84,7 @@ def annual_npp(
     offset: float = 0.0,
     allow_gaps: bool = False,
 ) -> Any:
-    """Annual NPP of one year from 8-day composites (METHOD.md §0).
+    """Annual NPP of one year from 8-day composites (docs/method.md §0).
 
     ``NPP_year[p] = Σ_i v_i[p] · d_i`` for ``per_day`` composites (``v_i`` a daily rate,
     g C m⁻² d⁻¹; ``d_i`` the days composite ``i`` covers), or ``Σ_i v_i[p]`` for
@@ -212,7 +212,7 @@ def annualize(
     allow_gaps: bool = False,
     validate: bool = True,
 ) -> Any:
-    """Annual NPP for every year of an 8-day product (METHOD.md §0), server-side.
+    """Annual NPP for every year of an 8-day product (docs/method.md §0), server-side.
 
     Parameters
     ----------

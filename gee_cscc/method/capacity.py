@@ -1,4 +1,4 @@
-"""METHOD.md §2 (paper eqs. 4–5): carbon sink carrying capacity and increase potential."""
+"""docs/method.md §2 (paper eqs. 4–5): carbon sink carrying capacity and increase potential."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def carrying_capacity(npp: Any, vca: Any) -> Any:
     """
     inside = ee.Image(vca).eq(1)
     cscc = npp.select("npp").reduce(ee.Reducer.max()).rename("cscc")
-    # The earliest year whose NPP equals the maximum (ties → earliest, METHOD.md §2).
+    # The earliest year whose NPP equals the maximum (ties → earliest, docs/method.md §2).
     at_max = npp.map(lambda img: year_band(img).updateMask(ee.Image(img).select("npp").eq(cscc)))
     cscc_year = at_max.reduce(ee.Reducer.min()).rename("cscc_year").toInt32()
     return cscc.addBands(cscc_year).updateMask(inside)

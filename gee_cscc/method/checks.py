@@ -1,6 +1,6 @@
 """Input checks made on the engine, for inputs that are assets (no local file to read).
 
-:func:`check_inputs` makes, in **one request**, the checks of METHOD.md §0–§1 that a local
+:func:`check_inputs` makes, in **one request**, the checks of docs/method.md §0–§1 that a local
 file gets from :mod:`gee_cscc.workflow.file_checks`, plus the checks of the regions against
 the run's grid. One ``reduceRegion`` over the run's grid (its ``crs`` and ``crsTransform``,
 ``maxPixels`` = :data:`~gee_cscc.method.regions.MAX_PIXELS`, ``tileScale`` =

@@ -1,4 +1,4 @@
-"""Pixel-scale carbon sink resilience as Earth Engine expressions (METHOD.md §7).
+"""Pixel-scale carbon sink resilience as Earth Engine expressions (docs/method.md §7).
 
 For a cell p, K(p) is the set of cells whose centres lie in a neighbourhood around it (a
 circle or square, radius in km on the WGS84 ellipsoid or in grid cells). Counting the kept
@@ -19,7 +19,7 @@ same rule as the regional log-linear fit). With ``plateau = "onset"`` a series w
 regional rule. ``RS = τ⁺ − τ⁻`` with the infinity rules of §5b, graded by the thresholds of
 §5 (``csr_grade`` codes :data:`GRADE_CODES`; 0 "none" inside the VCA where RS is undefined).
 
-Decisions where METHOD.md is silent: a km radius is turned into one fixed kernel of the
+Decisions where docs/method.md is silent: a km radius is turned into one fixed kernel of the
 grid, the cells whose centres lie within r of the centre cell at the grid's middle
 latitude (geodesic distance on WGS84; planar distance in the CRS's metres for a projected
 grid), so the same kernel runs on every engine; neighbours are VCA cells of the input on
@@ -52,7 +52,7 @@ __all__ = [
 #: The bands of :func:`pixel_resilience` (and the raster layers of a run with csr_pixel).
 CSR_PIXEL_BANDS = ("tau_pos", "tau_neg", "csr_rs", "csr_grade")
 
-#: ``csr_grade`` codes → the grades of METHOD.md §5 (0: RS undefined).
+#: ``csr_grade`` codes → the grades of docs/method.md §5 (0: RS undefined).
 GRADE_CODES = {
     0: "none",
     1: "weaker",
@@ -228,7 +228,7 @@ def pixel_tau(
 
 
 def pixel_resilience(maintenance: Any, vca: Any, years: list[int], cfg: Config, grid: Any) -> Any:
-    """τ⁺, τ⁻, RS and the grade per cell (METHOD.md §7), masked outside the VCA.
+    """τ⁺, τ⁻, RS and the grade per cell (docs/method.md §7), masked outside the VCA.
 
     Returns
     -------

@@ -1,4 +1,4 @@
-"""METHOD.md §0: the annual NPP input, validated and prepared for the method.
+"""docs/method.md §0: the annual NPP input, validated and prepared for the method.
 
 One ``getInfo`` of the collection gives every image's year, bands and grid; everything is
 checked client-side against the run configuration, and the collection the method uses is
@@ -85,7 +85,7 @@ class AnnualNPP:
         return ee.Image(self.collection.filter(ee.Filter.eq("year", year)).first())
 
     def on_grid(self, grid: GridSpec) -> AnnualNPP:
-        """The collection on an analysis grid (METHOD.md §0 on a chosen grid).
+        """The collection on an analysis grid (docs/method.md §0 on a chosen grid).
 
         A window of the input grid (same CRS and pixels) needs no resampling. Any other grid
         gets each year through ``reduceResolution(Reducer.mean(), maxPixels)`` (when its
@@ -138,7 +138,7 @@ def _describe(source: Any) -> tuple[list[dict], str]:
 
 
 def load_annual_npp(source: str | Any, cfg: Config) -> AnnualNPP:
-    """Validate an annual NPP collection (METHOD.md §0) and prepare it for the method.
+    """Validate an annual NPP collection (docs/method.md §0) and prepare it for the method.
 
     Parameters
     ----------
@@ -358,7 +358,7 @@ def prepare(
 ) -> Any:
     """The method's view of the input: band ``npp`` in g C m⁻² yr⁻¹, double, with ``year``.
 
-    ``npp = stored × scale_factor + offset`` (METHOD.md §0), where stored values outside
+    ``npp = stored × scale_factor + offset`` (docs/method.md §0), where stored values outside
     ``valid_range`` (inclusive bounds, in stored units) are masked first.
     """
 

@@ -1,4 +1,4 @@
-"""METHOD.md §4 (paper §3.3, eqs. 7–9): growing-window slopes, slope and maintenance surfaces."""
+"""docs/method.md §4 (paper §3.3, eqs. 7–9): growing-window slopes, slope and maintenance surfaces."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ def evaluation_years(years: Any, reference_year: int) -> list[int]:
     return [int(y) for y in years if int(y) >= reference_year]
 
 
-#: Bands of the running sums over a growing window (METHOD.md §4): the count of valid
+#: Bands of the running sums over a growing window (docs/method.md §4): the count of valid
 #: years ``n``, ``Σt``, ``Σy``, ``Σty`` and ``Σt²`` (t: centred year, y: shifted NPP).
 WINDOW_SUM_BANDS = ["n", "st", "sy", "sty", "stt"]
 
@@ -78,7 +78,7 @@ def window_slopes(npp: Any, years: Any, reference_year: int) -> Any:
 
     From the running sums of :func:`window_sums`:
     ``K_i = (nΣty − ΣtΣy) / (nΣt² − (Σt)²)``, which is the centred formula
-    ``Σ(t − t̄)(y − ȳ) / Σ(t − t̄)²`` of METHOD.md §5b multiplied out, and the same slope as
+    ``Σ(t − t̄)(y − ȳ) / Σ(t − t̄)²`` of docs/method.md §5b multiplied out, and the same slope as
     ``Reducer.linearFit``'s ``scale`` over the window (masked where fewer than two years
     are valid).
 
@@ -102,7 +102,7 @@ def window_slopes(npp: Any, years: Any, reference_year: int) -> Any:
 
 
 def slope_surfaces(slopes: Any, vca: Any, *, tolerance: float = 1e-6) -> Any:
-    """``S_i = sign(K_i)`` ∈ {−1, 0, +1}, 0 where |K_i| < tolerance (eq. 8, METHOD.md §5b).
+    """``S_i = sign(K_i)`` ∈ {−1, 0, +1}, 0 where |K_i| < tolerance (eq. 8, docs/method.md §5b).
 
     Returns
     -------

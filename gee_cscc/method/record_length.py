@@ -1,4 +1,4 @@
-"""METHOD.md §7: how far the carrying capacity can be trusted with the record's length.
+"""docs/method.md §7: how far the carrying capacity can be trusted with the record's length.
 
 The capacity is the largest NPP of one record (eq. 4), so a longer record can only raise it.
 Three per-cell quantities say how settled it is, as Earth Engine expressions:
@@ -72,7 +72,7 @@ class RecordLengthStack:
 
 
 def second_largest(npp: Any, capacity: Any) -> Any:
-    """Each cell's largest NPP over the years other than its ``cscc_year`` (METHOD.md §7).
+    """Each cell's largest NPP over the years other than its ``cscc_year`` (docs/method.md §7).
 
     Parameters
     ----------
@@ -96,7 +96,7 @@ def second_largest(npp: Any, capacity: Any) -> Any:
 
 
 def record_length_stack(graph: Any, annual: Any) -> RecordLengthStack:
-    """The per-cell bands of the record-length region sums (METHOD.md §7).
+    """The per-cell bands of the record-length region sums (docs/method.md §7).
 
     Parameters
     ----------
@@ -132,7 +132,7 @@ def record_length_stack(graph: Any, annual: Any) -> RecordLengthStack:
 
 
 def capacity_jackknife(graph: Any, annual: Any) -> Any:
-    """Per-cell jackknife standard errors of CSCC and of the potential (METHOD.md §7).
+    """Per-cell jackknife standard errors of CSCC and of the potential (docs/method.md §7).
 
     With ``n`` years, ``d = CSCC − second`` and the capacity set in year ``j*``, the
     leave-one-out capacities are CSCC for ``j ≠ j*`` and ``CSCC − d`` for ``j*``, so the

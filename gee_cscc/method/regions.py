@@ -1,4 +1,4 @@
-"""Zonal statistics per region (province) and for the whole area (METHOD.md §2–§4).
+"""Zonal statistics per region (province) and for the whole area (docs/method.md §2–§4).
 
 Regions arrive as an ``ee.FeatureCollection`` of polygons (a property names each region)
 or as an integer region-id image (0 = outside every region). Polygons are rasterized with

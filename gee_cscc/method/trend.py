@@ -1,4 +1,4 @@
-"""METHOD.md §3 (paper eq. 6): the NPP trend of every cell and its significance.
+"""docs/method.md §3 (paper eq. 6): the NPP trend of every cell and its significance.
 
 Earth Engine has no Student-t distribution, so the critical values come from SciPy
 client-side (every VCA cell has the same number of years) and are compared server-side
@@ -72,7 +72,7 @@ def centred_year_band(img: Any, centre: float) -> Any:
 
 
 def _zeroed(k: Any, tolerance: float) -> Any:
-    """Slopes with |K| < tolerance set to exactly 0 (METHOD.md §5b)."""
+    """Slopes with |K| < tolerance set to exactly 0 (docs/method.md §5b)."""
     return k.where(k.abs().lt(tolerance), 0)
 
 
@@ -90,7 +90,7 @@ def ols_trend(
     alpha_strict: float = 0.01,
     tolerance: float = 1e-6,
 ) -> Any:
-    """OLS slope of NPP on year with a two-sided t-test (METHOD.md §3, eq. 6).
+    """OLS slope of NPP on year with a two-sided t-test (docs/method.md §3, eq. 6).
 
     ``K = Σ(t − t̄)(y − ȳ) / Σ(t − t̄)²`` through ``ee.Reducer.linearFit`` on centred years;
     ``t = K·√(Stt·(n − 2)) / √(Syy − K²·Stt)`` with ``Syy = n·var(y)``.
@@ -165,7 +165,7 @@ def sen_trend(
     alpha_strict: float = 0.01,
     tolerance: float = 1e-6,
 ) -> Any:
-    """Sen's slope with the Mann–Kendall test (METHOD.md §3 option, §5b).
+    """Sen's slope with the Mann–Kendall test (docs/method.md §3 option, §5b).
 
     The class takes its sign from Sen's slope and its significance from the MK test with
     the tie and continuity corrections: ``z = (S − sign(S)) / √var(S)``.

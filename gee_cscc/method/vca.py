@@ -1,4 +1,4 @@
-"""METHOD.md §1: the vegetation-covered area (VCA)."""
+"""docs/method.md §1: the vegetation-covered area (VCA)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ __all__ = ["vegetation_covered_area"]
 def vegetation_covered_area(
     npp: Any, *, n_years: int, min_mean: float = 0.0, landcover: Any | None = None
 ) -> Any:
-    """The VCA mask (METHOD.md §1): valid in every year and mean NPP above ``min_mean``.
+    """The VCA mask (docs/method.md §1): valid in every year and mean NPP above ``min_mean``.
 
     Parameters
     ----------

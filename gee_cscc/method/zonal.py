@@ -1,4 +1,4 @@
-"""The per-cell quantities that region tables sum (METHOD.md §2–§3), as one band stack.
+"""The per-cell quantities that region tables sum (docs/method.md §2–§3), as one band stack.
 
 Region tables are sums over the VCA cells of each region: CSCC and NPP times the cell
 area (g C yr⁻¹, paper eq. 4–5 totals), the VCA area (m²) and cell count, each year's NPP
@@ -49,7 +49,7 @@ class ZonalStack:
 
 
 def zonal_band_stack(graph: Any, annual: Any) -> ZonalStack:
-    """The bands that region tables sum, for a built method graph (METHOD.md §2–§3).
+    """The bands that region tables sum, for a built method graph (docs/method.md §2–§3).
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""The report's pixel-scale CSR part (METHOD.md §7): the map figure and the section.
+"""The report's pixel-scale CSR part (docs/method.md §7): the map figure and the section.
 
 :func:`fig_csr_pixel` maps the CSR grade and RS of every cell (each from the maintenance
 ratios of its neighbourhood); :func:`csr_pixel_section` says in a few sentences how they

@@ -146,7 +146,7 @@ def header_section(results: Any, run_info: Mapping[str, Any], synthetic: bool) -
         )
     parts.append(
         '<p class="muted">Method of Wu et al. (2023), Front. For. Glob. Change 6:1266688 '
-        "(doi:10.3389/ffgc.2023.1266688), as settled in METHOD.md of gee_cscc.</p>"
+        "(doi:10.3389/ffgc.2023.1266688), as set out in gee_cscc's docs/method.md.</p>"
     )
     parts.append(key_value_table(pairs))
     config = cfg.to_dict() if hasattr(cfg, "to_dict") else dict(vars(cfg))
@@ -372,7 +372,7 @@ def resilience_section(results: Any) -> str:
         f"<code>extrapolated</code>: τ exceeds {escape(format_number(limit, 0))} years "
         f"({escape(f'{cfg.extrapolation_factor:g}')} × the {escape(n_eval)}-year fitting window). "
         "Such a τ is an extrapolation of an exponential fitted to a short, barely decaying "
-        "series, far beyond anything observed, not a measured decay time (METHOD.md §5); the "
+        "series, far beyond anything observed, not a measured decay time (docs/method.md §5); the "
         "paper's provincial τ of 1,000–2,000 years are such extrapolations. Read them, and "
         "the RS and grade built on them, as “little decay within the window”, not as the "
         "time a trend will actually hold.</div>",
@@ -449,7 +449,7 @@ def figures_section(results: Any, figures: Mapping[str, Path]) -> str:
     if not figures:
         return ""
     captions = figure_captions(results)
-    parts = ["<h2>Figures</h2>"]
+    parts = ['<h2 id="figures">Figures</h2>']
     for i, (name, path) in enumerate(figures.items(), start=1):
         caption = captions.get(name, name)
         path = Path(path)
@@ -457,9 +457,10 @@ def figures_section(results: Any, figures: Mapping[str, Path]) -> str:
             parts.append(f'<p class="empty">Figure {escape(name)} is missing ({escape(path)}).</p>')
             continue
         data = base64.b64encode(path.read_bytes()).decode("ascii")
-        parts.append(
-            f'<figure id="fig-{escape(name)}"><img alt="{escape(caption)}" '
-            f'src="data:image/png;base64,{data}">'
+        parts.append(  # a click shows it full size (CSS :target), "close" puts it back
+            f'<figure id="fig-{escape(name)}"><a href="#fig-{escape(name)}">'
+            f'<img alt="{escape(caption)}" src="data:image/png;base64,{data}"></a>'
+            f'<a class="close" href="#figures">close ✕</a>'
             f"<figcaption><b>Figure {i}.</b> {escape(caption)}</figcaption></figure>"
         )
     return "\n".join(parts)

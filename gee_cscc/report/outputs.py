@@ -139,7 +139,7 @@ def write_outputs(
         )
 
 
-#: Tables of the analyses beyond the paper (METHOD.md §7), written when the run made them.
+#: Tables of the analyses beyond the paper (docs/method.md §7), written when the run made them.
 OPTIONAL_TABLE_FILES = {
     "capacity_sensitivity.csv": ("capacity_sensitivity", list(SENSITIVITY_COLUMNS)),
     "capacity_stability.csv": ("capacity_stability", list(STABILITY_COLUMNS)),

@@ -13,7 +13,7 @@ used by the GeoTIFFs (:func:`write_geotiffs`) and by ``results.nc``
   A layer whose values do not fit the listed type is stored in the next wider one
   (``int16``, then ``int32``); a layer with non-integral values stays ``float32`` (never
   rounded). The pixel-CSR layers ``tau_pos``, ``tau_neg``, ``csr_rs`` hold ``inf``/``-inf``
-  where a trend does not decay (METHOD.md §5b); NaN is no data.
+  where a trend does not decay (docs/method.md §5b); NaN is no data.
 
 Each GeoTIFF is a Cloud-Optimized GeoTIFF written by GDAL's ``COG`` driver: 512 × 512
 tiles, DEFLATE with the predictor that suits the type, overviews down to one tile (averaged
@@ -130,7 +130,7 @@ LAYERS: dict[str, LayerSpec] = {
         (-1, 0, 1), "negative_trend_maintained trend_changed positive_trend_maintained",
     ),
     "pcs": LayerSpec(_GC, "g m-2 yr-1", "increase potential CSCC - NPP, grams of carbon"),
-    # pixel-scale CSR (METHOD.md §7): inf where a trend does not decay
+    # pixel-scale CSR (docs/method.md §7): inf where a trend does not decay
     "tau_pos": LayerSpec(
         "years", "year", "decay time of the positive trends in the neighbourhood (inf: none)"
     ),

@@ -1,4 +1,4 @@
-"""The report's record-length part (METHOD.md §7): how far the capacity can be trusted.
+"""The report's record-length part (docs/method.md §7): how far the capacity can be trusted.
 
 :func:`fig_running_capacity` draws the running capacity of every region as a share of its
 final CSCC, year by year, and the whole area's CSCC with each year left out;

@@ -6,7 +6,7 @@ Each preset is the ``vis_params`` dict that ``geemap.Map.addLayer`` (or
 
 * :func:`cscc_vis` — CSCC, g C m⁻² yr⁻¹, sequential greens from 0;
 * :func:`pcs_vis` — PCS (increase potential), g C m⁻² yr⁻¹, sequential oranges from 0;
-* :data:`TREND_CLASS_VIS` — trend classes −2 … 2 (SD, ID, 0, II, SI; METHOD.md §3);
+* :data:`TREND_CLASS_VIS` — trend classes −2 … 2 (SD, ID, 0, II, SI; docs/method.md §3);
 * :func:`maintenance_vis` — maintenance years −N … +N (negative: a negative trend held for
   that many evaluation years; positive: a positive one; 0: changed);
 * :data:`GRADE_VIS` — the CSR grade of each region (codes of :data:`GRADE_CODES`).

@@ -1,4 +1,4 @@
-"""The headline numbers of pixel-scale CSR (METHOD.md §7) from its pulled rasters.
+"""The headline numbers of pixel-scale CSR (docs/method.md §7) from its pulled rasters.
 
 :func:`pixel_csr_summary` says how the neighbourhood was set up and how the graded area
 splits over the CSR grades; it goes into ``run.json``'s summary and the report. Nothing
@@ -25,7 +25,7 @@ GRADE_CODES = {
     5: "extremely strong",
 }
 
-#: How each fit mode is done per cell (METHOD.md §7).
+#: How each fit mode is done per cell (docs/method.md §7).
 PIXEL_FIT_NOTE = {
     "loglinear": "log-linear OLS of ln q on x = t − t′ over q > 0",
     "fixed": "λ = 1: τ = −Σx² / Σx·ln q over q > 0, x = t − t′",

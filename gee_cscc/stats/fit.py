@@ -1,4 +1,4 @@
-"""Decay fit of maintenance ratios, METHOD.md §5 and §5b.
+"""Decay fit of maintenance ratios, docs/method.md §5 and §5b.
 
 The flow is two steps: :func:`fit_decay` fits ``q(t) = λ·exp(−(t − t')/τ)`` (paper eq. 11)
 to one ratio series, and :func:`gee_cscc.stats.resilience.fit_region` does that for the
@@ -47,7 +47,7 @@ FLAGS = (
 
 #: The fewest cells N_t' of a sign a regional fit needs (``Config.min_fit_cells``): with
 #: fewer, q moves in steps of 1/N_t' and τ with its "95 % CI" means nothing, so no τ is
-#: given (flag ``too_few_cells``). 10 as the per-cell ``csr_min_cells`` (METHOD.md §7).
+#: given (flag ``too_few_cells``). 10 as the per-cell ``csr_min_cells`` (docs/method.md §7).
 MIN_FIT_CELLS = 10
 
 CONFIDENCE = 0.95
@@ -60,7 +60,7 @@ _POLISH = 3  # grid minima polished by bounded Brent
 
 @dataclass(frozen=True)
 class DecayFit:
-    """One fitted ratio series (METHOD.md §5, §5b).
+    """One fitted ratio series (docs/method.md §5, §5b).
 
     Attributes
     ----------
@@ -112,7 +112,7 @@ def _years(years: ArrayLike, reference_year: int) -> NDArray[np.int64]:
     if y[0] != reference_year:
         raise InputError(
             f"the first year must be the reference year t' = {reference_year} (the evaluation "
-            f"years are t' … tN, METHOD.md §4), got {int(y[0])}"
+            f"years are t' … tN, docs/method.md §4), got {int(y[0])}"
         )
     return y.astype(np.int64)
 
@@ -132,7 +132,7 @@ def _check_options(mode: str, plateau: str, plateau_years: int) -> None:
 
 
 def plateau_onset(years: ArrayLike, ratios: ArrayLike, *, plateau_years: int = 3) -> int | None:
-    """Year a final plateau of a ratio series began (METHOD.md §5, §5b plateau rule).
+    """Year a final plateau of a ratio series began (docs/method.md §5, §5b plateau rule).
 
     Parameters
     ----------
@@ -245,7 +245,7 @@ def _profile_interval(
     grid: NDArray[np.float64],
     sse: NDArray[np.float64],
 ) -> tuple[float, float]:
-    """95 % profile-likelihood interval of τ (F-based, λ profiled out), METHOD.md §5b.
+    """95 % profile-likelihood interval of τ (F-based, λ profiled out), docs/method.md §5b.
 
     The rate interval is the connected set around k̂ where
     ``SSE(k) ≤ SSE(k̂)·(1 + F₀.₉₅(1, n − p)/(n − p))``; rates ≤ 0 map to τ = ∞.
@@ -361,7 +361,7 @@ def fit_decay(
     extrapolation_factor: float = EXTRAPOLATION_FACTOR,
     min_cells: int = 1,
 ) -> DecayFit:
-    """Fit the trend decay ``q(t) = λ·exp(−(t − t')/τ)`` (paper eq. 11; METHOD.md §5, §5b).
+    """Fit the trend decay ``q(t) = λ·exp(−(t − t')/τ)`` (paper eq. 11; docs/method.md §5, §5b).
 
     Parameters
     ----------

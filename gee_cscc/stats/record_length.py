@@ -1,4 +1,4 @@
-"""METHOD.md §7: the record-length tables of the capacity, from grouped region sums.
+"""docs/method.md §7: the record-length tables of the capacity, from grouped region sums.
 
 The engine sums per region (:mod:`gee_cscc.method.record_length`) the running capacity
 ``runmax_{year}``, the jackknife drops ``jkdrop_{year}`` and the area ``rising_m2`` whose

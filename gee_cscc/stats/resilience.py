@@ -1,4 +1,4 @@
-"""Carbon sink resilience (CSR) of a region, METHOD.md §5 and §5b (paper eq. 12).
+"""Carbon sink resilience (CSR) of a region, docs/method.md §5 and §5b (paper eq. 12).
 
 :func:`fit_region` fits the decay of a region's positive and negative maintenance ratios
 (:func:`gee_cscc.stats.fit.fit_decay`), then gives ``RS = τ⁺ − τ⁻`` (:func:`resilience`, in
@@ -17,12 +17,12 @@ from gee_cscc.stats.fit import EXTRAPOLATION_FACTOR, DecayFit, Mode, PlateauRule
 
 __all__ = ["GRADES", "GRADE_THRESHOLDS", "fit_region", "grade", "resilience"]
 
-#: The CSR grades of METHOD.md §5, strongest first, then the grade of an undefined RS.
+#: The CSR grades of docs/method.md §5, strongest first, then the grade of an undefined RS.
 GRADES = ("extremely strong", "stronger", "strong", "weak", "weaker", "none")
 
 
 def resilience(tau_pos: float | None, tau_neg: float | None) -> float:
-    """Carbon sink resilience ``RS = τ⁺ − τ⁻`` in years (paper eq. 12; METHOD.md §5, §5b).
+    """Carbon sink resilience ``RS = τ⁺ − τ⁻`` in years (paper eq. 12; docs/method.md §5, §5b).
 
     Parameters
     ----------
@@ -48,14 +48,14 @@ def resilience(tau_pos: float | None, tau_neg: float | None) -> float:
 
 
 #: The RS thresholds of the grades (years): extremely strong > 500 ≥ stronger > 100 ≥
-#: strong ≥ 0 > weak ≥ −100 > weaker (METHOD.md §5).
+#: strong ≥ 0 > weak ≥ −100 > weaker (docs/method.md §5).
 GRADE_THRESHOLDS = (500.0, 100.0, 0.0, -100.0)
 
 
 def grade(
     rs: float | None, thresholds: tuple[float, float, float, float] = GRADE_THRESHOLDS
 ) -> str:
-    """CSR grade of RS in years (METHOD.md §5), one of :data:`GRADES`.
+    """CSR grade of RS in years (docs/method.md §5), one of :data:`GRADES`.
 
     With the default ``thresholds`` ``(500, 100, 0, −100)``: ``RS > 500`` extremely strong;
     ``100 < RS ≤ 500`` stronger; ``0 ≤ RS ≤ 100`` strong; ``−100 ≤ RS < 0`` weak;
@@ -88,7 +88,7 @@ def fit_region(
     grade_thresholds: tuple[float, float, float, float] = GRADE_THRESHOLDS,
     min_cells: int = 1,
 ) -> dict[str, float | str | int | None]:
-    """One region's row of resilience.csv from its maintenance counts (METHOD.md §4–§5b).
+    """One region's row of resilience.csv from its maintenance counts (docs/method.md §4–§5b).
 
     Parameters
     ----------

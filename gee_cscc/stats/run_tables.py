@@ -1,4 +1,4 @@
-"""A run's tables from its grouped region sums and maintenance counts (METHOD.md §2–§5b).
+"""A run's tables from its grouped region sums and maintenance counts (docs/method.md §2–§5b).
 
 The engine reduces per-cell layers to sums per region id (:mod:`gee_cscc.method.zonal`);
 these functions turn those sums into the tables of a run, with the whole-area row first
@@ -63,7 +63,7 @@ def yearly_totals(
     yearly_sums: pd.DataFrame, cap: pd.DataFrame, years: tuple[int, ...]
 ) -> tuple[pd.DataFrame, dict]:
     """yearly.csv from grouped ``npp_{year}`` sums (g) and the capacity sums, and the
-    whole-area NPP trend summary (METHOD.md §2, §3)."""
+    whole-area NPP trend summary (docs/method.md §2, §3)."""
     totals = yearly_sums.sum(axis=0)
     total_npp = [totals[f"npp_{y}"] for y in years]
     cscc_total = float(cap["cscc_g"].sum())
@@ -82,7 +82,7 @@ def trend_class_summary(
 ) -> pd.DataFrame:
     """trend_summary.csv: area and cells of each trend class per region, at ``cfg.alpha``
     and ``cfg.alpha_strict``, from grouped sums ``a_{band}_{code}`` (m²) and
-    ``n_{band}_{code}`` (cells); ``classes`` maps class codes to names (METHOD.md §3)."""
+    ``n_{band}_{code}`` (cells); ``classes`` maps class codes to names (docs/method.md §3)."""
     totals = class_sums.sum(axis=0)
     rows = []
     for rid in order:
@@ -111,7 +111,7 @@ def maintenance_and_resilience(
     counts: pd.DataFrame, order: list[int], label: dict, cfg: Config, eval_years: list[int]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Table 2 (maintenance_counts.csv) and resilience.csv from per-year counts
-    (``region_id, year, n_pos, n_neg``; METHOD.md §4–§5b)."""
+    (``region_id, year, n_pos, n_neg``; docs/method.md §4–§5b)."""
     tables, fits = [], []
     for rid in order:
         sub = counts[counts["region_id"] == rid].set_index("year").reindex(eval_years, fill_value=0)

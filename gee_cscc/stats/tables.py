@@ -1,4 +1,4 @@
-"""Local table derivations from region totals and per-year counts (METHOD.md §2, §3, §4, §5b).
+"""Local table derivations from region totals and per-year counts (docs/method.md §2, §3, §4, §5b).
 
 These functions turn numbers already reduced by the engine (per-region totals in g, areas in
 m², per-year maintenance counts in cells) into the paper's tables: Table 1
@@ -31,7 +31,7 @@ __all__ = [
 
 G_PER_TG = 1e12  # grams in one teragram
 G_PER_PG = 1e15  # grams in one petagram
-ZERO_SLOPE = 1e-6  # |K| below this counts as 0 (METHOD.md §5b), in the series' units per year
+ZERO_SLOPE = 1e-6  # |K| below this counts as 0 (docs/method.md §5b), in the series' units per year
 
 #: The columns of the paper's Table 2, in order. Shares are fractions (0–1) in every table
 #: of a run, named ``*_share`` (the paper prints them in percent).
@@ -73,7 +73,7 @@ def _divide(num: NDArray[np.float64], den: NDArray[np.float64]) -> NDArray[np.fl
 
 
 def _ols_slope(x: NDArray[np.float64], y: NDArray[np.float64]) -> float:
-    """Centred-year OLS slope ``Σ(t − t̄)(y − ȳ) / Σ(t − t̄)²`` (METHOD.md §5b); NaN for n < 2."""
+    """Centred-year OLS slope ``Σ(t − t̄)(y − ȳ) / Σ(t − t̄)²`` (docs/method.md §5b); NaN for n < 2."""
     if x.size < 2:
         return math.nan
     xc = x - x.mean()
@@ -86,7 +86,7 @@ def _ols_slope(x: NDArray[np.float64], y: NDArray[np.float64]) -> float:
 def maintenance_table(
     years: ArrayLike, n_pos: ArrayLike, n_neg: ArrayLike, *, reference_year: int
 ) -> pd.DataFrame:
-    """The paper's Table 2 from maintenance counts (METHOD.md §4, §5b).
+    """The paper's Table 2 from maintenance counts (docs/method.md §4, §5b).
 
     Parameters
     ----------
@@ -102,7 +102,7 @@ def maintenance_table(
     pandas.DataFrame
         Columns :data:`MAINTENANCE_COLUMNS`: ``q_pos_share``/``q_neg_share`` are the ratios
         ``q_i = N_i / N_t'`` (fractions, 1 at t'; NaN where N_t' = 0); ``changed`` is
-        ``C_i = (N⁺_t' − N⁺_i) + (N⁻_t' − N⁻_i)`` (cells, 0 at t' by definition, METHOD.md
+        ``C_i = (N⁺_t' − N⁺_i) + (N⁻_t' − N⁻_i)`` (cells, 0 at t' by definition, docs/method.md
         §5b); ``changed_cum_share`` is the cumulative share ``Σ_{j≤i} C_j / Σ_j C_j`` over
         i > t' (fraction, 1 in tN; NaN at t', and NaN everywhere when no cell ever changes).
     """
@@ -118,7 +118,7 @@ def maintenance_table(
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raise InputError(f"{name} of year {int(y[i])} must be a count ≥ 0, got {n[i]}")
-    changed = (pos[0] - pos) + (neg[0] - neg)  # 0 at t' (METHOD.md §5b), not empty
+    changed = (pos[0] - pos) + (neg[0] - neg)  # 0 at t' (docs/method.md §5b), not empty
     total = float(np.sum(changed[1:]))
     share = np.full(y.size, np.nan)
     if y.size > 1 and total != 0:
@@ -140,7 +140,7 @@ def maintenance_table(
 
 
 def maintenance_slopes(table: pd.DataFrame) -> dict[str, float]:
-    """Linear slopes of the maintenance counts per year (METHOD.md §4, §5b).
+    """Linear slopes of the maintenance counts per year (docs/method.md §4, §5b).
 
     Parameters
     ----------
@@ -174,7 +174,7 @@ def capacity_table(
     current_npp_total_g: ArrayLike,
     area_m2: ArrayLike,
 ) -> pd.DataFrame:
-    """The paper's Table 1 from per-region totals (METHOD.md §2, §5b).
+    """The paper's Table 1 from per-region totals (docs/method.md §2, §5b).
 
     Parameters
     ----------
@@ -220,7 +220,7 @@ def capacity_table(
 def yearly_table(
     years: ArrayLike, total_npp_g: ArrayLike, total_cscc_g: float, area_m2: float
 ) -> pd.DataFrame:
-    """Per-year national figures: mean NPP, total NPP, saturation, potential (METHOD.md §2).
+    """Per-year national figures: mean NPP, total NPP, saturation, potential (docs/method.md §2).
 
     Parameters
     ----------
@@ -267,7 +267,7 @@ def yearly_table(
 
 
 def trend_series_summary(years: ArrayLike, mean_npp: ArrayLike) -> dict[str, float]:
-    """Trend and net change of a regional NPP series (METHOD.md §3, §5b).
+    """Trend and net change of a regional NPP series (docs/method.md §3, §5b).
 
     Parameters
     ----------

@@ -1,4 +1,4 @@
-"""Small annual NPP cubes for tests: random series and the hard cases of METHOD.md.
+"""Small annual NPP cubes for tests: random series and the hard cases of docs/method.md.
 
 Cubes are ``xarray.DataArray`` with dims ``(year, y, x)``, pixel-centre coordinates (``y``
 descending, north up), ``crs`` and ``transform`` attributes and NaN for masked cells, in

@@ -1,6 +1,6 @@
 """One analysis: build the method's expressions, compute region tables, pull rasters, fit.
 
-:func:`analyze` runs METHOD.md §0–§5 for an annual NPP collection and a set of regions and
+:func:`analyze` runs docs/method.md §0–§5 for an annual NPP collection and a set of regions and
 returns :class:`Results`: rasters as an ``xarray.Dataset`` and tables as pandas DataFrames.
 It works the same on Google Earth Engine and on the local engine (only ``ee.Initialize``
 differs).
@@ -101,7 +101,7 @@ class Results(ResultsApi):
         What :func:`gee_cscc.analyze` knew of the inputs, for ``to_files``: ``run_info``
         (run.json), ``regions_geojson``, ``synthetic``, ``local_inputs``.
     capacity_sensitivity, capacity_stability
-        With ``capacity_sensitivity`` on (METHOD.md §7, :mod:`gee_cscc.stats.record_length`):
+        With ``capacity_sensitivity`` on (docs/method.md §7, :mod:`gee_cscc.stats.record_length`):
         per region and year the running capacity and leave-one-year-out totals, and per
         region the stable-since year and jackknife spreads; else None.
     """
@@ -159,7 +159,7 @@ def analyze(
     limits: Limits | None = None,
     progress: Progress | None = None,
 ) -> Results:
-    """Run the method (METHOD.md §0–§5) and bring the results back.
+    """Run the method (docs/method.md §0–§5) and bring the results back.
 
     Parameters
     ----------
@@ -209,7 +209,7 @@ def analyze(
     pcs_years = [y for y in cfg.pcs_years if y in annual.years]
     surfaces_pulled = counting == "local"
     n_layers = len(_result_bands(graph)) + len(pcs_years) + (len(eval_years) if surfaces_pulled else 0)
-    record = record_length_parts(graph, annual, cfg)  # METHOD.md §7, empty when off
+    record = record_length_parts(graph, annual, cfg)  # docs/method.md §7, empty when off
     n_layers += len(record.bands)
     choice = choose_mode(mode, grid, layers=n_layers, limits=limits)
     if progress is not None:
@@ -320,7 +320,7 @@ def analyze(
 
     summary = run_summary(cfg, capacity, yearly, series, trend_summary, maintenance_counts, grid)
     summary["input_checks"] = input_checks
-    if graph.csr_pixel is not None:  # METHOD.md §7
+    if graph.csr_pixel is not None:  # docs/method.md §7
         summary["csr_pixel"] = pixel_csr_summary(rasters, cfg, kernel_cells(grid, cfg))
     if record_summary is not None:
         summary["capacity_sensitivity"] = record_summary

@@ -19,7 +19,7 @@ a file in a usable but unusual layout is brought to the one layout the method ex
   refused, since the values would be converted twice).
 * **Fill values.** Stored values equal to -9999, -32768 or -999 that the file does not
   declare as its fill value (``_FillValue``/``missing_value``, GeoTIFF nodata) are refused.
-* **Values** (after ``scale_factor``/``offset``, METHOD.md §0–§1): a year with no valid
+* **Values** (after ``scale_factor``/``offset``, docs/method.md §0–§1): a year with no valid
   cell, an input with no valid cell at all, |NPP| above ``max_abs_npp``
   (g C m⁻² yr⁻¹), no cell valid in every year, and no cell whose mean NPP is above
   ``vca_min_mean`` (no vegetation-covered cell) are each refused with their own message.
@@ -272,7 +272,7 @@ def check_npp_values(
     max_abs_npp: float,
     vca_min_mean: float,
 ) -> None:
-    """Refuse NPP that would give a wrong answer (METHOD.md §0–§1), one message each.
+    """Refuse NPP that would give a wrong answer (docs/method.md §0–§1), one message each.
 
     Parameters
     ----------

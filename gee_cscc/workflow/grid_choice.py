@@ -160,7 +160,7 @@ def annual_on_analysis_grid(
     *,
     extent: str | tuple[float, float, float, float] | None = None,
 ) -> tuple[AnnualNPP, GridSpec]:
-    """Load the annual NPP (METHOD.md §0) and put it on the analysis grid.
+    """Load the annual NPP (docs/method.md §0) and put it on the analysis grid.
 
     Returns the prepared collection (on the analysis grid) and that grid.
     """

@@ -228,7 +228,7 @@ def sums_frame(groups: Sequence[dict], band_names: Sequence[str], regions: Regio
 def count_maintenance(
     surfaces: xr.DataArray, region: xr.DataArray | np.ndarray, ids: Sequence[int]
 ) -> pd.DataFrame:
-    """Count maintained cells per region and year from pulled rasters (METHOD.md §4).
+    """Count maintained cells per region and year from pulled rasters (docs/method.md §4).
 
     Parameters
     ----------
@@ -260,7 +260,7 @@ def count_maintenance(
 
 
 def maintenance_count_bands(maintenance: Any, years: Sequence[int]) -> tuple[Any, list[str]]:
-    """The 0/1 bands whose grouped sums count maintained cells (METHOD.md §4).
+    """The 0/1 bands whose grouped sums count maintained cells (docs/method.md §4).
 
     For each evaluation year, ``pos_{year}`` is 1 where the surface P is +1 and
     ``neg_{year}`` 1 where it is -1, 0 elsewhere (never masked). Returns the image and its

@@ -1,4 +1,4 @@
-"""The record-length analysis of a run (METHOD.md §7), wired into both run modes.
+"""The record-length analysis of a run (docs/method.md §7), wired into both run modes.
 
 :func:`record_length_parts` holds the Earth Engine side for :func:`gee_cscc.workflow.analyze.analyze`:
 the region-sum bands (:func:`gee_cscc.method.record_length.record_length_stack`), added to
