@@ -36,6 +36,7 @@ FIGURE_NAMES = (
     "decay_curves",
     "csr_grade",
     "running_capacity",
+    "csr_pixel",
 )
 
 
@@ -145,6 +146,10 @@ class ResultsApi:
 
             maps = capacity_jackknife(graph, graph.npp)
             out.update({name: maps.select([name]) for name in RECORD_LENGTH_BANDS})
+        if getattr(graph, "csr_pixel", None) is not None:  # METHOD.md §7
+            from gee_cscc.method.csr_pixel import CSR_PIXEL_BANDS
+
+            out.update({name: graph.csr_pixel.select([name]) for name in CSR_PIXEL_BANDS})
         return out
 
 
@@ -208,6 +213,16 @@ class ResultsPlot:
             raise InputError(
                 "The running_capacity figure needs a run with capacity_sensitivity=True."
             )
+        return fig
+
+    def csr_pixel(self) -> Any:
+        """Maps of the CSR grade and RS per cell (a run with ``csr_pixel`` set)."""
+        from gee_cscc.errors import InputError
+        from gee_cscc.report.csr_pixel import fig_csr_pixel
+
+        fig = fig_csr_pixel(self._context(self._results))
+        if fig is None:
+            raise InputError("The csr_pixel figure needs a run with csr_pixel set (e.g. '50km').")
         return fig
 
     def yearly(self) -> Any:
