@@ -139,7 +139,7 @@ def slice_(array: Any, axis: int = 0, start: int = 0, end: Any = None, step: int
     if step == 0:
         raise EEError("Array.slice: step must not be 0.")
     index = [slice(None)] * a.ndim
-    index[ax] = slice(int(start), None if end is None else int(end), int(step))
+    index[ax] = slice(start, end, step)
     return array_value(a[tuple(index)])
 
 
@@ -165,7 +165,7 @@ def cat(arrays: list, axis: int = 0) -> ArrayValue:
     """The arrays joined along ``axis``."""
     parts = [as_array(x, "Array.cat", "arrays") for x in arrays]
     try:
-        return array_value(np.concatenate(parts, axis=int(axis)))
+        return array_value(np.concatenate(parts, axis=axis))
     except ValueError as err:
         raise EEError(f"Array.cat: {err}.") from None
 
@@ -184,7 +184,7 @@ def reshape(array: Any, shape: Any) -> ArrayValue:
 
 @algorithm("Array.identity")
 def identity(size: int) -> ArrayValue:
-    return array_value(np.eye(int(size), dtype=np.int64))
+    return array_value(np.eye(size, dtype=np.int64))
 
 
 # --- matrices ----------------------------------------------------------------------------------
