@@ -27,7 +27,6 @@ from gee_cscc.cli.common import (
 )
 from gee_cscc.errors import InputError
 from gee_cscc.workflow.engines import connect
-from gee_cscc.workflow.export_run import UNITS, files_location, grid_export_options
 
 # --- the analysis grid and products (options of `run` and `export`) --------------------------
 
@@ -177,6 +176,7 @@ def cmd_annualize(args: argparse.Namespace, report: Reporter) -> int:
     from gee_cscc.cloud.exports import export_collection, provenance
     from gee_cscc.cloud.tasks import TaskManifest
     from gee_cscc.method.annual import annualize
+    from gee_cscc.workflow.export_run import UNITS, files_location, grid_export_options
 
     years = _parse_years(args.years)
     dest = destination_of(args, "npp")

@@ -26,8 +26,6 @@ from typing import Any
 
 from tqdm import tqdm
 
-from gee_cscc.cloud.tasks import bar_options
-
 __all__ = ["BAR_FORMAT", "Progress", "Tick", "draws_bars"]
 
 #: A counter: called with the work done so far, the total and an optional note.
@@ -84,6 +82,8 @@ class Progress:
         """
         if self.quiet or not draws_bars(self.stream):
             return None
+
+        from gee_cscc.cloud.tasks import bar_options  # imports ee: only when a bar is drawn
 
         def tick(done: float, total: float, note: str = "") -> None:
             bar = self._bar
