@@ -11,7 +11,8 @@ For Python users, one call (:func:`gee_cscc.workflow.api.analyze`)::
     res.to_files("cscc-out")            # the folder `gee-cscc run` writes
 
 ``npp`` may also be an ``xarray.DataArray``/``Dataset``, an asset id or an
-``ee.ImageCollection``; options are :class:`Config`'s fields. The lower level:
+``ee.ImageCollection``; options are :class:`Config`'s fields. ``gee_cscc.viz`` holds the
+result layers' map presets for geemap (``gee_cscc.viz.add_to_map(Map, res)``). The lower level:
 ``analyze`` of :mod:`gee_cscc.workflow.analyze` (an asset id and a :class:`Config` on the
 engine ``ee`` points at) and ``run(...)`` (also writes the outputs).
 
@@ -31,6 +32,7 @@ __all__ = [
     "analyze",
     "run",
     "show_versions",
+    "viz",
 ]
 
 
@@ -57,6 +59,10 @@ def __getattr__(name: str):  # lazy: importing gee_cscc stays cheap (no ee, no x
         return run
     if name == "show_versions":
         return show_versions
+    if name == "viz":  # the map presets: gee_cscc.viz.add_to_map(Map, results), cscc_vis, ...
+        from gee_cscc.report import viz
+
+        return viz
     raise AttributeError(f"module 'gee_cscc' has no attribute {name!r}")
 
 

@@ -14,7 +14,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from gee_cscc.cli.common import add_csr_options, check_path_options, config_from_args
+from gee_cscc.cli.common import (
+    FIGURE_FIELDS,
+    add_csr_options,
+    add_figure_options,
+    check_path_options,
+    config_from_args,
+)
 from gee_cscc.cli.export import add_grid_options, product_collection
 from gee_cscc.cli.interrupts import StderrGuard, exit_code, signals_as_interrupts
 from gee_cscc.cli.progress import Progress
@@ -128,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_run_options(demo)
     add_csr_options(demo)  # the demo shows --csr-pixel 50km unless told otherwise
+    add_figure_options(demo)
     _add_common(demo)
 
     run = sub.add_parser("run", help="run the method on your NPP and regions")
@@ -136,9 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--npp", help="ImageCollection asset id, NetCDF/Zarr file, or folder of *_YYYY.tif"
     )
     run.add_argument(
-        "--regions", help="table or region-image asset id, GeoJSON file, or region GeoTIFF"
+        "--regions",
+        help="table or region-image asset id, GeoJSON, GeoPackage or shapefile, or region GeoTIFF",
     )
     run.add_argument("--region-names", help="CSV with columns region_id,name for a region raster")
+    run.add_argument(
+        "--regions-layer", help="the layer of a GeoPackage holding the regions (if several)"
+    )
     run.add_argument(
         "--region-property", help="feature property naming each region (default: abbr)"
     )
@@ -146,8 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--engine", choices=("local", "earthengine"), help="where to compute (default: local)"
     )
     run.add_argument("--project", help="Google Cloud project (Earth Engine)")
-    run.add_argument("--start", type=int, help="first year")
-    run.add_argument("--end", type=int, help="last year")
+    run.add_argument("--start", type=int, help="first year (default: the input's first)")
+    run.add_argument("--end", type=int, help="last year (default: the input's last)")
     run.add_argument("--reference", type=int, help="reference year t'")
     run.add_argument("--band", help="NPP band name")
     run.add_argument(
@@ -164,6 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_grid_options(run)
     add_csr_options(run)
+    add_figure_options(run)
     _add_run_options(run)
     _add_mode_options(run)
     _add_common(run)
@@ -199,6 +211,7 @@ def _cmd_demo(args: argparse.Namespace, report: Reporter) -> int:
         counting=args.counting or "local",
         progress=report,
         csr={k: v for k in CSR_FIELDS if (v := getattr(args, k, None)) is not None},
+        figures={k: v for k in FIGURE_FIELDS if (v := getattr(args, k, None)) is not None},
     )
     _print_summary(results, out, quiet=args.quiet)
     return 0
@@ -207,6 +220,7 @@ def _cmd_demo(args: argparse.Namespace, report: Reporter) -> int:
 def _cmd_run(args: argparse.Namespace, report: Reporter) -> int:
     from gee_cscc.workflow.inputs import RunInputs
     from gee_cscc.workflow.run import run
+    from gee_cscc.workflow.years import years_to_infer
 
     cfg, file_inputs = config_from_args(args)
     npp = args.npp or file_inputs.get("npp") or product_collection(cfg)
@@ -216,6 +230,10 @@ def _cmd_run(args: argparse.Namespace, report: Reporter) -> int:
         npp=str(npp),
         regions=args.regions or file_inputs.get("regions"),
         region_names=args.region_names or file_inputs.get("region_names"),
+        regions_layer=args.regions_layer or file_inputs.get("regions_layer"),
+        infer_years=years_to_infer(
+            cfg, args.config, [k for k in ("start", "end") if getattr(args, k) is not None]
+        ),
     )
     out = Path(args.out or file_inputs.get("out") or "cscc-out")
     store = args.store or file_inputs.get("store")
