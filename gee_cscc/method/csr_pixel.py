@@ -36,6 +36,7 @@ import numpy as np
 
 from gee_cscc.config import Config
 from gee_cscc.config.fields import csr_radius_parts
+from gee_cscc.errors import ConfigError
 
 __all__ = [
     "CSR_PIXEL_ATTRS",
@@ -240,6 +241,12 @@ def pixel_resilience(maintenance: Any, vca: Any, years: list[int], cfg: Config, 
     import ee
 
     weights = kernel_weights(grid, cfg.csr_pixel, cfg.csr_kernel)
+    if weights.sum() < cfg.csr_min_cells:
+        raise ConfigError(
+            f"csr_min_cells: {cfg.csr_min_cells} is more than the {int(weights.sum())} cells of "
+            f"the {cfg.csr_pixel} {cfg.csr_kernel} on this grid, so every cell would be masked; "
+            "give a larger csr_pixel radius or a smaller csr_min_cells"
+        )
     counts = neighbourhood_counts(maintenance, years, weights, grid)
     options = {
         "mode": cfg.fit_mode,

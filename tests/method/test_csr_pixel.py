@@ -362,6 +362,11 @@ def test_config_errors(options, words):
         Config(**options)
 
 
+def test_min_cells_above_the_kernel_is_refused(case):
+    with pytest.raises(ConfigError, match="more than the 5 cells of the 1cells circle"):
+        run(case, csr_pixel="1cells")  # 5 cells < the default csr_min_cells 10
+
+
 def test_config_default_is_off_and_round_trips():
     cfg = Config()
     assert cfg.csr_pixel is None and cfg.csr_kernel == "circle" and cfg.csr_min_cells == 10
