@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -308,24 +308,22 @@ def _filters(items: list, algo: str) -> list[Filter]:
     return items
 
 
-@algorithm("Filter.and")
-def and_(filters: Any) -> Filter:
-    fs = _filters(filters, "Filter.and")
-    # A combined filter has no join measure (the guide "Save-best joins": combined filters
-    # do not work with saveBest).
-    return Filter(
-        lambda el: all(f.test(el) for f in fs),
-        {"name": "Filter.and", "filters": [f.description for f in fs]},
-    )
+def _register_logic(name: str, combine: Callable[[Iterable[bool]], bool]) -> None:
+    """``Filter.and``/``Filter.or``: every/any of ``filters`` passes. A combined filter has
+    no join measure (the guide "Save-best joins": combined filters do not work with
+    saveBest)."""
+
+    @algorithm(name)
+    def impl(filters: list) -> Filter:
+        fs = _filters(filters, name)
+        return Filter(
+            lambda el: combine(f.test(el) for f in fs),
+            {"name": name, "filters": [f.description for f in fs]},
+        )
 
 
-@algorithm("Filter.or")
-def or_(filters: Any) -> Filter:
-    fs = _filters(filters, "Filter.or")
-    return Filter(
-        lambda el: any(f.test(el) for f in fs),
-        {"name": "Filter.or", "filters": [f.description for f in fs]},
-    )
+_register_logic("Filter.and", all)
+_register_logic("Filter.or", any)
 
 
 @algorithm("Filter.not")
