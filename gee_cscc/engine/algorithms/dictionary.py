@@ -10,7 +10,13 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ..core.arguments import as_number, as_str, invalid_type
+from ..core.arguments import (
+    as_array_value,
+    as_geometry_value,
+    as_number,
+    as_str,
+    invalid_type,
+)
 from ..core.registry import algorithm
 from ..core.values import Element
 from ..errors import EEError
@@ -75,20 +81,12 @@ def get_string(dictionary: Any, key: Any) -> str:
 
 @algorithm("Dictionary.getArray")
 def get_array(dictionary: Any, key: Any) -> Any:
-    v = get(dictionary, key)
-    if not isinstance(v, (list, int, float)) or isinstance(v, bool):
-        raise invalid_type("Dictionary.getArray", "value", "Array", v)
-    return v
+    return as_array_value(get(dictionary, key), "Dictionary.getArray", "value")
 
 
 @algorithm("Dictionary.getGeometry")
 def get_geometry(dictionary: Any, key: Any) -> Any:
-    from ..core.values import Geometry
-
-    v = get(dictionary, key)
-    if not isinstance(v, Geometry):
-        raise invalid_type("Dictionary.getGeometry", "value", "Geometry", v)
-    return v
+    return as_geometry_value(get(dictionary, key), "Dictionary.getGeometry", "value")
 
 
 @algorithm("Dictionary.set")

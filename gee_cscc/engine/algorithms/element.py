@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core.arguments import as_number, as_str, invalid_type, required
+from ..core.arguments import as_array_value, as_number, as_str, invalid_type, required
 from ..core.registry import algorithm
 from ..core.values import Element, Image
 from ..errors import EEError
@@ -68,9 +68,7 @@ def get_string(object: Any, property: Any) -> str:
 @algorithm("Element.getArray")
 def get_array(object: Any, property: Any) -> Any:
     name, value = _required_property(object, property, "Element.getArray")
-    if isinstance(value, bool) or not isinstance(value, (list, int, float)):
-        raise invalid_type("Element.getArray", name, "Array", value)
-    return value
+    return as_array_value(value, "Element.getArray", name)
 
 
 @algorithm("Element.set")

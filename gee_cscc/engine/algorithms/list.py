@@ -6,7 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ..core.arguments import as_number, as_str, invalid_type, required
+from ..core.arguments import (
+    as_array_value,
+    as_geometry_value,
+    as_number,
+    as_str,
+    invalid_type,
+    required,
+)
 from ..core.objects import ee_equal, sort_key
 from ..core.registry import algorithm
 from ..errors import EEError
@@ -129,20 +136,12 @@ def list_get_string(list: Any, index: Any) -> str:
 
 @algorithm("List.getArray")
 def list_get_array(list: Any, index: Any) -> Any:
-    v = list_get(list, index)
-    if not isinstance(v, (type([]), int, float)):
-        raise invalid_type("List.getArray", "element", "Array", v)
-    return v
+    return as_array_value(list_get(list, index), "List.getArray", "element")
 
 
 @algorithm("List.getGeometry")
 def list_get_geometry(list: Any, index: Any) -> Any:
-    from ..core.values import Geometry
-
-    v = list_get(list, index)
-    if not isinstance(v, Geometry):
-        raise invalid_type("List.getGeometry", "element", "Geometry", v)
-    return v
+    return as_geometry_value(list_get(list, index), "List.getGeometry", "element")
 
 
 @algorithm("List.size", "List.length")

@@ -14,12 +14,14 @@ import numpy as np
 
 from ..errors import EEError
 from .objects import truthy, type_name
-from .values import Image, constant_band
+from .values import Geometry, Image, constant_band
 
 __all__ = [
     "COERCIONS",
+    "as_array_value",
     "as_bool",
     "as_dict",
+    "as_geometry_value",
     "as_image",
     "as_int",
     "as_list",
@@ -101,6 +103,21 @@ def as_dict(value: Any, algo: str, arg: str, expected: str = "Dictionary") -> di
     if isinstance(value, Mapping):
         return dict(value)
     raise invalid_type(algo, arg, expected, value)
+
+
+def as_array_value(value: Any, algo: str, arg: str) -> Any:
+    """A value read as an ``Array`` (``getArray`` of a list, dictionary or property): a number
+    or a (nested) list; a boolean is not one."""
+    if isinstance(value, bool) or not isinstance(value, (list, int, float)):
+        raise invalid_type(algo, arg, "Array", value)
+    return value
+
+
+def as_geometry_value(value: Any, algo: str, arg: str) -> Geometry:
+    """A value read as a ``Geometry`` (``getGeometry`` of a list or dictionary)."""
+    if not isinstance(value, Geometry):
+        raise invalid_type(algo, arg, "Geometry", value)
+    return value
 
 
 def as_image(value: Any, what: str = "image") -> Image:
