@@ -164,3 +164,33 @@ def test_collection_to_array_with_some_images_masked_is_refused(engine, tmp_asse
     arr = _collection(engine, tmp_asset, [y0, y1]).toArray()
     with pytest.raises(ee.EEException, match=r"^ImageCollection.toArray: pixels where only some"):
         compute_pixels(arr.arrayLength(0), GRID)
+
+
+def test_array_sort_by_values_and_by_keys(img):
+    arr = img.toArray()
+    got = compute_pixels(arr.arraySort().arrayFlatten([["s0", "s1", "s2", "s3"]]), GRID)
+    want = np.sort(X, axis=-1)
+    for k in range(4):
+        assert_pixels_equal(got[f"s{k}"], want[..., k])
+    # rows of a 4x2 matrix [value, -value] sorted by the second column (descending values)
+    m = ee.Image.cat(arr, arr.multiply(-1)).toArray(1)
+    by_key = m.arraySort(m.arraySlice(1, 1, 2)).arraySlice(1, 0, 1).arrayProject([0])
+    got = compute_pixels(by_key.arrayFlatten([["a", "b", "c", "d"]]), GRID)
+    assert_pixels_equal(got["a"], X.max(axis=-1))
+    with pytest.raises(ee.EEException, match="^Image.arraySort: Arrays with more than one"):
+        compute_pixels(m.arraySort().arrayLength(0), GRID)
+
+
+def test_array_image_math_is_element_by_element(img):
+    arr = img.toArray()
+    out = arr.multiply(2).add(img.select("b0")).subtract(arr.pow(2))
+    got = compute_pixels(out.arrayFlatten([["p", "q", "r", "s"]]), GRID)
+    want = 2 * X + X[..., :1] - X**2
+    for k, name in enumerate("pqrs"):
+        assert_pixels_equal(got[name], want[..., k], rtol=1e-12, atol=1e-12)
+    masked = arr.updateMask(img.select("b1").gt(0)).arrayGet([3])
+    assert_pixels_equal(
+        compute_pixels(masked, GRID)["array"], np.where(BANDS["b1"] > 0, BANDS["b3"], np.nan)
+    )
+    with pytest.raises(ee.EEException, match="Array images of different shapes"):
+        compute_pixels(arr.add(arr.arraySlice(0, 0, 2)).arrayGet([0]), GRID)

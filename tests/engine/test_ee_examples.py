@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 
 import ee
+import ee_examples_arrays
 import numpy as np
 import pyproj
 import pytest
@@ -139,6 +140,7 @@ def ds(engine) -> SimpleNamespace:
             for k in range(0, 25)
         ],
     )
+    ee_examples_arrays.put_stand_ins(store, ids, FOLDER)
     return ids
 
 
@@ -700,6 +702,7 @@ EXAMPLES = [
     Example("GLCM texture", G + "image_texture", ex_texture_glcm),
     Example("Canny edge detector", G + "image_edges", ex_canny_edges),
     Example("image gradient", G + "image_gradients", ex_gradient),
+    *(Example(name, source, run) for name, source, run in ee_examples_arrays.EXAMPLES),
 ]
 
 #: Examples the local engine does not run, the algorithm named in the error, and why.

@@ -1041,7 +1041,7 @@ def test_every_image_algorithm_has_a_test():
     covered |= {f"Image.{m}" for m in "toArray arrayGet arraySlice arrayFlatten".split()}
     covered |= {f"Image.{m}" for m in "arrayProject arrayLength arrayTranspose".split()}
     covered |= {f"Image.{m}" for m in "matrixTranspose matrixMultiply matrixSolve".split()}
-    covered |= {"Image.arrayReduce", "ImageCollection.toArray"}
+    covered |= {"Image.arrayReduce", "Image.arraySort", "ImageCollection.toArray"}
     # tested in test_vectors_sampling.py
     covered |= {"Image.reduceToVectors", "Image.sample", "Image.sampleRegions"}
     covered |= {"ImageCollection.getRegion", "Collection.reduceToImage"}

@@ -110,7 +110,6 @@ def to_list(array: Any) -> list:
 
 
 def _axis(a: np.ndarray, axis: int, algo: str) -> int:
-    axis = int(axis)  # defaults of algorithms.json arrive as floats
     if not -a.ndim <= axis < a.ndim:
         raise EEError(f"{algo}: Axis {axis} out of bounds for a {a.ndim}-D array.")
     return axis % a.ndim

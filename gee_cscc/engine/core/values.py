@@ -246,6 +246,9 @@ def pointwise(
     runs on one pixel and the result is broadcast, so it stays a view of one value.
     """
     inputs = list(inputs)
+    array_input = next((b for b in inputs if getattr(b, "shape", None)), None)
+    if array_input is not None:  # array pixels, element by element (algorithms/image/arrays.py)
+        return type(array_input).pointwise(inputs, op, name=name, dtype=dtype)
 
     def fn(grid: Grid) -> PixelData:
         data = [b.compute(grid) for b in inputs]

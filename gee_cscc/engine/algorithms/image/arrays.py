@@ -53,6 +53,39 @@ class ArrayBand(Band):
         fields.update(changes)
         return ArrayBand(fields.pop("name"), fields.pop("fn"), **fields)
 
+    @staticmethod
+    def pointwise(inputs: Sequence[Band], op: Callable, *, name: str, dtype: str) -> ArrayBand:
+        """A pixel-wise operation on array bands (and scalar bands, whose value applies to
+        every element): ``op`` runs on each element, as Earth Engine's array image math. The
+        array inputs must have the same shape; an element is masked where its pixel is."""
+        shapes = {b.shape for b in inputs if isinstance(b, ArrayBand)}
+        if len(shapes) != 1:
+            raise EEError(
+                f"Array images of different shapes {sorted(shapes)} cannot be combined pixel "
+                "by pixel."
+            )
+        shape = shapes.pop()
+        size = int(np.prod(shape))
+
+        def fn(grid: Grid) -> PixelData:
+            h, w = grid.shape
+            flat = []
+            for b in inputs:
+                v, m = b.compute(grid)
+                if isinstance(b, ArrayBand):
+                    v = v.reshape(h, w * size)
+                else:
+                    v = np.repeat(np.broadcast_to(v, (h, w)), size, axis=1)
+                flat.append((v, np.repeat(np.broadcast_to(m, (h, w)), size, axis=1)))
+            values, mask = op(*flat)
+            values = np.broadcast_to(values, (h, w * size)).reshape(h, w, *shape)
+            mask = np.broadcast_to(mask, (h, w * size)).reshape(h, w, size).all(axis=-1)
+            return values, mask
+
+        projection = next((b.projection for b in inputs if b.projection is not None), None)
+        extent = next((b.extent for b in inputs if b.extent is not None), None)
+        return ArrayBand(name, fn, shape=shape, dtype=dtype, projection=projection, extent=extent)
+
     def info(self) -> dict:
         out = super().info()
         out["data_type"] = {**precision_info(self.dtype), "dimensions": len(self.shape)}
@@ -112,7 +145,7 @@ def to_array(image: Any, axis: Any = 0) -> Image:
     img = _image(image, what)
     if not img.bands:
         raise EEError(f"{what}: The image has no bands.")
-    ax = int(axis)
+    ax = axis
     dims = {_dims(b) for b in img.bands}
     if len({len(d) for d in dims}) != 1:
         raise EEError(f"{what}: All bands must have the same number of array dimensions.")
@@ -274,7 +307,7 @@ def array_slice(
     """Elements ``start`` (inclusive, default 0) to ``end`` (exclusive, default the length)
     by ``step`` along ``axis``; negative positions count from the end."""
     what = "Image.arraySlice"
-    st = int(step)
+    st = step
     if st <= 0:
         raise EEError(f"{what}: step must be positive, got {st}.")
     s0, e0 = _constant_int(start, what, "start"), _constant_int(end, what, "end")
@@ -363,3 +396,42 @@ def array_transpose(input: Any, axis1: Any = 0, axis2: Any = 1) -> Image:  # noq
 
         out.append(like_band(b, b.name, fn, shape, b.dtype))
     return _image(input, what).with_bands(out)
+
+
+@algorithm("Image.arraySort")
+def array_sort(image: Any, keys: Any = None) -> Image:
+    """Each band's arrays sorted (ascending, stable) along one axis: by their own values
+    (1-D arrays), or by ``keys``, whose one axis longer than 1 is the axis sorted."""
+    what = "Image.arraySort"
+    bands = array_bands(image, what)
+    key_bands = None if keys is None else array_bands(keys, what)
+    out = []
+    for i, b in enumerate(bands):
+        kb = None if key_bands is None else key_bands[i if len(key_bands) > 1 else 0]
+        kshape = b.shape if kb is None else kb.shape
+        if kb is None and len(b.shape) != 1:
+            raise EEError(f"{what}: Arrays with more than one dimension need sort keys.")
+        if len(kshape) != len(b.shape):
+            raise EEError(f"{what}: The keys must have as many dimensions as the arrays.")
+        long_axes = [ax for ax, n in enumerate(kshape) if n > 1]
+        if len(long_axes) > 1:
+            raise EEError(f"{what}: The keys can only have multiple elements along one axis.")
+        ax = long_axes[0] if long_axes else 0
+        if kshape[ax] != b.shape[ax]:
+            raise EEError(
+                f"{what}: The keys have length {kshape[ax]} along axis {ax}, the arrays "
+                f"{b.shape[ax]}."
+            )
+
+        def fn(grid: Grid, _b=b, _kb=kb, _ax=ax) -> PixelData:
+            values, mask = _b.compute(grid)
+            if _kb is None:
+                kv, km = values, mask
+            else:
+                kv, km = _kb.compute(grid)
+            order = np.argsort(kv, axis=2 + _ax, kind="stable")
+            order = np.broadcast_to(order, values.shape)
+            return np.take_along_axis(values, order, axis=2 + _ax), mask & km
+
+        out.append(like_band(b, b.name, fn, b.shape, b.dtype))
+    return _image(image, what).with_bands(out)

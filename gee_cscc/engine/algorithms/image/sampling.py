@@ -76,7 +76,10 @@ def region_pixels(
     return grid, taken, data
 
 
-def _value(v: float, dtype: str) -> Any:
+def _value(v: Any, dtype: str) -> Any:
+    if isinstance(v, np.ndarray) and v.ndim:  # an array pixel
+        a = v.astype(np.int64) if dtype.startswith(("int", "uint")) else v
+        return a.tolist()
     if dtype.startswith(("int", "uint")):
         return int(round(v))
     return float(v)
@@ -129,8 +132,8 @@ def sample(
     rows, cols = np.nonzero(taken)
     if factor is not None or numPixels is not None:
         n = len(rows)
-        k = int(round(n * factor)) if factor is not None else min(n, int(numPixels))
-        pick = np.sort(np.random.default_rng(int(seed)).choice(n, size=k, replace=False))
+        k = int(round(n * factor)) if factor is not None else min(n, numPixels)
+        pick = np.sort(np.random.default_rng(seed).choice(n, size=k, replace=False))
         rows, cols = rows[pick], cols[pick]
     names, dtypes = img.band_names, [b.dtype for b in img.bands]
     out = []

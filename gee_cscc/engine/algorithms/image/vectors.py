@@ -30,7 +30,15 @@ from scipy import ndimage
 from ...core import registry
 from ...core.records import Batch
 from ...core.registry import algorithm
-from ...core.values import Band, Feature, FeatureCollection, Geometry, Image, PixelData
+from ...core.values import (
+    Band,
+    Feature,
+    FeatureCollection,
+    Geometry,
+    Image,
+    ImageCollection,
+    PixelData,
+)
 from ...errors import EEError
 from ...raster import reduction
 from ...raster.grid import Grid, normalize_crs
@@ -188,6 +196,8 @@ def _reduce_segment(reducer: Any, data: list[PixelData], seg: np.ndarray) -> dic
 def reduce_to_image(collection: Any, properties: list, reducer: Any) -> Image:
     """Per pixel, the reducer over the properties of the features that intersect it."""
     what = "FeatureCollection.reduceToImage"
+    if isinstance(collection, ImageCollection):  # the images' footprints and properties
+        collection = FeatureCollection([_footprint(im) for im in collection.images])
     if not isinstance(collection, FeatureCollection):
         raise EEError(f"{what}: expected a FeatureCollection, got {type(collection).__name__}.")
     r = as_reducer(reducer, what)
@@ -232,3 +242,9 @@ def reduce_to_image(collection: Any, properties: list, reducer: Any) -> Image:
         for i, (name, t) in enumerate(zip(r.outputs, dtypes, strict=True))
     ]
     return Image(bands, {})
+
+
+def _footprint(im: Image) -> Feature:
+    """An image as a feature: its footprint (``Image.geometry``) and its properties."""
+    geometry = registry.call("Image.geometry", {"feature": im})
+    return Feature(geometry, dict(im.properties))
