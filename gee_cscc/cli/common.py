@@ -183,7 +183,32 @@ CONFIG_OVERRIDES = {
     "csr_kernel": "csr_kernel",
     "csr_min_cells": "csr_min_cells",
     "capacity_sensitivity": "capacity_sensitivity",
+    "figure_format": "figure_format",
+    "dpi": "dpi",
+    "figure_style": "figure_style",
 }
+
+#: The figure options (argparse ``dest``), also those of ``gee-cscc demo``.
+FIGURE_FIELDS = ("figure_format", "dpi", "figure_style")
+
+
+def add_figure_options(p: argparse.ArgumentParser) -> None:
+    """``--figure-format``, ``--dpi`` and ``--figure-style`` (the Config fields of the names)."""
+    g = p.add_argument_group("figures")
+    g.add_argument(
+        "--figure-format",
+        metavar="FORMATS",
+        help="figure files: png, svg, pdf or several, e.g. png,pdf (default png; the report "
+        "embeds PNG, drawn too)",
+    )
+    g.add_argument(
+        "--dpi", type=int, help="dots per inch of PNG figures (default 150; 300 for print)"
+    )
+    g.add_argument(
+        "--figure-style",
+        choices=("report", "paper"),
+        help="paper: no titles drawn in the figures, the report's captions carry them",
+    )
 
 
 def add_csr_options(p: argparse.ArgumentParser) -> None:

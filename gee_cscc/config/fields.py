@@ -21,6 +21,9 @@ __all__ = [
     "CSR_KERNELS",
     "EXTRA_SECTIONS",
     "ExtraFields",
+    "FIGURE_FORMATS",
+    "FIGURE_STYLES",
+    "PRESENTATION_FIELDS",
     "boolean",
     "choice",
     "crs_transform",
@@ -28,6 +31,7 @@ __all__ = [
     "csr_radius",
     "csr_radius_parts",
     "extent",
+    "figure_formats",
     "identifier",
     "integer",
     "number",
@@ -174,7 +178,13 @@ def boolean(name: str, value: Any) -> bool:
 EXTRA_SECTIONS: dict[str, tuple[str, ...]] = {
     "sensitivity": ("capacity_sensitivity",),
     "csr": ("csr_pixel", "csr_kernel", "csr_min_cells"),
+    "figures": ("figure_format", "dpi", "figure_style"),
 }
+#: The figure file formats (``figure_format``) and styles (``figure_style``).
+FIGURE_FORMATS = ("png", "svg", "pdf")
+FIGURE_STYLES = ("report", "paper")
+#: Fields that change how the outputs look, not a value: left out of the run identity.
+PRESENTATION_FIELDS = ("figure_format", "dpi", "figure_style")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -198,18 +208,56 @@ class ExtraFields:
     csr_min_cells : int
         The fewest kept cells of a sign at t' in a cell's neighbourhood for its τ of that
         sign (fewer: masked); >= 1, default 10.
+
+    figure_format : tuple of str
+        The figure files' formats, any of ``"png"``, ``"svg"``, ``"pdf"`` (also the text
+        ``"png,pdf"``); default ``("png",)``. The report embeds the PNG (drawn as well
+        when not asked for, beside the others).
+    dpi : int
+        Resolution of the PNG files and of the maps' raster layers inside SVG/PDF, dots per
+        inch, 10–1200; default 150 (300 for print).
+    figure_style : {"report", "paper"}
+        ``"paper"`` leaves the titles out of the figures (the captions carry them, as a
+        journal's figures); ``"report"`` (default) draws them in.
     """
 
     capacity_sensitivity: bool = False
     csr_pixel: str | None = None
     csr_kernel: str = "circle"
     csr_min_cells: int = 10
+    figure_format: tuple[str, ...] = ("png",)
+    dpi: int = 150
+    figure_style: str = "report"
 
 
 def validate_extra(cfg: Any, put: Callable[[str, Any], None]) -> None:
     """Validate the fields of :class:`ExtraFields` of ``cfg`` (``put`` stores a value)."""
     put("capacity_sensitivity", boolean("capacity_sensitivity", cfg.capacity_sensitivity))
     csr_fields(cfg, put)
+    put("figure_format", figure_formats(cfg.figure_format))
+    dpi = integer("dpi", cfg.dpi)
+    if not 10 <= dpi <= 1200:
+        raise ConfigError(f"dpi: {dpi} must be 10 … 1200 (dots per inch; 150 screen, 300 print)")
+    put("dpi", dpi)
+    put("figure_style", choice("figure_style", cfg.figure_style, FIGURE_STYLES))
+
+
+def figure_formats(value: Any) -> tuple[str, ...]:
+    """``"png,pdf"`` or ``["png", "pdf"]`` → ``("png", "pdf")`` (lower case, no repeats)."""
+    items = value.split(",") if isinstance(value, str) else sequence("figure_format", value)
+    out: list[str] = []
+    for item in items:
+        name = str(item).strip().lower().lstrip(".")
+        if name not in FIGURE_FORMATS:
+            raise ConfigError(
+                f"figure_format: {item!r} is not one of {', '.join(FIGURE_FORMATS)} "
+                "(several with commas, e.g. png,pdf)"
+            )
+        if name not in out:
+            out.append(name)
+    if not out:
+        raise ConfigError("figure_format: empty; give png, svg or pdf (e.g. png,pdf)")
+    return tuple(out)
 
 
 #: The shapes of the pixel-CSR neighbourhood (METHOD.md §7).

@@ -82,11 +82,13 @@ def run_demo(
     progress: Callable[[str], None] | None = None,
     config: Config | None = None,
     csr: dict | None = None,
+    figures: dict | None = None,
 ) -> Results:
     """Build the demo assets and run the whole method on them; outputs go to ``out``.
 
     Without ``config`` the demo also shows pixel-scale CSR with :data:`DEMO_CSR_PIXEL`;
-    ``csr`` overrides its fields (``csr_pixel``, ``csr_kernel``, ``csr_min_cells``).
+    ``csr`` overrides its fields (``csr_pixel``, ``csr_kernel``, ``csr_min_cells``),
+    ``figures`` the figure fields (``figure_format``, ``dpi``, ``figure_style``).
     """
     from gee_cscc.workflow.engines import local_engine, store_path
     from gee_cscc.workflow.inputs import RunInputs
@@ -96,6 +98,7 @@ def run_demo(
     cfg = config or Config(capacity_sensitivity=True)
     csr = {**({"csr_pixel": DEMO_CSR_PIXEL} if config is None else {}), **(csr or {})}
     cfg = cfg.replace(**csr) if csr else cfg
+    cfg = cfg.replace(**figures) if figures else cfg
     check_out(out, store=store_path(store))  # before the demo data are generated
     with local_engine(store, progress=progress) as engine:
         npp_id, prov_id = ensure_demo_assets(engine, resolution=resolution, progress=progress)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from gee_cscc.config import Config
+from gee_cscc.config.fields import PRESENTATION_FIELDS
 from gee_cscc.method.grid import GridSpec
 
 __all__ = ["HASHED_FILE_BYTES", "input_version", "run_identity"]
@@ -84,7 +85,8 @@ def run_identity(
 
     return {
         "version": __version__,
-        "config": cfg.to_dict(),
+        # how the figures look does not change an exported value
+        "config": {k: v for k, v in cfg.to_dict().items() if k not in PRESENTATION_FIELDS},
         "inputs": {k: (input_version(v) if v else None) for k, v in inputs.items()},
         "grid": grid.to_dict(),
         **extra,
