@@ -140,7 +140,11 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run the method on your NPP and regions")
     run.add_argument("--config", help="TOML run configuration (see README)")
     run.add_argument(
-        "--npp", help="ImageCollection asset id, NetCDF/Zarr file, or folder of *_YYYY.tif"
+        "--npp",
+        action="append",
+        help="ImageCollection asset id, NetCDF/Zarr file, or folder of *_YYYY.tif; give it "
+        "more than once as NAME=SOURCE to compare several NPP products (SOURCE may also be a "
+        "--product name; settings per product in the run file's [products.NAME])",
     )
     run.add_argument(
         "--regions",
@@ -218,12 +222,17 @@ def _cmd_demo(args: argparse.Namespace, report: Reporter) -> int:
 
 
 def _cmd_run(args: argparse.Namespace, report: Reporter) -> int:
+    from gee_cscc.cli.ensemble import cmd_ensemble, is_ensemble
     from gee_cscc.workflow.inputs import RunInputs
     from gee_cscc.workflow.run import run
     from gee_cscc.workflow.years import years_to_infer
 
     cfg, file_inputs = config_from_args(args)
-    npp = args.npp or file_inputs.get("npp") or product_collection(cfg)
+    if is_ensemble(args.npp, file_inputs):  # several NPP products (METHOD.md §7)
+        return cmd_ensemble(
+            args, report, cfg, file_inputs, lambda folder: _batch_options(args, cfg, folder)
+        )
+    npp = (args.npp or [None])[0] or file_inputs.get("npp") or product_collection(cfg)
     if not npp:
         raise GeeCsccError("No NPP input: give --npp (or npp in the [inputs] section of --config).")
     inputs = RunInputs(

@@ -41,6 +41,8 @@ def load_run_file(path: str | os.PathLike) -> tuple[Config, dict[str, Any]]:
         The validated configuration, and the inputs with paths made relative to the file's
         folder (``out`` and ``store`` always; ``npp``, ``regions`` and ``region_names``
         when such a file exists there, otherwise they are asset ids and stay as written).
+        A ``[products.NAME]`` table per NPP product of an ensemble (its ``npp`` and own
+        settings, :mod:`gee_cscc.workflow.ensemble`) is returned as ``inputs["products"]``.
 
     Raises
     ------
@@ -56,6 +58,7 @@ def load_run_file(path: str | os.PathLike) -> tuple[Config, dict[str, Any]]:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     inputs = data.pop("inputs", {}) or {}
+    products = data.pop("products", None)
     if not isinstance(inputs, dict):
         raise ConfigError(f"{path}: [inputs] must be a table (npp = ..., regions = ...).")
     unknown = set(inputs) - set(INPUT_KEYS)
@@ -67,7 +70,15 @@ def load_run_file(path: str | os.PathLike) -> tuple[Config, dict[str, Any]]:
         cfg = Config.from_mapping(data)
     except ConfigError as exc:
         raise ConfigError(f"{exc} (in {path})") from None
-    return cfg, _relative_to(path.parent, inputs)
+    inputs = _relative_to(path.parent, inputs)
+    if products is not None:
+        if not isinstance(products, dict):
+            raise ConfigError(f"{path}: [products] must hold tables [products.NAME] (npp = ...).")
+        inputs["products"] = {
+            name: _relative_to(path.parent, table) if isinstance(table, dict) else table
+            for name, table in products.items()
+        }
+    return cfg, inputs
 
 
 def _relative_to(base: Path, inputs: dict[str, Any]) -> dict[str, Any]:
