@@ -18,7 +18,7 @@ from ..core.registry import algorithm
 from ..core.values import INT_RANGES
 from ..errors import EEError
 
-__all__ = ["cast_number", "format_number"]
+__all__ = ["CAST_METHODS", "cast_number", "format_number"]
 
 Num = int | float
 
@@ -236,16 +236,18 @@ for _name, _fn in _UNARY.items():
 # --- casts ---------------------------------------------------------------------------------
 
 
-_CASTS = {
-    "uint8": ("Number.uint8", "Number.toUint8", "Number.byte", "Number.toByte"),
-    "int8": ("Number.int8", "Number.toInt8"),
-    "uint16": ("Number.uint16", "Number.toUint16"),
-    "int16": ("Number.int16", "Number.toInt16", "Number.short", "Number.toShort"),
-    "uint32": ("Number.uint32", "Number.toUint32"),
-    "int32": ("Number.int32", "Number.toInt32", "Number.int", "Number.toInt"),
-    "int64": ("Number.int64", "Number.toInt64", "Number.long", "Number.toLong"),
-    "float32": ("Number.float", "Number.toFloat"),
-    "float64": ("Number.double", "Number.toDouble"),
+#: The cast methods of each pixel type: the same names for ``Number.*`` and ``Image.*``
+#: (``Number.toByte``, ``Image.uint8`` …).
+CAST_METHODS = {
+    "uint8": ("uint8", "toUint8", "byte", "toByte"),
+    "int8": ("int8", "toInt8"),
+    "uint16": ("uint16", "toUint16"),
+    "int16": ("int16", "toInt16", "short", "toShort"),
+    "uint32": ("uint32", "toUint32"),
+    "int32": ("int32", "toInt32", "int", "toInt"),
+    "int64": ("int64", "toInt64", "long", "toLong"),
+    "float32": ("float", "toFloat"),
+    "float64": ("double", "toDouble"),
 }
 
 
@@ -273,8 +275,8 @@ def _register_cast(dtype: str, names: tuple[str, ...]) -> None:
         return cast_number(input, dtype)
 
 
-for _dtype, _names in _CASTS.items():
-    _register_cast(_dtype, _names)
+for _dtype, _methods in CAST_METHODS.items():
+    _register_cast(_dtype, tuple(f"Number.{m}" for m in _methods))
 
 
 @algorithm("Number.clamp")

@@ -22,6 +22,7 @@ from ...core.values import (
     promote,
 )
 from ..bands import binary_image_op, match_bands, unary_image_op
+from ..number import CAST_METHODS
 from .construct import select
 
 # --- arithmetic ----------------------------------------------------------------------------
@@ -194,18 +195,6 @@ def unit_scale(input: Image, low: float, high: float) -> Image:  # noqa: A002
 
 # --- casts ---------------------------------------------------------------------------------
 
-_CASTS = {
-    "uint8": ("Image.uint8", "Image.toUint8", "Image.byte", "Image.toByte"),
-    "int8": ("Image.int8", "Image.toInt8"),
-    "uint16": ("Image.uint16", "Image.toUint16"),
-    "int16": ("Image.int16", "Image.toInt16", "Image.short", "Image.toShort"),
-    "uint32": ("Image.uint32", "Image.toUint32"),
-    "int32": ("Image.int32", "Image.toInt32", "Image.int", "Image.toInt"),
-    "int64": ("Image.int64", "Image.toInt64", "Image.long", "Image.toLong"),
-    "float32": ("Image.float", "Image.toFloat"),
-    "float64": ("Image.double", "Image.toDouble"),
-}
-
 
 def cast_values(values: np.ndarray, dtype: str) -> np.ndarray:
     """Values converted as a cast to ``dtype`` converts them (truncation, saturation)."""
@@ -229,8 +218,8 @@ def _register_cast(dtype: str, names: tuple[str, ...]) -> None:
         return cast_image(value, dtype)
 
 
-for _dtype, _names in _CASTS.items():
-    _register_cast(_dtype, _names)
+for _dtype, _methods in CAST_METHODS.items():
+    _register_cast(_dtype, tuple(f"Image.{m}" for m in _methods))
 
 _PRECISIONS = {
     "int": "int32",
