@@ -336,3 +336,78 @@ def test_reduce_resolution_onto_another_crs_counts_each_input_pixel_once(engine,
     counts = np.ma.compressed(px["b_count"])
     # each output pixel is about 2.5 km x 3.3 km: it meets at most 4 x 5 input pixels.
     assert counts.max() <= 20 and counts.min() >= 1
+
+
+# --- pyramids: stored bands read at a coarser scale ---------------------------------------------
+
+BIG_T = (10.0, 0.0, 600_000.0, 0.0, -10.0, 4_700_000.0)
+
+
+def _big() -> np.ndarray:
+    v = np.random.default_rng(21).uniform(0, 100, (600, 520))
+    v[100:104, 200:204] = np.nan  # one whole 4 x 4 block masked
+    v[7, 9] = np.nan
+    return v
+
+
+def _level(v: np.ndarray, k: int) -> np.ndarray:
+    """A mean pyramid level: NaN-mean of k x k blocks (edge blocks padded with NaN)."""
+    h, w = -(-v.shape[0] // k), -(-v.shape[1] // k)
+    padded = np.full((h * k, w * k), np.nan)
+    padded[: v.shape[0], : v.shape[1]] = v
+    blocks = padded.reshape(h, k, w, k)
+    with np.errstate(all="ignore"):
+        n = np.isfinite(blocks).sum(axis=(1, 3))
+        s = np.nansum(blocks, axis=(1, 3))
+    return np.where(n > 0, s / np.maximum(n, 1), np.nan)
+
+
+@pytest.fixture(scope="module")
+def big(engine) -> ee.Image:
+    engine.store.put_image(
+        engine.asset_id(f"{FOLDER}/big"), image_of(_big(), BIG_T, crs=UTM, name="v")
+    )
+    return ee.Image(asset("big"))
+
+
+def test_a_large_stored_band_is_read_from_its_mean_pyramid_at_coarser_scales(big):
+    v = _big()
+    # 40 m: level 2 (4 x 4 block means), the level's own grid.
+    t40 = (40.0, 0.0, BIG_T[2], 0.0, -40.0, BIG_T[5])
+    px = compute_pixels(big, grid(t40, (150, 130), crs=UTM))["v"]
+    assert_pixels_equal(px, _level(v, 4), rtol=1e-12)
+    # 30 m: level 1 (2 x 2 block means, 20 m), then the level pixel under each centre:
+    # the centre of 30 m pixel (r, c) is 20 m pixel (floor(1.5 r + 0.75), floor(1.5 c + 0.75)).
+    t30 = (30.0, 0.0, BIG_T[2], 0.0, -30.0, BIG_T[5])
+    px = compute_pixels(big, grid(t30, (200, 173), crs=UTM))["v"]
+    lvl = _level(v, 2)
+    r = np.floor(1.5 * np.arange(200) + 0.75).astype(int)
+    c = np.floor(1.5 * np.arange(173) + 0.75).astype(int)
+    assert_pixels_equal(px, lvl[np.ix_(r, c)], rtol=1e-12)
+    # 15 m is finer than level 1: the native pixels, nearest neighbour.
+    t15 = (15.0, 0.0, BIG_T[2], 0.0, -15.0, BIG_T[5])
+    px = compute_pixels(big, grid(t15, (50, 50), crs=UTM))["v"]
+    r = np.floor(1.5 * np.arange(50) + 0.75).astype(int)
+    assert_pixels_equal(px, v[np.ix_(r, r)])
+
+
+def test_a_reduction_at_a_coarse_scale_reads_the_pyramid(big):
+    v = _big()
+    region = ee.Geometry.Rectangle(
+        [BIG_T[2], BIG_T[5] - 10 * 600, BIG_T[2] + 10 * 520, BIG_T[5]], UTM, False
+    )
+    got = big.reduceRegion(ee.Reducer.mean(), region, scale=80).getInfo()
+    # 80 m would be level 3, but the pyramid stops at level 2 (600 x 520 → 150 x 130 fits
+    # one 256 x 256 tile): 40 m block means, and the centre of 80 m pixel (r, c) lies in
+    # level-2 pixel (2r + 1, 2c + 1).
+    assert got["v"] == pytest.approx(float(np.nanmean(_level(v, 4)[1::2, 1::2])), rel=1e-12)
+    # reduceResolution reads the native pixels instead: the mean of every valid pixel.
+    native = (
+        big.reduceResolution(ee.Reducer.mean(), maxPixels=64)
+        .reduceRegion(ee.Reducer.mean(), region, scale=80)
+        .getInfo()
+    )
+    blocks = v.reshape(75, 8, 65, 8)
+    with np.errstate(all="ignore"):
+        want = np.nanmean(np.nanmean(blocks, axis=(1, 3)))
+    assert native["v"] == pytest.approx(float(want), rel=1e-12)

@@ -23,6 +23,16 @@ CRSs differ), and then:
   others are renormalized (``Σ wᵢvᵢ / Σ wᵢ``), as GDAL's warper does with a validity mask.
   The kernel is not widened when the request is coarser than the band (it samples the
   native grid at the pixel centre).
+
+A stored band read at a coarser scale is read from its **pyramid** first, as Earth Engine
+reads an asset (:func:`sample_pyramid`): level ``L`` has pixels ``2^L`` native pixels across
+(the native transform scaled by ``2^L``, same origin), each the mean of the unmasked native
+pixels of its ``2^L × 2^L`` block (Earth Engine's default ``MEAN`` pyramiding policy; masked
+where the whole block is masked). Levels go up until the whole band fits in one 256 × 256
+tile (a band of at most 256 × 256 pixels has only its own level). The level used is the
+coarsest whose pixels are no larger than the requested ones (``L = floor(log2(requested
+scale / native scale))``, at most the top level), and it is then sampled nearest neighbour. Computed images have no pyramid: they are computed on the
+requested grid.
 """
 
 from __future__ import annotations
@@ -39,8 +49,11 @@ __all__ = [
     "RESAMPLING_MODES",
     "interpolate",
     "native_pixel_coordinates",
+    "PYRAMID_TILE",
+    "pyramid_level",
     "read_padded",
     "sample",
+    "sample_pyramid",
 ]
 
 #: The resampling modes of ``Image.resample`` (nearest neighbour is the default of every image).
@@ -219,3 +232,54 @@ def interpolate(
     ok = nearest_valid & (np.abs(weight) > 1e-12)
     np.divide(total, weight, out=values, where=ok)
     return values, ok
+
+
+#: Pyramid levels stop at the first one whose whole image fits in one tile this wide.
+PYRAMID_TILE = 256
+
+
+def pyramid_level(native: Projection, shape: tuple[int, int], grid: Grid) -> int:
+    """The pyramid level a stored band of ``shape`` is read from for ``grid`` (0 = native).
+
+    Earth Engine builds levels until the whole image fits in one 256 × 256 tile, so an
+    image of at most 256 × 256 pixels has no level but its own.
+    """
+    import math
+
+    native_scale = native.nominal_scale
+    if native_scale <= 0:
+        return 0
+    ratio = grid.projection.nominal_scale / native_scale
+    if not ratio >= 2.0 * (1 - 1e-9):
+        return 0
+    top = 0
+    while max(-(-shape[0] // 2**top), -(-shape[1] // 2**top)) > PYRAMID_TILE:
+        top += 1
+    return min(top, max(0, int(math.floor(math.log2(ratio) + 1e-9))))
+
+
+def sample_pyramid(
+    native: Projection, shape: tuple[int, int], reader: Reader, grid: Grid
+) -> PixelData:
+    """A stored band on ``grid``: nearest neighbour from its pyramid level for the grid.
+
+    Parameters are those of :func:`sample` (the band's extent is bounded).
+    """
+    level = pyramid_level(native, shape, grid)
+    if level == 0:
+        return sample(native, shape, reader, grid)
+    k = 2**level
+    a, b, c, d, e, f = native.transform
+    coarse = Projection(native.crs, (a * k, b * k, c, d * k, e * k, f))
+    coarse_shape = (-(-shape[0] // k), -(-shape[1] // k))
+
+    def block_means(row0: int, col0: int, h: int, w: int) -> PixelData:
+        values, mask = read_padded(reader, shape, row0 * k, col0 * k, h * k, w * k)
+        n = mask.reshape(h, k, w, k).sum(axis=(1, 3))
+        total = np.where(mask, values, 0.0).reshape(h, k, w, k).sum(axis=(1, 3))
+        ok = n > 0
+        out = np.zeros((h, w))
+        np.divide(total, n, out=out, where=ok)
+        return out, ok
+
+    return sample(coarse, coarse_shape, block_means, grid)

@@ -1,7 +1,8 @@
 """Reading stored GeoTIFF bands for the local engine.
 
 :class:`GeoTiffBandReader` is the pixel function of a stored band: window reads when the
-request is pixel-aligned with the band, nearest-neighbour resampling otherwise.
+request is pixel-aligned with the band, nearest-neighbour resampling otherwise (from the
+band's mean pyramid when the request is 2× coarser or more, as Earth Engine reads assets).
 :class:`BandCache` keeps whole small bands in memory across requests, within a budget.
 """
 
@@ -127,6 +128,6 @@ class GeoTiffBandReader:
         return values, mask
 
     def __call__(self, grid: Grid):
-        from ..raster.resample import sample
+        from ..raster.resample import sample_pyramid
 
-        return sample(self.proj, self.shape, self.read, grid)
+        return sample_pyramid(self.proj, self.shape, self.read, grid)
