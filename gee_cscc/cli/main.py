@@ -228,7 +228,7 @@ def _cmd_run(args: argparse.Namespace, report: Reporter) -> int:
     from gee_cscc.workflow.years import years_to_infer
 
     cfg, file_inputs = config_from_args(args)
-    if is_ensemble(args.npp, file_inputs):  # several NPP products (METHOD.md §7)
+    if is_ensemble(args.npp, file_inputs):  # several NPP products (docs/method.md §7)
         return cmd_ensemble(
             args, report, cfg, file_inputs, lambda folder: _batch_options(args, cfg, folder)
         )

@@ -189,18 +189,18 @@ PRESENTATION_FIELDS = ("figure_format", "dpi", "figure_style")
 
 @dataclass(frozen=True, kw_only=True)
 class ExtraFields:
-    """The fields of the analyses beyond the paper (METHOD.md §7), all off by default so
+    """The fields of the analyses beyond the paper (docs/method.md §7), all off by default so
     the paper's run is unchanged. :class:`~gee_cscc.config.Config` inherits them.
 
     Parameters
     ----------
     capacity_sensitivity : bool
-        Compute how far the capacity can be trusted with this record length (METHOD.md §7):
+        Compute how far the capacity can be trusted with this record length (docs/method.md §7):
         the running maximum per year, the year the capacity stopped rising, the jackknife
         over years and the share of the VCA whose CSCC was set in the last 5 years
         (``tables/capacity_sensitivity.csv``). Default False.
     csr_pixel : str or None
-        Pixel-scale carbon sink resilience (METHOD.md §7) with a neighbourhood of this
+        Pixel-scale carbon sink resilience (docs/method.md §7) with a neighbourhood of this
         radius: ``"50km"`` (cell centres within 50 km on the WGS84 ellipsoid) or
         ``"5cells"`` (grid cells); None (default) computes none.
     csr_kernel : {"circle", "square"}
@@ -260,12 +260,12 @@ def figure_formats(value: Any) -> tuple[str, ...]:
     return tuple(out)
 
 
-#: The shapes of the pixel-CSR neighbourhood (METHOD.md §7).
+#: The shapes of the pixel-CSR neighbourhood (docs/method.md §7).
 CSR_KERNELS = ("circle", "square")
 
 
 def csr_radius(value: Any) -> str:
-    """The pixel-CSR radius as ``"<number>km"`` or ``"<integer>cells"`` (METHOD.md §7).
+    """The pixel-CSR radius as ``"<number>km"`` or ``"<integer>cells"`` (docs/method.md §7).
 
     Accepts ``"50km"``, ``"50 km"``, ``"5cells"``, ``"5 cell"``; returns the canonical text
     (``"50km"``, ``"5cells"``). :func:`csr_radius_parts` splits it.

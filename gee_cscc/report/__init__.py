@@ -1,4 +1,4 @@
-"""Report of one run: PNG figures and one self-contained HTML page (METHOD.md §6).
+"""Report of one run: PNG figures and one self-contained HTML page (docs/method.md §6).
 
 Two steps, or one: :func:`make_figures` draws the maps and curves of a
 :class:`gee_cscc.workflow.analyze.Results` into a folder, and :func:`write_html` writes a page with the

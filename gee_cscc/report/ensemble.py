@@ -1,4 +1,4 @@
-"""The files of an ensemble of NPP products (METHOD.md §7): table, maps, figures, report.
+"""The files of an ensemble of NPP products (docs/method.md §7): table, maps, figures, report.
 
 :func:`write_ensemble` writes, beside the per-product run folders ``products/<name>/``:
 ``tables/ensemble.csv``, ``rasters/ensemble_cscc_mean.tif`` and ``ensemble_cscc_sd.tif``

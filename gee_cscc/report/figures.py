@@ -1,4 +1,4 @@
-"""PNG figures of one run: the maps and curves of the paper (METHOD.md §6).
+"""PNG figures of one run: the maps and curves of the paper (docs/method.md §6).
 
 :func:`make_figures` turns a :class:`gee_cscc.workflow.analyze.Results` into PNG files in a folder and
 returns their paths by name; :func:`figure_captions` gives a one-sentence caption for each
@@ -180,7 +180,7 @@ def make_figures(
     style: str | None = None,
     workers: int | None = None,
 ) -> dict[str, Path]:
-    """Draw the run's maps and curves into files (METHOD.md §6).
+    """Draw the run's maps and curves into files (docs/method.md §6).
 
     Parameters
     ----------

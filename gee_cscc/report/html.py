@@ -122,7 +122,7 @@ def write_html(
     run_info: Mapping[str, Any],
     synthetic: bool = False,
 ) -> Path:
-    """Write the run's report as one self-contained HTML page (METHOD.md §2–§6).
+    """Write the run's report as one self-contained HTML page (docs/method.md §2–§6).
 
     Parameters
     ----------

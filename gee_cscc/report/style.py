@@ -19,7 +19,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.path import Path as MplPath
 
-#: Trend class code → (short name, meaning, colour) (METHOD.md §3; colours from BrBG).
+#: Trend class code → (short name, meaning, colour) (docs/method.md §3; colours from BrBG).
 TREND_CLASS_STYLE: dict[int, tuple[str, str, str]] = {
     2: ("SI", "significant increase", "#01665e"),
     1: ("II", "insignificant increase", "#80cdc1"),
@@ -27,7 +27,7 @@ TREND_CLASS_STYLE: dict[int, tuple[str, str, str]] = {
     -1: ("ID", "insignificant decrease", "#dfc27d"),
     -2: ("SD", "significant decrease", "#8c510a"),
 }
-#: CSR grade (METHOD.md §5) → fill colour, strongest first.
+#: CSR grade (docs/method.md §5) → fill colour, strongest first.
 GRADE_COLOURS: dict[str, str] = {
     "extremely strong": "#08519c",
     "stronger": "#4292c6",

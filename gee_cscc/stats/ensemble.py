@@ -1,4 +1,4 @@
-"""METHOD.md §7, several products: the ensemble of per-product runs on one grid and regions.
+"""docs/method.md §7, several products: the ensemble of per-product runs on one grid and regions.
 
 Each NPP product runs the whole method (§0–§5) on the same analysis grid and regions; these
 functions compare the runs:

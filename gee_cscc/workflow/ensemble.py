@@ -1,4 +1,4 @@
-"""Several NPP products at once (METHOD.md §7): one full run per product, then the ensemble.
+"""Several NPP products at once (docs/method.md §7): one full run per product, then the ensemble.
 
 An orchestration over the single-product run (:func:`gee_cscc.workflow.run.run`):
 :func:`run_ensemble` runs the whole method for each product into ``OUT/products/<name>/``
