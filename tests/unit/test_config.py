@@ -97,6 +97,9 @@ CUSTOM = {
     "csr_pixel": "25km",
     "csr_kernel": "square",
     "csr_min_cells": 4,
+    "figure_format": ("svg", "pdf"),
+    "dpi": 300,
+    "figure_style": "paper",
 }
 
 
@@ -270,6 +273,12 @@ BAD_VALUES = [
     ("csr_kernel", "hexagon"),
     ("csr_min_cells", 0),
     ("csr_min_cells", 2.0),
+    ("figure_format", "jpg"),
+    ("figure_format", []),
+    ("figure_format", 5),
+    ("dpi", 9),
+    ("dpi", 150.0),
+    ("figure_style", "poster"),
 ]
 
 
