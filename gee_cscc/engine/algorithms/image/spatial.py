@@ -14,7 +14,6 @@ from typing import Any
 from ...core.registry import algorithm
 from ...core.values import (
     Band,
-    Feature,
     FeatureCollection,
     Geometry,
     Image,
@@ -25,19 +24,15 @@ from ...raster.grid import DEFAULT_PROJECTION, Grid, Projection
 from ...raster.rasterize import centre_mask
 from ...raster.reproject import geometry_shape_in
 from ...raster.resample import sample
+from ..geometry.geometry import as_geometry as geometry_argument
 from .masks import footprint
 
 # --- geometry --------------------------------------------------------------------------------
 
 
 def as_geometry(obj: Any, what: str) -> Geometry:
-    """A Geometry from a Geometry, a Feature or a FeatureCollection (union of features)."""
-    if isinstance(obj, Geometry):
-        return obj
-    if isinstance(obj, Feature):
-        if obj.geometry is None:
-            raise EEError(f"{what}: the feature has no geometry.")
-        return obj.geometry
+    """A Geometry from a Geometry, a Feature (see :func:`..geometry.geometry.as_geometry`) or
+    a FeatureCollection (the union of its features)."""
     if isinstance(obj, FeatureCollection):
         import shapely
 
@@ -45,7 +40,7 @@ def as_geometry(obj: Any, what: str) -> Geometry:
             f.geometry.in_crs("EPSG:4326") for f in obj.features if getattr(f, "geometry", None)
         ]
         return Geometry(shapely.union_all(shapes) if shapes else shapely.GeometryCollection())
-    raise EEError(f"{what}: expected a Geometry or Feature, got {type(obj).__name__}.")
+    return geometry_argument(obj, what)
 
 
 def _clip_extent(band: Band, geometry: Geometry) -> Grid | None:
