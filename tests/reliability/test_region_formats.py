@@ -17,10 +17,22 @@ import numpy as np
 import pyogrio.raw
 import pytest
 import shapely
-from helpers import make_cube, read_tables, region_ids, regions_geojson
+from helpers import (
+    REFERENCE,
+    TRANSFORM,
+    YEARS,
+    assert_tables_close,
+    make_cube,
+    read_tables,
+    region_ids,
+    regions_geojson,
+    stub_report,
+)
 from input_files import capacity, capacity_reference, cli, geojson, nc
 from pyproj import Transformer
 
+import gee_cscc
+from gee_cscc.cli.main import main
 from gee_cscc.errors import InputError
 from gee_cscc.workflow.region_files import read_vector_regions
 
@@ -145,8 +157,6 @@ def _cube():
     ["gpkg", "shp-3857", "gpkg-layer"],
 )
 def test_vector_regions_give_the_geojson_tables(tmp_path, monkeypatch, geojson_tables, kind):
-    from helpers import assert_tables_close
-
     more: tuple = ()
     if kind == "gpkg":
         regions = write_vector(tmp_path / "r.gpkg")
@@ -161,8 +171,6 @@ def test_vector_regions_give_the_geojson_tables(tmp_path, monkeypatch, geojson_t
     assert (code, err) == (0, [])
     assert_tables_close(geojson_tables, read_tables(tmp_path / "out"))
     # And Table 1 from NumPy on the region masks (independent of the GeoJSON run).
-    from helpers import TRANSFORM
-
     ids = region_ids()
     want = capacity_reference(make_cube(), TRANSFORM, {"A": ids == 1, "B": ids == 2})
     got = capacity(tmp_path / "out")
@@ -199,3 +207,35 @@ def test_bad_region_file_fails_before_the_npp_is_stored(tmp_path, monkeypatch, p
     assert code == 1 and len(err) == 1
     assert err[0].startswith("gee-cscc run: error: " + message.format(path=path)), err[0]
     assert _stored_npp(tmp_path / "store") == []
+
+
+def _two_layer_gpkg(path: Path) -> Path:
+    write_vector(path, layer="other", names=("X", "Y"))
+    return write_vector(path, layer="provinces", append=True)
+
+
+def test_run_file_names_the_layer(tmp_path, geojson_tables, monkeypatch):
+    monkeypatch.setattr("gee_cscc.report.write_report", stub_report([]))
+    gpkg = _two_layer_gpkg(tmp_path / "r.gpkg")
+    nc(tmp_path / "npp.nc", _cube())
+    (tmp_path / "run.toml").write_text(
+        '[inputs]\nnpp = "npp.nc"\nregions = "r.gpkg"\nregions_layer = "provinces"\n'
+        f"[years]\nstart = {YEARS[0]}\nend = {YEARS[-1]}\nreference_year = {REFERENCE}\n"
+    )
+    argv = ["run", "--config", tmp_path / "run.toml", "--store", tmp_path / "store", "-q"]
+    assert main([str(a) for a in (*argv, "--out", tmp_path / "out")]) == 0
+    assert gpkg.exists()
+    assert_tables_close(geojson_tables, read_tables(tmp_path / "out"))
+
+
+def test_python_api_reads_a_geopackage_layer(tmp_path, geojson_tables):
+    gpkg = _two_layer_gpkg(tmp_path / "r.gpkg")
+    res = gee_cscc.analyze(
+        _cube(), gpkg, regions_layer="provinces", reference_year=REFERENCE, store=tmp_path / "s"
+    )
+    want = geojson_tables["capacity_by_region.csv"].set_index("region")
+    got = res.capacity.set_index("region")
+    assert list(got.index) == list(want.index)
+    np.testing.assert_allclose(got["cscc_tg"], want["cscc_tg"], rtol=1e-9)
+    with pytest.raises(InputError, match=r"has 2 layers \(other, provinces\)"):
+        gee_cscc.analyze(_cube(), gpkg, reference_year=REFERENCE, store=tmp_path / "s")
