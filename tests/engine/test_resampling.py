@@ -411,3 +411,30 @@ def test_a_reduction_at_a_coarse_scale_reads_the_pyramid(big):
     with np.errstate(all="ignore"):
         want = np.nanmean(np.nanmean(blocks, axis=(1, 3)))
     assert native["v"] == pytest.approx(float(want), rel=1e-12)
+
+
+# --- xee at another grid ----------------------------------------------------------------------
+
+
+@pytest.mark.filterwarnings("ignore:Use `@` matmul:PendingDeprecationWarning")
+def test_xee_at_another_grid_gets_the_bilinear_pixels(engine):
+    import xarray as xr
+
+    t = (10.0, 0.0, UTM_T[2] + 3.0, 0.0, -10.0, UTM_T[5] - 7.0)
+    shape = (40, 46)
+    img = ee.Image(asset("utm")).resample("bilinear")
+    ds = xr.open_dataset(
+        ee.ImageCollection([img.set("system:time_start", 0)]),
+        engine="ee",
+        crs=UTM,
+        crs_transform=t,
+        shape_2d=(shape[1], shape[0]),
+        getitem_kwargs={"max_retries": 0},
+    ).load()
+    got = ds["u"].isel(time=0).transpose("y", "x")
+    if got["y"].values[0] < got["y"].values[-1]:
+        got = got.isel(y=slice(None, None, -1))
+    want = warped(U, UTM_T, t, shape, UTM, Resampling.bilinear)
+    inner = np.zeros(shape, dtype=bool)
+    inner[4:-4, 4:-4] = True  # away from the band's edges
+    np.testing.assert_allclose(got.values[inner], want[inner], rtol=1e-6)  # float32 pull
