@@ -194,3 +194,12 @@ def test_array_image_math_is_element_by_element(img):
     )
     with pytest.raises(ee.EEException, match="Array images of different shapes"):
         compute_pixels(arr.add(arr.arraySlice(0, 0, 2)).arrayGet([0]), GRID)
+
+
+def test_scalar_consumers_of_array_images_are_refused_clearly(img):
+    arr = img.toArray()
+    message = r"^Band 'array' holds arrays: this use of array images is not implemented"
+    with pytest.raises(ee.EEException, match=message):
+        arr.reduceRegion(ee.Reducer.mean(), scale=55_000).getInfo()
+    with pytest.raises(ee.EEException, match=message):
+        compute_pixels(arr.convolve(ee.Kernel.square(1)), GRID)

@@ -18,7 +18,7 @@ from ...core.values import Band, Image, PixelData, promote
 from ...errors import EEError
 from ...raster.grid import Grid
 from ..reducer.tree import as_reducer
-from .arrays import ArrayBand, array_bands, like_band
+from .arrays import ArrayBand, array_bands, like_band, pixels
 
 __all__ = ["array_composite"]
 
@@ -63,8 +63,8 @@ def matrix_multiply(image1: Any, image2: Any) -> Image:
             raise EEError(f"{what}: Incompatible dimensions {list(a.shape)} and {list(b.shape)}.")
 
         def fn(grid: Grid, _a=a, _b=b) -> PixelData:
-            va, ma = _a.compute(grid)
-            vb, mb = _b.compute(grid)
+            va, ma = pixels(_a, grid)
+            vb, mb = pixels(_b, grid)
             return np.matmul(va, vb), ma & mb
 
         out.append(like_band(a, a.name, fn, (a.shape[0], b.shape[1]), promote(a.dtype, b.dtype)))
@@ -82,8 +82,8 @@ def matrix_solve(image1: Any, image2: Any) -> Image:
         shape = (a.shape[1], *b.shape[1:])
 
         def fn(grid: Grid, _a=a, _b=b) -> PixelData:
-            va, ma = _a.compute(grid)
-            vb, mb = _b.compute(grid)
+            va, ma = pixels(_a, grid)
+            vb, mb = pixels(_b, grid)
             ok = ma & mb
             va = np.where(ok[..., None, None], va, 0.0)
             x = np.matmul(np.linalg.pinv(va), vb)
@@ -137,7 +137,7 @@ def _reduce_fn(b: ArrayBand, r: Any, red: list[int], fa: int | None) -> Callable
     n_out = len(r.outputs)
 
     def fn(grid: Grid) -> PixelData:
-        values, mask = b.compute(grid)
+        values, mask = pixels(b, grid)
         h, w = grid.shape
         # (reduced axes..., h, w, kept axes..., field) → (records, columns, field)
         order = [2 + i for i in red] + [0, 1] + [2 + i for i in other]
@@ -190,7 +190,7 @@ def array_composite(reducer: Any, records: Sequence[Sequence[Band | None]]) -> I
         for t, record in enumerate(records):
             for i, band in enumerate(record):
                 if band is not None:
-                    values, mask = band.compute(grid)
+                    values, mask = pixels(band, grid)
                     xs[i][t], vs[i][t] = values.reshape(-1), mask.reshape(-1)
         acc = reducer.accumulator(p, "pixels")
         acc.add(Batch(xs, vs, np.broadcast_to(1.0, (n_rec, p)),

@@ -23,7 +23,7 @@ from ...errors import EEError
 from ...raster.grid import DEFAULT_PROJECTION, Grid
 from ..array import as_array
 
-__all__ = ["ArrayBand", "array_bands", "constant_array_image", "like_band"]
+__all__ = ["ArrayBand", "array_bands", "constant_array_image", "like_band", "pixels"]
 
 
 class ArrayBand(Band):
@@ -34,6 +34,18 @@ class ArrayBand(Band):
     def __init__(self, name: str, fn: Callable, *, shape: Sequence[int], **kw: Any) -> None:
         super().__init__(name, fn, **kw)
         self.shape = tuple(int(s) for s in shape)
+
+    def compute(self, grid: Grid) -> PixelData:
+        """Refused: a consumer of scalar pixels met an array band (see :func:`pixels`)."""
+        raise EEError(
+            f"Band '{self.name}' holds arrays: this use of array images is not implemented by "
+            "the local engine (make scalar bands first with arrayFlatten, arrayGet or "
+            "arrayProject)."
+        )
+
+    def compute_array(self, grid: Grid) -> PixelData:
+        """The band's ``(values (h, w, *shape), mask (h, w))`` on ``grid`` (memoized)."""
+        return Band.compute(self, grid)
 
     def _checked(self, grid: Grid) -> PixelData:
         values, mask = self.fn(grid)
@@ -71,7 +83,7 @@ class ArrayBand(Band):
             h, w = grid.shape
             flat = []
             for b in inputs:
-                v, m = b.compute(grid)
+                v, m = pixels(b, grid)
                 if isinstance(b, ArrayBand):
                     v = v.reshape(h, w * size)
                 else:
@@ -90,6 +102,11 @@ class ArrayBand(Band):
         out = super().info()
         out["data_type"] = {**precision_info(self.dtype), "dimensions": len(self.shape)}
         return out
+
+
+def pixels(band: Band, grid: Grid) -> PixelData:
+    """A band's pixels on ``grid``: ``(h, w, *shape)`` values for an array band."""
+    return band.compute_array(grid) if isinstance(band, ArrayBand) else band.compute(grid)
 
 
 def like_band(band: Band, name: str, fn: Callable, shape: Sequence[int], dtype: str) -> Band:
@@ -165,7 +182,7 @@ def to_array(image: Any, axis: Any = 0) -> Image:
         shape = (*d0[:ax], sum(_dims(b)[ax] for b in bands), *d0[ax:])
 
     def fn(grid: Grid) -> PixelData:
-        data = [b.compute(grid) for b in bands]
+        data = [pixels(b, grid) for b in bands]
         mask = np.logical_and.reduce([m for _, m in data])
         if ax == ndim:
             values = np.stack([v for v, _ in data], axis=-1)
@@ -204,7 +221,7 @@ def collection_to_array(collection: Any) -> Image:
         values = np.zeros((*grid.shape, len(images), k))
         valid = np.zeros((*grid.shape, len(images)), dtype=bool)
         for t, im in enumerate(images):
-            data = [b.compute(grid) for b in im.bands]
+            data = [pixels(b, grid) for b in im.bands]
             valid[..., t] = np.logical_and.reduce([m for _, m in data])
             for j, (v, _) in enumerate(data):
                 values[..., t, j] = v
@@ -235,7 +252,7 @@ def array_length(input: Any, axis: int) -> Image:  # noqa: A002 (Earth Engine's 
         n = b.shape[ax]
 
         def fn(grid: Grid, _b=b, _n=n) -> PixelData:
-            return np.full(grid.shape, float(_n)), _b.compute(grid)[1]
+            return np.full(grid.shape, float(_n)), pixels(_b, grid)[1]
 
         out.append(like_band(b, b.name, fn, (), "int32"))
     return _image(input, "").with_bands(out)
@@ -264,10 +281,10 @@ def array_get(image: Any, position: Any) -> Image:
             )
 
         def fn(grid: Grid, _b=b) -> PixelData:
-            values, mask = _b.compute(grid)
+            values, mask = pixels(_b, grid)
             idx, ok = [], mask.copy()
             for n, p in zip(_b.shape, pos, strict=True):
-                v, m = p.compute(grid)
+                v, m = pixels(p, grid)
                 i = np.trunc(v).astype(np.int64)
                 i = np.where(i < 0, i + n, i)
                 ok &= m & (i >= 0) & (i < n)
@@ -287,7 +304,7 @@ def _constant_int(img: Any, what: str, arg: str) -> int | None:
         return None
     probe = Grid(DEFAULT_PROJECTION, (1, 1))
     band = _image(img, what).bands[0]
-    values, mask = band.compute(probe)
+    values, mask = pixels(band, probe)
     if band.projection is not None or not bool(np.asarray(mask).reshape(-1)[0]):
         raise EEError(
             f"{what}: a '{arg}' image that is not a constant is not implemented by the local "
@@ -319,7 +336,7 @@ def array_slice(
         shape = (*b.shape[:ax], length, *b.shape[ax + 1 :])
 
         def fn(grid: Grid, _b=b, _ax=ax, _sl=sl) -> PixelData:
-            values, mask = _b.compute(grid)
+            values, mask = pixels(_b, grid)
             index = [slice(None)] * (2 + len(_b.shape))
             index[2 + _ax] = _sl
             return values[tuple(index)], mask
@@ -345,7 +362,7 @@ def array_project(input: Any, axes: list) -> Image:  # noqa: A002 (Earth Engine'
         order = [0, 1, *(2 + i for i in keep), *(2 + i for i in drop)]
 
         def fn(grid: Grid, _b=b, _order=order, _shape=shape) -> PixelData:
-            values, mask = _b.compute(grid)
+            values, mask = pixels(_b, grid)
             return np.transpose(values, _order).reshape(grid.shape + _shape), mask
 
         out.append(like_band(b, b.name, fn, shape, b.dtype))
@@ -373,7 +390,7 @@ def array_flatten(image: Any, coordinateLabels: list, separator: str = "_") -> I
         name = separator.join(labels[ax][i] for ax, i in enumerate(index))
 
         def fn(grid: Grid, _index=index) -> PixelData:
-            values, mask = b.compute(grid)
+            values, mask = pixels(b, grid)
             return values[(slice(None), slice(None), *_index)], mask
 
         out.append(like_band(b, name, fn, (), b.dtype))
@@ -391,7 +408,7 @@ def array_transpose(input: Any, axis1: Any = 0, axis2: Any = 1) -> Image:  # noq
         shape[a1], shape[a2] = shape[a2], shape[a1]
 
         def fn(grid: Grid, _b=b, _a1=a1, _a2=a2) -> PixelData:
-            values, mask = _b.compute(grid)
+            values, mask = pixels(_b, grid)
             return np.swapaxes(values, 2 + _a1, 2 + _a2), mask
 
         out.append(like_band(b, b.name, fn, shape, b.dtype))
@@ -424,11 +441,11 @@ def array_sort(image: Any, keys: Any = None) -> Image:
             )
 
         def fn(grid: Grid, _b=b, _kb=kb, _ax=ax) -> PixelData:
-            values, mask = _b.compute(grid)
+            values, mask = pixels(_b, grid)
             if _kb is None:
                 kv, km = values, mask
             else:
-                kv, km = _kb.compute(grid)
+                kv, km = pixels(_kb, grid)
             order = np.argsort(kv, axis=2 + _ax, kind="stable")
             order = np.broadcast_to(order, values.shape)
             return np.take_along_axis(values, order, axis=2 + _ax), mask & km

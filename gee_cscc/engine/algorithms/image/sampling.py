@@ -72,6 +72,10 @@ def region_pixels(
         if plan.geometry is None
         else centre_mask(plan.geometry, grid)
     )
+    from .arrays import ArrayBand, pixels
+
+    if any(isinstance(b, ArrayBand) for b in img.bands):  # array pixels, whole window
+        return grid, taken, [pixels(b, grid) for b in img.bands]
     data = reduction.compute_tiled(img.bands, grid) if grid.size else []
     return grid, taken, data
 
