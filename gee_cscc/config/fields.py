@@ -30,6 +30,7 @@ __all__ = [
     "csr_fields",
     "csr_radius",
     "csr_radius_parts",
+    "evaluation_years",
     "extent",
     "figure_formats",
     "identifier",
@@ -166,6 +167,14 @@ def pcs_years(value: Any, start: int, end: int) -> tuple[int, ...]:
     if len(set(years)) != len(years):
         raise ConfigError(f"pcs_years: {value!r} lists a year twice")
     return tuple(sorted(years))
+
+
+def evaluation_years(years: Iterable[Any], reference_year: int) -> list[int]:
+    """``t', t'+1, …, tN``: the years of ``years`` from the reference year on, at which the
+    maintenance surfaces are evaluated (docs/method.md §4). The one definition, used by
+    :attr:`Config.evaluation_years <gee_cscc.config.Config.evaluation_years>` and
+    :mod:`gee_cscc.method`."""
+    return [int(y) for y in years if int(y) >= reference_year]
 
 
 def boolean(name: str, value: Any) -> bool:

@@ -355,12 +355,12 @@ class Config(fields.ExtraFields):
     @property
     def evaluation_years(self) -> tuple[int, ...]:
         """The evaluation years t' … tN of the maintenance surfaces (docs/method.md §4)."""
-        return tuple(range(self.reference_year, self.end + 1))
+        return tuple(fields.evaluation_years(self.years, self.reference_year))
 
     @property
     def n_evaluation_years(self) -> int:
         """Number of evaluation years (paper: 19)."""
-        return self.end - self.reference_year + 1
+        return len(self.evaluation_years)
 
     # ------------------------------------------------------------------ constructors
     @classmethod

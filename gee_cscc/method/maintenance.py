@@ -7,6 +7,8 @@ from typing import Any
 import ee
 import numpy as np
 
+from gee_cscc.config.fields import evaluation_years
+
 __all__ = [
     "WINDOW_SUM_BANDS",
     "window_sums",
@@ -16,11 +18,6 @@ __all__ = [
     "maintenance_years",
     "evaluation_years",
 ]
-
-
-def evaluation_years(years: Any, reference_year: int) -> list[int]:
-    """``t', t'+1, …, tN``: the years the maintenance surfaces are evaluated at."""
-    return [int(y) for y in years if int(y) >= reference_year]
 
 
 #: Bands of the running sums over a growing window (docs/method.md §4): the count of valid
