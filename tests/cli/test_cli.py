@@ -110,7 +110,7 @@ def _missing_region_file(d, tmp):
 
 
 def _unsupported_region_file(d, tmp):
-    path = tmp / "provinces.shp"
+    path = tmp / "provinces.kml"  # a shapefile or GeoPackage is read (region_files)
     path.write_bytes(b"\0" * 100)
     return ["--npp", d.npp_nc, "--regions", path]
 
@@ -144,7 +144,7 @@ BAD_INPUTS = {
     "wrong band (asset)": (_wrong_band_asset, ["'NPP_gC'", "mine/npp"]),
     "missing NPP file": (_missing_npp_file, ["not found", "nowhere/npp.nc"]),
     "missing region file": (_missing_region_file, ["not found", "provinces.geojson"]),
-    "unsupported region file": (_unsupported_region_file, ["'.shp'", "provinces.shp"]),
+    "unsupported region file": (_unsupported_region_file, ["'.kml'", "provinces.kml"]),
     "missing region names file": (_missing_region_names, ["not found", "ids.csv"]),
     "region tif on another grid": (_region_tif_on_another_grid, ["shifted_regions.tif", "grid"]),
     "tif year on another grid": (_tif_year_on_another_grid, ["npp_2005.tif", "year 2005", "grid"]),
