@@ -24,14 +24,18 @@ __all__ = ["FIGURE_NAMES", "ResultsApi", "ResultsPlot", "run_info_of"]
 
 #: The figures of ``results.plot`` (the names of :func:`gee_cscc.report.figures.make_figures`).
 FIGURE_NAMES = (
+    "study_area",
     "yearly",
     "trend_slope",
     "trend_class",
     "cscc",
     "cscc_year",
+    "capacity_bars",
     "pcs",
+    "pcs_difference",
     "maintenance",
     "maintenance_years",
+    "maintenance_bars",
     "decay",
     "decay_curves",
     "csr_grade",
@@ -160,42 +164,114 @@ class ResultsPlot:
     ``cscc_year``, ``pcs``, ``maintenance``, ``maintenance_years``, ``decay(region=None)``,
     ``decay_curves``, ``csr_grade`` (needs the regions as a GeoJSON table) and
     ``running_capacity`` (a run with ``capacity_sensitivity=True``). Nothing is
-    saved; ``fig.savefig("cscc.pdf")`` writes one.
+    saved; ``fig.savefig("cscc.pdf")`` writes one in any format matplotlib knows;
+    ``results.plot.save(folder, formats="png,pdf", dpi=300)`` writes them all. Also
+    ``study_area``, ``capacity_bars`` and ``maintenance_bars`` (Tables 1 and 2 per region) and
+    ``pcs_difference``. ``results.plot.paper()`` draws them without titles (the default when
+    ``Config.figure_style`` is ``"paper"``).
     """
 
-    def __init__(self, results: Any, *, regions_geojson: dict | None, synthetic: bool) -> None:
+    def __init__(
+        self,
+        results: Any,
+        *,
+        regions_geojson: dict | None,
+        synthetic: bool,
+        style: str | None = None,
+    ) -> None:
         self._results = results
         self._geojson = regions_geojson
         self._synthetic = synthetic
+        self._style = style or getattr(results.config, "figure_style", "report")
 
     def __dir__(self) -> list[str]:
-        return sorted({*FIGURE_NAMES, "cscc_map"})
+        return sorted({*FIGURE_NAMES, "cscc_map", "paper", "save"})
+
+    def paper(self) -> ResultsPlot:
+        """The same figures in the paper style: no titles drawn in (the captions carry them)."""
+        return ResultsPlot(
+            self._results, regions_geojson=self._geojson, synthetic=self._synthetic, style="paper"
+        )
+
+    def save(
+        self,
+        folder: str | Path,
+        *,
+        formats: Any = None,
+        dpi: int | None = None,
+        names: Any = None,
+    ) -> dict[str, Path]:
+        """Draw the figures into ``folder`` as ``<name>.<format>`` files, two at a time.
+
+        Parameters
+        ----------
+        folder : str or path-like
+            Made if missing; files of the same names are replaced.
+        formats : str or sequence of str, optional
+            Any formats matplotlib writes, e.g. ``"pdf"``, ``"png,svg"`` or ``("png", "eps")``;
+            default the config's ``figure_format``.
+        dpi : int, optional
+            Dots per inch of PNG files and of the maps' images in SVG/PDF; default the
+            config's ``dpi`` (150).
+        names : iterable of str, optional
+            Only these figures (the names of :func:`gee_cscc.report.make_figures`; the
+            whole-area decay figure is ``decay_ALL``); default all that can be drawn.
+
+        Returns
+        -------
+        dict of str to pathlib.Path
+            Figure name → its file in the first format.
+        """
+        from gee_cscc.report.figures import make_figures
+
+        if isinstance(formats, str):
+            formats = [f.strip().lower() for f in formats.split(",") if f.strip()]
+        return make_figures(
+            self._results,
+            Path(folder),
+            regions_geojson=self._geojson,
+            synthetic=self._synthetic,
+            dpi=dpi,
+            names=names,
+            formats=formats,
+            style=self._style,
+        )
+
+    def study_area(self) -> Any:
+        """Map of the regions and the vegetation-covered area."""
+        return self._draw("study_area", "vca")
+
+    def capacity_bars(self) -> Any:
+        """Per-region bars of Table 1: CSCC, NPP of the last year, the potential, its share."""
+        return self._draw("capacity_bars")
+
+    def pcs_difference(self) -> Any:
+        """Map of PCS(last year) − PCS(t′) (or the last minus the first PCS year)."""
+        return self._draw("pcs_difference", "pcs")
+
+    def maintenance_bars(self) -> Any:
+        """Per-region bars of Table 2: cells with each trend at t′ and those that kept it."""
+        return self._draw("maintenance_bars")
 
     def _context(self, results: Any) -> Any:
-        from gee_cscc.report.map_canvas import map_grid, outside_vca, province_outlines
-        from gee_cscc.report.style import FigureContext
+        from gee_cscc.report.figures import figure_context
 
-        rasters = results.rasters
-        grid = map_grid(rasters)
-        prop = getattr(results.config, "region_property", "abbr")
-        return FigureContext(
-            results=results,
-            synthetic=self._synthetic,
-            provinces=province_outlines(self._geojson, prop),
-            vca=rasters["vca"] if "vca" in rasters else None,
-            outside=outside_vca(rasters, grid),
-            extent=grid.extent if grid is not None else None,
-            grid=grid,
+        return figure_context(
+            results, regions_geojson=self._geojson, synthetic=self._synthetic, style=self._style
         )
 
     def _draw(self, name: str, needs: str | None = None, results: Any = None) -> Any:
         from gee_cscc.errors import InputError
-        from gee_cscc.report import curve_figures, map_figures
+        from gee_cscc.report import curve_figures, map_figures, paper_figures
 
         results = self._results if results is None else results
         if needs is not None and needs not in results.rasters:
             raise InputError(f"No '{needs}' layer in results.rasters: the {name} figure needs it.")
-        maker = getattr(map_figures, f"fig_{name}", None) or getattr(curve_figures, f"fig_{name}")
+        maker = next(
+            getattr(m, f"fig_{name}")
+            for m in (map_figures, curve_figures, paper_figures)
+            if hasattr(m, f"fig_{name}")
+        )
         fig = maker(self._context(results))
         if fig is None:
             what = "a regions GeoJSON" if name == "csr_grade" else "its table"
@@ -284,7 +360,9 @@ class ResultsPlot:
             resilience=only(results.resilience),
         )
         fig = self._draw("decay_all", results=view)
-        fig.suptitle(f"Decay of the maintained trends, {region}", fontsize=11.5, fontweight="bold")
+        if self._style != "paper":
+            title = f"Decay of the maintained trends, {region}"
+            fig.suptitle(title, fontsize=11.5, fontweight="bold")
         return fig
 
     def decay_curves(self) -> Any:
