@@ -438,3 +438,65 @@ def test_xee_at_another_grid_gets_the_bilinear_pixels(engine):
     inner = np.zeros(shape, dtype=bool)
     inner[4:-4, 4:-4] = True  # away from the band's edges
     np.testing.assert_allclose(got.values[inner], want[inner], rtol=1e-6)  # float32 pull
+
+
+def _block_stat(v: np.ndarray, k: int, stat) -> np.ndarray:
+    """``stat`` over the unmasked pixels of each k x k block (NaN where none), by loops."""
+    h, w = -(-v.shape[0] // k), -(-v.shape[1] // k)
+    out = np.full((h, w), np.nan)
+    for r in range(h):
+        for c in range(w):
+            block = v[r * k : (r + 1) * k, c * k : (c + 1) * k]
+            vals = block[np.isfinite(block)]
+            if vals.size:
+                out[r, c] = stat(vals)
+    return out
+
+
+def _mode(vals: np.ndarray) -> float:
+    uniq, counts = np.unique(vals, return_counts=True)
+    return float(uniq[np.argmax(counts)])  # np.unique sorts: the smallest on ties
+
+
+def test_pyramiding_policies_of_an_asset_export_decide_its_coarse_pixels(engine, tmp_asset):
+    v = np.round(_big() / 25.0)  # few distinct values: the mode is meaningful
+    src_id = tmp_asset("src")
+    engine.store.put_image(
+        src_id, image_of({"a": v, "b": v, "c": v, "d": v, "e": v}, BIG_T, crs=UTM)
+    )
+    dst_id = tmp_asset("dst")
+    task = ee.batch.Export.image.toAsset(
+        ee.Image(src_id),
+        description="policies",
+        assetId=dst_id,
+        pyramidingPolicy={".default": "sample", "b": "min", "c": "max", "d": "mode", "e": "median"},
+    )
+    task.start()
+    end = time.monotonic() + 60
+    while task.status()["state"] not in ("COMPLETED", "FAILED"):
+        assert time.monotonic() < end
+        time.sleep(0.05)
+    assert task.status()["state"] == "COMPLETED", task.status().get("error_message")
+    policies = {b["id"]: b["pyramidingPolicy"] for b in ee.data.getAsset(dst_id)["bands"]}
+    assert policies == {"a": "SAMPLE", "b": "MIN", "c": "MAX", "d": "MODE", "e": "MEDIAN"}
+    t40 = (40.0, 0.0, BIG_T[2], 0.0, -40.0, BIG_T[5])
+    px = compute_pixels(ee.Image(dst_id), grid(t40, (150, 130), crs=UTM))
+    sample = v[::4, ::4]  # the upper-left pixel of each 4 x 4 block, with its mask
+    assert_pixels_equal(px["a"], sample)
+    assert_pixels_equal(px["b"], _block_stat(v, 4, np.min))
+    assert_pixels_equal(px["c"], _block_stat(v, 4, np.max))
+    assert_pixels_equal(px["d"], _block_stat(v, 4, _mode))
+    assert_pixels_equal(px["e"], _block_stat(v, 4, np.median))
+    bad = ee.batch.Export.image.toAsset(
+        ee.Image(src_id),
+        description="bad",
+        assetId=tmp_asset("bad"),
+        pyramidingPolicy={".default": "sum"},
+    )
+    bad.start()
+    end = time.monotonic() + 30
+    while bad.status()["state"] not in ("COMPLETED", "FAILED"):
+        assert time.monotonic() < end
+        time.sleep(0.05)
+    assert bad.status()["state"] == "FAILED"
+    assert "Invalid pyramiding policy 'SUM'" in bad.status()["error_message"]

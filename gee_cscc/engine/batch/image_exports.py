@@ -21,6 +21,7 @@ from ..errors import EEError, UnimplementedError
 from ..raster.crs import file_crs
 from ..raster.grid import Grid
 from ..raster.reduction import compute_tiled
+from ..raster.resample import PYRAMIDING_POLICIES
 from ..store.assets import AssetName, AssetStore
 from ..store.space import check_free_space
 from .destinations import (
@@ -88,7 +89,8 @@ def export_image(
         )
     check_cancel(cancel)
     if asset is not None:
-        return _image_to_asset(ctx, image, grid, asset, overwrite, cancel, progress)
+        policies = _pyramiding(asset_opts, image)
+        return _image_to_asset(ctx, image, grid, asset, overwrite, cancel, progress, policies)
     return _image_to_files(store, image, grid, file_opts, cancel, progress)
 
 
@@ -129,6 +131,7 @@ def _image_to_asset(
     overwrite: bool,
     cancel: threading.Event,
     progress: ProgressFn,
+    policies: list[str],
 ) -> list[str]:
     store: AssetStore = ctx.store
     dtypes = [output_numpy_dtype(b.dtype).name for b in image.bands]
@@ -155,10 +158,33 @@ def _image_to_asset(
             properties=store_properties(image.properties),
             overwrite=overwrite,
             move=True,
+            pyramiding=policies,
         )
     finally:
         tmp.unlink(missing_ok=True)
     return [asset.name]
+
+
+def _pyramiding(options: Mapping[str, Any], image: Image) -> list[str]:
+    """Each band's pyramiding policy: ``pyramidingPolicyOverrides``, else
+    ``pyramidingPolicy``, else ``MEAN``; the stored asset is read at coarser scales with it."""
+    default = str(options.get("pyramidingPolicy") or "MEAN").upper()
+    overrides = {
+        k: str(v).upper() for k, v in (options.get("pyramidingPolicyOverrides") or {}).items()
+    }
+    unknown = set(overrides) - set(image.band_names)
+    if unknown:
+        raise EEError(
+            f"pyramidingPolicyOverrides names bands the image does not have: {sorted(unknown)}."
+        )
+    policies = [overrides.get(b.name, default) for b in image.bands]
+    for policy in {default, *policies}:
+        if policy not in PYRAMIDING_POLICIES:
+            raise EEError(
+                f"Invalid pyramiding policy '{policy}'; expected one of "
+                f"{', '.join(PYRAMIDING_POLICIES)}."
+            )
+    return policies
 
 
 def _file_dtype(image: Image) -> np.dtype:

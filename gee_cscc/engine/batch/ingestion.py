@@ -16,6 +16,7 @@ import numpy as np
 
 from ..core.context import RequestContext
 from ..errors import EEError, UnimplementedError
+from ..raster.resample import PYRAMIDING_POLICIES
 from ..store.assets import AssetName, AssetStore
 from ..store.space import check_free_space
 from .destinations import (
@@ -119,6 +120,7 @@ def import_image(
         ]
     missing_all = (manifest.get("missingData") or {}).get("values") or []
     plan = []
+    policies: list[str] = []
     for spec in specs:
         bid = spec.get("id")
         if not bid:
@@ -134,6 +136,10 @@ def import_image(
             )
         missing = list(missing_all) + list((spec.get("missingData") or {}).get("values") or [])
         plan.append((bid, tid, k, [float(v) for v in missing]))
+        policy = spec.get("pyramidingPolicy") or manifest.get("pyramidingPolicy") or "MEAN"
+        if str(policy).upper() not in PYRAMIDING_POLICIES:
+            raise EEError(f"Band '{bid}': invalid pyramiding policy '{policy}'.")
+        policies.append(str(policy).upper())
     dtypes = [file_dtypes[tid][k] for _, tid, k, _ in plan]
     file_dtype, nodata = asset_file_dtype(dtypes)
     props = _manifest_properties(manifest)
@@ -195,6 +201,7 @@ def import_image(
             properties=props,
             overwrite=overwrite,
             move=True,
+            pyramiding=policies,
         )
     finally:
         for tmp in tmps:

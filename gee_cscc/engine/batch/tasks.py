@@ -21,9 +21,12 @@ Image exports follow Earth Engine:
 
 - The export grid is the image's extent: the client folds region, scale, crs, crsTransform
   and dimensions into the expression (``Image.clipToBoundsAndScale``, ``Image.reproject``,
-  ``Image.clip``). An image without one (a constant, a composite not clipped to a region)
-  fails with "Unable to export unbounded image." like Earth Engine's. All bands are computed
-  on the first band's grid, tile by tile (bounded memory).
+  ``Image.clip``); a ``region`` (a top-level ``Image.clip``) gives the region's whole
+  bounding window in the first band's projection, pixels outside the image masked. An image
+  without one (a constant, a composite not clipped to a region) fails with "Unable to export
+  unbounded image." like Earth Engine's. A computed image without a projection is written in
+  EPSG:4326 north up. All bands are computed on the first band's grid (each resampled onto
+  it, see :mod:`gee_cscc.engine.raster.resample`), tile by tile (bounded memory).
 - ``maxPixels`` (default 1e8) bounds the grid's pixel count.
 - GeoTIFF files: all bands share one data type; integer bands of different types are widened
   to a common integer type, and a mix of integer and floating-point bands fails with Earth
@@ -37,8 +40,8 @@ Image exports follow Earth Engine:
 - Asset exports keep every band's pixel type and mask, and the image's properties (without
   the ``system:`` ones other than ``system:time_start``/``system:time_end``). ``overwrite``
   false and an existing asset fail with "Cannot overwrite asset '<id>'.". Missing parent
-  folders are created. Pyramiding policies are accepted and not used (the local store keeps
-  no pyramids).
+  folders are created. ``pyramidingPolicy`` (and per-band overrides) are kept with the
+  asset: they decide how it is read at coarser scales (its pyramid levels).
 
 Table exports:
 
@@ -56,9 +59,11 @@ Table exports:
   cut geometries).
 
 Ingestion (``image:import``): one GeoTIFF source per tileset (``uris`` may add sidecar files),
-tilesets on the same grid; ``bands`` pick ``tilesetId``/``tilesetBandIndex`` (default: every
-band of every tileset, named ``b1``, ``b2`` …); ``missingData.values`` (image or band level)
-and the file's nodata value mask pixels; ``startTime``/``endTime`` become
+tilesets on one grid or several (each band keeps its tileset's grid, as Sentinel-2's 10, 20
+and 60 m bands do; list the bands of each grid together); ``bands`` pick
+``tilesetId``/``tilesetBandIndex`` (default: every band of every tileset, named ``b1``,
+``b2`` …); ``pyramidingPolicy`` (image or band level) is kept; ``missingData.values`` (image
+or band level) and the file's nodata value mask pixels; ``startTime``/``endTime`` become
 ``system:time_start``/``system:time_end``; ``properties`` are kept. ``maskBands`` and
 mosaics of several sources per tileset are not implemented. ``table:import`` reads a CSV
 (geometry from ``primaryGeometryColumn`` as GeoJSON or WKT, default ``.geo``, or from

@@ -26,9 +26,11 @@ CRSs differ), and then:
 
 A stored band read at a coarser scale is read from its **pyramid** first, as Earth Engine
 reads an asset (:func:`sample_pyramid`): level ``L`` has pixels ``2^L`` native pixels across
-(the native transform scaled by ``2^L``, same origin), each the mean of the unmasked native
-pixels of its ``2^L × 2^L`` block (Earth Engine's default ``MEAN`` pyramiding policy; masked
-where the whole block is masked). Levels go up until the whole band fits in one 256 × 256
+(the native transform scaled by ``2^L``, same origin), each combining the unmasked native
+pixels of its ``2^L × 2^L`` block by the band's pyramiding policy: ``MEAN`` (the default),
+``MIN``, ``MAX``, ``MEDIAN`` (the mean of the middle two on an even count), ``MODE`` (the
+smallest of equally frequent values), each masked where the whole block is masked, or
+``SAMPLE`` (the block's upper-left pixel, with its mask). Levels go up until the whole band fits in one 256 × 256
 tile (a band of at most 256 × 256 pixels has only its own level). The level used is the
 coarsest whose pixels are no larger than the requested ones (``L = floor(log2(requested
 scale / native scale))``, at most the top level), and it is then sampled nearest neighbour. Computed images have no pyramid: they are computed on the
@@ -37,6 +39,7 @@ requested grid.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -49,6 +52,7 @@ __all__ = [
     "RESAMPLING_MODES",
     "interpolate",
     "native_pixel_coordinates",
+    "PYRAMIDING_POLICIES",
     "PYRAMID_TILE",
     "pyramid_level",
     "read_padded",
@@ -258,12 +262,66 @@ def pyramid_level(native: Projection, shape: tuple[int, int], grid: Grid) -> int
     return min(top, max(0, int(math.floor(math.log2(ratio) + 1e-9))))
 
 
+#: Earth Engine's pyramiding policies (``PyramidingPolicy`` of the REST API).
+PYRAMIDING_POLICIES = ("MEAN", "SAMPLE", "MIN", "MAX", "MODE", "MEDIAN")
+
+
+def _block_mode(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The most frequent unmasked value along the last axis (smallest on ties; NaN if none)."""
+    v = np.sort(np.where(mask, values, np.nan), axis=-1)  # NaN (masked) sort last
+    k = v.shape[-1]
+    new_run = np.ones(v.shape, dtype=bool)
+    new_run[..., 1:] = v[..., 1:] != v[..., :-1]
+    start = np.maximum.accumulate(np.where(new_run, np.arange(k), 0), axis=-1)
+    length = np.arange(k) - start + 1  # position within its run
+    length = np.where(np.isnan(v), 0, length)
+    best = np.argmax(length, axis=-1)  # the first run reaching the longest length
+    end = np.take_along_axis(v, best[..., None], axis=-1)[..., 0]
+    return end
+
+
+def _combine_blocks(values: np.ndarray, mask: np.ndarray, k: int, policy: str) -> PixelData:
+    """One pyramid level from native pixels ``(h·k, w·k)``: ``(h, w)`` values and mask."""
+    hk, wk = values.shape
+    h, w = hk // k, wk // k
+    if policy == "SAMPLE":
+        return values[::k, ::k].copy(), mask[::k, ::k].copy()
+    vb = values.reshape(h, k, w, k).transpose(0, 2, 1, 3).reshape(h, w, k * k)
+    mb = mask.reshape(h, k, w, k).transpose(0, 2, 1, 3).reshape(h, w, k * k)
+    ok = mb.any(axis=-1)
+    out = np.zeros((h, w))
+    if policy == "MEAN":
+        n = mb.sum(axis=-1)
+        np.divide(np.where(mb, vb, 0.0).sum(axis=-1), n, out=out, where=ok)
+        return out, ok
+    if policy == "MIN":
+        out = np.where(mb, vb, np.inf).min(axis=-1)
+    elif policy == "MAX":
+        out = np.where(mb, vb, -np.inf).max(axis=-1)
+    elif policy == "MEDIAN":
+        with warnings.catch_warnings():  # all-masked blocks: "All-NaN slice encountered"
+            warnings.simplefilter("ignore", RuntimeWarning)
+            out = np.nanmedian(np.where(mb, vb, np.nan), axis=-1)
+    elif policy == "MODE":
+        out = _block_mode(vb, mb)
+    else:
+        raise EEError(
+            f"Unknown pyramiding policy '{policy}'; expected one of {PYRAMIDING_POLICIES}."
+        )
+    return np.where(ok, out, 0.0), ok
+
+
 def sample_pyramid(
-    native: Projection, shape: tuple[int, int], reader: Reader, grid: Grid
+    native: Projection,
+    shape: tuple[int, int],
+    reader: Reader,
+    grid: Grid,
+    policy: str = "MEAN",
 ) -> PixelData:
     """A stored band on ``grid``: nearest neighbour from its pyramid level for the grid.
 
-    Parameters are those of :func:`sample` (the band's extent is bounded).
+    Parameters are those of :func:`sample` (the band's extent is bounded), and the band's
+    pyramiding ``policy``.
     """
     level = pyramid_level(native, shape, grid)
     if level == 0:
@@ -273,13 +331,8 @@ def sample_pyramid(
     coarse = Projection(native.crs, (a * k, b * k, c, d * k, e * k, f))
     coarse_shape = (-(-shape[0] // k), -(-shape[1] // k))
 
-    def block_means(row0: int, col0: int, h: int, w: int) -> PixelData:
+    def blocks(row0: int, col0: int, h: int, w: int) -> PixelData:
         values, mask = read_padded(reader, shape, row0 * k, col0 * k, h * k, w * k)
-        n = mask.reshape(h, k, w, k).sum(axis=(1, 3))
-        total = np.where(mask, values, 0.0).reshape(h, k, w, k).sum(axis=(1, 3))
-        ok = n > 0
-        out = np.zeros((h, w))
-        np.divide(total, n, out=out, where=ok)
-        return out, ok
+        return _combine_blocks(values, mask, k, policy)
 
-    return sample(coarse, coarse_shape, block_means, grid)
+    return sample(coarse, coarse_shape, blocks, grid)

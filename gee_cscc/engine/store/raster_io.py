@@ -99,11 +99,19 @@ BAND_CACHE = BandCache()
 class GeoTiffBandReader:
     """Pixel function of a stored band: windowed GeoTIFF reads, nearest-neighbour elsewhere."""
 
-    def __init__(self, path: Path, index: int, proj: Projection, shape: tuple[int, int]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        index: int,
+        proj: Projection,
+        shape: tuple[int, int],
+        pyramiding: str = "MEAN",
+    ) -> None:
         self.path = path
         self.index = index
         self.proj = proj
         self.shape = shape
+        self.pyramiding = pyramiding
 
     def read(self, row0: int, col0: int, h: int, w: int):
         import rasterio
@@ -130,4 +138,4 @@ class GeoTiffBandReader:
     def __call__(self, grid: Grid):
         from ..raster.resample import sample_pyramid
 
-        return sample_pyramid(self.proj, self.shape, self.read, grid)
+        return sample_pyramid(self.proj, self.shape, self.read, grid, self.pyramiding)

@@ -44,6 +44,7 @@ class AssetReader(AssetFolder):
                     "id": band["id"],
                     "dataType": {"precision": _rest_precision(band["dtype"])},
                     "grid": _band_grid(meta, band).info(),
+                    "pyramidingPolicy": band.get("pyramidingPolicy", "MEAN"),
                 }
                 for band in meta["bands"]
             ]
@@ -76,6 +77,7 @@ class AssetReader(AssetFolder):
                 int(band.get("index", i)),
                 extent.projection,
                 extent.shape,
+                band.get("pyramidingPolicy", "MEAN"),
             )
             bands.append(
                 Band(

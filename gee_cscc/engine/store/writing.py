@@ -209,6 +209,7 @@ class AssetWriter(AssetFolder):
         properties: Mapping[str, Any] | None = None,
         overwrite: bool = False,
         move: bool = False,
+        pyramiding: list[str] | None = None,
     ) -> str:
         """Store an image from a GeoTIFF file, one image band per file band.
 
@@ -235,6 +236,9 @@ class AssetWriter(AssetFolder):
             Replace an existing asset (otherwise AlreadyExistsError).
         move
             Move the file into the store instead of copying it.
+        pyramiding
+            Each band's pyramiding policy (``MEAN`` when not given): how the band is
+            read at coarser scales (:func:`~gee_cscc.engine.raster.resample.sample_pyramid`).
 
         Returns
         -------
@@ -272,6 +276,9 @@ class AssetWriter(AssetFolder):
                 shutil.copyfile(path, d / "data.tif")
             meta = self.new_meta("IMAGE", properties)
             meta["bands"] = [{"id": b, "dtype": t} for b, t in zip(bands, dtypes, strict=True)]
+            for entry, policy in zip(meta["bands"], pyramiding or [], strict=False):
+                if policy and policy != "MEAN":
+                    entry["pyramidingPolicy"] = policy
             meta["grid"] = {
                 "crs": proj.crs,
                 "transform": list(proj.transform),
@@ -291,12 +298,13 @@ class AssetWriter(AssetFolder):
         properties: Mapping[str, Any] | None = None,
         overwrite: bool = False,
         move: bool = False,
+        pyramiding: list[str] | None = None,
     ) -> str:
         """Store an image from several GeoTIFFs, each on its own grid.
 
         ``files`` are ``(path, band names, dtypes)``; the image's bands are those of every
         file, in order, each on its file's grid (as :meth:`put_image_grids` lays them out).
-        One file is :meth:`put_geotiff`.
+        One file is :meth:`put_geotiff`. ``pyramiding``: each band's policy, in order.
         """
         if len(files) == 1:
             path, bands, dtypes = files[0]
@@ -308,6 +316,7 @@ class AssetWriter(AssetFolder):
                 properties=properties,
                 overwrite=overwrite,
                 move=move,
+                pyramiding=pyramiding,
             )
         import rasterio
 
@@ -348,6 +357,9 @@ class AssetWriter(AssetFolder):
                     for i, (b, t) in enumerate(zip(bands, dtypes, strict=True), start=1)
                 ]
                 size += target.stat().st_size
+            for entry, policy in zip(entries, pyramiding or [], strict=False):
+                if policy and policy != "MEAN":
+                    entry["pyramidingPolicy"] = policy
             meta["bands"] = entries
             meta["sizeBytes"] = str(size)
             meta.update(asset_times(meta["properties"]))
