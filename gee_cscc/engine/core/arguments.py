@@ -34,6 +34,8 @@ __all__ = [
 
 
 def _short(value: Any) -> str:
+    if isinstance(value, (bool, np.bool_)):
+        return "true" if value else "false"  # as Earth Engine (Java) prints them
     text = str(value) if not hasattr(value, "info") else type_name(value)
     return text if len(text) <= 200 else text[:197] + "..."
 
