@@ -21,13 +21,18 @@ How to add an algorithm
    ``algorithms.json``.
 3. **What the registry already did** (:func:`gee_cscc.engine.core.registry.call`): rejected
    unknown arguments, raised ``"<Algo>: Parameter '<arg>' is required."`` for a missing
-   required one, and coerced each given argument from its declared type
-   (:data:`gee_cscc.engine.core.arguments.COERCIONS`): ``Integer``/``Long`` → ``int``,
+   required one, and coerced each given argument and each listed default from its declared
+   type (:data:`gee_cscc.engine.core.arguments.COERCIONS`): ``Integer``/``Long`` → ``int``,
    ``Float``/``Number`` → ``int`` or ``float``, ``String`` → ``str``, ``Boolean`` → ``bool``,
-   ``List<…>`` → ``list``, ``Dictionary<…>`` → ``dict``, with Earth Engine's "Invalid type"
-   message for a wrong one. Other types (``Image``, ``Geometry``, ``Object`` …) arrive as
-   they are: use :func:`gee_cscc.engine.core.arguments.as_image` where Earth Engine promotes
-   numbers to constant images.
+   ``List<…>`` → a new ``list``, ``Dictionary<…>`` → a new ``dict``, with Earth Engine's
+   "Invalid type" message for a wrong one. Do not coerce those again (``as_str(regex, …)``,
+   ``int(count)``: ``tests/engine/test_coercion_home.py`` fails on it). Other types
+   (``Image``, ``Geometry``, ``Object`` …) arrive as they are: use
+   :func:`gee_cscc.engine.core.arguments.as_image` where Earth Engine promotes numbers to
+   constant images. What the registry cannot check is checked with the same helpers: the
+   elements of a list (``[as_str(s, algo, "selectors") for s in selectors]``), an ``Object``
+   whose meaning depends on another argument, and values read from a list, dictionary or
+   property (``as_number``, ``as_str``, ``as_array_value``, ``as_geometry_value``).
 4. **Errors**: raise :class:`gee_cscc.engine.errors.EEError` (or a subclass: ``NotFoundError``
    …) with Earth Engine's own message text where it is known; an algorithm listed in
    ``algorithms.json`` without an implementation already fails with an error naming it.
