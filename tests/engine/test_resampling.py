@@ -500,3 +500,22 @@ def test_pyramiding_policies_of_an_asset_export_decide_its_coarse_pixels(engine,
         time.sleep(0.05)
     assert bad.status()["state"] == "FAILED"
     assert "Invalid pyramiding policy 'SUM'" in bad.status()["error_message"]
+
+
+def test_bilinear_at_a_coarse_scale_interpolates_the_pyramid_level(big):
+    # 30 m from 10 m: level 1 (20 m block means), then bilinear between its pixel centres:
+    # 30 m pixel (r, c) sits at level-1 centre coordinates (1.5 r + 0.25, 1.5 c + 0.25).
+    lvl = _level(_big(), 2)
+    t30 = (30.0, 0.0, BIG_T[2], 0.0, -30.0, BIG_T[5])
+    shape = (120, 110)
+    px = compute_pixels(big.resample("bilinear"), grid(t30, shape, crs=UTM))["v"]
+    rr, cc = np.meshgrid(
+        1.5 * np.arange(shape[0]) + 0.25, 1.5 * np.arange(shape[1]) + 0.25, indexing="ij"
+    )
+    want = scipy.ndimage.map_coordinates(np.nan_to_num(lvl), [rr, cc], order=1)
+    # Compare where all four level pixels around the centre are valid.
+    r0, c0 = np.floor(rr).astype(int), np.floor(cc).astype(int)
+    ok = np.isfinite(lvl[r0, c0]) & np.isfinite(lvl[r0 + 1, c0]) & np.isfinite(lvl[r0, c0 + 1])
+    ok &= np.isfinite(lvl[r0 + 1, c0 + 1])
+    assert (~ok).sum() >= 4  # the masked block is in the window
+    np.testing.assert_allclose(np.ma.getdata(px)[ok], want[ok], rtol=1e-12)

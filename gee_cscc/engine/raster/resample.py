@@ -55,6 +55,7 @@ __all__ = [
     "PYRAMIDING_POLICIES",
     "PYRAMID_TILE",
     "pyramid_level",
+    "pyramid_source",
     "read_padded",
     "sample",
     "sample_pyramid",
@@ -323,9 +324,21 @@ def sample_pyramid(
     Parameters are those of :func:`sample` (the band's extent is bounded), and the band's
     pyramiding ``policy``.
     """
+    return sample(*pyramid_source(native, shape, reader, grid, policy), grid)
+
+
+def pyramid_source(
+    native: Projection,
+    shape: tuple[int, int],
+    reader: Reader,
+    grid: Grid,
+    policy: str = "MEAN",
+) -> tuple[Projection, tuple[int, int], Reader]:
+    """``(projection, shape, reader)`` of the pyramid level a stored band is read from for
+    ``grid`` (the band itself at level 0); ``Image.resample`` interpolates between its pixels."""
     level = pyramid_level(native, shape, grid)
     if level == 0:
-        return sample(native, shape, reader, grid)
+        return native, shape, reader
     k = 2**level
     a, b, c, d, e, f = native.transform
     coarse = Projection(native.crs, (a * k, b * k, c, d * k, e * k, f))
@@ -335,4 +348,4 @@ def sample_pyramid(
         values, mask = read_padded(reader, shape, row0 * k, col0 * k, h * k, w * k)
         return _combine_blocks(values, mask, k, policy)
 
-    return sample(coarse, coarse_shape, blocks, grid)
+    return coarse, coarse_shape, blocks

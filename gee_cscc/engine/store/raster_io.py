@@ -139,3 +139,9 @@ class GeoTiffBandReader:
         from ..raster.resample import sample_pyramid
 
         return sample_pyramid(self.proj, self.shape, self.read, grid, self.pyramiding)
+
+    def pyramid_source(self, grid: Grid):
+        """``(projection, shape, reader)`` of the pyramid level read for ``grid``."""
+        from ..raster.resample import pyramid_source
+
+        return pyramid_source(self.proj, self.shape, self.read, grid, self.pyramiding)

@@ -57,6 +57,13 @@ def resample(image: Any, mode: Any = "bilinear") -> Image:
             )
 
         def compute(grid: Grid, _b: Band = band, _p=native) -> PixelData:
+            stored = getattr(_b.fn, "pyramid_source", None)
+            if stored is not None and getattr(_b.fn, "proj", None) == _p:
+                # A stored band: interpolate between the pixels of the pyramid level it is
+                # read from at this grid's scale, as Earth Engine does.
+                level, shape, read = stored(grid)
+                return interpolate(level, shape, read, grid, mode)
+
             def reader(r0: int, c0: int, h: int, w: int) -> PixelData:
                 return _b.compute(Grid(_p, (0, 0)).window(r0, c0, h, w))
 
