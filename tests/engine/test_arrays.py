@@ -157,13 +157,44 @@ def test_linear_regression_over_a_collection_and_matrix_solve(engine, tmp_asset)
     assert_pixels_equal(got["b1"], beta[1].reshape(SHAPE), rtol=1e-9)
 
 
-def test_collection_to_array_with_some_images_masked_is_refused(engine, tmp_asset):
-    y0 = np.ones(SHAPE)
-    y1 = np.ones(SHAPE)
-    y1[0, 0] = np.nan
-    arr = _collection(engine, tmp_asset, [y0, y1]).toArray()
-    with pytest.raises(ee.EEException, match=r"^ImageCollection.toArray: pixels where only some"):
-        compute_pixels(arr.arrayLength(0), GRID)
+def test_collection_to_array_leaves_out_masked_images_per_pixel(engine, tmp_asset):
+    ys = [RNG.uniform(0, 10, SHAPE) for _ in range(5)]
+    for k, (r, c) in enumerate([(0, 0), (0, 0), (1, 2), (2, 3), (0, 0)]):
+        ys[k][r, c] = np.nan  # pixel (0, 0) keeps images 2 and 3 only
+    for k in range(5):
+        ys[k][2, 0] = np.nan  # pixel (2, 0): every image masked
+    col = _collection(engine, tmp_asset, ys)
+    arr = col.toArray()
+    stack = np.stack(ys)  # (t, h, w)
+    valid = ~np.isnan(stack)
+    n = valid.sum(axis=0).astype(float)
+    got = compute_pixels(arr.arrayLength(0), GRID)["array"]
+    assert_pixels_equal(got, np.where(n > 0, n, np.nan))
+    mean = compute_pixels(arr.arrayReduce(ee.Reducer.mean(), [0]).arrayGet([0, 0]), GRID)["array"]
+    want = np.where(n > 0, np.nansum(stack, axis=0) / np.maximum(n, 1), np.nan)
+    assert_pixels_equal(mean, want, rtol=1e-12)
+    # the two largest values of each pixel: sort, slice the last two, average them
+    top2 = arr.arraySort(arr.arraySlice(1, 0, 1)).arraySlice(0, -2)
+    got = compute_pixels(top2.arrayReduce(ee.Reducer.mean(), [0]).arrayGet([0, 0]), GRID)
+    want = np.full(SHAPE, np.nan)
+    for r, c in np.ndindex(*SHAPE):
+        v = np.sort(stack[:, r, c][valid[:, r, c]])
+        if v.size:
+            want[r, c] = v[-2:].mean()
+    assert_pixels_equal(got["array"], want, rtol=1e-12)
+    # the second valid image of each pixel (masked where there is none)
+    second = compute_pixels(arr.arrayGet([1, 0]), GRID)["array"]
+    want = np.full(SHAPE, np.nan)
+    for r, c in np.ndindex(*SHAPE):
+        v = stack[:, r, c][valid[:, r, c]]
+        if v.size > 1:
+            want[r, c] = v[1]
+    assert_pixels_equal(second, want)
+    point = ee.Geometry.Point(-123 + 0.25, 38 - 0.25)  # pixel (0, 0)
+    sampled = arr.sample(point, scale=55_659.75).first().get("array").getInfo()
+    assert sampled == [[ys[2][0, 0]], [ys[3][0, 0]]]
+    with pytest.raises(ee.EEException, match="Axis 0 has 5 labels, but some pixels' arrays"):
+        compute_pixels(arr.arrayProject([0]).arrayFlatten([list("abcde")]), GRID)
 
 
 def test_array_sort_by_values_and_by_keys(img):
@@ -203,3 +234,22 @@ def test_scalar_consumers_of_array_images_are_refused_clearly(img):
         arr.reduceRegion(ee.Reducer.mean(), scale=55_000).getInfo()
     with pytest.raises(ee.EEException, match=message):
         compute_pixels(arr.convolve(ee.Kernel.square(1)), GRID)
+
+
+def test_matrix_solve_on_arrays_with_masked_images(engine, tmp_asset):
+    ys = [RNG.uniform(0, 10, SHAPE) for _ in range(6)]
+    ys[1][0, 0] = ys[4][0, 0] = ys[2][1, 3] = np.nan
+    col = _collection(engine, tmp_asset, ys).map(
+        lambda im: ee.Image(1).addBands(im.metadata("t")).addBands(im).rename(["c", "t", "y"])
+    )
+    arr = col.toArray()
+    fit = arr.arraySlice(1, 0, 2).matrixSolve(arr.arraySlice(1, 2))
+    got = compute_pixels(fit.arrayProject([0]).arrayFlatten([["b0", "b1"]]), GRID)
+    stack = np.stack(ys)
+    want = np.zeros((2, *SHAPE))
+    for r, c in np.ndindex(*SHAPE):
+        ok = ~np.isnan(stack[:, r, c])
+        a = np.column_stack([np.ones(ok.sum()), np.arange(6.0)[ok]])
+        want[:, r, c] = np.linalg.lstsq(a, stack[ok, r, c], rcond=None)[0]
+    assert_pixels_equal(got["b0"], want[0], rtol=1e-9)
+    assert_pixels_equal(got["b1"], want[1], rtol=1e-9)

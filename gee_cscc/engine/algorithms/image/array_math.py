@@ -18,7 +18,15 @@ from ...core.values import Band, Image, PixelData, promote
 from ...errors import EEError
 from ...raster.grid import Grid
 from ..reducer.tree import as_reducer
-from .arrays import ArrayBand, array_bands, like_band, pixels
+from .arrays import (
+    ArrayBand,
+    array_bands,
+    is_ragged,
+    lengths_of,
+    like_band,
+    pixels,
+    refuse_ragged,
+)
 
 __all__ = ["array_composite"]
 
@@ -61,13 +69,15 @@ def matrix_multiply(image1: Any, image2: Any) -> Image:
     for a, b in _matrix_pair(image1, image2, what):
         if a.shape[1] != b.shape[0] or len(b.shape) != 2:
             raise EEError(f"{what}: Incompatible dimensions {list(a.shape)} and {list(b.shape)}.")
+        refuse_ragged(b, what, " (as the right matrix)")
 
         def fn(grid: Grid, _a=a, _b=b) -> PixelData:
             va, ma = pixels(_a, grid)
             vb, mb = pixels(_b, grid)
             return np.matmul(va, vb), ma & mb
 
-        out.append(like_band(a, a.name, fn, (a.shape[0], b.shape[1]), promote(a.dtype, b.dtype)))
+        shape = (a.shape[0], b.shape[1])
+        out.append(like_band(a, a.name, fn, shape, promote(a.dtype, b.dtype), lengths=a.lengths))
     return _image(image1, what).with_bands(out)
 
 
@@ -85,7 +95,14 @@ def matrix_solve(image1: Any, image2: Any) -> Image:
             va, ma = pixels(_a, grid)
             vb, mb = pixels(_b, grid)
             ok = ma & mb
-            va = np.where(ok[..., None, None], va, 0.0)
+            # rows beyond a pixel's length (ragged arrays) are zero: they add nothing to the
+            # least-squares system
+            na, nb = lengths_of(_a, grid), lengths_of(_b, grid)
+            if np.any(ok & (na != nb)):
+                raise EEError(f"{what}: The two arrays have different numbers of rows.")
+            rows = np.arange(va.shape[2]) < na[..., None]
+            va = np.where((ok[..., None] & rows)[..., None], va, 0.0)
+            vb = np.where((ok[..., None] & rows).reshape(rows.shape + (1,) * (vb.ndim - 3)), vb, 0)
             x = np.matmul(np.linalg.pinv(va), vb)
             return x, ok
 
@@ -118,12 +135,16 @@ def array_reduce(input: Any, reducer: Any, axes: list, fieldAxis: Any = None) ->
             )
         if not all(r.scalar_outputs):
             raise EEError(f"{what}: {r.name} gives arrays; not implemented by the local engine.")
+        if fa == 0:
+            refuse_ragged(b, what, " (as the field axis)")
         shape = list(b.shape)
         for ax in red:
             shape[ax] = 1
         if fa is not None:
             shape[fa] = len(r.outputs)
-        out.append(like_band(b, b.name, _reduce_fn(b, r, red, fa), tuple(shape), "float64"))
+        lengths = b.lengths if 0 not in red else None
+        fn = _reduce_fn(b, r, red, fa)
+        out.append(like_band(b, b.name, fn, tuple(shape), "float64", lengths=lengths))
     return _image(input, what).with_bands(out)
 
 
@@ -149,6 +170,10 @@ def _reduce_fn(b: ArrayBand, r: Any, red: list[int], fa: int | None) -> Callable
         p = v.shape[1]
         per_pixel = p // (h * w)
         m = np.broadcast_to(np.repeat(mask.reshape(-1), per_pixel)[None, :], (n_rec, p))
+        if 0 in red and is_ragged(b):  # records beyond a pixel's length are not records
+            row = np.arange(n_rec) // (n_rec // b.shape[0])
+            n = np.repeat(lengths_of(b, grid).reshape(-1), per_pixel)
+            m = m & (row[:, None] < n[None, :])
         xs = [np.ascontiguousarray(v[..., j]) for j in range(k)]
         acc = r.accumulator(p, "pixels")
         ones = np.broadcast_to(1.0, (n_rec, p))

@@ -1,7 +1,7 @@
 """Array images: ``Image.toArray``, ``ImageCollection.toArray``, ``arrayGet``, ``arraySlice``,
-``arrayFlatten``, ``arrayProject``, ``arrayReduce``, ``arrayLength``, ``arrayTranspose``,
-``matrixTranspose`` and ``Image.constant`` of an ``ee.Array`` (the matrix algorithms and
-array reductions are in :mod:`.array_math`).
+``arrayProject``, ``arrayLength`` and ``Image.constant`` of an ``ee.Array``
+(``arrayFlatten``, ``arrayTranspose``, ``arraySort``: :mod:`.array_shape`; the matrix
+algorithms and array reductions: :mod:`.array_math`).
 
 An array band (:class:`ArrayBand`) computes ``(values, mask)`` with values of shape
 ``(h, w, *shape)``: every pixel holds an array of the same shape (the band's ``shape``), and
@@ -23,17 +23,40 @@ from ...errors import EEError
 from ...raster.grid import DEFAULT_PROJECTION, Grid
 from ..array import as_array
 
-__all__ = ["ArrayBand", "array_bands", "constant_array_image", "like_band", "pixels"]
+__all__ = [
+    "ArrayBand",
+    "array_bands",
+    "constant_array_image",
+    "is_ragged",
+    "lengths_of",
+    "like_band",
+    "pixels",
+    "refuse_ragged",
+]
 
 
 class ArrayBand(Band):
-    """A band whose pixels are arrays of one fixed ``shape``."""
+    """A band whose pixels are arrays of one ``shape``.
 
-    __slots__ = ("shape",)
+    ``lengths`` (optional, ``grid -> (h, w)`` ints) makes the arrays ragged along axis 0: a
+    pixel's array has only its first ``lengths`` rows (``shape[0]`` is the longest); the
+    values of the other rows are padding and never read.
+    """
 
-    def __init__(self, name: str, fn: Callable, *, shape: Sequence[int], **kw: Any) -> None:
+    __slots__ = ("shape", "lengths")
+
+    def __init__(
+        self,
+        name: str,
+        fn: Callable,
+        *,
+        shape: Sequence[int],
+        lengths: Callable[[Grid], np.ndarray] | None = None,
+        **kw: Any,
+    ) -> None:
         super().__init__(name, fn, **kw)
         self.shape = tuple(int(s) for s in shape)
+        self.lengths = lengths
 
     def compute(self, grid: Grid) -> PixelData:
         """Refused: a consumer of scalar pixels met an array band (see :func:`pixels`)."""
@@ -61,6 +84,7 @@ class ArrayBand(Band):
             "projection": self.projection,
             "extent": self.extent,
             "shape": self.shape,
+            "lengths": self.lengths,
         }
         fields.update(changes)
         return ArrayBand(fields.pop("name"), fields.pop("fn"), **fields)
@@ -78,6 +102,7 @@ class ArrayBand(Band):
             )
         shape = shapes.pop()
         size = int(np.prod(shape))
+        ragged_inputs = [b for b in inputs if is_ragged(b)]
 
         def fn(grid: Grid) -> PixelData:
             h, w = grid.shape
@@ -94,9 +119,23 @@ class ArrayBand(Band):
             mask = np.broadcast_to(mask, (h, w * size)).reshape(h, w, size).all(axis=-1)
             return values, mask
 
+        def lengths(grid: Grid) -> np.ndarray:
+            first, *rest = (lengths_of(b, grid) for b in ragged_inputs)
+            if any(np.any(first != other) for other in rest):
+                raise EEError("Arrays of different lengths cannot be combined pixel by pixel.")
+            return first
+
         projection = next((b.projection for b in inputs if b.projection is not None), None)
         extent = next((b.extent for b in inputs if b.extent is not None), None)
-        return ArrayBand(name, fn, shape=shape, dtype=dtype, projection=projection, extent=extent)
+        return ArrayBand(
+            name,
+            fn,
+            shape=shape,
+            dtype=dtype,
+            projection=projection,
+            extent=extent,
+            lengths=lengths if ragged_inputs else None,
+        )
 
     def info(self) -> dict:
         out = super().info()
@@ -109,12 +148,40 @@ def pixels(band: Band, grid: Grid) -> PixelData:
     return band.compute_array(grid) if isinstance(band, ArrayBand) else band.compute(grid)
 
 
-def like_band(band: Band, name: str, fn: Callable, shape: Sequence[int], dtype: str) -> Band:
+def is_ragged(band: Band) -> bool:
+    """Whether an array band's arrays differ in length (along axis 0) between pixels."""
+    return isinstance(band, ArrayBand) and band.lengths is not None
+
+
+def lengths_of(band: ArrayBand, grid: Grid) -> np.ndarray:
+    """The per-pixel length of an array band's axis 0 on ``grid``."""
+    if band.lengths is None:
+        return np.full(grid.shape, band.shape[0], dtype=np.int64)
+    return np.asarray(band.lengths(grid), dtype=np.int64)
+
+
+def refuse_ragged(band: Band, what: str, detail: str = "") -> None:
+    """Raise for an operation that does not take arrays of different lengths."""
+    if is_ragged(band):
+        raise EEError(
+            f"{what}: arrays whose length differs from pixel to pixel{detail} are not "
+            "implemented by the local engine."
+        )
+
+
+def like_band(
+    band: Band,
+    name: str,
+    fn: Callable,
+    shape: Sequence[int],
+    dtype: str,
+    lengths: Callable[[Grid], np.ndarray] | None = None,
+) -> Band:
     """A band with ``band``'s projection: an array band, or a scalar band for ``shape == ()``."""
     kw = {"dtype": dtype, "projection": band.projection, "extent": band.extent}
     if len(shape) == 0:
         return Band(name, fn, **kw)
-    return ArrayBand(name, fn, shape=shape, **kw)
+    return ArrayBand(name, fn, shape=shape, lengths=lengths, **kw)
 
 
 def _image(value: Any, what: str) -> Image:
@@ -170,6 +237,8 @@ def to_array(image: Any, axis: Any = 0) -> Image:
     if not 0 <= ax <= ndim:
         raise EEError(f"{what}: Axis {ax} must be between 0 and {ndim}.")
     bands = list(img.bands)
+    for b in bands:
+        refuse_ragged(b, what)
     if ax == ndim:
         if len(dims) != 1:
             raise EEError(f"{what}: All bands must have the same array shape to stack them.")
@@ -198,9 +267,9 @@ def to_array(image: Any, axis: Any = 0) -> Image:
 def collection_to_array(collection: Any) -> Image:
     """A 2-D array per pixel: images along axis 0, bands along axis 1 (band ``array``).
 
-    Earth Engine leaves out, per pixel, the images masked in any band, so arrays may differ
-    in length from pixel to pixel; the local engine masks pixels where every image is masked
-    and raises an error where only some are.
+    As Earth Engine does, each pixel's array holds only the images unmasked in every band
+    there, in collection order, so arrays differ in length between pixels; a pixel where
+    every image is masked is masked.
     """
     what = "ImageCollection.toArray"
     if not isinstance(collection, ImageCollection):
@@ -217,7 +286,7 @@ def collection_to_array(collection: Any) -> Image:
                 raise EEError(f"{what}: Band '{b.name}' already holds arrays.")
     k = n_bands.pop()
 
-    def fn(grid: Grid) -> PixelData:
+    def compute(grid: Grid) -> list:
         values = np.zeros((*grid.shape, len(images), k))
         valid = np.zeros((*grid.shape, len(images)), dtype=bool)
         for t, im in enumerate(images):
@@ -225,19 +294,27 @@ def collection_to_array(collection: Any) -> Image:
             valid[..., t] = np.logical_and.reduce([m for _, m in data])
             for j, (v, _) in enumerate(data):
                 values[..., t, j] = v
+        # the valid images first, in collection order
+        order = np.argsort(~valid, axis=-1, kind="stable")
+        values = np.take_along_axis(values, order[..., None], axis=2)
         count = valid.sum(axis=-1)
-        if np.any((count > 0) & (count < len(images))):
-            raise EEError(
-                f"{what}: pixels where only some images are masked give arrays of different "
-                "lengths, which is not implemented by the local engine (mask or unmask the "
-                "images consistently first)."
-            )
-        return values, count == len(images)
+        return [(values, count > 0), count]
 
+    from ...raster.reduction import shared_outputs
+
+    output = shared_outputs(compute)
     dtype = promote(*(b.dtype for im in images for b in im.bands))
     first = images[0].bands[0]
-    return Image([ArrayBand("array", fn, shape=(len(images), k), dtype=dtype,
-                            projection=first.projection, extent=first.extent)])  # fmt: skip
+    band = ArrayBand(
+        "array",
+        output(0),
+        shape=(len(images), k),
+        dtype=dtype,
+        projection=first.projection,
+        extent=first.extent,
+        lengths=output(1),
+    )
+    return Image([band])
 
 
 # --- reading arrays ------------------------------------------------------------------------------
@@ -251,8 +328,11 @@ def array_length(input: Any, axis: int) -> Image:  # noqa: A002 (Earth Engine's 
         ax = _axis(b, axis, "Image.arrayLength")
         n = b.shape[ax]
 
-        def fn(grid: Grid, _b=b, _n=n) -> PixelData:
-            return np.full(grid.shape, float(_n)), pixels(_b, grid)[1]
+        def fn(grid: Grid, _b=b, _n=n, _ax=ax) -> PixelData:
+            mask = pixels(_b, grid)[1]
+            if _ax == 0 and is_ragged(_b):
+                return lengths_of(_b, grid).astype(float), mask
+            return np.full(grid.shape, float(_n)), mask
 
         out.append(like_band(b, b.name, fn, (), "int32"))
     return _image(input, "").with_bands(out)
@@ -283,8 +363,10 @@ def array_get(image: Any, position: Any) -> Image:
         def fn(grid: Grid, _b=b) -> PixelData:
             values, mask = pixels(_b, grid)
             idx, ok = [], mask.copy()
-            for n, p in zip(_b.shape, pos, strict=True):
+            for a, (n, p) in enumerate(zip(_b.shape, pos, strict=True)):
                 v, m = pixels(p, grid)
+                if a == 0 and is_ragged(_b):
+                    n = lengths_of(_b, grid)
                 i = np.trunc(v).astype(np.int64)
                 i = np.where(i < 0, i + n, i)
                 ok &= m & (i >= 0) & (i < n)
@@ -332,6 +414,9 @@ def array_slice(
     for b in array_bands(input, what):
         ax = _axis(b, axis, what)
         sl = slice(0 if s0 is None else s0, e0, st)
+        if ax == 0 and is_ragged(b):
+            out.append(_ragged_slice(b, sl))
+            continue
         length = len(range(*sl.indices(b.shape[ax])))
         shape = (*b.shape[:ax], length, *b.shape[ax + 1 :])
 
@@ -341,8 +426,36 @@ def array_slice(
             index[2 + _ax] = _sl
             return values[tuple(index)], mask
 
-        out.append(like_band(b, b.name, fn, shape, b.dtype))
+        out.append(like_band(b, b.name, fn, shape, b.dtype, lengths=b.lengths))
     return _image(input, what).with_bands(out)
+
+
+def _ragged_slice(b: ArrayBand, sl: slice) -> Band:
+    """``arraySlice`` along the ragged axis 0: positions resolved against each pixel's length."""
+
+    def bounds(n: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        start = np.asarray(sl.start)
+        stop = n if sl.stop is None else np.asarray(sl.stop)
+        start = np.where(start < 0, np.maximum(start + n, 0), np.minimum(start, n))
+        stop = np.where(stop < 0, np.maximum(stop + n, 0), np.minimum(stop, n))
+        count = np.maximum(0, -(-(stop - start) // sl.step))
+        return start, stop, count
+
+    longest = int(max(bounds(np.asarray(n))[2] for n in range(b.shape[0] + 1)))
+    shape = (longest, *b.shape[1:])
+
+    def fn(grid: Grid) -> PixelData:
+        values, mask = pixels(b, grid)
+        start, _, count = bounds(lengths_of(b, grid))
+        rows = start[..., None] + sl.step * np.arange(longest)
+        rows = np.clip(np.where(np.arange(longest) < count[..., None], rows, 0), 0, b.shape[0] - 1)
+        index = rows.reshape(*grid.shape, longest, *([1] * (len(b.shape) - 1)))
+        return np.take_along_axis(values, index, axis=2), mask
+
+    def lengths(grid: Grid) -> np.ndarray:
+        return bounds(lengths_of(b, grid))[2]
+
+    return like_band(b, b.name, fn, shape, b.dtype, lengths=lengths)
 
 
 @algorithm("Image.arrayProject")
@@ -360,95 +473,16 @@ def array_project(input: Any, axes: list) -> Image:  # noqa: A002 (Earth Engine'
             )
         shape = tuple(b.shape[i] for i in keep)
         order = [0, 1, *(2 + i for i in keep), *(2 + i for i in drop)]
+        ragged = is_ragged(b)
+        if ragged and 0 in keep and keep[0] != 0:
+            refuse_ragged(b, what, " (moving their axis 0)")
 
-        def fn(grid: Grid, _b=b, _order=order, _shape=shape) -> PixelData:
+        def fn(grid: Grid, _b=b, _order=order, _shape=shape, _drop0=0 in drop) -> PixelData:
             values, mask = pixels(_b, grid)
+            if is_ragged(_b) and _drop0:  # an axis 0 of length 0 or 1: 0 is an empty array
+                mask = mask & (lengths_of(_b, grid) == 1)
             return np.transpose(values, _order).reshape(grid.shape + _shape), mask
 
-        out.append(like_band(b, b.name, fn, shape, b.dtype))
+        lengths = b.lengths if ragged and 0 in keep else None
+        out.append(like_band(b, b.name, fn, shape, b.dtype, lengths=lengths))
     return _image(input, what).with_bands(out)
-
-
-@algorithm("Image.arrayFlatten")
-def array_flatten(image: Any, coordinateLabels: list, separator: str = "_") -> Image:  # noqa: N803
-    """One scalar band per array element, named by joining the labels of its coordinates."""
-    what = "Image.arrayFlatten"
-    bands = array_bands(image, what)
-    if len(bands) != 1:
-        raise EEError(f"{what}: The image must have exactly one band, got {len(bands)}.")
-    b = bands[0]
-    labels = [list(map(str, axis_labels)) for axis_labels in coordinateLabels]
-    if len(labels) != len(b.shape):
-        raise EEError(
-            f"{what}: Expected {len(b.shape)} label lists (one per axis), got {len(labels)}."
-        )
-    for ax, (names, n) in enumerate(zip(labels, b.shape, strict=True)):
-        if len(names) != n:
-            raise EEError(f"{what}: Axis {ax} has length {n}, but {len(names)} labels were given.")
-    out = []
-    for index in np.ndindex(*b.shape):
-        name = separator.join(labels[ax][i] for ax, i in enumerate(index))
-
-        def fn(grid: Grid, _index=index) -> PixelData:
-            values, mask = pixels(b, grid)
-            return values[(slice(None), slice(None), *_index)], mask
-
-        out.append(like_band(b, name, fn, (), b.dtype))
-    return _image(image, what).with_bands(out)
-
-
-@algorithm("Image.arrayTranspose", "Image.matrixTranspose")
-def array_transpose(input: Any, axis1: Any = 0, axis2: Any = 1) -> Image:  # noqa: A002
-    """The arrays with two axes swapped."""
-    what = "Image.arrayTranspose"
-    out = []
-    for b in array_bands(input, what):
-        a1, a2 = _axis(b, axis1, what), _axis(b, axis2, what)
-        shape = list(b.shape)
-        shape[a1], shape[a2] = shape[a2], shape[a1]
-
-        def fn(grid: Grid, _b=b, _a1=a1, _a2=a2) -> PixelData:
-            values, mask = pixels(_b, grid)
-            return np.swapaxes(values, 2 + _a1, 2 + _a2), mask
-
-        out.append(like_band(b, b.name, fn, shape, b.dtype))
-    return _image(input, what).with_bands(out)
-
-
-@algorithm("Image.arraySort")
-def array_sort(image: Any, keys: Any = None) -> Image:
-    """Each band's arrays sorted (ascending, stable) along one axis: by their own values
-    (1-D arrays), or by ``keys``, whose one axis longer than 1 is the axis sorted."""
-    what = "Image.arraySort"
-    bands = array_bands(image, what)
-    key_bands = None if keys is None else array_bands(keys, what)
-    out = []
-    for i, b in enumerate(bands):
-        kb = None if key_bands is None else key_bands[i if len(key_bands) > 1 else 0]
-        kshape = b.shape if kb is None else kb.shape
-        if kb is None and len(b.shape) != 1:
-            raise EEError(f"{what}: Arrays with more than one dimension need sort keys.")
-        if len(kshape) != len(b.shape):
-            raise EEError(f"{what}: The keys must have as many dimensions as the arrays.")
-        long_axes = [ax for ax, n in enumerate(kshape) if n > 1]
-        if len(long_axes) > 1:
-            raise EEError(f"{what}: The keys can only have multiple elements along one axis.")
-        ax = long_axes[0] if long_axes else 0
-        if kshape[ax] != b.shape[ax]:
-            raise EEError(
-                f"{what}: The keys have length {kshape[ax]} along axis {ax}, the arrays "
-                f"{b.shape[ax]}."
-            )
-
-        def fn(grid: Grid, _b=b, _kb=kb, _ax=ax) -> PixelData:
-            values, mask = pixels(_b, grid)
-            if _kb is None:
-                kv, km = values, mask
-            else:
-                kv, km = pixels(_kb, grid)
-            order = np.argsort(kv, axis=2 + _ax, kind="stable")
-            order = np.broadcast_to(order, values.shape)
-            return np.take_along_axis(values, order, axis=2 + _ax), mask & km
-
-        out.append(like_band(b, b.name, fn, b.shape, b.dtype))
-    return _image(image, what).with_bands(out)

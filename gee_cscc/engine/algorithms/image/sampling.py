@@ -72,10 +72,20 @@ def region_pixels(
         if plan.geometry is None
         else centre_mask(plan.geometry, grid)
     )
-    from .arrays import ArrayBand, pixels
+    from .arrays import ArrayBand, is_ragged, lengths_of, pixels
 
     if any(isinstance(b, ArrayBand) for b in img.bands):  # array pixels, whole window
-        return grid, taken, [pixels(b, grid) for b in img.bands]
+        data = []
+        for b in img.bands:
+            values, mask = pixels(b, grid)
+            if is_ragged(b):  # each pixel's array, cut to its length
+                n = lengths_of(b, grid)
+                cut = np.empty(grid.shape, dtype=object)
+                for idx in np.ndindex(*grid.shape):
+                    cut[idx] = values[idx][: n[idx]]
+                values = cut
+            data.append((values, mask))
+        return grid, taken, data
     data = reduction.compute_tiled(img.bands, grid) if grid.size else []
     return grid, taken, data
 
