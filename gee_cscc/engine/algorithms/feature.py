@@ -110,7 +110,9 @@ def feature_bounds(feature: Any, maxError: Any = None, proj: Any = None) -> Feat
     algo = "Feature.bounds"
     f = as_feature(feature, algo)
     g = geo.bounds_of(
-        _geometry_of(f, algo), geo.as_projection_arg(proj, algo), geo._tolerance(maxError, algo)
+        _geometry_of(f, algo),
+        geo.as_projection_arg(proj, algo),
+        geo.tolerance_metres(maxError, algo),
     )
     return _with_geometry(f, g)
 
@@ -176,7 +178,9 @@ def feature_dissolve(feature: Any, maxError: Any = None, proj: Any = None) -> Fe
     algo = "Feature.dissolve"
     f = as_feature(feature, algo)
     g = geo.dissolve_of(
-        _geometry_of(f, algo), geo.as_projection_arg(proj, algo), geo._tolerance(maxError, algo)
+        _geometry_of(f, algo),
+        geo.as_projection_arg(proj, algo),
+        geo.tolerance_metres(maxError, algo),
     )
     return _with_geometry(f, g)
 
@@ -223,7 +227,7 @@ def feature_distance(
         _geometry_of(right, algo, "right"),
         geo.as_projection_arg(proj, algo),
         spherical,
-        geo._tolerance(maxError, algo),
+        geo.tolerance_metres(maxError, algo),
     )
 
 

@@ -59,6 +59,7 @@ __all__ = [
     "as_geometry",
     "as_projection_arg",
     "margin_metres",
+    "tolerance_metres",
     "geometry_area",
     "geometry_length",
     "geometry_perimeter",
@@ -110,7 +111,8 @@ def margin_metres(value: Any, algo: str, arg: str = "maxError") -> float | None:
     return v
 
 
-def _tolerance(max_error: Any, algo: str) -> float:
+def tolerance_metres(max_error: Any, algo: str) -> float:
+    """The ``maxError`` argument in metres, the default tolerance when null or 0."""
     m = margin_metres(max_error, algo)
     return DEFAULT_MAX_ERROR_M if m is None or m == 0 else m
 
@@ -146,7 +148,7 @@ def perimeter(geometry: Any, maxError: Any = None, proj: Any = None) -> float:
 def bounds(geometry: Any, maxError: Any = None, proj: Any = None) -> Geometry:
     algo = "Geometry.bounds"
     return bounds_of(
-        as_geometry(geometry, algo), as_projection_arg(proj, algo), _tolerance(maxError, algo)
+        as_geometry(geometry, algo), as_projection_arg(proj, algo), tolerance_metres(maxError, algo)
     )
 
 
@@ -258,7 +260,7 @@ def _pair(
 ) -> tuple[Any, Any, str | Projection, bool]:
     """Both operands in one frame: ``proj`` (planar) or lon/lat with edges densified."""
     a, b = as_geometry(left, algo, "left"), as_geometry(right, algo, "right")
-    tol = _tolerance(max_error, algo)
+    tol = tolerance_metres(max_error, algo)
     p = as_projection_arg(proj, algo)
     if p is not None:
         return (
@@ -307,7 +309,7 @@ for _name, _method in (
 def dissolve(geometry: Any, maxError: Any = None, proj: Any = None) -> Geometry:
     algo = "Geometry.dissolve"
     return dissolve_of(
-        as_geometry(geometry, algo), as_projection_arg(proj, algo), _tolerance(maxError, algo)
+        as_geometry(geometry, algo), as_projection_arg(proj, algo), tolerance_metres(maxError, algo)
     )
 
 
@@ -325,5 +327,5 @@ def distance(
         as_geometry(right, algo, "right"),
         as_projection_arg(proj, algo),
         spherical,
-        _tolerance(maxError, algo),
+        tolerance_metres(maxError, algo),
     )
