@@ -35,6 +35,20 @@ _UTM = pyproj.Transformer.from_crs("EPSG:32610", "EPSG:4326", always_xy=True)
 _TO_UTM = pyproj.Transformer.from_crs("EPSG:4326", "EPSG:32610", always_xy=True)
 DEGREE_M = 111_319.49079327357  # Earth Engine's metres per degree of WGS84 (2πR/360, R=6378137)
 
+# Landsat 8 Collection 2 Level 2 scenes of 2021 (UTM 10N, 30 m) around the sorting guide's
+# point (-122.26032, 37.87187): 10 scenes of 6 x 6 pixels, QA_PIXEL bits 0-4 (fill, dilated
+# cloud, cirrus, cloud, shadow) and QA_RADSAT saturation flags mask some pixels of each.
+SORT_T = (30.0, 0.0, 564_960.0, 0.0, -30.0, 4_191_940.0)
+SORT_SHAPE = (6, 6)
+SORT_DAYS = [16 * k for k in range(10)]
+SORT_SR = [
+    {f"SR_B{i}": RNG.integers(7273, 30000, SORT_SHAPE).astype(float) for i in range(1, 8)}
+    for _ in SORT_DAYS
+]
+SORT_ST = [RNG.integers(30000, 50000, SORT_SHAPE).astype(float) for _ in SORT_DAYS]
+SORT_QA = [RNG.choice([21824.0, 21824.0, 21824.0, 22280.0, 23888.0], SORT_SHAPE) for _ in SORT_DAYS]
+SORT_RADSAT = [RNG.choice([0.0] * 9 + [2.0], SORT_SHAPE) for _ in SORT_DAYS]
+
 # Landsat 8 tasseled cap coefficients (Baig et al., 2014), as in the Arrays guide.
 TC = [
     [0.3029, 0.2786, 0.4733, 0.5599, 0.508, 0.1872],
@@ -55,6 +69,19 @@ def put_stand_ins(store, ids, folder: str) -> None:
         data = image_of({"pr_mean": PR[k], "tasmax_mean": TASMAX[k]}, NEX_T)
         store.put_image(
             f"{ids.nex}/rcp85_{year}", data, {"system:time_start": NEX_T0[k], "scenario": "rcp85"}
+        )
+    ids.l8_sr_2021 = f"{folder}/l8_sr_2021"
+    if not store.exists(ids.l8_sr_2021):
+        store.create(ids.l8_sr_2021, "IMAGE_COLLECTION")
+    t2021 = int(np.datetime64("2021-01-05", "ms").astype(np.int64))
+    for k, day in enumerate(SORT_DAYS):
+        bands = {**SORT_SR[k], "ST_B10": SORT_ST[k], "QA_PIXEL": SORT_QA[k]}
+        bands["QA_RADSAT"] = SORT_RADSAT[k]
+        data = image_of(bands, SORT_T, crs="EPSG:32610")
+        store.put_image(
+            f"{ids.l8_sr_2021}/LC08_044034_{k}",
+            data,
+            {"system:time_start": t2021 + day * 86_400_000},
         )
     ids.scenes = f"{folder}/scenes"
     if not store.exists(ids.scenes):
@@ -121,6 +148,68 @@ def ex_array_sort(ds):
     keys = [11, 0, 5, 3, 9, 1, 2, 8, 10, 4, 6, 7]
     sorted_by_keys = array_img_1d.arraySort(ee.Image(keys).toArray())
     assert _sample_array(sorted_by_keys).getInfo() == [values[i] for i in np.argsort(keys)]
+
+
+def ex_array_sort_top_ndvi_mean(ds):
+    def prep_sr_l8(image):
+        # Develop masks for unwanted pixels (fill, cloud, cloud shadow).
+        qa_mask = image.select("QA_PIXEL").bitwiseAnd(int("11111", 2)).eq(0)
+        saturation_mask = image.select("QA_RADSAT").eq(0)
+        # Apply the scaling factors to the appropriate bands.
+        optical_bands = image.select("SR_B.").multiply(0.0000275).add(-0.2)
+        thermal_bands = image.select("ST_B.*").multiply(0.00341802).add(149.0)
+        ndvi = optical_bands.normalizedDifference(["SR_B5", "SR_B4"]).rename("NDVI")
+        return (
+            image.addBands(optical_bands, None, True)
+            .addBands(thermal_bands, None, True)
+            .addBands(ndvi)
+            .updateMask(qa_mask)
+            .updateMask(saturation_mask)
+        )
+
+    roi = ee.Geometry.Point(-122.26032, 37.87187)
+    collection = (
+        ee.ImageCollection(ds.l8_sr_2021)
+        .filterBounds(roi)
+        .filterDate("2021", "2022")
+        .map(prep_sr_l8)
+        .select(["SR_B.*", "NDVI"])
+    )
+    array = collection.toArray()
+    image_axis = 0
+    band_axis = 1
+    band_names = collection.first().bandNames()
+    bands = array.arraySlice(band_axis, 0, band_names.length())
+    indices = array.arraySlice(band_axis, -1)
+    # Sort by descending NDVI.
+    sorted_ = bands.arraySort(indices.multiply(-1))
+    # Get the highest 20%.
+    num_images = collection.size().multiply(0.2).int()
+    highest_ndvi = sorted_.arraySlice(image_axis, 0, num_images)
+    mean = highest_ndvi.arrayReduce(reducer=ee.Reducer.mean(), axes=[image_axis])
+    mean_image = mean.arrayProject([band_axis]).arrayFlatten([band_names])
+    got = compute_pixels(
+        mean_image.select(["SR_B4", "NDVI"]), grid(SORT_T, SORT_SHAPE, "EPSG:32610")
+    )
+    # NumPy: per pixel, the clear scenes, the 2 (20 % of 10) with the highest NDVI, averaged
+    clear = np.stack(
+        [
+            (q.astype(int) & 0b11111 == 0) & (s == 0)
+            for q, s in zip(SORT_QA, SORT_RADSAT, strict=True)
+        ]
+    )
+    red = np.stack([sr["SR_B4"] for sr in SORT_SR]) * 0.0000275 - 0.2
+    nir = np.stack([sr["SR_B5"] for sr in SORT_SR]) * 0.0000275 - 0.2
+    ndvi = ((nir - red) / (nir + red)).astype(np.float32).astype(float)
+    want_red, want_ndvi = np.full(SORT_SHAPE, NAN), np.full(SORT_SHAPE, NAN)
+    for r, c in np.ndindex(*SORT_SHAPE):
+        ok = np.flatnonzero(clear[:, r, c])
+        if ok.size:
+            top = ok[np.argsort(-ndvi[ok, r, c], kind="stable")][:2]
+            want_red[r, c] = red[top, r, c].mean()
+            want_ndvi[r, c] = ndvi[top, r, c].mean()
+    assert_pixels_equal(got["SR_B4"], want_red, rtol=1e-12)
+    assert_pixels_equal(got["NDVI"], want_ndvi, rtol=1e-6)
 
 
 # --- regression --------------------------------------------------------------------------------
@@ -348,6 +437,11 @@ EXAMPLES = [
     ("tasseled cap with matrixMultiply", G + "arrays_array_images", ex_tasseled_cap),
     ("1-D array image flattened", A + "ee-image-arrayflatten", ex_array_flatten_1d),
     ("array image sort", A + "ee-image-arraysort", ex_array_sort),
+    (
+        "mean of the highest-NDVI 20 % (array sort, slice, reduce)",
+        G + "arrays_sorting_reducing",
+        ex_array_sort_top_ndvi_mean,
+    ),
     ("linearFit over time", G + "reducers_regression", ex_linear_fit_over_time),
     (
         "linearRegression numX=2 numY=2 over a collection",
