@@ -11,7 +11,7 @@ from typing import Any
 
 from gee_cscc.errors import GeeCsccError
 
-__all__ = ["cmd_ensemble", "is_ensemble"]
+__all__ = ["cmd_ensemble", "is_ensemble", "print_ensemble"]
 
 
 def is_ensemble(npp: Sequence[str] | None, file_inputs: dict) -> bool:
@@ -65,15 +65,21 @@ def cmd_ensemble(
         batch=batch,
         progress=report,
     )
-    if not args.quiet:
-        s = ensemble.summary
-        lines = [f"{len(specs)} NPP products: {', '.join(s['products'])}"]
-        for name, p in s["per_product"].items():
-            lines.append(f"  {name}: CSCC {p['cscc_total_pg']:.3f} Pg C/yr")
-        lines += [
-            f"CSCC mean {s['cscc_total_pg_mean']:.3f} ± {s['cscc_total_pg_sd']:.3f} Pg C/yr (SD); "
-            f"modal CSR grade {s['modal_grade']} ({100 * s['grade_agreement']:.0f} % agree)",
-            f"Outputs in {out}/ (report.html, tables/ensemble.csv, rasters/, products/<name>/)",
-        ]
-        print("\n".join(lines))
+    print_ensemble(ensemble, out, quiet=args.quiet)
     return 0
+
+
+def print_ensemble(ensemble: Any, out: Path, *, quiet: bool) -> None:
+    """The ensemble's headline numbers, a few lines on stdout."""
+    if quiet:
+        return
+    s = ensemble.summary
+    lines = [f"{len(s['products'])} NPP products: {', '.join(s['products'])}"]
+    for name, p in s["per_product"].items():
+        lines.append(f"  {name}: CSCC {p['cscc_total_pg']:.3f} Pg C/yr")
+    lines += [
+        f"CSCC mean {s['cscc_total_pg_mean']:.3f} ± {s['cscc_total_pg_sd']:.3f} Pg C/yr (SD); "
+        f"modal CSR grade {s['modal_grade']} ({100 * s['grade_agreement']:.0f} % agree)",
+        f"Outputs in {out}/ (report.html, tables/ensemble.csv, rasters/, products/<name>/)",
+    ]
+    print("\n".join(lines))

@@ -134,6 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_run_options(demo)
     add_csr_options(demo)  # the demo shows --csr-pixel 50km unless told otherwise
+    demo.add_argument(
+        "--ensemble",
+        action="store_true",
+        help="add a second synthetic NPP product and compare the two (products/<name>/, "
+        "tables/ensemble.csv, ensemble maps and report)",
+    )
     add_figure_options(demo)
     _add_common(demo)
 
@@ -208,6 +214,23 @@ def _cmd_demo(args: argparse.Namespace, report: Reporter) -> int:
     from gee_cscc.demo.run import run_demo
 
     out = Path(args.out or "cscc-demo")
+    if getattr(args, "ensemble", False):  # two synthetic products (METHOD.md §7)
+        from gee_cscc.cli.ensemble import print_ensemble
+        from gee_cscc.config import Config
+        from gee_cscc.demo.ensemble import run_demo_ensemble
+
+        fields = (*CSR_FIELDS, *FIGURE_FIELDS)
+        options = {k: v for k in fields if (v := getattr(args, k, None)) is not None}
+        ensemble = run_demo_ensemble(
+            out,
+            resolution=args.resolution,
+            store=args.store,
+            counting=args.counting or "local",
+            progress=report,
+            config=Config(capacity_sensitivity=True, **options),
+        )
+        print_ensemble(ensemble, out, quiet=args.quiet)
+        return 0
     results = run_demo(
         out,
         resolution=args.resolution,

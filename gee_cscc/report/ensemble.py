@@ -60,10 +60,14 @@ def fig_ensemble_maps(maps: Any, *, synthetic: bool = False) -> Figure:
     return fig
 
 
-def fig_ensemble_regions(table: Any, products: list[str], *, synthetic: bool = False) -> Figure:
-    """Each product's total CSCC per region side by side (Tg C yr⁻¹), the whole area apart."""
+def fig_ensemble_regions(
+    table: Any, products: list[str], *, whole: str = "ALL", synthetic: bool = False
+) -> Figure:
+    """Each product's total CSCC per region side by side (Tg C yr⁻¹); the whole-area row
+    ``whole`` is left out (it would dwarf the regions; its numbers are in the report)."""
+    table = table[table["region"] != whole] if (table["region"] != whole).any() else table
     regions = list(table["region"])
-    fig = Figure(figsize=(max(7.0, 0.45 * len(regions) * len(products) + 2), 4.8))
+    fig = Figure(figsize=(min(14.0, max(7.0, 0.16 * len(regions) * len(products) + 3)), 4.8))
     ax = fig.add_subplot()
     width = 0.8 / len(products)
     x = np.arange(len(regions))
@@ -184,7 +188,8 @@ def _page(ensemble: Any, figures: dict[str, Path], run_info: dict, synthetic: bo
     captions = {
         "ensemble_cscc": "Mean (a) and sample standard deviation (b) of CSCC over the "
         "products per cell (g C m⁻² yr⁻¹), where every product has a CSCC.",
-        "ensemble_regions": "Total CSCC per region for each product (Tg C yr⁻¹, log scale).",
+        "ensemble_regions": "Total CSCC per region for each product (Tg C yr⁻¹, log scale); "
+        "the whole area is in the tables above.",
     }
     for i, (name, path) in enumerate(figures.items(), start=1):
         parts.append(_img(path, captions[name], i))
@@ -219,7 +224,9 @@ def write_ensemble(ensemble: Any, folder: Path, *, run_info: dict, synthetic: bo
     names = [s.name for s in ensemble.specs]
     figures = {
         "ensemble_cscc": fig_ensemble_maps(ensemble.maps, synthetic=synthetic),
-        "ensemble_regions": fig_ensemble_regions(ensemble.table, names, synthetic=synthetic),
+        "ensemble_regions": fig_ensemble_regions(
+            ensemble.table, names, whole=ensemble.summary["all_label"], synthetic=synthetic
+        ),
     }
     paths = {}
     for name, fig in figures.items():

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
 
 from gee_cscc.report.html_format import (
@@ -79,7 +80,7 @@ def running_caption(results: Any) -> str:
 _COLUMNS: list[Column] = [
     ("region", "Region", format_text),
     ("cscc_tg", "CSCC (Tg C yr⁻¹)", format_number),
-    ("stable_since", "Last rise > 0.1 %", lambda v: "—" if v is None or v != v else str(int(v))),
+    ("stable_since", "Last rise > 0.1 %", lambda v: "—" if pd.isna(v) else str(int(v))),
     ("cscc_jk_se_tg", "Jackknife SE of CSCC (Tg C yr⁻¹)", lambda v: format_number(v, 3)),
     ("cscc_jk_rel_se", "SE / CSCC", format_percent),
     ("potential_tg", "Potential (Tg C yr⁻¹)", format_number),

@@ -110,6 +110,24 @@ def test_section_and_figure() -> None:
     np.testing.assert_allclose(heights, want, rtol=1e-12, atol=1e-12)
 
 
+def test_a_region_without_vca_cells() -> None:
+    rl, cap, yearly = sums()
+    rl.loc[3], cap.loc[3], yearly.loc[3] = 0.0, 0.0, 0.0  # region 3: no VCA cell
+    order, label = [-1, 1, 2, 3], {-1: "ALL", 1: "A", 2: "B", 3: "C"}
+    table, stab = capacity_sensitivity(rl, cap, yearly, YEARS, order, label, -1)
+    row = stab.set_index("region").loc["C"]
+    assert pd.isna(row["stable_since"]) and pd.isna(row["rising_area_share"])
+    assert table[table["region"] == "C"]["share_of_cscc"].isna().all()
+    summary = sensitivity_summary(stab, "ALL", YEARS, rising_years=5)
+    results = SimpleNamespace(
+        config=Config(start=2001, end=2004, reference_year=2003),
+        capacity_sensitivity=table,
+        capacity_stability=stab,
+        summary={"capacity_sensitivity": summary},
+    )
+    assert '<td class="num">—</td>' in record_length_section(results)
+
+
 def test_nothing_when_off() -> None:
     results = SimpleNamespace(
         config=Config(), capacity_sensitivity=None, capacity_stability=None, summary={}
