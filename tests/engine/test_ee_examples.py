@@ -709,10 +709,20 @@ EXAMPLES = [
 UNSUPPORTED = {
     "GLCM texture": (
         "Image.glcmTexture",
-        "the 18 Haralick/Conners GLCM metrics are not implemented yet",
+        "Earth Engine's reference names the 18 metrics but not the co-occurrence matrix's "
+        "symmetry and normalization, the logarithm's base or the window 'size' covers, so "
+        "local values could not be made to match Google's",
     ),
-    "Canny edge detector": ("CannyEdgeDetector", "edge detection is out of scope"),
-    "image gradient": ("Image.gradient", "gradients are out of scope"),
+    "Canny edge detector": (
+        "CannyEdgeDetector",
+        "the reference does not define the gradient operator, the non-maximum suppression or "
+        "how 'threshold' applies (no hysteresis is documented)",
+    ),
+    "image gradient": (
+        "Image.gradient",
+        "the reference ('Calculates the x and y gradient') does not give the difference "
+        "operator, its units (per pixel or per metre) or the edge handling",
+    ),
 }
 
 
