@@ -33,7 +33,9 @@ CHINA = (73.0, 135.0, 18.0, 54.0)  # W, E, S, N of the grid's cell edges
 EUROPE = (-10.0, 30.0, 36.0, 60.0)
 
 
-def _results(box: tuple[float, float, float, float] = CHINA, cfg: Config = CFG) -> SimpleNamespace:
+def figure_run(
+    box: tuple[float, float, float, float] = CHINA, cfg: Config = CFG
+) -> SimpleNamespace:
     w, e, s, n = box
     x = np.arange(w + 0.5, e)  # 1° cells, centres
     y = np.arange(n - 0.5, s, -1.0)
@@ -92,12 +94,31 @@ def _results(box: tuple[float, float, float, float] = CHINA, cfg: Config = CFG) 
         maintenance_counts=pd.concat(tables, ignore_index=True),
         yearly=None,
         trend_summary=None,
-        resilience=None,
+        resilience=pd.DataFrame(
+            {
+                "region": ["ALL", "R1", "R2"],
+                **{
+                    f"{k}_{sign}": [12.345678, 1234.5678, math.inf]
+                    for sign in ("pos", "neg")
+                    for k in ("tau", "tau_low", "tau_high")
+                },
+                **{
+                    f"{k}_{sign}": [0.987654, 0.912345, 1.0]
+                    for sign in ("pos", "neg")
+                    for k in ("lambda", "r2")
+                },
+                "plateau_onset_pos": [2007.0, math.nan, math.nan],
+                "plateau_onset_neg": [math.nan, 2008.0, math.nan],
+                "rs": [-1222.2, 1234.5, math.nan],
+                "grade": ["weaker", "extremely strong", "none"],
+                "flags": ["pos:plateau;neg:extrapolated", "pos:extrapolated", "neg:no_loss"],
+            }
+        ),  # fmt: skip
         summary={"vca_area_km2": 1.0e6},
     )
 
 
-def _regions(box: tuple[float, float, float, float]) -> dict:
+def regions_geojson_of(box: tuple[float, float, float, float]) -> dict:
     w, e, s, n = box
     mid = (w + e) / 2
 
@@ -113,7 +134,9 @@ def _regions(box: tuple[float, float, float, float]) -> dict:
 
 
 def _ctx(box=CHINA, style=None, cfg=CFG):
-    return figure_context(_results(box, cfg), regions_geojson=_regions(box), style=style)
+    return figure_context(
+        figure_run(box, cfg), regions_geojson=regions_geojson_of(box), style=style
+    )
 
 
 # --------------------------------------------------------------------------- files
@@ -124,9 +147,9 @@ def _pdf_pages(data: bytes) -> int:
 
 
 def test_svg_and_pdf_files_are_valid(tmp_path: Path) -> None:
-    results = _results()
+    results = figure_run()
     written = make_figures(
-        results, tmp_path, regions_geojson=_regions(CHINA), dpi=DPI,
+        results, tmp_path, regions_geojson=regions_geojson_of(CHINA), dpi=DPI,
         names=["cscc", "pcs", "capacity_bars"], formats=("svg", "pdf"), workers=1,
     )  # fmt: skip
     assert set(written) == {"cscc", "pcs", "capacity_bars"}
@@ -147,7 +170,7 @@ def _png_size(path: Path) -> tuple[int, int]:
 
 
 def test_dpi_sets_the_png_pixel_size(tmp_path: Path) -> None:
-    results = _results()
+    results = figure_run()
     a = make_figures(results, tmp_path / "a", dpi=40, names=["capacity_bars"], workers=1)
     b = make_figures(results, tmp_path / "b", dpi=80, names=["capacity_bars"], workers=1)
     fig = draw_figure(figure_context(results), "capacity_bars")
@@ -158,9 +181,9 @@ def test_dpi_sets_the_png_pixel_size(tmp_path: Path) -> None:
 
 
 def test_two_processes_write_the_same_files_as_one(tmp_path: Path) -> None:
-    results = _results()
-    names = ["cscc", "pcs", "maintenance", "capacity_bars", "maintenance_bars", "study_area"]
-    kw = {"regions_geojson": _regions(CHINA), "dpi": DPI, "names": names}
+    results = figure_run()
+    names = ["cscc", "pcs", "capacity_bars", "maintenance_bars"]
+    kw = {"regions_geojson": regions_geojson_of(CHINA), "dpi": DPI, "names": names}
     one = make_figures(results, tmp_path / "one", workers=1, **kw)
     two = make_figures(results, tmp_path / "two", workers=2, **kw)
     assert (
@@ -195,7 +218,7 @@ def test_paper_style_draws_no_titles() -> None:
     assert paper._suptitle is None
     assert report.axes[0].get_title() != "" and paper.axes[0].get_title() == ""
     # the caption carries the title instead
-    assert figure_captions(_results())["cscc"].startswith("Carbon sink carrying capacity (CSCC).")
+    assert figure_captions(figure_run())["cscc"].startswith("Carbon sink carrying capacity (CSCC).")
     # the style comes from the config by default
     cfg = Config(start=2000, end=2009, reference_year=2003, figure_style="paper")
     assert draw_figure(_ctx(cfg=cfg), "capacity_bars")._suptitle is None
@@ -308,7 +331,7 @@ def test_inset_rule() -> None:
 
 
 def test_pcs_difference_is_last_minus_reference_year() -> None:
-    results = _results()
+    results = figure_run()
     fig = draw_figure(figure_context(results), "pcs_difference")
     (image,) = [im for im in fig.axes[0].images if im.get_cmap().name == "RdBu_r"]
     pcs = results.rasters["pcs"]
@@ -319,7 +342,7 @@ def test_pcs_difference_is_last_minus_reference_year() -> None:
 
 
 def test_bars_show_the_tables_per_region_without_the_whole_area() -> None:
-    results = _results()
+    results = figure_run()
     fig = draw_figure(figure_context(results), "capacity_bars")
     left = fig.axes[0]
     labels = [t.get_text() for t in left.get_yticklabels()]
@@ -337,7 +360,7 @@ def test_bars_show_the_tables_per_region_without_the_whole_area() -> None:
 
 
 def test_results_plot_saves_any_format(tmp_path: Path) -> None:
-    plot = ResultsPlot(_results(), regions_geojson=_regions(CHINA), synthetic=False)
+    plot = ResultsPlot(figure_run(), regions_geojson=regions_geojson_of(CHINA), synthetic=False)
     written = plot.save(tmp_path, formats="pdf,png", dpi=DPI, names=["study_area"])
     assert written == {"study_area": tmp_path / "study_area.pdf"}
     assert (tmp_path / "study_area.png").read_bytes()[:4] == b"\x89PNG"
