@@ -122,6 +122,7 @@ def add_parsers(sub: argparse._SubParsersAction, add_common: Callable) -> None:
         description=(
             "Build the method on an annual NPP collection and export, on the input's grid:\n"
             "  result       one image: vca, cscc, cscc_year, trend_*, maintenance_years\n"
+            "               (+ tau_pos, tau_neg, csr_rs, csr_grade with --csr-pixel)\n"
             "  maintenance  the maintenance surfaces P, one image per evaluation year\n"
             "  pcs          the increase potential, one image per configured pcs year\n"
             "and, with --tables, the CSV tables of an earlier `gee-cscc run --out DIR`.\n"

@@ -69,8 +69,9 @@ class Results(ResultsApi):
         ``xarray.Dataset`` on the input grid: ``vca``, ``cscc`` and ``pcs`` (g C m⁻² yr⁻¹),
         ``cscc_year``, ``trend_slope`` (g C m⁻² yr⁻²), ``trend_stat``, ``trend_p``,
         ``trend_class``, ``trend_class_strict``, ``maintenance_years``, ``region``,
-        ``pixel_area`` (m²), ``maintenance`` (dims ``year, y, x``: the surfaces P; only with
-        local counting) and
+        ``pixel_area`` (m²), with ``csr_pixel`` also ``tau_pos``, ``tau_neg``, ``csr_rs``
+        (years, ±inf) and ``csr_grade`` (METHOD.md §7), ``maintenance`` (dims
+        ``year, y, x``: the surfaces P; only with local counting) and
         ``pcs`` (dims ``pcs_year, y, x``).
     capacity
         Table 1: ``region, cscc_tg, current_npp_tg, potential_tg, cscc_mean_gm2,
