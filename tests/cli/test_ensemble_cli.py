@@ -81,3 +81,32 @@ def test_ensemble_table_maps_and_report(ensemble_out):
     page = (ensemble_out / "report.html").read_text()
     assert "several NPP products compared" in page and "products/b/report.html" in page
     assert (ensemble_out / "figures" / "ensemble_cscc.png").is_file()
+
+
+@pytest.mark.slow  # two batch runs (export tasks on the local engine)
+def test_batch_mode_gives_the_same_ensemble(ensemble_out, cli_data, tmp_path):
+    from gee_cscc.config import Config
+    from gee_cscc.workflow.batch import BatchOptions
+    from gee_cscc.workflow.ensemble import product_specs, run_ensemble
+
+    b_nc = ensemble_out.parent / "b.nc"
+    specs = product_specs([f"a={cli_data.npp_nc}", f"b={b_nc}"], {"b": {"scale_factor": 0.5}})
+    cfg = Config(start=YEARS[0], end=YEARS[-1], reference_year=REFERENCE)
+    ens = run_ensemble(
+        cfg,
+        specs,
+        tmp_path / "out",
+        regions=str(cli_data.geojson),
+        store=tmp_path / "store",
+        mode="batch",
+        batch=lambda folder: BatchOptions(task_dir=folder, poll_seconds=0.05),
+    )
+    assert all(r.mode == "batch" for r in ens.products.values())
+    interactive = pd.read_csv(ensemble_out / "tables" / "ensemble.csv")
+    batch = pd.read_csv(tmp_path / "out" / "tables" / "ensemble.csv")
+    assert list(batch.columns) == list(interactive.columns)
+    for col in batch.columns:
+        if pd.api.types.is_numeric_dtype(interactive[col]):
+            np.testing.assert_allclose(batch[col], interactive[col], rtol=1e-9)
+        else:
+            assert list(batch[col]) == list(interactive[col])
