@@ -1042,6 +1042,9 @@ def test_every_image_algorithm_has_a_test():
     covered |= {f"Image.{m}" for m in "arrayProject arrayLength arrayTranspose".split()}
     covered |= {f"Image.{m}" for m in "matrixTranspose matrixMultiply matrixSolve".split()}
     covered |= {"Image.arrayReduce", "Image.arraySort", "ImageCollection.toArray"}
+    # tested in test_array_images_more.py
+    covered |= {f"Image.{m}" for m in "arrayReshape arrayCat arrayDotProduct arrayPad".split()}
+    covered |= {"Image.arrayLengths", "Image.arrayDimensions", "Image.arrayArgmax"}
     # tested in test_vectors_sampling.py
     covered |= {"Image.reduceToVectors", "Image.sample", "Image.sampleRegions"}
     covered |= {"ImageCollection.getRegion", "Collection.reduceToImage"}
