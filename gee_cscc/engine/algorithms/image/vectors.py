@@ -151,21 +151,26 @@ def reduce_to_vectors(
     labels, lmask = data[0]
     valid = taken & lmask
     structure = np.ones((3, 3), dtype=bool) if eightConnected else None
-    found = []
+    found = []  # (label, first pixel, window of the segment, its pixels in the window)
+    width = grid.shape[1]
     for value in np.unique(labels[valid]):
-        segs, n = ndimage.label(valid & (labels == value), structure=structure)
-        for k in range(1, n + 1):
-            seg = segs == k
-            found.append((float(value), int(np.flatnonzero(seg)[0]), seg))
+        segs, _ = ndimage.label(valid & (labels == value), structure=structure)
+        for k, window in enumerate(ndimage.find_objects(segs), start=1):
+            seg = segs[window] == k
+            r, c = np.argwhere(seg)[0]
+            first = (window[0].start + r) * width + window[1].start + c
+            found.append((float(value), int(first), window, seg))
     found.sort(key=lambda t: (t[0], t[1]))
     out = []
-    for value, _, seg in found:
+    for value, _, window, seg in found:
         props: dict[str, Any] = {}
         if labelProperty is not None:
             props[labelProperty] = int(value)
-        props.update(_reduce_segment(bound, [data[i] for i in inputs], seg))
+        part = [(data[i][0][window], data[i][1][window]) for i in inputs]
+        props.update(_reduce_segment(bound, part, seg))
         props["system:index"] = str(len(out))
-        out.append(Feature(_feature_geometry(grid, seg, geometryType), props))
+        sub = grid.window(window[0].start, window[1].start, *seg.shape)
+        out.append(Feature(_feature_geometry(sub, seg, geometryType), props))
     return FeatureCollection(out)
 
 
