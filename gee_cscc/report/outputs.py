@@ -161,7 +161,8 @@ def write_results(
     ``results.nc`` counts one, the figures with the report one, ``run.json`` one.
     """
     folder = Path(folder)
-    total = len(TABLE_FILES) + len(results.rasters.data_vars) + 3
+    optional = sum(getattr(results, a, None) is not None for a, _ in OPTIONAL_TABLE_FILES.values())
+    total = len(TABLE_FILES) + optional + len(results.rasters.data_vars) + 3
     done = [0]
 
     def tick() -> None:
