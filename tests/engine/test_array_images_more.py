@@ -65,3 +65,27 @@ def test_lengths_pad_and_argmax_of_ragged_arrays(ragged):
         v = stack[:, r, c][valid[:, r, c]]
         want[r, c] = np.argmax(v)
     assert_pixels_equal(arg, want)
+
+
+def test_repeat_mask_accum():
+    a = ee.Image([1, 2, 3, 4]).toArray()
+    assert _sample(a.arrayRepeat(0, 2)) == [1, 2, 3, 4, 1, 2, 3, 4]
+    assert _sample(a.arrayMask(ee.Image([1, 0, 1, 0]).toArray())) == [1, 3]
+    assert _sample(a.arrayAccum(0)) == np.cumsum([1, 2, 3, 4]).tolist()
+    assert _sample(ee.Image([3, 1, 4, 2]).toArray().arrayAccum(0, ee.Reducer.max())) == [3, 3, 4, 4]
+
+
+def test_matrix_functions_match_numpy():
+    m = np.array([[4.0, 7.0], [2.0, 6.0]])
+    img = ee.Image(m.ravel().tolist()).toArray().arrayReshape(ee.Image([2, 2]).toArray(), 2)
+    np.testing.assert_allclose(_sample(img.matrixInverse()), np.linalg.inv(m), rtol=1e-12)
+    np.testing.assert_allclose(_sample(img.matrixPseudoInverse()), np.linalg.pinv(m), rtol=1e-12)
+    assert _sample(img.matrixDeterminant()) == pytest.approx(np.linalg.det(m), rel=1e-12)
+    assert _sample(img.matrixTrace()) == pytest.approx(10.0)
+    assert _sample(img.matrixFnorm()) == pytest.approx(np.linalg.norm(m), rel=1e-12)
+    assert _sample(img.matrixDiagonal()) == [[4.0], [6.0]]
+    assert _sample(img.matrixDiagonal().matrixToDiag()) == [[4.0, 0.0], [0.0, 6.0]]
+    identity = ee.Image.matrixIdentity(3).sample(ee.Geometry.Point([-121, 42]), 500)
+    assert identity.first().get("identity").getInfo() == np.eye(3).tolist()
+    singular = ee.Image([1, 2, 2, 4]).toArray().arrayReshape(ee.Image([2, 2]).toArray(), 2)
+    assert singular.matrixInverse().sample(ee.Geometry.Point([-121, 42]), 500).size().getInfo() == 0

@@ -46,3 +46,20 @@ def test_mask_repeat_pad_cut_bits():
     assert ee.Array(M.tolist()).cut([-1, 1]).getInfo() == M[:, 1:2].tolist()
     assert ee.Array.bitsToArray(6).getInfo() == [0, 1, 1]
     assert ee.Array.bitsToArray(0).getInfo() == [0]
+
+
+def test_matrix_numbers_and_element_functions():
+    from scipy import special
+
+    m = [[1, 2], [3, 4]]
+    assert ee.Array(m).matrixDeterminant().getInfo() == pytest.approx(np.linalg.det(m))
+    assert ee.Array(m).matrixTrace().getInfo() == 5
+    assert ee.Array([[3], [4]]).matrixFnorm().getInfo() == pytest.approx(5.0)
+    assert ee.Array([[3], [4]]).matrixToDiag().getInfo() == [[3, 0], [0, 4]]
+    assert ee.Array([7, -1]).bitCount().getInfo() == [3, 64]
+    np.testing.assert_allclose(
+        ee.Array([1.0, 2.5]).trigamma().getInfo(), special.polygamma(1, [1, 2.5])
+    )
+    want = special.gammainc([2.0, 3.0], [1.0, 4.0])
+    np.testing.assert_allclose(ee.Array([2.0, 3.0]).gammainc(ee.Array([1.0, 4.0])).getInfo(), want)
+    assert ee.Number(2.0).gammainc(1.0).getInfo() == pytest.approx(want[0])  # same order

@@ -1045,6 +1045,9 @@ def test_every_image_algorithm_has_a_test():
     # tested in test_array_images_more.py
     covered |= {f"Image.{m}" for m in "arrayReshape arrayCat arrayDotProduct arrayPad".split()}
     covered |= {"Image.arrayLengths", "Image.arrayDimensions", "Image.arrayArgmax"}
+    covered |= {f"Image.{m}" for m in "arrayRepeat arrayMask arrayAccum matrixInverse".split()}
+    covered |= {f"Image.matrix{m}" for m in "PseudoInverse Determinant Trace Fnorm".split()}
+    covered |= {f"Image.matrix{m}" for m in "Diagonal ToDiag Identity".split()}
     # tested in test_vectors_sampling.py
     covered |= {"Image.reduceToVectors", "Image.sample", "Image.sampleRegions"}
     covered |= {"ImageCollection.getRegion", "Collection.reduceToImage"}

@@ -238,17 +238,19 @@ def matrix_pseudo_inverse(input: Any) -> ArrayValue:  # noqa: A002 (Earth Engine
 
 
 @algorithm("Array.matrixDeterminant")
-def matrix_determinant(input: Any) -> ArrayValue:  # noqa: A002 (Earth Engine's name)
+def matrix_determinant(input: Any) -> float:  # noqa: A002 (Earth Engine's name)
     array = input
     a = _matrix(array, "Array.matrixDeterminant", "array").astype(float)
-    return array_value(np.asarray([[np.linalg.det(a)]]))
+    if a.shape[0] != a.shape[1]:
+        raise EEError(f"Array.matrixDeterminant: the matrix must be square, got {list(a.shape)}.")
+    return float(np.linalg.det(a))
 
 
 @algorithm("Array.matrixTrace")
-def matrix_trace(input: Any) -> ArrayValue:  # noqa: A002 (Earth Engine's name)
+def matrix_trace(input: Any) -> Any:  # noqa: A002 (Earth Engine's name)
     array = input
     a = _matrix(array, "Array.matrixTrace", "array")
-    return array_value(np.asarray([[np.trace(a)]]))
+    return np.trace(a).item()
 
 
 @algorithm("Array.matrixDiagonal")

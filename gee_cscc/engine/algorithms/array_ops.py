@@ -207,3 +207,48 @@ def bits_to_array(input: Any) -> Any:  # noqa: A002 (Earth Engine's name)
     if v < 0:
         raise EEError("Array.bitsToArray: the value must not be negative.")
     return array_value(np.array([(v >> i) & 1 for i in range(max(1, v.bit_length()))]))
+
+
+@algorithm("Array.matrixFnorm")
+def matrix_fnorm(input: Any) -> float:  # noqa: A002 (Earth Engine's name)
+    """The Frobenius norm of a matrix."""
+    a = as_array(input, "Array.matrixFnorm", "input")
+    if a.ndim != 2:
+        raise EEError(f"Array.matrixFnorm: the argument must be a 2-D array, got {a.ndim}-D.")
+    return float(np.linalg.norm(a.astype(float)))
+
+
+@algorithm("Array.matrixToDiag")
+def matrix_to_diag(input: Any) -> Any:  # noqa: A002 (Earth Engine's name)
+    """The square diagonal matrix of a single-column matrix."""
+    a = as_array(input, "Array.matrixToDiag", "input")
+    if a.ndim != 2 or a.shape[1] != 1:
+        raise EEError(f"Array.matrixToDiag: expected a single-column matrix, got {list(a.shape)}.")
+    return array_value(np.diag(a[:, 0]))
+
+
+@algorithm("Array.bitCount")
+def bit_count(input: Any) -> Any:  # noqa: A002 (Earth Engine's name)
+    """The number of one-bits of each element's 64-bit two's complement."""
+    a = as_array(input, "Array.bitCount", "input").astype(np.int64)
+    u = a.view(np.uint64)
+    return array_value(np.array([bin(int(v)).count("1") for v in u.reshape(-1)]).reshape(a.shape))
+
+
+@algorithm("Array.trigamma")
+def trigamma(input: Any) -> Any:  # noqa: A002 (Earth Engine's name)
+    """The trigamma function of each element."""
+    from scipy import special
+
+    return array_value(special.polygamma(1, as_array(input, "Array.trigamma", "input")))
+
+
+@algorithm("Array.gammainc")
+def gammainc(left: Any, right: Any) -> Any:
+    """The regularized lower incomplete gamma function element by element, with the arguments
+    in the order ``Number.gammainc`` takes them (``scipy.special.gammainc(left, right)``)."""
+    from scipy import special
+
+    a = as_array(left, "Array.gammainc", "left").astype(float)
+    x = as_array(right, "Array.gammainc", "right").astype(float)
+    return array_value(special.gammainc(a, x))

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ...core import registry
 from ...core.records import Batch
 from ...core.registry import algorithm
 from ...core.values import Band, Image, PixelData, promote
@@ -250,3 +251,128 @@ def _output_shapes(reducer: Any) -> list[tuple[int, ...]]:
         f"{reducer.name}: list or dictionary outputs per pixel are not implemented by the "
         "local engine."
     )
+
+
+# --- per-pixel matrix functions ----------------------------------------------------------------
+
+
+_MATRIX_FUNCTIONS = {
+    # name: (function of a (p, n, m) stack, output shape from the input shape, scalar output)
+    "Image.matrixInverse": (np.linalg.inv, lambda s: s, True),
+    "Image.matrixPseudoInverse": (np.linalg.pinv, lambda s: (s[1], s[0]), False),
+    "Image.matrixDeterminant": (np.linalg.det, lambda s: (), True),
+    "Image.matrixTrace": (lambda a: np.trace(a, axis1=1, axis2=2), lambda s: (), True),
+    "Image.matrixDiagonal": (
+        lambda a: np.diagonal(a, axis1=1, axis2=2)[..., None],
+        lambda s: (min(s), 1),
+        False,
+    ),
+    "Image.matrixFnorm": (lambda a: np.sqrt((a**2).sum(axis=(1, 2))), lambda s: (), False),
+}
+
+
+def _register_matrix_function(name: str) -> None:
+    fn_of, shape_of, square = _MATRIX_FUNCTIONS[name]
+
+    @algorithm(name)
+    def impl(value: Any) -> Image:
+        out = []
+        for b in array_bands(value, name):
+            refuse_ragged(b, name)
+            if len(b.shape) != 2 or (square and b.shape[0] != b.shape[1]):
+                kind = "square 2-D" if square else "2-D"
+                raise EEError(f"{name}: Band '{b.name}' must hold {kind} arrays (matrices).")
+
+            def fn(grid: Grid, _b=b) -> PixelData:
+                v, m = pixels(_b, grid)
+                stack = np.where(m[..., None, None], v, 0.0).reshape(-1, *_b.shape)
+                if name == "Image.matrixInverse":  # singular matrices are masked
+                    ok = np.abs(np.linalg.det(stack)) > 0
+                    stack = np.where(ok[:, None, None], stack, np.eye(_b.shape[0]))
+                    res = fn_of(stack)
+                    return res.reshape(*grid.shape, *_b.shape), m & ok.reshape(grid.shape)
+                res = fn_of(stack)
+                return res.reshape(*grid.shape, *shape_of(_b.shape)), m
+
+            out.append(like_band(b, b.name, fn, shape_of(b.shape), "float64"))
+        return _image(value, name).with_bands(out)
+
+
+for _name in _MATRIX_FUNCTIONS:
+    _register_matrix_function(_name)
+
+
+@algorithm("Image.matrixToDiag")
+def matrix_to_diag(value: Any) -> Image:
+    """The square diagonal matrix of each single-column matrix."""
+    what = "Image.matrixToDiag"
+    out = []
+    for b in array_bands(value, what):
+        refuse_ragged(b, what)
+        if len(b.shape) != 2 or b.shape[1] != 1:
+            raise EEError(f"{what}: Band '{b.name}' must hold single-column matrices.")
+        n = b.shape[0]
+
+        def fn(grid: Grid, _b=b, _n=n) -> PixelData:
+            v, m = pixels(_b, grid)
+            return v[..., 0][..., :, None] * np.eye(_n), m
+
+        out.append(like_band(b, b.name, fn, (n, n), b.dtype))
+    return _image(value, what).with_bands(out)
+
+
+@algorithm("Image.matrixIdentity")
+def matrix_identity(size: int) -> Image:
+    """An image whose every pixel is the ``size`` × ``size`` identity matrix."""
+    eye = np.eye(size)
+
+    def fn(grid: Grid) -> PixelData:
+        return np.broadcast_to(eye, (*grid.shape, size, size)), np.broadcast_to(True, grid.shape)
+
+    return Image([ArrayBand("identity", fn, shape=(size, size), dtype="int32")])
+
+
+@algorithm("Image.arrayAccum")
+def array_accum(input: Any, axis: int, reducer: Any = None) -> Image:  # noqa: A002
+    """Each element becomes the reduction (default: sum) of the elements along ``axis`` up to
+    and including it."""
+    what = "Image.arrayAccum"
+    r = registry.call("Reducer.sum", {}) if reducer is None else as_reducer(reducer, what)
+    if r.n_inputs != 1 or len(r.outputs) != 1:
+        raise EEError(f"{what}: the reducer must have one input and one output.")
+    out = []
+    for b in array_bands(input, what):
+        ax = _axis(b, axis, what)
+        if ax != 0:
+            refuse_ragged(b, what, " (accumulated along another axis)")
+        n = b.shape[ax]
+        parts = []
+        for i in range(n):  # the prefix 0..i reduced along the axis
+            prefix = _prefix_band(b, ax, i + 1)
+            parts.append(_reduce_fn(prefix, r, [ax], None))
+
+        def fn(grid: Grid, _parts=parts, _ax=ax) -> PixelData:
+            results = [p(grid) for p in _parts]
+            values = np.concatenate([v for v, _ in results], axis=2 + _ax)
+            return values, results[0][1] | np.logical_or.reduce([m for _, m in results])
+
+        out.append(like_band(b, b.name, fn, b.shape, "float64", lengths=b.lengths))
+    return _image(input, what).with_bands(out)
+
+
+def _prefix_band(b: ArrayBand, ax: int, k: int) -> ArrayBand:
+    """The first ``k`` positions of ``b`` along ``ax`` (padding beyond a ragged length stays)."""
+
+    def fn(grid: Grid) -> PixelData:
+        v, m = pixels(b, grid)
+        return np.take(v, range(k), axis=2 + ax), m
+
+    shape = list(b.shape)
+    shape[ax] = k
+    lengths = None
+    if is_ragged(b):
+
+        def lengths(grid: Grid) -> np.ndarray:
+            return np.minimum(lengths_of(b, grid), k)
+
+    return ArrayBand(b.name, fn, shape=shape, dtype=b.dtype, lengths=lengths)

@@ -216,3 +216,81 @@ def array_argmax(image: Any) -> Image:
 
         out.append(like_band(b, b.name, fn, (len(b.shape),), "int32"))
     return _image(image, what).with_bands(out)
+
+
+@algorithm("Image.arrayRepeat")
+def array_repeat(input: Any, axis: int, copies: Any) -> Image:  # noqa: A002
+    """``copies`` (a constant image) copies of each array concatenated along ``axis``."""
+    what = "Image.arrayRepeat"
+    probe = Grid(DEFAULT_PROJECTION, (1, 1))
+    cb = _image(copies, what).bands[0] if isinstance(copies, Image) else None
+    if cb is None or cb.projection is not None or isinstance(cb, ArrayBand):
+        raise EEError(
+            f"{what}: 'copies' that is not a constant is not implemented by the local engine."
+        )
+    n = int(np.asarray(pixels(cb, probe)[0]).reshape(-1)[0])
+    if n < 0:
+        raise EEError(f"{what}: copies must not be negative, got {n}.")
+    out = []
+    for b in array_bands(input, what):
+        refuse_ragged(b, what)
+        if not 0 <= axis < len(b.shape):
+            raise EEError(f"{what}: Axis {axis} out of bounds for {len(b.shape)}-D arrays.")
+        shape = list(b.shape)
+        shape[axis] *= n
+
+        def fn(grid: Grid, _b=b) -> PixelData:
+            v, m = pixels(_b, grid)
+            return np.concatenate([v] * n, axis=2 + axis) if n else v[..., :0], m
+
+        out.append(like_band(b, b.name, fn, shape, b.dtype))
+    return _image(input, what).with_bands(out)
+
+
+@algorithm("Image.arrayMask")
+def array_mask(input: Any, mask: Any) -> Image:  # noqa: A002 (Earth Engine's name)
+    """Each 1-D or 2-D array keeps the positions along axis 0 where the mask array is
+    non-zero (the result's length differs between pixels)."""
+    what = "Image.arrayMask"
+    bands = array_bands(input, what)
+    masks = array_bands(mask, what)
+    if len(masks) not in (1, len(bands)):
+        raise EEError(f"{what}: The mask must have one band or as many bands as the input.")
+    out = []
+    for i, b in enumerate(bands):
+        mb = masks[i if len(masks) > 1 else 0]
+        refuse_ragged(b, what)
+        refuse_ragged(mb, what)
+        if len(mb.shape) != len(b.shape) or mb.shape[0] != b.shape[0]:
+            raise EEError(
+                f"{what}: The mask's arrays {list(mb.shape)} do not match {list(b.shape)}."
+            )
+        if any(n != 1 for n in mb.shape[1:]):
+            raise EEError(
+                f"{what}: a mask along an axis other than 0 is not implemented by the local engine."
+            )
+
+        def compute(grid: Grid, _b=b, _mb=mb) -> list:
+            v, m = pixels(_b, grid)
+            mv, mm = pixels(_mb, grid)
+            keep = mv.reshape(*grid.shape, -1) != 0
+            order = np.argsort(~keep, axis=-1, kind="stable")  # kept positions first
+            index = order.reshape(order.shape + (1,) * (len(_b.shape) - 1))
+            values = np.take_along_axis(v, np.broadcast_to(index, v.shape), axis=2)
+            return [(values, m & mm), keep.sum(axis=-1)]
+
+        from ...raster.reduction import shared_outputs
+
+        output = shared_outputs(compute)
+        out.append(
+            ArrayBand(
+                b.name,
+                output(0),
+                shape=b.shape,
+                dtype=b.dtype,
+                projection=b.projection,
+                extent=b.extent,
+                lengths=output(1),
+            )
+        )
+    return _image(input, what).with_bands(out)
