@@ -49,8 +49,10 @@ def request_image(body: dict, what: str) -> Image:
     """The image of a pixels request (``expression``, selected by ``bandIds`` if given);
     ``what`` (``computePixels``, ``getDownloadURL``) starts the error texts."""
     from ..core.evaluate import evaluate
+    from .evaluated import evaluate_image
 
-    image = evaluate(body.get("expression") or {})
+    expression = body.get("expression") or {}
+    image = evaluate_image(expression, evaluate, keep=lambda v: isinstance(v, Image))
     if not isinstance(image, Image):
         raise EEError(f"{what}: the expression is not an Image.")
     band_ids = body.get("bandIds")
