@@ -14,7 +14,7 @@ import pytest
 
 from gee_cscc.config import Config
 from gee_cscc.method import regions_from_features
-from gee_cscc.testing import cube_of, lonlat_cell_areas
+from gee_cscc.testing import cube_of, ensure_initialized, lonlat_cell_areas
 from gee_cscc.workflow.analyze import analyze
 from gee_cscc.workflow.batch import BatchOptions
 
@@ -102,6 +102,9 @@ def reference(cube: np.ndarray) -> dict:
 
 @pytest.fixture(scope="module")
 def case(engine, request):
+    # The module's fixtures use ``ee`` before the per-test re-point: point it at the session
+    # engine here, whatever an earlier module left it on.
+    ensure_initialized(engine)
     cube = make_cube()
     base = f"projects/local-project/assets/method-{request.module.__name__.split('.')[-1]}"
     npp_id, regions_id = f"{base}/npp", f"{base}/regions"
