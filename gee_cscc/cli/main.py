@@ -214,7 +214,7 @@ def _cmd_demo(args: argparse.Namespace, report: Reporter) -> int:
     from gee_cscc.demo.run import run_demo
 
     out = Path(args.out or "cscc-demo")
-    if getattr(args, "ensemble", False):  # two synthetic products (METHOD.md §7)
+    if getattr(args, "ensemble", False):  # two synthetic products (docs/method.md §7)
         from gee_cscc.cli.ensemble import print_ensemble
         from gee_cscc.config import Config
         from gee_cscc.demo.ensemble import run_demo_ensemble

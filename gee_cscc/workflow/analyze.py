@@ -70,7 +70,7 @@ class Results(ResultsApi):
         ``cscc_year``, ``trend_slope`` (g C m⁻² yr⁻²), ``trend_stat``, ``trend_p``,
         ``trend_class``, ``trend_class_strict``, ``maintenance_years``, ``region``,
         ``pixel_area`` (m²), with ``csr_pixel`` also ``tau_pos``, ``tau_neg``, ``csr_rs``
-        (years, ±inf) and ``csr_grade`` (METHOD.md §7), ``maintenance`` (dims
+        (years, ±inf) and ``csr_grade`` (docs/method.md §7), ``maintenance`` (dims
         ``year, y, x``: the surfaces P; only with local counting) and
         ``pcs`` (dims ``pcs_year, y, x``).
     capacity

@@ -150,7 +150,7 @@ class ResultsApi:
 
             maps = capacity_jackknife(graph, graph.npp)
             out.update({name: maps.select([name]) for name in RECORD_LENGTH_BANDS})
-        if getattr(graph, "csr_pixel", None) is not None:  # METHOD.md §7
+        if getattr(graph, "csr_pixel", None) is not None:  # docs/method.md §7
             from gee_cscc.method.csr_pixel import CSR_PIXEL_BANDS
 
             out.update({name: graph.csr_pixel.select([name]) for name in CSR_PIXEL_BANDS})
