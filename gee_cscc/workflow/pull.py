@@ -167,13 +167,15 @@ def open_layers(
     The layers travel as one image collection (one image per layer, band ``value``), so
     ``xee`` fetches every layer of a tile in one ``computePixels`` request and the server
     computes their shared sub-expressions once per tile instead of once per layer. Values
-    arrive as float32 (as xee delivers them), NaN where masked. ``request_bytes`` caps each
+    travel and arrive as float32 (xee delivers float32 whatever the server sends: casting
+    on the server rounds the same way and halves the bytes of every request, so xee's
+    chunks are twice as large), NaN where masked. ``request_bytes`` caps each
     ``computePixels`` request (the engine's ``Limits.pixels_bytes``; default xee's 48 MiB).
     ``on_tile(done, total)`` is told of every tile received (:func:`pull_tiles`).
     """
     names = list(layers)
     images = [
-        ee.Image(layers[name]).select([0]).toDouble().rename("value").set({"layer": i})
+        ee.Image(layers[name]).select([0]).toFloat().rename("value").set({"layer": i})
         for i, name in enumerate(names)
     ]
     ds = _open(
