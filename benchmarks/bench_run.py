@@ -2,7 +2,9 @@
 
 Both run as separate processes on the same generated China-like inputs (the demo generator,
 ``gee_cscc.demo.synthetic``: 1981–2018, 34 provinces), alternating, ``--repeat`` times each;
-the table reports medians, their ratio and each process's peak RSS (``os.wait4``'s
+the table reports medians of wall time and of CPU time (user + system of every thread: on
+a shared machine it depends less on the other jobs than wall time), their ratios and each
+process's peak RSS (``os.wait4``'s
 ``ru_maxrss``, the process and the children it waited for). The run's own per-step times come
 from its ``run.json`` (``timings_s``). After each pair the NumPy baseline's tables are checked
 against the run's (VCA cells, CSCC and last-year NPP totals per region, trend-class cells,
@@ -290,8 +292,9 @@ def check_agreement(run_out: Path, numpy_out: Path) -> str:
 # --------------------------------------------------------------------------- timing
 
 
-def timed(argv: list[str], *, env: dict | None = None) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MiB) of one child process (``os.wait4``)."""
+def timed(argv: list[str], *, env: dict | None = None) -> tuple[float, float, float]:
+    """Wall seconds, peak RSS (MiB) and CPU seconds (user + system, every thread) of one
+    child process (``os.wait4``)."""
     t0 = time.perf_counter()
     proc = subprocess.Popen(argv, env=env)
     _, status, usage = os.wait4(proc.pid, 0)
@@ -299,7 +302,7 @@ def timed(argv: list[str], *, env: dict | None = None) -> tuple[float, float]:
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise SystemExit(f"{argv[:3]} … exited {proc.returncode}")
-    return wall, usage.ru_maxrss / 1024
+    return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
 def gee_run_argv(files: dict[str, Path], out: Path, store: Path) -> list[str]:
@@ -335,7 +338,15 @@ def machine() -> str:
 
 def bench(res: float, repeat: int, data: Path, work: Path) -> dict:
     files = prepare(res, data)
-    runs: dict[str, list] = {"gee": [], "numpy": [], "gee_rss": [], "numpy_rss": [], "steps": []}
+    runs: dict[str, list] = {
+        "gee": [],
+        "numpy": [],
+        "gee_rss": [],
+        "numpy_rss": [],
+        "gee_cpu": [],
+        "numpy_cpu": [],
+        "steps": [],
+    }
     agree = ""
     for i in range(repeat):
         for kind in ("gee", "numpy") if i % 2 == 0 else ("numpy", "gee"):
@@ -344,17 +355,21 @@ def bench(res: float, repeat: int, data: Path, work: Path) -> dict:
             if kind == "gee":
                 store = work / f"store_{res:g}_{i}"  # a fresh store: the inputs are loaded
                 shutil.rmtree(store, ignore_errors=True)
-                wall, rss = timed(gee_run_argv(files, out, store))
+                wall, rss, cpu = timed(gee_run_argv(files, out, store))
                 steps = json.loads((out / "run.json").read_text()).get("timings_s", {})
                 runs["steps"].append(steps)
                 shutil.rmtree(store, ignore_errors=True)
             else:
                 argv = [sys.executable, __file__, "--numpy-run", str(files["npp"])]
                 argv += [str(files["regions"]), str(files["names"]), str(out)]
-                wall, rss = timed(argv)
+                wall, rss, cpu = timed(argv)
             runs[kind].append(wall)
             runs[f"{kind}_rss"].append(rss)
-            print(f"  {res:g}° {kind:5s} run {i + 1}: {wall:6.1f} s, {rss:6.0f} MiB", flush=True)
+            runs[f"{kind}_cpu"].append(cpu)
+            print(
+                f"  {res:g}° {kind:5s} run {i + 1}: {wall:6.1f} s, {cpu:6.1f} s CPU, {rss:6.0f} MiB",
+                flush=True,
+            )
         agree = check_agreement(work / f"gee_{res:g}_{i}", work / f"numpy_{res:g}_{i}")
         print(f"  {agree}", flush=True)
     import xarray as xr
@@ -372,6 +387,8 @@ def bench(res: float, repeat: int, data: Path, work: Path) -> dict:
         "numpy_s": statistics.median(runs["numpy"]),
         "gee_all": runs["gee"],
         "numpy_all": runs["numpy"],
+        "gee_cpu_s": statistics.median(runs["gee_cpu"]),
+        "numpy_cpu_s": statistics.median(runs["numpy_cpu"]),
         "gee_rss_mib": max(runs["gee_rss"]),
         "numpy_rss_mib": max(runs["numpy_rss"]),
         "steps_s": steps,
@@ -381,9 +398,9 @@ def bench(res: float, repeat: int, data: Path, work: Path) -> dict:
 
 def table(results: list[dict]) -> str:
     lines = [
-        "| grid | cells | gee-cscc run (median) | NumPy (median) | ratio | gee-cscc peak RSS "
-        "| NumPy peak RSS | runs (gee / NumPy, s) |",
-        "|---|---:|---:|---:|---:|---:|---:|---|",
+        "| grid | cells | gee-cscc run (median) | NumPy (median) | ratio | gee-cscc CPU "
+        "| NumPy CPU | CPU ratio | gee-cscc peak RSS | NumPy peak RSS | runs (gee / NumPy, s) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
         runs = " ".join(f"{v:.1f}" for v in r["gee_all"])
@@ -391,6 +408,8 @@ def table(results: list[dict]) -> str:
         lines.append(
             f"| {r['res']:g}° | {r['cells'] / 1e6:.2f} M | {r['gee_s']:.1f} s | "
             f"{r['numpy_s']:.1f} s | {r['gee_s'] / r['numpy_s']:.1f}× | "
+            f"{r['gee_cpu_s']:.1f} s | {r['numpy_cpu_s']:.1f} s | "
+            f"{r['gee_cpu_s'] / r['numpy_cpu_s']:.1f}× | "
             f"{r['gee_rss_mib']:,.0f} MiB | {r['numpy_rss_mib']:,.0f} MiB | {runs} |"
         )
     keys = list(dict.fromkeys(k for r in results for k in r["steps_s"]))
