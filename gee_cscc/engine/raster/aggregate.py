@@ -233,9 +233,7 @@ def _aligned_contributions(
     a, _, c, _, e, f = native.transform
     ga, _, gc, _, ge, gf = grid.transform
     wx = _overlaps(gc + ga * np.arange(grid.width + 1), c + a * (c0 + np.arange(w + 1)))
-    wy = _overlaps(
-        -(gf + ge * np.arange(grid.height + 1)), -(f + e * (r0 + np.arange(h + 1)))
-    )
+    wy = _overlaps(-(gf + ge * np.arange(grid.height + 1)), -(f + e * (r0 + np.arange(h + 1))))
     wx /= abs(ga)
     wy /= abs(ge)
 
