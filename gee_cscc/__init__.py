@@ -16,6 +16,9 @@ result layers' map presets for geemap (``gee_cscc.viz.add_to_map(Map, res)``). T
 ``analyze`` of :mod:`gee_cscc.workflow.analyze` (an asset id and a :class:`Config` on the
 engine ``ee`` points at) and ``run(...)`` (also writes the outputs).
 
+Several NPP products at once: ``gee_cscc.compare_products({"a": "a.nc", "b": "b.nc"},
+"provinces.geojson", out="cscc-out")`` (one full run each, then the ensemble).
+
 The command line (``gee-cscc demo | run | serve | export | share | upload | annualize``)
 wraps the same functions.
 """
@@ -30,6 +33,7 @@ __all__ = [
     "LocalEngine",
     "Results",
     "analyze",
+    "compare_products",
     "run",
     "show_versions",
     "viz",
@@ -57,6 +61,10 @@ def __getattr__(name: str):  # lazy: importing gee_cscc stays cheap (no ee, no x
         from gee_cscc.workflow.run import run
 
         return run
+    if name == "compare_products":  # several NPP products (gee_cscc.workflow.ensemble)
+        from gee_cscc.workflow.ensemble import compare_products
+
+        return compare_products
     if name == "show_versions":
         return show_versions
     if name == "viz":  # the map presets: gee_cscc.viz.add_to_map(Map, results), cscc_vis, ...

@@ -48,7 +48,14 @@ from gee_cscc.version import __version__
 from gee_cscc.workflow.analyze import Results
 from gee_cscc.workflow.inputs import RunInputs
 
-__all__ = ["PRODUCT_KEYS", "Ensemble", "ProductSpec", "product_specs", "run_ensemble"]
+__all__ = [
+    "PRODUCT_KEYS",
+    "Ensemble",
+    "ProductSpec",
+    "compare_products",
+    "product_specs",
+    "run_ensemble",
+]
 
 #: The keys of a run file's ``[products.NAME]`` table.
 PRODUCT_KEYS = (
@@ -282,6 +289,58 @@ def run_ensemble(
         }
         write_ensemble(ensemble, staging, run_info=run_info, synthetic=synthetic)
     return ensemble
+
+
+def compare_products(
+    npp: Mapping[str, str],
+    regions: str | None = None,
+    *,
+    out: str | Path,
+    settings: Mapping[str, Mapping[str, Any]] | None = None,
+    config: Config | str | Path | None = None,
+    **options: Any,
+) -> Ensemble:
+    """Several NPP products in one call (``gee_cscc.compare_products``).
+
+    Parameters
+    ----------
+    npp
+        Product name → source (asset id, NetCDF/Zarr file, folder of ``*_YYYY.tif``, or a
+        public product's name such as ``"modis-npp"``), in order (the first sets the grid).
+    regions
+        A GeoJSON/GeoPackage/shapefile or region GeoTIFF path, or a table asset id.
+    out
+        The output folder (``OUT/products/<name>/`` per product, the ensemble files in OUT).
+    settings
+        Product name → its own Config fields (:data:`PRODUCT_KEYS` but ``npp``), e.g.
+        ``{"modis": {"scale_factor": 0.1, "valid_range": [0, 32700]}}``.
+    config
+        The shared :class:`Config` or a TOML file (default ``Config()``).
+    **options
+        :func:`run_ensemble`'s options (``region_names``, ``store``, ``mode``, ``counting``,
+        ``extent``, ``batch``, ``progress``, ``engine``) and shared Config fields.
+    """
+    from gee_cscc.workflow.years import years_to_infer
+
+    base = Config.from_toml(Path(config)) if isinstance(config, (str, Path)) else config
+    cfg = base or Config()
+    run_keys = {
+        "region_names", "regions_layer", "store", "counting", "extent", "mode", "batch",
+        "progress", "engine", "synthetic", "infer_years",
+    }  # fmt: skip
+    fields = {k: v for k, v in options.items() if k not in run_keys}
+    cfg = cfg.replace(**fields) if fields else cfg
+    for name in npp:
+        if not _NAME.fullmatch(str(name)):
+            raise ConfigError(
+                f"compare_products: product name {name!r} must start with a letter and hold "
+                "at most 40 letters, digits, '_' or '-'"
+            )
+    table = {name: dict((settings or {}).get(name, {})) for name in npp}
+    specs = product_specs([f"{name}={source}" for name, source in npp.items()], table)
+    run_options = {k: v for k, v in options.items() if k in run_keys}
+    run_options.setdefault("infer_years", years_to_infer(cfg, config, fields))
+    return run_ensemble(cfg, specs, out, regions=regions, **run_options)
 
 
 def _compare(products: dict[str, Results], specs: list[ProductSpec]) -> Ensemble:

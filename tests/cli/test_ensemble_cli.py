@@ -84,24 +84,22 @@ def test_ensemble_table_maps_and_report(ensemble_out):
 
 
 @pytest.mark.slow  # two batch runs (export tasks on the local engine)
-def test_batch_mode_gives_the_same_ensemble(ensemble_out, cli_data, tmp_path):
-    from gee_cscc.config import Config
+def test_python_api_in_batch_mode_gives_the_same_ensemble(ensemble_out, cli_data, tmp_path):
+    import gee_cscc
     from gee_cscc.workflow.batch import BatchOptions
-    from gee_cscc.workflow.ensemble import product_specs, run_ensemble
 
-    b_nc = ensemble_out.parent / "b.nc"
-    specs = product_specs([f"a={cli_data.npp_nc}", f"b={b_nc}"], {"b": {"scale_factor": 0.5}})
-    cfg = Config(start=YEARS[0], end=YEARS[-1], reference_year=REFERENCE)
-    ens = run_ensemble(
-        cfg,
-        specs,
-        tmp_path / "out",
-        regions=str(cli_data.geojson),
+    ens = gee_cscc.compare_products(
+        {"a": str(cli_data.npp_nc), "b": str(ensemble_out.parent / "b.nc")},
+        str(cli_data.geojson),
+        out=tmp_path / "out",
+        settings={"b": {"scale_factor": 0.5}},
+        reference_year=REFERENCE,
         store=tmp_path / "store",
         mode="batch",
         batch=lambda folder: BatchOptions(task_dir=folder, poll_seconds=0.05),
     )
     assert all(r.mode == "batch" for r in ens.products.values())
+    assert [r.config.start for r in ens.products.values()] == [YEARS[0]] * 2  # from the input
     interactive = pd.read_csv(ensemble_out / "tables" / "ensemble.csv")
     batch = pd.read_csv(tmp_path / "out" / "tables" / "ensemble.csv")
     assert list(batch.columns) == list(interactive.columns)
@@ -110,3 +108,11 @@ def test_batch_mode_gives_the_same_ensemble(ensemble_out, cli_data, tmp_path):
             np.testing.assert_allclose(batch[col], interactive[col], rtol=1e-9)
         else:
             assert list(batch[col]) == list(interactive[col])
+
+
+def test_python_api_refuses_a_bad_name(tmp_path):
+    import gee_cscc
+    from gee_cscc.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="product name 'a b' must start with a letter"):
+        gee_cscc.compare_products({"a b": "x", "c": "y"}, out=tmp_path / "out")
