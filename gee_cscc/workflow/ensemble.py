@@ -238,7 +238,15 @@ def run_ensemble(
 
     say = progress or (lambda message: None)
     local = [v for v in (*(s.npp for s in specs), regions, region_names) if v and is_local_path(v)]
-    out = check_out(out, store=None if engine is not None else store, inputs=local)
+    if engine is not None:
+        store_folder = getattr(getattr(engine, "store", None), "root", None)
+    elif cfg.engine == "local":
+        from gee_cscc.workflow.engines import store_path
+
+        store_folder = store_path(store)
+    else:
+        store_folder = None
+    out = check_out(out, store=store_folder, inputs=local)
     ctx = contextlib.nullcontext(engine) if engine is not None else connect(cfg, store, progress)
     products: dict[str, Results] = {}
     with ctx as eng, staged_out(out) as staging:

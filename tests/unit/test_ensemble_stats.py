@@ -102,3 +102,13 @@ def test_product_config_takes_the_first_grid_unless_one_is_set() -> None:
     assert product_config(Config(scale=1000.0), spec, grid).crs_transform is None
     with pytest.raises(ConfigError, match=r"\[products.b\]: scale_factor"):
         product_config(Config(), ProductSpec("b", "x", {"scale_factor": -1}), None)
+
+
+def test_out_is_checked_before_anything_runs(tmp_path) -> None:
+    from gee_cscc.errors import OutputError
+    from gee_cscc.workflow.ensemble import run_ensemble
+
+    specs = [ProductSpec("a", "x"), ProductSpec("b", "y")]
+    with pytest.raises(OutputError, match="overlap"):
+        run_ensemble(Config(), specs, tmp_path / "out", store=tmp_path / "out" / "store")
+    assert not (tmp_path / "out").exists()
