@@ -236,19 +236,21 @@ def _decay_panel(
 
 
 def _decay_inputs(results: Any) -> list[tuple[str, pd.DataFrame, Any]]:
+    """(region, its counts by year, its resilience row or None), in table order."""
     counts = results.maintenance_counts
     table = results.resilience
-    names: list[str] = []
-    for frame in (table, counts):
-        if frame is not None and not frame.empty:
-            names += [str(r) for r in frame["region"] if str(r) not in names]
-    out = []
-    for name in names:
-        sub = counts[counts["region"].astype(str) == name] if counts is not None else pd.DataFrame()
-        rows = table[table["region"].astype(str) == name] if table is not None else pd.DataFrame()
-        row = rows.iloc[0] if not rows.empty else None
-        out.append((name, sub.sort_values("year") if not sub.empty else sub, row))
-    return out
+    names: dict[str, None] = {}
+    groups: dict[str, pd.DataFrame] = {}
+    rows: dict[str, Any] = {}
+    if table is not None and not table.empty:
+        for _, row in table.iterrows():
+            names.setdefault(str(row["region"]))
+            rows.setdefault(str(row["region"]), row)
+    if counts is not None and not counts.empty:
+        keys = counts["region"].astype(str)
+        names.update(dict.fromkeys(keys))
+        groups = {name: sub.sort_values("year") for name, sub in counts.groupby(keys, sort=False)}
+    return [(name, groups.get(name, pd.DataFrame()), rows.get(name)) for name in names]
 
 
 def fig_decay_all(ctx: FigureContext) -> Figure | None:

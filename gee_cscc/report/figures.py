@@ -248,6 +248,7 @@ def make_figures(
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     ctx = figure_context(results, regions_geojson=regions_geojson, synthetic=synthetic, style=style)
+    ctx.dpi = dpi
     todo = [n for n in _FIGURES if n in wanted]
     job = {"ctx": ctx, "out_dir": out_dir, "formats": formats, "dpi": dpi}
     if not _parallel(workers, len(todo)):

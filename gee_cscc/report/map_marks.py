@@ -147,6 +147,7 @@ def south_china_sea_inset(
     w, e, s, n = SCS_EXTENT
     inset = ax.inset_axes((0.80, 0.0, 0.20, 0.20 * (n - s) / (e - w) * 1.1), zorder=9)
     inset.set_gid("scs-inset")
+    inset.set_in_layout(False)  # inside the map: nothing for the layout to measure
     inset.set_facecolor("white")
     box = np.array([w, e, s, n])
     keep = [r for r in rings if _overlaps(r, box)]

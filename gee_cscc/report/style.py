@@ -76,6 +76,7 @@ class FigureContext:
     extent: tuple[float, float, float, float] | None
     grid: Any = None  # gee_cscc.report.map_preview.MapGrid of the maps' previews
     style: str = "report"  # "paper": no titles baked in (the captions carry them)
+    dpi: float | None = None  # the files' dpi: laid out at it, text is measured once
 
     @property
     def paper(self) -> bool:
@@ -119,6 +120,8 @@ def finish_figure(
         fig.suptitle(plain_text(title), fontsize=11.5, fontweight="bold")
     if ctx.synthetic:
         fig.supxlabel(SYNTHETIC_NOTE, color="#c00000", fontsize=9.5, fontweight="bold")
+    if ctx.dpi:  # text laid out at the dpi it is saved at: its measures are reused when drawn
+        fig.set_dpi(ctx.dpi)
     _trim(fig, maps)
     _freeze_layout(fig)
     return fig
