@@ -189,16 +189,17 @@ def stability_sentence(
 ) -> str:
     """One sentence on how stable the capacity estimate is (for the report and run.json).
 
-    "stable": the jackknife standard error of total CSCC is below 1 % of it and under 20 %
-    of the VCA set its CSCC in the last ``rising_years``; "moderately stable": below 5 %
-    and under 50 %; otherwise "not yet stable".
+    "stable": the jackknife standard error of total CSCC is below 1 % of it, under 20 %
+    of the VCA set its CSCC in the last ``rising_years`` and the total did not rise in the
+    record's last year; "moderately stable": below 5 % and under 50 %; otherwise "not yet
+    stable".
     """
     if since is None:
         return "The area has no VCA cells, so the capacity's stability is undefined."
     settled = "has not risen by more than 0.1 % since" if since < last else "was still rising in"
     verdict = (
         "stable"
-        if rel_se < 0.01 and rising < 0.2
+        if rel_se < 0.01 and rising < 0.2 and since < last
         else "moderately stable"
         if rel_se < 0.05 and rising < 0.5
         else "not yet stable"

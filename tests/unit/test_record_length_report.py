@@ -137,3 +137,20 @@ def test_nothing_when_off() -> None:
         results=results, synthetic=False, provinces=[], vca=None, outside=None, extent=None
     )
     assert fig_running_capacity(ctx) is None
+
+
+@pytest.mark.parametrize(
+    ("since", "rel", "rising", "verdict"),
+    [
+        (2010, 0.005, 0.1, "is stable:"),
+        (2018, 0.005, 0.1, "is moderately stable:"),  # rose in the last year
+        (2010, 0.03, 0.4, "is moderately stable:"),
+        (2010, 0.005, 0.6, "is not yet stable:"),
+        (2010, 0.08, 0.1, "is not yet stable:"),
+    ],
+)
+def test_stability_verdicts(since, rel, rising, verdict) -> None:
+    from gee_cscc.stats.record_length import stability_sentence
+
+    text = stability_sentence(since, rel, rising, 2018)
+    assert verdict in text and f"{rel:.1%}" in text and f"{rising:.0%} of the VCA" in text
