@@ -519,3 +519,17 @@ def test_bilinear_at_a_coarse_scale_interpolates_the_pyramid_level(big):
     ok &= np.isfinite(lvl[r0 + 1, c0 + 1])
     assert (~ok).sum() >= 4  # the masked block is in the window
     np.testing.assert_allclose(np.ma.getdata(px)[ok], want[ok], rtol=1e-12)
+
+
+def test_reduce_resolution_best_effort_starts_from_a_pyramid_level(big):
+    # 80 m from 10 m meets 8 x 8 = 64 input pixels: over maxPixels=16. bestEffort reads
+    # the input at 20 m instead (pyramid level 1: 2 x 2 block means), 4 x 4 of them per
+    # output pixel: the output is the mean of the valid level-1 pixels of each 4 x 4 block.
+    t80 = (80.0, 0.0, BIG_T[2], 0.0, -80.0, BIG_T[5])
+    g = grid(t80, (75, 65), crs=UTM)
+    with pytest.raises(ee.EEException, match="Need 64, but only 16 allowed"):
+        compute_pixels(big.reduceResolution(ee.Reducer.mean(), False, 16).reproject(UTM, t80), g)
+    got = compute_pixels(big.reduceResolution(ee.Reducer.mean(), True, 16).reproject(UTM, t80), g)
+    assert_pixels_equal(got["v"], _level(_level(_big(), 2), 4), rtol=1e-12)
+    top = compute_pixels(big.reduceResolution(ee.Reducer.max(), True, 16).reproject(UTM, t80), g)
+    assert_pixels_equal(top["v"], _block_stat(_level(_big(), 2), 4, np.max))

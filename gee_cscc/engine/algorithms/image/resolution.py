@@ -20,8 +20,8 @@ from ...core.records import Batch
 from ...core.registry import algorithm
 from ...core.values import Band, Feature, FeatureCollection, Image, PixelData
 from ...errors import EEError, UnimplementedError
-from ...raster.aggregate import coarsened, coarsened_mean
-from ...raster.grid import Grid
+from ...raster.aggregate import coarsened, coarsened_mean, inputs_per_output_pixel
+from ...raster.grid import Grid, Projection
 from ...raster.rasterize import centre_mask
 from ...raster.reduction import shared_outputs
 from ...raster.resample import RESAMPLING_MODES, interpolate
@@ -87,14 +87,15 @@ def reduce_resolution(
     A single-input reducer runs on each band (outputs ``<band>``, or ``<band>_<output>`` for
     several outputs); a multi-input reducer takes the bands in order (outputs named as the
     reducer's). On a grid as fine as the input's or finer the input's own pixels are used
-    (nearest neighbour). ``bestEffort`` (pyramid levels) is not served.
+    (nearest neighbour). With ``bestEffort``, when more than ``maxPixels`` input pixels would
+    meet an output pixel, the input is read at 2, 4, 8 … times its scale (a stored band's
+    pyramid level; a computed band computed at that scale) until they do not.
     """
     what = "Image.reduceResolution"
     if not isinstance(image, Image):
         raise EEError(f"{what}: expected an Image, got {type(image).__name__}.")
     r = as_reducer(reducer, what)
-    if bestEffort:
-        raise UnimplementedError(f"{what} with bestEffort")
+    best = bool(bestEffort)
     for band in image.bands:
         if band.projection is None:
             raise EEError(
@@ -103,7 +104,7 @@ def reduce_resolution(
             )
     limit = maxPixels
     if r.name == "Reducer.mean" and r.n_inputs == 1:
-        return image.with_bands([_coarsened_mean_band(b, limit) for b in image.bands])
+        return image.with_bands([_coarsened_mean_band(b, limit, best) for b in image.bands])
     if r.n_inputs == 1:
         groups = [([b], r, _names(b.name, r)) for b in image.bands]
     elif r.n_inputs == len(image.bands):
@@ -118,7 +119,7 @@ def reduce_resolution(
         native = inputs[0].projection
         dtypes = red.output_dtypes([b.dtype for b in inputs])
         memo = shared_outputs(
-            lambda grid, _in=inputs, _r=red, _p=native: _combined(_r, _in, _p, grid, limit)
+            lambda grid, _in=inputs, _r=red, _p=native: _combined(_r, _in, _p, grid, limit, best)
         )
         for k, name in enumerate(names):
             bands.append(
@@ -139,8 +140,23 @@ def _names(band: str, reducer: Any) -> list[str]:
     return [f"{band}_{o}" for o in reducer.outputs]
 
 
+def _input_projection(native: Projection, grid: Grid, limit: int, best: bool) -> Projection:
+    """The projection the input is read in: its own, or with ``bestEffort`` the first of its
+    2^L-times coarser levels (same origin) at which at most ``limit`` input pixels meet an
+    output pixel."""
+    if not best:
+        return native
+    a, b, c, d, e, f = native.transform
+    for level in range(40):
+        k = 2**level
+        proj = Projection(native.crs, (a * k, b * k, c, d * k, e * k, f))
+        if inputs_per_output_pixel(grid, proj) <= limit:
+            return proj
+    return native
+
+
 def _combined(
-    reducer: Any, inputs: list[Band], native: Any, grid: Grid, limit: int
+    reducer: Any, inputs: list[Band], native: Any, grid: Grid, limit: int, best: bool
 ) -> list[PixelData]:
     if grid.projection.nominal_scale <= native.nominal_scale * (1 + 1e-9):
         # As fine as the input or finer: each output pixel is one input pixel (nearest).
@@ -162,16 +178,18 @@ def _combined(
             ok = ~np.isnan(vals)
             out.append((np.where(ok, vals, 0.0), ok))
         return out
-    return coarsened(reducer, [b.compute for b in inputs], native, grid, limit)
+    source = _input_projection(native, grid, limit, best)
+    return coarsened(reducer, [b.compute for b in inputs], source, grid, limit)
 
 
-def _coarsened_mean_band(band: Band, limit: int) -> Band:
+def _coarsened_mean_band(band: Band, limit: int, best: bool) -> Band:
     native = band.projection
 
     def compute(grid: Grid) -> PixelData:
         if grid.projection.nominal_scale <= native.nominal_scale * (1 + 1e-9):
             return band.compute(grid)
-        return coarsened_mean(band.compute, native, grid, limit)
+        source = _input_projection(native, grid, limit, best)
+        return coarsened_mean(band.compute, source, grid, limit)
 
     return Band(band.name, compute, dtype="float64", projection=native, extent=band.extent)
 
