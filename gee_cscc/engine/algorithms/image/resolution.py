@@ -95,7 +95,7 @@ def reduce_resolution(
     if not isinstance(image, Image):
         raise EEError(f"{what}: expected an Image, got {type(image).__name__}.")
     r = as_reducer(reducer, what)
-    best = bool(bestEffort)
+    best = bestEffort
     for band in image.bands:
         if band.projection is None:
             raise EEError(
