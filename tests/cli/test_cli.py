@@ -318,7 +318,9 @@ def test_demo_command_on_a_small_cube(tmp_path, run_cli, monkeypatch, quick_repo
     assert (info["config"]["start"], info["config"]["end"]) == (1981, 2018)
     assert quick_report[0]["synthetic"] is True
     assert len(quick_report[0]["regions_geojson"]["features"]) == 34
-    assert len(list((out / "tables").glob("*.csv"))) == 5
+    # the paper's five tables and the record-length two (the demo shows capacity_sensitivity)
+    assert len(list((out / "tables").glob("*.csv"))) == 7
+    assert info["config"]["capacity_sensitivity"] is True
     capacity = pd.read_csv(out / "tables" / "capacity_by_region.csv").set_index("region")
     assert capacity.index[0] == "ALL" and len(capacity) == 35  # ALL + 34 provinces
     assert capacity.loc["BJ", "vca_cells"] > 0 and capacity.loc["TJ", "vca_cells"] > 0
