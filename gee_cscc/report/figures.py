@@ -25,6 +25,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from matplotlib import rc_context
 from matplotlib.figure import Figure
 
 from gee_cscc.report.csr_pixel import csr_pixel_caption, fig_csr_pixel
@@ -90,12 +91,17 @@ FIGURE_NAMES = tuple(_FIGURES)
 _COST = {"decay_curves": 3.0, "pcs": 1.2, "maintenance": 1.2, "csr_grade": 0.6, "yearly": 0.4}
 
 
+_FONTS = {"pdf.fonttype": 42, "ps.fonttype": 42}
+
+
 def _save(fig: Figure, path: Path, dpi: int) -> None:
     """Write a figure atomically (temporary file in the same folder, then rename); the format
-    is the suffix of ``path`` (png, svg, pdf or any other matplotlib writes)."""
+    is the suffix of ``path`` (png, svg, pdf or any other matplotlib writes). PDF and
+    PostScript embed TrueType fonts (type 42), not Type 3, as journals' checks require."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
-        fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip("."), facecolor="white")
+        with rc_context(_FONTS):
+            fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip("."), facecolor="white")
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -160,6 +160,7 @@ def test_svg_and_pdf_files_are_valid(tmp_path: Path) -> None:
         pdf = (tmp_path / f"{name}.pdf").read_bytes()
         assert pdf.startswith(b"%PDF-1.") and pdf.rstrip().endswith(b"%%EOF")
         assert _pdf_pages(pdf) == 1
+        assert b"/FontFile2" in pdf and b"/Type3" not in pdf  # TrueType fonts embedded
         assert not (tmp_path / f"{name}.png").exists()  # only the formats asked for
 
 
