@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import sys
+import threading
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -171,6 +173,8 @@ def _share(names: Sequence[str]) -> tuple[list[str], list[str]]:
 def _parallel(workers: int | None, n: int) -> bool:
     if workers is None:
         workers = min(2, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
+    if sys.version_info >= (3, 12) and threading.active_count() > 1:
+        return False  # forking a process with threads is deprecated there (may deadlock)
     return workers >= 2 and n >= 4 and "fork" in multiprocessing.get_all_start_methods()
 
 
@@ -215,7 +219,8 @@ def make_figures(
     workers : int, optional, keyword-only
         Processes drawing at once: 2 by default when the process may use 2 or more cores
         (this process and one forked from it, which inherits the run's data instead of being
-        sent it), 1 to draw here only. Without ``fork`` (Windows) the figures are drawn here.
+        sent it), 1 to draw here only. Without ``fork`` (Windows), and on Python 3.12+ while
+        other threads run (forking them is deprecated), the figures are drawn here.
 
     Returns
     -------
