@@ -63,3 +63,8 @@ def test_matrix_numbers_and_element_functions():
     want = special.gammainc([2.0, 3.0], [1.0, 4.0])
     np.testing.assert_allclose(ee.Array([2.0, 3.0]).gammainc(ee.Array([1.0, 4.0])).getInfo(), want)
     assert ee.Number(2.0).gammainc(1.0).getInfo() == pytest.approx(want[0])  # same order
+
+
+def test_an_array_is_of_type_array():
+    assert ee.Algorithms.ObjectType(ee.Array([1, 2])).getInfo() == "Array"
+    assert ee.Algorithms.ObjectType(ee.List([1, 2])).getInfo() == "List"

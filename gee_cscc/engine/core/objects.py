@@ -41,7 +41,7 @@ def type_name(value: Any) -> str:
     if isinstance(value, str):
         return "String"
     if isinstance(value, (list, tuple)):
-        return "List"
+        return getattr(value, "ee_type", "List")  # an ee.Array is a list subclass: "Array"
     if isinstance(value, Mapping):
         return "Dictionary"
     for cls, name in (
