@@ -2,9 +2,9 @@
 
 A pull cuts a grid into chunks and sends one ``computePixels`` per chunk, each with the same
 expression (xee sends the same image for every chunk; only the ``grid`` differs). Turning
-the expression into an :class:`~..core.values.Image` (the interpreter walking thousands of
-nodes: the maintenance chain of a run has about 10 000) cost about a tenth of every tile's
-time. :func:`evaluate_image` keeps the evaluated image and serves the next request with the
+the expression into an :class:`~..core.values.Image` (the interpreter walking the whole
+graph: a run's pull sends 58 kB of expression whose ``map`` and ``iterate`` bodies run once
+per year) cost about a tenth of every chunk's time at 0.05°. :func:`evaluate_image` keeps the evaluated image and serves the next request with the
 same expression from it.
 
 The image is kept under
