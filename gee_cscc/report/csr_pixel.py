@@ -21,6 +21,7 @@ from gee_cscc.report.style import GRADE_COLOURS, FigureContext, finish_figure
 
 __all__ = [
     "CSR_PIXEL_FIGURE",
+    "NONE_COLOUR",
     "csr_pixel_caption",
     "csr_pixel_section",
     "fig_csr_pixel",
@@ -29,6 +30,9 @@ __all__ = [
 
 #: The figure's name (``figures/csr_pixel.png``).
 CSR_PIXEL_FIGURE = "csr_pixel"
+
+#: The colour of VCA cells without a grade (not the grey of land outside the VCA).
+NONE_COLOUR = "#cbb89d"
 
 #: ``csr_grade`` codes (rasters/csr_grade.tif) → grades, weakest to strongest after "none".
 _CODES = {
@@ -65,11 +69,12 @@ def fig_csr_pixel(ctx: FigureContext) -> Figure | None:
     grade = vca_masked_layer(ctx, rasters["csr_grade"], classes=True)
     fig, (left, right) = map_figure(ctx, 2, panel_width=5.5)
     codes = sorted(_CODES)
-    cmap = ListedColormap([GRADE_COLOURS[_CODES[c]] for c in codes])
+    colours = {**GRADE_COLOURS, "none": NONE_COLOUR}
+    cmap = ListedColormap([colours[_CODES[c]] for c in codes])
     show_layer(left, ctx, grade, cmap, BoundaryNorm(np.arange(-0.5, len(codes)), cmap.N))
     shares = summary.get("grade_area_share") or {}
     entries = [
-        (f"{_CODES[c]}: {_share(shares.get(_CODES[c]))}", GRADE_COLOURS[_CODES[c]])
+        (f"{_CODES[c]}: {_share(shares.get(_CODES[c]))}", colours[_CODES[c]])
         for c in reversed(codes)
     ]
     category_legend(left, entries, "CSR grade: share of VCA area")
@@ -95,9 +100,10 @@ def csr_pixel_caption(results: Any) -> str:
         f"Carbon sink resilience per cell: for each cell, the maintenance ratios q⁺, q⁻ of "
         f"the cells within {s.get('radius')} ({s.get('kernel')}) give τ⁺, τ⁻ by a "
         f"{s.get('fit_mode')} fit and RS = τ⁺ − τ⁻, graded as the regions "
-        f"(thresholds {', '.join(f'{t:g}' for t in cfg.grade_thresholds)} years). Grey "
+        f"(thresholds {', '.join(f'{t:g}' for t in cfg.grade_thresholds)} years). Tan "
         f"(none): fewer than {s.get('min_cells')} kept cells of a sign at "
-        f"{cfg.reference_year} in the neighbourhood, or RS undefined (∞ − ∞)."
+        f"{cfg.reference_year} in the neighbourhood, or RS undefined (∞ − ∞); those cells are "
+        "blank in (b), whose colour bar's ends hold RS beyond it, ±∞ included."
     )
 
 
