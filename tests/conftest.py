@@ -51,7 +51,19 @@ def network_guard() -> Iterator[NetworkBlocker | None]:
 
 
 # Starts after ``network_guard`` (session autouse fixtures come first)
-engine = engine_fixture(scope="session", name="engine")
+session_engine = engine_fixture(scope="session", name="session_engine")
+
+
+@pytest.fixture(scope="module")
+def engine(session_engine):
+    """The session's engine, with ``ee`` pointed at it when a module starts using it.
+
+    Module fixtures that use ``ee`` run before the function-level re-pointing below, so a
+    module after one that moved ``ee`` (a CLI run with its own engine) would otherwise send
+    their requests elsewhere (401).
+    """
+    ensure_initialized(session_engine)
+    return session_engine
 
 
 @pytest.fixture(autouse=True)

@@ -15,7 +15,7 @@ from scipy import stats
 
 from gee_cscc.config import Config
 from gee_cscc.method import regions_from_features, regions_from_image
-from gee_cscc.testing import cube_of, lonlat_cell_areas
+from gee_cscc.testing import cube_of, ensure_initialized, lonlat_cell_areas
 from gee_cscc.workflow.analyze import ALL, analyze
 
 # --- the synthetic case --------------------------------------------------------------------
@@ -162,6 +162,7 @@ REF = 1995
 
 @pytest.fixture(scope="module")
 def case(engine, request):
+    ensure_initialized(engine)  # module fixtures run before the autouse re-pointing of ee
     cube = make_cube(YEARS)
     base = f"projects/local-project/assets/method-{request.module.__name__.split('.')[-1]}"
     npp_id, regions_id = f"{base}/npp", f"{base}/regions"
