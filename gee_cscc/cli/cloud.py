@@ -148,6 +148,13 @@ def add_parsers(sub: argparse._SubParsersAction, add_common: Callable) -> None:
     add_grid_options(p)
     add_csr_options(p)  # the result image gains tau_pos, tau_neg, csr_rs, csr_grade
     p.add_argument(
+        "--capacity-sensitivity",
+        action="store_true",
+        default=None,
+        help="also export the per-cell jackknife maps cscc_jk_se, pcs_jk_se "
+        "(ROOT/record_length or PREFIX_record_length.tif)",
+    )
+    p.add_argument(
         "--tables",
         metavar="DIR",
         help="also export the *.csv tables of this folder (e.g. OUT/tables of `gee-cscc run`)",

@@ -36,6 +36,7 @@ from gee_cscc.config import Config
 from gee_cscc.errors import InputError
 from gee_cscc.method import GridSpec, build, load_annual_npp
 from gee_cscc.workflow.grid_choice import annual_on_analysis_grid
+from gee_cscc.workflow.record_length import record_length_parts
 
 __all__ = [
     "EXPORT_RESTART_HINT",
@@ -387,6 +388,7 @@ def export_run(
     else:
         annual = load_annual_npp(npp, cfg).on_grid(grid)
     graph = build(annual, cfg)
+    record = record_length_parts(graph, annual, cfg)  # docs/method.md §7, empty when off
     inputs = [npp] + ([cfg.landcover_mask] if cfg.landcover_mask else [])
     if manifest is not None:
         identity = run_identity(
@@ -416,6 +418,7 @@ def export_run(
         overwrite=overwrite,
         manifest=manifest,
         say=say,
+        extra={name: image for name, (image, _) in record.images.items()},
     )
     tasks = list(layers.tasks)
     planned = layers.planned + len(tables)
