@@ -414,7 +414,7 @@ def test_permissions_follow_the_acl(engine, coll):
     image = coll + "/2001"
     stranger = "user:stranger@example.com"
     with engine.as_user(stranger):
-        with pytest.raises(ee.EEException, match="Permission denied"):
+        with pytest.raises(ee.EEException, match="Permission 'earthengine.assets.get' denied"):
             ee.data.getAsset(coll)
         with pytest.raises(ee.EEException, match="Permission denied"):
             ee.Image(image).getInfo()

@@ -4,6 +4,14 @@ An operation moves PENDING → RUNNING → SUCCEEDED / FAILED / CANCELLED and is
 ``<store>/operations/<id>.json`` so it can be listed after a restart (an operation that was
 running when the engine stopped is marked FAILED with a message saying so). A start with a
 ``requestId`` already seen returns the existing operation instead of starting another.
+
+Who may see and cancel an operation (:meth:`Operations.check`): operations belong to a
+Cloud project, as on Earth Engine. The identity that started one, and whoever may read
+the project (its root; the store's owner always) may get, wait for and list it; its
+starter and whoever may write the project may cancel or delete it. Anyone else gets Earth
+Engine's 403 "Permission 'earthengine.operations.get' denied on resource '<name>' (or it
+may not exist)." (``.update`` for a cancel, ``.delete`` for a delete), the same for an
+operation that does not exist, and ``listOperations`` shows them only their own.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from typing import Any, Protocol
 
 from ..core.context import RequestContext
 from ..errors import CancelledError, EEError, NotFoundError
+from ..store.acl import denied
 
 __all__ = ["Operations", "OperationRunner"]
 
@@ -125,7 +134,7 @@ class Operations:
         with self._lock:
             if request_id:
                 for op in self._ops.values():
-                    if op.get("_requestId") == request_id:
+                    if op.get("_requestId") == request_id and op.get("_user") == ctx.user:
                         return self._public(op)
             op_id = uuid.uuid4().hex.upper()[:24]
             name = f"projects/{project}/operations/{op_id}"
@@ -143,6 +152,7 @@ class Operations:
                 },
                 "done": False,
                 "_requestId": request_id,
+                "_user": ctx.user,
             }
             self._ops[name] = op
             self._cancel[name] = threading.Event()
@@ -223,12 +233,37 @@ class Operations:
                 raise NotFoundError(f"Operation '{name}' not found.")
             return self._public(op)
 
-    def list(self, project: str, query: dict) -> dict:
+    def check(self, name: str, user: str | None, project_access: str, verb: str = "get") -> None:
+        """Raise unless ``user`` may ``verb`` (get, update, delete) the operation.
+
+        ``project_access`` is what the caller may do in the operation's project:
+        ``"write"``, ``"read"`` or ``""``. A caller who may do nothing there and did not
+        start the operation gets the same 403 whether or not it exists.
+        """
+        if user is None:
+            return
+        with self._lock:
+            op = self._ops.get(name)
+            starter = op.get("_user") if op is not None else None
+        if op is not None and starter is not None and starter == user:
+            return
+        needed = ("read", "write") if verb == "get" else ("write",)
+        if project_access in needed:
+            return  # a missing one is then the 404 of get/cancel/delete
+        raise denied(f"earthengine.operations.{verb}", name)
+
+    def list(
+        self, project: str, query: dict, user: str | None = None, project_access: str = "write"
+    ) -> dict:
+        """``listOperations``: all of the project's to a caller who may read the project,
+        else only those the caller started."""
+        everyone = user is None or project_access in ("read", "write")
         with self._lock:
             ops = [
                 self._public(op)
                 for op in self._ops.values()
                 if op["name"].startswith(f"projects/{project}/")
+                and (everyone or (op.get("_user") is not None and op.get("_user") == user))
             ]
         ops.sort(key=lambda o: o["metadata"].get("createTime", ""), reverse=True)
         size = int(query.get("pageSize", ["500"])[0] or 500)

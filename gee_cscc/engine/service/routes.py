@@ -344,7 +344,8 @@ class RequestHandler(BaseHTTPRequestHandler):
             return
         m = re.fullmatch(PROJECT_PATTERN + r"/operations", rest)
         if method == "GET" and m:
-            self._json(eng.operations.list(m.group("project"), query))
+            access = eng.project_access(m.group("project"), user)
+            self._json(eng.operations.list(m.group("project"), query, user, access))
             return
         # --- maps, thumbnails and image downloads (getMapId, getThumbURL, getDownloadURL):
         # see tiles.py and downloads.py; tables (computeFeatures, table downloads): features.py
@@ -359,6 +360,10 @@ class RequestHandler(BaseHTTPRequestHandler):
         )
         if m:
             name = f"projects/{m.group('project')}/operations/{m.group('id')}"
+            verb = {"DELETE": "delete"}.get(
+                method, "update" if m.group("verb") == ":cancel" else "get"
+            )
+            eng.operations.check(name, user, eng.project_access(m.group("project"), user), verb)
             if method == "GET" and not m.group("verb"):
                 self._json(eng.operations.get(name))
             elif method == "POST" and m.group("verb") == ":cancel":
@@ -404,13 +409,13 @@ class RequestHandler(BaseHTTPRequestHandler):
         elif verb == "listAssets" and method == "GET":
             self._json(eng.list_assets(asset.name, query, user))
         elif verb is None and method == "DELETE":
-            store.meta(asset)
+            store.check_visible(asset, user)  # a non-reader learns nothing, not even a 404
             store.check_access(asset, user, write=True)
             store.delete(asset)
             self._json({})
         elif verb is None and method == "PATCH":
             body = self._body()
-            store.meta(asset)
+            store.check_visible(asset, user)
             store.check_access(asset, user, write=True)
             props = (body.get("asset") or {}).get("properties") or {}
             paths = (body.get("updateMask") or {}).get("paths") or []
@@ -429,12 +434,11 @@ class RequestHandler(BaseHTTPRequestHandler):
             self._json(store.asset_info(asset))
         elif verb == "getIamPolicy" and method == "POST":
             self._body()
-            store.meta(asset)
-            store.check_access(asset, user)
+            store.check_visible(asset, user, "earthengine.assets.getIamPolicy")
             self._json(store.get_policy(asset))
         elif verb == "setIamPolicy" and method == "POST":
             body = self._body()
-            store.meta(asset)
+            store.check_visible(asset, user, "earthengine.assets.setIamPolicy")
             if "roles/owner" not in store.roles_of(asset, user):
                 store.check_access(asset, user, write=True)
             self._json(store.set_policy(asset, body.get("policy") or {}))

@@ -269,20 +269,28 @@ class EngineServer:
             return geotiff_bytes(grid, image, data, common), "image/tiff"
         raise EEError(f"computePixels: fileFormat {fmt} is not implemented by the local engine.")
 
+    def project_access(self, project: str, user: str | None) -> str:
+        """What ``user`` may do in a project: ``"write"``, ``"read"`` or ``""`` (its root's
+        policy; the store's owner owns every project)."""
+        root = f"projects/{project}/assets"
+        if self.store.may_access(root, user, write=True):
+            return "write"
+        return "read" if self.store.may_access(root, user) else ""
+
     def get_asset(self, name: str, user: str | None) -> dict:
+        """``getAsset``: 404 for a missing asset only to a caller who may read where it would
+        be; anyone else gets the same 403 for a missing asset as for an unreadable one."""
         asset = self.store.resolve(name)
-        if asset.path:
-            self.store.meta(asset)  # 404 first, then permission
-            self.store.check_access(asset, user)
+        self.store.check_visible(asset, user)
         return self.store.asset_info(asset)
 
     def list_assets(self, name: str, query: dict, user: str | None) -> dict:
+        """``listAssets``: needs read access to the folder, collection or project listed
+        (else Earth Engine's 403, which names nothing inside); children inherit it."""
         parent = self.store.resolve(name)
-        if parent.path:
-            meta = self.store.meta(parent)
-            self.store.check_access(parent, user)
-            if meta["type"] not in ("FOLDER", "IMAGE_COLLECTION"):
-                raise EEError(f"Asset '{parent.id}' is not a folder or an image collection.")
+        meta = self.store.check_visible(parent, user, "earthengine.assets.list")
+        if meta is not None and meta["type"] not in ("FOLDER", "IMAGE_COLLECTION"):
+            raise EEError(f"Asset '{parent.id}' is not a folder or an image collection.")
         children = [self.store.asset_info(c) for c in self.store.children(parent)]
         flt = query.get("filter", [""])[0]
         if flt:
