@@ -59,6 +59,16 @@ class Batch:
             self.order,
         )
 
+    def take(self, index: np.ndarray) -> Batch:
+        """The records at ``index`` (``(M,)`` int, in that order)."""
+        return Batch(
+            [v[index] for v in self.x],
+            [v[index] for v in self.valid],
+            np.asarray(self.frac)[index],
+            np.asarray(self.centre)[index],
+            self.order[index],
+        )
+
     def rows(self, keep: np.ndarray) -> Batch:
         """The records where ``keep`` (``(N,)`` bool) is True."""
         return Batch(

@@ -95,13 +95,17 @@ def reduce_pixels(
         check_interrupt()
         h, w = tile.shape
         p = h * w
-        xs = [np.zeros((n_rec, p)) for _ in range(k)]
-        vs = [np.zeros((n_rec, p), dtype=bool) for _ in range(k)]
+        # every row is written below (a missing band as a null 0), so no zero-fill first
+        xs = [np.empty((n_rec, p)) for _ in range(k)]
+        vs = [np.empty((n_rec, p), dtype=bool) for _ in range(k)]
         with tile_cache(tile, grid):
             for t, record in enumerate(records):
                 check_interrupt()
-                for i, band in enumerate(record):
+                for i in range(k):
+                    band = record[i] if i < len(record) else None
                     if band is None:
+                        xs[i][t] = 0.0
+                        vs[i][t] = False
                         continue
                     values, mask = band.compute(tile)
                     xs[i][t] = values.reshape(-1)

@@ -51,6 +51,11 @@ def _as_float(x: np.ndarray, ok: np.ndarray, what: str) -> np.ndarray:
 class Kernel(ABC):
     """Base of the statistic accumulators: the records a primitive takes and their weights."""
 
+    #: True when every output column depends only on the same input column (and the
+    #: records' order), with the same arithmetic whatever the other columns: such kernels
+    #: can reduce copies side by side (``tree._CopiesAcc``).
+    columnwise = False
+
     def __init__(self, prim: KernelSpec, p: int, mode: str) -> None:
         self.prim = prim
         self.p = p
@@ -68,7 +73,7 @@ class Kernel(ABC):
             member = frac > 0
         else:
             member = np.asarray(batch.centre, dtype=bool)
-        ok = member.copy()
+        ok = member.copy(order="K")  # keeps a column-major batch column-major (see tree.py)
         for v in vs:
             ok &= v
         if numeric:
@@ -101,6 +106,8 @@ class Kernel(ABC):
 class Count(Kernel):
     """``count`` and ``countEvery``: the number of unmasked inputs (of all, for countEvery)."""
 
+    columnwise = True
+
     def __init__(self, prim: KernelSpec, p: int, mode: str) -> None:
         super().__init__(prim, p, mode)
         self.n = np.zeros(p)
@@ -116,6 +123,8 @@ class Count(Kernel):
 class Moments(Kernel):
     """Weighted sum, mean and (sample) variance with Chan's parallel update."""
 
+    columnwise = True
+
     def __init__(self, prim: KernelSpec, p: int, mode: str) -> None:
         super().__init__(prim, p, mode)
         self.w = np.zeros(p)
@@ -127,19 +136,22 @@ class Moments(Kernel):
     def add(self, batch: Batch) -> None:
         (x,), _, ok, w = self.prepare(batch)
         x = np.where(ok, x, 0.0)
-        wb = w.sum(axis=0)
         sb = (w * x).sum(axis=0)
+        self.total += sb
+        self.n += np.count_nonzero(ok, axis=0)
+        if self.prim.params["stat"] == "sum":
+            return  # the sum needs neither the mean nor the second moment
+        wb = w.sum(axis=0)
         with np.errstate(invalid="ignore", divide="ignore"):
             mb = np.where(wb > 0, sb / np.where(wb > 0, wb, 1.0), 0.0)
-        m2b = (w * (x - mb) ** 2).sum(axis=0)
         wt = self.w + wb
         safe = np.where(wt > 0, wt, 1.0)
         delta = mb - self.mean
         self.mean = np.where(wt > 0, self.mean + delta * wb / safe, 0.0)
-        self.m2 = self.m2 + m2b + delta**2 * self.w * wb / safe
+        if self.prim.params["stat"] != "mean":  # the mean needs no second moment
+            m2b = (w * (x - mb) ** 2).sum(axis=0)
+            self.m2 = self.m2 + m2b + delta**2 * self.w * wb / safe
         self.w = wt
-        self.total += sb
-        self.n += ok.sum(axis=0)
 
     def result(self) -> list[Column]:
         stat = self.prim.params["stat"]
@@ -162,6 +174,8 @@ class Moments(Kernel):
 
 class Fold(Kernel):
     """product, allNonZero, anyNonZero."""
+
+    columnwise = True
 
     def __init__(self, prim: KernelSpec, p: int, mode: str) -> None:
         super().__init__(prim, p, mode)
@@ -193,6 +207,8 @@ def take_per_column(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
 
 class Extreme(Kernel):
     """max/min of the first input, the others taken from the same record; earliest on ties."""
+
+    columnwise = True
 
     def __init__(self, prim: KernelSpec, p: int, mode: str) -> None:
         super().__init__(prim, p, mode)
@@ -238,6 +254,8 @@ class Extreme(Kernel):
 class Pick(Kernel):
     """first, last, firstNonNull, lastNonNull (by record order)."""
 
+    columnwise = True
+
     def __init__(self, prim: KernelSpec, p: int, mode: str) -> None:
         super().__init__(prim, p, mode)
         self.has = np.zeros(p, dtype=bool)
@@ -274,6 +292,8 @@ class Pick(Kernel):
 
 class CoMoments(Kernel):
     """linearFit (weighted) and pearsonsCorrelation: merged means and co-moments of (x, y)."""
+
+    columnwise = True
 
     def __init__(self, prim: KernelSpec, p: int, mode: str) -> None:
         super().__init__(prim, p, mode)

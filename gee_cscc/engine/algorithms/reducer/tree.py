@@ -19,6 +19,7 @@ import numpy as np
 
 from ...core.records import Batch, column_value
 from ...errors import EEError
+from .copies import CopiesAcc
 from .kernels import Column, Kernel
 
 __all__ = ["Reducer", "Primitive", "Composite", "Repeat", "Group", "for_each", "as_reducer"]
@@ -323,18 +324,55 @@ def as_reducer(value: Any, what: str) -> Reducer:
 # --- accumulators of composite reducers -------------------------------------------------------
 
 
+def _columnwise(reducer: Reducer) -> bool:
+    """Whether every output column of the reducer's accumulator reads only its own column."""
+    if isinstance(reducer, Primitive):
+        return bool(getattr(reducer.kernel, "columnwise", False))
+    if isinstance(reducer, Composite):
+        return all(_columnwise(r) for r, _, _ in reducer.parts)
+    if isinstance(reducer, Repeat):
+        return _columnwise(reducer.child)
+    return False
+
+
+def _copies(reducer: Reducer, count: int, p: int, mode: str) -> CopiesAcc:
+    # side by side only for region records (P = 1, numbers): bounded extra memory
+    wide = mode == "region" and p == 1 and count > 1 and _columnwise(reducer)
+    return CopiesAcc(reducer, count, p, mode, wide=wide)
+
+
 class _CompositeAcc:
     def __init__(self, reducer: Composite, p: int, mode: str) -> None:
-        self.parts = [(r.accumulator(p, mode), idx, names) for r, idx, names in reducer.parts]
+        parts = reducer.parts
+        first = parts[0][0] if parts else None
+        k = first.n_inputs if first is not None else 0
+        # forEach: one reducer on consecutive inputs, reduced as copies
+        self.copies = (
+            _copies(first, len(parts), p, mode)
+            if parts
+            and all(r is first and idx == list(range(i * k, (i + 1) * k))
+                    for i, (r, idx, _) in enumerate(parts))
+            else None
+        )  # fmt: skip
+        self.names = [names for _, _, names in parts]
+        if self.copies is None:
+            self.parts = [(r.accumulator(p, mode), idx, names) for r, idx, names in parts]
 
     def add(self, batch: Batch) -> None:
+        if self.copies is not None:
+            self.copies.add(batch)
+            return
         for acc, idx, _ in self.parts:
             acc.add(batch.select(idx))
 
     def result(self) -> list[Column]:
+        if self.copies is not None:
+            results = self.copies.results()
+        else:
+            results = [acc.result() for acc, _, _ in self.parts]
         out = []
-        for acc, _, names in self.parts:
-            out.extend(c for c, n in zip(acc.result(), names, strict=False) if n is not None)
+        for cols, names in zip(results, self.names, strict=True):
+            out.extend(c for c, n in zip(cols, names, strict=False) if n is not None)
         return out
 
 
@@ -342,18 +380,13 @@ class _RepeatAcc:
     def __init__(self, reducer: Repeat, p: int, mode: str) -> None:
         self.reducer = reducer
         self.p = p
-        k = reducer.child.n_inputs
-        self.copies = [
-            (reducer.child.accumulator(p, mode), list(range(i * k, (i + 1) * k)))
-            for i in range(reducer.count)
-        ]
+        self.copies = _copies(reducer.child, reducer.count, p, mode)
 
     def add(self, batch: Batch) -> None:
-        for acc, idx in self.copies:
-            acc.add(batch.select(idx))
+        self.copies.add(batch)
 
     def result(self) -> list[Column]:
-        results = [acc.result() for acc, _ in self.copies]
+        results = self.copies.results()
         ints = self.reducer.child.integer_outputs
         out = []
         for j in range(len(self.reducer.outputs)):
@@ -387,8 +420,11 @@ def _groups_of(column: np.ndarray, rows: np.ndarray):
         and not np.isnan(column.astype(float)).any()
     ):
         distinct, first, inverse = np.unique(column, return_index=True, return_inverse=True)
+        # one stable sort splits every group at once; each keeps its rows in order
+        by_group = np.argsort(inverse, kind="stable")
+        bounds = np.searchsorted(inverse[by_group], np.arange(len(distinct) + 1))
         for u in np.argsort(first, kind="stable"):
-            yield _group_key(distinct[u]), rows[inverse == u]
+            yield _group_key(distinct[u]), rows[by_group[bounds[u] : bounds[u + 1]]]
         return
     keys = np.array([_group_key(v) for v in column], dtype=object)
     for key in dict.fromkeys(keys.tolist()):
@@ -414,12 +450,10 @@ class _GroupAcc:
         rows = np.nonzero(ok)[0]
         column = batch.x[g][:, 0][ok]
         for key, selected in _groups_of(column, rows):
-            keep = np.zeros(batch.n, dtype=bool)
-            keep[selected] = True
             acc = self.groups.get(key)
             if acc is None:
                 acc = self.groups[key] = self.reducer.child.accumulator(1, self.mode)
-            acc.add(sub.rows(keep))
+            acc.add(sub.take(selected))  # ``selected`` is ascending: the records keep their order
 
     def result(self) -> list[Column]:
         child = self.reducer.child
