@@ -33,8 +33,8 @@ from .reducer.tree import Reducer, as_reducer, for_each
 @algorithm("ImageCollection.load")
 def load(id: str, version: Any = None) -> ImageCollection:  # noqa: A002 (Earth Engine's name)
     ctx = current()
+    ctx.store.check_access(id, ctx.user)  # first: a non-reader learns nothing of the asset
     collection = ctx.store.load_collection(id)
-    ctx.store.check_access(id, ctx.user)
     return collection
 
 

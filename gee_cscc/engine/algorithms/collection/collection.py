@@ -111,8 +111,8 @@ def collection(features: Any) -> Collection:
 @algorithm("Collection.loadTable")
 def load_table(tableId: Any, geometryColumn: Any = None, version: Any = None) -> FeatureCollection:
     ctx = current()
+    ctx.store.check_access(tableId, ctx.user)  # first: a non-reader learns nothing of it
     table = ctx.store.load_table(tableId)
-    ctx.store.check_access(tableId, ctx.user)
     return table
 
 

@@ -29,8 +29,8 @@ from ..bands import select_names
 @algorithm("Image.load")
 def load(id: str, version: Any = None) -> Image:  # noqa: A002 (Earth Engine's name)
     ctx = current()
+    ctx.store.check_access(id, ctx.user)  # first: a non-reader learns nothing of the asset
     image = ctx.store.load_image(id)
-    ctx.store.check_access(id, ctx.user)
     return image
 
 
