@@ -43,6 +43,7 @@ from gee_cscc.workflow.modes import ModeChoice, choose_mode, preview_pixels
 from gee_cscc.workflow.pull import (
     count_maintenance,
     counts_from_sums,
+    layer_stack,
     maintenance_count_bands,
     maintenance_counts_server,
     open_layers,
@@ -209,7 +210,9 @@ def analyze(
     eval_years = graph.evaluation_years
     pcs_years = [y for y in cfg.pcs_years if y in annual.years]
     surfaces_pulled = counting == "local"
-    n_layers = len(_result_bands(graph)) + len(pcs_years) + (len(eval_years) if surfaces_pulled else 0)
+    n_layers = (
+        len(_result_bands(graph)) + len(pcs_years) + (len(eval_years) if surfaces_pulled else 0)
+    )
     record = record_length_parts(graph, annual, cfg)  # docs/method.md §7, empty when off
     n_layers += len(record.bands)
     choice = choose_mode(mode, grid, layers=n_layers, limits=limits)
@@ -285,14 +288,14 @@ def analyze(
 
     rasters = pulled[list(_result_bands(graph))].assign(record.rasters(pulled))
     surfaces = (
-        xr.concat([pulled[f"P_{y}"] for y in eval_years], dim="year")
-        .assign_coords(year=eval_years)
-        .rename("maintenance")
+        layer_stack(pulled, [f"P_{y}" for y in eval_years], "year", eval_years).rename(
+            "maintenance"
+        )
         if surfaces_pulled
         else None
     )
     pcs = (
-        xr.concat([pulled[f"pcs_{y}"] for y in pcs_years], dim="year").assign_coords(year=pcs_years)
+        layer_stack(pulled, [f"pcs_{y}" for y in pcs_years], "year", pcs_years)
         if pcs_years
         else None
     )
