@@ -303,3 +303,29 @@ def test_a_project_reader_sees_tasks_but_only_a_writer_cancels_them(svc, blockin
         assert wait_done(name)["metadata"]["state"] == "CANCELLED"
     finally:
         svc.store.set_policy(ROOT, {"bindings": []})
+
+
+# --- creating at the top of a project -------------------------------------------------------
+
+
+def test_only_the_projects_writers_create_at_its_top(svc, unchanged):
+    with svc.as_user(MALLORY):
+        message = ee_message(lambda: ee.data.createAsset({"type": "FOLDER"}, f"{ROOT}/mine"))
+    assert message == f"Permission denied: {MALLORY} may not write asset '{ROOT}'."
+
+
+def test_an_export_to_the_top_of_someone_elses_project_fails(svc):
+    before = snapshot(svc.store.root / "assets")
+    with svc.as_user(MALLORY):
+        task = ee.batch.Export.image.toAsset(
+            ee.Image(1),
+            description="x",
+            assetId=f"{ROOT}/mallorys-image",
+            region=ee.Geometry.Rectangle([0, 0, 1, 1]),
+            scale=100000,
+        )
+        task.start()
+        op = wait_done(f"{PROJECT}/operations/{task.id}")
+    assert op["metadata"]["state"] == "FAILED"
+    assert op["error"]["message"] == f"Permission denied: {MALLORY} may not write asset '{ROOT}'."
+    assert snapshot(svc.store.root / "assets") == before

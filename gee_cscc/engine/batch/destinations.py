@@ -214,8 +214,7 @@ def check_destination(
     parent = asset.parent()
     while parent.path and not store.exists(parent):
         parent = parent.parent()
-    if parent.path:
-        store.check_access(parent, ctx.user, write=True)
+    store.check_access(parent, ctx.user, write=True)  # the project's root: its writers
 
 
 def store_properties(props: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,21 +1,23 @@
 """Access control of assets: IAM policies (owners, writers, readers) and the checks the
 service makes on every source and destination.
 
-Rules: a caller may read an asset if it (or a folder above it) lists the caller, or
-``allUsers``, as owner, writer or reader; write if as owner or writer. Creating an asset
-needs write access to the nearest existing folder above it (anyone authenticated may
-create at a project's root). A copy needs read access to the source, a move write access;
-both need write access where the destination lands, and an overwrite write access to the
-asset it replaces. ``allUsers`` may only be a reader (public read access), as on Earth
-Engine.
+Rules: a caller may read an asset if it (or a folder above it, or its project) lists the
+caller, or ``allUsers``, as owner, writer or reader; write if as owner or writer. Creating
+an asset needs write access to the nearest existing folder above it (at the top of a
+project: write access to the project). A copy needs read access to the source, a move
+write access; both need write access where the destination lands, and an overwrite write
+access to the asset it replaces. ``allUsers`` may only be a reader (public read access),
+as on Earth Engine.
 
-A project's root (``projects/<p>``) stands for the Cloud project: the store's owner
-(:attr:`user`) owns it, and its policy (kept in ``assets/<p>/project-iam.json``; set with
-``setIamPolicy`` on ``projects/<p>/assets/`` or ``gee-cscc share``) grants roles on every
-asset of the project. Reading an asset's metadata or listing a folder a caller may not
-read is refused with Earth Engine's text, "Permission 'earthengine.assets.get' denied on
-resource '<name>' (or it may not exist).", whether or not the asset exists, so a refusal
-reveals nothing (:meth:`AssetAccess.check_visible`).
+A project's root (``projects/<p>/assets``) stands for the Cloud project: the store's
+owner (:attr:`user`) owns it, and its policy (kept in ``assets/<p>/project-iam.json``; set
+with ``AssetStore.set_policy("projects/<p>/assets", policy)`` — the ``ee`` client cannot
+address a project root, as on Earth Engine, where a project's IAM is set in the Cloud
+console) grants its roles on every asset of the project. Reading an asset's metadata or
+listing a folder, collection or project a caller may not read is refused with Earth
+Engine's 403 "Permission 'earthengine.assets.get' (or '.list') denied on resource
+'<name>' (or it may not exist).", whether or not the asset exists, so a refusal reveals
+nothing (:meth:`AssetAccess.check_visible`).
 """
 
 from __future__ import annotations
@@ -151,14 +153,15 @@ class AssetAccess(AssetFolder):
 
     def check_create(self, asset_id: str | AssetName, member: str | None) -> None:
         """Raise PermissionDeniedError unless ``member`` may create an asset at ``asset_id``:
-        write access to the nearest existing folder above it (a project's root: anyone)."""
+        write access to the nearest existing folder above it, or to the project (its
+        root) for an asset at the top: Earth Engine's ``earthengine.assets.create`` on the
+        project."""
         if member is None:
             return
         node = self.resolve(asset_id).parent()
         while node.path and not self.exists(node):
             node = node.parent()
-        if node.path:
-            self.check_access(node, member, write=True)
+        self.check_access(node, member, write=True)
 
     def check_transfer(
         self,
