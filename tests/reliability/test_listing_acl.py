@@ -329,3 +329,22 @@ def test_an_export_to_the_top_of_someone_elses_project_fails(svc):
     assert op["metadata"]["state"] == "FAILED"
     assert op["error"]["message"] == f"Permission denied: {MALLORY} may not write asset '{ROOT}'."
     assert snapshot(svc.store.root / "assets") == before
+
+
+def test_a_request_id_is_per_identity(svc, blocking):
+    """Retrying with another identity's requestId starts a new task instead of returning
+    theirs (which would show its description)."""
+    release, _ = blocking
+    body = {"description": "owners-retry", "requestId": "shared-request-id"}
+    path = f"/v1/{PROJECT}/image:export"
+    status, _, first = request(svc, "POST", path, body)
+    assert status == 200
+    status, _, again = request(svc, "POST", path, body)
+    assert status == 200 and again["name"] == first["name"]  # the owner's retry
+    token = f"Bearer {svc.issue_token(MALLORY)}"
+    status, _, theirs = request(svc, "POST", path, dict(body, description="m"), token=token)
+    assert status == 200 and theirs["name"] != first["name"]
+    assert theirs["metadata"]["description"] == "m"
+    release.set()
+    for name in (first["name"], theirs["name"]):
+        assert wait_done(name)["metadata"]["state"] == "SUCCEEDED"
