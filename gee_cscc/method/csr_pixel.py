@@ -68,6 +68,10 @@ GRADE_CODES = {
 _HUGE = 1e300
 _WGS84 = "WGS84"
 
+#: The largest neighbourhood half-size in cells (the kernel is at most 1001 × 1001 weights,
+#: ~2 MB of request, within Earth Engine's 10 MB request limit).
+MAX_KERNEL_HALF = 500
+
 
 def pixel_fit_mode(mode: str) -> str:
     """The per-cell fit of a run's ``fit_mode``: ``free`` falls back to ``loglinear``."""
@@ -100,6 +104,7 @@ def kernel_weights(grid: Any, radius: str, shape: str = "circle") -> np.ndarray:
     size, unit = csr_radius_parts(radius)
     if unit == "cells":
         k = int(size)
+        _check_kernel_size(k, k, radius)
         dy, dx = np.mgrid[-k : k + 1, -k : k + 1]
         keep = (dx * dx + dy * dy <= k * k) if shape == "circle" else np.ones(dx.shape, bool)
         return keep.astype(float)
@@ -114,6 +119,7 @@ def kernel_weights(grid: Any, radius: str, shape: str = "circle") -> np.ndarray:
         step_x = _geodesic_km(0.0, poleward, abs(a), poleward)
         ny = int(math.ceil(size / float(step_y))) + 1
         nx = min(int(math.ceil(size / float(step_x))) + 1, int(180 / abs(a)))
+        _check_kernel_size(ny, nx, radius)
         dy, dx = np.mgrid[-ny : ny + 1, -nx : nx + 1]
         lon, lat = lon0 + dx * a, np.clip(lat0 - dy * e, -90.0, 90.0)  # rows go south
         if shape == "circle":
@@ -127,6 +133,7 @@ def kernel_weights(grid: Any, radius: str, shape: str = "circle") -> np.ndarray:
         unit_m = grid.pyproj_crs().axis_info[0].unit_conversion_factor
         wx, wy = abs(a) * unit_m / 1000.0, abs(e) * unit_m / 1000.0
         nx, ny = int(size / wx), int(size / wy)
+        _check_kernel_size(ny, nx, radius)
         dy, dx = np.mgrid[-ny : ny + 1, -nx : nx + 1]
         if shape == "circle":
             keep = np.hypot(dx * wx, dy * wy) <= size
@@ -139,6 +146,18 @@ def kernel_weights(grid: Any, radius: str, shape: str = "circle") -> np.ndarray:
     hy = max(cy - rows.min(), rows.max() - cy)
     hx = max(cx - cols.min(), cols.max() - cx)
     return keep[cy - hy : cy + hy + 1, cx - hx : cx + hx + 1].astype(float)
+
+
+def _check_kernel_size(ny: int, nx: int, radius: str) -> None:
+    """Refuse a neighbourhood wider than :data:`MAX_KERNEL_HALF` cells from its centre (a
+    fixed kernel of more than 1001 × 1001 weights does not fit an Earth Engine request)."""
+    if max(ny, nx) > MAX_KERNEL_HALF:
+        side = MAX_KERNEL_HALF * 2 + 1
+        raise ConfigError(
+            f"csr_pixel: {radius!r} spans {2 * ny + 1} × {2 * nx + 1} cells of the analysis "
+            f"grid; at most {side} × {side} (a radius of {MAX_KERNEL_HALF} cells) fits an Earth "
+            "Engine request: give a smaller radius (or a coarser --scale)"
+        )
 
 
 def _kernel(weights: np.ndarray) -> Any:

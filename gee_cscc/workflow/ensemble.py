@@ -40,7 +40,7 @@ import xarray as xr
 
 from gee_cscc.config import Config
 from gee_cscc.config.products import PRODUCTS
-from gee_cscc.errors import ConfigError, InputError
+from gee_cscc.errors import ConfigError, GeeCsccError, InputError
 from gee_cscc.report.ensemble import write_ensemble
 from gee_cscc.report.out_folder import check_out, staged_out
 from gee_cscc.stats.ensemble import ensemble_maps, ensemble_table
@@ -163,6 +163,11 @@ def product_specs(
             head, sep, tail = value.partition("=")
             if sep and _NAME.fullmatch(head) and tail:
                 given.append((head, tail))
+            elif sep and tail and not Path(value).exists():  # NAME=SOURCE with a bad NAME
+                raise ConfigError(
+                    f"--npp {value}: product name {head!r} must start with a letter and hold "
+                    "at most 40 letters, digits, '_' or '-' (give NAME=SOURCE)"
+                )
             else:
                 given.append((_check_name(_derived_name(value), f"--npp {value}"), value))
         extra = sorted(set(table) - {name for name, _ in given})
@@ -250,10 +255,12 @@ def run_ensemble(
     ctx = contextlib.nullcontext(engine) if engine is not None else connect(cfg, store, progress)
     products: dict[str, Results] = {}
     with ctx as eng, staged_out(out) as staging:
-        grid = None
+        grid, years = None, {}
         for i, spec in enumerate(specs, start=1):
             say(f"product {i}/{len(specs)} {spec.name}: {spec.npp}")
             pcfg = product_config(cfg, spec, grid)
+            if years:  # the years taken from the first product's input apply to every product
+                pcfg = pcfg.replace(**years)
             folder = staging / "products" / spec.name
             inputs = RunInputs(
                 npp=spec.npp,
@@ -261,22 +268,28 @@ def run_ensemble(
                 region_names=region_names,
                 regions_layer=regions_layer,
                 synthetic=synthetic,
-                infer_years=infer_years,
+                infer_years=infer_years if i == 1 else (),
                 extra={"product": spec.name},
             )
-            products[spec.name] = run(
-                pcfg,
-                inputs,
-                folder,
-                store=store,
-                counting=counting,
-                extent=extent,
-                mode=mode,
-                batch=batch(folder) if batch is not None else None,
-                progress=progress,
-                engine=eng,
-            )
+            try:
+                products[spec.name] = run(
+                    pcfg,
+                    inputs,
+                    folder,
+                    store=store,
+                    counting=counting,
+                    extent=extent,
+                    mode=mode,
+                    batch=batch(folder) if batch is not None else None,
+                    progress=progress,
+                    engine=eng,
+                )
+            except GeeCsccError as exc:
+                raise _named(exc, f"product {spec.name!r} ({i} of {len(specs)})") from exc
             grid = grid or products[spec.name].summary["grid"]
+            if i == 1 and infer_years:
+                first = products[spec.name].config
+                years = {k: getattr(first, k) for k in ("start", "end")}
         say("ensemble: comparing the products")
         ensemble = _compare(products, list(specs))
         run_info = {
@@ -349,6 +362,14 @@ def compare_products(
     run_options = {k: v for k, v in options.items() if k in run_keys}
     run_options.setdefault("infer_years", years_to_infer(cfg, config, fields))
     return run_ensemble(cfg, specs, out, regions=regions, **run_options)
+
+
+def _named(exc: GeeCsccError, where: str) -> GeeCsccError:
+    """``exc`` with its message prefixed by ``where`` (the same type when it can be made)."""
+    try:
+        return type(exc)(f"{where}: {exc}")
+    except Exception:  # a type with another constructor: the message as it was
+        return exc
 
 
 def _compare(products: dict[str, Results], specs: list[ProductSpec]) -> Ensemble:

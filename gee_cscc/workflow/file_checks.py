@@ -453,4 +453,18 @@ def check_features(data: dict, what: str) -> dict:
                     "GeoJSON is longitude/latitude; declare the file's CRS in a 'crs' member "
                     "or reproject it to EPSG:4326."
                 )
+        _check_valid(geometry, f"{what}: {label}")
     return out
+
+
+def _check_valid(geometry: dict, where: str) -> None:
+    """A self-intersecting (or otherwise invalid) polygon is refused: its cells are ambiguous."""
+    import shapely
+    import shapely.geometry
+
+    reason = shapely.is_valid_reason(shapely.geometry.shape(geometry))
+    if reason != "Valid Geometry":
+        raise InputError(
+            f"{where} is not a valid polygon ({reason}); repair it (e.g. QGIS 'Fix "
+            "geometries' or shapely.make_valid) and give the file again."
+        )

@@ -1,0 +1,105 @@
+"""This session's new features used as a hostile user would: each bad input fails in one line
+naming what is wrong, and OUT is neither created nor left half-written.
+
+Findings (each fixed in the code): a ``--csr-pixel`` radius of thousands of cells allocated
+gigabytes and failed minutes later with Earth Engine's request-size error; a self-intersecting
+region polygon reached the engine (a GEOS traceback, no feature named); ``--npp ../x=SOURCE``
+said "NPP input not found" instead of naming the bad product name.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyogrio.raw
+import pytest
+import shapely
+from helpers import cube_dataarray, regions_geojson
+from input_files import cli
+
+from gee_cscc.errors import ConfigError, InputError
+from gee_cscc.method.csr_pixel import kernel_weights
+from gee_cscc.method.grid import GridSpec
+from gee_cscc.workflow.ensemble import product_specs
+from gee_cscc.workflow.region_files import read_vector_regions
+
+GRID = GridSpec("EPSG:4326", (1.0, 0.0, 100.0, 0.0, -1.0, 40.0), (5, 6))
+
+
+def _beside(tmp_path) -> list[str]:
+    return sorted(
+        p.name for p in tmp_path.iterdir() if "-staging-" in p.name or "-aside-" in p.name
+    )
+
+
+def test_csr_pixel_radius_beyond_an_earth_engine_request_is_refused():
+    with pytest.raises(ConfigError) as info:
+        kernel_weights(GRID, "501cells")
+    assert str(info.value) == (
+        "csr_pixel: '501cells' spans 1003 × 1003 cells of the analysis grid; at most "
+        "1001 × 1001 (a radius of 500 cells) fits an Earth Engine request: give a smaller "
+        "radius (or a coarser --scale)"
+    )
+    # 1° cells: 60,000 km is ~540 cells north-south (the east-west side is capped at 180°)
+    with pytest.raises(ConfigError, match=r"^csr_pixel: '60000km' spans \d+ × \d+ cells"):
+        kernel_weights(GRID, "60000km")
+    # the largest allowed kernel is built: 1001 × 1001, the disc dx² + dy² <= 500²
+    weights = kernel_weights(GRID, "500cells")
+    assert weights.shape == (1001, 1001)
+    assert weights[500, 0] == 1 and weights[0, 0] == 0 and weights[500, 500] == 1
+
+
+def test_huge_csr_pixel_fails_fast_in_one_line(tmp_path, monkeypatch):
+    npp = tmp_path / "npp.nc"
+    cube_dataarray().to_dataset().to_netcdf(npp)
+    regions = tmp_path / "regions.geojson"
+    regions.write_text(json.dumps(regions_geojson()))
+    code, err = cli(
+        tmp_path, monkeypatch, "--npp", npp, "--regions", regions, "--csr-pixel", "5000cells"
+    )
+    assert code == 1 and len(err) == 1, err
+    assert err[0].startswith(
+        "gee-cscc run: error: csr_pixel: '5000cells' spans 10001 × 10001 cells"
+    ), err[0]
+    assert not (tmp_path / "out").exists() and _beside(tmp_path) == []
+
+
+def test_self_intersecting_region_is_refused_naming_the_feature(tmp_path):
+    bowtie = shapely.Polygon([(100, 40), (103, 36), (103, 40), (100, 36), (100, 40)])
+    path = tmp_path / "bow.gpkg"
+    pyogrio.raw.write(
+        path,
+        np.array([shapely.to_wkb(bowtie), shapely.to_wkb(shapely.box(103, 36, 106, 40))]),
+        [np.array(["A", "B"], dtype=object)],
+        ["abbr"],
+        driver="GPKG",
+        geometry_type="Polygon",
+        crs="EPSG:4326",
+    )
+    with pytest.raises(InputError) as info:
+        read_vector_regions(path)
+    assert str(info.value) == (
+        f"Region file {path} (layer 'bow'): feature 1 (abbr = 'A') is not a valid polygon "
+        "(Self-intersection[101.5 38]); repair it (e.g. QGIS 'Fix geometries' or "
+        "shapely.make_valid) and give the file again."
+    )
+
+
+@pytest.mark.parametrize("value", ["../evil=npp.nc", "a/b=npp.nc", "..=npp.nc"])
+def test_product_name_with_a_path_is_refused_as_a_name(value):
+    with pytest.raises(ConfigError) as info:
+        product_specs([value, "b=other.nc"])
+    head = value.partition("=")[0]
+    assert str(info.value) == (
+        f"--npp {value}: product name {head!r} must start with a letter and hold at most 40 "
+        "letters, digits, '_' or '-' (give NAME=SOURCE)"
+    )
+
+
+def test_existing_source_with_an_equals_sign_is_still_a_source(tmp_path):
+    npp = tmp_path / "year=all" / "npp.nc"
+    npp.parent.mkdir()
+    npp.write_bytes(b"")
+    specs = product_specs([str(npp), "b=other.nc"])
+    assert [(s.name, s.npp) for s in specs] == [("npp", str(npp)), ("b", "other.nc")]
