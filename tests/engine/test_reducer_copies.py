@@ -17,7 +17,7 @@ from gee_cscc.engine.algorithms.reducer.tree import Group, Primitive, Repeat
 from gee_cscc.engine.core.records import Batch
 from gee_cscc.engine.raster import reduction
 
-N_BANDS = 45  # more than copies.WIDE_COPIES: two side-by-side chunks, the second partial
+N_BANDS = 45  # side-by-side chunks of several sizes
 
 
 def _sum() -> Primitive:
@@ -37,14 +37,15 @@ def _region_batch(values: np.ndarray, ok: np.ndarray) -> Batch:
 
 
 def test_repeat_sums_are_numpys_pairwise_sums_bit_for_bit():
-    assert N_BANDS > copies.WIDE_COPIES
+    assert copies.WIDE_RECORDS == 1 << 16
     rng = np.random.default_rng(11)
     n = 5003
     values = rng.standard_normal((n, N_BANDS)) * 1e3
     ok = rng.random((n, N_BANDS)) > 0.2
     acc = Repeat(_sum(), N_BANDS).accumulator(1, "region")
-    assert [m for _, _, m in acc.copies.chunks] == [32, 13]  # side by side, two chunks
     acc.add(_region_batch(values, ok))
+    # side by side: 65,536 // 5003 = 13 copies a chunk, the last one partial
+    assert [m for _, _, m in acc.copies.chunks] == [13, 13, 13, 6]
     (got,) = acc.result()
     expected = [float(np.where(ok[:, i], values[:, i], 0.0).sum()) for i in range(N_BANDS)]
     assert got == [expected]  # exact: the same pairwise summation per column
