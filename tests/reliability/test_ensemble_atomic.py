@@ -103,18 +103,20 @@ def test_years_given_for_both_products_run_and_both_use_them(case, monkeypatch):
     assert beside(case / "out") == []
 
 
-#: The child: the figures and report stubbed; product b's report signals that it is being
-#: written (a file) and then takes a minute, so a SIGTERM sent then hits the second product.
+#: The child: the figures and report stubbed; given a flag file, product b's report signals
+#: that it is being written (the file) and then takes a minute, so a SIGTERM sent then hits the second product.
 CHILD = """
 import sys, time
 from pathlib import Path
 import gee_cscc.report
 
+FLAG = Path(sys.argv[1]) if sys.argv[1] else None
+
 def write_report(results, out_dir, **kwargs):
     page = Path(out_dir) / "report.html"
     page.write_text("<!doctype html><title>stub report</title>")
-    if "products/b" in str(out_dir).replace("\\\\", "/"):
-        Path(sys.argv[1]).write_text("writing b")
+    if FLAG and Path(out_dir).name.lstrip(".").split("-staging-")[0] == "b":  # products/b
+        FLAG.write_text("writing b")
         time.sleep(60)
     return {"html": page, "figures": {}}
 
@@ -130,7 +132,7 @@ def _start(case: Path, flag: Path | None, out: Path) -> subprocess.Popen:
     argv += ["--regions", str(case / "regions.geojson"), "--reference", str(REFERENCE)]
     argv += ["--store", str(case / "store"), "--out", str(out), "--quiet"]
     return subprocess.Popen(
-        [sys.executable, "-c", CHILD, str(flag or case / "never"), *argv],
+        [sys.executable, "-c", CHILD, str(flag or ""), *argv],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
