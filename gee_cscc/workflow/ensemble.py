@@ -357,6 +357,12 @@ def compare_products(
                 f"compare_products: product name {name!r} must start with a letter and hold "
                 "at most 40 letters, digits, '_' or '-'"
             )
+    unknown = sorted(map(str, set(settings or {}) - set(npp)))
+    if unknown:  # a misspelt name would silently run that product without its settings
+        raise ConfigError(
+            f"compare_products: settings for {unknown[0]!r}, which is not a product of npp "
+            f"({', '.join(map(str, npp))})"
+        )
     table = {name: dict((settings or {}).get(name, {})) for name in npp}
     specs = product_specs([f"{name}={source}" for name, source in npp.items()], table)
     run_options = {k: v for k, v in options.items() if k in run_keys}

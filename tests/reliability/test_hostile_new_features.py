@@ -103,3 +103,21 @@ def test_existing_source_with_an_equals_sign_is_still_a_source(tmp_path):
     npp.write_bytes(b"")
     specs = product_specs([str(npp), "b=other.nc"])
     assert [(s.name, s.npp) for s in specs] == [("npp", str(npp)), ("b", "other.nc")]
+
+
+def test_compare_products_settings_for_a_product_not_given_are_refused(tmp_path):
+    """A misspelt product name in ``settings`` used to be ignored: the product then ran
+    without its scale factor and the call succeeded."""
+    import gee_cscc
+
+    with pytest.raises(ConfigError) as info:
+        gee_cscc.compare_products(
+            {"glopem": "a.nc", "modis": "b.nc"},
+            "regions.geojson",
+            out=tmp_path / "out",
+            settings={"modsi": {"scale_factor": 0.1}},
+        )
+    assert str(info.value) == (
+        "compare_products: settings for 'modsi', which is not a product of npp (glopem, modis)"
+    )
+    assert list(tmp_path.iterdir()) == []
