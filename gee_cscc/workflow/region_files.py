@@ -91,6 +91,8 @@ def read_vector_regions(path: str | Path, *, layer: str | None = None) -> dict:
                     f"{what} is a shapefile without its {needed} file beside it: copy every "
                     f"file of the shapefile ({p.stem}.shp, .shx, .dbf, .prj) together."
                 )
+    if p.suffix.lower() == ".zip":
+        _check_zip(p, what)
     import pyogrio
     import pyogrio.raw
 
@@ -161,6 +163,27 @@ def check_region_names(collection: dict, name_property: str, what: str) -> list[
         seen[name] = k
         names.append(name)
     return names
+
+
+def _check_zip(path: Path, what: str) -> None:
+    """A ``.zip`` must hold its shapefile(s) at the top level (GDAL reads nothing else)."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+    except (OSError, zipfile.BadZipFile) as exc:
+        raise InputError(f"Cannot read {what}: not a zip archive ({_text(exc)}).") from None
+    shapefiles = [n for n in names if n.lower().endswith(".shp")]
+    if not shapefiles:
+        raise InputError(
+            f"{what} holds no shapefile (.shp): zip the .shp with its .shx, .dbf and .prj."
+        )
+    if not any("/" not in n for n in shapefiles):
+        raise InputError(
+            f"{what} holds its shapefile in a folder ({shapefiles[0]}): zip the .shp, .shx, "
+            ".dbf and .prj at the top level of the archive (or give the .shp itself)."
+        )
 
 
 def _check_lonlat(features: list[dict], what: str) -> None:

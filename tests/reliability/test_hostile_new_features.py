@@ -121,3 +121,33 @@ def test_compare_products_settings_for_a_product_not_given_are_refused(tmp_path)
         "compare_products: settings for 'modsi', which is not a product of npp (glopem, modis)"
     )
     assert list(tmp_path.iterdir()) == []
+
+
+def _zip(path, members: dict[str, bytes]):
+    import zipfile
+
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    return path
+
+
+def test_zip_without_a_shapefile_at_its_top_is_refused_in_plain_words(tmp_path):
+    """GDAL's own message suggested prefixing the path with a driver name."""
+    empty = _zip(tmp_path / "none.zip", {"readme.txt": b"regions"})
+    with pytest.raises(InputError) as info:
+        read_vector_regions(empty)
+    assert str(info.value) == (
+        f"Region file {empty} holds no shapefile (.shp): zip the .shp with its .shx, .dbf and .prj."
+    )
+    nested = _zip(tmp_path / "nested.zip", {"prov/r.shp": b"", "prov/r.shx": b""})
+    with pytest.raises(InputError) as info:
+        read_vector_regions(nested)
+    assert str(info.value) == (
+        f"Region file {nested} holds its shapefile in a folder (prov/r.shp): zip the .shp, "
+        ".shx, .dbf and .prj at the top level of the archive (or give the .shp itself)."
+    )
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(b"PK not really")
+    with pytest.raises(InputError, match=r"^Cannot read Region file .*broken\.zip: not a zip"):
+        read_vector_regions(broken)
