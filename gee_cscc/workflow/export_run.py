@@ -36,7 +36,6 @@ from gee_cscc.config import Config
 from gee_cscc.errors import InputError
 from gee_cscc.method import GridSpec, build, load_annual_npp
 from gee_cscc.workflow.grid_choice import annual_on_analysis_grid
-from gee_cscc.workflow.record_length import record_length_parts
 
 __all__ = [
     "EXPORT_RESTART_HINT",
@@ -388,6 +387,8 @@ def export_run(
     else:
         annual = load_annual_npp(npp, cfg).on_grid(grid)
     graph = build(annual, cfg)
+    from gee_cscc.workflow.record_length import record_length_parts  # pandas: not at --help
+
     record = record_length_parts(graph, annual, cfg)  # docs/method.md §7, empty when off
     inputs = [npp] + ([cfg.landcover_mask] if cfg.landcover_mask else [])
     if manifest is not None:
