@@ -178,11 +178,17 @@ def product_specs(
             )
     else:
         given = [(_check_name(str(n), "[products]"), None) for n in table]
-    specs, seen = [], set()
+    specs, seen = [], {}
     for name, source in given:
         if name in seen:
             raise ConfigError(f"--npp: product name {name!r} is given twice")
-        seen.add(name)
+        if name.lower() in seen.values():  # one folder OUT/products/<name> on macOS, Windows
+            other = next(n for n, low in seen.items() if low == name.lower())
+            raise ConfigError(
+                f"--npp: product names {other!r} and {name!r} differ only in case (one folder "
+                "on macOS and Windows): rename one"
+            )
+        seen[name] = name.lower()
         settings = {k: v for k, v in (table.get(name) or {}).items() if k != "npp"}
         source = source or (table.get(name) or {}).get("npp")
         if source in PRODUCTS:

@@ -151,3 +151,16 @@ def test_zip_without_a_shapefile_at_its_top_is_refused_in_plain_words(tmp_path):
     broken.write_bytes(b"PK not really")
     with pytest.raises(InputError, match=r"^Cannot read Region file .*broken\.zip: not a zip"):
         read_vector_regions(broken)
+
+
+def test_product_names_differing_only_in_case_are_refused():
+    """OUT/products/A and OUT/products/a are one folder on macOS and Windows: the second
+    product's run would replace the first's folder."""
+    with pytest.raises(ConfigError) as info:
+        product_specs(["A=a.nc", "a=b.nc"])
+    assert str(info.value) == (
+        "--npp: product names 'A' and 'a' differ only in case (one folder on macOS and "
+        "Windows): rename one"
+    )
+    with pytest.raises(ConfigError, match=r"^--npp: product name 'x' is given twice$"):
+        product_specs(["x=a.nc", "x=b.nc"])
