@@ -173,10 +173,16 @@ def storage_type(spec: LayerSpec, values: np.ndarray) -> str:
     ``float32`` (non-integral values are never rounded)."""
     if not spec.categorical:
         return "float32"
-    finite = values[np.isfinite(values)] if values.dtype.kind == "f" else values.ravel()
-    if finite.size and not np.array_equal(finite, np.round(finite)):
-        return "float32"
-    lo, hi = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+    lo, hi = float("inf"), float("-inf")
+    for part in _row_blocks(values):  # a block of rows at a time: no copy of the layer
+        finite = part[np.isfinite(part)] if part.dtype.kind == "f" else part.ravel()
+        if not finite.size:
+            continue
+        if not np.array_equal(finite, np.round(finite)):
+            return "float32"
+        lo, hi = min(lo, float(finite.min())), max(hi, float(finite.max()))
+    if lo > hi:  # no finite value
+        lo, hi = 0.0, 0.0
     dtype: str | None = spec.dtype
     while dtype is not None:
         info = np.iinfo(dtype)
@@ -187,6 +193,22 @@ def storage_type(spec: LayerSpec, values: np.ndarray) -> str:
             return dtype
         dtype = _WIDER.get(dtype)
     return "float32"
+
+
+#: Cells per block of :func:`_row_blocks` (1 MiB of float32).
+_BLOCK_CELLS = 1 << 18
+
+
+def _row_blocks(values: np.ndarray) -> Any:
+    """``values`` as views of whole rows (the last axis), about :data:`_BLOCK_CELLS` cells
+    each; a non-contiguous array is reshaped (copied) first."""
+    if values.ndim == 0:
+        yield values.reshape(1)
+        return
+    rows = values.reshape(-1, values.shape[-1]) if values.ndim > 1 else values.reshape(1, -1)
+    step = max(1, _BLOCK_CELLS // max(1, rows.shape[1]))
+    for r0 in range(0, rows.shape[0], step):
+        yield rows[r0 : r0 + step]
 
 
 def stored(values: np.ndarray, dtype: str) -> np.ndarray:
@@ -275,6 +297,7 @@ def _write_cog(
     import rasterio
     import rasterio.shutil
     from affine import Affine
+    from rasterio.windows import Window
 
     spec = layer_spec(name, da.attrs)
     values = np.asarray(da.values)
@@ -308,7 +331,10 @@ def _write_cog(
             dst.update_tags(**tags)
             for band, (description, year) in enumerate(zip(descriptions, years, strict=True), 1):
                 layer = values if values.ndim == 2 else values[band - 1]
-                dst.write(stored(layer, dtype), band)
+                for r0 in range(0, height, BLOCK):  # a row of tiles at a time: no band copy
+                    rows = layer[r0 : r0 + BLOCK]
+                    window = Window(0, r0, width, rows.shape[0])
+                    dst.write(stored(rows, dtype), band, window=window)
                 dst.set_band_description(band, description)
                 dst.set_band_unit(band, spec.units)
                 if year is not None:

@@ -43,6 +43,7 @@ from gee_cscc.workflow.modes import ModeChoice, choose_mode, preview_pixels
 from gee_cscc.workflow.pull import (
     count_maintenance,
     counts_from_sums,
+    layer_stack,
     maintenance_count_bands,
     maintenance_counts_server,
     open_layers,
@@ -287,14 +288,14 @@ def analyze(
 
     rasters = pulled[list(_result_bands(graph))].assign(record.rasters(pulled))
     surfaces = (
-        xr.concat([pulled[f"P_{y}"] for y in eval_years], dim="year")
-        .assign_coords(year=eval_years)
-        .rename("maintenance")
+        layer_stack(pulled, [f"P_{y}" for y in eval_years], "year", eval_years).rename(
+            "maintenance"
+        )
         if surfaces_pulled
         else None
     )
     pcs = (
-        xr.concat([pulled[f"pcs_{y}"] for y in pcs_years], dim="year").assign_coords(year=pcs_years)
+        layer_stack(pulled, [f"pcs_{y}" for y in pcs_years], "year", pcs_years)
         if pcs_years
         else None
     )

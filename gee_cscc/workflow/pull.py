@@ -32,6 +32,7 @@ __all__ = [
     "open_layers",
     "pull_tiles",
     "count_maintenance",
+    "layer_stack",
     "counts_from_sums",
     "maintenance_count_bands",
     "maintenance_counts_server",
@@ -87,8 +88,18 @@ def _backend_store(variable: xr.DataArray) -> Any:
     return None
 
 
+def _row_step(variable: xr.DataArray) -> int:
+    """Rows per band of a streamed pull: xee's chunk height (its requests stay the same)."""
+    chunks = variable.encoding.get("preferred_chunks") or {}
+    height = int(variable.sizes["y"]) if "y" in variable.sizes else 1
+    return max(1, int(chunks.get("y") or height))
+
+
 def pull_tiles(
-    variable: xr.DataArray, on_tile: Callable[[int, int], None] | None = None
+    variable: xr.DataArray,
+    on_tile: Callable[[int, int], None] | None = None,
+    *,
+    on_rows: Callable[[int, int, np.ndarray], None] | None = None,
 ) -> xr.DataArray:
     """Load a variable opened with xee, calling ``on_tile(done, total)`` as tiles arrive.
 
@@ -96,20 +107,27 @@ def pull_tiles(
     each, fetched in parallel): ``total`` is their number, ``Π ceil(size / chunk)``, and
     ``done`` counts the tiles received so far (``on_tile(0, total)`` first). Only this pull's
     requests are counted: the store of this dataset is wrapped, nothing global.
+
+    A variable with a ``y`` dimension is pulled one band of rows at a time (xee's chunk
+    height, so the requests are the ones a whole load makes) into one array allocated
+    up front: xee keeps every tile of a load and then joins them with ``np.block``, so a
+    whole load holds the result twice; by bands, only one band is held twice.
+    ``on_rows(y0, y1, block)`` is told of each band as it lands (``block`` is the band of
+    the result, every dimension but ``y`` whole, read-only to the caller).
     """
-    if on_tile is None:
-        return variable.load()
     chunks = variable.encoding.get("preferred_chunks") or {}
     total = 1
     for dim, size in variable.sizes.items():
         step = int(chunks.get(dim) or size) or 1
         total *= max(1, math.ceil(size / step))
-    store = _backend_store(variable)
-    if store is None:
+    store = _backend_store(variable) if on_tile is not None else None
+    if on_tile is not None and store is None:
         on_tile(0, total)
-        loaded = variable.load()
+        loaded = _load_by_rows(variable, on_rows)
         on_tile(total, total)
         return loaded
+    if store is None:
+        return _load_by_rows(variable, on_rows)
     fetch = store.image_to_array
     lock = threading.Lock()
     done = [0]
@@ -124,12 +142,38 @@ def pull_tiles(
     on_tile(0, total)
     store.image_to_array = counted  # this store only; restored below
     try:
-        loaded = variable.load()
+        loaded = _load_by_rows(variable, on_rows)
     finally:
         del store.image_to_array
     if done[0] < total:  # fewer, larger requests than the chunks say: the pull is complete
         on_tile(total, total)
     return loaded
+
+
+def _load_by_rows(
+    variable: xr.DataArray, on_rows: Callable[[int, int, np.ndarray], None] | None
+) -> xr.DataArray:
+    if "y" not in variable.dims:
+        return variable.load()
+    axis = variable.dims.index("y")
+    height = int(variable.sizes["y"])
+    step = _row_step(variable)
+    out: np.ndarray | None = None
+    for y0 in range(0, height, step):
+        y1 = min(height, y0 + step)
+        block = np.asarray(variable.isel(y=slice(y0, y1)).values)
+        if out is None:
+            shape = list(variable.shape)
+            out = np.empty(shape, dtype=block.dtype)
+        index = [slice(None)] * variable.ndim
+        index[axis] = slice(y0, y1)
+        out[tuple(index)] = block
+        del block
+        if on_rows is not None:
+            on_rows(y0, y1, out[tuple(index)])
+    if out is None:  # no rows
+        return variable.load()
+    return variable.copy(data=out)
 
 
 def open_image(image: Any, grid: GridSpec, *, bands: Sequence[str] | None = None) -> xr.Dataset:
@@ -191,6 +235,42 @@ def open_layers(
         coords={"y": stack["y"], "x": stack["x"]},
     )
     return out
+
+
+def layer_stack(
+    layers: xr.Dataset, names: Sequence[str], dim: str, values: Sequence[Any]
+) -> xr.DataArray:
+    """The ``(y, x)`` layers ``names`` of a pull as one ``(dim, y, x)`` DataArray.
+
+    Layers that :func:`open_layers` pulled next to each other share one array: the result
+    is then a view of it (no copy of the layers); otherwise the layers are stacked (one
+    copy). Coordinates ``dim`` (``values``), ``y`` and ``x``; the first layer's attributes.
+    """
+    arrays = [np.asarray(layers[name].data) for name in names]
+    base = arrays[0].base
+    data = None
+    if (
+        isinstance(base, np.ndarray)
+        and base.ndim == 3
+        and base.flags.c_contiguous
+        and base.shape[1:] == arrays[0].shape
+        and all(a.base is base for a in arrays)
+    ):
+        start = base.__array_interface__["data"][0]
+        size = arrays[0].nbytes
+        offsets = [a.__array_interface__["data"][0] - start for a in arrays]
+        first = offsets[0] // size if size else 0
+        if size and offsets == [(first + i) * size for i in range(len(arrays))]:
+            data = base[first : first + len(arrays)]
+    if data is None:
+        data = np.stack(arrays)
+    first_layer = layers[names[0]]
+    return xr.DataArray(
+        data,
+        dims=(dim, "y", "x"),
+        coords={dim: list(values), "y": first_layer["y"], "x": first_layer["x"]},
+        attrs=dict(first_layer.attrs),
+    )
 
 
 def region_sums(
