@@ -177,7 +177,13 @@ def product_specs(
                 f"give --npp {extra[0]}=SOURCE or remove the table"
             )
     else:
-        given = [(_check_name(str(n), "[products]"), None) for n in table]
+        for n in table:  # a table's name is the folder's: not changed, so settings stay on it
+            if not _NAME.fullmatch(str(n)):
+                raise ConfigError(
+                    f"[products.{n}]: product name {str(n)!r} must start with a letter and hold "
+                    "at most 40 letters, digits, '_' or '-'"
+                )
+        given = [(str(n), None) for n in table]
     specs, seen = [], {}
     for name, source in given:
         if name in seen:

@@ -164,3 +164,15 @@ def test_product_names_differing_only_in_case_are_refused():
     )
     with pytest.raises(ConfigError, match=r"^--npp: product name 'x' is given twice$"):
         product_specs(["x=a.nc", "x=b.nc"])
+
+
+@pytest.mark.parametrize("name", ["a b", "../x", "x/../y"])
+def test_run_file_product_table_with_a_bad_name_is_refused_as_given(name):
+    """``[products."a b"]`` was renamed to ``a_b`` and then lost its own settings (its npp:
+    "has no NPP source")."""
+    with pytest.raises(ConfigError) as info:
+        product_specs(None, {name: {"npp": "a.nc", "band": "b1"}, "b": {"npp": "b.nc"}})
+    assert str(info.value) == (
+        f"[products.{name}]: product name {name!r} must start with a letter and hold at most "
+        "40 letters, digits, '_' or '-'"
+    )
