@@ -60,9 +60,10 @@ def check_years(available: Sequence[int], cfg: Config, what: str) -> tuple[int, 
     have = set(available)
     missing = [y for y in cfg.years if y not in have]
     if missing:
+        listed = missing if len(missing) <= 10 else years_text(missing)  # one short line
         raise InputError(
             f"Year {missing[0]} is missing from {what} (the run asks for every year "
-            f"{cfg.start}–{cfg.end}; missing: {missing}); it has the years "
+            f"{cfg.start}–{cfg.end}; missing: {listed}); it has the years "
             f"{years_text(available)}: set start/end (--start/--end) within them."
         )
     return tuple(cfg.years)

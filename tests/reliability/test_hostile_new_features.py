@@ -176,3 +176,22 @@ def test_run_file_product_table_with_a_bad_name_is_refused_as_given(name):
         f"[products.{name}]: product name {name!r} must start with a letter and hold at most "
         "40 letters, digits, '_' or '-'"
     )
+
+
+def test_many_missing_years_are_listed_as_ranges(tmp_path, monkeypatch):
+    """A year coordinate holding a fill value (-1) made start -1: the message listed 2,000
+    missing years one by one."""
+    da = cube_dataarray()
+    da = da.assign_coords(year=np.array([2001, 2002, 2003, 2004, 2005, -1]))
+    npp = tmp_path / "npp.nc"
+    da.to_dataset().to_netcdf(npp)
+    regions = tmp_path / "regions.geojson"
+    regions.write_text(json.dumps(regions_geojson()))
+    code, err = cli(tmp_path, monkeypatch, "--npp", npp, "--regions", regions, years=())
+    assert code == 1 and len(err) == 1, err
+    assert err[0] == (
+        f"gee-cscc run: error: Year 0 is missing from NPP file {npp} (the run asks for every "
+        "year -1–2005; missing: 0–2000); it has the years -1, 2001–2005: set start/end "
+        "(--start/--end) within them."
+    )
+    assert not (tmp_path / "out").exists() and _beside(tmp_path) == []
