@@ -125,6 +125,8 @@ def read_vector_regions(path: str | Path, *, layer: str | None = None) -> dict:
         geom = None if wkb is None else json.loads(shapely.to_geojson(shapely.from_wkb(wkb)))
         props = {name: _plain(column[k]) for name, column in zip(fields, values, strict=True)}
         features.append({"type": "Feature", "geometry": geom, "properties": props})
+    if meta.get("encoding", "").upper() in ("ISO-8859-1", "LATIN1") and not _has_cpg(p):
+        _utf8_read_as_latin1(features)
     collection: dict[str, Any] = {"type": "FeatureCollection", "features": features}
     crs = meta.get("crs")
     if crs:
@@ -184,6 +186,35 @@ def _check_zip(path: Path, what: str) -> None:
             f"{what} holds its shapefile in a folder ({shapefiles[0]}): zip the .shp, .shx, "
             ".dbf and .prj at the top level of the archive (or give the .shp itself)."
         )
+
+
+def _has_cpg(path: Path) -> bool:
+    """Whether a shapefile (or the shapefile in a ``.zip``) declares its encoding (``.cpg``)."""
+    if path.suffix.lower() == ".zip":
+        import zipfile
+
+        with zipfile.ZipFile(path) as archive:
+            return any(n.lower().endswith(".cpg") for n in archive.namelist())
+    return any(f.suffix.lower() == ".cpg" for f in vector_files(path))
+
+
+def _utf8_read_as_latin1(features: list[dict]) -> None:
+    """Text of a shapefile without ``.cpg`` is read as Latin-1 (GDAL's default); when every
+    non-ASCII value is then UTF-8 bytes (``GenÃ¨ve``, most shapefiles written today), it is
+    decoded as UTF-8 (``Genève``) in place, so region names are not garbled."""
+    texts = [
+        (props, key, value)
+        for feature in features
+        for props in [feature["properties"]]
+        for key, value in props.items()
+        if isinstance(value, str) and not value.isascii()
+    ]
+    try:
+        fixed = [value.encode("latin-1").decode("utf-8") for _, _, value in texts]
+    except (UnicodeEncodeError, UnicodeDecodeError):  # real Latin-1 text: kept as read
+        return
+    for (props, key, _), value in zip(texts, fixed, strict=True):
+        props[key] = value
 
 
 def _check_lonlat(features: list[dict], what: str) -> None:

@@ -195,3 +195,33 @@ def test_many_missing_years_are_listed_as_ranges(tmp_path, monkeypatch):
         "(--start/--end) within them."
     )
     assert not (tmp_path / "out").exists() and _beside(tmp_path) == []
+
+
+def _text_shapefile(path, names, encoding):
+    pyogrio.raw.write(
+        path,
+        np.array(
+            [
+                shapely.to_wkb(shapely.box(100, 36, 103, 40)),
+                shapely.to_wkb(shapely.box(103, 36, 106, 40)),
+            ]
+        ),
+        [np.array(names, dtype=object)],
+        ["abbr"],
+        driver="ESRI Shapefile",
+        geometry_type="Polygon",
+        crs="EPSG:4326",
+        encoding=encoding,
+    )
+    return path
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "latin1"])
+def test_shapefile_text_without_cpg_keeps_its_names(tmp_path, encoding):
+    """A UTF-8 shapefile without its .cpg was read as Latin-1: '北京' became 'å\\x8c\\x97äº¬'
+    in every table, exit 0. Real Latin-1 text stays as it is."""
+    names = ["北京", "Genève"] if encoding == "utf-8" else ["Zürich", "Genève"]
+    shp = _text_shapefile(tmp_path / "r.shp", names, encoding)
+    shp.with_suffix(".cpg").unlink(missing_ok=True)
+    got = [f["properties"]["abbr"] for f in read_vector_regions(shp)["features"]]
+    assert got == names
