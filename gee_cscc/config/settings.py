@@ -307,7 +307,7 @@ class Config(fields.ExtraFields):
         put("region_property", fields.text("region_property", self.region_property))
         put("all_label", fields.text("all_label", self.all_label).strip())
         if self.pcs_years is None:
-            put("pcs_years", (start, ref, end))
+            put("pcs_years", tuple(dict.fromkeys((start, ref, end))))  # ref may be end
         else:
             put("pcs_years", fields.pcs_years(self.pcs_years, start, end))
 
@@ -431,7 +431,7 @@ class Config(fields.ExtraFields):
         unknown = [key for key in overrides if key not in _FIELD_NAMES]
         if unknown:
             raise ConfigError(_unknown_key_message(unknown[0], _FIELD_NAMES, "overrides"))
-        follows_years = self.pcs_years == (self.start, self.reference_year, self.end)
+        follows_years = self.pcs_years == tuple(sorted({self.start, self.reference_year, self.end}))
         # A product may set the years too (see __post_init__).
         years_change = any(key in overrides for key in (*_YEAR_KEYS, "product"))
         if "pcs_years" not in overrides and follows_years and years_change:

@@ -225,3 +225,45 @@ def test_shapefile_text_without_cpg_keeps_its_names(tmp_path, encoding):
     shp.with_suffix(".cpg").unlink(missing_ok=True)
     got = [f["properties"]["abbr"] for f in read_vector_regions(shp)["features"]]
     assert got == names
+
+
+def test_shortest_run_has_each_pcs_year_once():
+    """start, reference_year = end: the default pcs_years repeated the last year, so the
+    PCS raster had two 2003 layers and the new PCS-change figure failed ("Invalid shape
+    (2, 5, 6) for image data", exit 1) on the shortest run the configuration allows."""
+    from gee_cscc.config import Config
+
+    cfg = Config(start=2001, end=2003, reference_year=2003)
+    assert cfg.pcs_years == (2001, 2003)
+    assert cfg.replace(end=2006).pcs_years == (2001, 2003, 2006)  # still follows the years
+    assert Config(start=2001, end=2006, reference_year=2003).replace(end=2003).pcs_years == (
+        2001,
+        2003,
+    )
+
+
+@pytest.mark.slow
+def test_shortest_run_with_the_real_figures(tmp_path):
+    import rasterio
+
+    from gee_cscc.cli.main import main
+
+    cube = cube_dataarray()
+    npp = tmp_path / "npp.nc"
+    cube.to_dataset().to_netcdf(npp)
+    regions = tmp_path / "regions.geojson"
+    regions.write_text(json.dumps(regions_geojson()))
+    out = tmp_path / "out"
+    argv = ["run", "--npp", str(npp), "--regions", str(regions), "--start", "2001"]
+    argv += ["--end", "2003", "--reference", "2003", "--capacity-sensitivity", "--quiet"]
+    assert main([*argv, "--store", str(tmp_path / "store"), "--out", str(out)]) == 0
+    assert (out / "figures" / "pcs_difference.png").is_file()
+    y = cube.values[:3].astype(np.float64)
+    valid = np.all(np.isfinite(y), axis=0)
+    vca = valid & (np.where(valid, y.mean(axis=0), 0) > 0)
+    with rasterio.open(out / "rasters" / "pcs.tif") as src:
+        assert src.descriptions == ("pcs_2001", "pcs_2003")
+        got = src.read().astype(np.float64)
+    for k, year_index in enumerate((0, 2)):  # PCS = CSCC − NPP of the year, on the VCA
+        want = y.max(axis=0) - y[year_index]
+        np.testing.assert_allclose(got[k][vca], want[vca], rtol=1e-6)
