@@ -10,6 +10,7 @@ grids too large to pull — both count the same pixels.
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 from collections.abc import Callable, Sequence
@@ -86,6 +87,30 @@ def _backend_store(variable: xr.DataArray) -> Any:
         if data is None:
             return None
     return None
+
+
+def release_free_memory() -> None:
+    """Give memory freed by every thread back to the system (glibc ``malloc_trim``).
+
+    The engine computes each tile on its worker threads in many small NumPy arrays; glibc
+    keeps what they free in per-thread arenas, so without this a pull's resident memory
+    keeps the high-water mark of every band's requests. A no-op off glibc.
+    """
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim() -> Any:
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc.malloc_trim
+    except (OSError, AttributeError):
+        return None
 
 
 def _row_step(variable: xr.DataArray) -> int:
@@ -169,6 +194,7 @@ def _load_by_rows(
         index[axis] = slice(y0, y1)
         out[tuple(index)] = block
         del block
+        release_free_memory()
         if on_rows is not None:
             on_rows(y0, y1, out[tuple(index)])
     if out is None:  # no rows
