@@ -17,6 +17,7 @@ from typing import Any
 from gee_cscc.errors import ConfigError
 
 __all__ = [
+    "CSR_GRADE_CODES",
     "EXTENTS",
     "CSR_KERNELS",
     "EXTRA_SECTIONS",
@@ -90,6 +91,19 @@ def sequence(name: str, value: Any) -> list[Any]:
     if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
         raise ConfigError(f"{name}: {value!r} is not a list")
     return list(value)
+
+
+#: The integer codes of the CSR grades (``csr_grade`` rasters and bands, the region grade
+#: layer of the map presets): 0 where RS is undefined ("none"), then weakest to strongest
+#: (docs/method.md §5). The one table: method, stats and report read it from here.
+CSR_GRADE_CODES: dict[int, str] = {
+    0: "none",
+    1: "weaker",
+    2: "weak",
+    3: "strong",
+    4: "stronger",
+    5: "extremely strong",
+}
 
 
 def thresholds(value: Any) -> tuple[float, float, float, float]:

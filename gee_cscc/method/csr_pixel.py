@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from gee_cscc.config import Config
-from gee_cscc.config.fields import csr_radius_parts
+from gee_cscc.config.fields import CSR_GRADE_CODES, csr_radius_parts
 from gee_cscc.errors import ConfigError
 
 __all__ = [
@@ -54,14 +54,7 @@ __all__ = [
 CSR_PIXEL_BANDS = ("tau_pos", "tau_neg", "csr_rs", "csr_grade")
 
 #: ``csr_grade`` codes → the grades of docs/method.md §5 (0: RS undefined).
-GRADE_CODES = {
-    0: "none",
-    1: "weaker",
-    2: "weak",
-    3: "strong",
-    4: "stronger",
-    5: "extremely strong",
-}
+GRADE_CODES = CSR_GRADE_CODES
 
 #: A number far beyond any τ that ``multiply`` turns into +∞ (IEEE overflow), the value of
 #: a non-decaying τ: Earth Engine's JSON has no literal for infinity.

@@ -15,6 +15,7 @@ from matplotlib import colormaps
 from matplotlib.colors import BoundaryNorm, ListedColormap
 from matplotlib.figure import Figure
 
+from gee_cscc.config.fields import CSR_GRADE_CODES
 from gee_cscc.report.html_format import escape
 from gee_cscc.report.map_canvas import category_legend, map_figure, show_layer, vca_masked_layer
 from gee_cscc.report.style import GRADE_COLOURS, FigureContext, finish_figure
@@ -35,14 +36,7 @@ CSR_PIXEL_FIGURE = "csr_pixel"
 NONE_COLOUR = "#cbb89d"
 
 #: ``csr_grade`` codes (rasters/csr_grade.tif) → grades, weakest to strongest after "none".
-_CODES = {
-    0: "none",
-    1: "weaker",
-    2: "weak",
-    3: "strong",
-    4: "stronger",
-    5: "extremely strong",
-}
+_CODES = CSR_GRADE_CODES
 
 
 def subtitle(ax: Any, ctx: FigureContext, text: str) -> None:

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from gee_cscc.config.fields import CSR_GRADE_CODES
 from gee_cscc.report.style import GRADE_COLOURS, TREND_CLASS_STYLE
 
 __all__ = [
@@ -67,12 +68,7 @@ TREND_CLASS_VIS: dict[str, Any] = {
 
 #: CSR grade → integer code of the grade layer (strongest 5 … none 0).
 GRADE_CODES: dict[str, int] = {
-    "extremely strong": 5,
-    "stronger": 4,
-    "strong": 3,
-    "weak": 2,
-    "weaker": 1,
-    "none": 0,
+    name: code for code, name in sorted(CSR_GRADE_CODES.items(), reverse=True)
 }
 
 #: The CSR grade layer (band ``csr_grade``, codes of :data:`GRADE_CODES`).

@@ -12,18 +12,12 @@ from typing import Any
 import numpy as np
 
 from gee_cscc.config import Config
+from gee_cscc.config.fields import CSR_GRADE_CODES
 
 __all__ = ["GRADE_CODES", "PIXEL_FIT_NOTE", "pixel_csr_summary"]
 
 #: ``csr_grade`` codes → grades (the same codes as ``gee_cscc.method.csr_pixel``).
-GRADE_CODES = {
-    0: "none",
-    1: "weaker",
-    2: "weak",
-    3: "strong",
-    4: "stronger",
-    5: "extremely strong",
-}
+GRADE_CODES = CSR_GRADE_CODES
 
 #: How each fit mode is done per cell (docs/method.md §7).
 PIXEL_FIT_NOTE = {
