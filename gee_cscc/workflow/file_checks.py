@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -46,6 +47,8 @@ __all__ = [
     "check_npp_values",
     "check_features",
     "check_fill_sentinels",
+    "fill_sentinel_hits",
+    "raise_fill_sentinels",
     "FILL_SENTINELS",
     "crs_of",
     "REGULAR_TOLERANCE",
@@ -247,25 +250,35 @@ def units_factor(units: str) -> float:
 FILL_SENTINELS = (-9999.0, -32768.0, -999.0)
 
 
-def check_fill_sentinels(values: np.ndarray, years: list[int], what: str) -> None:
+def fill_sentinel_hits(values: np.ndarray) -> list[int]:
+    """How many stored values of one year equal each of :data:`FILL_SENTINELS`."""
+    v = np.asarray(values)
+    return [int(np.count_nonzero(v == sentinel)) for sentinel in FILL_SENTINELS]
+
+
+def check_fill_sentinels(values: Iterable[Any], years: list[int], what: str) -> None:
     """Refuse stored values equal to a common fill value (:data:`FILL_SENTINELS`).
 
-    ``values`` are as stored (before scale_factor/offset), ``(year, y, x)``, NaN = masked.
+    ``values`` are as stored (before scale_factor/offset), one ``(y, x)`` slice per year
+    (a ``(year, y, x)`` array or any iterable of slices), NaN = masked.
     """
-    v = np.asarray(values)
-    for sentinel in FILL_SENTINELS:
-        hits = (v == sentinel).reshape(len(years), -1).sum(axis=1)
-        if hits.any():
-            i = int(np.flatnonzero(hits)[0])
-            raise InputError(
-                f"NPP year {years[i]} of {what} has {int(hits[i])} cell(s) equal to "
-                f"{sentinel:g}, a fill value the file does not declare: declare it "
-                "(_FillValue in NetCDF, nodata in GeoTIFF) so those cells are masked."
-            )
+    raise_fill_sentinels([fill_sentinel_hits(v) for v in values], years, what)
+
+
+def raise_fill_sentinels(hits: list[list[int]], years: list[int], what: str) -> None:
+    """The error of :func:`check_fill_sentinels` from per-year :func:`fill_sentinel_hits`."""
+    for k, sentinel in enumerate(FILL_SENTINELS):
+        for year, counts in zip(years, hits, strict=False):
+            if counts[k]:
+                raise InputError(
+                    f"NPP year {year} of {what} has {counts[k]} cell(s) equal to "
+                    f"{sentinel:g}, a fill value the file does not declare: declare it "
+                    "(_FillValue in NetCDF, nodata in GeoTIFF) so those cells are masked."
+                )
 
 
 def check_npp_values(
-    values: np.ndarray,
+    values: Iterable[Any],
     years: list[int],
     what: str,
     *,
@@ -277,7 +290,9 @@ def check_npp_values(
     Parameters
     ----------
     values
-        ``(year, y, x)`` NPP in g C m⁻² yr⁻¹ (after scale_factor/offset); NaN = masked.
+        NPP in g C m⁻² yr⁻¹ (after scale_factor/offset), one ``(y, x)`` slice per year: a
+        ``(year, y, x)`` array or any iterable of slices (read one year at a time, only
+        per-cell sums are kept); NaN = masked.
     years
         The year of each slice.
     what
@@ -287,40 +302,50 @@ def check_npp_values(
     vca_min_mean
         A vegetated cell has a mean NPP above this (g C m⁻² yr⁻¹).
     """
-    v = np.asarray(values, dtype=np.float64)
-    present = ~np.isnan(v)
-    per_year = present.reshape(len(years), -1).sum(axis=1)
+    n = len(years)
+    per_year = np.zeros(n, dtype=np.int64)
+    bad_per_year = np.zeros(n, dtype=np.int64)
+    worst = np.zeros(n)
+    every_year: np.ndarray | None = None
+    total: np.ndarray | None = None
+    for i, year_values in enumerate(values):
+        v = np.asarray(year_values, dtype=np.float64)
+        present = ~np.isnan(v)
+        per_year[i] = np.count_nonzero(present)
+        bad = present & ~(np.abs(v) <= max_abs_npp)
+        bad_per_year[i] = np.count_nonzero(bad)
+        if bad_per_year[i]:
+            worst[i] = float(np.max(np.abs(v[bad])))
+        every_year = present if every_year is None else every_year & present
+        total = v.copy() if total is None else total + v  # NaN where a year is missing
     if not per_year.any():
         raise InputError(
             f"{what} has no valid value in any year (every cell is masked or NaN): check the "
             "variable, the band and the fill value."
         )
-    empty = [y for y, n in zip(years, per_year, strict=True) if n == 0]
+    empty = [y for y, k in zip(years, per_year, strict=True) if k == 0]
     if empty:
         raise InputError(
             f"NPP year {empty[0]} of {what} has no valid cell (every value is masked or NaN)"
             f"{'; so have ' + str(empty[1:]) if len(empty) > 1 else ''}: the run needs every "
             "year; fix the year or leave it out with start/end."
         )
-    bad = present & ~(np.abs(v) <= max_abs_npp)
-    bad_per_year = bad.reshape(len(years), -1).sum(axis=1)
     if bad_per_year.any():
         i = int(np.flatnonzero(bad_per_year)[0])
-        worst = float(np.nanmax(np.abs(v[i][bad[i]])))
         n_years = int(np.count_nonzero(bad_per_year))
         raise InputError(
             f"NPP year {years[i]} of {what} has {int(bad_per_year[i])} cell(s) with |NPP| > "
-            f"{max_abs_npp:g} g C m-2 yr-1 (largest {worst:g}; {n_years} year(s) affected): "
+            f"{max_abs_npp:g} g C m-2 yr-1 (largest {worst[i]:g}; {n_years} year(s) affected): "
             "declare the fill value (_FillValue / nodata) or fix scale_factor; if the values "
             "are real, raise max_abs_npp under [input]."
         )
-    every_year = present.all(axis=0)
+    assert every_year is not None and total is not None
     if not every_year.any():
         raise InputError(
             f"No cell of {what} has a valid value in every year (the method needs a full "
             "series per cell): check the fill values and the years."
         )
-    mean = v[:, every_year].mean(axis=0)
+    mean = total[every_year] / n
     if not np.any(mean > vca_min_mean):
         raise InputError(
             f"No vegetated cell in {what}: the mean NPP over the years is <= {vca_min_mean:g} "

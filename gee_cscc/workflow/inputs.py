@@ -25,6 +25,7 @@ import hashlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -134,14 +135,16 @@ def resolve_inputs(inputs: RunInputs, engine: Any, cfg: Config) -> tuple[str, An
                 f"{inputs.npp} is a local file: on Earth Engine, upload it first "
                 "(gee-cscc upload) and pass the asset id."
             )
-        npp_data = read_npp(inputs.npp, band=cfg.band, cfg=cfg).data
+        source = read_npp(inputs.npp, band=cfg.band, cfg=cfg)
+        npp_data = source.raw  # its grid; the values are read and stored one year at a time
+        yearly = {int(y): partial(source.year, int(y)) for y in source.raw["year"].values}
         npp_id = _stored_input(
             engine,
             "npp",
             inputs.npp,
             {"band": cfg.band},
             lambda aid, props: engine.store.put_collection(
-                aid, npp_data, band=cfg.band, properties=props
+                aid, yearly, band=cfg.band, properties=props
             ),
         )
     if reg is None:

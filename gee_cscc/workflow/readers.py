@@ -25,25 +25,17 @@ from gee_cscc.errors import InputError
 from gee_cscc.method.grid import GridSpec
 from gee_cscc.workflow.file_checks import (
     check_features,
-    check_fill_sentinels,
     check_npp_values,
     crs_of,
+    fill_sentinel_hits,
     normalise_grid,
+    raise_fill_sentinels,
     units_factor,
 )
 from gee_cscc.workflow.years import check_years
 
-__all__ = [
-    "is_local_path",
-    "read_npp",
-    "npp_file_years",
-    "coordinate_years",
-    "read_region_raster",
-    "read_region_names",
-    "read_geojson",
-    "check_same_grid",
-    "NppSource",
-]
+__all__ = ["is_local_path", "read_npp", "npp_file_years", "coordinate_years", "NppSource"]
+__all__ += ["read_region_raster", "read_region_names", "read_geojson", "check_same_grid"]
 
 _DEFAULT_BAND = "npp"  # Config().band: with it, a file's only variable is the NPP
 
@@ -58,16 +50,32 @@ def is_local_path(value: str | Path) -> bool:
 
 @dataclass(frozen=True)
 class NppSource:
-    """Annual NPP read from files: a ``(year, y, x)`` DataArray and where it came from.
+    """Annual NPP read from files: ``raw``, the ``(year, y, x)`` values as stored (lazy for
+    NetCDF/Zarr), and where they came from. :meth:`year` (one year) and ``data`` (all) are
+    float32, in g C m⁻² yr⁻¹ when the file declared its units (times ``units_factor``)."""
 
-    ``data`` is in g C m⁻² yr⁻¹ when the file declared its units (``units_factor`` says by
-    how much the stored values were multiplied), else as stored.
-    """
-
-    data: xr.DataArray
+    raw: xr.DataArray
     path: Path
     units: str | None = None
     units_factor: float = 1.0
+    band: str = _DEFAULT_BAND
+
+    def convert(self, da: xr.DataArray) -> xr.DataArray:
+        """Stored values (any years) as float32 NPP, named ``band``, attrs crs/transform."""
+        f = self.units_factor
+        out = (da * f).astype(np.float32) if f != 1.0 else da.astype(np.float32)
+        out = out.rename(self.band)
+        out.attrs = {k: self.raw.attrs[k] for k in ("crs", "transform") if k in self.raw.attrs}
+        return out
+
+    def year(self, year: int) -> xr.DataArray:
+        """One year's ``(y, x)`` float32 NPP (only that year is read)."""
+        return self.convert(self.raw.sel(year=year, drop=True))
+
+    @property
+    def data(self) -> xr.DataArray:
+        """Every year's float32 NPP, ``(year, y, x)`` (the whole cube, in memory)."""
+        return self.convert(self.raw)
 
 
 def _spatial(da: xr.DataArray, what: str) -> xr.DataArray:
@@ -151,24 +159,27 @@ def read_npp(path: str | Path, *, band: str = "npp", cfg: Config | None = None) 
     years = [int(y) for y in da["year"].values]
     # The run's years only are checked (the others are stored, never computed).
     used = list(check_years(years, cfg, f"NPP file {p}")) if cfg is not None else years
-    crs = da.attrs["crs"]
-    out = (da * factor).astype(np.float32) if factor != 1.0 else da.astype(np.float32)
-    out = out.rename(band)
-    out.attrs = {
-        "crs": crs,
-        **({"transform": da.attrs["transform"]} if "transform" in da.attrs else {}),
-    }
-    check_fill_sentinels(da.sel(year=used).values, used, f"NPP file {p}")
-    if cfg is not None:
-        values = out.sel(year=used).values.astype(np.float64) * cfg.scale_factor + cfg.offset
-        check_npp_values(
-            values,
-            used,
-            f"NPP file {p}",
-            max_abs_npp=cfg.max_abs_npp,
-            vca_min_mean=cfg.vca_min_mean,
-        )
-    return NppSource(out, p, str(units) if units is not None else None, factor)
+    src = NppSource(da, p, str(units) if units is not None else None, factor, band)
+    what, hits = f"NPP file {p}", []
+    scale, offset = (cfg.scale_factor, cfg.offset) if cfg is not None else (1.0, 0.0)
+
+    def checked() -> Any:  # one year at a time: the cube is never in memory (issue 11)
+        for year in used:
+            stored = da.sel(year=year).load()
+            hits.append(fill_sentinel_hits(stored.values))
+            yield src.convert(stored).values.astype(np.float64) * scale + offset
+
+    try:
+        if cfg is None:
+            all(True for _ in checked())
+        else:
+            limits = {"max_abs_npp": cfg.max_abs_npp, "vca_min_mean": cfg.vca_min_mean}
+            check_npp_values(checked(), used, what, **limits)
+    except InputError:  # an undeclared fill value is the better explanation
+        raise_fill_sentinels(hits, used, what)
+        raise
+    raise_fill_sentinels(hits, used, what)
+    return src
 
 
 def npp_file_years(path: str | Path) -> list[int]:
@@ -250,7 +261,7 @@ def _read_cube(p: Path, band: str) -> xr.DataArray:
     da = da.drop_vars([c for c in da.coords if c not in ("year", "y", "x")])
     keep = {"units": da.attrs.get("units"), "packing": packing}
     da.attrs = {"crs": crs} if crs else {}
-    da = normalise_grid(da.load(), what)
+    da = normalise_grid(da, what)  # lazy: read_npp reads one year at a time
     da.attrs.update({k: v for k, v in keep.items() if v})
     return da
 

@@ -386,7 +386,8 @@ class AssetWriter(AssetFolder):
         asset_id
             The collection id.
         data
-            A DataArray with a ``year`` dimension, or a ``{year: DataArray}`` mapping.
+            A DataArray with a ``year`` dimension, or a ``{year: DataArray}`` mapping (a
+            value may be a function returning the DataArray, called when its year is written).
         band
             The band name of every image.
         properties
@@ -409,6 +410,7 @@ class AssetWriter(AssetFolder):
             d.mkdir()
             meta = self.new_meta("IMAGE_COLLECTION", properties)
             for year, arr in items:
+                arr = arr() if callable(arr) else arr  # read when written (one year in memory)
                 if hasattr(arr, "rename"):
                     arr = arr.rename(band)
                 bands, arrays, proj = image_arrays(with_name(arr, band))
