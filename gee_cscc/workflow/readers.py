@@ -318,7 +318,9 @@ def _tif_grid(da: xr.DataArray, what: str) -> xr.DataArray:
 
 
 def _read_tif_folder(folder: Path, band: str) -> xr.DataArray:
-    files = sorted(folder.glob("*.tif")) + sorted(folder.glob("*.tiff"))
+    files = sorted(  # .TIF too: the suffix's case is not the user's choice on every system
+        f for f in folder.iterdir() if f.is_file() and f.suffix.lower() in (".tif", ".tiff")
+    )
     by_year: dict[int, Path] = {}
     for f in files:
         m = _YEAR_TIF.search(f.name)
