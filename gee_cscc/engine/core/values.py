@@ -181,19 +181,18 @@ class Band:
             mask = np.broadcast_to(mask, grid.shape)
         return values, mask
 
+    #: The keyword attributes a copy carries over (a subclass adds its own).
+    KEYWORDS: tuple[str, ...] = ("dtype", "projection", "extent")
+
     def replace(self, **changes: Any) -> Band:
         """A copy with some attributes changed (the pixel function is shared)."""
-        fields = {
-            "name": self.name,
-            "fn": self.fn,
-            "dtype": self.dtype,
-            "projection": self.projection,
-            "extent": self.extent,
-        }
+        return self.copy_as(Band, **changes)
+
+    def copy_as(self, cls: type[Band], **changes: Any) -> Any:
+        """A ``cls`` with this band's name, function and :attr:`KEYWORDS`, some changed."""
+        fields = {k: getattr(self, k) for k in ("name", "fn", *self.KEYWORDS)}
         fields.update(changes)
-        name = fields.pop("name")
-        fn = fields.pop("fn")
-        return Band(name, fn, **fields)
+        return cls(fields.pop("name"), fields.pop("fn"), **fields)
 
     def info(self) -> dict:
         """The ``getInfo`` form of the band."""

@@ -56,6 +56,7 @@ __all__ = [
     "PYRAMID_TILE",
     "pyramid_level",
     "pyramid_source",
+    "read_aligned",
     "read_padded",
     "sample",
     "sample_pyramid",
@@ -83,6 +84,19 @@ def read_padded(
     return values, mask
 
 
+def read_aligned(
+    native: Projection, shape: tuple[int, int] | None, reader: Reader, grid: Grid
+) -> PixelData | None:
+    """The native pixels unchanged when ``grid`` is pixel-aligned with ``native``, else None."""
+    offset = grid.offset_in(native)
+    if offset is None:
+        return None
+    row0, col0 = offset
+    if shape is None:
+        return reader(row0, col0, grid.height, grid.width)
+    return read_padded(reader, shape, row0, col0, grid.height, grid.width)
+
+
 def sample(
     native: Projection, shape: tuple[int, int] | None, reader: Reader, grid: Grid
 ) -> PixelData:
@@ -101,12 +115,9 @@ def sample(
         The requested grid.
     """
     bounded_shape = shape if shape is not None else (2**62, 2**62)
-    offset = grid.offset_in(native)
-    if offset is not None:
-        row0, col0 = offset
-        if shape is None:
-            return reader(row0, col0, grid.height, grid.width)
-        return read_padded(reader, shape, row0, col0, grid.height, grid.width)
+    aligned = read_aligned(native, shape, reader, grid)
+    if aligned is not None:
+        return aligned
     u, v, finite = native_pixel_coordinates(native, grid)
     cols = np.floor(u).astype(np.int64)
     rows = np.floor(v).astype(np.int64)
@@ -189,12 +200,9 @@ def interpolate(
     """
     if mode not in _KERNELS:
         raise EEError(f"Unknown resampling mode '{mode}'; expected one of {list(_KERNELS)}.")
-    offset = grid.offset_in(native)
-    if offset is not None:
-        row0, col0 = offset
-        if shape is None:
-            return reader(row0, col0, grid.height, grid.width)
-        return read_padded(reader, shape, row0, col0, grid.height, grid.width)
+    aligned = read_aligned(native, shape, reader, grid)
+    if aligned is not None:
+        return aligned
     values = np.zeros(grid.shape)
     mask = np.zeros(grid.shape, dtype=bool)
     u, v, finite = native_pixel_coordinates(native, grid)

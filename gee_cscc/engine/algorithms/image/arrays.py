@@ -76,18 +76,10 @@ class ArrayBand(Band):
         mask = np.broadcast_to(np.asarray(mask, dtype=bool), grid.shape)
         return values, mask
 
+    KEYWORDS = (*Band.KEYWORDS, "shape", "lengths")
+
     def replace(self, **changes: Any) -> ArrayBand:
-        fields = {
-            "name": self.name,
-            "fn": self.fn,
-            "dtype": self.dtype,
-            "projection": self.projection,
-            "extent": self.extent,
-            "shape": self.shape,
-            "lengths": self.lengths,
-        }
-        fields.update(changes)
-        return ArrayBand(fields.pop("name"), fields.pop("fn"), **fields)
+        return self.copy_as(ArrayBand, **changes)
 
     @staticmethod
     def pointwise(inputs: Sequence[Band], op: Callable, *, name: str, dtype: str) -> ArrayBand:
