@@ -25,6 +25,7 @@ from .arrays import (
     is_ragged,
     lengths_of,
     like_band,
+    pairwise,
     pixels,
     refuse_ragged,
 )
@@ -72,11 +73,7 @@ def matrix_multiply(image1: Any, image2: Any) -> Image:
             raise EEError(f"{what}: Incompatible dimensions {list(a.shape)} and {list(b.shape)}.")
         refuse_ragged(b, what, " (as the right matrix)")
 
-        def fn(grid: Grid, _a=a, _b=b) -> PixelData:
-            va, ma = pixels(_a, grid)
-            vb, mb = pixels(_b, grid)
-            return np.matmul(va, vb), ma & mb
-
+        fn = pairwise(a, b, np.matmul)
         shape = (a.shape[0], b.shape[1])
         out.append(like_band(a, a.name, fn, shape, promote(a.dtype, b.dtype), lengths=a.lengths))
     return _image(image1, what).with_bands(out)

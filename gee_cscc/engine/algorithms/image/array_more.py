@@ -24,6 +24,7 @@ from .arrays import (
     is_ragged,
     lengths_of,
     like_band,
+    pairwise,
     pixels,
     refuse_ragged,
 )
@@ -100,11 +101,7 @@ def array_cat(image1: Any, image2: Any, axis: int) -> Image:
         shape = list(a.shape)
         shape[axis] += b.shape[axis]
 
-        def fn(grid: Grid, _a=a, _b=b) -> PixelData:
-            va, ma = pixels(_a, grid)
-            vb, mb = pixels(_b, grid)
-            return np.concatenate([va, vb], axis=2 + axis), ma & mb
-
+        fn = pairwise(a, b, lambda va, vb: np.concatenate([va, vb], axis=2 + axis))
         out.append(like_band(a, a.name, fn, shape, promote(a.dtype, b.dtype)))
     return _image(image1, what).with_bands(out)
 
@@ -118,11 +115,7 @@ def array_dot_product(image1: Any, image2: Any) -> Image:
         if len(a.shape) != 1 or a.shape != b.shape:
             raise EEError(f"{what}: Arguments must be 1-D arrays of the same length.")
 
-        def fn(grid: Grid, _a=a, _b=b) -> PixelData:
-            va, ma = pixels(_a, grid)
-            vb, mb = pixels(_b, grid)
-            return np.einsum("hwi,hwi->hw", va, vb), ma & mb
-
+        fn = pairwise(a, b, lambda va, vb: np.einsum("hwi,hwi->hw", va, vb))
         out.append(like_band(a, a.name, fn, (), promote(a.dtype, b.dtype)))
     return _image(image1, what).with_bands(out)
 

@@ -30,6 +30,7 @@ __all__ = [
     "is_ragged",
     "lengths_of",
     "like_band",
+    "pairwise",
     "pixels",
     "refuse_ragged",
 ]
@@ -174,6 +175,17 @@ def like_band(
     if len(shape) == 0:
         return Band(name, fn, **kw)
     return ArrayBand(name, fn, shape=shape, lengths=lengths, **kw)
+
+
+def pairwise(a: Band, b: Band, op: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Callable:
+    """The pixel function ``op(values of a, values of b)``, masked where either is masked."""
+
+    def fn(grid: Grid) -> PixelData:
+        va, ma = pixels(a, grid)
+        vb, mb = pixels(b, grid)
+        return op(va, vb), ma & mb
+
+    return fn
 
 
 def _image(value: Any, what: str) -> Image:
