@@ -17,9 +17,9 @@ from gee_cscc.cli.common import (
     wait_for,
     year_span,
 )
+from gee_cscc.config.units import NPP_UNITS
 from gee_cscc.errors import InputError
 from gee_cscc.workflow.engines import connect
-from gee_cscc.workflow.export_run import UNITS
 
 # --- share ------------------------------------------------------------------------------------
 
@@ -94,7 +94,7 @@ def cmd_upload(args: argparse.Namespace, report: Reporter) -> int:
             band=args.band,
             gcs_prefix=args.gcs_prefix,
             overwrite=args.overwrite,
-            properties=provenance(None, inputs=[str(folder)], units=UNITS),
+            properties=provenance(None, inputs=[str(folder)], units=NPP_UNITS),
         )
         if result.tasks:
             if args.no_wait:

@@ -28,7 +28,7 @@ from gee_cscc.cli.common import (
     add_csr_options,
 )
 from gee_cscc.cli.export import add_grid_options, cmd_annualize, cmd_export
-from gee_cscc.workflow.export_run import FILE_NO_DATA
+from gee_cscc.config.units import FILE_NO_DATA
 
 __all__ = ["add_parsers", "HANDLERS"]
 

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gee_cscc.config import Config
+from gee_cscc.config.units import NPP_UNITS
 from gee_cscc.demo.run import DEMO_FOLDER, ensure_demo_assets
 from gee_cscc.workflow.ensemble import Ensemble, ProductSpec, run_ensemble
 
@@ -56,7 +57,7 @@ def ensure_second_product(
                 properties={
                     **wanted,
                     "title": "SYNTHETIC second demo NPP product (not observations)",
-                    "units": "g C m-2 yr-1",
+                    "units": NPP_UNITS,
                 },
             )
     return asset

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gee_cscc.config import Config
+from gee_cscc.config.units import NPP_UNITS
 from gee_cscc.workflow.analyze import Results
 
 __all__ = ["run_demo", "ensure_demo_assets"]
@@ -56,7 +57,7 @@ def ensure_demo_assets(
                 properties={
                     **wanted,
                     "title": "SYNTHETIC demo annual NPP over China (not observations)",
-                    "units": "g C m-2 yr-1",
+                    "units": NPP_UNITS,
                 },
             )
         if not engine.store.exists(prov_id):

@@ -40,6 +40,7 @@ import xarray as xr
 
 from gee_cscc.config import Config
 from gee_cscc.config.products import PRODUCTS
+from gee_cscc.config.units import NPP_UNITS
 from gee_cscc.errors import ConfigError, GeeCsccError, InputError
 from gee_cscc.report.ensemble import write_ensemble
 from gee_cscc.report.out_folder import check_out, staged_out
@@ -417,10 +418,10 @@ def _compare(products: dict[str, Results], specs: list[ProductSpec]) -> Ensemble
     maps = xr.Dataset(
         {
             "ensemble_cscc_mean": base.copy(data=mean.astype(np.float32)).assign_attrs(
-                units="g C m-2 yr-1", long_name="mean CSCC over the NPP products"
+                units=NPP_UNITS, long_name="mean CSCC over the NPP products"
             ),
             "ensemble_cscc_sd": base.copy(data=sd.astype(np.float32)).assign_attrs(
-                units="g C m-2 yr-1",
+                units=NPP_UNITS,
                 long_name="sample standard deviation of CSCC over the NPP products",
             ),
         }

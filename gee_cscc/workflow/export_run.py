@@ -33,6 +33,7 @@ from gee_cscc.cloud.exports import (
 )
 from gee_cscc.cloud.tasks import TaskManifest
 from gee_cscc.config import Config
+from gee_cscc.config.units import FILE_NO_DATA, NPP_UNITS
 from gee_cscc.errors import InputError
 from gee_cscc.method import GridSpec, build, load_annual_npp
 from gee_cscc.workflow.grid_choice import annual_on_analysis_grid
@@ -51,9 +52,8 @@ __all__ = [
 ]
 
 #: The value masked pixels get in exported GeoTIFF files.
-FILE_NO_DATA = -9999.0
 #: The units every exported NPP-valued layer carries in its properties.
-UNITS = "g C m-2 yr-1"
+UNITS = NPP_UNITS
 
 #: ``{name: (columns, rows)}`` of a run's CSV tables.
 Tables = Mapping[str, tuple[list[str], list[dict[str, Any]]]]

@@ -20,6 +20,7 @@ import pandas as pd
 import xarray as xr
 
 from gee_cscc.config import Config
+from gee_cscc.config.units import NPP_UNITS
 from gee_cscc.method.record_length import (
     RECORD_LENGTH_BANDS,
     RISING_YEARS,
@@ -41,11 +42,11 @@ RECORD_LENGTH_TABLE = "record_length"
 #: Units and long names of the per-cell layers.
 _ATTRS = {
     "cscc_jk_se": (
-        "g C m-2 yr-1",
+        NPP_UNITS,
         "jackknife standard error of CSCC over years (leave one year out)",
     ),
     "pcs_jk_se": (
-        "g C m-2 yr-1",
+        NPP_UNITS,
         "jackknife standard error of the potential CSCC - NPP(last year) over years",
     ),
 }
