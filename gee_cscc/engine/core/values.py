@@ -4,26 +4,25 @@ Images are lazy: an :class:`Image` is a list of :class:`Band` objects, each of w
 how to compute its pixels for any requested :class:`~gee_cscc.engine.raster.grid.Grid` (values as
 float64 and a boolean mask, ``True`` where the pixel is valid). Nothing is computed until a
 request asks for pixels (``computePixels``, a region reduction, an export), and then only for
-the requested window. Inside one request, :func:`pixel_cache` memoizes each band
-computation per grid, so a graph that uses a sub-image many times (``iterate`` chains)
-computes it once.
+the requested window. Inside one request or tile, a pixel cache
+(:mod:`gee_cscc.engine.core.pixelcache`) memoizes each band computation per grid, so a graph
+that uses a sub-image many times (``iterate`` chains) computes it once.
 
 Collections, features and the other Earth Engine types are plain Python objects.
 """
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import copy
 import itertools
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from ..errors import EEError
 from ..raster.grid import DEFAULT_PROJECTION, Grid, Projection
+from .pixelcache import current_cache, pixel_cache, tile_cache
 
 __all__ = [
     "PixelData",
@@ -48,32 +47,7 @@ __all__ = [
 PixelData = tuple[np.ndarray, np.ndarray]
 """``(values, mask)``: float64 values and a boolean validity mask, both ``(h, w)``."""
 
-_CACHE: contextvars.ContextVar[dict | None] = contextvars.ContextVar("pixel_cache", default=None)
 _ids = itertools.count()
-
-
-@contextlib.contextmanager
-def pixel_cache() -> Iterator[dict]:
-    """Memoize band computations per grid for the duration of one request."""
-    cache: dict = {}
-    token = _CACHE.set(cache)
-    try:
-        yield cache
-    finally:
-        _CACHE.reset(token)
-
-
-def tile_cache(tile: Grid, whole: Grid) -> contextlib.AbstractContextManager:
-    """The cache scope for computing one tile of a larger grid.
-
-    When the tile is the whole grid, the request's cache (if any) is kept, so every
-    computation at that grid shares it (e.g. the 19 growing-window fits of a maintenance
-    chain reading the same NPP images). When a grid is walked in several tiles, each tile
-    gets a fresh cache, so memory stays bounded by one tile's intermediates.
-    """
-    if tile.key == whole.key and _CACHE.get() is not None:
-        return contextlib.nullcontext()
-    return pixel_cache()
 
 
 # --- pixel types -------------------------------------------------------------------------
@@ -161,15 +135,10 @@ class Band:
 
     def compute(self, grid: Grid) -> PixelData:
         """The band's ``(values, mask)`` on ``grid``, memoized within :func:`pixel_cache`."""
-        cache = _CACHE.get()
+        cache = current_cache()
         if cache is None:
             return self._checked(grid)
-        key = (self.fn, grid.key)
-        hit = cache.get(key)
-        if hit is None:
-            hit = self._checked(grid)
-            cache[key] = hit
-        return hit
+        return cache.get(self.fn, grid.key, lambda: self._checked(grid))
 
     def _checked(self, grid: Grid) -> PixelData:
         values, mask = self.fn(grid)

@@ -32,8 +32,9 @@ from typing import Any
 import numpy as np
 
 from ..core.context import check_interrupt
+from ..core.pixelcache import current_cache, release_plan, tile_cache, tile_scope
 from ..core.records import Batch, column_value
-from ..core.values import Band, Geometry, Image, PixelData, pixel_cache, tile_cache
+from ..core.values import Band, Geometry, Image, PixelData
 from ..errors import EEError
 from .grid import DEFAULT_PROJECTION, Grid, Projection
 
@@ -52,8 +53,9 @@ __all__ = [
 
 #: Side in pixels of the tiles reductions walk (region windows and per-pixel stacks) and
 #: that ``computePixels`` computes a larger grid in (Earth Engine's tiles are 256 x 256 too).
-#: Every intermediate of a tile is kept while the tile is computed, so this bounds memory:
-#: a 38-year maintenance chain holds about 350 MB at 256 x 256, four times that at 512.
+#: A tile's intermediates are released when their last consumer has read them
+#: (:func:`~gee_cscc.engine.core.pixelcache.tile_scope`); kept to the end of the tile, a
+#: 38-year maintenance chain held about 350 MB at 256 x 256, four times that at 512.
 TILE = 256
 
 #: Earth Engine's error text for an aggregation on the default (1-degree WGS84) projection.
@@ -135,24 +137,27 @@ def reduce_pixels(
 def compute_tiled(bands: Sequence[Band], grid: Grid) -> list[PixelData]:
     """The bands' ``(values, mask)`` on ``grid``, computed tile by tile.
 
-    A grid larger than one tile (:data:`TILE` pixels a side) is walked in tiles,
-    each computing every band with a fresh :func:`pixel_cache`, so the intermediates
-    held at once are one tile's (shared sub-expressions are still computed once per tile);
-    only the output arrays cover the whole grid.
+    A grid larger than one tile (:data:`TILE` pixels a side) is walked in tiles, each
+    computing every band in a fresh cache that releases an intermediate as soon as its last
+    consumer has read it (:func:`~gee_cscc.engine.core.pixelcache.release_plan`), so the
+    intermediates held at once are what one tile still needs (shared sub-expressions are
+    still computed once per tile); only the output arrays cover the whole grid.
     """
     tile = max(1, int(TILE))
+    plan = release_plan(bands, grid)
     if grid.height <= tile and grid.width <= tile:
-        with tile_cache(grid, grid):  # the caller's cache, or one for this grid
+        with tile_scope(plan, grid):
             return [band.compute(grid) for band in bands]
     out = [(np.zeros(grid.shape), np.zeros(grid.shape, dtype=bool)) for _ in bands]
     for r0, c0, sub in grid.tiles(tile):
         check_interrupt()
         h, w = sub.shape
-        with pixel_cache():
+        with tile_scope(plan, sub):
             for band, (values, mask) in zip(bands, out, strict=True):
                 v, m = band.compute(sub)
                 values[r0 : r0 + h, c0 : c0 + w] = v
                 mask[r0 : r0 + h, c0 : c0 + w] = m
+                del v, m
     return out
 
 
@@ -161,13 +166,18 @@ def shared_outputs(
 ) -> Callable[[int], Callable[[Grid], PixelData]]:
     """Share one multi-output computation between the output bands that read it.
 
-    ``compute(grid)`` runs once per grid (the last grid is remembered), whichever output
-    band asks first; the returned factory gives the pixel function of output ``i``.
+    ``compute(grid)`` runs once per grid, whichever output band asks first; the returned
+    factory gives the pixel function of output ``i``. Inside a request or a tile, the
+    outputs are an entry of its pixel cache (released with the rest of the tile's
+    intermediates); outside any, the last grid's outputs are remembered here.
     """
     lock = threading.Lock()
     memo: dict[tuple, list[PixelData]] = {}
 
     def result(grid: Grid) -> list[PixelData]:
+        cache = current_cache()
+        if cache is not None:
+            return cache.get(compute, grid.key, lambda: compute(grid))
         with lock:
             hit = memo.get(grid.key)
             if hit is None:
@@ -353,6 +363,7 @@ def reduce_region(
     window = plan.grid
     step = max(1, int(TILE / max(float(tile_scale or 1.0), 1e-9)))
     width = window.width
+    release = release_plan(bands, window)
     for r, c, tile in window.tiles(step):
         check_interrupt()
         if plan.geometry is None:
@@ -373,10 +384,11 @@ def reduce_region(
         if not take.any():
             continue
         rows, cols = np.nonzero(take)
-        with pixel_cache():
+        with tile_scope(release, tile):
             data = [band.compute(tile) for band in bands]
         xs = [v[rows, cols][:, None] for v, _ in data]
         vs = [m[rows, cols][:, None] for _, m in data]
+        del data  # not held while the next tile is computed
         order = ((r + rows) * width + (c + cols)).astype(np.int64)
         acc.add(Batch(xs, vs, frac[rows, cols][:, None], centre[rows, cols][:, None], order))
     integers = reducer.integer_outputs
