@@ -111,7 +111,12 @@ def write_netcdf(
     extra_attrs: Mapping[str, Any] | None = None,
 ) -> Path:
     """Write the layers of ``rasters`` (an ``xarray.Dataset`` on ``grid``) to ``path`` as a
-    CF-1.8 NetCDF-4 file (see the module docstring)."""
+    CF-1.8 NetCDF-4 file (see the module docstring).
+
+    xarray writes the coordinates, ``crs`` and the global attributes; the layers are then
+    added with netCDF4 a band of rows at a time, so no layer is ever whole in memory (a
+    layer read lazily from a file stays there).
+    """
     import xarray as xr
 
     x_attrs, y_attrs, geographic = _axis_attrs(grid)
@@ -138,10 +143,13 @@ def write_netcdf(
     # a data variable, not a coordinate: xarray would list a scalar coordinate in every
     # variable's ``coordinates`` attribute, which makes CF readers take it for one
     variables = {"crs": xr.Variable((), np.int32(0), cf_grid_mapping(grid))}
+    if not geographic:  # variables of the skeleton: the layers name them in ``coordinates``
+        variables["lat"] = coords.pop("lat")
+        variables["lon"] = coords.pop("lon")
+    layers = []
     for name, da in rasters.data_vars.items():
         spec = layer_spec(name, da.attrs)
-        values = np.asarray(da.values)
-        dtype = storage_type(spec, values)
+        dtype = storage_type(spec, da)  # a strip of rows at a time
         attrs: dict[str, Any] = {"long_name": spec.long_name, "units": spec.cf_units}
         if spec.flag_values is not None and dtype != "float32":
             attrs["flag_values"] = np.asarray(spec.flag_values, dtype=dtype)
@@ -149,15 +157,8 @@ def write_netcdf(
         attrs["grid_mapping"] = "crs"
         if not geographic:
             attrs["coordinates"] = "lat lon"
-        variables[name] = xr.Variable(da.dims, stored(values, dtype), attrs)
-        fill = fill_value(dtype)
         chunks = tuple(1 if d not in ("y", "x") else min(da.sizes[d], BLOCK) for d in da.dims)
-        encoding[name] = {
-            **COMPRESSION,
-            "dtype": dtype,
-            "_FillValue": np.asarray(fill, dtype=dtype).item() if dtype != "float32" else np.nan,
-            "chunksizes": chunks,
-        }
+        layers.append((name, da, dtype, attrs, chunks))
     attrs = {
         "Conventions": "CF-1.8",
         "title": (f"{SYNTHETIC_NOTE}. " if synthetic else "") + title,
@@ -172,4 +173,32 @@ def write_netcdf(
     attrs.update(extra_attrs or {})
     ds = xr.Dataset(variables, coords=coords, attrs=attrs)
     ds.to_netcdf(path, engine="netcdf4", format="NETCDF4", encoding=encoding)
+    _write_layers(path, layers)
     return path
+
+
+def _write_layers(path: Path, layers: list[tuple[str, Any, str, dict, tuple]]) -> None:
+    """Add each layer to the file a band of :data:`BLOCK` rows at a time (of one year at a
+    time for a ``(year, y, x)`` layer), in its storage type with its no-data value."""
+    import netCDF4
+
+    with netCDF4.Dataset(path, "a") as nc:
+        nc.set_auto_maskandscale(False)
+        for name, da, dtype, attrs, chunks in layers:
+            fill = fill_value(dtype)
+            var = nc.createVariable(
+                name,
+                np.dtype(dtype),
+                da.dims,
+                zlib=COMPRESSION["zlib"],
+                complevel=COMPRESSION["complevel"],
+                shuffle=COMPRESSION["shuffle"],
+                chunksizes=chunks,
+                fill_value=np.nan if dtype == "float32" else np.asarray(fill, dtype=dtype),
+            )
+            var.setncatts(attrs)
+            height = da.shape[-2]
+            for lead in np.ndindex(*da.shape[:-2]):
+                for r0 in range(0, height, BLOCK):
+                    index = (*lead, slice(r0, r0 + BLOCK))
+                    var[index] = stored(np.asarray(da[index].values), dtype)

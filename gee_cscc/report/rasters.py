@@ -167,10 +167,12 @@ def fill_value(dtype: str) -> float | int:
     return int(np.iinfo(dtype).min)
 
 
-def storage_type(spec: LayerSpec, values: np.ndarray) -> str:
+def storage_type(spec: LayerSpec, values: Any) -> str:
     """The type ``values`` are stored as: ``spec.dtype`` when every finite value is integral
     and fits it (besides the no-data value), else the next wider integer type, else
-    ``float32`` (non-integral values are never rounded)."""
+    ``float32`` (non-integral values are never rounded). ``values`` is an array or an
+    ``xarray.DataArray`` (read a strip of rows at a time: a lazily read layer is never
+    whole in memory)."""
     if not spec.categorical:
         return "float32"
     lo, hi = float("inf"), float("-inf")
@@ -199,9 +201,18 @@ def storage_type(spec: LayerSpec, values: np.ndarray) -> str:
 _BLOCK_CELLS = 1 << 18
 
 
-def _row_blocks(values: np.ndarray) -> Any:
+def _row_blocks(values: Any) -> Any:
     """``values`` as views of whole rows (the last axis), about :data:`_BLOCK_CELLS` cells
-    each; a non-contiguous array is reshaped (copied) first."""
+    each; a non-contiguous array is reshaped (copied) first. An ``xarray.DataArray`` of two
+    or more dimensions is read a strip of rows of one 2-D slice at a time."""
+    if not isinstance(values, np.ndarray) and hasattr(values, "isel") and values.ndim >= 2:
+        height, width = values.shape[-2:]
+        step = max(1, _BLOCK_CELLS // max(1, width))
+        for lead in np.ndindex(*values.shape[:-2]):
+            for r0 in range(0, height, step):
+                yield np.asarray(values[(*lead, slice(r0, r0 + step))].values)
+        return
+    values = np.asarray(values)
     if values.ndim == 0:
         yield values.reshape(1)
         return
@@ -300,11 +311,10 @@ def _write_cog(
     from rasterio.windows import Window
 
     spec = layer_spec(name, da.attrs)
-    values = np.asarray(da.values)
-    dtype = storage_type(spec, values)
+    dtype = storage_type(spec, da)  # a strip at a time, like the writing below
     nodata = fill_value(dtype)
     descriptions, years = _bands(name, da)
-    height, width = values.shape[-2:]
+    height, width = da.shape[-2:]
     tmp = folder / f".{name}.tmp.tif"
     path = folder / f"{name}.tif"
     profile = {
@@ -330,9 +340,9 @@ def _write_cog(
         with rasterio.open(tmp, "w", **profile) as dst:
             dst.update_tags(**tags)
             for band, (description, year) in enumerate(zip(descriptions, years, strict=True), 1):
-                layer = values if values.ndim == 2 else values[band - 1]
+                layer = da if da.ndim == 2 else da[band - 1]
                 for r0 in range(0, height, BLOCK):  # a row of tiles at a time: no band copy
-                    rows = layer[r0 : r0 + BLOCK]
+                    rows = np.asarray(layer[r0 : r0 + BLOCK].values)
                     window = Window(0, r0, width, rows.shape[0])
                     dst.write(stored(rows, dtype), band, window=window)
                 dst.set_band_description(band, description)

@@ -51,6 +51,7 @@ from gee_cscc.workflow.pull import (
 )
 from gee_cscc.workflow.record_length import record_length_parts, record_length_tables
 from gee_cscc.workflow.results_api import ResultsApi
+from gee_cscc.workflow.scratch_layers import ScratchFolder, map_layer
 
 __all__ = ["Results", "analyze", "ALL", "BatchOptions"]
 
@@ -67,7 +68,10 @@ class Results(ResultsApi):
     Attributes
     ----------
     rasters
-        ``xarray.Dataset`` on the input grid: ``vca``, ``cscc`` and ``pcs`` (g C m⁻² yr⁻¹),
+        ``xarray.Dataset`` on the input grid (interactive runs read it lazily from a
+        scratch folder that lives as long as the Results: ``.values``/``.sel`` read from
+        disk, ``.load()`` brings it into memory; see :mod:`gee_cscc.workflow.scratch_layers`):
+        ``vca``, ``cscc`` and ``pcs`` (g C m⁻² yr⁻¹),
         ``cscc_year``, ``trend_slope`` (g C m⁻² yr⁻²), ``trend_stat``, ``trend_p``,
         ``trend_class``, ``trend_class_strict``, ``maintenance_years``, ``region``,
         ``pixel_area`` (m²), with ``csr_pixel`` also ``tau_pos``, ``tau_neg``, ``csr_rs``
@@ -283,6 +287,7 @@ def analyze(
                 grid,
                 request_bytes=choice.limits.pixels_bytes,
                 on_tile=counter("tiles pulled", unit="tiles") if counter else None,
+                scratch=ScratchFolder(),  # layers on disk, read lazily: see Results.rasters
             )
             raster_grid = grid
 
@@ -303,8 +308,7 @@ def analyze(
     if choice.mode == "interactive":
         with _step(progress, timings, "maintenance counts"):
             if counting == "local":
-                region_ids = rasters["region"].fillna(0).values
-                counts = count_maintenance(surfaces, region_ids, regions.ids)
+                counts = count_maintenance(surfaces, rasters["region"], regions.ids)
             else:
                 counts = maintenance_counts_server(graph.maintenance, eval_years, regions, grid)
 
@@ -418,9 +422,9 @@ def _assemble_rasters(
     method: str,
 ) -> xr.Dataset:
     out = ds.copy()
-    out["trend_p"] = xr.DataArray(
-        p_values(out["trend_stat"].values, n=n, method=method), dims=("y", "x")
-    )
+    p_of = lambda stat: p_values(stat, n=n, method=method)  # noqa: E731
+    lazy_p = map_layer(out["trend_stat"], p_of, "trend_p", "float64")  # None: in memory
+    out["trend_p"] = lazy_p if lazy_p is not None else (("y", "x"), p_of(out["trend_stat"].values))
     if surfaces is not None:
         out["maintenance"] = surfaces.rename("maintenance")
     if pcs is not None:

@@ -24,6 +24,8 @@ import xarray as xr
 from gee_cscc.method.grid import GridSpec
 from gee_cscc.method.regions import REGION_BAND, Regions, grouped_sums
 from gee_cscc.stats.run_tables import ALL_ID
+from gee_cscc.workflow.counts import count_maintenance
+from gee_cscc.workflow.scratch_layers import ScratchFolder, lazy_stack
 
 __all__ = [
     "MIN_REQUEST_BYTES",
@@ -32,6 +34,7 @@ __all__ = [
     "open_collection",
     "open_layers",
     "pull_tiles",
+    "stream_tiles",
     "count_maintenance",
     "layer_stack",
     "counts_from_sums",
@@ -140,6 +143,25 @@ def pull_tiles(
     ``on_rows(y0, y1, block)`` is told of each band as it lands (``block`` is the band of
     the result, every dimension but ``y`` whole, read-only to the caller).
     """
+    return _counted(variable, on_tile, lambda: _load_by_rows(variable, on_rows))
+
+
+def stream_tiles(
+    variable: xr.DataArray,
+    on_rows: Callable[[int, int, np.ndarray], None],
+    on_tile: Callable[[int, int], None] | None = None,
+) -> None:
+    """Pull a variable with a ``y`` dimension band by band like :func:`pull_tiles`, handing
+    each band to ``on_rows(y0, y1, block)`` and keeping none: memory holds one band."""
+    if "y" not in variable.dims:
+        raise ValueError(f"stream_tiles needs a 'y' dimension, got {variable.dims}")
+    _counted(variable, on_tile, lambda: _load_by_rows(variable, on_rows, keep=False))
+
+
+def _counted(
+    variable: xr.DataArray, on_tile: Callable[[int, int], None] | None, load: Callable[[], Any]
+) -> Any:
+    """``load()``, telling ``on_tile`` of the tiles of ``variable`` as they arrive."""
     chunks = variable.encoding.get("preferred_chunks") or {}
     total = 1
     for dim, size in variable.sizes.items():
@@ -148,11 +170,11 @@ def pull_tiles(
     store = _backend_store(variable) if on_tile is not None else None
     if on_tile is not None and store is None:
         on_tile(0, total)
-        loaded = _load_by_rows(variable, on_rows)
+        loaded = load()
         on_tile(total, total)
         return loaded
     if store is None:
-        return _load_by_rows(variable, on_rows)
+        return load()
     fetch = store.image_to_array
     lock = threading.Lock()
     done = [0]
@@ -167,7 +189,7 @@ def pull_tiles(
     on_tile(0, total)
     store.image_to_array = counted  # this store only; restored below
     try:
-        loaded = _load_by_rows(variable, on_rows)
+        loaded = load()
     finally:
         del store.image_to_array
     if done[0] < total:  # fewer, larger requests than the chunks say: the pull is complete
@@ -176,8 +198,10 @@ def pull_tiles(
 
 
 def _load_by_rows(
-    variable: xr.DataArray, on_rows: Callable[[int, int, np.ndarray], None] | None
-) -> xr.DataArray:
+    variable: xr.DataArray,
+    on_rows: Callable[[int, int, np.ndarray], None] | None,
+    keep: bool = True,
+) -> xr.DataArray | None:
     if "y" not in variable.dims:
         return variable.load()
     axis = variable.dims.index("y")
@@ -187,6 +211,12 @@ def _load_by_rows(
     for y0 in range(0, height, step):
         y1 = min(height, y0 + step)
         block = np.asarray(variable.isel(y=slice(y0, y1)).values)
+        if not keep:
+            if on_rows is not None:
+                on_rows(y0, y1, block)
+            del block
+            release_free_memory()
+            continue
         if out is None:
             shape = list(variable.shape)
             out = np.empty(shape, dtype=block.dtype)
@@ -197,6 +227,8 @@ def _load_by_rows(
         release_free_memory()
         if on_rows is not None:
             on_rows(y0, y1, out[tuple(index)])
+    if not keep:
+        return None
     if out is None:  # no rows
         return variable.load()
     return variable.copy(data=out)
@@ -231,6 +263,7 @@ def open_layers(
     *,
     request_bytes: int | None = None,
     on_tile: Callable[[int, int], None] | None = None,
+    scratch: ScratchFolder | None = None,
 ) -> xr.Dataset:
     """Pull many single-band images at once: one ``(y, x)`` variable per named layer.
 
@@ -242,6 +275,11 @@ def open_layers(
     chunks are twice as large), NaN where masked. ``request_bytes`` caps each
     ``computePixels`` request (the engine's ``Limits.pixels_bytes``; default xee's 48 MiB).
     ``on_tile(done, total)`` is told of every tile received (:func:`pull_tiles`).
+
+    With ``scratch`` (a :class:`~gee_cscc.workflow.scratch_layers.ScratchFolder`), each
+    band of rows goes straight into the layers' files there as it arrives and the result
+    reads them lazily (:mod:`gee_cscc.workflow.scratch_layers`): memory holds one band,
+    whatever the grid's size. Without it, the layers are loaded into memory.
     """
     names = list(layers)
     images = [
@@ -255,12 +293,36 @@ def open_layers(
         primary_dim_name="layer",
         primary_dim_property="layer",
     )
+    if scratch is not None:
+        return _stream_layers(ds["value"], names, scratch, on_tile)
     stack = pull_tiles(ds["value"], on_tile)
     out = xr.Dataset(
         {name: stack.isel(layer=i, drop=True) for i, name in enumerate(names)},
         coords={"y": stack["y"], "x": stack["x"]},
     )
     return out
+
+
+def _stream_layers(
+    stack: xr.DataArray,
+    names: list[str],
+    scratch: ScratchFolder,
+    on_tile: Callable[[int, int], None] | None,
+) -> xr.Dataset:
+    """Pull the ``(layer, y, x)`` stack by bands into one scratch file per layer."""
+    stack = stack.transpose("layer", "y", "x")
+    writer = scratch.writer(names, (stack.sizes["y"], stack.sizes["x"]), np.float32)
+
+    def write(y0: int, y1: int, block: np.ndarray) -> None:
+        for i in range(len(names)):
+            writer.write_rows(i, y0, block[i])
+
+    try:
+        stream_tiles(stack, write, on_tile)
+    finally:
+        writer.close()
+    variables = writer.variables(attrs=stack.attrs)
+    return xr.Dataset(variables, coords={"y": stack["y"], "x": stack["x"]})
 
 
 def layer_stack(
@@ -270,12 +332,14 @@ def layer_stack(
 
     Layers that :func:`open_layers` pulled next to each other share one array: the result
     is then a view of it (no copy of the layers); otherwise the layers are stacked (one
-    copy). Coordinates ``dim`` (``values``), ``y`` and ``x``; the first layer's attributes.
+    copy). Layers read lazily from one scratch folder give a lazy stack over their files
+    (nothing read). Coordinates ``dim`` (``values``), ``y`` and ``x``; the first layer's
+    attributes.
     """
-    arrays = [np.asarray(layers[name].data) for name in names]
-    base = arrays[0].base
-    data = None
-    if (
+    data: Any = lazy_stack([layers[name] for name in names])
+    arrays = [] if data is not None else [np.asarray(layers[name].data) for name in names]
+    base = arrays[0].base if arrays else None
+    if data is None and (
         isinstance(base, np.ndarray)
         and base.ndim == 3
         and base.flags.c_contiguous
@@ -331,40 +395,6 @@ def sums_frame(groups: Sequence[dict], band_names: Sequence[str], regions: Regio
     frame = frame.reindex(sorted(set(frame.index) | {0} | set(regions.names)), fill_value=0.0)
     frame.index.name = "region_id"
     return frame
-
-
-def count_maintenance(
-    surfaces: xr.DataArray, region: xr.DataArray | np.ndarray, ids: Sequence[int]
-) -> pd.DataFrame:
-    """Count maintained cells per region and year from pulled rasters (docs/method.md §4).
-
-    Parameters
-    ----------
-    surfaces
-        Maintenance surfaces ``P`` with dims ``(year, y, x)``; NaN outside the VCA.
-    region
-        Region ids ``(y, x)``, 0 outside every region.
-    ids
-        The region ids to report (ids ≥ 1).
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``region_id, year, n_pos, n_neg``; :data:`ALL_ID` rows count the whole area.
-    """
-    reg = np.asarray(region).astype(np.int64)
-    reg = np.where(reg < 0, 0, reg)
-    n_ids = int(max([0, *ids, int(reg.max(initial=0))])) + 1
-    rows = []
-    for year, p in zip(surfaces["year"].values, np.asarray(surfaces.values), strict=True):
-        pos = p == 1
-        neg = p == -1
-        pos_counts = np.bincount(reg[pos], minlength=n_ids)
-        neg_counts = np.bincount(reg[neg], minlength=n_ids)
-        rows.append((ALL_ID, int(year), int(pos.sum()), int(neg.sum())))
-        for rid in ids:
-            rows.append((int(rid), int(year), int(pos_counts[rid]), int(neg_counts[rid])))
-    return pd.DataFrame(rows, columns=["region_id", "year", "n_pos", "n_neg"])
 
 
 def maintenance_count_bands(maintenance: Any, years: Sequence[int]) -> tuple[Any, list[str]]:
