@@ -48,6 +48,16 @@ def _as_float(x: np.ndarray, ok: np.ndarray, what: str) -> np.ndarray:
     return out
 
 
+def _one_value(a: Any, value: Any) -> bool:
+    """Whether ``a`` is one value broadcast (every stride 0) and equal to ``value``."""
+    return (
+        isinstance(a, np.ndarray)
+        and a.size > 0
+        and all(st == 0 for st in a.strides)
+        and bool(a.flat[0] == value)
+    )
+
+
 class Kernel(ABC):
     """Base of the statistic accumulators: the records a primitive takes and their weights."""
 
@@ -90,6 +100,39 @@ class Kernel(ABC):
             w = ok.astype(float)
         return xs, member, ok, w
 
+    def prepare_unit(
+        self, batch: Batch, numeric: bool = True
+    ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray | None]:
+        """``(inputs, ok, weight)`` like :meth:`prepare`, the weights left implicit when they can be.
+
+        When every record is a member with weight 1 (a per-pixel stack: ``frac`` and
+        ``centre`` are one broadcast value) and the inputs are C-ordered, ``weight`` is None:
+        it is ``ok`` as 0/1, which a kernel multiplies by as the boolean ``ok`` itself (the
+        same products as with the float weights, without a float array per batch).
+        Otherwise the weights of :meth:`prepare`.
+        """
+        prim = self.prim
+        xs = list(batch.x[: prim.n_inputs])
+        vs = list(batch.valid[: prim.n_inputs])
+        unit = (
+            not prim.explicit_weight
+            and bool(vs)
+            and _one_value(batch.frac, 1.0)
+            and _one_value(batch.centre, True)
+            and all(isinstance(x, np.ndarray) and x.dtype == np.float64 for x in xs)
+            and all(a.flags.c_contiguous for a in (*xs, *vs))
+        )
+        if not unit:
+            xs, _, ok, w = self.prepare(batch, numeric)
+            return xs, ok, w
+        ok = np.array(vs[0], dtype=bool, order="C")
+        for v in vs[1:]:
+            ok &= v
+        if numeric:
+            for x in xs:
+                ok &= np.equal(x, x)  # not NaN
+        return xs, ok, None
+
     def empty(self, identity: float) -> float:
         """The value of an empty reduction: null for pixels, ``identity`` elsewhere."""
         return math.nan if self.mode == "pixels" else identity
@@ -113,8 +156,12 @@ class Count(Kernel):
         self.n = np.zeros(p)
 
     def add(self, batch: Batch) -> None:
-        _, member, ok, _ = self.prepare(batch, numeric=False)
-        self.n += (member if self.prim.params.get("every") else ok).sum(axis=0)
+        if self.prim.params.get("every"):
+            _, member, _, _ = self.prepare(batch, numeric=False)
+            self.n += member.sum(axis=0)
+            return
+        _, ok, _ = self.prepare_unit(batch, numeric=False)
+        self.n += ok.sum(axis=0)
 
     def result(self) -> list[Column]:
         return [np.where(self.n > 0, self.n, self.empty(0.0))]
@@ -134,14 +181,16 @@ class Moments(Kernel):
         self.n = np.zeros(p)
 
     def add(self, batch: Batch) -> None:
-        (x,), _, ok, w = self.prepare(batch)
+        (x,), ok, w = self.prepare_unit(batch)
         x = np.where(ok, x, 0.0)
-        sb = (w * x).sum(axis=0)
+        count = np.count_nonzero(ok, axis=0)
+        # unit weights (w is ok as 0/1): w * x is x (0 where not ok), Σw the count, exactly
+        sb = (x if w is None else w * x).sum(axis=0)
         self.total += sb
-        self.n += np.count_nonzero(ok, axis=0)
+        self.n += count
         if self.prim.params["stat"] == "sum":
             return  # the sum needs neither the mean nor the second moment
-        wb = w.sum(axis=0)
+        wb = count.astype(np.float64) if w is None else w.sum(axis=0)
         with np.errstate(invalid="ignore", divide="ignore"):
             mb = np.where(wb > 0, sb / np.where(wb > 0, wb, 1.0), 0.0)
         wt = self.w + wb
@@ -149,7 +198,9 @@ class Moments(Kernel):
         delta = mb - self.mean
         self.mean = np.where(wt > 0, self.mean + delta * wb / safe, 0.0)
         if self.prim.params["stat"] != "mean":  # the mean needs no second moment
-            m2b = (w * (x - mb) ** 2).sum(axis=0)
+            d = np.subtract(x, mb, out=x)  # x is this batch's own copy
+            np.square(d, out=d)
+            m2b = np.multiply(ok if w is None else w, d, out=d).sum(axis=0)
             self.m2 = self.m2 + m2b + delta**2 * self.w * wb / safe
         self.w = wt
 
@@ -200,6 +251,20 @@ class Fold(Kernel):
         return [np.where(self.n > 0, self.acc, self.empty(identity))]
 
 
+def first_true(mask: np.ndarray) -> np.ndarray:
+    """Per column of an ``(N, P)`` boolean array, the first row that is True (0 if none).
+
+    ``np.argmax(mask, axis=0)``, which walks a C-ordered array column by column; for up to
+    255 rows the largest of ``mask × (N − row)`` in uint8 is found row by row instead.
+    """
+    n = mask.shape[0]
+    if not 0 < n <= 255 or mask.ndim != 2:
+        return np.argmax(mask, axis=0)
+    rank = (n - np.arange(n)).astype(np.uint8)[:, None]  # N … 1: the first row ranks highest
+    best = np.multiply(mask, rank, dtype=np.uint8).max(axis=0)
+    return np.where(best == 0, 0, n - best.astype(np.int64))
+
+
 def take_per_column(x: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """``x[idx[p], p]`` for every column ``p``."""
     return np.take_along_axis(x, idx[None, :], axis=0)[0]
@@ -218,13 +283,22 @@ class Extreme(Kernel):
         self.values: list[np.ndarray] | None = None
 
     def add(self, batch: Batch) -> None:
-        xs, _, ok, _ = self.prepare(batch)
+        xs, ok, _ = self.prepare_unit(batch)
         if batch.n == 0:
             return
         sign = self.prim.params["sign"]
-        key = np.where(ok, xs[0] * sign, -np.inf)
-        top = key.max(axis=0)
-        idx = np.argmax(ok & (key == top[None, :]), axis=0)
+        # The largest of x × sign (−inf where not ok): for min, −(the smallest x), the same
+        # numbers (negation is exact) without the products.
+        if sign == -1.0:
+            key = np.where(ok, xs[0], np.inf)
+            low = key.min(axis=0)
+            top = -low
+        else:
+            key = np.where(ok, xs[0] if sign == 1.0 else xs[0] * sign, -np.inf)
+            low = top = key.max(axis=0)
+        first = np.equal(key, low[None, :], out=np.empty(key.shape, dtype=bool))
+        first &= ok
+        idx = first_true(first)
         has = ok.any(axis=0)
         order = batch.order[idx]
         better = has & (~self.has | (top > self.best) | ((top == self.best) & (order < self.order)))
@@ -306,17 +380,28 @@ class CoMoments(Kernel):
         self.sxy = np.zeros(p)
 
     def add(self, batch: Batch) -> None:
-        (x, y), _, ok, w = self.prepare(batch)
+        (x, y), ok, w = self.prepare_unit(batch)
         x = np.where(ok, x, 0.0)
         y = np.where(ok, y, 0.0)
-        wb = w.sum(axis=0)
-        safe_b = np.where(wb > 0, wb, 1.0)
-        mxb = (w * x).sum(axis=0) / safe_b
-        myb = (w * y).sum(axis=0) / safe_b
-        dxb, dyb = x - mxb, y - myb
-        sxxb = (w * dxb * dxb).sum(axis=0)
-        syyb = (w * dyb * dyb).sum(axis=0)
-        sxyb = (w * dxb * dyb).sum(axis=0)
+        count = np.count_nonzero(ok, axis=0)
+        if w is None:  # unit weights: the products below with ok as 0/1, Σw the count
+            wb = count.astype(np.float64)
+            safe_b = np.where(wb > 0, wb, 1.0)
+            mxb = x.sum(axis=0) / safe_b
+            myb = y.sum(axis=0) / safe_b
+            w = ok.astype(np.float64)  # three products: a float operand is the faster loop
+        else:
+            wb = w.sum(axis=0)
+            safe_b = np.where(wb > 0, wb, 1.0)
+            mxb = (w * x).sum(axis=0) / safe_b
+            myb = (w * y).sum(axis=0) / safe_b
+        # x and y are this batch's own copies: centred in place, one buffer for the products
+        dxb = np.subtract(x, mxb, out=x)
+        dyb = np.subtract(y, myb, out=y)
+        buf = np.empty_like(dxb)
+        sxxb = np.multiply(np.multiply(w, dxb, out=buf), dxb, out=buf).sum(axis=0)
+        syyb = np.multiply(np.multiply(w, dyb, out=buf), dyb, out=buf).sum(axis=0)
+        sxyb = np.multiply(np.multiply(w, dxb, out=buf), dyb, out=buf).sum(axis=0)
         wt = self.w + wb
         safe = np.where(wt > 0, wt, 1.0)
         dx, dy = mxb - self.mx, myb - self.my
@@ -327,7 +412,7 @@ class CoMoments(Kernel):
         self.mx = np.where(wt > 0, self.mx + dx * wb / safe, 0.0)
         self.my = np.where(wt > 0, self.my + dy * wb / safe, 0.0)
         self.w = wt
-        self.n += ok.sum(axis=0)
+        self.n += count
 
     def _degenerate(self, s: np.ndarray, m: np.ndarray) -> np.ndarray:
         """Whether a spread is zero up to round-off (a constant input)."""
