@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..core.arguments import as_image
-from ..core.values import Band, Image, PixelData, pointwise, promote
+from ..core.values import Band, Image, PixelData, is_uniform, pointwise, promote
 from ..errors import EEError
 
 __all__ = [
@@ -22,7 +22,34 @@ __all__ = [
     "binary_image_op",
     "unary_image_op",
     "select_names",
+    "both_valid",
+    "operand",
 ]
+
+
+def both_valid(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``a & b`` for two validity masks of one shape, without a new array when one is all True.
+
+    A mask that is one True broadcast over the grid (a constant's) leaves the other as it
+    is; the result is then that other mask itself (masks are never written in place).
+    """
+    if a.shape == b.shape:
+        if is_uniform(a) and a.flat[0]:
+            return b
+        if is_uniform(b) and b.flat[0]:
+            return a
+    return a & b
+
+
+def operand(values: np.ndarray, other: np.ndarray) -> np.ndarray | np.float64:
+    """``values`` as a float64 scalar when it is one value broadcast and ``other`` is not.
+
+    A ufunc of an array and a scalar gives the same numbers as of the array and the
+    broadcast scalar, in a faster loop.
+    """
+    if is_uniform(values) and not is_uniform(other) and values.shape == other.shape:
+        return np.float64(values.flat[0])
+    return values
 
 
 def match_bands(a: Image, b: Image, op: str) -> list[tuple[Band, Band, str]]:
@@ -55,8 +82,13 @@ def binary_image_op(
     *,
     dtype: Callable[[str, str], str] | None = None,
     mask: Callable[[PixelData, PixelData, np.ndarray], np.ndarray] | None = None,
+    scalars: bool = False,
 ) -> Image:
-    """A per-pixel operation of two images; the output mask is the AND of the inputs'."""
+    """A per-pixel operation of two images; the output mask is the AND of the inputs'.
+
+    ``scalars``: ``fn`` accepts a float64 scalar for either operand (a NumPy ufunc or a
+    function of ufuncs), so an operand that is one value broadcast is passed as a scalar.
+    """
     a = as_image(image1, f"Image.{op} image1")
     b = as_image(image2, f"Image.{op} image2")
     bands = []
@@ -64,12 +96,14 @@ def binary_image_op(
         out_type = dtype(x.dtype, y.dtype) if dtype else promote(x.dtype, y.dtype)
 
         def compute(px: PixelData, py: PixelData, _mask=mask) -> PixelData:
+            va, vb = px[0], py[0]
+            if scalars:
+                va, vb = operand(va, vb), operand(vb, va)
             with np.errstate(all="ignore"):
-                values = fn(px[0], py[0])
-            m = px[1] & py[1]
+                values = fn(va, vb)
             if _mask is not None:
-                m = _mask(px, py, values)
-            return values, m
+                return values, _mask(px, py, values)
+            return values, both_valid(px[1], py[1])
 
         bands.append(pointwise([x, y], compute, name=name, dtype=out_type))
     return Image(bands, {})

@@ -127,12 +127,13 @@ class GeoTiffBandReader:
                 nodata = src.nodata
         values = arr.astype(np.float64)
         if np.issubdtype(arr.dtype, np.floating):  # NaN is no data; ±inf are values, as in EE
-            mask = ~np.isnan(values)
+            mask = np.equal(values, values)  # not NaN
         else:
             mask = np.ones(values.shape, dtype=bool)
         if nodata is not None and not np.isnan(nodata):
             mask &= arr != nodata
-        values[~mask] = 0.0
+        if not mask.all():
+            np.copyto(values, 0.0, where=~mask)
         return values, mask
 
     def __call__(self, grid: Grid):

@@ -13,13 +13,14 @@ from ...core.values import (
     Image,
     PixelData,
     is_integer_dtype,
+    is_uniform,
     pointwise,
     promote,
 )
 from ...errors import EEError
 from ...raster.grid import Grid
 from ...raster.resample import sample
-from ..bands import match_bands
+from ..bands import both_valid, match_bands, operand
 
 # --- masks -------------------------------------------------------------------------------
 
@@ -38,7 +39,7 @@ def update_mask(image: Image, mask: Any) -> Image:
     for band, mband in _mask_pairs(image, mask_img, "updateMask"):
 
         def compute(p: PixelData, m: PixelData) -> PixelData:
-            return p[0], p[1] & m[1] & (m[0] != 0)
+            return p[0], both_valid(both_valid(p[1], m[1]), nonzero(m[0]))
 
         b = pointwise([band, mband], compute, name=band.name, dtype=band.dtype)
         bands.append(b.replace(projection=band.projection, extent=band.extent))
@@ -73,10 +74,27 @@ def self_mask(image: Image) -> Image:
     return update_mask(image, image)
 
 
+def nonzero(values: np.ndarray) -> np.ndarray:
+    """``values != 0``; one broadcast value stays one (no array per pixel)."""
+    if is_uniform(values):
+        return np.broadcast_to(values.flat[0] != 0, values.shape)
+    return values != 0
+
+
 def footprint(band: Band, grid: Grid) -> np.ndarray:
-    """Pixels of ``grid`` whose centre lies inside the band's native extent."""
+    """Pixels of ``grid`` whose centre lies inside the band's native extent.
+
+    All True is one True broadcast over the grid (read-only, no array per pixel): no
+    extent, or a grid pixel-aligned with the extent and inside it.
+    """
     if band.extent is None:
-        return np.ones(grid.shape, dtype=bool)
+        return np.broadcast_to(True, grid.shape)
+    offset = grid.offset_in(band.extent.projection)
+    if offset is not None:
+        row, col = offset
+        height, width = band.extent.shape
+        if row >= 0 and col >= 0 and row + grid.height <= height and col + grid.width <= width:
+            return np.broadcast_to(True, grid.shape)
 
     def reader(r0: int, c0: int, h: int, w: int) -> PixelData:
         return np.zeros((h, w)), np.ones((h, w), dtype=bool)
@@ -95,10 +113,14 @@ def unmask(input: Image, value: Any = None, sameFootprint: bool = True) -> Image
         def compute(grid: Grid, _b=band, _f=fband) -> PixelData:
             v, m = _b.compute(grid)
             fv, fm = _f.compute(grid)
-            out_v = np.where(m, v, fv)
-            out_m = m | fm
+            if is_uniform(m) and v.shape == m.shape:  # every pixel valid or none
+                out_v = v if m.flat[0] else fv
+                out_m = np.broadcast_to(True, m.shape) if m.flat[0] else fm
+            else:
+                out_v = np.where(m, v, operand(fv, v))
+                out_m = np.broadcast_to(True, m.shape) if is_uniform(fm) and fm.flat[0] else m | fm
             if sameFootprint:
-                out_m &= footprint(_b, grid)
+                out_m = both_valid(out_m, footprint(_b, grid))
             return out_v, out_m
 
         dtype = promote(band.dtype, fband.dtype) if is_integer_dtype(band.dtype) else band.dtype
@@ -118,8 +140,8 @@ def where(input: Image, test: Any, value: Any) -> Image:  # noqa: A002
         vb = value_img.bands[i if len(value_img.bands) > 1 else 0]
 
         def compute(p: PixelData, t: PixelData, v: PixelData) -> PixelData:
-            take = t[1] & v[1] & (t[0] != 0)
-            return np.where(take, v[0], p[0]), p[1]
+            take = both_valid(both_valid(t[1], v[1]), nonzero(t[0]))
+            return np.where(take, operand(v[0], p[0]), operand(p[0], v[0])), p[1]
 
         b = pointwise([band, tb, vb], compute, name=band.name, dtype=promote(band.dtype, vb.dtype))
         bands.append(b.replace(projection=band.projection, extent=band.extent))

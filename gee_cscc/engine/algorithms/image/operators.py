@@ -15,6 +15,7 @@ import numpy as np
 from ...core.arguments import as_image
 from ...core.registry import algorithm
 from ...core.values import (
+    INT_RANGES,
     Image,
     PixelData,
     is_integer_dtype,
@@ -43,7 +44,7 @@ def _register_arith(name: str, fn: Any) -> None:
 
     @algorithm(name)
     def impl(image1: Any, image2: Any) -> Image:
-        return binary_image_op(image1, image2, op, fn)
+        return binary_image_op(image1, image2, op, fn, scalars=True)
 
 
 for _name, _fn in _ARITH.items():
@@ -119,7 +120,7 @@ def _register_compare(name: str, fn: Any) -> None:
     @algorithm(name)
     def impl(image1: Any, image2: Any) -> Image:
         return binary_image_op(
-            image1, image2, op, lambda a, b: fn(a, b).astype(float), dtype=_bool_type
+            image1, image2, op, lambda a, b: fn(a, b).astype(float), dtype=_bool_type, scalars=True
         )
 
 
@@ -199,8 +200,9 @@ def unit_scale(input: Image, low: float, high: float) -> Image:  # noqa: A002
 def cast_values(values: np.ndarray, dtype: str) -> np.ndarray:
     """Values converted as a cast to ``dtype`` converts them (truncation, saturation)."""
     if is_integer_dtype(dtype):
-        info = np.iinfo(np.dtype(dtype))
-        return np.clip(np.trunc(values), info.min, info.max)
+        lo, hi = INT_RANGES[dtype]
+        whole = np.trunc(values)  # a new array: clipped in place
+        return np.clip(whole, lo, hi, out=whole)
     if dtype == "float32":
         return values.astype(np.float32).astype(np.float64)
     return values
