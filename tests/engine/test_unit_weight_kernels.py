@@ -147,3 +147,39 @@ def test_first_true_is_argmax_of_each_column(n):
         [np.flatnonzero(mask[:, j])[0] if mask[:, j].any() else 0 for j in range(300)]
     )
     np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("stat", ["sum", "mean", "variance"])
+def test_region_tile_with_every_weight_one_is_numpys_sum_bit_for_bit(stat):
+    rng = np.random.default_rng(9)
+    n = 4099
+    x = rng.standard_normal(n) * 1e4
+    ok = rng.random(n) > 0.3
+    ok[0] = True  # the record given a partial weight below
+    prim = _prim(kernels.Moments, f"Reducer.{stat}", [stat], weighted=True, params={"stat": stat})
+    frac = np.ones((n, 1))  # a region tile wholly inside the region: materialized weights 1
+
+    def reduce(weights: np.ndarray) -> float:
+        acc = prim.accumulator(1, "region")
+        acc.add(
+            Batch(
+                [x[:, None].copy()],
+                [ok[:, None].copy()],
+                weights,
+                np.ones((n, 1), dtype=bool),
+                np.arange(n, dtype=np.int64),
+            )
+        )
+        return float(acc.result()[0][0])
+
+    got = reduce(frac)
+    z = np.where(ok, x, 0.0)
+    if stat == "sum":
+        assert got == float(z.sum())  # NumPy's pairwise sum of the same column, exactly
+    else:
+        mean = z.sum() / ok.sum()
+        expected = mean if stat == "mean" else float(((x[ok] - mean) ** 2).sum() / ok.sum())
+        assert got == pytest.approx(expected, rel=1e-12)
+    half = frac.copy()
+    half[0, 0] = 0.5  # one partial weight: the general path, a different sum
+    assert reduce(half) != got

@@ -48,14 +48,13 @@ def _as_float(x: np.ndarray, ok: np.ndarray, what: str) -> np.ndarray:
     return out
 
 
-def _one_value(a: Any, value: Any) -> bool:
-    """Whether ``a`` is one value broadcast (every stride 0) and equal to ``value``."""
-    return (
-        isinstance(a, np.ndarray)
-        and a.size > 0
-        and all(st == 0 for st in a.strides)
-        and bool(a.flat[0] == value)
-    )
+def _all_equal(a: Any, value: Any) -> bool:
+    """Whether every element of the array ``a`` is ``value`` (one look when it is broadcast)."""
+    if not isinstance(a, np.ndarray) or a.size == 0:
+        return False
+    if all(st == 0 for st in a.strides):
+        return bool(a.flat[0] == value)
+    return bool((a == value).all())
 
 
 class Kernel(ABC):
@@ -105,11 +104,11 @@ class Kernel(ABC):
     ) -> tuple[list[np.ndarray], np.ndarray, np.ndarray | None]:
         """``(inputs, ok, weight)`` like :meth:`prepare`, the weights left implicit when they can be.
 
-        When every record is a member with weight 1 (a per-pixel stack: ``frac`` and
-        ``centre`` are one broadcast value) and the inputs are C-ordered, ``weight`` is None:
-        it is ``ok`` as 0/1, which a kernel multiplies by as the boolean ``ok`` itself (the
-        same products as with the float weights, without a float array per batch).
-        Otherwise the weights of :meth:`prepare`.
+        When every record is a member with weight 1 (a per-pixel stack, where ``frac`` and
+        ``centre`` are one broadcast value, or a region tile wholly inside its region) and
+        the inputs are C-ordered float64, ``weight`` is None: it is ``ok`` as 0/1, by which
+        a kernel multiplies as the boolean ``ok`` itself or leaves the product out where it
+        is exact (``x · 1 = x``, ``0 · 0 = 0``). Otherwise the weights of :meth:`prepare`.
         """
         prim = self.prim
         xs = list(batch.x[: prim.n_inputs])
@@ -117,10 +116,9 @@ class Kernel(ABC):
         unit = (
             not prim.explicit_weight
             and bool(vs)
-            and _one_value(batch.frac, 1.0)
-            and _one_value(batch.centre, True)
             and all(isinstance(x, np.ndarray) and x.dtype == np.float64 for x in xs)
             and all(a.flags.c_contiguous for a in (*xs, *vs))
+            and (_all_equal(batch.frac, 1.0) if prim.weighted else _all_equal(batch.centre, True))
         )
         if not unit:
             xs, _, ok, w = self.prepare(batch, numeric)
