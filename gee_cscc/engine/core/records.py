@@ -69,6 +69,16 @@ class Batch:
             self.order[index],
         )
 
+    def slice(self, start: int, stop: int) -> Batch:
+        """The records ``start:stop`` (views, no copies)."""
+        return Batch(
+            [v[start:stop] for v in self.x],
+            [v[start:stop] for v in self.valid],
+            np.asarray(self.frac)[start:stop],
+            np.asarray(self.centre)[start:stop],
+            self.order[start:stop],
+        )
+
     def rows(self, keep: np.ndarray) -> Batch:
         """The records where ``keep`` (``(N,)`` bool) is True."""
         return Batch(

@@ -408,23 +408,39 @@ def _group_key(v: Any) -> Any:
     return v
 
 
+def _group_runs(column: np.ndarray, rows: np.ndarray):
+    """``(rows by group, [(key, start, stop), ...])`` for a numeric column without NaN, else None.
+
+    One stable sort puts every group's rows together, each group's in their order, so a
+    group is the run ``start:stop`` of the sorted rows; groups in order of first appearance.
+    """
+    if (
+        column.dtype == object
+        or not np.issubdtype(column.dtype, np.number)
+        or np.isnan(column.astype(float)).any()
+    ):
+        return None
+    distinct, first, inverse = np.unique(column, return_index=True, return_inverse=True)
+    by_group = np.argsort(inverse, kind="stable")
+    bounds = np.searchsorted(inverse[by_group], np.arange(len(distinct) + 1))
+    runs = [
+        (_group_key(distinct[u]), int(bounds[u]), int(bounds[u + 1]))
+        for u in np.argsort(first, kind="stable")
+    ]
+    return rows[by_group], runs
+
+
 def _groups_of(column: np.ndarray, rows: np.ndarray):
     """``(key, rows)`` per distinct group value, in order of first appearance.
 
-    Numeric columns without NaN are grouped with ``np.unique`` (vectorized); anything else
-    value by value through :func:`_group_key`.
+    Numeric columns without NaN are grouped with one sort (:func:`_group_runs`); anything
+    else value by value through :func:`_group_key`.
     """
-    if (
-        column.dtype != object
-        and np.issubdtype(column.dtype, np.number)
-        and not np.isnan(column.astype(float)).any()
-    ):
-        distinct, first, inverse = np.unique(column, return_index=True, return_inverse=True)
-        # one stable sort splits every group at once; each keeps its rows in order
-        by_group = np.argsort(inverse, kind="stable")
-        bounds = np.searchsorted(inverse[by_group], np.arange(len(distinct) + 1))
-        for u in np.argsort(first, kind="stable"):
-            yield _group_key(distinct[u]), rows[by_group[bounds[u] : bounds[u + 1]]]
+    grouped = _group_runs(column, rows)
+    if grouped is not None:
+        ordered, runs = grouped
+        for key, start, stop in runs:
+            yield key, ordered[start:stop]
         return
     keys = np.array([_group_key(v) for v in column], dtype=object)
     for key in dict.fromkeys(keys.tolist()):
@@ -449,11 +465,22 @@ class _GroupAcc:
         sub = batch.select(others)
         rows = np.nonzero(ok)[0]
         column = batch.x[g][:, 0][ok]
+        grouped = _group_runs(column, rows)
+        if grouped is not None:  # the records taken once in group order; a group is a slice
+            ordered, runs = grouped
+            taken = sub.take(ordered)
+            for key, start, stop in runs:
+                self._child(key).add(taken.slice(start, stop))
+            return
         for key, selected in _groups_of(column, rows):
-            acc = self.groups.get(key)
-            if acc is None:
-                acc = self.groups[key] = self.reducer.child.accumulator(1, self.mode)
-            acc.add(sub.take(selected))  # ``selected`` is ascending: the records keep their order
+            # ``selected`` is ascending: the records keep their order
+            self._child(key).add(sub.take(selected))
+
+    def _child(self, key: Any) -> Any:
+        acc = self.groups.get(key)
+        if acc is None:
+            acc = self.groups[key] = self.reducer.child.accumulator(1, self.mode)
+        return acc
 
     def result(self) -> list[Column]:
         child = self.reducer.child
