@@ -110,10 +110,7 @@ def test_window_of_a_composite_reads_only_that_window(collection, cube, reads):
     )
     assert reads, "the composite read no stored band"
     assert len({r[0] for r in reads}) == len(YEARS)  # every image, each only in the window
-    # the window itself, and the one-pixel dry run that plans the tile's releases
-    windows = {r[1:] for r in reads}
-    assert windows <= {(row0, col0, 4, 4), (row0, col0, 1, 1)}, sorted(set(reads))
-    assert len({r[0] for r in reads if r[1:] == (row0, col0, 4, 4)}) == len(YEARS)
+    assert all(r[1:] == (row0, col0, 4, 4) for r in reads), sorted(set(reads))
 
 
 def test_a_grid_larger_than_a_tile_is_computed_tile_by_tile(collection, cube, reads, monkeypatch):
@@ -130,14 +127,11 @@ def test_a_grid_larger_than_a_tile_is_computed_tile_by_tile(collection, cube, re
     np.testing.assert_allclose(got["range"].filled(0), np.where(count > 0, expected, 0.0))
     np.testing.assert_array_equal(got["n"].filled(0), count)
     assert max(h for *_, h, _ in reads) <= 8 and max(w for *_, w in reads) <= 8
-    # Two requests (values and masks), 4 x 5 tiles each, every image read once per tile;
-    # and at most once per request for the one-pixel dry run that plans the releases.
-    per_file, probes = {}, {}
+    # Two requests (values and masks), 4 x 5 tiles each, every image read once per tile.
+    per_file = {}
     for r in reads:
-        counts = probes if r[3:] == (1, 1) else per_file
-        counts[r[0]] = counts.get(r[0], 0) + 1
+        per_file[r[0]] = per_file.get(r[0], 0) + 1
     assert set(per_file.values()) == {2 * 4 * 5}
-    assert set(probes.values()) <= {1, 2}
 
 
 def test_region_reduction_walks_tiles(collection, cube, reads, monkeypatch):
@@ -160,12 +154,10 @@ def test_region_reduction_walks_tiles(collection, cube, reads, monkeypatch):
     assert got["max"] == pytest.approx(expected_max, rel=1e-12)
     assert got["n"] == int(np.isfinite(cube.values).sum())
     assert max(h for *_, h, _ in reads) <= 8 and max(w for *_, w in reads) <= 8
-    tiles = [r for r in reads if r[3:] != (1, 1)]  # 1 x 1: the dry run planning releases
-    assert {r[1:] for r in reads if r[3:] == (1, 1)} <= {(0, 0, 1, 1)}
-    windows = {r[1:] for r in tiles}
+    windows = {r[1:] for r in reads}
     assert len(windows) == 4 * 5  # ceil(30 / 8) x ceil(40 / 8) tiles
     per_file = {}
-    for r in tiles:
+    for r in reads:
         per_file[r[0]] = per_file.get(r[0], 0) + 1
     assert len(per_file) == len(YEARS)
     assert set(per_file.values()) == {4 * 5}  # each image once per tile, for both bands

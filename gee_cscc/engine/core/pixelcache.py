@@ -57,6 +57,10 @@ _STATS: contextvars.ContextVar[CacheStats | None] = contextvars.ContextVar(
 #: How many release plans are kept (one per set of bands computed tile by tile).
 MAX_PLANS = 32
 
+#: Grids with fewer pixels are computed without a plan (every entry kept to the end):
+#: their intermediates are small, and the dry run would cost as much as the grid itself.
+MIN_PLAN_PIXELS = 64 * 64
+
 _plans_lock = threading.Lock()
 _plans: collections.OrderedDict[tuple, tuple[tuple, dict]] = collections.OrderedDict()
 
@@ -260,11 +264,11 @@ def release_plan(bands: Sequence[Any], grid: Any) -> dict | None:
     Counted by computing the bands on the first pixel of ``grid`` (a dry run, a few
     milliseconds), once per set of band functions: the plan is kept for later requests
     computing the same bands (a pull sends the same evaluated image for every chunk). None
-    when the dry run fails (the tiles then keep every entry, and report the error
-    themselves).
+    (keep every entry) for a grid smaller than :data:`MIN_PLAN_PIXELS`, and when the dry
+    run fails (the tiles then report the error themselves).
     """
     fns = tuple(b.fn for b in bands)
-    if not fns or not grid.size:
+    if not fns or grid.size < MIN_PLAN_PIXELS:
         return None
     plan = _stored_plan(fns)
     if plan is not None:
