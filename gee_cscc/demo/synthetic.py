@@ -26,6 +26,7 @@ borders before the exact per-province step.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from numbers import Integral, Real
 from typing import NamedTuple
 
@@ -37,9 +38,11 @@ from scipy.interpolate import make_interp_spline
 from scipy.ndimage import gaussian_filter
 
 from gee_cscc.demo.provinces import PROVINCE_ABBRS, load_provinces
+from gee_cscc.demo.synthetic_climate import productivity
 from gee_cscc.errors import ConfigError
 
-__all__ = ["TABLE1_TG", "NATIONAL_MEAN_CSCC", "demo_npp", "demo_regions"]
+__all__ = ["TABLE1_TG", "NATIONAL_MEAN_CSCC", "DemoNppYears", "demo_npp", "demo_npp_years"]
+__all__ += ["demo_regions"]
 
 DEFAULT_SEED = 20231266688
 EXTENT = (73.0, 18.0, 135.1, 53.6)
@@ -139,48 +142,16 @@ def _smooth_fields(rng: np.random.Generator, grid: _Grid, spacing: float, n: int
     return np.einsum("yi,nij,xj->nyx", wy, values, wx, optimize=True)
 
 
-def _bump(
-    lon: np.ndarray, lat: np.ndarray, x0: float, y0: float, sx: float, sy: float
-) -> np.ndarray:
-    return np.exp(-(((lon - x0) / sx) ** 2 + ((lat - y0) / sy) ** 2) / 2)
-
-
-_MOISTURE_BUMPS = (  # lon, lat, σ lon, σ lat (degrees), extra precipitation (mm)
-    (125, 47, 6, 6, 400), (95.5, 29, 2.5, 2.5, 600), (99, 23, 3, 3, 300),
-    (83, 43.5, 6, 1.8, 600), (88, 48, 2, 1.5, 400), (100, 37.5, 2, 1.5, 150),
-)  # fmt: skip
-_DESERTS = (  # lon, lat, σ lon, σ lat (degrees), depth: Taklamakan, Gurbantünggüt, Kumtag
-    (83, 39, 4, 1.6, 1.0), (87.5, 45.2, 1.8, 0.8, 0.9), (91, 40.5, 2.5, 1.2, 1.0),
-    (94.5, 37.4, 2.6, 1.0, 0.95), (93.5, 42.7, 2.5, 1.3, 0.9), (102, 40.5, 3.5, 1.3, 0.95),
-    (86, 34.2, 6, 2.2, 0.9), (80.5, 35.5, 2.5, 1.8, 0.95), (108.5, 42.3, 3, 0.8, 0.6),
-)  # fmt: skip
-"""Qaidam, Hami Gobi, Badain Jaran/Tengger, Changtang, Aksai Chin/Kunlun, Gobi of central
-Inner Mongolia follow the first three."""
-
-
-def _productivity(lon: np.ndarray, lat: np.ndarray, texture: np.ndarray) -> np.ndarray:
-    """Climate-like potential productivity (arbitrary units ~ g C m⁻² yr⁻¹): monsoon
-    moisture falling away from the south-east coast, a cold Tibetan plateau, deserts."""
-    precip = 1900 * np.exp(-np.hypot(lon - 116, 1.2 * (lat - 22)) / 15)  # mm
-    for x0, y0, sx, sy, amount in _MOISTURE_BUMPS:
-        precip = precip + amount * _bump(lon, lat, x0, y0, sx, sy)
-    cold = 1 - 0.6 * _bump(lon, lat, 88, 33, 8, 4)
-    dry = np.ones_like(lon)
-    for x0, y0, sx, sy, depth in _DESERTS:
-        dry = dry * (1 - depth * _bump(lon, lat, x0, y0, sx, sy))
-    return 1300 * (1 - np.exp(-precip / 800)) * cold * dry * np.exp(texture)
-
-
 def _calibrate_province(
-    w: np.ndarray, h: np.ndarray, *, cscc: float, ratio: float
+    w: np.ndarray, h_last: np.ndarray, h_max_prev: np.ndarray, *, cscc: float, ratio: float
 ) -> tuple[float, float, float]:
     """Amplitude k, last-year shift δ and scale a for one province.
 
     With ``y = a·m·(1 + k·h')`` (``h'`` = ``h`` with ``δ`` added in the last year) and
     weights ``w = m·A`` (g C m⁻² yr⁻¹ × m²), returns (k, δ, a) with
-    Σ w(1 + k·h'_T) / Σ w(1 + k·max_t h') = ``ratio`` and a·Σ w(1 + k·max_t h') = ``cscc`` (g).
+    Σ w(1 + k·h'_T) / Σ w(1 + k·max_t h') = ``ratio`` and a·Σ w(1 + k·max_t h') = ``cscc`` (g);
+    ``h_last`` is h of the last year, ``h_max_prev`` its maximum over the earlier years.
     """
-    h_last, h_max_prev = h[-1], h[:-1].max(axis=0)
     total = w.sum()
 
     def sums(k: float, delta: float) -> tuple[float, float]:
@@ -229,35 +200,78 @@ class _LandCells(NamedTuple):
     mask: np.ndarray  # (ny, nx) bool, True on land
 
 
-def _relative_anomaly(
-    streams: list[np.random.Generator],
-    grid: _Grid,
-    cells: _LandCells,
-    years: np.ndarray,
-    m: np.ndarray,
-) -> tuple[np.ndarray, list[int]]:
-    """Relative anomaly h[t, p] (dimensionless, zero mean over the years of each cell):
-    a trend whose slope changes in 2000, drought years, spatially correlated and white
-    noise, amplified at dry margins. Returns h and the drought years used."""
-    land = cells.mask
-    n_t = years.size
-    trend = _smooth_fields(streams[2], grid, 3.0, 2)[:, land]
-    slope_before = 0.001 + 0.003 * trend[0]  # yr⁻¹, up to BREAK_YEAR
-    slope_after = 0.004 + 0.006 * trend[1]  # yr⁻¹, from BREAK_YEAR: mostly greening
-    h = np.outer(np.minimum(years, BREAK_YEAR) - BREAK_YEAR, slope_before)
-    h += np.outer(np.maximum(years, BREAK_YEAR) - BREAK_YEAR, slope_after)
-    weather = 0.09 * _smooth_fields(streams[3], grid, 2.0, n_t)[:, land]
-    weather += 0.05 * streams[4].standard_normal((n_t, land.sum()))
-    droughts = [int(y) for y in DROUGHT_YEARS if years[0] <= y <= years[-1]]
-    if droughts:
-        footprint = _smooth_fields(streams[5], grid, 6.0, len(droughts))[:, land]
-        weather[np.searchsorted(years, droughts)] -= 0.12 / (1 + np.exp(-2.5 * (footprint + 0.3)))
-    h += weather * (1 + 1.5 * np.exp(-np.maximum(m, 0) / 40))  # dry margins vary most
-    return h - h.mean(axis=0), droughts
+class _Anomaly:
+    """Relative anomaly h[t, p] (dimensionless, zero mean over the years of each cell), one
+    year at a time: a trend whose slope changes in 2000, drought years, spatially correlated
+    and white noise, amplified at dry margins.
+
+    :meth:`raw_rows` gives h before its centring (each pass draws the same numbers from
+    fresh streams); :meth:`summarise` takes one pass for the per-cell mean, last year and
+    maximum before it. ``batched`` computes the 38 weather fields at once and keeps them
+    (the in-memory cube); otherwise each year's field is computed when reached, which
+    differs from the batched one by rounding only (≈ 1e-15 relative).
+    """
+
+    def __init__(
+        self, seed: int, grid: _Grid, cells: _LandCells, years: np.ndarray, m: np.ndarray,
+        *, batched: bool,
+    ) -> None:  # fmt: skip
+        land = cells.mask
+        streams = _streams(seed)
+        self.seed, self.grid, self.land, self.years = seed, grid, land, years
+        trend = _smooth_fields(streams[2], grid, 3.0, 2)[:, land]
+        self.slope_before = 0.001 + 0.003 * trend[0]  # yr⁻¹, up to BREAK_YEAR
+        self.slope_after = 0.004 + 0.006 * trend[1]  # yr⁻¹, from BREAK_YEAR: mostly greening
+        del trend
+        self.droughts = [int(y) for y in DROUGHT_YEARS if years[0] <= y <= years[-1]]
+        footprint = _smooth_fields(streams[5], grid, 6.0, len(self.droughts))[:, land]
+        drops = 0.12 / (1 + np.exp(-2.5 * (footprint + 0.3)))
+        self.drop = dict(zip(np.searchsorted(years, self.droughts).tolist(), drops, strict=True))
+        self.amp = 1 + 1.5 * np.exp(-np.maximum(m, 0) / 40)  # dry margins vary most
+        self.weather = (
+            _smooth_fields(streams[3], grid, 2.0, years.size)[:, land] if batched else None
+        )
+
+    def raw_rows(self) -> Iterator[np.ndarray]:
+        """h[t] before centring, year by year."""
+        streams = _streams(self.seed)
+        for i, year in enumerate(self.years.tolist()):
+            row = (min(year, BREAK_YEAR) - BREAK_YEAR) * self.slope_before
+            row += (max(year, BREAK_YEAR) - BREAK_YEAR) * self.slope_after
+            if self.weather is None:  # this year's field alone
+                weather = 0.09 * _smooth_fields(streams[3], self.grid, 2.0, 1)[0][self.land]
+            else:
+                weather = 0.09 * self.weather[i]
+            weather += 0.05 * streams[4].standard_normal(row.size)
+            if i in self.drop:
+                weather -= self.drop[i]
+            row += weather * self.amp
+            yield row
+
+    def summarise(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per cell: the mean of h over the years (before centring), and the centred h of
+        the last year and the centred maximum over the earlier years."""
+        total = last = top = None
+        for row in self.raw_rows():
+            if total is None:
+                total, top = row.copy(), np.full_like(row, -np.inf)
+            else:
+                total += row
+            if last is not None:
+                np.maximum(top, last, out=top)
+            last = row
+        assert total is not None and last is not None and top is not None
+        mean = total / self.years.size
+        return mean, last - mean, top - mean
 
 
 def _calibrate(
-    grid: _Grid, cells: _LandCells, m: np.ndarray, vca: np.ndarray, h: np.ndarray
+    grid: _Grid,
+    cells: _LandCells,
+    m: np.ndarray,
+    vca: np.ndarray,
+    h_last: np.ndarray,
+    h_max_prev: np.ndarray,
 ) -> tuple[np.ndarray, dict[int, tuple[float, float, float]]]:
     """Per-province (k, δ, a) to Table 1 (see :func:`_calibrate_province`), after a few
     rounds that fold the provincial scales, smoothed across borders, into ``scale``."""
@@ -280,7 +294,9 @@ def _calibrate(
                 cscc = hk_cscc * cells.area[sel].sum() / hk_area if hk_area > 0 else 1e-3
                 target = (cscc, cscc * hk_last / hk_cscc)
             cscc, last = target
-            params[r] = _calibrate_province(w[sel], h[:, sel], cscc=cscc * 1e12, ratio=last / cscc)
+            params[r] = _calibrate_province(
+                w[sel], h_last[sel], h_max_prev[sel], cscc=cscc * 1e12, ratio=last / cscc
+            )
             a_cell[sel] = params[r][2]
         if round_ == _SMOOTHING_ROUNDS:
             return scale, params
@@ -359,6 +375,45 @@ def demo_npp(
         Σ max_t NPP × area and last-year NPP × area equal Table 1 (Tg C yr⁻¹) and the national
         area-weighted mean of max_t NPP equals 658.59 g C m⁻² yr⁻¹.
     """
+    yearly = demo_npp_years(resolution=resolution, start=start, end=end, seed=seed, batched=True)
+    cube = np.full((yearly.years.size, *yearly.shape), np.nan, dtype=np.float32)
+    for i, row in enumerate(yearly.rows):
+        cube[i] = row
+    return xr.DataArray(
+        cube, dims=("year", "y", "x"), coords=yearly.coords, name="npp", attrs=yearly.attrs
+    )
+
+
+class DemoNppYears(NamedTuple):
+    """The demo NPP cube one year at a time (:func:`demo_npp_years`): the ``years`` in order,
+    each year's grid ``shape`` (ny, nx), the ``coords`` and ``attrs`` of :func:`demo_npp`'s
+    array, and ``rows``: each year's float32 (ny, nx) NPP, NaN outside China's land, in the
+    order of ``years`` (a RuntimeError after the last one if the calibration failed)."""
+
+    years: np.ndarray
+    shape: tuple[int, int]
+    coords: dict[str, xr.Variable]
+    attrs: dict
+    rows: Iterator[np.ndarray]
+
+
+def demo_npp_years(
+    *,
+    resolution: float = 0.1,
+    start: int = 1981,
+    end: int = 2018,
+    seed: int = DEFAULT_SEED,
+    batched: bool = False,
+) -> DemoNppYears:
+    """:func:`demo_npp` one year at a time, without the whole cube in memory.
+
+    The arguments are those of :func:`demo_npp`. Memory is a few per-cell fields of the
+    grid, not the cube: the anomalies are drawn twice (once for the calibration, once for
+    the values). With ``batched=False`` each year's correlated weather field is computed on
+    its own, which changes the values by rounding only (≈ 1e-15 relative) from
+    :func:`demo_npp`'s; ``batched=True`` keeps the 38 fields in memory and gives exactly
+    :func:`demo_npp`'s values.
+    """
     years = _check_years(start, end)
     grid = _grid(resolution)
     regions = _region_raster(grid)
@@ -370,56 +425,75 @@ def demo_npp(
         lat=np.broadcast_to(grid.y[:, None], grid.shape)[land],
         mask=land,
     )
-    streams = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)]
+    del regions
+    streams = _streams(seed)
 
     # Productivity m (> 0 on the vegetation-covered area: its top part by area).
     texture = 0.15 * _smooth_fields(streams[0], grid, 2.0, 1)[0]
     texture += 0.08 * _smooth_fields(streams[1], grid, 0.5, 1)[0]
-    base = _productivity(cells.lon, cells.lat, texture[land])
+    base = productivity(cells.lon, cells.lat, texture[land])
+    del texture
     total_cscc = sum(c for c, _ in TABLE1_TG.values()) * 1e12
     order = np.argsort(-base, kind="stable")
     n_vca = int(np.searchsorted(np.cumsum(cells.area[order]), total_cscc / NATIONAL_MEAN_CSCC))
     m = base - base[order[min(n_vca, base.size - 1)]]
+    del order, base
     vca = m > 0
 
-    h, droughts = _relative_anomaly(streams, grid, cells, years, m)
-    scale, params = _calibrate(grid, cells, m, vca, h)
-
-    n_t = years.size
-    npp = np.empty((n_t, land.sum()))
-    for r, (k, delta, a) in params.items():
-        sel = (cells.region == r) & vca
-        rel = k * h[:, sel]
-        rel[-1] += k * delta
-        if not (rel.mean(axis=0) > -1).all():  # the mean must stay > 0 on the VCA
-            raise RuntimeError(f"demo calibration left region {r} with a mean <= 0")
-        npp[:, sel] = a * (m * scale)[sel] * (1 + rel)
+    anomaly = _Anomaly(seed, grid, cells, years, m, batched=batched)
+    h_mean, h_last, h_max_prev = anomaly.summarise()
+    scale, params = _calibrate(grid, cells, m, vca, h_last, h_max_prev)
+    del h_last, h_max_prev
     bare = ~vca  # deserts: small values around a mean <= -0.2 g C m-2 yr-1
-    noise = streams[6].standard_normal((n_t, bare.sum()))
-    noise -= noise.mean(axis=0)
-    npp[:, bare] = noise - (0.2 + 2.0 * streams[7].random(bare.sum()))
+    n_bare = int(bare.sum())
+    noise_mean, noise = np.zeros(n_bare), _streams(seed)[6]
+    for _ in range(years.size):
+        noise_mean += noise.standard_normal(n_bare)
+    noise_mean /= years.size
+    offset = 0.2 + 2.0 * streams[7].random(n_bare)
+    sels = {r: (cells.region == r) & vca for r in params}
+    values = {r: params[r][2] * (m * scale)[sels[r]] for r in params}
+    attrs = {
+        "title": "SYNTHETIC demo annual NPP of China (not real data)",
+        "description": (
+            "Synthetic, deterministic annual net primary production made by "
+            "gee_cscc.demo.synthetic.demo_npp for demos and tests. Not an observation or a model "
+            "output: provincial CSCC and last-year NPP totals are calibrated to Table 1 of "
+            "Wu et al. (2023), doi:10.3389/ffgc.2023.1266688."
+        ),
+        "long_name": "annual net primary production (synthetic)",
+        "units": "g C m-2 yr-1",
+        "crs": "EPSG:4326",
+        "resolution_deg": grid.resolution,
+        "seed": seed,
+        "drought_years": np.asarray(anomaly.droughts, dtype="int32"),
+        "trend_break_year": BREAK_YEAR,
+    }
 
-    cube = np.full((n_t, *grid.shape), np.nan, dtype=np.float32)
-    cube[:, land] = npp
-    return xr.DataArray(
-        cube,
-        dims=("year", "y", "x"),
-        coords={"year": xr.Variable("year", years, {"units": "year"}), **_coords(grid)},
-        name="npp",
-        attrs={
-            "title": "SYNTHETIC demo annual NPP of China (not real data)",
-            "description": (
-                "Synthetic, deterministic annual net primary production made by "
-                "gee_cscc.demo.synthetic.demo_npp for demos and tests. Not an observation or a model "
-                "output: provincial CSCC and last-year NPP totals are calibrated to Table 1 of "
-                "Wu et al. (2023), doi:10.3389/ffgc.2023.1266688."
-            ),
-            "long_name": "annual net primary production (synthetic)",
-            "units": "g C m-2 yr-1",
-            "crs": "EPSG:4326",
-            "resolution_deg": grid.resolution,
-            "seed": seed,
-            "drought_years": np.asarray(droughts, dtype="int32"),
-            "trend_break_year": BREAK_YEAR,
-        },
-    )
+    def rows() -> Iterator[np.ndarray]:
+        noise = _streams(seed)[6]
+        rel_sum = {r: np.zeros(int(sel.sum())) for r, sel in sels.items()}
+        for i, h_raw in enumerate(anomaly.raw_rows()):
+            h = h_raw - h_mean
+            npp = np.empty(h.size)
+            for r, (k, delta, _a) in params.items():
+                rel = k * h[sels[r]]
+                if i == years.size - 1:
+                    rel += k * delta
+                rel_sum[r] += rel
+                npp[sels[r]] = values[r] * (1 + rel)
+            npp[bare] = (noise.standard_normal(n_bare) - noise_mean) - offset
+            out = np.full(grid.shape, np.nan, dtype=np.float32)
+            out[land] = npp
+            yield out
+        for r, total in rel_sum.items():
+            if not (total / years.size > -1).all():  # the mean must stay > 0 on the VCA
+                raise RuntimeError(f"demo calibration left region {r} with a mean <= 0")
+
+    coords = {"year": xr.Variable("year", years, {"units": "year"}), **_coords(grid)}
+    return DemoNppYears(years, grid.shape, coords, attrs, rows())
+
+
+def _streams(seed: int) -> list[np.random.Generator]:
+    """The generator's eight independent random streams (the same for the same seed)."""
+    return [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(8)]
