@@ -244,3 +244,54 @@ def test_a_pull_of_several_tiles_through_the_client(engine, tmp_asset, monkeypat
     np.testing.assert_array_equal(got["x"].mask, ~valid)
     np.testing.assert_allclose(got["x"].filled(0)[valid], expected[valid], rtol=1e-12)
     np.testing.assert_allclose(got["m"].filled(0)[valid], m[valid], rtol=1e-12)
+
+    g = grid_of(cube)["affineTransform"]
+    west, north = g["translateX"], g["translateY"]
+    east, south = west + 50 * g["scaleX"], north + 40 * g["scaleY"]
+    sums = image.reduceRegion(
+        reducer=ee.Reducer.sum(),
+        geometry=ee.Geometry.Rectangle([west, south, east, north], None, False),
+        crs="EPSG:4326",
+        crsTransform=[g["scaleX"], 0, west, 0, g["scaleY"], north],
+    ).getInfo()
+    assert sums["x"] == pytest.approx(float(np.sum(expected[valid])), rel=1e-12)
+    assert sums["m"] == pytest.approx(float(np.sum(m[valid])), rel=1e-12)
+
+
+def test_an_export_is_written_tile_by_tile_with_the_numpy_values(engine, tmp_asset, monkeypatch):
+    import time
+    import uuid
+
+    import rasterio
+
+    from gee_cscc.engine.batch import image_exports
+    from gee_cscc.testing import image_of
+
+    # strips that do not fall on tiles, tiles that do not fall on the file's 256 blocks
+    monkeypatch.setattr(image_exports, "STRIP_ROWS", 100)
+    monkeypatch.setattr(image_exports, "STRIP_COLS", 300)
+    rng = np.random.default_rng(5)
+    a = rng.normal(10.0, 3.0, (300, 520))
+    a[rng.random(a.shape) < 0.05] = np.nan
+    transform = (0.01, 0.0, 100.0, 0.0, -0.01, 40.0)
+    asset = tmp_asset("big")
+    engine.store.put_image(asset, image_of(a, transform, name="v"), {})
+    img = ee.Image(asset)
+    twice = img.add(img).rename("twice")
+    image = twice.addBands(twice.multiply(img).rename("cube")).toFloat()
+    folder = f"t{uuid.uuid4().hex[:10]}"
+    task = ee.batch.Export.image.toDrive(image, description="d", folder=folder, fileNamePrefix="x")
+    task.start()
+    end = time.monotonic() + 60
+    while (status := task.status())["state"] not in ("COMPLETED", "FAILED", "CANCELLED"):
+        assert time.monotonic() < end, status
+        time.sleep(0.05)
+    assert status["state"] == "COMPLETED", status.get("error_message")
+    with rasterio.open(engine.store.root / "drive" / folder / "x.tif") as src:
+        got = src.read()
+        assert src.profile["blockxsize"] == 256
+    valid = np.isfinite(a)
+    expected_twice = np.where(valid, (a + a).astype(np.float32), 0.0)
+    expected_cube = np.where(valid, ((a + a) * a).astype(np.float32), 0.0)
+    np.testing.assert_array_equal(got[0], expected_twice)
+    np.testing.assert_array_equal(got[1], expected_cube)

@@ -18,6 +18,7 @@ import numpy as np
 from ..core.context import RequestContext
 from ..core.values import Band, Image, output_numpy_dtype
 from ..errors import EEError, UnimplementedError
+from ..raster import reduction
 from ..raster.crs import file_crs
 from ..raster.grid import Grid
 from ..raster.reduction import compute_tiled
@@ -332,12 +333,19 @@ def _write_geotiff(
         for i, band in enumerate(bands, start=1):
             dst.set_band_description(i, band.name)
         for r, c, sub in _windows(grid):
-            check_cancel(cancel)
-            # Tile by tile inside the strip: memory stays one tile's intermediates.
-            for i, (values, mask) in enumerate(compute_tiled(bands, sub), start=1):
-                any_valid = any_valid or bool(mask.any())
-                out = cast_to_dtype(np.where(mask, values, fill), dtype)
-                dst.write(out, i, window=Window(c, r, sub.width, sub.height))
+            # Tile by tile inside the strip, each tile's bands written as soon as they are
+            # computed: memory stays one tile's bands and its live intermediates (no
+            # strip-sized copies); tiles of 256 fall on the file's 256 x 256 blocks.
+            for tr, tc, tile in sub.tiles(max(1, int(reduction.TILE))):
+                check_cancel(cancel)
+                data = compute_tiled(bands, tile)
+                for i in range(len(data)):
+                    values, mask = data[i]
+                    data[i] = None  # released once written
+                    any_valid = any_valid or bool(mask.any())
+                    out = cast_to_dtype(np.where(mask, values, fill), dtype)
+                    dst.write(out, i + 1, window=Window(c + tc, r + tr, tile.width, tile.height))
+                    del values, mask, out
             done += sub.size
             progress(done / total)
     return any_valid
