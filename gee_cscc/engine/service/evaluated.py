@@ -15,8 +15,11 @@ The image is kept under
   where read access is inherited from): a changed, replaced, deleted or re-shared asset
   gives a new key, and the expression is evaluated again, with its access checks;
 * the caller (``user:…``), the store and the limits of the request;
-* the worker thread: an image holds per-grid memos behind locks (a composite's outputs for
-  the last grid), so two workers computing two tiles of one pull each use their own.
+* the worker thread: an image can hold per-grid memos behind locks (a composite's outputs
+  for the last grid, when computed outside a pixel cache), so two workers computing two
+  tiles of one pull each use their own. Each worker's image also keeps its band functions,
+  so the tile release plan counted for them (``core/pixelcache.py``) serves every later
+  chunk of the pull.
 
 Only successful evaluations are kept (an error is raised again by evaluating again), at
 most :data:`MAX_ENTRIES` of them. Nothing else changes for the request: its pixel limits

@@ -127,8 +127,12 @@ def npy_bytes(grid: Grid, image: Image, data: list, dtype: np.dtype) -> bytes:
     """The computed bands as a ``.npy`` structured array, one field per band (masked: 0)."""
     names = unique_band_names([b.name for b in image.bands])
     arr = np.zeros(grid.shape, dtype=[(n, dtype) for n in names])
+    floating = np.issubdtype(dtype, np.floating)
     for n, (values, mask) in zip(names, data, strict=True):
-        arr[n] = cast_clipped(np.where(mask, values, 0), dtype)
+        if floating:  # cast straight into the field; masked pixels keep the zeros
+            np.copyto(arr[n], values, casting="unsafe", where=mask)
+        else:
+            arr[n] = cast_clipped(np.where(mask, values, 0), dtype)
     buf = io.BytesIO()
     np.save(buf, arr, allow_pickle=False)
     return buf.getvalue()
