@@ -27,6 +27,7 @@ from gee_cscc.report.html_format import (
     html_table,
     key_value_table,
 )
+from gee_cscc.report.map_preview import MapGrid
 from gee_cscc.report.rasters import FileGrid, write_geotiffs
 
 __all__ = ["fig_ensemble_maps", "fig_ensemble_regions", "write_ensemble"]
@@ -43,14 +44,9 @@ def fig_ensemble_maps(maps: Any, *, synthetic: bool = False) -> Figure:
         (axes[1], "ensemble_cscc_sd", "(b) standard deviation over products", "magma_r"),
     ):
         da = maps[name]
-        x, y = da["x"].values, da["y"].values
-        dx = float(x[1] - x[0]) if x.size > 1 else 1.0
-        dy = float(y[1] - y[0]) if y.size > 1 else -1.0
-        extent = (x[0] - dx / 2, x[-1] + dx / 2, y[-1] + dy / 2, y[0] - dy / 2)
-        values = np.asarray(da.values, dtype=float)
-        if dy > 0:  # south-up coordinates: draw north up
-            values, extent = values[::-1], (extent[0], extent[1], extent[3], extent[2])
-        im = ax.imshow(values, extent=extent, cmap=cmap, interpolation="nearest")
+        grid = MapGrid.of(da)  # a bounded preview (block means), north up, read by strips
+        values = grid.mean(da)
+        im = ax.imshow(values, extent=grid.image_extent, cmap=cmap, interpolation="nearest")
         fig.colorbar(im, ax=ax, shrink=0.8, label="g C m⁻² yr⁻¹")
         ax.set_title(title, fontsize=10, loc="left")
         ax.set_aspect("equal")

@@ -20,8 +20,18 @@ from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
+from xarray.backends import BackendArray
+from xarray.core import indexing
 
-__all__ = ["PREVIEW_MAX_CELLS", "MapGrid", "block_mean", "centre_cells", "preview_step"]
+__all__ = [
+    "PREVIEW_MAX_CELLS",
+    "MapGrid",
+    "block_mean",
+    "centre_cells",
+    "lazy_difference",
+    "preview_sample",
+    "preview_step",
+]
 
 #: At most this many preview cells per map (about 1,700 × 1,200 cells).
 PREVIEW_MAX_CELLS = 2_000_000
@@ -144,3 +154,43 @@ class MapGrid:
     def centre(self, da: xr.DataArray, mask: xr.DataArray | None = None) -> np.ndarray:
         """North-up block centre cells (classes, counts, years)."""
         return self.north_up(centre_cells(da, self.step, mask))
+
+
+def preview_sample(da: xr.DataArray, max_cells: int | None = None) -> np.ndarray:
+    """The centre cells of the blocks of :func:`preview_step` of every 2-D slice of ``da``
+    (all its cells when it has at most ``max_cells``, default 2 M), float32: a bounded
+    sample for colour ramps, read without the whole layer."""
+    ny, nx = da.shape[-2:]
+    step = preview_step(ny, nx, max_cells)
+    if step == 1:
+        return np.asarray(da.values, dtype=np.float32)
+    pick = {da.dims[-2]: _centres(ny, step), da.dims[-1]: _centres(nx, step)}
+    return np.asarray(da.isel(pick).values, dtype=np.float32)
+
+
+class _Difference(BackendArray):
+    """``a - b`` of two arrays of one shape, computed for what is indexed only."""
+
+    def __init__(self, a: xr.DataArray, b: xr.DataArray):
+        self.a, self.b = a, b
+        self.shape = a.shape
+        self.dtype = np.result_type(a.dtype, b.dtype)
+
+    def __getitem__(self, key: indexing.ExplicitIndexer) -> np.ndarray:
+        return indexing.explicit_indexing_adapter(
+            key, self.shape, indexing.IndexingSupport.OUTER, self._raw
+        )
+
+    def _raw(self, key: tuple) -> np.ndarray:
+        pick = dict(zip(self.a.dims, key, strict=True))
+        return np.asarray(self.a.isel(pick).values) - np.asarray(self.b.isel(pick).values)
+
+
+def lazy_difference(a: xr.DataArray, b: xr.DataArray) -> xr.DataArray:
+    """``a - b`` (same dims and shape) as a DataArray computed when read: a preview of it
+    reads a strip of each at a time instead of both layers whole."""
+    if a.dims != b.dims or a.shape != b.shape:
+        raise ValueError(f"a difference of {a.dims} {a.shape} and {b.dims} {b.shape}")
+    data = indexing.LazilyIndexedArray(_Difference(a, b))
+    coords = {d: a[d] for d in a.dims if d in a.coords}
+    return xr.DataArray(xr.Variable(a.dims, data), coords=coords, attrs=dict(a.attrs))

@@ -25,6 +25,7 @@ from gee_cscc.report.map_canvas import (
     show_layer,
     vca_masked_layer,
 )
+from gee_cscc.report.map_preview import lazy_difference
 from gee_cscc.report.style import (
     NEG_COLOUR,
     NPP_UNITS_TEX,
@@ -86,7 +87,7 @@ def fig_pcs_difference(ctx: FigureContext) -> Figure | None:
     if pair is None:
         return None
     first, last = pair
-    diff = pcs.sel(pcs_year=last) - pcs.sel(pcs_year=first)
+    diff = lazy_difference(pcs.sel(pcs_year=last), pcs.sel(pcs_year=first))  # by strips
     values = vca_masked_layer(ctx, diff)
     lo, hi = colour_limits(limit_sample(ctx, diff, values), symmetric=True)
     fig, (ax,) = map_figure(ctx, 1, panel_width=7.5)

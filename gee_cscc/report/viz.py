@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from gee_cscc.config.fields import CSR_GRADE_CODES
+from gee_cscc.report.map_preview import preview_sample
 from gee_cscc.report.style import GRADE_COLOURS, TREND_CLASS_STYLE
 
 __all__ = [
@@ -174,7 +175,7 @@ def _raster_max(results: Any, var: str, default: float) -> float:
     rasters = getattr(results, "rasters", None)
     if rasters is None or var not in getattr(rasters, "data_vars", {}):
         return default
-    return nice_max(np.asarray(rasters[var].values), default=default)
+    return nice_max(preview_sample(rasters[var]), default=default)  # bounded, by rows
 
 
 def _grade_image(results: Any) -> Any | None:

@@ -53,13 +53,33 @@ def pixel_csr_summary(rasters: Any, cfg: Config, kernel_cells: int | None = None
     note = PIXEL_FIT_NOTE[mode]
     if cfg.fit_mode == "free":
         note = "the λ-free fit has no closed form per cell, so " + note
-    vca = np.asarray(rasters["vca"].values) == 1
-    area = np.where(vca, np.nan_to_num(np.asarray(rasters["pixel_area"].values, float)), 0.0)
-    total = float(area.sum())
-    grade = np.asarray(rasters["csr_grade"].values, dtype=float)
+    limit = cfg.extrapolation_factor * cfg.n_evaluation_years
+    masks = {
+        "graded": lambda g, tp, tn: np.isfinite(g) & (g > 0),
+        **{f"grade_{c}": (lambda g, tp, tn, c=c: g == c) for c in GRADE_CODES},
+        "tau_pos_defined": lambda g, tp, tn: ~np.isnan(tp),
+        "tau_pos_infinite": lambda g, tp, tn: np.isinf(tp),
+        "tau_neg_defined": lambda g, tp, tn: ~np.isnan(tn),
+        "tau_neg_infinite": lambda g, tp, tn: np.isinf(tn),
+        "far": lambda g, tp, tn: (
+            (np.isfinite(tp) & (tp > limit)) | (np.isfinite(tn) & (tn > limit))
+        ),
+    }
+    sums = dict.fromkeys(masks, 0.0)
+    total, vca_cells = 0.0, 0
+    for rows in _strips(rasters):  # a strip of rows of each layer at a time
+        vca = rows["vca"] == 1
+        area = np.where(vca, np.nan_to_num(np.asarray(rows["pixel_area"], float)), 0.0)
+        total += float(area.sum())
+        vca_cells += int(vca.sum())
+        grade = np.asarray(rows["csr_grade"], dtype=float)
+        tau_pos = np.asarray(rows["tau_pos"], dtype=float)
+        tau_neg = np.asarray(rows["tau_neg"], dtype=float)
+        for key, mask in masks.items():
+            sums[key] += float(area[mask(grade, tau_pos, tau_neg) & vca].sum())
 
-    def share(mask: np.ndarray) -> float | None:
-        return float(area[mask & vca].sum() / total) if total > 0 else None
+    def share(key: str) -> float | None:
+        return sums[key] / total if total > 0 else None
 
     out: dict[str, Any] = {
         "radius": cfg.csr_pixel,
@@ -68,19 +88,34 @@ def pixel_csr_summary(rasters: Any, cfg: Config, kernel_cells: int | None = None
         "fit_mode": mode,
         "fit_note": note,
         "kernel_cells": kernel_cells,
-        "vca_cells": int(vca.sum()),
-        "graded_share": share(np.isfinite(grade) & (grade > 0)),
+        "vca_cells": vca_cells,
+        "graded_share": share("graded"),
         "grade_area_share": {
-            name: share(grade == code) for code, name in sorted(GRADE_CODES.items(), reverse=True)
+            name: share(f"grade_{code}") for code, name in sorted(GRADE_CODES.items(), reverse=True)
         },
     }
-    limit = cfg.extrapolation_factor * cfg.n_evaluation_years
-    far = np.zeros(vca.shape, bool)
     for sign in ("pos", "neg"):
-        tau = np.asarray(rasters[f"tau_{sign}"].values, dtype=float)
-        out[f"tau_{sign}_defined_share"] = share(~np.isnan(tau))
-        out[f"tau_{sign}_infinite_share"] = share(np.isinf(tau))
-        far |= np.isfinite(tau) & (tau > limit)
-    out["extrapolated_share"] = share(far)
+        out[f"tau_{sign}_defined_share"] = share(f"tau_{sign}_defined")
+        out[f"tau_{sign}_infinite_share"] = share(f"tau_{sign}_infinite")
+    out["extrapolated_share"] = share("far")
     out["extrapolation_limit_years"] = limit
     return out
+
+
+#: Cells of one strip of :func:`pixel_csr_summary` (per layer).
+STRIP_CELLS = 1 << 21
+_LAYERS = ("vca", "pixel_area", "csr_grade", "tau_pos", "tau_neg")
+
+
+def _strips(rasters: Any) -> Any:
+    """``{layer: rows}`` of the summary's layers, a strip of rows at a time (a layer read
+    lazily from a file is never whole in memory)."""
+    first = rasters["vca"]
+    ydim = first.dims[0]
+    height, width = (int(n) for n in first.shape)
+    step = max(1, STRIP_CELLS // max(1, width))
+    for r0 in range(0, height, step):
+        yield {
+            name: np.asarray(rasters[name].isel({ydim: slice(r0, r0 + step)}).values)
+            for name in _LAYERS
+        }

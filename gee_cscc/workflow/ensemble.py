@@ -48,6 +48,7 @@ from gee_cscc.stats.ensemble import ensemble_maps, ensemble_table
 from gee_cscc.version import __version__
 from gee_cscc.workflow.analyze import Results
 from gee_cscc.workflow.inputs import RunInputs
+from gee_cscc.workflow.scratch_layers import map_layers
 
 __all__ = [
     "PRODUCT_KEYS",
@@ -414,13 +415,13 @@ def _compare(products: dict[str, Results], specs: list[ProductSpec]) -> Ensemble
         {n: r.resilience for n, r in products.items()},
     )
     base = products[first].rasters["cscc"]
-    mean, sd = ensemble_maps([r.rasters["cscc"].values for r in products.values()])
+    mean, sd = _ensemble_maps([r.rasters["cscc"] for r in products.values()])
     maps = xr.Dataset(
         {
-            "ensemble_cscc_mean": base.copy(data=mean.astype(np.float32)).assign_attrs(
+            "ensemble_cscc_mean": base.copy(data=mean).assign_attrs(
                 units=NPP_UNITS, long_name="mean CSCC over the NPP products"
             ),
-            "ensemble_cscc_sd": base.copy(data=sd.astype(np.float32)).assign_attrs(
+            "ensemble_cscc_sd": base.copy(data=sd).assign_attrs(
                 units=NPP_UNITS,
                 long_name="sample standard deviation of CSCC over the NPP products",
             ),
@@ -449,3 +450,18 @@ def _compare(products: dict[str, Results], specs: list[ProductSpec]) -> Ensemble
         },
     }
     return Ensemble(products, specs, table, maps, summary)
+
+
+def _ensemble_maps(layers: list[xr.DataArray]) -> tuple[Any, Any]:
+    """Mean and sd of CSCC (float32): by strips of rows into the first run's scratch folder
+    when its layers are read from one (:mod:`gee_cscc.workflow.scratch_layers`), else in
+    memory."""
+
+    def strips(rows: list[np.ndarray]) -> list[np.ndarray]:
+        return [m.astype(np.float32) for m in ensemble_maps(rows)]
+
+    lazy = map_layers(layers, strips, ["ensemble_cscc_mean", "ensemble_cscc_sd"], np.float32)
+    if lazy is not None:
+        return lazy[0], lazy[1]
+    mean, sd = strips([layer.values for layer in layers])
+    return mean, sd

@@ -44,6 +44,7 @@ __all__ = [
     "clean_stale_scratch",
     "lazy_stack",
     "map_layer",
+    "map_layers",
     "scratch_of",
     "write_strips",
 ]
@@ -373,14 +374,36 @@ def map_layer(
     """``func`` of a scratch ``(y, x)`` layer, computed a strip of rows at a time into a new
     scratch layer of ``dtype`` (``func`` must work cell by cell); None when ``layer`` is not
     read from a scratch folder."""
-    scratch = scratch_of(layer)
-    if scratch is None or layer.ndim != 2:
+    out = map_layers([layer], lambda strips: [func(strips[0])], [name], dtype)
+    return None if out is None else xr.Variable(layer.dims, out[0])
+
+
+def map_layers(
+    layers: Sequence[xr.DataArray],
+    func: Callable[[list[np.ndarray]], Sequence[np.ndarray]],
+    names: Sequence[str],
+    dtype: Any,
+) -> list[indexing.LazilyIndexedArray] | None:
+    """``func`` of ``(y, x)`` layers of one shape (the first one read from a scratch folder),
+    a strip of rows of each at a time: ``func(strips)`` returns one strip per name, written
+    into new layers of ``dtype`` in the first layer's folder (``func`` must work cell by
+    cell). None when the first layer is not read from a scratch folder."""
+    scratch = scratch_of(layers[0]) if layers else None
+    if scratch is None or any(layer.ndim != 2 for layer in layers):
         return None
-    ny, nx = (int(n) for n in layer.shape)
-    step = max(1, STRIP_CELLS // max(1, nx))
-    ydim = layer.dims[0]
-    strips = (
-        (r0, func(np.asarray(layer.isel({ydim: slice(r0, r0 + step)}).values)))
-        for r0 in range(0, ny, step)
-    )
-    return xr.Variable(layer.dims, write_strips(scratch, name, (ny, nx), dtype, strips))
+    if any(layer.shape != layers[0].shape for layer in layers):
+        raise ValueError(f"layers of shapes {[layer.shape for layer in layers]}")
+    ny, nx = (int(n) for n in layers[0].shape)
+    step = max(1, STRIP_CELLS // max(1, nx * len(layers)))
+    writer = scratch.writer(names, (ny, nx), dtype)
+    try:
+        for r0 in range(0, ny, step):
+            strips = [
+                np.asarray(layer.isel({layer.dims[0]: slice(r0, r0 + step)}).values)
+                for layer in layers
+            ]
+            for i, rows in enumerate(func(strips)):
+                writer.write_rows(i, r0, rows)
+    finally:
+        writer.close()
+    return [indexing.LazilyIndexedArray(layer) for layer in writer.layers()]
