@@ -132,8 +132,9 @@ class GeoTiffBandReader:
             mask = np.ones(values.shape, dtype=bool)
         if nodata is not None and not np.isnan(nodata):
             mask &= arr != nodata
-        if not mask.all():
-            np.copyto(values, 0.0, where=~mask)
+        if mask.all():  # every cell valid: one True broadcast, so per-pixel ops skip the mask
+            return values, np.broadcast_to(True, values.shape)
+        np.copyto(values, 0.0, where=~mask)
         return values, mask
 
     def __call__(self, grid: Grid):
