@@ -73,7 +73,8 @@ def read_padded(
     reader: Reader, shape: tuple[int, int], row0: int, col0: int, h: int, w: int
 ) -> PixelData:
     """Read a window that may extend past the native extent; outside pixels are masked."""
-    if row0 >= 0 and col0 >= 0 and row0 + h <= shape[0] and col0 + w <= shape[1]:
+    inside = row0 >= 0 and col0 >= 0 and row0 + h <= shape[0] and col0 + w <= shape[1]
+    if inside and h > 0 and w > 0:
         return reader(row0, col0, h, w)  # wholly inside: the reader's own arrays
     values = np.zeros((h, w))
     mask = np.zeros((h, w), dtype=bool)
