@@ -143,3 +143,37 @@ def test_footprint_is_one_value_inside_the_extent_and_exact_past_it():
     expected[:3, :4] = True
     expected[:, 3] = False  # centre at 17°E is past the 7 columns (10-17°E)
     np.testing.assert_array_equal(footprint(band, coarse), expected)
+
+
+def test_stored_reads_give_one_true_mask_only_where_every_cell_is_valid(tmp_path):
+    import rasterio
+    from rasterio.transform import Affine
+
+    from gee_cscc.engine.raster.resample import read_padded
+    from gee_cscc.engine.store.raster_io import GeoTiffBandReader
+
+    path = tmp_path / "b.tif"
+    data = HOLES.astype(np.float32)
+    profile = {
+        "driver": "GTiff",
+        "height": 6,
+        "width": 7,
+        "count": 1,
+        "dtype": "float32",
+        "crs": "EPSG:4326",
+        "transform": Affine(*TRANSFORM),
+    }
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data, 1)
+    reader = GeoTiffBandReader(path, 1, Projection("EPSG:4326", TRANSFORM), (6, 7))
+    values, mask = reader.read(1, 0, 2, 3)  # rows 1-2, cols 0-2: no hole
+    assert is_uniform(mask) and mask.flat[0] and mask.shape == (2, 3)
+    np.testing.assert_array_equal(values, data[1:3, 0:3].astype(np.float64))
+    values, mask = reader.read(0, 0, 6, 7)  # the holes: a mask per pixel, 0 under it
+    np.testing.assert_array_equal(mask, ~np.isnan(data))
+    np.testing.assert_array_equal(values, np.where(np.isnan(data), 0.0, data))
+    values, mask = read_padded(reader.read, (6, 7), -1, 5, 3, 4)  # past the corner
+    expected = np.full((3, 4), NAN)
+    expected[1:, :2] = data[0:2, 5:7]
+    np.testing.assert_array_equal(mask, ~np.isnan(expected))
+    np.testing.assert_array_equal(values, np.where(np.isnan(expected), 0.0, expected))
