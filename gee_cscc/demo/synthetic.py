@@ -451,7 +451,7 @@ def demo_npp_years(
         noise_mean += noise.standard_normal(n_bare)
     noise_mean /= years.size
     offset = 0.2 + 2.0 * streams[7].random(n_bare)
-    sels = {r: (cells.region == r) & vca for r in params}
+    sels = {r: np.flatnonzero((cells.region == r) & vca) for r in params}  # cells by index
     values = {r: params[r][2] * (m * scale)[sels[r]] for r in params}
     attrs = {
         "title": "SYNTHETIC demo annual NPP of China (not real data)",
@@ -472,7 +472,7 @@ def demo_npp_years(
 
     def rows() -> Iterator[np.ndarray]:
         noise = _streams(seed)[6]
-        rel_sum = {r: np.zeros(int(sel.sum())) for r, sel in sels.items()}
+        rel_sum = {r: np.zeros(sel.size) for r, sel in sels.items()}
         for i, h_raw in enumerate(anomaly.raw_rows()):
             h = h_raw - h_mean
             npp = np.empty(h.size)

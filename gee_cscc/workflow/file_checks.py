@@ -40,11 +40,13 @@ import numpy as np
 import xarray as xr
 
 from gee_cscc.errors import InputError
+from gee_cscc.workflow.npp_values import check_npp_values
 
 __all__ = [
     "normalise_grid",
     "units_factor",
     "check_npp_values",
+    "packing_of",
     "check_features",
     "check_fill_sentinels",
     "fill_sentinel_hits",
@@ -246,6 +248,15 @@ def units_factor(units: str) -> float:
     )
 
 
+def packing_of(da: xr.DataArray) -> str | None:
+    """A file's own CF packing (``scale_factor``/``add_offset``, applied when read), or None."""
+    scale = float(da.encoding.get("scale_factor", 1.0))
+    offset = float(da.encoding.get("add_offset", 0.0))
+    if scale == 1.0 and offset == 0.0:
+        return None
+    return f"scale_factor {scale:g}, add_offset {offset:g}"
+
+
 #: Stored values that are fill values, never NPP: refused when a file does not declare them.
 FILL_SENTINELS = (-9999.0, -32768.0, -999.0)
 
@@ -275,83 +286,6 @@ def raise_fill_sentinels(hits: list[list[int]], years: list[int], what: str) -> 
                     f"{sentinel:g}, a fill value the file does not declare: declare it "
                     "(_FillValue in NetCDF, nodata in GeoTIFF) so those cells are masked."
                 )
-
-
-def check_npp_values(
-    values: Iterable[Any],
-    years: list[int],
-    what: str,
-    *,
-    max_abs_npp: float,
-    vca_min_mean: float,
-) -> None:
-    """Refuse NPP that would give a wrong answer (docs/method.md §0–§1), one message each.
-
-    Parameters
-    ----------
-    values
-        NPP in g C m⁻² yr⁻¹ (after scale_factor/offset), one ``(y, x)`` slice per year: a
-        ``(year, y, x)`` array or any iterable of slices (read one year at a time, only
-        per-cell sums are kept); NaN = masked.
-    years
-        The year of each slice.
-    what
-        How messages name the input.
-    max_abs_npp
-        |NPP| above this (g C m⁻² yr⁻¹, ±inf included) is implausible.
-    vca_min_mean
-        A vegetated cell has a mean NPP above this (g C m⁻² yr⁻¹).
-    """
-    n = len(years)
-    per_year = np.zeros(n, dtype=np.int64)
-    bad_per_year = np.zeros(n, dtype=np.int64)
-    worst = np.zeros(n)
-    every_year: np.ndarray | None = None
-    total: np.ndarray | None = None
-    for i, year_values in enumerate(values):
-        v = np.asarray(year_values, dtype=np.float64)
-        present = ~np.isnan(v)
-        per_year[i] = np.count_nonzero(present)
-        bad = present & ~(np.abs(v) <= max_abs_npp)
-        bad_per_year[i] = np.count_nonzero(bad)
-        if bad_per_year[i]:
-            worst[i] = float(np.max(np.abs(v[bad])))
-        every_year = present if every_year is None else every_year & present
-        total = v.copy() if total is None else total + v  # NaN where a year is missing
-    if not per_year.any():
-        raise InputError(
-            f"{what} has no valid value in any year (every cell is masked or NaN): check the "
-            "variable, the band and the fill value."
-        )
-    empty = [y for y, k in zip(years, per_year, strict=True) if k == 0]
-    if empty:
-        raise InputError(
-            f"NPP year {empty[0]} of {what} has no valid cell (every value is masked or NaN)"
-            f"{'; so have ' + str(empty[1:]) if len(empty) > 1 else ''}: the run needs every "
-            "year; fix the year or leave it out with start/end."
-        )
-    if bad_per_year.any():
-        i = int(np.flatnonzero(bad_per_year)[0])
-        n_years = int(np.count_nonzero(bad_per_year))
-        raise InputError(
-            f"NPP year {years[i]} of {what} has {int(bad_per_year[i])} cell(s) with |NPP| > "
-            f"{max_abs_npp:g} g C m-2 yr-1 (largest {worst[i]:g}; {n_years} year(s) affected): "
-            "declare the fill value (_FillValue / nodata) or fix scale_factor; if the values "
-            "are real, raise max_abs_npp under [input]."
-        )
-    assert every_year is not None and total is not None
-    if not every_year.any():
-        raise InputError(
-            f"No cell of {what} has a valid value in every year (the method needs a full "
-            "series per cell): check the fill values and the years."
-        )
-    mean = total[every_year] / n
-    if not np.any(mean > vca_min_mean):
-        raise InputError(
-            f"No vegetated cell in {what}: the mean NPP over the years is <= {vca_min_mean:g} "
-            f"g C m-2 yr-1 in every cell (highest mean {float(mean.max()):g}); check the "
-            "sign, scale_factor and offset."
-        )
 
 
 # --------------------------------------------------------------------------- GeoJSON regions

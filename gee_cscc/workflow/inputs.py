@@ -34,6 +34,7 @@ import numpy as np
 from gee_cscc.config import Config
 from gee_cscc.errors import InputError
 from gee_cscc.version import __version__
+from gee_cscc.workflow.npp_values import row_blocks
 from gee_cscc.workflow.readers import (
     check_same_grid,
     is_local_path,
@@ -172,7 +173,7 @@ def resolve_inputs(inputs: RunInputs, engine: Any, cfg: Config) -> tuple[str, An
             lambda aid, props: engine.store.put_image(aid, raster, props),
         )
         # Named ids without cells stay: a region with no cells is still listed (zeros).
-        present = {int(v) for v in np.unique(raster.values) if v > 0}
+        present = _present_ids(raster.values)
         ids = sorted(present | set(names or {}))
         return npp_id, regions_from_image(ee.Image(rid), names=names, ids=ids, source=str(reg))
     # An asset id: a table or an image.
@@ -346,6 +347,14 @@ def _check_file_exists(value: str, what: str) -> None:
     )
     if looks_like_file and not is_local_path(value):
         raise InputError(f"{what} not found: {value}")
+
+
+def _present_ids(ids: np.ndarray) -> set[int]:
+    """The ids > 0 of a region raster, a band of rows at a time (no sorted whole-grid copy)."""
+    present: set[int] = set()
+    for band in row_blocks(*ids.shape):
+        present.update(int(v) for v in np.unique(ids[band]) if v > 0)
+    return present
 
 
 def _region_ids(image: Any) -> list[int]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,14 +23,17 @@ from gee_cscc.config import Config
 from gee_cscc.errors import InputError
 from gee_cscc.method.grid import GridSpec
 from gee_cscc.workflow.file_checks import (
+    FILL_SENTINELS,
     check_features,
-    check_npp_values,
     crs_of,
     fill_sentinel_hits,
     normalise_grid,
+    packing_of,
     raise_fill_sentinels,
     units_factor,
 )
+from gee_cscc.workflow.npp_folder import YEAR_TIF, one_band, read_tif_folder, tif_grid
+from gee_cscc.workflow.npp_values import check_npp_blocks, file_rows, row_blocks
 from gee_cscc.workflow.years import check_years
 
 __all__ = ["is_local_path", "read_npp", "npp_file_years", "coordinate_years", "NppSource"]
@@ -39,7 +41,6 @@ __all__ += ["read_region_raster", "read_region_names", "read_geojson", "check_sa
 
 _DEFAULT_BAND = "npp"  # Config().band: with it, a file's only variable is the NPP
 
-_YEAR_TIF = re.compile(r"(?:^|[_\-.])(\d{4})\.tiff?$", re.IGNORECASE)
 _MAX_REGION_ID = 2**31 - 1  # region ids are int32 on the engine
 
 
@@ -62,15 +63,15 @@ class NppSource:
 
     def convert(self, da: xr.DataArray) -> xr.DataArray:
         """Stored values (any years) as float32 NPP, named ``band``, attrs crs/transform."""
-        f = self.units_factor
-        out = (da * f).astype(np.float32) if f != 1.0 else da.astype(np.float32)
+        f = self.units_factor  # no copy of values that are float32 already (issue 11)
+        out = (da * f if f != 1.0 else da).astype(np.float32, copy=False)
         out = out.rename(self.band)
         out.attrs = {k: self.raw.attrs[k] for k in ("crs", "transform") if k in self.raw.attrs}
         return out
 
     def year(self, year: int) -> xr.DataArray:
         """One year's ``(y, x)`` float32 NPP (only that year is read)."""
-        return self.convert(self.raw.sel(year=year, drop=True))
+        return self.convert(self.raw.sel(year=year, drop=True).load())
 
     @property
     def data(self) -> xr.DataArray:
@@ -132,7 +133,7 @@ def read_npp(path: str | Path, *, band: str = "npp", cfg: Config | None = None) 
     if not p.exists():
         raise InputError(f"NPP input not found: {p}")
     if p.is_dir() and not (p / ".zgroup").exists() and not (p / "zarr.json").exists():
-        da = _read_tif_folder(p, band)
+        da = read_tif_folder(p, band)
     else:
         da = _read_cube(p, band)
     units = da.attrs.get("units")
@@ -156,25 +157,29 @@ def read_npp(path: str | Path, *, band: str = "npp", cfg: Config | None = None) 
             f"sets scale_factor = {cfg.scale_factor:g}, offset = {cfg.offset:g} too: the "
             "file's packing wins; set scale_factor = 1 and offset = 0."
         )
+    chunk_rows = da.attrs.pop("chunk_rows", None)  # the file's own blocks of rows, if any
     years = [int(y) for y in da["year"].values]
     # The run's years only are checked (the others are stored, never computed).
     used = list(check_years(years, cfg, f"NPP file {p}")) if cfg is not None else years
     src = NppSource(da, p, str(units) if units is not None else None, factor, band)
-    what, hits = f"NPP file {p}", []
+    what, hits = f"NPP file {p}", [[0] * len(FILL_SENTINELS) for _ in used]
     scale, offset = (cfg.scale_factor, cfg.offset) if cfg is not None else (1.0, 0.0)
 
-    def checked() -> Any:  # one year at a time: the cube is never in memory (issue 11)
-        for year in used:
-            stored = da.sel(year=year).load()
-            hits.append(fill_sentinel_hits(stored.values))
+    def block(rows: slice) -> Any:  # one band of rows, one year at a time (issue 11)
+        for i, year in enumerate(used):
+            stored = da.sel(year=year).isel(y=rows).load()
+            counts = fill_sentinel_hits(stored.values)
+            hits[i] = [a + b for a, b in zip(hits[i], counts, strict=True)]
             yield src.convert(stored).values.astype(np.float64) * scale + offset
 
+    blocks = (block(rows) for rows in row_blocks(da.sizes["y"], da.sizes["x"], chunk_rows))
     try:
         if cfg is None:
-            all(True for _ in checked())
+            for values in blocks:
+                all(True for _ in values)
         else:
             limits = {"max_abs_npp": cfg.max_abs_npp, "vca_min_mean": cfg.vca_min_mean}
-            check_npp_values(checked(), used, what, **limits)
+            check_npp_blocks(blocks, used, what, **limits)
     except InputError:  # an undeclared fill value is the better explanation
         raise_fill_sentinels(hits, used, what)
         raise
@@ -187,7 +192,7 @@ def npp_file_years(path: str | Path) -> list[int]:
     or the ``*_YYYY.tif`` names); none when they cannot be read (:func:`read_npp` says why)."""
     p = Path(path)
     if p.is_dir() and not (p / ".zgroup").exists() and not (p / "zarr.json").exists():
-        found = (_YEAR_TIF.search(f.name) for f in p.iterdir())
+        found = (YEAR_TIF.search(f.name) for f in p.iterdir())
         return sorted({int(m.group(1)) for m in found if m})
     try:
         with _open(p, "NPP file") as ds:
@@ -230,6 +235,7 @@ def _read_cube(p: Path, band: str) -> xr.DataArray:
     else:
         da = ds
     packing = packing_of(da)  # before any operation drops the encoding
+    chunk_rows = file_rows(da)
     if "year" not in da.dims:
         if "time" not in da.dims:
             raise InputError(f"{what} has no 'year' (or 'time') dimension: dims {tuple(da.dims)}.")
@@ -259,102 +265,11 @@ def _read_cube(p: Path, band: str) -> xr.DataArray:
     da = da.assign_coords(year=years).sortby("year").transpose("year", "y", "x")
     crs = crs_of(da)  # before the grid-mapping coordinate is dropped
     da = da.drop_vars([c for c in da.coords if c not in ("year", "y", "x")])
-    keep = {"units": da.attrs.get("units"), "packing": packing}
+    keep = {"units": da.attrs.get("units"), "packing": packing, "chunk_rows": chunk_rows}
     da.attrs = {"crs": crs} if crs else {}
     da = normalise_grid(da, what)  # lazy: read_npp reads one year at a time
     da.attrs.update({k: v for k, v in keep.items() if v})
     return da
-
-
-def packing_of(da: xr.DataArray) -> str | None:
-    """A file's own CF packing (``scale_factor``/``add_offset``, applied when read), or None."""
-    scale = float(da.encoding.get("scale_factor", 1.0))
-    offset = float(da.encoding.get("add_offset", 0.0))
-    if scale == 1.0 and offset == 0.0:
-        return None
-    return f"scale_factor {scale:g}, add_offset {offset:g}"
-
-
-def _open_tif(f: Path, what: str) -> Any:
-    import rioxarray
-
-    try:
-        return rioxarray.open_rasterio(f, mask_and_scale=True)
-    except PermissionError:
-        raise InputError(f"Cannot read {what} {f}: permission denied.") from None
-    except Exception as exc:
-        text = " ".join(str(exc).split()) or type(exc).__name__
-        raise InputError(f"Cannot read {what} {f}: {text[:300]}") from exc
-
-
-def _one_band(da: xr.DataArray, f: Path, band: str | None) -> xr.DataArray:
-    """The band of a GeoTIFF: the only one, or the one described as ``band``."""
-    if da.sizes["band"] == 1:
-        return da.squeeze("band", drop=True)
-    names = da.attrs.get("long_name")
-    names = [names] if isinstance(names, str) else list(names or [])
-    names = names if len(names) == da.sizes["band"] else []
-    if band is not None and names.count(band) == 1:
-        return da.isel(band=names.index(band), drop=True)
-    raise InputError(
-        f"{f} has {da.sizes['band']} bands{' ' + str(names) if names else ''}; it must have one "
-        f"band{' (or one described as ' + repr(band) + ')' if band else ''}."
-    )
-
-
-def _tif_grid(da: xr.DataArray, what: str) -> xr.DataArray:
-    crs = da.rio.crs
-    a, b, _, d, e, _ = tuple(da.rio.transform())[:6]
-    if b or d:
-        raise InputError(
-            f"{what} is rotated or sheared (transform {tuple(da.rio.transform())[:6]}); warp it to a north-up grid first."
-        )
-    keep = {"units": da.attrs.get("units"), "packing": packing_of(da)}
-    da = da.drop_vars([c for c in da.coords if c not in ("y", "x")])
-    da.attrs = {"crs": crs.to_string()} if crs is not None else {}
-    out = normalise_grid(da, what, cell=(a, e))
-    out.attrs.update({k: v for k, v in keep.items() if v})
-    return out
-
-
-def _read_tif_folder(folder: Path, band: str) -> xr.DataArray:
-    files = sorted(  # .TIF too: the suffix's case is not the user's choice on every system
-        f for f in folder.iterdir() if f.is_file() and f.suffix.lower() in (".tif", ".tiff")
-    )
-    by_year: dict[int, Path] = {}
-    for f in files:
-        m = _YEAR_TIF.search(f.name)
-        if not m:
-            raise InputError(
-                f"{f.name} in {folder} is not named *_YYYY.tif: rename it with its year or "
-                "move it out of the folder."
-            )
-        year = int(m.group(1))
-        if year in by_year:
-            raise InputError(
-                f"Year {year} appears twice in {folder}: {by_year[year].name} and {f.name}."
-            )
-        by_year[year] = f
-    if not by_year:
-        raise InputError(f"No GeoTIFF named *_YYYY.tif in {folder}.")
-    arrays = []
-    ref = None
-    for year in sorted(by_year):
-        f = by_year[year]
-        da = _tif_grid(_one_band(_open_tif(f, "NPP file"), f, band), f"NPP file {f}")
-        grid = GridSpec.from_dataarray(da)
-        if ref is None:
-            ref = (year, f, grid, da.attrs)
-        elif not grid.same_as(ref[2]):
-            raise InputError(
-                f"{f.name} (year {year}) is on another grid than {ref[1].name} (year {ref[0]}): "
-                "every year must share one grid."
-            )
-        arrays.append(da.astype(np.float32).expand_dims(year=[year]))
-    assert ref is not None
-    out = xr.concat(arrays, dim="year", combine_attrs="drop").rename(band)
-    out.attrs = dict(ref[3])
-    return out
 
 
 def read_geojson(path: str | Path) -> dict:
@@ -405,29 +320,40 @@ def read_region_raster(path: str | Path) -> xr.DataArray:
     import rioxarray
 
     try:
-        raw = rioxarray.open_rasterio(p, masked=True)
+        raw = rioxarray.open_rasterio(p, masked=True, cache=False)  # read by windows below
     except PermissionError:
         raise InputError(f"Cannot read region file {p}: permission denied.") from None
     except Exception as exc:
         raise InputError(f"Cannot read region raster {p}: {' '.join(str(exc).split())}") from exc
-    da = _tif_grid(_one_band(raw, p, None), f"Region raster {p}")
-    values = np.asarray(da.values, dtype=np.float64)
-    known = values[np.isfinite(values)]
-    if np.any(np.isinf(values)) or np.any(known != np.round(known)):
+    rows = file_rows(raw)
+    da = tif_grid(one_band(raw, p, None), f"Region raster {p}")
+    ids = np.zeros(da.shape, dtype=np.int32)  # checked and converted a band of rows at a time
+    odd, lowest, largest, regions = False, np.inf, -np.inf, False
+    for band in row_blocks(*da.shape, rows):
+        values = np.asarray(da[band].values, dtype=np.float64)
+        finite = np.isfinite(values)
+        known = values[finite]
+        odd = odd or bool(np.any(np.isinf(values)) or np.any(known != np.round(known)))
+        if known.size:
+            lowest, largest = min(lowest, known.min()), max(largest, known.max())
+            regions = regions or bool(np.any(known > 0))
+        if not odd and lowest >= 0 and largest <= _MAX_REGION_ID:
+            ids[band] = np.where(finite, values, 0)
+    raw.close()  # with the blocks GDAL cached for it
+    if odd:
         raise InputError(f"Region raster {p} has non-integer values; it must hold integer ids.")
-    if known.size and known.min() < 0:
+    if lowest < 0:
         raise InputError(
-            f"Region raster {p} has negative ids (lowest {known.min():g}): ids are >= 1, "
+            f"Region raster {p} has negative ids (lowest {lowest:g}): ids are >= 1, "
             "0 or nodata outside every region."
         )
-    if known.size and known.max() > _MAX_REGION_ID:
+    if largest > _MAX_REGION_ID:
         raise InputError(
-            f"Region raster {p} has ids above {_MAX_REGION_ID} (largest {known.max():.0f}): "
+            f"Region raster {p} has ids above {_MAX_REGION_ID} (largest {largest:.0f}): "
             "renumber the regions."
         )
-    if not np.any(known > 0):
+    if not regions:
         raise InputError(f"Region raster {p} has no region (no id > 0).")
-    ids = np.where(np.isfinite(values), values, 0).astype(np.int32)
     return xr.DataArray(ids, dims=("y", "x"), coords=da.coords, name="region", attrs=da.attrs)
 
 
