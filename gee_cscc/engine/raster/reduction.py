@@ -90,10 +90,14 @@ def reduce_pixels(
         (for instance where no image has a valid pixel).
     """
     n_out = len(reducer.outputs)
-    out = [(np.zeros(grid.shape), np.zeros(grid.shape, dtype=bool)) for _ in range(n_out)]
+    tiles = list(grid.tiles(max(1, int(TILE))))
+    single = len(tiles) == 1  # the outputs are the tile's own arrays (no grid-sized copy)
+    out: list = [None] * n_out
+    if not single:
+        out = [(np.zeros(grid.shape), np.zeros(grid.shape, dtype=bool)) for _ in range(n_out)]
     n_rec = len(records)
     k = reducer.n_inputs
-    for r0, c0, tile in grid.tiles(max(1, int(TILE))):
+    for r0, c0, tile in tiles:
         check_interrupt()
         h, w = tile.shape
         p = h * w
@@ -129,6 +133,9 @@ def reduce_pixels(
                 )
             vals = col.reshape(h, w)
             valid = ~np.isnan(vals)
+            if single:
+                out[j] = (np.where(valid, vals, 0.0), valid)
+                continue
             out[j][0][r0 : r0 + h, c0 : c0 + w] = np.where(valid, vals, 0.0)
             out[j][1][r0 : r0 + h, c0 : c0 + w] = valid
     return out
