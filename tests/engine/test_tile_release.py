@@ -295,3 +295,17 @@ def test_an_export_is_written_tile_by_tile_with_the_numpy_values(engine, tmp_ass
     expected_cube = np.where(valid, ((a + a) * a).astype(np.float32), 0.0)
     np.testing.assert_array_equal(got[0], expected_twice)
     np.testing.assert_array_equal(got[1], expected_cube)
+
+
+def test_a_kept_plan_does_not_keep_the_graph_alive():
+    import gc
+    import weakref
+
+    base, root, consumers = _diamond([])
+    reduction.compute_tiled([root], GRID)
+    plan = release_plan([root], GRID)
+    assert plan[base.fn] == 4
+    gone = weakref.ref(base.fn)
+    del base, root, consumers, plan
+    gc.collect()
+    assert gone() is None

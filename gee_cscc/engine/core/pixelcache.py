@@ -119,7 +119,7 @@ class PixelCache:
 
     def __init__(
         self,
-        plan: dict | None = None,
+        plan: Any = None,
         tile_key: tuple | None = None,
         record: dict | None = None,
     ) -> None:
@@ -207,7 +207,7 @@ def tile_cache(tile: Any, whole: Any) -> contextlib.AbstractContextManager:
     return pixel_cache()
 
 
-def tile_scope(plan: dict | None, tile: Any) -> contextlib.AbstractContextManager[PixelCache]:
+def tile_scope(plan: Any, tile: Any) -> contextlib.AbstractContextManager[PixelCache]:
     """A fresh cache for computing one tile, releasing entries by ``plan`` (see
     :func:`release_plan`; None keeps every entry to the end of the tile).
 
@@ -220,7 +220,7 @@ def tile_scope(plan: dict | None, tile: Any) -> contextlib.AbstractContextManage
 
 
 @contextlib.contextmanager
-def _planned(plan: dict, tile_key: tuple) -> Iterator[PixelCache]:
+def _planned(plan: Any, tile_key: tuple) -> Iterator[PixelCache]:
     record: dict = {}
     with _scope(PixelCache(plan, tile_key, record)) as cache:
         yield cache
@@ -233,7 +233,7 @@ def _plan_key(fns: tuple) -> tuple:
     return tuple(id(f) for f in fns)
 
 
-def _stored_plan(fns: tuple) -> dict | None:
+def _stored_plan(fns: tuple) -> Any:
     key = _plan_key(fns)
     with _plans_lock:
         hit = _plans.get(key)
@@ -247,18 +247,25 @@ def _stored_plan(fns: tuple) -> dict | None:
         return plan
 
 
-def _store_plan(fns: tuple, plan: dict) -> None:
+def _store_plan(fns: tuple, record: dict) -> Any:
+    """Keep a counted plan for later requests; returns the plan to use.
+
+    The kept plan references the pixel functions weakly, so it never keeps a graph (and
+    what its functions hold) alive; it disappears with the functions.
+    """
     try:
         refs = tuple(weakref.ref(f) for f in fns)
+        plan = weakref.WeakKeyDictionary(record)
     except TypeError:  # a pixel function that cannot be weakly referenced: not kept
-        return
+        return record
     with _plans_lock:
         _plans[_plan_key(fns)] = (refs, plan)
         while len(_plans) > MAX_PLANS:
             _plans.popitem(last=False)
+    return plan
 
 
-def release_plan(bands: Sequence[Any], grid: Any) -> dict | None:
+def release_plan(bands: Sequence[Any], grid: Any) -> Any:
     """How many times each pixel function is looked up when ``bands`` are computed on a tile.
 
     Counted by computing the bands on the first pixel of ``grid`` (a dry run, a few
@@ -284,8 +291,7 @@ def release_plan(bands: Sequence[Any], grid: Any) -> dict | None:
                 band.compute(probe)
     except Exception:  # noqa: BLE001  (the real tiles raise it again, or do not fail)
         return None
-    _store_plan(fns, record)
-    return record
+    return _store_plan(fns, record)
 
 
 @contextlib.contextmanager
