@@ -100,6 +100,9 @@ def test_update_mask_where_and_casts_with_constants(put):
         "where image": (w.where(1, v), np.where(np.isnan(on_v), on_w, on_v)),
         "toInt8": (w.multiply(3).toInt8(), np.clip(np.trunc(on_w * 3), -128, 127)),
         "toUint8": (w.toUint8(), np.clip(np.trunc(on_w), 0, 255)),
+        "mask full": (w.mask(), np.ones(on_w.shape)),
+        "mask holes": (v.mask(), np.where(np.isnan(on_v), 0.0, 1.0)),
+        "mask gt": (w.mask().gt(0).multiply(2), np.full(on_w.shape, 2.0)),
     }
     for name, (image, expected) in cases.items():
         got = compute_pixels(ee.Image(image).rename("x"), INSIDE)["x"]

@@ -46,14 +46,20 @@ def update_mask(image: Image, mask: Any) -> Image:
     return image.with_bands(bands)
 
 
+def _mask_values(p: PixelData) -> PixelData:
+    """A band's mask as 0/1 values (valid everywhere); one value stays one broadcast value."""
+    m = p[1]
+    if is_uniform(m):
+        return np.broadcast_to(np.float64(m.flat[0]), m.shape), True
+    return m.astype(float), True
+
+
 @algorithm("Image.mask")
 def mask(image: Image, mask: Any = None) -> Image:
     if mask is None:
         bands = []
         for band in image.bands:
-            b = pointwise(
-                [band], lambda p: (p[1].astype(float), True), name=band.name, dtype="float32"
-            )
+            b = pointwise([band], _mask_values, name=band.name, dtype="float32")
             bands.append(b)
         return image.with_bands(bands)
     mask_img = as_image(mask, "Image.mask mask")
