@@ -212,3 +212,36 @@ def test_region_raster_messages_span_the_blocks(tmp_path, small_blocks, edit, me
     _write_regions(path, ids)
     with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)")):
         read_region_raster(path)
+
+
+def test_chunked_netcdf_is_checked_in_whole_chunks(tmp_path, monkeypatch, small_blocks):
+    import xarray as xr
+
+    import gee_cscc.workflow.readers as readers
+
+    values = np.full((len(YEARS), 40, 30), 250.0, dtype=np.float32)
+    values[7, 33, 3] = 7e4  # implausible, in the last chunk of rows
+    da = xr.DataArray(
+        values,
+        dims=("year", "lat", "lon"),
+        coords={
+            "year": YEARS,
+            "lat": 40.0 - 0.1 * np.arange(40),
+            "lon": 100.0 + 0.1 * np.arange(30),
+        },
+    )
+    path = tmp_path / "npp.nc"
+    encoding = {"npp": {"zlib": True, "chunksizes": (1, 12, 30)}}
+    xr.Dataset({"npp": da}).to_netcdf(path, encoding=encoding)
+    seen = []
+
+    def recording(ny, nx, chunk_rows=None):
+        seen.append(chunk_rows)
+        return row_blocks(ny, nx, chunk_rows)
+
+    monkeypatch.setattr(readers, "row_blocks", recording)
+    with pytest.raises(InputError, match=r"NPP year 1997 of NPP file .* has 1 cell\(s\)"):
+        read_npp(path, cfg=Config(start=1990, end=2001, reference_year=1995))
+    assert seen == [12]
+    # 256 cells / 30 columns = 8 rows, rounded up to one chunk of 12 rows.
+    assert row_blocks(40, 30, 12) == [slice(0, 12), slice(12, 24), slice(24, 36), slice(36, 40)]
