@@ -393,10 +393,16 @@ def reduce_region(
         rows, cols = np.nonzero(take)
         with tile_scope(release, tile):
             data = [band.compute(tile) for band in bands]
-        xs = [v[rows, cols][:, None] for v, _ in data]
-        vs = [m[rows, cols][:, None] for _, m in data]
+        if rows.size == take.size:  # every pixel: a row-major copy is the same gather
+            xs = [np.array(v).reshape(-1, 1) for v, _ in data]
+            vs = [np.array(m).reshape(-1, 1) for _, m in data]
+            fr, ce = np.array(frac).reshape(-1, 1), np.array(centre).reshape(-1, 1)
+        else:
+            xs = [v[rows, cols][:, None] for v, _ in data]
+            vs = [m[rows, cols][:, None] for _, m in data]
+            fr, ce = frac[rows, cols][:, None], centre[rows, cols][:, None]
         del data  # not held while the next tile is computed
         order = ((r + rows) * width + (c + cols)).astype(np.int64)
-        acc.add(Batch(xs, vs, frac[rows, cols][:, None], centre[rows, cols][:, None], order))
+        acc.add(Batch(xs, vs, fr, ce, order))
     integers = reducer.integer_outputs
     return [column_value(col, 0, integer=i) for col, i in zip(acc.result(), integers, strict=False)]
