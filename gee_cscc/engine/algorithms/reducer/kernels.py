@@ -387,19 +387,21 @@ class CoMoments(Kernel):
             safe_b = np.where(wb > 0, wb, 1.0)
             mxb = x.sum(axis=0) / safe_b
             myb = y.sum(axis=0) / safe_b
-            w = ok.astype(np.float64)  # three products: a float operand is the faster loop
+            w = ok  # multiplied as 0/1: the same products as with a float array of them
         else:
             wb = w.sum(axis=0)
             safe_b = np.where(wb > 0, wb, 1.0)
             mxb = (w * x).sum(axis=0) / safe_b
             myb = (w * y).sum(axis=0) / safe_b
-        # x and y are this batch's own copies: centred in place, one buffer for the products
+        # x and y are this batch's own copies: centred in place; with one more buffer for
+        # w·dx, the products (w·dx)·dx, (w·dx)·dy and (w·dy)·dy are made in those three.
         dxb = np.subtract(x, mxb, out=x)
         dyb = np.subtract(y, myb, out=y)
-        buf = np.empty_like(dxb)
-        sxxb = np.multiply(np.multiply(w, dxb, out=buf), dxb, out=buf).sum(axis=0)
-        syyb = np.multiply(np.multiply(w, dyb, out=buf), dyb, out=buf).sum(axis=0)
-        sxyb = np.multiply(np.multiply(w, dxb, out=buf), dyb, out=buf).sum(axis=0)
+        wdx = np.multiply(w, dxb, out=np.empty_like(dxb))
+        sxxb = np.multiply(wdx, dxb, out=dxb).sum(axis=0)  # dx is not needed after this
+        sxyb = np.multiply(wdx, dyb, out=wdx).sum(axis=0)
+        wdy = np.multiply(w, dyb, out=wdx)
+        syyb = np.multiply(wdy, dyb, out=wdy).sum(axis=0)
         wt = self.w + wb
         safe = np.where(wt > 0, wt, 1.0)
         dx, dy = mxb - self.mx, myb - self.my
