@@ -58,6 +58,9 @@ SYNTHETIC_NOTE = "SYNTHETIC demo data made by gee_cscc.demo: not an observation 
 
 #: The tile size of the GeoTIFFs and the chunk size of results.nc along x and y (pixels).
 BLOCK = 512
+#: GDAL's block cache while a GeoTIFF is written (MiB): its default, 5 % of the machine's
+#: memory, would keep a whole layer's blocks (all years of one) in the process's memory.
+GDAL_CACHE_MB = 64
 
 
 @dataclass(frozen=True)
@@ -337,7 +340,7 @@ def _write_cog(
         tags["synthetic"] = "true"
         tags["TIFFTAG_IMAGEDESCRIPTION"] = SYNTHETIC_NOTE
     try:
-        with rasterio.open(tmp, "w", **profile) as dst:
+        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), rasterio.open(tmp, "w", **profile) as dst:
             dst.update_tags(**tags)
             for band, (description, year) in enumerate(zip(descriptions, years, strict=True), 1):
                 layer = da if da.ndim == 2 else da[band - 1]
@@ -349,19 +352,26 @@ def _write_cog(
                 dst.set_band_unit(band, spec.units)
                 if year is not None:
                     dst.update_tags(band, year=str(year))
-        rasterio.shutil.copy(
-            tmp,
-            path,
-            driver="COG",
-            BLOCKSIZE=BLOCK,
-            COMPRESS="DEFLATE",
-            LEVEL=6,
-            PREDICTOR="YES",
-            OVERVIEWS="AUTO",
-            RESAMPLING="NEAREST" if spec.categorical else "AVERAGE",
-            BIGTIFF="IF_SAFER",
-        )
+        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+            _cog_copy(tmp, path, spec)
     finally:
         if tmp.exists():
             os.remove(tmp)
     return path
+
+
+def _cog_copy(tmp: Path, path: Path, spec: LayerSpec) -> None:
+    import rasterio.shutil
+
+    rasterio.shutil.copy(
+        tmp,
+        path,
+        driver="COG",
+        BLOCKSIZE=BLOCK,
+        COMPRESS="DEFLATE",
+        LEVEL=6,
+        PREDICTOR="YES",
+        OVERVIEWS="AUTO",
+        RESAMPLING="NEAREST" if spec.categorical else "AVERAGE",
+        BIGTIFF="IF_SAFER",
+    )
