@@ -37,9 +37,12 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "MAX_PLANS",
+    "MIN_PLAN_PIXELS",
     "CacheStats",
     "PixelCache",
     "cache_stats",
+    "clear_plans",
     "current_cache",
     "pixel_cache",
     "release_plan",
