@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -304,7 +305,9 @@ def timed(argv: list[str], *, env: dict | None = None) -> tuple[float, float, fl
     return wall, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime
 
 
-def gee_run_argv(files: dict[str, Path], out: Path, store: Path) -> list[str]:
+def gee_run_argv(
+    files: dict[str, Path], out: Path, store: Path, extra: Sequence[str] = ()
+) -> list[str]:
     exe = shutil.which("gee-cscc") or "gee-cscc"
     return [
         exe, "run",
@@ -313,7 +316,7 @@ def gee_run_argv(files: dict[str, Path], out: Path, store: Path) -> list[str]:
         "--region-names", str(files["names"]),
         "--start", str(START), "--end", str(END), "--reference", str(REF),
         "--extent", "input",
-        "--out", str(out), "--store", str(store), "-q",
+        "--out", str(out), "--store", str(store), "-q", *extra,
     ]  # fmt: skip
 
 
@@ -335,7 +338,7 @@ def machine() -> str:
     )
 
 
-def bench(res: float, repeat: int, data: Path, work: Path) -> dict:
+def bench(res: float, repeat: int, data: Path, work: Path, extra: Sequence[str] = ()) -> dict:
     files = prepare(res, data)
     runs: dict[str, list] = {
         "gee": [],
@@ -354,7 +357,7 @@ def bench(res: float, repeat: int, data: Path, work: Path) -> dict:
             if kind == "gee":
                 store = work / f"store_{res:g}_{i}"  # a fresh store: the inputs are loaded
                 shutil.rmtree(store, ignore_errors=True)
-                wall, rss, cpu = timed(gee_run_argv(files, out, store))
+                wall, rss, cpu = timed(gee_run_argv(files, out, store, extra))
                 steps = json.loads((out / "run.json").read_text()).get("timings_s", {})
                 runs["steps"].append(steps)
                 shutil.rmtree(store, ignore_errors=True)
@@ -431,6 +434,18 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=Path(tempfile.gettempdir()) / "gee-cscc-bench")
     ap.add_argument("--json", type=Path, default=None, help="write the numbers here too")
     ap.add_argument("--prepare", action="store_true", help="only generate the inputs")
+    ap.add_argument(
+        "--mode",
+        choices=("auto", "interactive", "batch"),
+        default=None,
+        help="gee-cscc run --mode (default: the tool's own choice, auto)",
+    )
+    ap.add_argument(
+        "--counting",
+        choices=("local", "server"),
+        default=None,
+        help="gee-cscc run --counting (default: local)",
+    )
     args = ap.parse_args()
     if args.prepare:
         for res in args.res:
@@ -438,7 +453,8 @@ def main() -> None:
         return
     work = args.data / "runs"
     work.mkdir(parents=True, exist_ok=True)
-    results = [bench(res, args.repeat, args.data, work) for res in args.res]
+    extra = [f"--{k}={v}" for k in ("mode", "counting") if (v := getattr(args, k))]
+    results = [bench(res, args.repeat, args.data, work, extra) for res in args.res]
     print()
     print(f"Machine: {machine()}")
     print()
