@@ -21,6 +21,12 @@ window of a reprojection) are always kept to the end of the tile.
 
 :func:`cache_stats` collects, for tests and benchmarks, how many computations, releases and
 recomputations the caches opened in its scope made, and their peak of live bytes.
+
+A value computed from several pixel functions at once (the per-pixel stack of one
+reducer input over a collection, see :func:`gee_cscc.engine.raster.reduction.reduce_pixels`)
+is an entry too, keyed by :func:`combined_key`: one key object per tuple of functions, so
+every reduction of the same images on a tile reads the same entry, and the plan counts and
+releases it like any other.
 """
 
 from __future__ import annotations
@@ -40,9 +46,11 @@ __all__ = [
     "MAX_PLANS",
     "MIN_PLAN_PIXELS",
     "CacheStats",
+    "CombinedKey",
     "PixelCache",
     "cache_stats",
     "clear_plans",
+    "combined_key",
     "current_cache",
     "pixel_cache",
     "release_plan",
@@ -85,6 +93,8 @@ class CacheStats:
         value broadcast over the grid count as nothing).
     probes
         Dry runs made to plan releases.
+    combined
+        Computations of entries keyed by :func:`combined_key` (included in ``computed``).
     """
 
     computed: int = 0
@@ -93,6 +103,7 @@ class CacheStats:
     live_bytes: int = 0
     peak_bytes: int = 0
     probes: int = 0
+    combined: int = 0
 
 
 def _nbytes(value: Any) -> int:
@@ -161,6 +172,7 @@ class PixelCache:
         stats = self.stats
         size = self.sizes[key] = _nbytes(value)
         stats.computed += 1
+        stats.combined += isinstance(key[0], CombinedKey)
         stats.recomputed += key in self.pinned
         stats.live_bytes += size
         stats.peak_bytes = max(stats.peak_bytes, stats.live_bytes)
@@ -175,6 +187,64 @@ class PixelCache:
             self.stats.live_bytes -= sum(self.sizes.values())
             self.sizes.clear()
         self.entries.clear()
+
+
+class CombinedKey:
+    """The cache key of a value computed from several pixel functions (:func:`combined_key`).
+
+    Compared by identity: :func:`combined_key` gives one object per tuple of functions.
+    It references the functions weakly (a key never keeps a graph alive) and is forgotten
+    when one of them is collected.
+    """
+
+    __slots__ = ("refs", "__weakref__")
+
+    def __init__(self, refs: tuple) -> None:
+        self.refs = refs
+
+
+_keys_lock = threading.RLock()  # re-entrant: a collected function's callback takes it too
+_keys: dict[tuple, CombinedKey] = {}
+
+
+def _refers_to(key: CombinedKey, fns: Sequence[Any]) -> bool:
+    return all(
+        (r is None and f is None) or (r is not None and r() is f)
+        for r, f in zip(key.refs, fns, strict=True)
+    )
+
+
+def combined_key(fns: Sequence[Any]) -> CombinedKey | None:
+    """The one key of the tuple ``fns`` (pixel functions, None allowed for a missing one).
+
+    Equal tuples (the same functions, by identity, in the same order) give the same
+    object while the functions live, so it can key a shared :class:`PixelCache` entry and
+    count in a release plan (whose keys are weak references). None when a function
+    cannot be weakly referenced (the caller then computes its value unshared).
+    """
+    fns = tuple(fns)
+    ident = tuple(None if f is None else id(f) for f in fns)
+    with _keys_lock:
+        hit = _keys.get(ident)
+        if hit is not None and _refers_to(hit, fns):
+            return hit
+
+    def forget(_ref: Any) -> None:
+        with _keys_lock:
+            if _keys.get(ident) is key:
+                del _keys[ident]
+
+    try:
+        refs = tuple(None if f is None else weakref.ref(f, forget) for f in fns)
+    except TypeError:
+        return None
+    key = CombinedKey(refs)
+    with _keys_lock:
+        hit = _keys.get(ident)
+        if hit is not None and _refers_to(hit, fns):
+            return hit  # made by another thread meanwhile
+        _keys[ident] = key
+    return key
 
 
 def current_cache() -> PixelCache | None:

@@ -32,7 +32,13 @@ from typing import Any
 import numpy as np
 
 from ..core.context import check_interrupt
-from ..core.pixelcache import current_cache, release_plan, tile_cache, tile_scope
+from ..core.pixelcache import (
+    combined_key,
+    current_cache,
+    release_plan,
+    tile_cache,
+    tile_scope,
+)
 from ..core.records import Batch, column_value
 from ..core.values import Band, Geometry, Image, PixelData
 from ..errors import EEError
@@ -41,6 +47,7 @@ from .grid import DEFAULT_PROJECTION, Grid, Projection
 __all__ = [
     "TILE",
     "reduce_pixels",
+    "input_stack",
     "compute_tiled",
     "shared_outputs",
     "reduction_grid",
@@ -97,32 +104,21 @@ def reduce_pixels(
         out = [(np.zeros(grid.shape), np.zeros(grid.shape, dtype=bool)) for _ in range(n_out)]
     n_rec = len(records)
     k = reducer.n_inputs
+    inputs = [[record[i] if i < len(record) else None for record in records] for i in range(k)]
     for r0, c0, tile in tiles:
         check_interrupt()
         h, w = tile.shape
         p = h * w
-        # every row is written below (a missing band as a null 0), so no zero-fill first
-        xs = [np.empty((n_rec, p)) for _ in range(k)]
-        vs = [np.empty((n_rec, p), dtype=bool) for _ in range(k)]
         with tile_cache(tile, grid):
-            for t, record in enumerate(records):
-                check_interrupt()
-                for i in range(k):
-                    band = record[i] if i < len(record) else None
-                    if band is None:
-                        xs[i][t] = 0.0
-                        vs[i][t] = False
-                        continue
-                    values, mask = band.compute(tile)
-                    xs[i][t] = values.reshape(-1)
-                    vs[i][t] = mask.reshape(-1)
+            stacks = [input_stack(bands, tile) for bands in inputs]
         batch = Batch(
-            xs,
-            vs,
+            [x for x, _ in stacks],
+            [v for _, v in stacks],
             np.broadcast_to(1.0, (n_rec, p)),
             np.broadcast_to(True, (n_rec, p)),
             np.arange(n_rec, dtype=np.int64),
         )
+        del stacks
         acc = reducer.accumulator(p, "pixels")
         acc.add(batch)
         for j, col in enumerate(acc.result()):
@@ -139,6 +135,77 @@ def reduce_pixels(
             out[j][0][r0 : r0 + h, c0 : c0 + w] = np.where(valid, vals, 0.0)
             out[j][1][r0 : r0 + h, c0 : c0 + w] = valid
     return out
+
+
+class _Rows:
+    """An ``(n, p)`` stack filled row by row, kept as one value per row while it can be.
+
+    While every row is one value broadcast over the tile (a constant band, such as the
+    centred year of a trend fit), the rows are an ``(n, 1)`` column; the first row with
+    distinct values makes the full array (earlier rows filled with their values).
+    """
+
+    __slots__ = ("col", "full", "p")
+
+    def __init__(self, n: int, p: int, dtype: Any) -> None:
+        self.col = np.empty((n, 1), dtype=dtype)
+        self.full: np.ndarray | None = None
+        self.p = p
+
+    def put(self, t: int, a: np.ndarray | float | bool) -> None:
+        """Row ``t``: an array of the tile's pixels (any shape of ``p`` values) or one value."""
+        uniform = not isinstance(a, np.ndarray) or (a.size > 0 and not any(a.strides))
+        if uniform:
+            value = a.flat[0] if isinstance(a, np.ndarray) else a
+            if self.full is None:
+                self.col[t, 0] = value
+            else:
+                self.full[t] = value
+            return
+        if self.full is None:
+            self.full = np.empty((self.col.shape[0], self.p), dtype=self.col.dtype)
+            self.full[:t] = self.col[:t]
+        self.full[t] = a.reshape(-1)
+
+    def array(self) -> np.ndarray:
+        """The stack, read-only (it is shared by the reductions of the tile)."""
+        if self.full is None:
+            return np.broadcast_to(self.col, (self.col.shape[0], self.p))
+        self.full.flags.writeable = False
+        return self.full
+
+
+def _build_stack(bands: Sequence[Band | None], tile: Grid) -> tuple[np.ndarray, np.ndarray]:
+    p = tile.size
+    values, mask = _Rows(len(bands), p, np.float64), _Rows(len(bands), p, bool)
+    for t, band in enumerate(bands):
+        check_interrupt()
+        if band is None:  # the image lacks the band: a null input everywhere
+            values.put(t, 0.0)
+            mask.put(t, False)
+            continue
+        v, m = band.compute(tile)
+        values.put(t, v)
+        mask.put(t, m)
+    return values.array(), mask.array()
+
+
+def input_stack(bands: Sequence[Band | None], tile: Grid) -> tuple[np.ndarray, np.ndarray]:
+    """The ``(n, P)`` values and mask of one reducer input on ``tile``, one row per image.
+
+    ``bands[t]`` is image ``t``'s band of that input (None: the image lacks it, a null
+    input everywhere). A band that is one value over the tile stays a broadcast row, and
+    the values (or the mask) are a broadcast ``(n, 1)`` column when every row is; the
+    arrays are read-only. Inside a pixel cache the stack is an entry of it, keyed by the
+    bands' pixel functions (:func:`~gee_cscc.engine.core.pixelcache.combined_key`): every
+    reduction of the same images on the tile (a count, a mean, a fit …) reads the one
+    stack, which the tile's release plan drops after its last reader.
+    """
+    cache = current_cache()
+    key = combined_key([None if b is None else b.fn for b in bands]) if cache is not None else None
+    if key is None:
+        return _build_stack(bands, tile)
+    return cache.get(key, tile.key, lambda: _build_stack(bands, tile))
 
 
 def compute_tiled(bands: Sequence[Band], grid: Grid) -> list[PixelData]:
@@ -343,6 +410,15 @@ def too_many_pixels(what: str, found: int, allowed: int) -> EEError:
     )
 
 
+def _column(a: np.ndarray) -> np.ndarray:
+    """``a`` as an ``(N, 1)`` column in row-major order: one broadcast value when ``a`` is
+    one (a broadcast, every membership True, every weight exactly 1), so the reducers take
+    their unit-weight path with one look (``Kernel.prepare_unit``)."""
+    if a.size and (not any(a.strides) or (a.all() if a.dtype == bool else bool((a == 1.0).all()))):
+        return np.broadcast_to(np.array(a.flat[0], dtype=a.dtype), (a.size, 1))
+    return np.array(a).reshape(-1, 1)
+
+
 def reduce_region(
     reducer: Any,
     bands: Sequence[Band],
@@ -373,9 +449,9 @@ def reduce_region(
     release = release_plan(bands, window)
     for r, c, tile in window.tiles(step):
         check_interrupt()
-        if plan.geometry is None:
-            centre = np.ones(tile.shape, dtype=bool)
-            frac = np.ones(tile.shape)
+        if plan.geometry is None:  # every pixel taken with weight 1: one broadcast value each
+            centre = np.broadcast_to(True, tile.shape)
+            frac = np.broadcast_to(1.0, tile.shape)
         else:
             centre = (
                 centre_mask(plan.geometry, tile)
@@ -396,7 +472,7 @@ def reduce_region(
         if rows.size == take.size:  # every pixel: a row-major copy is the same gather
             xs = [np.array(v).reshape(-1, 1) for v, _ in data]
             vs = [np.array(m).reshape(-1, 1) for _, m in data]
-            fr, ce = np.array(frac).reshape(-1, 1), np.array(centre).reshape(-1, 1)
+            fr, ce = _column(frac), _column(centre)
         else:
             xs = [v[rows, cols][:, None] for v, _ in data]
             vs = [m[rows, cols][:, None] for _, m in data]

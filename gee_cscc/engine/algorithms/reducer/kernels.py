@@ -57,6 +57,11 @@ def _all_equal(a: Any, value: Any) -> bool:
     return bool((a == value).all())
 
 
+def _row_values(a: np.ndarray) -> bool:
+    """Whether ``a`` is one value per row broadcast over the columns (a constant band's stack)."""
+    return a.ndim == 2 and a.strides[1] == 0
+
+
 class Kernel(ABC):
     """Base of the statistic accumulators: the records a primitive takes and their weights."""
 
@@ -106,9 +111,10 @@ class Kernel(ABC):
 
         When every record is a member with weight 1 (a per-pixel stack, where ``frac`` and
         ``centre`` are one broadcast value, or a region tile wholly inside its region) and
-        the inputs are C-ordered float64, ``weight`` is None: it is ``ok`` as 0/1, by which
-        a kernel multiplies as the boolean ``ok`` itself or leaves the product out where it
-        is exact (``x · 1 = x``, ``0 · 0 = 0``). Otherwise the weights of :meth:`prepare`.
+        the inputs are C-ordered float64 (or one value per row, broadcast), ``weight`` is
+        None: it is ``ok`` as 0/1, by which a kernel multiplies as the boolean ``ok`` itself
+        or leaves the product out where it is exact (``x · 1 = x``, ``0 · 0 = 0``).
+        Otherwise the weights of :meth:`prepare`.
         """
         prim = self.prim
         xs = list(batch.x[: prim.n_inputs])
@@ -117,7 +123,7 @@ class Kernel(ABC):
             not prim.explicit_weight
             and bool(vs)
             and all(isinstance(x, np.ndarray) and x.dtype == np.float64 for x in xs)
-            and all(a.flags.c_contiguous for a in (*xs, *vs))
+            and all(a.flags.c_contiguous or _row_values(a) for a in (*xs, *vs))
             and (_all_equal(batch.frac, 1.0) if prim.weighted else _all_equal(batch.centre, True))
         )
         if not unit:
