@@ -218,3 +218,13 @@ def test_a_region_without_geometry_gets_one_broadcast_weight_and_its_sum():
     rows, cols = np.mgrid[0 : GRID.height, 0 : GRID.width]
     y, m = _npp_value(2, rows, cols)
     assert total == pytest.approx(float(y[m].sum()), rel=1e-13)
+
+
+def test_a_stack_of_constant_bands_counts_one_value_per_row_in_the_cache():
+    _, _, tile = list(GRID.tiles(TILE))[0]
+    with cache_stats() as stats, pixel_cache():
+        reduction.input_stack([_year(t) for t in range(YEARS)], tile)
+        assert stats.live_bytes == YEARS * (8 + 1)  # float64 values and bool masks, per row
+        reduction.input_stack([_npp(t) for t in range(YEARS)], tile)
+        # the stack (values and masks of every pixel) and the bands it was built from
+        assert stats.live_bytes == YEARS * (8 + 1) + 2 * YEARS * tile.size * (8 + 1)

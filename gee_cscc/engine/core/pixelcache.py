@@ -90,7 +90,7 @@ class CacheStats:
         Entries dropped before the end of their tile.
     live_bytes, peak_bytes
         Bytes of pixel arrays held by the caches now and at most (arrays that are one
-        value broadcast over the grid count as nothing).
+        value broadcast over the grid count as nothing, a broadcast axis as one value).
     probes
         Dry runs made to plan releases.
     combined
@@ -109,7 +109,13 @@ class CacheStats:
 def _nbytes(value: Any) -> int:
     """Bytes of the pixel arrays in a cached value (a ``(values, mask)`` or a list of them)."""
     if isinstance(value, np.ndarray):
-        return 0 if value.size and not any(value.strides) else value.nbytes
+        if not value.size or not any(value.strides):
+            return 0  # empty, or one value broadcast over the grid
+        # a broadcast row or column (a stack of constant bands) holds one value per row
+        held = value.itemsize
+        for size, stride in zip(value.shape, value.strides, strict=True):
+            held *= size if stride else 1
+        return held
     if isinstance(value, (tuple, list)):
         return sum(_nbytes(v) for v in value)
     return 0
