@@ -35,6 +35,8 @@ __all__ = [
     "open_layers",
     "pull_tiles",
     "stream_tiles",
+    "stream_blocks",
+    "STREAM_TILES_ACROSS",
     "count_maintenance",
     "layer_stack",
     "counts_from_sums",
@@ -156,6 +158,42 @@ def stream_tiles(
     if "y" not in variable.dims:
         raise ValueError(f"stream_tiles needs a 'y' dimension, got {variable.dims}")
     _counted(variable, on_tile, lambda: _load_by_rows(variable, on_rows, keep=False))
+
+
+#: Tiles (xee chunks) side by side that :func:`stream_blocks` pulls at once: enough requests
+#: in flight for the engine's workers (and Earth Engine's latency), while a wide grid's
+#: band of rows is never held whole.
+STREAM_TILES_ACROSS = 4
+
+
+def stream_blocks(
+    variable: xr.DataArray,
+    on_block: Callable[[int, int, np.ndarray], None],
+    on_tile: Callable[[int, int], None] | None = None,
+    *,
+    tiles_across: int = STREAM_TILES_ACROSS,
+) -> None:
+    """Pull a ``(…, y, x)`` variable a block at a time: xee's chunk height, ``tiles_across``
+    chunk widths (aligned to xee's chunks, so the requests are those of a whole load),
+    handing each to ``on_block(y0, x0, block)`` and keeping none. Memory holds one block,
+    whatever the grid's width."""
+    if "y" not in variable.dims or "x" not in variable.dims:
+        raise ValueError(f"stream_blocks needs 'y' and 'x' dimensions, got {variable.dims}")
+    height, width = int(variable.sizes["y"]), int(variable.sizes["x"])
+    ystep = _row_step(variable)
+    chunks = variable.encoding.get("preferred_chunks") or {}
+    xstep = max(1, int(chunks.get("x") or width)) * max(1, int(tiles_across))
+
+    def load() -> None:
+        for y0 in range(0, height, ystep):
+            for x0 in range(0, width, xstep):
+                piece = variable.isel(y=slice(y0, y0 + ystep), x=slice(x0, x0 + xstep))
+                block = np.asarray(piece.values)
+                on_block(y0, x0, block)
+                del block
+                release_free_memory()
+
+    _counted(variable, on_tile, load)
 
 
 def _counted(
@@ -313,12 +351,12 @@ def _stream_layers(
     stack = stack.transpose("layer", "y", "x")
     writer = scratch.writer(names, (stack.sizes["y"], stack.sizes["x"]), np.float32)
 
-    def write(y0: int, y1: int, block: np.ndarray) -> None:
+    def write(y0: int, x0: int, block: np.ndarray) -> None:
         for i in range(len(names)):
-            writer.write_rows(i, y0, block[i])
+            writer.write_block(i, y0, x0, block[i])
 
     try:
-        stream_tiles(stack, write, on_tile)
+        stream_blocks(stack, write, on_tile)
     finally:
         writer.close()
     variables = writer.variables(attrs=stack.attrs)

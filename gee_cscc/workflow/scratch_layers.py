@@ -199,6 +199,19 @@ class LayerWriter:
         offset = y0 * self.shape[1] * self.dtype.itemsize
         _write_all(self._fds[index], memoryview(block).cast("B"), offset, self.paths[index])
 
+    def write_block(self, index: int, y0: int, x0: int, block: np.ndarray) -> None:
+        """Write ``block`` (``(n, m)``) of layer ``index`` at row ``y0``, column ``x0``."""
+        if x0 == 0 and block.shape[1] == self.shape[1]:
+            self.write_rows(index, y0, block)
+            return
+        rows = np.ascontiguousarray(block, dtype=self.dtype)
+        if rows.ndim != 2 or x0 < 0 or x0 + rows.shape[1] > self.shape[1]:
+            raise ValueError(f"a block of {rows.shape} at column {x0} of a grid of {self.shape}")
+        size = self.dtype.itemsize
+        for r in range(rows.shape[0]):  # one write per row segment
+            offset = ((y0 + r) * self.shape[1] + x0) * size
+            _write_all(self._fds[index], memoryview(rows[r]).cast("B"), offset, self.paths[index])
+
     def close(self) -> None:
         for fd in self._fds:
             os.close(fd)

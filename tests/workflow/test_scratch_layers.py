@@ -29,7 +29,13 @@ import gee_cscc.workflow.scratch_layers as scratch_module
 from gee_cscc.errors import OutputError
 from gee_cscc.method.grid import GridSpec
 from gee_cscc.testing import npp_cube
-from gee_cscc.workflow.pull import count_maintenance, layer_stack, open_layers, stream_tiles
+from gee_cscc.workflow.pull import (
+    count_maintenance,
+    layer_stack,
+    open_layers,
+    stream_blocks,
+    stream_tiles,
+)
 from gee_cscc.workflow.scratch_layers import (
     SCRATCH_PREFIX,
     ScratchFolder,
@@ -293,3 +299,36 @@ def test_streamed_pull_holds_one_band_not_the_grid(tmp_path):
     want = (1000 * ll + yy + xx / 1000).astype(np.float32)
     for i, layer in enumerate(layers):
         np.testing.assert_array_equal(layer[indexing.BasicIndexer((slice(None),) * 2)], want[i])
+
+
+def test_stream_blocks_holds_a_few_tiles_of_a_wide_band(tmp_path):
+    shape = (6, 32, 4096)
+    served = xr.DataArray(
+        xr.Variable(("layer", "y", "x"), indexing.LazilyIndexedArray(_Served(shape)))
+    )
+    served.encoding["preferred_chunks"] = {"layer": 6, "y": 16, "x": 64}
+    band = 6 * 16 * 4096 * 4
+    writer = ScratchFolder(tmp_path).writer([f"l{i}" for i in range(6)], shape[1:])
+    blocks = []
+
+    def write(y0, x0, block):
+        blocks.append((y0, x0, block.shape))
+        for i in range(6):
+            writer.write_block(i, y0, x0, block[i])
+
+    tracemalloc.start()
+    try:
+        stream_blocks(served, write, tiles_across=3)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    xs = list(range(0, 4096, 192))  # 3 chunks of 64 columns a block, the last one shorter
+    assert [(y0, x0) for y0, x0, _ in blocks] == [(y, x) for y in range(0, 32, 16) for x in xs]
+    assert blocks[-1][2] == (6, 16, 4096 - xs[-1])
+    assert peak < 0.35 * band, peak / band  # a block of 3 tiles, not the band of 64
+    ll, yy, xx = np.meshgrid(*(np.arange(n, dtype=np.float64) for n in shape), indexing="ij")
+    want = (1000 * ll + yy + xx / 1000).astype(np.float32)
+    for i, layer in enumerate(writer.layers()):
+        np.testing.assert_array_equal(layer[indexing.BasicIndexer((slice(None),) * 2)], want[i])
+    with pytest.raises(ValueError):
+        ScratchFolder(tmp_path).writer(["a"], (4, 4)).write_block(0, 0, 2, np.zeros((1, 3)))
