@@ -40,6 +40,7 @@ __all__ = [
     "STAGING_MARK",
     "check_out",
     "clean_stale_out",
+    "pid_alive",
     "staged_out",
     "swap_in",
 ]
@@ -140,7 +141,8 @@ _STALE_RE = re.compile(
 )
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this id exists on this host (this process counts)."""
     if pid == os.getpid():
         return True
     try:
@@ -171,7 +173,7 @@ def clean_stale_out(out: str | os.PathLike) -> list[Path]:
         if not m or entry in _ACTIVE or not entry.is_dir() or entry.is_symlink():
             continue
         pid = int(m.group("pid"))
-        if pid != os.getpid() and _pid_alive(pid):
+        if pid != os.getpid() and pid_alive(pid):
             continue
         target = entry.with_name(m.group("name"))
         if m.group("kind") == ASIDE_MARK and not target.exists() and not target.is_symlink():

@@ -35,6 +35,7 @@ from xarray.backends import BackendArray
 from xarray.core import indexing
 
 from gee_cscc.errors import OutputError
+from gee_cscc.report.out_folder import pid_alive
 
 __all__ = [
     "SCRATCH_PREFIX",
@@ -56,18 +57,6 @@ _STALE_RE = re.compile(rf"^{re.escape(SCRATCH_PREFIX)}p(?P<pid>\d+)-")
 _MARGIN = 256 << 20
 
 
-def _pid_alive(pid: int) -> bool:
-    if pid == os.getpid():
-        return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # exists but not ours, or no signal 0 here
-        return True
-    return True
-
-
 def clean_stale_scratch(root: str | os.PathLike | None = None) -> list[Path]:
     """Remove the scratch folders of processes that no longer run from ``root`` (default
     the system's temporary folder); returns them."""
@@ -79,7 +68,7 @@ def clean_stale_scratch(root: str | os.PathLike | None = None) -> list[Path]:
         return removed
     for entry in entries:
         m = _STALE_RE.match(entry.name)
-        if not m or entry.is_symlink() or not entry.is_dir() or _pid_alive(int(m.group("pid"))):
+        if not m or entry.is_symlink() or not entry.is_dir() or pid_alive(int(m.group("pid"))):
             continue
         shutil.rmtree(entry, ignore_errors=True)
         if not entry.exists():
