@@ -138,16 +138,18 @@ def test_an_interactive_request_past_its_deadline_is_computation_timed_out(stric
 def test_batch_exports_have_no_interactive_deadline(tmp_path):
     with local_engine(tmp_path / "s", limits=Limits(compute_seconds=0.05)) as engine:
         n = 1000
-        image = ee.Image.pixelLonLat().select("longitude")
         with pytest.raises(ee.EEException, match=r"^Computation timed out\.$"):
             slow_mean(n).getInfo()
+        # The exported image needs the very computation that timed out interactively (its
+        # one value is that mean), so the task does more work than the deadline allows.
+        image = ee.Image.constant(slow_mean(n).get("longitude")).rename("longitude")
         asset = engine.asset_id("exported")
         task = ee.batch.Export.image.toAsset(
             image,
             assetId=asset,
             crs="EPSG:4326",
-            crsTransform=[10 / n, 0, 0, 0, -10 / n, 10],
-            dimensions=f"{n}x{n}",
+            crsTransform=[1, 0, 0, 0, -1, 10],
+            dimensions="10x10",
         )
         start = time.monotonic()
         task.start()
