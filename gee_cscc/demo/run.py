@@ -66,12 +66,17 @@ def ensure_demo_assets(
 
 
 def _generator_version() -> str:
+    """A hash of the generator's code: the demo data is made again when any part changes
+    (the NPP generator, its productivity surface and the province outlines it calibrates)."""
     import hashlib
     import inspect
 
-    from gee_cscc.demo import synthetic as demo
+    from gee_cscc.demo import provinces, synthetic, synthetic_climate
 
-    return hashlib.sha256(inspect.getsource(demo).encode()).hexdigest()[:12]
+    digest = hashlib.sha256()
+    for module in (synthetic, synthetic_climate, provinces):
+        digest.update(inspect.getsource(module).encode())
+    return digest.hexdigest()[:12]
 
 
 def run_demo(

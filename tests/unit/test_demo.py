@@ -225,3 +225,20 @@ def test_calibrated_at_005_degrees_in_under_a_minute() -> None:
     macau_cscc, _, macau_area = got["MC"]
     assert macau_area > 0
     assert 50 < macau_cscc * 1e12 / macau_area < 1500  # plausible mean CSCC, g C m⁻² yr⁻¹
+
+
+@pytest.mark.parametrize("part", ["synthetic", "synthetic_climate", "provinces"])
+def test_the_demo_data_is_made_again_when_any_part_of_its_generator_changes(monkeypatch, part):
+    import inspect
+
+    import gee_cscc.demo.run as demo_run
+
+    before = demo_run._generator_version()
+    real = inspect.getsource
+
+    def edited(obj):
+        text = real(obj)
+        return text + "\n# edited\n" if obj.__name__ == f"gee_cscc.demo.{part}" else text
+
+    monkeypatch.setattr(inspect, "getsource", edited)
+    assert demo_run._generator_version() != before
