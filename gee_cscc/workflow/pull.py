@@ -34,7 +34,6 @@ __all__ = [
     "open_collection",
     "open_layers",
     "pull_tiles",
-    "stream_tiles",
     "stream_blocks",
     "STREAM_TILES_ACROSS",
     "count_maintenance",
@@ -148,18 +147,6 @@ def pull_tiles(
     return _counted(variable, on_tile, lambda: _load_by_rows(variable, on_rows))
 
 
-def stream_tiles(
-    variable: xr.DataArray,
-    on_rows: Callable[[int, int, np.ndarray], None],
-    on_tile: Callable[[int, int], None] | None = None,
-) -> None:
-    """Pull a variable with a ``y`` dimension band by band like :func:`pull_tiles`, handing
-    each band to ``on_rows(y0, y1, block)`` and keeping none: memory holds one band."""
-    if "y" not in variable.dims:
-        raise ValueError(f"stream_tiles needs a 'y' dimension, got {variable.dims}")
-    _counted(variable, on_tile, lambda: _load_by_rows(variable, on_rows, keep=False))
-
-
 #: Tiles (xee chunks) side by side that :func:`stream_blocks` pulls at once: enough requests
 #: in flight for the engine's workers (and Earth Engine's latency), while a wide grid's
 #: band of rows is never held whole.
@@ -236,10 +223,8 @@ def _counted(
 
 
 def _load_by_rows(
-    variable: xr.DataArray,
-    on_rows: Callable[[int, int, np.ndarray], None] | None,
-    keep: bool = True,
-) -> xr.DataArray | None:
+    variable: xr.DataArray, on_rows: Callable[[int, int, np.ndarray], None] | None
+) -> xr.DataArray:
     if "y" not in variable.dims:
         return variable.load()
     axis = variable.dims.index("y")
@@ -249,12 +234,6 @@ def _load_by_rows(
     for y0 in range(0, height, step):
         y1 = min(height, y0 + step)
         block = np.asarray(variable.isel(y=slice(y0, y1)).values)
-        if not keep:
-            if on_rows is not None:
-                on_rows(y0, y1, block)
-            del block
-            release_free_memory()
-            continue
         if out is None:
             shape = list(variable.shape)
             out = np.empty(shape, dtype=block.dtype)
@@ -265,8 +244,6 @@ def _load_by_rows(
         release_free_memory()
         if on_rows is not None:
             on_rows(y0, y1, out[tuple(index)])
-    if not keep:
-        return None
     if out is None:  # no rows
         return variable.load()
     return variable.copy(data=out)

@@ -34,7 +34,6 @@ from gee_cscc.workflow.pull import (
     layer_stack,
     open_layers,
     stream_blocks,
-    stream_tiles,
 )
 from gee_cscc.workflow.scratch_layers import (
     SCRATCH_PREFIX,
@@ -281,14 +280,15 @@ def test_streamed_pull_holds_one_band_not_the_grid(tmp_path):
     writer = ScratchFolder(tmp_path).writer([f"l{i}" for i in range(6)], shape[1:])
     bands = []
 
-    def write(y0, y1, block):
-        bands.append((y0, y1))
+    def write(y0, x0, block):  # one chunk across: each block is a whole band of rows
+        assert x0 == 0 and block.shape[2] == shape[2]
+        bands.append((y0, y0 + block.shape[1]))
         for i in range(6):
             writer.write_rows(i, y0, block[i])
 
     tracemalloc.start()
     try:
-        stream_tiles(served, write)
+        stream_blocks(served, write)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
