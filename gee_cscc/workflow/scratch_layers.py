@@ -47,7 +47,6 @@ __all__ = [
     "map_layer",
     "map_layers",
     "scratch_of",
-    "write_strips",
 ]
 
 #: The name of every scratch folder starts with this, then ``p<pid>-``.
@@ -350,20 +349,6 @@ def lazy_stack(layers: Sequence[Any]) -> indexing.LazilyIndexedArray | None:
     paths = [f.paths[0] for f in files]
     stack = FileLayers(first.scratch, paths, first.shape, first.dtype, stacked=True)
     return indexing.LazilyIndexedArray(stack)
-
-
-def write_strips(
-    scratch: ScratchFolder,
-    name: str,
-    shape: tuple[int, int],
-    dtype: Any,
-    strips: Any,
-) -> indexing.LazilyIndexedArray:
-    """A ``(y, x)`` layer written from ``(y0, rows)`` strips, as a lazy array."""
-    writer = scratch.writer([name], shape, dtype)
-    for y0, rows in strips:
-        writer.write_rows(0, y0, rows)
-    return indexing.LazilyIndexedArray(writer.layers()[0])
 
 
 #: Cells of one strip when a layer is computed from another (:func:`map_layer`).
