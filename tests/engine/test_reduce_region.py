@@ -368,6 +368,38 @@ def test_tiled_region_reduction_equals_untiled(engine, poly, monkeypatch):
     assert img.reduceRegion(ee.Reducer.sum().group(1, "zone"), poly).getInfo() == grouped
 
 
+def test_tile_scale_gives_the_same_sums_in_the_same_tiles(engine, monkeypatch):
+    """``tileScale`` only shrinks tiles on Earth Engine (a per-tile memory limit); here the
+    window is walked in the same tiles whatever it is, with the NumPy sums."""
+    img = ee.Image(asset("vz"))
+    reducer = ee.Reducer.sum().group(1, "zone")
+    expected = {
+        "groups": [
+            {"zone": z, "sum": pytest.approx(V[OK & (Z == z)].sum(), rel=1e-12)} for z in (1, 2, 3)
+        ]
+    }
+    monkeypatch.setattr(reduction, "TILE", 4)  # the 9 x 11 image in 9 tiles
+    walked: list[tuple[int, int]] = []
+    from gee_cscc.engine.raster.grid import Grid
+
+    tiles = Grid.tiles
+
+    def counted(grid, size):
+        for item in tiles(grid, size):
+            walked.append(item[2].shape)
+            yield item
+
+    monkeypatch.setattr(Grid, "tiles", counted)
+    by_scale = {}
+    for scale in (1, 4, 16):
+        walked.clear()
+        got = img.reduceRegion(reducer, None, None, **NATIVE, tileScale=scale).getInfo()
+        assert got == expected
+        by_scale[scale] = list(walked)
+    assert len(by_scale[1]) == 9
+    assert by_scale[4] == by_scale[16] == by_scale[1]
+
+
 def test_rank_and_correlation_reducers_over_a_region(engine, poly):
     """Region (single column) paths of kendall, spearman, pearson and sensSlope vs SciPy."""
     img = ee.Image.pixelLonLat().select("latitude").addBands(ee.Image(asset("v")))

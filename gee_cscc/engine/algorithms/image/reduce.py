@@ -21,6 +21,10 @@ guides on region reductions and weighting):
   ``bestEffort`` coarsens the scale by powers of two until the window fits.
 * A single-input reducer is applied to each band (outputs ``<band>`` or
   ``<band>_<output>``); a multi-input reducer takes the bands in order.
+* ``tileScale`` is accepted and changes nothing: on Earth Engine it only shrinks the
+  aggregation tiles to stay under a per-tile memory limit, with the same result; this
+  engine has no such limit and always works in 256-pixel tiles
+  (:func:`gee_cscc.engine.raster.reduction.reduce_region`).
 """
 
 from __future__ import annotations
@@ -137,7 +141,7 @@ def reduce_region(
         if not bestEffort:
             raise reduction.too_many_pixels(what, plan.pixels, limit)
         plan = _best_effort(img, proj, geom, limit, what=what)
-    values = reduction.reduce_region(bound, img.bands, plan, tile_scale=tileScale or 1.0)
+    values = reduction.reduce_region(bound, img.bands, plan)
     return dict(zip(bound.outputs, values, strict=True))
 
 
@@ -171,6 +175,6 @@ def reduce_regions(
         plan = reduction.plan_region(geometry, img, proj, what=what)
         if plan.pixels > limit:
             raise reduction.too_many_pixels(what, plan.pixels, limit)
-        values = reduction.reduce_region(bound, bands, plan, tile_scale=tileScale or 1.0)
+        values = reduction.reduce_region(bound, bands, plan)
         out.append(feature.with_properties(dict(zip(bound.outputs, values, strict=True))))
     return collection.with_elements(out)
