@@ -16,7 +16,8 @@ from typing import Literal, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import optimize, stats
+from scipy import optimize
+from scipy.special import fdtri, stdtrit  # F and t quantiles (scipy.stats' f.ppf, t.ppf)
 
 from gee_cscc.errors import ConfigError, InputError
 
@@ -254,7 +255,7 @@ def _profile_interval(
     dof = q.size - n_par
     if dof <= 0:
         return math.nan, math.nan
-    threshold = sse_min * (1.0 + stats.f.ppf(CONFIDENCE, 1, dof) / dof)
+    threshold = sse_min * (1.0 + fdtri(1, dof, CONFIDENCE) / dof)
 
     def excess(k: float) -> float:
         return _sse(k, x, q, free) - threshold
@@ -336,7 +337,7 @@ def _fit_loglinear(x: NDArray[np.float64], q: NDArray[np.float64]) -> _Estimate:
     dof = xs.size - 2
     if dof > 0:
         resid = ls - (intercept + slope * xs)
-        half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, dof)) * math.sqrt(
+        half = float(stdtrit(dof, 0.5 + CONFIDENCE / 2)) * math.sqrt(
             float(resid @ resid) / dof / sxx
         )
         tau_low, tau_high = _tau_of_rate(k + half), _tau_of_rate(k - half)
