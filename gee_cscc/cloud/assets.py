@@ -11,7 +11,13 @@ import ee
 
 from gee_cscc.errors import ExportError
 
-__all__ = ["asset_exists", "call_quietly", "create_collection", "ensure_folder"]
+__all__ = [
+    "asset_exists",
+    "call_quietly",
+    "create_collection",
+    "delete_collection",
+    "ensure_folder",
+]
 
 
 def call_quietly(fn: Callable[..., Any], *args: Any) -> Any:
@@ -51,6 +57,23 @@ def create_collection(asset_id: str, properties: Mapping[str, Any] | None) -> No
             )
     except ee.EEException as exc:
         raise ExportError(f"Cannot create the image collection '{asset_id}': {exc}") from exc
+
+
+def delete_collection(asset_id: str) -> None:
+    """Delete an ImageCollection asset and the images in it.
+
+    Raises
+    ------
+    ExportError
+        An image or the collection cannot be deleted (for example, no permission).
+    """
+    try:
+        listing = call_quietly(ee.data.listAssets, {"parent": asset_id})
+        for asset in listing.get("assets", []):
+            call_quietly(ee.data.deleteAsset, asset.get("name") or asset.get("id"))
+        call_quietly(ee.data.deleteAsset, asset_id)
+    except ee.EEException as exc:
+        raise ExportError(f"Cannot delete the image collection '{asset_id}': {exc}") from exc
 
 
 def ensure_folder(asset_id: str) -> None:

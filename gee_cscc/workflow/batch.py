@@ -16,7 +16,8 @@
    the groups become a FeatureCollection (one feature per region id, one property per band)
    exported with ``Export.table.toAsset`` to ``ROOT/tables/<table>``: ``capacity``,
    ``yearly``, ``trend_classes`` and ``maintenance``.
-4. **Image exports** of the result image, the maintenance surfaces and the increase
+4. **Image exports** of the result image, the maintenance surfaces (one image, band
+   ``P_<year>`` per evaluation year: :mod:`gee_cscc.workflow.batch_layers`) and the increase
    potential on the analysis grid (:func:`gee_cscc.workflow.export_run.export_layers`): to
    assets under ``ROOT`` (``SAMPLE`` pyramids) by default, or to Drive/Cloud Storage.
 5. **Wait** for every task, one progress line of task states at each change. A rerun skips
@@ -63,6 +64,12 @@ from gee_cscc.errors import ExportError
 from gee_cscc.method.checks import check_table, evaluate_checks
 from gee_cscc.method.grid import GridSpec
 from gee_cscc.method.regions import REGION_BAND, Regions, grouped_sums
+from gee_cscc.workflow.batch_layers import (
+    EXPORT_LAYOUT,
+    check_layout,
+    clear_old_maintenance,
+    exported_layers,
+)
 from gee_cscc.workflow.export_run import UNITS, export_layers, files_location
 from gee_cscc.workflow.identity import run_identity
 from gee_cscc.workflow.pull import open_layers, sums_frame
@@ -109,7 +116,8 @@ class BatchOptions:
         ``projects/<project>/assets/cscc_batch/<run hash>``.
     destination
         Where the rasters go: ``"asset"``, ``"drive"`` (``folder``) or ``"gcs"``
-        (``bucket``); files are named ``{prefix}_{layer}[_{year}].tif``.
+        (``bucket``); files are named ``{prefix}_{layer}[_{year}].tif``
+        (``{prefix}_maintenance.tif``: one band per evaluation year).
     folder, bucket, prefix
         The Drive folder, Cloud Storage bucket and file prefix (files destinations).
     restart
@@ -363,11 +371,13 @@ def run_batch(
         inputs=dict(inputs),
         kind="batch",
         regions={str(k): v for k, v in regions.names.items()},
+        layout=EXPORT_LAYOUT,
     )
     digest = run_hash(identity)
     project = cfg.project or "local-project"
     root = options.asset_root or f"projects/{project}/assets/{BATCH_FOLDER}/{digest[:16]}"
     manifest = TaskManifest.in_dir(options.task_dir)
+    check_layout(manifest, restart=options.restart, hint=BATCH_RESTART_HINT)
     manifest.bind_run(digest, identity=identity, restart=options.restart, hint=BATCH_RESTART_HINT)
     say(f"batch run {digest[:12]}: tasks in {manifest.path}, exports under {root}")
 
@@ -380,6 +390,9 @@ def run_batch(
     }
     ensure_folder(root)
     ensure_folder(f"{root}/tables")
+    if options.destination == "asset":  # an older version's per-year collection: before any task
+        old = f"{root}/maintenance"
+        clear_old_maintenance(old, overwrite=options.restart, hint=BATCH_RESTART_HINT)
     input_ids = [v for v in inputs.values() if v]
     poll = options.poll_seconds or (0.2 if cfg.engine == "local" else 10.0)
     checked = _input_checks(
@@ -433,7 +446,7 @@ def run_batch(
     coarse, factor = preview_grid(grid, options.preview_pixels)
     say(f"pulling the preview ({coarse.describe()}, 1:{factor})")
     exported_only = options.destination == "asset"
-    preview_layers = _exported_layers(root, layers, extra_images) if exported_only else layers
+    preview_layers = exported_layers(root, layers, extra_images) if exported_only else layers
     counter = getattr(progress, "counter", None)  # a bar on a terminal (the CLI)
     preview = open_layers(
         dict(preview_layers),
@@ -477,24 +490,3 @@ def run_batch(
 def exported_prefix(options: BatchOptions, digest: str) -> str:
     """The file prefix of a batch run's raster files."""
     return options.prefix or f"cscc_{digest[:8]}"
-
-
-def _exported_layers(root: str, layers: Mapping[str, Any], extra: Any) -> dict[str, Any]:
-    """The preview layers read from the exported assets under ``root``: ``P_<year>`` from
-    ``maintenance/<year>``, ``pcs_<year>`` from ``pcs/<year>``, ``region`` and ``pixel_area``
-    (not exported) as given, ``extra`` bands from ``<name>``, others from ``result``."""
-    result = ee.Image(f"{root}/result")
-    owner = {b: name for name, (_, bands) in (extra or {}).items() for b in bands}
-    out: dict[str, Any] = {}
-    for name, expr in layers.items():
-        if name in owner:
-            out[name] = ee.Image(f"{root}/{owner[name]}").select([name])
-        elif name in ("region", "pixel_area"):
-            out[name] = expr
-        elif name.startswith("P_"):
-            out[name] = ee.Image(f"{root}/maintenance/{name[2:]}").select(["P"])
-        elif name.startswith("pcs_"):
-            out[name] = ee.Image(f"{root}/pcs/{name[4:]}").select(["pcs"])
-        else:
-            out[name] = result.select([name])
-    return out

@@ -1,14 +1,15 @@
 """Export a run to Earth Engine assets, Drive or Cloud Storage, without pulling anything.
 
 :func:`export_run` starts the export tasks of one run: the result image (every per-cell
-layer), the maintenance surfaces (one image per evaluation year), the increase potential
+layer), the maintenance surfaces (one image, band ``P_<year>`` per evaluation year:
+:mod:`gee_cscc.workflow.batch_layers`), the increase potential
 (one image per PCS year) and, optionally, the tables of an earlier run read back with
 :func:`read_run_tables`. Every export carries provenance (configuration, inputs, version)
 and is recorded in a :class:`~gee_cscc.cloud.tasks.TaskManifest`, so a rerun skips what is
 done, waits on what runs and restarts what failed (:mod:`gee_cscc.cloud.exports`).
 
 The manifest is bound to the run (:func:`~gee_cscc.workflow.identity.run_identity`: the configuration, each input's
-version and the grid, hashed), so a rerun after a change of any of them is refused instead
+version, the grid and the export layout, hashed), so a rerun after a change of any of them is refused instead
 of skipping destinations that hold the old values; ``overwrite`` redoes everything.
 :func:`export_layers` (the image exports alone) is what batch runs reuse.
 """
@@ -36,6 +37,12 @@ from gee_cscc.config import Config
 from gee_cscc.config.units import FILE_NO_DATA, NPP_UNITS
 from gee_cscc.errors import InputError
 from gee_cscc.method import GridSpec, build, load_annual_npp
+from gee_cscc.workflow.batch_layers import (
+    EXPORT_LAYOUT,
+    check_layout,
+    clear_old_maintenance,
+    maintenance_image,
+)
 from gee_cscc.workflow.grid_choice import annual_on_analysis_grid
 
 __all__ = [
@@ -148,7 +155,7 @@ class RunExport:
         if self.destination == "asset":
             lines = [
                 f"result image: {root}/result",
-                f"maintenance surfaces ({years}): {root}/maintenance",
+                f"maintenance surfaces ({years}): {root}/maintenance (bands P_<year>)",
                 f"PCS ({pyears}): {root}/pcs",
             ]
             if self.tables:
@@ -158,7 +165,7 @@ class RunExport:
             p = self.prefix
             lines = [
                 f"result image: {p}_result.tif",
-                f"maintenance surfaces ({years}): {p}_maintenance_<year>.tif",
+                f"maintenance surfaces ({years}): {p}_maintenance.tif (bands P_<year>)",
                 f"PCS ({pyears}): {p}_pcs_<year>.tif",
             ]
             if self.tables:
@@ -250,8 +257,8 @@ def export_layers(
     """Start the image exports of a run's layers on ``grid``.
 
     The result image (``root/result`` or ``{prefix}_result.tif``), the maintenance surfaces
-    (``root/maintenance/<year>``, ``{prefix}_maintenance_<year>.tif``) and the increase
-    potential (``root/pcs/<year>``, ``{prefix}_pcs_<year>.tif``), each with provenance.
+    (one task: one image ``root/maintenance`` or ``{prefix}_maintenance.tif``, band
+    ``P_<year>`` per evaluation year, int16 in files) and the increase potential (``root/pcs/<year>``, ``{prefix}_pcs_<year>.tif``), each with provenance.
     ``pyramiding_policy`` applies to every band of an asset (``"SAMPLE"``: a coarser
     zoom shows analysis pixels, not their means). ``extra`` images (``{name: ee.Image}``, the
     optional analyses' per-cell bands) are exported like the result image, as
@@ -286,6 +293,10 @@ def export_layers(
     pcs_years = [int(y) for y in cfg.pcs_years]
     if not files:
         ensure_folder(asset_root)
+        # before any task starts: an ImageCollection an older version exported there
+        hint = manifest.hint if manifest is not None else "export with overwrite"
+        replace = overwrite or (manifest is not None and manifest.replace)
+        clear_old_maintenance(f"{asset_root}/maintenance", overwrite=replace, hint=hint)
     tasks: list[Any] = []
     say(f"exporting the result image ({grid.describe()})")
     result = graph.result_image()
@@ -301,23 +312,24 @@ def export_layers(
         task = export_image(image, **{**common, **where(name)}, properties=props(name), **options)
         tasks += [task] if task is not None else []
 
-    say(f"exporting the maintenance surfaces {eval_years}")
-    maintenance = _by_year(graph.maintenance, eval_years)
+    say(f"exporting the maintenance surfaces {eval_years} (one image, a band per year)")
+    maintenance = maintenance_image(graph.maintenance, eval_years)
     if files:
-        maintenance = maintenance.map(lambda img: ee.Image(img).toInt16())
-    tasks += export_collection(
+        maintenance = maintenance.toInt16()
+    task = export_image(
         maintenance,
         **{**common, **where("maintenance")},
         properties=props("maintenance"),
         **options,
     )
+    tasks += [task] if task is not None else []
 
     say(f"exporting the increase potential (PCS) {pcs_years}")
     pcs = _by_year(graph.potential, pcs_years)
     tasks += export_collection(
         pcs, **{**common, **where("pcs")}, properties=props("pcs"), **options
     )
-    planned = 1 + len(extra or {}) + len(eval_years) + len(pcs_years)
+    planned = 1 + len(extra or {}) + 1 + len(pcs_years)
     return LayerExports(tasks, planned, eval_years, pcs_years)
 
 
@@ -352,7 +364,8 @@ def export_run(
         The run configuration.
     destination
         ``"asset"`` (under ``asset_root``), ``"drive"`` (``folder``) or ``"gcs"``
-        (``bucket``); files are named ``{prefix}_{layer}[_{year}]``.
+        (``bucket``); files are named ``{prefix}_{layer}[_{year}]`` (``{prefix}_maintenance``:
+        one band per evaluation year).
     asset_root
         The asset folder of the exports (made if missing); named in the summary.
     tables
@@ -393,8 +406,13 @@ def export_run(
     inputs = [npp] + ([cfg.landcover_mask] if cfg.landcover_mask else [])
     if manifest is not None:
         identity = run_identity(
-            cfg, grid, inputs={"npp": npp, "landcover_mask": cfg.landcover_mask}, kind="export"
+            cfg,
+            grid,
+            inputs={"npp": npp, "landcover_mask": cfg.landcover_mask},
+            kind="export",
+            layout=EXPORT_LAYOUT,
         )
+        check_layout(manifest, restart=overwrite, hint=EXPORT_RESTART_HINT)
         manifest.bind_run(
             run_hash(identity), identity=identity, restart=overwrite, hint=EXPORT_RESTART_HINT
         )

@@ -94,12 +94,16 @@ def test_export_to_assets_with_provenance_then_a_rerun_skips_and_overwrite_repla
     tables = write_table(tmp_path / "run" / "tables")
     assert export(store, out, "--tables", str(tables)) == 0
     printed = capsys.readouterr()
-    assert f"{ROOT}/result" in printed.out and "exports: 8/8 done" in printed.err
+    assert f"{ROOT}/result" in printed.out and "exports: 6/6 done" in printed.err
+    assert f"{ROOT}/maintenance (bands P_<year>)" in printed.out
 
     entries = TaskManifest.in_dir(out).entries
-    assert len(entries) == 1 + len(EVAL_YEARS) + len(PCS_YEARS) + 1
+    # result, ONE maintenance image (every evaluation year), the PCS years, the table
+    assert len(entries) == 1 + 1 + len(PCS_YEARS) + 1
     assert {e["state"] for e in entries.values()} == {"COMPLETED"}
     assert f"asset:{ROOT}/result" in entries and f"asset:{ROOT}/pcs/2003" in entries
+    assert f"asset:{ROOT}/maintenance" in entries
+    assert not [k for k in entries if "/maintenance/" in k]
 
     with local_engine(store):
         result = ee.Image(f"{ROOT}/result")
@@ -117,10 +121,14 @@ def test_export_to_assets_with_provenance_then_a_rerun_skips_and_overwrite_repla
         assert_pixels_equal(pixels["vca"], np.ones(VALUES.shape[1:]))
 
         maintenance = expected_maintenance()
+        asset = ee.data.getAsset(f"{ROOT}/maintenance")
+        assert asset["type"] == "IMAGE"
+        assert json.loads(asset["properties"]["gee_cscc_years"]) == EVAL_YEARS
+        img = ee.Image(f"{ROOT}/maintenance")
+        assert img.bandNames().getInfo() == [f"P_{y}" for y in EVAL_YEARS]
+        got = compute_pixels(img, GRID)
         for year in EVAL_YEARS:
-            img = ee.Image(f"{ROOT}/maintenance/{year}")
-            assert img.get("year").getInfo() == year
-            assert_pixels_equal(compute_pixels(img, GRID)["P"], maintenance[year])
+            assert_pixels_equal(got[f"P_{year}"], maintenance[year])
         held = sum((maintenance[y] != 0).astype(int) for y in EVAL_YEARS)
         assert_pixels_equal(pixels["maintenance_years"], held * maintenance[EVAL_YEARS[0]])
 
@@ -141,7 +149,7 @@ def test_export_to_assets_with_provenance_then_a_rerun_skips_and_overwrite_repla
     # A rerun starts nothing: every destination exists.
     first = manifest_ids(out)
     assert export(store, out, "--tables", str(tables)) == 0
-    assert "0 task(s) started or running, 8 destination(s) already exported" in (
+    assert "0 task(s) started or running, 6 destination(s) already exported" in (
         capsys.readouterr().err
     )
     assert manifest_ids(out) == first
@@ -175,7 +183,7 @@ def test_export_to_cloud_storage_and_drive_files(store, tmp_path):
     names = sorted(p.name for p in base.iterdir())
     assert names == sorted(
         ["a_result.tif", "a_capacity_by_region.csv"]
-        + [f"a_maintenance_{y}.tif" for y in EVAL_YEARS]
+        + ["a_maintenance.tif"]
         + [f"a_pcs_{y}.tif" for y in PCS_YEARS]
     )
     bands = read_tif(base / "a_result.tif")
@@ -193,11 +201,27 @@ def test_export_to_cloud_storage_and_drive_files(store, tmp_path):
     assert export(store, tmp_path / "e2", "--to", "drive", "--folder", "results", "-q") == 0
     folder = store / "drive" / "results"
     assert (folder / "cscc_result.tif").is_file()
-    assert sorted(p.name for p in folder.glob("cscc_maintenance_*.tif")) == [
-        f"cscc_maintenance_{y}.tif" for y in EVAL_YEARS
-    ]
-    p2005 = read_tif(folder / "cscc_maintenance_2005.tif")["P"]
-    np.testing.assert_array_equal(p2005, expected_maintenance()[2005])
+    assert sorted(p.name for p in folder.glob("cscc_maintenance*.tif")) == ["cscc_maintenance.tif"]
+    with rasterio.open(folder / "cscc_maintenance.tif") as src:
+        assert src.count == len(EVAL_YEARS) and set(src.dtypes) == {"int16"}
+        assert list(src.descriptions) == [f"P_{y}" for y in EVAL_YEARS]
+    bands = read_tif(folder / "cscc_maintenance.tif")
+    for year, expected in expected_maintenance().items():
+        np.testing.assert_array_equal(bands[f"P_{year}"], expected)
+
+
+def test_an_old_per_year_maintenance_collection_is_refused_then_replaced(store, tmp_path, capsys):
+    """An older version exported ROOT/maintenance as an ImageCollection (one image per year)."""
+    AssetStore(store).put_collection(f"{ROOT}/maintenance", CUBE, band="P")
+    assert export(store, tmp_path / "e1") != 0
+    err = capsys.readouterr().err
+    assert f"{ROOT}/maintenance is an ImageCollection" in err and "--overwrite" in err
+    assert export(store, tmp_path / "e1", "--overwrite", "-q") == 0
+    with local_engine(store):
+        assert ee.data.getAsset(f"{ROOT}/maintenance")["type"] == "IMAGE"
+        got = compute_pixels(ee.Image(f"{ROOT}/maintenance"), GRID)
+        for year, expected in expected_maintenance().items():
+            assert_pixels_equal(got[f"P_{year}"], expected)
 
 
 def test_no_wait_returns_at_once_and_a_rerun_finishes(store, tmp_path, capsys):
@@ -206,7 +230,7 @@ def test_no_wait_returns_at_once_and_a_rerun_finishes(store, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "not waiting" in err and "exports:" not in err  # no polling
     entries = TaskManifest.in_dir(out).entries
-    assert len(entries) == 7 and all(e["id"] for e in entries.values())
+    assert len(entries) == 5 and all(e["id"] for e in entries.values())
     assert export(store, out) == 0
     assert {e["state"] for e in TaskManifest.in_dir(out).entries.values()} == {"COMPLETED"}
     with local_engine(store):

@@ -21,7 +21,14 @@ from gee_cscc.cloud.tasks import RUN_HASH_PROPERTY, TaskManifest
 from gee_cscc.config import Config
 from gee_cscc.errors import ResumeMismatch
 from gee_cscc.method import regions_from_features
-from gee_cscc.testing import cube_of, ensure_initialized, lonlat_cell_areas
+from gee_cscc.testing import (
+    assert_pixels_equal,
+    compute_pixels,
+    cube_of,
+    ensure_initialized,
+    grid,
+    lonlat_cell_areas,
+)
 from gee_cscc.workflow.analyze import analyze
 from gee_cscc.workflow.batch import BatchOptions
 from gee_cscc.workflow.export_run import export_run
@@ -78,6 +85,26 @@ def vca_and_cscc() -> tuple[np.ndarray, np.ndarray]:
     vca = valid & (filled.mean(axis=0) > 0)
     cscc = np.where(vca, np.where(np.isfinite(y), y, -np.inf).max(axis=0), np.nan)
     return vca, cscc
+
+
+def numpy_maintenance() -> dict[int, np.ndarray]:
+    """METHOD.md §4 with NumPy: P per evaluation year 2004–2008, NaN outside the VCA.
+
+    S = sign of the OLS slope over 2001..year (0 within 1e-6); P starts as S at 2004 and
+    keeps its value where S equals it, else becomes 0.
+    """
+    y, (vca, _) = make_cube(), vca_and_cscc()
+    years = np.array(YEARS, dtype=float)
+    p, prev = {}, None
+    for i, year in enumerate(YEARS):
+        if year < 2004:
+            continue
+        t = years[: i + 1] - years[: i + 1].mean()
+        k = np.einsum("t,tyx->yx", t, y[: i + 1] - y[: i + 1].mean(axis=0)) / np.sum(t * t)
+        s = np.where(np.abs(k) < 1e-6, 0.0, np.sign(k))
+        prev = s if prev is None else np.where(s != prev, 0.0, prev)
+        p[year] = np.where(vca, prev, np.nan)
+    return p
 
 
 def region_ids() -> np.ndarray:
@@ -207,11 +234,11 @@ def test_exports_carry_the_run_hash_and_the_manifest_records_it(batch, case):
     manifest = json.loads((out / "export_tasks.json").read_text())
     assert manifest["run_hash"] == info["run_hash"]
     entries = manifest["tasks"]
-    # the input checks, 4 tables, the result image, 5 maintenance surfaces, 2 PCS years.
-    assert len(entries) == 1 + 4 + 1 + 5 + 2
+    # the input checks, 4 tables, the result image, the maintenance image, 2 PCS years.
+    assert len(entries) == 1 + 4 + 1 + 1 + 2
     assert {e["state"] for e in entries.values()} == {"COMPLETED"}
     assert {e["run_hash"] for e in entries.values()} == {info["run_hash"]}
-    for asset in (f"{root}/result", f"{root}/tables/capacity", f"{root}/maintenance/2006"):
+    for asset in (f"{root}/result", f"{root}/tables/capacity", f"{root}/maintenance"):
         props = ee.data.getAsset(asset)["properties"]
         assert props[RUN_HASH_PROPERTY] == info["run_hash"]
     table = ee.FeatureCollection(f"{root}/tables/capacity").getInfo()["features"]
@@ -224,6 +251,64 @@ def test_exports_carry_the_run_hash_and_the_manifest_records_it(batch, case):
     )["cscc_year"]
     cell = (15, 12)
     assert exported[cell] == YEARS[int(np.argmax(make_cube()[:, cell[0], cell[1]]))]
+
+
+def test_the_maintenance_surfaces_are_one_export_with_a_band_per_year(batch):
+    results, out = batch
+    root = results.run_notes["batch"]["asset_root"]
+    keys = [k for k in TaskManifest.in_dir(out).entries if "maintenance" in k]
+    assert sorted(keys) == [f"asset:{root}/maintenance", f"asset:{root}/tables/maintenance"]
+    info = ee.data.getAsset(f"{root}/maintenance")
+    assert info["type"] == "IMAGE"
+    assert json.loads(info["properties"]["gee_cscc_years"]) == [2004, 2005, 2006, 2007, 2008]
+    image = ee.Image(f"{root}/maintenance")
+    expected = numpy_maintenance()
+    assert image.bandNames().getInfo() == [f"P_{y}" for y in expected]
+    pixels = compute_pixels(image, grid(TRANSFORM, (H, W)))
+    for year, p in expected.items():
+        assert_pixels_equal(pixels[f"P_{year}"], p, rtol=0, what=f"P_{year}")
+    # the preview's maintenance layers are read from those bands (factor 4: centre pixels)
+    preview = results.rasters["maintenance"]
+    centre = np.ix_(np.arange(2, H, 4), np.arange(2, W, 4))
+    for year, p in expected.items():
+        got = preview.sel(year=year).values[:, :7]
+        np.testing.assert_array_equal(got, p[centre])
+
+
+def test_a_manifest_of_the_old_layout_is_refused_then_redone_with_restart(engine, case, tmp_path):
+    root = f"{case['root']}/old-layout"
+    old = {  # what an older version recorded: one maintenance task per year, no layout
+        "version": 1,
+        "run_hash": "b" * 64,
+        "run": {"version": "0.1.0", "kind": "batch"},
+        "tasks": {
+            f"asset:{root}/maintenance/2004": {
+                "id": "X1",
+                "name": "projects/local-project/operations/X1",
+                "state": "COMPLETED",
+                "run_hash": "b" * 64,
+            }
+        },
+    }
+    (tmp_path / "export_tasks.json").write_text(json.dumps(old))
+    with pytest.raises(ResumeMismatch) as info:
+        run(case, "batch", task_dir=tmp_path, asset_root=root)
+    message = str(info.value)
+    assert "older version" in message and "ROOT/maintenance/<year>" in message
+    assert "--restart" in message and "\n" not in message
+    # The old ImageCollection at ROOT/maintenance (one image per year) is replaced too.
+    old_surfaces = cube_of(make_cube()[3:5], [2004, 2005], origin=(X0, Y0), pixel_size=RES)
+    engine.store.put_collection(f"{root}/maintenance", old_surfaces, band="P")
+    assert ee.data.getAsset(f"{root}/maintenance/2004")["type"] == "IMAGE"
+    fresh = tmp_path / "fresh"
+    with pytest.raises(ResumeMismatch, match="ImageCollection of one maintenance surface"):
+        run(case, "batch", task_dir=fresh, asset_root=root)
+    redone = run(case, "batch", task_dir=tmp_path, asset_root=root, restart=True)
+    entries = TaskManifest.in_dir(tmp_path).entries
+    assert f"asset:{root}/maintenance/2004" not in entries
+    assert entries[f"asset:{root}/maintenance"]["state"] == "COMPLETED"
+    assert ee.data.getAsset(f"{root}/maintenance")["type"] == "IMAGE"
+    assert redone.capacity["vca_cells"].iloc[0] > 0
 
 
 # --- resuming ----------------------------------------------------------------------------------
@@ -270,7 +355,7 @@ def test_killed_between_tasks_the_rerun_keeps_what_finished(case, tmp_path):
             pass
     results = run(case, "batch", task_dir=tmp_path, asset_root=root)
     entries = TaskManifest.in_dir(tmp_path).entries
-    assert len(entries) == 13
+    assert len(entries) == 9
     for key, entry in first.items():
         assert entries[key]["id"] == entry["id"]  # not started again
     assert results.capacity["vca_cells"].iloc[0] > 0
@@ -373,9 +458,7 @@ def test_rasters_to_drive_files_and_a_preview_evaluated_on_the_preview_grid(
     folder = engine.store.root / "drive" / "batch-test"
     names = sorted(p.name for p in folder.glob("bm_*.tif"))
     assert names == sorted(
-        ["bm_result.tif"]
-        + [f"bm_maintenance_{y}.tif" for y in range(2004, 2009)]
-        + ["bm_pcs_2001.tif", "bm_pcs_2008.tif"]
+        ["bm_result.tif"] + ["bm_maintenance.tif"] + ["bm_pcs_2001.tif", "bm_pcs_2008.tif"]
     )
     info = results.run_notes["batch"]
     assert info["rasters"]["destination"] == "drive"
