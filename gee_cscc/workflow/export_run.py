@@ -258,7 +258,8 @@ def export_layers(
 
     The result image (``root/result`` or ``{prefix}_result.tif``), the maintenance surfaces
     (one task: one image ``root/maintenance`` or ``{prefix}_maintenance.tif``, band
-    ``P_<year>`` per evaluation year, int16 in files) and the increase potential (``root/pcs/<year>``, ``{prefix}_pcs_<year>.tif``), each with provenance.
+    ``P_<year>`` per evaluation year, int16 in files) and the increase potential
+    (``root/pcs/<year>``, ``{prefix}_pcs_<year>.tif``), each with provenance.
     ``pyramiding_policy`` applies to every band of an asset (``"SAMPLE"``: a coarser
     zoom shows analysis pixels, not their means). ``extra`` images (``{name: ee.Image}``, the
     optional analyses' per-cell bands) are exported like the result image, as
