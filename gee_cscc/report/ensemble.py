@@ -46,7 +46,13 @@ def fig_ensemble_maps(maps: Any, *, synthetic: bool = False) -> Figure:
         da = maps[name]
         grid = MapGrid.of(da)  # a bounded preview (block means), north up, read by strips
         values = grid.mean(da)
-        im = ax.imshow(values, extent=grid.image_extent, cmap=cmap, interpolation="nearest")
+        im = ax.imshow(
+            values,
+            extent=grid.image_extent,
+            cmap=cmap,
+            interpolation="nearest",
+            interpolation_stage="data",
+        )
         fig.colorbar(im, ax=ax, shrink=0.8, label="g C m⁻² yr⁻¹")
         ax.set_title(title, fontsize=10, loc="left")
         ax.set_aspect("equal")

@@ -27,6 +27,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from matplotlib import rc_context
 from matplotlib.figure import Figure
 
@@ -94,6 +95,31 @@ _COST = {"decay_curves": 3.0, "pcs": 1.2, "maintenance": 1.2, "csr_grade": 0.6, 
 
 
 _FONTS = {"pdf.fonttype": 42, "ps.fonttype": 42}
+#: zlib level of the PNG files: 2 writes in about half the time of level 6 for 5–10 % more bytes.
+PNG_COMPRESS_LEVEL = 2
+
+
+def _write_png(fig: Figure, path: Path, dpi: int) -> None:
+    """Render with Agg on white and write an RGB PNG (an opaque figure needs no alpha channel:
+    a quarter fewer bytes to compress) at :data:`PNG_COMPRESS_LEVEL`."""
+    from matplotlib import __version__ as mpl_version
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image, PngImagePlugin
+
+    canvas = FigureCanvasAgg(fig)
+    face = fig.get_facecolor()
+    fig.set_dpi(dpi)
+    fig.set_facecolor("white")
+    try:
+        canvas.draw()
+        rgba = np.asarray(canvas.buffer_rgba())
+        info = PngImagePlugin.PngInfo()
+        info.add_text("Software", f"Matplotlib version{mpl_version}, https://matplotlib.org/")
+        Image.fromarray(rgba[..., :3]).save(
+            path, format="png", compress_level=PNG_COMPRESS_LEVEL, dpi=(dpi, dpi), pnginfo=info
+        )
+    finally:
+        fig.set_facecolor(face)
 
 
 def _save(fig: Figure, path: Path, dpi: int) -> None:
@@ -101,9 +127,13 @@ def _save(fig: Figure, path: Path, dpi: int) -> None:
     is the suffix of ``path`` (png, svg, pdf or any other matplotlib writes). PDF and
     PostScript embed TrueType fonts (type 42), not Type 3, as journals' checks require."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    fmt = path.suffix.lstrip(".").lower()
     try:
-        with rc_context(_FONTS):
-            fig.savefig(tmp, dpi=dpi, format=path.suffix.lstrip("."), facecolor="white")
+        if fmt == "png":
+            _write_png(fig, tmp, dpi)
+        else:
+            with rc_context(_FONTS):
+                fig.savefig(tmp, dpi=dpi, format=fmt, facecolor="white")
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -198,6 +198,7 @@ def decorate_map(ax: Axes, ctx: FigureContext, *, label_size: float, width: floa
             cmap=ListedColormap([OUTSIDE_VCA_COLOUR]),
             norm=Normalize(0, 2),
             interpolation="nearest",
+            interpolation_stage="data",  # colour the drawn pixels, not every cell
             zorder=0,
         )
         ax.text(
@@ -273,6 +274,7 @@ def show_layer(
         cmap=cmap,
         norm=norm,
         interpolation="nearest",
+        interpolation_stage="data",  # colour the drawn pixels, not every cell
         zorder=1,
     )
     decorate_map(ax, ctx, label_size=label_size, width=width)
