@@ -63,6 +63,44 @@ def test_put_image_round_trip(engine, tmp_asset):
     assert info["properties"]["system:index"] == "img"
 
 
+def test_stored_images_use_the_store_codec_and_round_trip(engine, tmp_asset):
+    """The store writes ZSTD when GDAL can (read ~25 % faster than deflate), else deflate."""
+    import rasterio
+
+    from gee_cscc.engine.store.codec import store_compression
+
+    big = np.arange(300 * 280, dtype=np.float64).reshape(300, 280) / 7.0
+    big[5, 7] = np.nan
+    asset = tmp_asset("codec")
+    engine.store.put_image(asset, yx_array(big, size=0.1, name="npp"))
+    path = engine.store.asset_dir(AssetName.parse(asset)) / "data.tif"
+    with rasterio.open(path) as src:
+        assert src.compression.name.lower() == store_compression() == "zstd"
+        assert src.block_shapes[0] == (256, 256)
+    got = compute_pixels(ee.Image(asset), grid((0.1, 0, 100.0, 0, -0.1, 40.0), big.shape))
+    assert_pixels_equal(got["npp"], big)
+
+
+def test_store_codec_falls_back_to_deflate(monkeypatch):
+    from rasterio import io as rasterio_io
+
+    from gee_cscc.engine.store import codec
+
+    class NoZstd:
+        def __enter__(self):
+            raise rasterio_io.RasterioIOError("ZSTD compression not supported")
+
+        def __exit__(self, *exc):
+            return False
+
+    monkeypatch.setattr(rasterio_io, "MemoryFile", NoZstd)
+    codec.store_compression.cache_clear()
+    try:
+        assert codec.store_compression() == "deflate"
+    finally:
+        codec.store_compression.cache_clear()
+
+
 def test_ascending_y_is_flipped_north_up(engine, tmp_asset):
     asset = tmp_asset()
     engine.store.put_image(asset, yx_array(VALUES, ascending_y=True))

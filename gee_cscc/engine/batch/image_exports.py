@@ -24,6 +24,7 @@ from ..raster.grid import Grid
 from ..raster.reduction import compute_tiled
 from ..raster.resample import PYRAMIDING_POLICIES
 from ..store.assets import AssetName, AssetStore
+from ..store.codec import store_compression
 from ..store.space import check_free_space
 from .destinations import (
     DEFAULT_MAX_PIXELS,
@@ -149,6 +150,7 @@ def _image_to_asset(
             nodata=nodata,
             cancel=cancel,
             progress=progress,
+            compress=store_compression(),
         )
         check_cancel(cancel)
         store.put_geotiff(
@@ -303,9 +305,11 @@ def _write_geotiff(
     nodata: float | None,
     cancel: threading.Event,
     progress: ProgressFn,
+    compress: str = "deflate",
 ) -> bool:
     """Compute ``bands`` on ``grid`` window by window into a GeoTIFF; masked → ``fill``.
 
+    ``compress``: deflate for files people open; the store's own codec for an asset.
     Returns whether any pixel of any band was unmasked.
     """
     import rasterio
@@ -321,7 +325,7 @@ def _write_geotiff(
         "crs": file_crs(grid.crs),
         "transform": Affine(*grid.transform),
         "nodata": nodata,
-        "compress": "deflate",
+        "compress": compress,
         "BIGTIFF": "IF_SAFER",
     }
     if grid.height >= 256 and grid.width >= 256:

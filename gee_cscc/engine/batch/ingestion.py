@@ -18,6 +18,7 @@ from ..core.context import RequestContext
 from ..errors import EEError, UnimplementedError
 from ..raster.resample import PYRAMIDING_POLICIES
 from ..store.assets import AssetName, AssetStore
+from ..store.codec import store_compression
 from ..store.space import check_free_space
 from .destinations import (
     STRIP_ROWS,
@@ -237,7 +238,7 @@ def _write_bands(
         "crs": crs,
         "transform": rasterio.Affine(*transform),
         "nodata": nodata,
-        "compress": "deflate",
+        "compress": store_compression(),
         "BIGTIFF": "IF_SAFER",
     }
     if height >= 256 and width >= 256:

@@ -2,7 +2,7 @@
 
 A write that runs out of space half-way fails late and may leave the disk full for every
 other program; the local engine checks first and fails the operation with one message.
-The estimate is the uncompressed size (GeoTIFFs are written with deflate, so the file is
+The estimate is the uncompressed size (GeoTIFFs are written compressed, so the file is
 usually smaller): the check refuses only what might not fit.
 """
 

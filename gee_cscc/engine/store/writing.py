@@ -20,6 +20,7 @@ import numpy as np
 from ..errors import AlreadyExistsError, EEError
 from ..raster.crs import crs_code, file_crs
 from ..raster.grid import Projection
+from .codec import store_compression
 from .conversions import as_geojson, image_arrays, with_name
 from .folder import AssetFolder, atomic_write_text
 from .names import AssetName
@@ -181,7 +182,7 @@ class AssetWriter(AssetFolder):
             "crs": file_crs(proj.crs),
             "transform": Affine(*proj.transform),
             "nodata": nodata,
-            "compress": "deflate",
+            "compress": store_compression(),
         }
         if h >= 256 and w >= 256:
             profile.update(tiled=True, blockxsize=256, blockysize=256)
