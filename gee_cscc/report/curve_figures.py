@@ -11,6 +11,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from gee_cscc.report.light_axes import PanelTicks
 from gee_cscc.report.style import (
     NEG_COLOUR,
     NPP_UNITS_TEX,
@@ -222,10 +223,12 @@ def _decay_panel(
         )
     ax.set_xlim(ref - 0.5, end + 0.5)
     ax.set_ylim(0, 1.08)
+    if not detailed:  # the grid of small panels draws light ticks (fig_decay_curves)
+        return
     ax.grid(alpha=0.3)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=5 if detailed else 3))
-    ax.tick_params(labelsize=8 if detailed else 6)
-    if detailed and ax.get_legend_handles_labels()[0]:
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=5))
+    ax.tick_params(labelsize=8)
+    if ax.get_legend_handles_labels()[0]:
         ax.legend(
             fontsize=8 if detailed else 5.5,
             loc="best",
@@ -288,12 +291,10 @@ def fig_decay_curves(ctx: FigureContext) -> Figure | None:
     bottom_in = 0.45 if ctx.synthetic else 0.25
     width, height = 2.55 * ncols + 0.4, 2.1 * nrows + 0.2 + top_in + bottom_in
     fig = Figure(figsize=(width, height))
-    axes = fig.subplots(
+    axes = fig.subplots(  # not shared: each panel has the same limits and light ticks
         nrows,
         ncols,
         squeeze=False,
-        sharex=True,
-        sharey=True,
         gridspec_kw={
             "left": 0.62 / width,
             "right": 1 - 0.12 / width,
@@ -311,9 +312,16 @@ def fig_decay_curves(ctx: FigureContext) -> Figure | None:
             fontweight="bold" if name == all_label(ctx.results) else "normal",
             y=1.0,  # a fixed y: the axes below the title are not measured for each panel
         )
-        ax.tick_params(labelbottom=False, labelleft=False)
+    # ticks located and formatted once, drawn as plain artists on every panel
+    ticks = PanelTicks.of(axes[0], x_locator=MaxNLocator(integer=True, nbins=3), labelsize=6)
     for i, ax in enumerate(axes[: len(inputs)]):  # year labels under each column's last panel
-        ax.tick_params(labelbottom=i + ncols >= len(inputs), labelleft=i % ncols == 0)
+        labels = {"labelbottom": i + ncols >= len(inputs), "labelleft": i % ncols == 0}
+        if ticks is not None:
+            ticks.draw(ax, **labels)
+        else:
+            ax.grid(alpha=0.3)
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True, nbins=3))
+            ax.tick_params(labelsize=6, **labels)
     for ax in axes[len(inputs) :]:
         ax.set_visible(False)
     fig.supylabel(f"q = N / N$_{{{cfg.reference_year}}}$", fontsize=9, x=0.1 / width)
