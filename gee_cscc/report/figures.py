@@ -106,7 +106,7 @@ def _write_png(fig: Figure, path: Path, dpi: int) -> None:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from PIL import Image, PngImagePlugin
 
-    canvas = FigureCanvasAgg(fig)
+    canvas = fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
     face = fig.get_facecolor()
     fig.set_dpi(dpi)
     fig.set_facecolor("white")
