@@ -9,7 +9,9 @@ the run's grid. One ``reduceRegion`` over the run's grid (its ``crs`` and ``crsT
 
 =================  ======================================================================
 ``v<year>``        NPP of the year (``toBands``, g C m⁻² yr⁻¹): ``count`` = valid cells, ``min``/``max``
-``b<year>``        ``|NPP| > max_abs_npp`` (1/0, masked with NPP): ``sum`` = implausible cells
+``b<year>``        ``|NPP| > max_abs_npp`` (1/0, masked with NPP): ``sum`` = implausible cells;
+                   an interactive check reduces these only for the years whose
+                   ``v<year>`` min/max lie beyond ±max_abs_npp (a second request)
 ``m``              mean NPP over the years where valid every year: ``count``, ``max``
 ``p``              ``m > vca_min_mean``: ``sum`` = vegetation-covered cells
 ``r``              region id > 0: ``sum`` = cells inside a region
@@ -64,11 +66,15 @@ __all__ = [
 TILE_SCALE = 1
 
 
-def _stack(annual: Any, regions: Regions | None, cfg: Config) -> Any:
+def _implausible(values: Any, years: Sequence[int], cfg: Config) -> Any:
+    """``b<year>``: 1 where ``|NPP| > max_abs_npp``, 0 elsewhere, masked with NPP."""
+    return values.abs().gt(cfg.max_abs_npp).rename([f"b{y}" for y in years])
+
+
+def _stack(annual: Any, regions: Regions | None, cfg: Config, *, counts: bool = True) -> Any:
     coll = annual.collection  # one image per year, sorted by year (method.inputs)
     values = coll.toBands().rename([f"v{y}" for y in annual.years])
-    bad = values.abs().gt(cfg.max_abs_npp).rename([f"b{y}" for y in annual.years])
-    bands = [values, bad]
+    bands = [values, _implausible(values, annual.years, cfg)] if counts else [values]
     full = coll.reduce(ee.Reducer.count()).unmask(0).eq(len(annual.years))
     mean = coll.reduce(ee.Reducer.mean()).updateMask(full).rename("m")
     bands += [mean, mean.gt(cfg.vca_min_mean).rename("p")]
@@ -100,8 +106,13 @@ def check_table(
     *,
     grid: GridSpec | None = None,
     tile_scale: float = TILE_SCALE,
+    implausible_counts: bool = True,
 ) -> Any:
     """The check's reductions (see the module doc) as a FeatureCollection, not yet computed.
+
+    Without ``implausible_counts`` the ``b<year>`` bands are left out: NPP's per-year
+    min/max already tell whether any value is implausible, and :func:`check_inputs` counts
+    them only then (an interactive run; a batch run's exported table keeps them).
 
     One feature without geometry holds the stats (property ``check`` = ``"stats"``, one
     property per ``<band>_<count|sum|min|max>``); with regions, one feature per region id
@@ -123,7 +134,9 @@ def check_table(
         .combine(ee.Reducer.minMax(), sharedInputs=True)
         .unweighted()
     )
-    stats = _stack(annual, regions, cfg).reduceRegion(reducer=reducer, **where)
+    stats = _stack(annual, regions, cfg, counts=implausible_counts).reduceRegion(
+        reducer=reducer, **where
+    )
     features = ee.List([ee.Feature(None, ee.Dictionary(stats)).set("check", "stats")])
     masked = masked_counts_dictionary(annual, grid)
     if masked is not None:  # stored values outside valid_range (fill, class codes) per year
@@ -178,14 +191,51 @@ def check_inputs(
         See the module docstring; the message names the asset and the year. A request
         Earth Engine refuses is an InputError too, caused by its ``ee.EEException``.
     """
-    table = check_table(annual, regions, cfg, grid=grid)
+    name = annual.source or "the NPP collection"
+    table = check_table(annual, regions, cfg, grid=grid, implausible_counts=False)
     try:
         info = table.getInfo()
     except ee.EEException as exc:
-        name = annual.source or "the NPP collection"
         raise InputError(f"Cannot check the NPP input '{name}': {exc}") from exc
     features = (info or {}).get("features") or []
+    stats = next((f.get("properties") or {} for f in features if _kind(f) == "stats"), {})
+    hit = _beyond(stats, annual.years, cfg)
+    if hit:  # the min/max show implausible values: count them, in those years only
+        values = annual.collection.toBands().rename([f"v{y}" for y in annual.years])
+        bad = _implausible(values.select([f"v{y}" for y in hit]), hit, cfg)
+        where = {"geometry": (grid or annual.grid).region(), "maxPixels": MAX_PIXELS}
+        where.update((grid or annual.grid).reduce_args())
+        try:
+            sums = bad.reduceRegion(reducer=ee.Reducer.sum().unweighted(), **where).getInfo()
+        except ee.EEException as exc:
+            raise InputError(f"Cannot check the NPP input '{name}': {exc}") from exc
+        features = [
+            {**f, "properties": {**(f.get("properties") or {}), **_suffixed(sums, "_sum")}}
+            if _kind(f) == "stats"
+            else f
+            for f in features
+        ]
     return evaluate_checks(features, annual, regions, cfg, grid=grid, warn=warn)
+
+
+def _kind(feature: Mapping[str, Any]) -> Any:
+    return (feature.get("properties") or {}).get("check")
+
+
+def _suffixed(values: Mapping[str, Any] | None, suffix: str) -> dict[str, Any]:
+    return {f"{k}{suffix}": v for k, v in (values or {}).items()}
+
+
+def _beyond(stats: Mapping[str, Any], years: Sequence[int], cfg: Config) -> list[int]:
+    """The years whose NPP min or max lies beyond ±``max_abs_npp`` (so |NPP| exceeds it)."""
+    out = []
+    for y in years:
+        low, high = stats.get(f"v{y}_min"), stats.get(f"v{y}_max")
+        if (low is not None and low < -cfg.max_abs_npp) or (
+            high is not None and high > cfg.max_abs_npp
+        ):
+            out.append(int(y))
+    return out
 
 
 def evaluate_checks(

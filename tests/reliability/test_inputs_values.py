@@ -69,6 +69,32 @@ def test_asset_gets_its_own_message_from_one_server_request(case, engine, tmp_as
         check_inputs(annual, None, CFG)
 
 
+def test_asset_implausible_counts_are_made_only_for_the_years_beyond_the_bound(engine, tmp_asset):
+    """The interactive check reads per-year min/max; the years beyond ±max_abs_npp are then
+    counted (a second request), so the message gives NumPy's counts."""
+    cube = make_cube()
+    cube[1, 0, 3] = -2.5e4  # 2002: one implausible cell
+    cube[3, 1, 2] = 1e30  # 2004: three
+    cube[3, 2, 2] = -5e4
+    cube[3, 0, 0] = 10000.5
+    over = np.abs(np.nan_to_num(cube)) > CFG.max_abs_npp
+    assert [int(over[i].sum()) for i in range(len(YEARS))][1:4] == [1, 0, 3]
+    asset = tmp_asset("npp")
+    engine.store.put_collection(asset, cube_with(cube), band="npp")
+    annual = load_annual_npp(asset, CFG)
+    pattern = (
+        rf"NPP year 2002 of '{re.escape(asset)}' has {int(over[1].sum())} cell\(s\) with "
+        r"\|NPP\| > 10000 g C m-2 yr-1 .*\(largest 25000; 2 year\(s\) affected\)"
+    )
+    with pytest.raises(InputError, match=pattern):
+        check_inputs(annual, None, CFG)
+    cube[1, 0, 3] = 500.0  # now 2004 is the first
+    asset = tmp_asset("npp2")
+    engine.store.put_collection(asset, cube_with(cube), band="npp")
+    with pytest.raises(InputError, match=r"NPP year 2004 .* has 3 cell\(s\) .*1 year\(s\)"):
+        check_inputs(load_annual_npp(asset, CFG), None, CFG)
+
+
 def test_asset_check_counts_match_numpy(engine, tmp_asset):
     cube = make_cube()
     asset = tmp_asset("npp")
