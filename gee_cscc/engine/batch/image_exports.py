@@ -150,7 +150,7 @@ def _image_to_asset(
             nodata=nodata,
             cancel=cancel,
             progress=progress,
-            compress=store_compression(),
+            codec=store_compression(),
         )
         check_cancel(cancel)
         store.put_geotiff(
@@ -305,11 +305,12 @@ def _write_geotiff(
     nodata: float | None,
     cancel: threading.Event,
     progress: ProgressFn,
-    compress: str = "deflate",
+    codec: Mapping[str, Any] | None = None,
 ) -> bool:
     """Compute ``bands`` on ``grid`` window by window into a GeoTIFF; masked → ``fill``.
 
-    ``compress``: deflate for files people open; the store's own codec for an asset.
+    ``codec``: the creation options of the store's codec for an asset; deflate (the
+    default) for files people open.
     Returns whether any pixel of any band was unmasked.
     """
     import rasterio
@@ -325,7 +326,7 @@ def _write_geotiff(
         "crs": file_crs(grid.crs),
         "transform": Affine(*grid.transform),
         "nodata": nodata,
-        "compress": compress,
+        **(codec or {"compress": "deflate"}),
         "BIGTIFF": "IF_SAFER",
     }
     if grid.height >= 256 and grid.width >= 256:

@@ -238,7 +238,7 @@ def _write_bands(
         "crs": crs,
         "transform": rasterio.Affine(*transform),
         "nodata": nodata,
-        "compress": store_compression(),
+        **store_compression(),
         "BIGTIFF": "IF_SAFER",
     }
     if height >= 256 and width >= 256:

@@ -18,11 +18,22 @@ import functools
 
 __all__ = ["READ_OPTIONS", "store_compression"]
 
+#: ZSTD level of the store: NPP floats barely compress, and level 1 writes a year at
+#: 0.025° in 19 ms against 45 ms at GDAL's default 9, within 0.2 % of the size.
+ZSTD_LEVEL = 1
+
 READ_OPTIONS = {"GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}
 
 
+def store_compression() -> dict[str, object]:
+    """The creation options of a stored GeoTIFF's codec (for ``rasterio.open(..., "w")``)."""
+    if _codec() == "zstd":
+        return {"compress": "zstd", "zstd_level": ZSTD_LEVEL}
+    return {"compress": "deflate"}
+
+
 @functools.cache
-def store_compression() -> str:
+def _codec() -> str:
     """``"zstd"`` when this GDAL can write it (checked once, in memory), else ``"deflate"``."""
     import warnings
 

@@ -182,7 +182,7 @@ class AssetWriter(AssetFolder):
             "crs": file_crs(proj.crs),
             "transform": Affine(*proj.transform),
             "nodata": nodata,
-            "compress": store_compression(),
+            **store_compression(),
         }
         if h >= 256 and w >= 256:
             profile.update(tiled=True, blockxsize=256, blockysize=256)
