@@ -57,8 +57,7 @@ def load_run(folder: Path) -> SimpleNamespace:
 
 
 def time_each(results, out: Path, dpi: int, repeat: int, geojson: dict | None) -> list[tuple]:
-    ctx = figs.figure_context(results, regions_geojson=geojson)
-    ctx.dpi = dpi
+    ctx = figs.figure_context(results, regions_geojson=geojson, dpi=dpi)
     rows = []
     for name in figs.FIGURE_NAMES:
         draws, saves, size = [], [], 0

@@ -142,12 +142,17 @@ def _save(fig: Figure, path: Path, dpi: int) -> None:
 
 def figure_context(
     results: Any, *, regions_geojson: dict | None = None, synthetic: bool = False,
-    style: str | None = None,
+    style: str | None = None, dpi: int | None = None,
 ) -> FigureContext:  # fmt: skip
-    """What every figure of a run shares: the map previews, outlines, style (see :mod:`.style`)."""
+    """What every figure of a run shares: the map previews, outlines, style (see :mod:`.style`).
+
+    With ``dpi`` (the files' resolution), the maps' previews are no finer than their pixels
+    at that dpi (:func:`gee_cscc.report.map_canvas.map_grid`) and the figures are laid out
+    at it.
+    """
     rasters = results.rasters
     prop = getattr(results.config, "region_property", "abbr")
-    grid = map_grid(rasters)  # maps are drawn from bounded previews (report.map_preview)
+    grid = map_grid(rasters, dpi)  # maps are drawn from bounded previews (report.map_preview)
     return FigureContext(
         results=results,
         synthetic=synthetic,
@@ -157,6 +162,7 @@ def figure_context(
         extent=grid.extent if grid is not None else None,
         grid=grid,
         style=style or getattr(results.config, "figure_style", "report"),
+        dpi=dpi,
     )
 
 
@@ -288,8 +294,9 @@ def make_figures(
         raise ValueError(f"unknown figure names {unknown}; expected some of {list(_FIGURES)}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    ctx = figure_context(results, regions_geojson=regions_geojson, synthetic=synthetic, style=style)
-    ctx.dpi = dpi
+    ctx = figure_context(
+        results, regions_geojson=regions_geojson, synthetic=synthetic, style=style, dpi=dpi
+    )
     todo = [n for n in _FIGURES if n in wanted]
     job = {"ctx": ctx, "out_dir": out_dir, "formats": formats, "dpi": dpi}
     if not _parallel(workers, len(todo)):

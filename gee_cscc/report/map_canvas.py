@@ -26,7 +26,7 @@ from shapely.geometry import shape
 from shapely.geometry.polygon import orient
 
 from gee_cscc.report.map_marks import north_arrow, scale_bar, south_china_sea_inset
-from gee_cscc.report.map_preview import MapGrid
+from gee_cscc.report.map_preview import MapGrid, pixel_step
 from gee_cscc.report.style import OUTSIDE_VCA_COLOUR, FigureContext, Province, plain_text
 
 # --------------------------------------------------------------------------- inputs
@@ -55,10 +55,35 @@ def province_outlines(geojson: dict | None, prop: str) -> list[Province]:
     return out
 
 
-def map_grid(rasters: xr.Dataset) -> MapGrid | None:
-    """The preview grid of the run's maps (from ``cscc``, ``vca`` or ``region``), or None."""
+#: The widest map panel of the figures, inches (a single map; panels side by side are narrower).
+MAX_PANEL_WIDTH_IN = 7.5
+
+
+def map_pixels(extent: tuple[float, float, float, float], dpi: float) -> tuple[float, float]:
+    """Width and height in pixels of the largest map of ``extent`` at ``dpi``: at most
+    :data:`MAX_PANEL_WIDTH_IN` wide (the axes within a panel are narrower), its height
+    from the map's aspect."""
+    width = MAX_PANEL_WIDTH_IN * dpi
+    span_x = max(extent[1] - extent[0], 1e-12)
+    return width, width * (extent[3] - extent[2]) * _aspect(extent) / span_x
+
+
+def map_grid(rasters: xr.Dataset, dpi: float | None = None) -> MapGrid | None:
+    """The preview grid of the run's maps (from ``cscc``, ``vca`` or ``region``), or None.
+
+    With ``dpi``, blocks are as large as the largest map's pixels at that dpi allow
+    (:func:`gee_cscc.report.map_preview.pixel_step`): a preview cell never covers more
+    than one pixel of the file, and the preview is no larger than the map needs.
+    """
     base = next((rasters[v] for v in ("cscc", "vca", "region") if v in rasters), None)
-    return MapGrid.of(base) if base is not None else None
+    if base is None:
+        return None
+    grid = MapGrid.of(base)
+    if dpi:
+        step = pixel_step(*grid.shape, *map_pixels(grid.extent, dpi))
+        if step > grid.step:
+            grid = MapGrid.of(base, step=step)
+    return grid
 
 
 def outside_vca(rasters: xr.Dataset, grid: MapGrid | None) -> np.ndarray | None:

@@ -2,7 +2,9 @@
 
 A map is drawn from a preview of at most :data:`PREVIEW_MAX_CELLS` cells, whatever the size
 of the grid: the layer is cut into ``step × step`` blocks (``step`` from the grid's size,
-1 up to 2 M cells) and each block becomes one preview cell. Continuous layers (CSCC, PCS,
+1 up to 2 M cells) and each block becomes one preview cell. The figures also make the
+blocks as large as the map's pixels allow (:func:`pixel_step`: never a preview cell for
+more than one output pixel), so a preview is no larger than the image drawn from it needs. Continuous layers (CSCC, PCS,
 trend slope) take the mean of the block's finite cells in the vegetation-covered area (VCA);
 class and count layers (trend class, maintenance surfaces, years) take the block's centre
 cell, so every preview value is a value the grid really holds. Blocks at the right and
@@ -30,6 +32,7 @@ __all__ = [
     "centre_cells",
     "lazy_difference",
     "preview_sample",
+    "pixel_step",
     "preview_step",
 ]
 
@@ -46,6 +49,14 @@ def preview_step(ny: int, nx: int, max_cells: int | None = None) -> int:
     while math.ceil(ny / step) * math.ceil(nx / step) > max_cells:
         step += 1
     return step
+
+
+def pixel_step(ny: int, nx: int, width_px: float, height_px: float) -> int:
+    """The coarsest block side whose blocks are at most one output pixel wide and high on a
+    map of ``width_px`` × ``height_px`` pixels: ``nx/step ≥ width_px`` and
+    ``ny/step ≥ height_px`` (1 when the grid has fewer cells than pixels)."""
+    fits = min(nx / max(width_px, 1.0), ny / max(height_px, 1.0))
+    return max(1, math.floor(fits))
 
 
 def _strips(ny: int, nx: int, step: int) -> list[tuple[int, int]]:
@@ -121,14 +132,16 @@ class MapGrid:
     image_extent: tuple[float, float, float, float]
 
     @classmethod
-    def of(cls, da: xr.DataArray, max_cells: int | None = None) -> MapGrid:
+    def of(cls, da: xr.DataArray, max_cells: int | None = None, *, step: int = 1) -> MapGrid:
+        """The preview grid of ``da``: blocks of ``step`` cells, or more when the preview
+        would have more than ``max_cells`` cells (default :data:`PREVIEW_MAX_CELLS`)."""
         ydim, xdim = da.dims[-2], da.dims[-1]
         ny, nx = da.sizes[ydim], da.sizes[xdim]
         x = _axis(da, xdim, np.arange(nx))
         y = _axis(da, ydim, -np.arange(ny))
         dx = abs(x[1] - x[0]) if x.size > 1 else (abs(y[1] - y[0]) if y.size > 1 else 1.0)
         dy = abs(y[1] - y[0]) if y.size > 1 else dx
-        step = preview_step(ny, nx, max_cells or PREVIEW_MAX_CELLS)
+        step = max(int(step), preview_step(ny, nx, max_cells or PREVIEW_MAX_CELLS))
         flip_y = bool(y.size > 1 and y[0] < y[-1])
         flip_x = bool(x.size > 1 and x[0] > x[-1])
         extent = (x.min() - dx / 2, x.max() + dx / 2, y.min() - dy / 2, y.max() + dy / 2)
