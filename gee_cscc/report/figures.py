@@ -90,8 +90,15 @@ _FIGURES: dict[str, tuple[Callable[[FigureContext], Figure | None], str | None]]
 }
 #: Every figure name of :func:`make_figures`, in the report's order.
 FIGURE_NAMES = tuple(_FIGURES)
-# Rough drawing cost (seconds at 150 dpi on the demo) to share the figures between processes.
-_COST = {"decay_curves": 3.0, "pcs": 1.2, "maintenance": 1.2, "csr_grade": 0.6, "yearly": 0.4}
+# Drawing and saving cost (CPU seconds at 150 dpi, 0.05° China-like grid, 34 regions;
+# benchmarks/bench_figures.py) to share the figures between processes.
+_COST = {
+    "decay_curves": 0.58, "pcs": 0.49, "maintenance": 0.42, "csr_pixel": 0.4, "csr_grade": 0.35,
+    "maintenance_years": 0.33, "cscc_year": 0.31, "maintenance_bars": 0.27,
+    "capacity_bars": 0.26, "running_capacity": 0.25, "trend_slope": 0.24, "cscc": 0.24,
+    "pcs_difference": 0.24, "yearly": 0.22, "trend_class": 0.2, "study_area": 0.18,
+    "decay_ALL": 0.13,
+}  # fmt: skip
 
 
 _FONTS = {"pdf.fonttype": 42, "ps.fonttype": 42}
@@ -199,10 +206,10 @@ def _share(names: Sequence[str]) -> tuple[list[str], list[str]]:
     """Two groups of about equal drawing cost (the costliest figures first, greedily)."""
     groups: tuple[list[str], list[str]] = ([], [])
     loads = [0.0, 0.0]
-    for name in sorted(names, key=lambda n: -_COST.get(n, 0.5)):
+    for name in sorted(names, key=lambda n: -_COST.get(n, 0.3)):
         i = 0 if loads[0] <= loads[1] else 1
         groups[i].append(name)
-        loads[i] += _COST.get(name, 0.5)
+        loads[i] += _COST.get(name, 0.3)
     return groups
 
 
