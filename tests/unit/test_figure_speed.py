@@ -83,3 +83,38 @@ def test_png_files_are_opaque_rgb_with_their_dpi(tmp_path):
         assert im.size == (round(8.0 * 72), round(6.6 * 72))  # the figure's 8 × 6.6 inches
         pixels = np.asarray(im)
     assert (pixels < 128).any() and (pixels == 255).all(axis=2).mean() > 0.5  # drawn on white
+
+
+def _laid_out(canvas_class) -> list[tuple[float, ...]]:
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.0, 4.0), dpi=120, layout="constrained")
+    axes = fig.subplots(1, 2)
+    for ax in axes:
+        ax.plot([0, 10_000], [0, 1])
+        ax.set_ylabel("a long label of the y axis")
+        ax.set_title("a title", fontsize=14)
+    fig.suptitle("Suptitle")
+    fig.colorbar(axes[0].imshow(np.arange(4.0).reshape(2, 2)), ax=axes[1], label="units")
+    canvas = canvas_class(fig)
+    canvas.measuring = True
+    fig.get_layout_engine().execute(fig)
+    canvas.measuring = False
+    return [tuple(np.round(a.get_position().bounds, 9)) for a in fig.axes]
+
+
+def test_measuring_canvas_lays_out_as_a_plain_agg_canvas():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    from gee_cscc.report.style import MeasuringCanvas
+
+    assert _laid_out(MeasuringCanvas) == _laid_out(FigureCanvasAgg)
+    # one measuring renderer per dpi, shared by figures; drawing uses the figure's own
+    from matplotlib.figure import Figure
+
+    a, b = MeasuringCanvas(Figure(figsize=(2, 2), dpi=90)), MeasuringCanvas(Figure(dpi=90))
+    a.measuring = b.measuring = True
+    assert a.get_renderer() is b.get_renderer()
+    a.measuring = False
+    assert a.get_renderer() is not b.get_renderer()
+    assert (a.get_renderer().width, a.get_renderer().height) == (180, 180)
