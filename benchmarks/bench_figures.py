@@ -36,8 +36,9 @@ TABLES = {
 }
 
 
-def load_run(folder: Path) -> SimpleNamespace:
-    """A Results-like object of a finished run's output folder (rasters in memory)."""
+def load_run(folder: Path, *, lazy: bool = False) -> SimpleNamespace:
+    """A Results-like object of a finished run's output folder (rasters in memory, or read
+    from results.nc when indexed with ``lazy``, as a run reads its scratch layers)."""
     meta = json.loads((folder / "run.json").read_text())
     names = {f.name for f in dataclasses.fields(Config)}
     cfg = Config(
@@ -48,7 +49,8 @@ def load_run(folder: Path) -> SimpleNamespace:
         }
     )
     rasters = xr.open_dataset(folder / "rasters" / "results.nc").drop_vars("crs", errors="ignore")
-    rasters = rasters.load()
+    if not lazy:
+        rasters = rasters.load()
     tables = {}
     for attr, name in TABLES.items():
         path = folder / "tables" / name
@@ -94,10 +96,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=None, help="make_figures workers")
     parser.add_argument("--geojson", type=Path, default=None, help="region outlines to draw")
     parser.add_argument("--skip-each", action="store_true", help="only the make_figures wall")
+    parser.add_argument("--lazy", action="store_true", help="read results.nc when indexed")
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    results = load_run(args.run)
+    results = load_run(args.run, lazy=args.lazy)
     geojson = json.loads(args.geojson.read_text()) if args.geojson else None
     ny, nx = results.rasters["cscc"].shape
     print(f"run {args.run}: grid {ny} × {nx} ({ny * nx / 1e6:.2f} M cells), loaded in "
