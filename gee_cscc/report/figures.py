@@ -17,6 +17,7 @@ Matplotlib is used through :class:`matplotlib.figure.Figure` and the Agg canvas 
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import sys
@@ -306,18 +307,27 @@ def make_figures(
     )
     todo = [n for n in _FIGURES if n in wanted]
     job = {"ctx": ctx, "out_dir": out_dir, "formats": formats, "dpi": dpi}
-    if not _parallel(workers, len(todo)):
-        written = _draw_and_save(names=todo, **job)
-    else:
-        theirs, mine = _share(todo)
-        _FORKED.update(job, names=theirs)
-        try:
-            with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
+    # The objects that exist now (the run's) live on: the garbage collector need not walk
+    # them again and again while figures make and drop many, and a forked process does not
+    # copy their pages by touching them.
+    frozen = gc.get_freeze_count() == 0
+    if frozen:
+        gc.freeze()
+    try:
+        if not _parallel(workers, len(todo)):
+            written = _draw_and_save(names=todo, **job)
+        else:
+            theirs, mine = _share(todo)
+            _FORKED.update(job, names=theirs)
+            context = multiprocessing.get_context("fork")
+            with ProcessPoolExecutor(1, mp_context=context) as pool:
                 future = pool.submit(_forked_job)
                 written = _draw_and_save(names=mine, **job)
                 written.update(future.result())
-        finally:
-            _FORKED.clear()
+    finally:
+        _FORKED.clear()
+        if frozen:
+            gc.unfreeze()
     return {name: written[name] for name in todo if name in written}
 
 
