@@ -44,8 +44,10 @@ from gee_cscc.report.rasters import (
 
 __all__ = ["CHUNK_CACHE_BYTES", "COMPRESSION", "cf_grid_mapping", "write_netcdf"]
 
-#: The compression of every variable of results.nc.
-COMPRESSION = {"zlib": True, "complevel": 4, "shuffle": True}
+#: The compression of every variable of results.nc: zlib level 1 with the byte shuffle. A
+#: 0.025° run's layers take 1.0 s of CPU at level 1 against 1.7 s at level 4, for a file
+#: 6 % larger (28.8 against 27.1 MB).
+COMPRESSION = {"zlib": True, "complevel": 1, "shuffle": True}
 
 #: The HDF5 chunk cache of each layer while results.nc is written (bytes).
 CHUNK_CACHE_BYTES = 1 << 20
