@@ -118,3 +118,30 @@ def test_measuring_canvas_lays_out_as_a_plain_agg_canvas():
     a.measuring = False
     assert a.get_renderer() is not b.get_renderer()
     assert (a.get_renderer().width, a.get_renderer().height) == (180, 180)
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (7, 13), (120, 333)])
+def test_write_png_round_trips_through_pillow(tmp_path, shape):
+    from gee_cscc.report.png_file import write_png
+
+    rng = np.random.default_rng(sum(shape))
+    rgb = rng.integers(0, 256, (*shape, 3), dtype=np.uint8)
+    rgb[: shape[0] // 2] = (255, 255, 255)  # flat colour as in figures, and noise
+    path = tmp_path / "a.png"
+    write_png(path, rgb, dpi=150, text={"Software": "gee-cscc test"}, level=3)
+    with Image.open(path) as im:
+        im.load()  # Pillow checks every chunk's CRC and the deflate stream
+        assert im.mode == "RGB" and im.size == (shape[1], shape[0])
+        np.testing.assert_array_equal(np.asarray(im), rgb)
+        # 150 dpi = 5906 pixels per metre (rounded), read back as 150.0124 dpi
+        assert im.info["dpi"] == pytest.approx((5906 * 0.0254,) * 2, abs=1e-6)
+        assert im.info["Software"] == "gee-cscc test"
+
+
+def test_write_png_refuses_what_is_not_rgb_bytes(tmp_path):
+    from gee_cscc.report.png_file import write_png
+
+    with pytest.raises(ValueError, match="height × width × 3 uint8"):
+        write_png(tmp_path / "a.png", np.zeros((4, 4, 4), np.uint8))
+    with pytest.raises(ValueError, match="uint8"):
+        write_png(tmp_path / "a.png", np.zeros((4, 4, 3), np.float32))
