@@ -203,14 +203,31 @@ def _forked_job() -> dict[str, Path]:
     return _draw_and_save(**_FORKED)
 
 
-def _share(names: Sequence[str]) -> tuple[list[str], list[str]]:
+def _cost(ctx: FigureContext | None, name: str) -> float:
+    """The drawing cost of a figure: 0 for one that will come out None (a missing layer, a
+    grade map without outlines, no capacity_sensitivity table), as sharing goes by it."""
+    if ctx is not None:
+        results = ctx.results
+        needs = _FIGURES[name][1]
+        if needs is not None and needs not in results.rasters:
+            return 0.0
+        if name == "csr_grade" and not ctx.provinces:
+            return 0.0
+        table = getattr(results, "capacity_sensitivity", None)
+        if name == "running_capacity" and (table is None or table.empty):
+            return 0.0
+    return _COST.get(name, 0.3)
+
+
+def _share(names: Sequence[str], ctx: FigureContext | None = None) -> tuple[list[str], list[str]]:
     """Two groups of about equal drawing cost (the costliest figures first, greedily)."""
     groups: tuple[list[str], list[str]] = ([], [])
     loads = [0.0, 0.0]
-    for name in sorted(names, key=lambda n: -_COST.get(n, 0.3)):
+    costs = {name: _cost(ctx, name) for name in names}
+    for name in sorted(names, key=lambda n: -costs[n]):
         i = 0 if loads[0] <= loads[1] else 1
         groups[i].append(name)
-        loads[i] += _COST.get(name, 0.3)
+        loads[i] += costs[name]
     return groups
 
 
@@ -317,7 +334,7 @@ def make_figures(
         if not _parallel(workers, len(todo)):
             written = _draw_and_save(names=todo, **job)
         else:
-            theirs, mine = _share(todo)
+            theirs, mine = _share(todo, ctx)
             _FORKED.update(job, names=theirs)
             context = multiprocessing.get_context("fork")
             with ProcessPoolExecutor(1, mp_context=context) as pool:
