@@ -16,9 +16,10 @@ from typing import Any, NamedTuple
 import numpy as np
 from matplotlib import rc_context
 from matplotlib.axes import Axes
-from matplotlib.backends.backend_agg import FigureCanvasAgg, RendererAgg
 from matplotlib.figure import Figure
 from matplotlib.path import Path as MplPath
+
+from gee_cscc.report.agg_canvas import MeasuringCanvas
 
 #: Trend class code → (short name, meaning, colour) (docs/method.md §3; colours from BrBG).
 TREND_CLASS_STYLE: dict[int, tuple[str, str, str]] = {
@@ -131,31 +132,6 @@ def finish_figure(
     finally:
         canvas.measuring = False
     return fig
-
-
-_MEASURE: dict[float, RendererAgg] = {}  # one measuring renderer per dpi, for every figure
-
-
-class MeasuringCanvas(FigureCanvasAgg):
-    """An Agg canvas whose layout passes measure text on one renderer per dpi, shared by every
-    figure of the process, while ``measuring`` is set; it draws on its own renderer.
-
-    Matplotlib caches the size of a text per renderer, and a figure without a canvas gets a
-    new renderer for each layout pass: so every tick label, title and legend entry was
-    measured again in each pass of each figure. With this canvas a label such as ``100°E``
-    is measured once (text size depends on the font and the dpi, not on the canvas size).
-    """
-
-    measuring = False
-
-    def get_renderer(self) -> RendererAgg:
-        if not self.measuring:
-            return super().get_renderer()
-        dpi = float(self.figure.dpi)
-        renderer = _MEASURE.get(dpi)
-        if renderer is None:
-            renderer = _MEASURE[dpi] = RendererAgg(1, 1, dpi)
-        return renderer
 
 
 def subtitle(ax: Axes, ctx: FigureContext, text: str, *, fontsize: float = 9) -> None:

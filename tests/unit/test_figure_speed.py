@@ -106,7 +106,7 @@ def _laid_out(canvas_class) -> list[tuple[float, ...]]:
 def test_measuring_canvas_lays_out_as_a_plain_agg_canvas():
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    from gee_cscc.report.style import MeasuringCanvas
+    from gee_cscc.report.agg_canvas import MeasuringCanvas
 
     assert _laid_out(MeasuringCanvas) == _laid_out(FigureCanvasAgg)
     # one measuring renderer per dpi, shared by figures; drawing uses the figure's own
@@ -145,3 +145,41 @@ def test_write_png_refuses_what_is_not_rgb_bytes(tmp_path):
         write_png(tmp_path / "a.png", np.zeros((4, 4, 4), np.uint8))
     with pytest.raises(ValueError, match="uint8"):
         write_png(tmp_path / "a.png", np.zeros((4, 4, 3), np.float32))
+
+
+def test_shared_text_sizes_are_agg_text_sizes():
+    from matplotlib.backends.backend_agg import RendererAgg
+    from matplotlib.font_manager import FontProperties
+
+    from gee_cscc.report.agg_canvas import SharedMetricsRenderer
+
+    for dpi, text, size, ismath in [
+        (150, "100°E", 7, False), (72, "τ⁺ = 45.9 yr", 5.5, False),
+        (150, r"g C m$^{-2}$ yr$^{-1}$", 9, True), (300, "Wg", 12, False),
+    ]:  # fmt: skip
+        prop = FontProperties(size=size, weight="bold" if size > 10 else "normal")
+        plain = RendererAgg(50, 50, dpi).get_text_width_height_descent(text, prop, ismath)
+        for w, h in ((1, 1), (640, 480)):
+            shared = SharedMetricsRenderer(w, h, dpi).get_text_width_height_descent(
+                text, prop, ismath
+            )
+            assert shared == pytest.approx(plain, abs=1e-9)
+
+
+def test_measuring_canvas_draws_the_pixels_of_a_plain_agg_canvas():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    from gee_cscc.report.agg_canvas import MeasuringCanvas
+
+    def drawn(canvas_class) -> np.ndarray:
+        fig = Figure(figsize=(3.0, 2.0), dpi=100, layout="constrained")
+        ax = fig.subplots()
+        ax.plot([1, 2, 3], [3, 1, 2], label="a line")
+        ax.set_title(r"Title $\alpha^2$ and τ")
+        ax.legend()
+        canvas = canvas_class(fig)
+        canvas.draw()
+        return np.asarray(canvas.buffer_rgba()).copy()
+
+    np.testing.assert_array_equal(drawn(MeasuringCanvas), drawn(FigureCanvasAgg))
