@@ -10,7 +10,6 @@ grids too large to pull — both count the same pixels.
 
 from __future__ import annotations
 
-import functools
 import math
 import threading
 from collections.abc import Callable, Sequence
@@ -21,6 +20,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from gee_cscc.engine.core.memory import release_free_memory
 from gee_cscc.method.grid import GridSpec
 from gee_cscc.method.regions import REGION_BAND, Regions, grouped_sums
 from gee_cscc.stats.run_tables import ALL_ID
@@ -91,30 +91,6 @@ def _backend_store(variable: xr.DataArray) -> Any:
         if data is None:
             return None
     return None
-
-
-def release_free_memory() -> None:
-    """Give memory freed by every thread back to the system (glibc ``malloc_trim``).
-
-    The engine computes each tile on its worker threads in many small NumPy arrays; glibc
-    keeps what they free in per-thread arenas, so without this a pull's resident memory
-    keeps the high-water mark of every band's requests. A no-op off glibc.
-    """
-    trim = _malloc_trim()
-    if trim is not None:
-        trim(0)
-
-
-@functools.cache
-def _malloc_trim() -> Any:
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        return libc.malloc_trim
-    except (OSError, AttributeError):
-        return None
 
 
 def _row_step(variable: xr.DataArray) -> int:

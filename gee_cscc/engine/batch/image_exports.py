@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..core.context import RequestContext
+from ..core.memory import release_free_memory
 from ..core.values import Band, Image, output_numpy_dtype
 from ..errors import EEError, UnimplementedError
 from ..raster import reduction
@@ -353,6 +354,7 @@ def _write_geotiff(
                     del values, mask, out
             done += sub.size
             progress(done / total)
+            release_free_memory()  # the strip's freed arrays, from every thread's arena
     return any_valid
 
 
