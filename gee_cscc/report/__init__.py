@@ -8,7 +8,7 @@ both into ``out_dir/figures/`` and ``out_dir/report.html``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ def write_report(
     run_info: Mapping[str, Any] | None = None,
     synthetic: bool = False,
     dpi: int | None = None,
+    alongside: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """Draw the figures and write the HTML report of one run.
 
@@ -47,6 +48,8 @@ def write_report(
     dpi : int, optional, keyword-only
         Figure resolution in dots per inch; default ``results.config.dpi`` (150). The
         formats and style are the config's ``figure_format`` and ``figure_style``.
+    alongside : callable, optional, keyword-only
+        Other work done while the figures are drawn (see :func:`make_figures`).
 
     Returns
     -------
@@ -63,6 +66,7 @@ def write_report(
         synthetic=synthetic,
         dpi=dpi,
         formats=formats,
+        alongside=alongside,
     )
     page = write_html(
         results,

@@ -17,14 +17,15 @@ Matplotlib is used through :class:`matplotlib.figure.Figure` and the Agg canvas 
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import multiprocessing
 import os
 import sys
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
@@ -203,6 +204,18 @@ def _forked_job() -> dict[str, Path]:
     return _draw_and_save(**_FORKED)
 
 
+@contextlib.contextmanager
+def _forked(job: dict[str, Any], names: Sequence[str]) -> Iterator[Any]:
+    """A process forked now to draw ``names`` (it inherits the job; nothing is pickled);
+    yields the future of its ``{name: path}``."""
+    _FORKED.clear()
+    _FORKED.update(job, names=list(names))
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(1, mp_context=context) as pool:
+        future = pool.submit(_forked_job)  # the process is forked here, with _FORKED as now
+        yield future
+
+
 def _cost(ctx: FigureContext | None, name: str) -> float:
     """The drawing cost of a figure: 0 for one that will come out None (a missing layer, a
     grade map without outlines, no capacity_sensitivity table), as sharing goes by it."""
@@ -250,6 +263,7 @@ def make_figures(
     formats: Sequence[str] | None = None,
     style: str | None = None,
     workers: int | None = None,
+    alongside: Callable[[], None] | None = None,
 ) -> dict[str, Path]:
     """Draw the run's maps and curves into files (docs/method.md §6).
 
@@ -282,6 +296,11 @@ def make_figures(
         (this process and one forked from it, which inherits the run's data instead of being
         sent it), 1 to draw here only. Without ``fork`` (Windows), and on Python 3.12+ while
         other threads run (forking them is deprecated), the figures are drawn here.
+    alongside : callable, optional, keyword-only
+        Other work of this process (writing the run's rasters) done while the figures are
+        drawn: with two drawing processes both are forked and this process does
+        ``alongside()`` meanwhile, so the three share the cores; without them, it is done
+        first. Its error is raised after the drawing processes have finished.
 
     Returns
     -------
@@ -332,15 +351,23 @@ def make_figures(
         gc.freeze()
     try:
         if not _parallel(workers, len(todo)):
+            if alongside is not None:
+                alongside()
             written = _draw_and_save(names=todo, **job)
-        else:
+        elif alongside is None:
             theirs, mine = _share(todo, ctx)
-            _FORKED.update(job, names=theirs)
-            context = multiprocessing.get_context("fork")
-            with ProcessPoolExecutor(1, mp_context=context) as pool:
-                future = pool.submit(_forked_job)
+            with _forked(job, theirs) as future:
                 written = _draw_and_save(names=mine, **job)
                 written.update(future.result())
+        else:  # both shares drawn by forked processes while this one does the other work
+            first, second = _share(todo, ctx)
+            with _forked(job, first) as one, _forked(job, second) as two:
+                try:
+                    alongside()
+                except BaseException:
+                    wait([one, two])  # the drawing ends before the error goes up
+                    raise
+                written = {**one.result(), **two.result()}
     finally:
         _FORKED.clear()
         if frozen:

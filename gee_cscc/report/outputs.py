@@ -173,15 +173,20 @@ def write_results(
     if on_file is not None:
         on_file(0, total)
     _write_tables(results, folder / "tables", synthetic=synthetic, tick=tick)
-    _write_rasters(results, folder / "rasters", run_info=run_info, synthetic=synthetic, tick=tick)
     from gee_cscc.report import write_report
 
-    write_report(
+    def rasters() -> None:
+        _write_rasters(
+            results, folder / "rasters", run_info=run_info, synthetic=synthetic, tick=tick
+        )
+
+    write_report(  # the rasters are written while forked processes draw the figures
         results,
         folder,
         regions_geojson=regions_geojson,
         run_info=_report_info(run_info),
         synthetic=synthetic,
+        alongside=rasters,
     )
     tick()
     (folder / "run.json").write_text(json.dumps(_clean(run_info), indent=2, default=_json_default))

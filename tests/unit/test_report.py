@@ -313,6 +313,39 @@ def test_synthetic_note_is_drawn_only_when_asked(
         assert not _has_colour(plain[name], SYNTHETIC_RED), name
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_other_work_is_done_while_the_figures_are_drawn(
+    results: Results, tmp_path: Path, workers: int
+) -> None:
+    """``alongside`` runs in this process (both shares are drawn by forked ones when two
+    processes draw), the same figures come out, and its error goes up after the drawing."""
+    import os
+
+    names = ("cscc", "trend_class", "yearly", "decay_curves", "maintenance")
+    seen: list[int] = []
+
+    def work() -> None:
+        seen.append(os.getpid())
+        assert not list(tmp_path.glob("a/*.png")) or workers == 2
+
+    got = make_figures(
+        results, tmp_path / "a", dpi=DPI, names=names, workers=workers, alongside=work
+    )
+    assert seen == [os.getpid()]
+    assert set(got) == set(names)
+    assert all(p.is_file() and p.stat().st_size > 0 for p in got.values())
+
+    def fails() -> None:
+        raise OSError("disk full while writing the rasters")
+
+    with pytest.raises(OSError, match="disk full"):
+        make_figures(
+            results, tmp_path / "b", dpi=DPI, names=names, workers=workers, alongside=fails
+        )
+    if workers == 2:  # the drawing went on and finished before the error went up
+        assert {p.stem for p in (tmp_path / "b").glob("*.png")} == set(names)
+
+
 def test_trend_class_map_uses_the_class_colours(figures: dict[str, Path]) -> None:
     from gee_cscc.report.figures import TREND_CLASS_STYLE
 
