@@ -175,10 +175,13 @@ def write_results(
     _write_tables(results, folder / "tables", synthetic=synthetic, tick=tick)
     from gee_cscc.report import write_report
 
+    written: list[bool] = []
+
     def rasters() -> None:
         _write_rasters(
             results, folder / "rasters", run_info=run_info, synthetic=synthetic, tick=tick
         )
+        written.append(True)
 
     write_report(  # the rasters are written while forked processes draw the figures
         results,
@@ -188,6 +191,8 @@ def write_results(
         synthetic=synthetic,
         alongside=rasters,
     )
+    if not written:  # a report function that does not take the work along (a stand-in)
+        rasters()
     tick()
     (folder / "run.json").write_text(json.dumps(_clean(run_info), indent=2, default=_json_default))
     tick()
