@@ -137,7 +137,7 @@ def test_an_interactive_request_past_its_deadline_is_computation_timed_out(stric
 
 def test_batch_exports_have_no_interactive_deadline(tmp_path):
     with local_engine(tmp_path / "s", limits=Limits(compute_seconds=0.05)) as engine:
-        n = 1000
+        n = 3000  # about 0.4 s on two cores: far past the 0.05 s deadline
         with pytest.raises(ee.EEException, match=r"^Computation timed out\.$"):
             slow_mean(n).getInfo()
         # The exported image needs the very computation that timed out interactively (its
