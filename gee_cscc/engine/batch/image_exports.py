@@ -352,9 +352,9 @@ def _write_geotiff(
                     out = cast_to_dtype(np.where(mask, values, fill), dtype)
                     dst.write(out, i + 1, window=Window(c + tc, r + tr, tile.width, tile.height))
                     del values, mask, out
-                release_free_memory()  # the tile's freed arrays, from every thread's arena
             done += sub.size
             progress(done / total)
+            release_free_memory()  # the strip's freed arrays, from every thread's arena
     return any_valid
 
 
