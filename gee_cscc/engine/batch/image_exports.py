@@ -25,7 +25,7 @@ from ..raster.grid import Grid
 from ..raster.reduction import compute_tiled
 from ..raster.resample import PYRAMIDING_POLICIES
 from ..store.assets import AssetName, AssetStore
-from ..store.codec import store_compression
+from ..store.codec import WRITE_GDAL_CACHE_MB, store_compression
 from ..store.space import check_free_space
 from .destinations import (
     DEFAULT_MAX_PIXELS,
@@ -335,7 +335,13 @@ def _write_geotiff(
     any_valid = False
     total = max(grid.size, 1)
     done = 0
-    with rasterio.open(path, "w", **profile) as dst:
+    # GDAL's block cache holds written blocks until it is full (by default 5 % of the
+    # machine's memory: more than a whole multi-band layer at 1 km); a small one keeps an
+    # export's memory at its tiles' work
+    with (
+        rasterio.Env(GDAL_CACHEMAX=WRITE_GDAL_CACHE_MB),
+        rasterio.open(path, "w", **profile) as dst,
+    ):
         for i, band in enumerate(bands, start=1):
             dst.set_band_description(i, band.name)
         for r, c, sub in _windows(grid):
@@ -361,4 +367,5 @@ def _write_geotiff(
 def _to_cog(src: Path, dst: Path) -> None:
     import rasterio.shutil
 
-    rasterio.shutil.copy(str(src), str(dst), driver="COG", COMPRESS="DEFLATE")
+    with rasterio.Env(GDAL_CACHEMAX=WRITE_GDAL_CACHE_MB):
+        rasterio.shutil.copy(str(src), str(dst), driver="COG", COMPRESS="DEFLATE")

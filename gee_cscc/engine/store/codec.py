@@ -16,13 +16,19 @@ from __future__ import annotations
 
 import functools
 
-__all__ = ["READ_OPTIONS", "store_compression"]
+__all__ = ["READ_OPTIONS", "WRITE_GDAL_CACHE_MB", "store_compression"]
 
 #: ZSTD level of the store: NPP floats barely compress, and level 1 writes a year at
 #: 0.025° in 19 ms against 45 ms at GDAL's default 9, within 0.2 % of the size.
 ZSTD_LEVEL = 1
 
 READ_OPTIONS = {"GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR"}
+
+#: GDAL's block cache while the engine writes a GeoTIFF (an asset, an export, an
+#: ingestion), in MiB. GDAL keeps written blocks until its cache is full, by default 5 % of
+#: the machine's memory (1.2 GB here): a 0.025° batch run peaked at 2.06 GB with it, at
+#: 1.44 GB with 64 MiB, in the same time.
+WRITE_GDAL_CACHE_MB = 64
 
 
 def store_compression() -> dict[str, object]:
