@@ -13,6 +13,7 @@ from gee_cscc.errors import ExportError
 
 __all__ = [
     "asset_exists",
+    "asset_info",
     "call_quietly",
     "create_collection",
     "delete_collection",
@@ -27,6 +28,26 @@ def call_quietly(fn: Callable[..., Any], *args: Any) -> Any:
         return fn(*args)
 
 
+def asset_info(asset_id: str | None) -> dict | None:
+    """The asset's metadata (``ee.data.getAsset``), or None when it does not exist (or no
+    id is given).
+
+    Raises
+    ------
+    ExportError
+        Any other failure than 'not found' (for example a permission error).
+    """
+    if not asset_id:
+        return None
+    try:
+        return ee.data.getAsset(asset_id)
+    except ee.EEException as exc:
+        text = str(exc).lower()
+        if "not found" in text or "does not exist" in text:
+            return None
+        raise ExportError(f"Cannot look up asset '{asset_id}': {exc}") from exc
+
+
 def asset_exists(asset_id: str) -> bool:
     """Whether an Earth Engine asset exists (False when the server answers 'not found').
 
@@ -35,14 +56,7 @@ def asset_exists(asset_id: str) -> bool:
     ExportError
         Any other failure (for example a permission error).
     """
-    try:
-        ee.data.getAsset(asset_id)
-    except ee.EEException as exc:
-        text = str(exc).lower()
-        if "not found" in text or "does not exist" in text:
-            return False
-        raise ExportError(f"Cannot look up asset '{asset_id}': {exc}") from exc
-    return True
+    return asset_info(asset_id) is not None
 
 
 def create_collection(asset_id: str, properties: Mapping[str, Any] | None) -> None:

@@ -26,6 +26,7 @@ from typing import Any
 
 import ee
 
+from gee_cscc.cloud.assets import asset_info
 from gee_cscc.cloud.tasks import (
     RUN_HASH_PROPERTY,
     TaskManifest,
@@ -49,19 +50,6 @@ def _reattach(entry: Mapping[str, Any]) -> Any:
         {"description": entry.get("description", "")},
         entry.get("name"),
     )
-
-
-def _asset_info(asset_id: str | None) -> dict | None:
-    """The asset's metadata (``ee.data.getAsset``), or None when it does not exist."""
-    if not asset_id:
-        return None
-    try:
-        return ee.data.getAsset(asset_id)
-    except ee.EEException as exc:
-        text = str(exc).lower()
-        if "not found" in text or "does not exist" in text:
-            return None
-        raise ExportError(f"Cannot look up asset '{asset_id}': {exc}") from exc
 
 
 def _same_run(info: dict, manifest: TaskManifest | None, asset_id: str) -> bool:
@@ -114,7 +102,7 @@ def _resume(
     if state == "COMPLETED" and not overwrite:
         if destination == "asset":
             asset_id = key.split(":", 1)[1]
-            info = _asset_info(asset_id)
+            info = asset_info(asset_id)
             if info is None:
                 return "start", None
             _same_run(info, manifest, asset_id)
@@ -144,7 +132,7 @@ def resume_action(
     overwrite = overwrite or (manifest is not None and manifest.replace)
     action, task = _resume(manifest, key, overwrite=overwrite, destination=destination)
     if action == "start" and destination == "asset" and not overwrite:
-        info = _asset_info(asset_id)
+        info = asset_info(asset_id)
         if info is not None and _same_run(info, manifest, asset_id):
             log.info("asset %s exists; skipped (use overwrite to replace it)", asset_id)
             return "skip", None

@@ -20,9 +20,9 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from gee_cscc.cloud.assets import delete_collection
+from gee_cscc.cloud.assets import asset_info, delete_collection
 from gee_cscc.cloud.tasks import TaskManifest
-from gee_cscc.errors import ExportError, ResumeMismatch
+from gee_cscc.errors import ResumeMismatch
 
 __all__ = [
     "EXPORT_LAYOUT",
@@ -101,15 +101,9 @@ def clear_old_maintenance(asset_id: str, *, overwrite: bool, hint: str) -> None:
     ExportError
         It cannot be looked up or removed.
     """
-    import ee
-
-    try:
-        info = ee.data.getAsset(asset_id)
-    except ee.EEException as exc:
-        text = str(exc).lower()
-        if "not found" in text or "does not exist" in text:
-            return
-        raise ExportError(f"Cannot look up asset '{asset_id}': {exc}") from exc
+    info = asset_info(asset_id)
+    if info is None:
+        return
     kind = str(info.get("type", "")).upper().replace("_", "")
     if kind != "IMAGECOLLECTION":
         return
