@@ -71,9 +71,24 @@ def _implausible(values: Any, years: Sequence[int], cfg: Config) -> Any:
     return values.abs().gt(cfg.max_abs_npp).rename([f"b{y}" for y in years])
 
 
+def _values(annual: Any) -> Any:
+    """``v<year>``: the NPP of every year as one image (the collection is sorted by year)."""
+    return annual.collection.toBands().rename([f"v{y}" for y in annual.years])
+
+
+def _where(grid: GridSpec, tile_scale: float = TILE_SCALE) -> dict[str, Any]:
+    """The ``reduceRegion`` arguments of the checks: the whole grid, on its pixels."""
+    return {
+        "geometry": grid.region(),
+        "maxPixels": MAX_PIXELS,
+        "tileScale": float(tile_scale),
+        **grid.reduce_args(),
+    }
+
+
 def _stack(annual: Any, regions: Regions | None, cfg: Config, *, counts: bool = True) -> Any:
     coll = annual.collection  # one image per year, sorted by year (method.inputs)
-    values = coll.toBands().rename([f"v{y}" for y in annual.years])
+    values = _values(annual)
     bands = [values, _implausible(values, annual.years, cfg)] if counts else [values]
     full = coll.reduce(ee.Reducer.count()).unmask(0).eq(len(annual.years))
     mean = coll.reduce(ee.Reducer.mean()).updateMask(full).rename("m")
@@ -122,12 +137,7 @@ def check_table(
     turns either into the report, so both give the same answer.
     """
     grid = grid or annual.grid
-    where = {
-        "geometry": grid.region(),
-        "maxPixels": MAX_PIXELS,
-        "tileScale": float(tile_scale),
-        **grid.reduce_args(),
-    }
+    where = _where(grid, tile_scale)
     reducer = (
         ee.Reducer.count()
         .combine(ee.Reducer.sum(), sharedInputs=True)
@@ -201,10 +211,8 @@ def check_inputs(
     stats = next((f.get("properties") or {} for f in features if _kind(f) == "stats"), {})
     hit = _beyond(stats, annual.years, cfg)
     if hit:  # the min/max show implausible values: count them, in those years only
-        values = annual.collection.toBands().rename([f"v{y}" for y in annual.years])
-        bad = _implausible(values.select([f"v{y}" for y in hit]), hit, cfg)
-        where = {"geometry": (grid or annual.grid).region(), "maxPixels": MAX_PIXELS}
-        where.update((grid or annual.grid).reduce_args())
+        bad = _implausible(_values(annual).select([f"v{y}" for y in hit]), hit, cfg)
+        where = _where(grid or annual.grid)
         try:
             sums = bad.reduceRegion(reducer=ee.Reducer.sum().unweighted(), **where).getInfo()
         except ee.EEException as exc:
