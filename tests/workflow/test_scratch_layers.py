@@ -270,14 +270,21 @@ class _Served(BackendArray):
         )
 
 
-def test_streamed_pull_holds_one_band_not_the_grid(tmp_path):
-    shape = (6, 512, 256)
+def _served_layers(shape: tuple[int, int, int], chunk_x: int, tmp_path) -> tuple:
+    """A lazily served ``(layer, y, x)`` array in chunks of 16 rows × ``chunk_x`` columns,
+    and a scratch writer for its layers."""
     served = xr.DataArray(
         xr.Variable(("layer", "y", "x"), indexing.LazilyIndexedArray(_Served(shape)))
     )
-    served.encoding["preferred_chunks"] = {"layer": 6, "y": 16, "x": 256}
+    served.encoding["preferred_chunks"] = {"layer": shape[0], "y": 16, "x": chunk_x}
+    writer = ScratchFolder(tmp_path).writer([f"l{i}" for i in range(shape[0])], shape[1:])
+    return served, writer
+
+
+def test_streamed_pull_holds_one_band_not_the_grid(tmp_path):
+    shape = (6, 512, 256)
+    served, writer = _served_layers(shape, 256, tmp_path)
     result = 6 * 512 * 256 * 4
-    writer = ScratchFolder(tmp_path).writer([f"l{i}" for i in range(6)], shape[1:])
     bands = []
 
     def write(y0, x0, block):  # one chunk across: each block is a whole band of rows
@@ -303,12 +310,8 @@ def test_streamed_pull_holds_one_band_not_the_grid(tmp_path):
 
 def test_stream_blocks_holds_a_few_tiles_of_a_wide_band(tmp_path):
     shape = (6, 32, 4096)
-    served = xr.DataArray(
-        xr.Variable(("layer", "y", "x"), indexing.LazilyIndexedArray(_Served(shape)))
-    )
-    served.encoding["preferred_chunks"] = {"layer": 6, "y": 16, "x": 64}
+    served, writer = _served_layers(shape, 64, tmp_path)
     band = 6 * 16 * 4096 * 4
-    writer = ScratchFolder(tmp_path).writer([f"l{i}" for i in range(6)], shape[1:])
     blocks = []
 
     def write(y0, x0, block):
