@@ -340,7 +340,10 @@ def _write_cog(
         tags["synthetic"] = "true"
         tags["TIFFTAG_IMAGEDESCRIPTION"] = SYNTHETIC_NOTE
     try:
-        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB), rasterio.open(tmp, "w", **profile) as dst:
+        with (
+            rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB << 20),
+            rasterio.open(tmp, "w", **profile) as dst,
+        ):
             dst.update_tags(**tags)
             for band, (description, year) in enumerate(zip(descriptions, years, strict=True), 1):
                 layer = da if da.ndim == 2 else da[band - 1]
@@ -352,7 +355,7 @@ def _write_cog(
                 dst.set_band_unit(band, spec.units)
                 if year is not None:
                     dst.update_tags(band, year=str(year))
-        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB):
+        with rasterio.Env(GDAL_CACHEMAX=GDAL_CACHE_MB << 20):
             _cog_copy(tmp, path, spec)
     finally:
         if tmp.exists():

@@ -25,7 +25,7 @@ from ..raster.grid import Grid
 from ..raster.reduction import compute_tiled
 from ..raster.resample import PYRAMIDING_POLICIES
 from ..store.assets import AssetName, AssetStore
-from ..store.codec import WRITE_GDAL_CACHE_MB, store_compression
+from ..store.codec import store_compression, write_env
 from ..store.space import check_free_space
 from .destinations import (
     DEFAULT_MAX_PIXELS,
@@ -339,7 +339,7 @@ def _write_geotiff(
     # machine's memory: more than a whole multi-band layer at 1 km); a small one keeps an
     # export's memory at its tiles' work
     with (
-        rasterio.Env(GDAL_CACHEMAX=WRITE_GDAL_CACHE_MB),
+        write_env(),
         rasterio.open(path, "w", **profile) as dst,
     ):
         for i, band in enumerate(bands, start=1):
@@ -367,5 +367,5 @@ def _write_geotiff(
 def _to_cog(src: Path, dst: Path) -> None:
     import rasterio.shutil
 
-    with rasterio.Env(GDAL_CACHEMAX=WRITE_GDAL_CACHE_MB):
+    with write_env():
         rasterio.shutil.copy(str(src), str(dst), driver="COG", COMPRESS="DEFLATE")

@@ -18,7 +18,7 @@ from ..core.context import RequestContext
 from ..errors import EEError, UnimplementedError
 from ..raster.resample import PYRAMIDING_POLICIES
 from ..store.assets import AssetName, AssetStore
-from ..store.codec import WRITE_GDAL_CACHE_MB, store_compression
+from ..store.codec import store_compression, write_env
 from ..store.space import check_free_space
 from .destinations import (
     STRIP_ROWS,
@@ -243,7 +243,7 @@ def _write_bands(
     }
     if height >= 256 and width >= 256:
         profile.update(tiled=True, blockxsize=256, blockysize=256)
-    with rasterio.Env(GDAL_CACHEMAX=WRITE_GDAL_CACHE_MB), rasterio.open(tmp, "w", **profile) as dst:
+    with write_env(), rasterio.open(tmp, "w", **profile) as dst:
         for i, (bid, _, _, _) in enumerate(part, start=1):
             dst.set_band_description(i, bid)
         for r in range(0, height, STRIP_ROWS):

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from ..raster.grid import Grid, Projection
-from .codec import READ_OPTIONS
+from .codec import read_env
 
 __all__ = ["BandCache", "GeoTiffBandReader", "BAND_CACHE"]
 
@@ -83,7 +83,7 @@ class BandCache:
                 return None
         import rasterio
 
-        with rasterio.Env(**READ_OPTIONS), rasterio.open(path) as src:
+        with read_env(), rasterio.open(path) as src:
             arr = src.read(index)
             nodata = src.nodata
         arr.setflags(write=False)
@@ -123,7 +123,7 @@ class GeoTiffBandReader:
             arr, nodata = whole
             arr = arr[row0 : row0 + h, col0 : col0 + w]
         else:
-            with rasterio.Env(**READ_OPTIONS), rasterio.open(self.path) as src:
+            with read_env(), rasterio.open(self.path) as src:
                 arr = src.read(self.index, window=Window(col0, row0, w, h))
                 nodata = src.nodata
         values = arr.astype(np.float64)

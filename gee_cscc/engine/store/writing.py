@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import AlreadyExistsError, EEError
 from ..raster.crs import crs_code, file_crs
 from ..raster.grid import Projection
-from .codec import WRITE_GDAL_CACHE_MB, store_compression
+from .codec import store_compression, write_env
 from .conversions import as_geojson, image_arrays, with_name
 from .folder import AssetFolder, atomic_write_text
 from .names import AssetName
@@ -187,7 +187,7 @@ class AssetWriter(AssetFolder):
         if h >= 256 and w >= 256:
             profile.update(tiled=True, blockxsize=256, blockysize=256)
         with (
-            rasterio.Env(GDAL_CACHEMAX=WRITE_GDAL_CACHE_MB),
+            write_env(),
             rasterio.open(tmp, "w", **profile) as dst,
         ):
             for i, (band, arr) in enumerate(zip(bands, arrays, strict=True), start=1):
