@@ -34,7 +34,7 @@ import xarray as xr
 from xarray.backends import BackendArray
 from xarray.core import indexing
 
-from gee_cscc.errors import OutputError
+from gee_cscc.errors import EngineError, OutputError
 from gee_cscc.report.out_folder import pid_alive
 
 __all__ = [
@@ -160,7 +160,12 @@ def _read_into(fd: int, out: np.ndarray, offset: int, path: Path) -> None:
 
 
 class LayerWriter:
-    """One raw file per layer; :meth:`write_rows` puts a band of rows where it belongs."""
+    """One raw file per layer; :meth:`write_rows` puts a band of rows where it belongs.
+
+    The files start as zeros. Every write is counted, so a layer that was not written
+    whole (a pull that stopped short, a block lost on the way) is refused when the layers
+    are taken (:meth:`layers`), instead of reading as zeros: a number from it would be wrong.
+    """
 
     def __init__(self, scratch: ScratchFolder, names: Sequence[str], shape: tuple, dtype: Any):
         self.scratch = scratch
@@ -171,6 +176,7 @@ class LayerWriter:
         scratch.reserve(len(self.names) * self.shape[0] * row_bytes, "The run's layers")
         self.paths = []
         self._fds = []
+        self._written = [0] * len(self.names)  # cells written, per layer
         for name in self.names:
             scratch.files += 1
             path = scratch.path / f"{scratch.files:04d}-{_safe(name)}.raw"
@@ -184,8 +190,11 @@ class LayerWriter:
         block = np.ascontiguousarray(rows, dtype=self.dtype)
         if block.ndim != 2 or block.shape[1] != self.shape[1]:
             raise ValueError(f"rows of shape {block.shape} for a grid of {self.shape}")
+        if y0 < 0 or y0 + block.shape[0] > self.shape[0]:
+            raise ValueError(f"{block.shape[0]} rows at row {y0} of a grid of {self.shape}")
         offset = y0 * self.shape[1] * self.dtype.itemsize
         _write_all(self._fds[index], memoryview(block).cast("B"), offset, self.paths[index])
+        self._written[index] += block.size
 
     def write_block(self, index: int, y0: int, x0: int, block: np.ndarray) -> None:
         """Write ``block`` (``(n, m)``) of layer ``index`` at row ``y0``, column ``x0``."""
@@ -193,12 +202,21 @@ class LayerWriter:
             self.write_rows(index, y0, block)
             return
         rows = np.ascontiguousarray(block, dtype=self.dtype)
-        if rows.ndim != 2 or x0 < 0 or x0 + rows.shape[1] > self.shape[1]:
-            raise ValueError(f"a block of {rows.shape} at column {x0} of a grid of {self.shape}")
+        if (
+            rows.ndim != 2
+            or x0 < 0
+            or x0 + rows.shape[1] > self.shape[1]
+            or y0 < 0
+            or y0 + rows.shape[0] > self.shape[0]
+        ):
+            raise ValueError(
+                f"a block of {rows.shape} at row {y0}, column {x0} of a grid of {self.shape}"
+            )
         size = self.dtype.itemsize
         for r in range(rows.shape[0]):  # one write per row segment
             offset = ((y0 + r) * self.shape[1] + x0) * size
             _write_all(self._fds[index], memoryview(rows[r]).cast("B"), offset, self.paths[index])
+        self._written[index] += rows.size
 
     def close(self) -> None:
         for fd in self._fds:
@@ -206,8 +224,21 @@ class LayerWriter:
         self._fds = []
 
     def layers(self) -> list[FileLayers]:
-        """Each written layer as a lazily read ``(y, x)`` array (closes the files)."""
+        """Each written layer as a lazily read ``(y, x)`` array (closes the files).
+
+        Raises
+        ------
+        EngineError
+            A layer's cells were not all written (or some twice): it names the layer.
+        """
         self.close()
+        cells = self.shape[0] * self.shape[1]
+        for name, written in zip(self.names, self._written, strict=True):
+            if written != cells:
+                raise EngineError(
+                    f"The layer '{name}' came back incomplete: {written:,} of its {cells:,} "
+                    "cells were written. Nothing was computed from it; run again."
+                )
         return [FileLayers(self.scratch, [p], self.shape, self.dtype) for p in self.paths]
 
     def variables(self, dims: tuple[str, str] = ("y", "x"), attrs: dict | None = None) -> dict:

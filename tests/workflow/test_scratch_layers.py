@@ -26,7 +26,7 @@ from xarray.core import indexing
 
 import gee_cscc.workflow.counts as counts_module
 import gee_cscc.workflow.scratch_layers as scratch_module
-from gee_cscc.errors import OutputError
+from gee_cscc.errors import EngineError, OutputError
 from gee_cscc.method.grid import GridSpec
 from gee_cscc.testing import npp_cube
 from gee_cscc.workflow.pull import (
@@ -153,6 +153,35 @@ def test_no_room_is_an_output_error(tmp_path, monkeypatch):
     monkeypatch.setattr(scratch_module.shutil, "disk_usage", lambda path: usage)
     with pytest.raises(OutputError, match="TMPDIR"):
         scratch.writer(["a"], (1000, 1000))
+
+
+def test_a_layer_not_written_whole_is_refused(tmp_path):
+    """A pull that stopped short must not leave zeros that read as NPP of 0."""
+    writer = ScratchFolder(tmp_path).writer(["cscc", "trend_p"], (4, 6), np.float32)
+    full = np.arange(24, dtype=np.float32).reshape(4, 6)
+    writer.write_rows(0, 0, full)  # cscc whole
+    writer.write_block(1, 0, 0, full[:, :3])  # trend_p: the left half only
+    with pytest.raises(EngineError, match=r"'trend_p' came back incomplete: 12 of its 24"):
+        writer.layers()
+
+
+def test_a_layer_written_in_blocks_is_whole(tmp_path):
+    writer = ScratchFolder(tmp_path).writer(["a"], (4, 6), np.float32)
+    full = np.arange(24, dtype=np.float32).reshape(4, 6)
+    for y0 in (0, 2):
+        for x0 in (0, 4):
+            writer.write_block(0, y0, x0, full[y0 : y0 + 2, x0 : x0 + 4])
+    (layer,) = writer.layers()
+    np.testing.assert_array_equal(layer[indexing.BasicIndexer((slice(None),) * 2)], full)
+
+
+def test_a_block_outside_the_grid_is_refused(tmp_path):
+    writer = ScratchFolder(tmp_path).writer(["a"], (4, 6), np.float32)
+    with pytest.raises(ValueError, match="row 3"):
+        writer.write_block(0, 3, 2, np.zeros((2, 2), np.float32))
+    with pytest.raises(ValueError, match="rows at row 3"):
+        writer.write_rows(0, 3, np.zeros((2, 6), np.float32))
+    writer.close()
 
 
 _CHILD = """
