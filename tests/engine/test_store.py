@@ -101,6 +101,57 @@ def test_store_codec_falls_back_to_deflate(monkeypatch):
         codec._codec.cache_clear()
 
 
+_GDAL_CACHE_CHILD = """
+import sys, threading
+import rasterio
+from rasterio.env import get_gdal_config
+from gee_cscc.engine.store import codec
+
+codec.bound_gdal_cache()
+print(get_gdal_config("GDAL_CACHEMAX"))
+# two writers on two threads, entering and leaving in turn: the cap stays the process's one
+ready, done = threading.Event(), threading.Event()
+
+def other():
+    with codec.write_env():
+        ready.set()
+        done.wait(5)
+
+t = threading.Thread(target=other)
+t.start()
+ready.wait(5)
+with codec.write_env():
+    pass
+inside = get_gdal_config("GDAL_CACHEMAX")
+done.set()
+t.join()
+print(inside, get_gdal_config("GDAL_CACHEMAX"))
+"""
+
+
+@pytest.mark.parametrize("env", [{}, {"GDAL_CACHEMAX": "300000000"}])
+def test_the_engine_bounds_gdal_cache_once_for_the_process(env):
+    import os
+    import subprocess
+    import sys
+
+    from gee_cscc.engine.store.codec import GDAL_CACHE_MB
+
+    environ = {k: v for k, v in os.environ.items() if k != "GDAL_CACHEMAX"}
+    run = subprocess.run(
+        [sys.executable, "-c", _GDAL_CACHE_CHILD],
+        env={**environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    first, rest = run.stdout.strip().splitlines()
+    want = int(env.get("GDAL_CACHEMAX", GDAL_CACHE_MB << 20))  # the user's own value is kept
+    assert int(first) == want
+    assert [int(v) for v in rest.split()] == [want, want]
+
+
 def test_ascending_y_is_flipped_north_up(engine, tmp_asset):
     asset = tmp_asset()
     engine.store.put_image(asset, yx_array(VALUES, ascending_y=True))
