@@ -42,7 +42,9 @@ class Reporter(Progress):
 
 def _add_common(p: argparse.ArgumentParser) -> None:
     g = p.add_mutually_exclusive_group()
-    g.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    g.add_argument(
+        "-q", "--quiet", action="store_true", help="print nothing but warnings and errors"
+    )
     g.add_argument("-v", "--verbose", action="store_true", help="debug logs and tracebacks")
 
 
@@ -358,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     verbose = getattr(args, "verbose", False)
     report = Reporter(quiet=getattr(args, "quiet", False))
-    # --quiet: nothing but errors, so not the engine's "*** Earth Engine ***" notice either.
+    # --quiet: nothing but warnings and errors, so not the engine's "*** Earth Engine ***" notice either.
     guard = StderrGuard(sys.stderr, drop_notice=report.quiet)
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,

@@ -4,7 +4,8 @@ Every step is announced as one line, ``[  12.3s] step`` (seconds since the comma
 started). A long step that can count its work (xee tiles pulled, export tasks finished,
 files written) also draws a bar with counts, elapsed time and ETA (``tqdm``), but only on a
 terminal: when stderr is a file or a pipe (logs, CI, tests) the output stays the step lines
-alone, and under ``--quiet`` nothing is printed at all.
+alone. Under ``--quiet`` only warnings are printed (:meth:`Progress.warn`, a line each, such
+as regions that hold no grid cell): they are about the results, not the work.
 
 The workflow sees only a callable ``progress(message)``. A long step asks it for a counter
 when it has one (``getattr(progress, "counter", None)``), so library callers that pass a
@@ -50,7 +51,7 @@ class Progress:
     Parameters
     ----------
     quiet : bool, keyword-only
-        Print nothing (``--quiet``).
+        Print no step lines and no bars, only warnings (``--quiet``).
     stream : file-like, optional, keyword-only
         Where to write; default the ``sys.stderr`` of the moment of each write (the CLI
         swaps in a guard while a command runs).
@@ -72,6 +73,13 @@ class Progress:
             return
         self.close()
         print(f"[{time.perf_counter() - self.start:7.1f}s] {message}", file=self.stream, flush=True)
+
+    def warn(self, message: str) -> None:
+        """A warning about the results, one line: printed even under ``--quiet`` (then
+        without the time)."""
+        self.close()
+        line = message if self.quiet else f"[{time.perf_counter() - self.start:7.1f}s] {message}"
+        print(line, file=self.stream, flush=True)
 
     def counter(self, what: str, *, unit: str = "it") -> Tick | None:
         """A counter of one long step: ``tick(done, total, note="")`` moves its bar.

@@ -224,7 +224,9 @@ def analyze(
         progress(f"mode {choice.mode}: {choice.reason}")
     if choice.mode == "interactive":  # batch: the same checks, its first table export
         with _step(progress, timings, "input checks"):
-            input_checks = check_inputs(annual, checked_regions, cfg, grid=grid, warn=progress)
+            input_checks = check_inputs(
+                annual, checked_regions, cfg, grid=grid, warn=getattr(progress, "warn", progress)
+            )
     names = {**regions.names}
     if cfg.all_label in names.values():  # two rows of one name: the tables would be ambiguous
         raise InputError(

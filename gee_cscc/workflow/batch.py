@@ -295,7 +295,9 @@ def _input_checks(
     elif progress is not None:
         progress("input checks: exported in an earlier run")
     features = (ee.FeatureCollection(asset_id).getInfo() or {}).get("features") or []
-    return evaluate_checks(features, annual, regions, cfg, grid=grid, warn=progress)
+    return evaluate_checks(
+        features, annual, regions, cfg, grid=grid, warn=getattr(progress, "warn", progress)
+    )
 
 
 def run_batch(

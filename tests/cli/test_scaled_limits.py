@@ -310,11 +310,14 @@ def test_a_refused_input_and_a_warning_read_the_same_in_both_modes(
     regions["features"].append(far)
     with_far = tmp_path / "far.geojson"
     with_far.write_text(json.dumps(regions))
-    ok = run_cli(*small_args(cli_data.npp_nc, with_far, store, tmp_path / "w", mode))
+    quiet = ("-q",) if mode == "batch" else ()  # --quiet still shows warnings, alone
+    ok = run_cli(*small_args(cli_data.npp_nc, with_far, store, tmp_path / "w", mode), *quiet)
     assert ok.code == 0, ok.err
     warning = "warning: 1 region(s) of "
     lines = [line.split("] ", 1)[-1] for line in ok.err_lines if warning in line]
     assert lines == [f"{warning}{with_far} hold no grid cell: Far"], ok.err
+    if quiet:
+        assert ok.err_lines == [f"{warning}{with_far} hold no grid cell: Far"]
 
 
 @pytest.mark.parametrize(
