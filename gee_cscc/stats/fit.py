@@ -181,6 +181,18 @@ def _sse(k: float, x: NDArray[np.float64], q: NDArray[np.float64], free: bool) -
     return float(r @ r)
 
 
+def _sse_grid(ks: NDArray[np.float64], x: NDArray[np.float64], q: NDArray[np.float64], free: bool):
+    """:func:`_sse` at every rate of ``ks`` at once (one row of the basis per rate)."""
+    k = ks[:, None]
+    if free:  # the basis of a negative rate scaled to 1 at the end, as in _basis
+        e = np.exp(-k * (x[None, :] - np.where(k < 0, x[-1], 0.0)))
+        e = e * ((e @ q) / np.einsum("ij,ij->i", e, e))[:, None]
+    else:
+        e = np.exp(-k * x[None, :])
+    r = q[None, :] - e
+    return np.einsum("ij,ij->i", r, r)
+
+
 def _lam(k: float, x: NDArray[np.float64], q: NDArray[np.float64]) -> float:
     e = np.exp(-k * x)
     return float((q @ e) / (e @ e))
@@ -208,7 +220,8 @@ def _best_rate(
     grid with its SSE values (reused for the profile interval).
     """
     grid = _rate_grid(x)
-    sse = np.array([_sse(k, x, q, free) for k in grid])
+    with np.errstate(over="ignore", invalid="ignore"):  # as the scalar form's float()
+        sse = _sse_grid(grid, x, q, free)
     i_best = int(np.argmin(sse))
     k_best, s_best = float(grid[i_best]), float(sse[i_best])
     interior = np.flatnonzero((sse[1:-1] <= sse[:-2]) & (sse[1:-1] <= sse[2:])) + 1

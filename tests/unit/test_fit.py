@@ -503,3 +503,21 @@ def test_configured_grade_thresholds_and_extrapolation_factor():
     )
     assert "extrapolated" not in other["flags"]  # 99 < 20 × 10
     assert other["grade"] == "stronger"  # 50 < 96 ≤ 1000
+
+
+@pytest.mark.parametrize("free", [True, False])
+def test_the_rate_grid_is_searched_as_the_scalar_sse_would(free):
+    """The grid search evaluates every rate at once: the same SSE as one rate at a time
+    (the residual of the closed-form λ, the negative rates' scaled basis)."""
+    from gee_cscc.stats.fit import _rate_grid, _sse, _sse_grid
+
+    rng = np.random.default_rng(7)
+    for n in (3, 8, 19):
+        x = np.arange(n, dtype=float)
+        for q in (np.exp(-x / 4) + rng.normal(0, 0.03, n), np.ones(n), np.linspace(0.2, 1, n)):
+            grid = _rate_grid(x)
+            with np.errstate(all="ignore"):
+                one = np.array([_sse(k, x, q, free) for k in grid])
+                every = _sse_grid(grid, x, q, free)
+            np.testing.assert_allclose(every, one, rtol=1e-9, atol=1e-12)
+            assert int(np.argmin(every)) == int(np.argmin(one))
