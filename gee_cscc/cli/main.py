@@ -360,7 +360,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     verbose = getattr(args, "verbose", False)
     report = Reporter(quiet=getattr(args, "quiet", False))
-    # --quiet: nothing but warnings and errors, so not the engine's "*** Earth Engine ***" notice either.
+    # --quiet: nothing but warnings and errors, so not the engine's "*** Earth Engine ***"
+    # notice either.
     guard = StderrGuard(sys.stderr, drop_notice=report.quiet)
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING,

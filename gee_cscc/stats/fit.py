@@ -181,7 +181,9 @@ def _sse(k: float, x: NDArray[np.float64], q: NDArray[np.float64], free: bool) -
     return float(r @ r)
 
 
-def _sse_grid(ks: NDArray[np.float64], x: NDArray[np.float64], q: NDArray[np.float64], free: bool):
+def _sse_grid(
+    ks: NDArray[np.float64], x: NDArray[np.float64], q: NDArray[np.float64], free: bool
+) -> NDArray[np.float64]:
     """:func:`_sse` at every rate of ``ks`` at once (one row of the basis per rate)."""
     k = ks[:, None]
     if free:  # the basis of a negative rate scaled to 1 at the end, as in _basis
