@@ -109,6 +109,43 @@ def test_live_bytes_stay_a_few_entries_on_a_long_chain(monkeypatch):
     np.testing.assert_array_equal(values2, values)
 
 
+def _rederived(band: Band) -> Band:
+    """``band`` computed on its tile re-derived by float arithmetic (as a resampling read
+    re-derives a tile from the native grid): the same pixels, a transform that differs in
+    its last bits."""
+
+    def fn(grid: Grid):
+        a, b, c, d, e, f = grid.transform
+        again = Grid(Projection(grid.crs, (a, b, c, d, e, (f * 10.0 + 1e-13) / 10.0)), grid.shape)
+        assert again.transform != grid.transform  # a different float, the same grid
+        return band.compute(again)
+
+    return Band(f"{band.name}_again", fn)
+
+
+def test_a_tile_re_derived_by_float_arithmetic_is_the_same_grid_to_the_plan():
+    """A batch export's tiles at 0.025° released nothing (about 800 MiB held per tile):
+    the chain was computed on the tile re-derived from the native grid (translateY
+    34.400000000000006 against the tile's 34.40000000000001), and the release plan counts
+    lookups on the tile's key. Grid keys round the transform, so the chain is released."""
+    chain = [source()]
+    for k in range(40):
+        chain.append(add([chain[-1]], k=1.0, name=f"s{k}"))
+    top = _rederived(chain[-1])
+    with cache_stats() as stats:
+        ((values, mask),) = reduction.compute_tiled([top], GRID)
+    v, m = expected_source()
+    np.testing.assert_array_equal(values[m], v[m] + 40.0)
+    np.testing.assert_array_equal(mask, m)
+    # every tile's 42 entries (the chain and the top) released; only the dry run's are not
+    assert stats.probes == 1 and stats.computed - stats.released == 42
+    assert stats.peak_bytes <= 2 * ENTRY
+    g = Grid(Projection("EPSG:4326", (0.025, 0.0, 73.0, 0.0, -0.025, 34.40000000000001)), (2, 2))
+    h = Grid(Projection("EPSG:4326", (0.025, 0.0, 73.0, 0.0, -0.025, 34.400000000000006)), (2, 2))
+    far = Grid(Projection("EPSG:4326", (0.025, 0.0, 73.0, 0.0, -0.025, 34.4000001)), (2, 2))
+    assert g.key == h.key and g.key != far.key
+
+
 def _diamond(calls: list) -> tuple[Band, Band, list[Band]]:
     base = source(calls)
     consumers = [add([base], k=float(k), name=f"c{k}") for k in range(4)]

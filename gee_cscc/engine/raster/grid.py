@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import EEError
 
-__all__ = ["Projection", "Grid", "DEFAULT_PROJECTION", "METERS_PER_DEGREE"]
+__all__ = ["Projection", "Grid", "DEFAULT_PROJECTION", "KEY_DIGITS", "METERS_PER_DEGREE"]
 
 #: Earth Engine's nominal metres per degree at the equator (WGS84 semi-major axis).
 METERS_PER_DEGREE = 2 * math.pi * 6378137.0 / 360.0
@@ -118,6 +118,11 @@ class Projection:
 DEFAULT_PROJECTION = Projection("EPSG:4326", (1.0, 0.0, 0.0, 0.0, 1.0, 0.0))
 
 
+#: Decimals of a transform's numbers in a grid's key (degrees: 1e-9 is 0.1 mm; metres: a
+#: nanometre): grids closer than that are the same pixels.
+KEY_DIGITS = 9
+
+
 @dataclass(frozen=True)
 class Grid:
     """The pixels of a computation: a projection and a ``(height, width)`` shape."""
@@ -130,6 +135,13 @@ class Grid:
         if h < 0 or w < 0:
             raise EEError(f"Invalid grid dimensions {w}x{h}.")
         object.__setattr__(self, "shape", (h, w))
+        # The key rounds the transform to KEY_DIGITS decimals: one grid reached by two
+        # float paths (a strip's tile, the same tile re-derived from the native grid:
+        # 34.40000000000001 against 34.400000000000006) is one grid to the pixel caches,
+        # whose release plans count lookups on the tile's key. Unrounded, a batch export's
+        # tiles released nothing and held about 800 MiB each at 0.025°.
+        t = tuple(round(v, KEY_DIGITS) + 0.0 for v in self.projection.transform)
+        object.__setattr__(self, "_key", (self.projection.crs, t, (h, w)))
 
     @property
     def crs(self) -> str:
@@ -153,7 +165,9 @@ class Grid:
 
     @property
     def key(self) -> tuple:
-        return (self.projection.crs, self.projection.transform, self.shape)
+        """What identifies the grid's pixels: CRS, transform (to :data:`KEY_DIGITS`
+        decimals) and shape."""
+        return self._key  # type: ignore[attr-defined]
 
     def centres(self) -> tuple[np.ndarray, np.ndarray]:
         """The x and y coordinates of every pixel centre, each of shape ``(h, w)``."""
