@@ -69,17 +69,19 @@ class Progress:
 
     def __call__(self, message: str) -> None:
         """Announce a step (a bar still open is finished first, so lines never interleave)."""
-        if self.quiet:
-            return
-        self.close()
-        print(f"[{time.perf_counter() - self.start:7.1f}s] {message}", file=self.stream, flush=True)
+        if not self.quiet:
+            self._line(message, stamped=True)
 
     def warn(self, message: str) -> None:
         """A warning about the results, one line: printed even under ``--quiet`` (then
         without the time)."""
+        self._line(message, stamped=not self.quiet)
+
+    def _line(self, message: str, *, stamped: bool) -> None:
         self.close()
-        line = message if self.quiet else f"[{time.perf_counter() - self.start:7.1f}s] {message}"
-        print(line, file=self.stream, flush=True)
+        if stamped:
+            message = f"[{time.perf_counter() - self.start:7.1f}s] {message}"
+        print(message, file=self.stream, flush=True)
 
     def counter(self, what: str, *, unit: str = "it") -> Tick | None:
         """A counter of one long step: ``tick(done, total, note="")`` moves its bar.
