@@ -38,12 +38,14 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
 START, END, REF = 1981, 2018, 2000
 ALPHA = 0.05
 SLOPE_ZERO = 1e-6  # |K| below this is 0 (METHOD.md §5b)
+MAX_ABS_NPP = 5000.0  # |NPP| above this (g C m-2 yr-1) is refused by the full baseline
 WGS84_A = 6378137.0
 WGS84_F = 1 / 298.257223563
 
@@ -97,13 +99,30 @@ def cell_areas(lat: np.ndarray, dlon: float, dlat: float) -> np.ndarray:
     return WGS84_A**2 * (1 - e2) / 2 * np.radians(dlon) * np.abs(q(north) - q(south))
 
 
-def numpy_run(npp: Path, regions: Path, names: Path, out: Path) -> None:
-    """METHOD.md §1–4 in plain NumPy: tables as CSV, rasters as .npy, into ``out``."""
+def trend_classes(k: np.ndarray, p: np.ndarray, alpha: float) -> np.ndarray:
+    """METHOD.md §3 classes: SI 2, II 1, 0, ID −1, SD −2 (|K| < 1e-6 is 0) at level ``alpha``."""
+    return np.where(
+        np.abs(k) < SLOPE_ZERO,
+        0,
+        np.where(k > 0, np.where(p < alpha, 2, 1), np.where(p < alpha, -2, -1)),
+    ).astype(np.int8)
+
+
+def numpy_core(npp: Path, regions: Path, names: Path, *, checks: bool = False) -> SimpleNamespace:
+    """METHOD.md §1–4 in plain NumPy: the arrays and per-region sums both baselines write.
+
+    One pass over the years; the growing-window slopes from prefix sums. With ``checks``
+    (the full baseline) the input is refused as METHOD.md §0/§1 say (ValueError naming the
+    year): years not exactly ``START … END``, a year without any valid cell, |NPP| above
+    ``MAX_ABS_NPP``, no VCA cell. ``times`` holds the seconds of reading, the pass and the
+    trend with the per-region sums.
+    """
     import rasterio
     import xarray as xr
     from scipy.stats import t as student_t
 
-    out.mkdir(parents=True, exist_ok=True)
+    times = {}
+    t_start = time.perf_counter()
     with xr.open_dataset(npp) as ds:
         da = ds["npp"]
         years = da["year"].values.astype(int)
@@ -112,17 +131,24 @@ def numpy_run(npp: Path, regions: Path, names: Path, out: Path) -> None:
         cube = da.values.astype(np.float32, copy=False)  # (T, ny, nx)
     with rasterio.open(regions) as src:
         ids = src.read(1).astype(np.int64)
+        transform = src.transform
     region_names = {
         int(line.split(",")[0]): line.split(",")[1]
         for line in names.read_text().splitlines()[1:]
         if line
     }
+    if checks and list(years) != list(range(START, END + 1)):
+        want = set(range(START, END + 1))
+        odd = sorted(want - set(years)) or sorted(set(years) - want) or [int(years[0])]
+        raise ValueError(f"{npp}: the years must be {START}…{END} once each; see year {odd[0]}")
     nt, ny, nx = cube.shape
     area = np.broadcast_to(
         cell_areas(lat, abs(lon[1] - lon[0]), abs(lat[1] - lat[0]))[:, None], (ny, nx)
     )
+    times["read"] = time.perf_counter() - t_start
 
     # one pass over the years
+    t_start = time.perf_counter()
     tc = (years - years.mean()).astype(np.float64)  # centred years of the whole run
     n_valid = np.zeros((ny, nx), np.int16)
     s_y = np.zeros((ny, nx))
@@ -134,11 +160,20 @@ def numpy_run(npp: Path, regions: Path, names: Path, out: Path) -> None:
     p_surface = None
     held = np.zeros((ny, nx), np.int16)
     eval_years = [y for y in years if y >= REF]
-    surfaces_counts = []  # per evaluation year: (P == +1, P == -1) as bool maps → bincounts
+    surfaces = []  # the maintenance surface P of every evaluation year (int8 maps)
     n_regions = int(max(ids.max(), max(region_names))) + 1
     for i, year in enumerate(years):
         y = cube[i].astype(np.float64)
         ok = np.isfinite(y)
+        if checks:
+            if not ok.any():
+                raise ValueError(f"{npp}: year {year} has no valid cell")
+            n_bad = int(np.count_nonzero(np.abs(cube[i]) > MAX_ABS_NPP))
+            if n_bad:
+                raise ValueError(
+                    f"{npp}: year {year}: {n_bad} cells with |NPP| > {MAX_ABS_NPP:g} "
+                    "g C m-2 yr-1 (an undeclared fill value or wrong units?)"
+                )
         y0 = np.where(ok, y, 0.0)
         n_valid += ok
         s_y += y0
@@ -156,11 +191,15 @@ def numpy_run(npp: Path, regions: Path, names: Path, out: Path) -> None:
             s = np.where(np.abs(k) < SLOPE_ZERO, 0, np.sign(k)).astype(np.int8)
             p_surface = s if p_surface is None else np.where(s == p_surface, p_surface, 0)
             held += p_surface != 0
-            surfaces_counts.append(p_surface.copy())
+            surfaces.append(p_surface.copy())
     vca = (n_valid == nt) & (s_y / nt > 0)
-    p_ref = surfaces_counts[0]
+    if checks and not vca.any():
+        raise ValueError(f"{npp}: no cell is in the VCA (valid every year, mean NPP > 0)")
+    p_ref = surfaces[0]
+    times["pass"] = time.perf_counter() - t_start
 
     # whole-run OLS trend and its two-sided t-test (n − 2 degrees of freedom)
+    t_start = time.perf_counter()
     stt = float((tc**2).sum())
     sxy = s_tcy  # Σ tc·y = Σ (t − t̄)(y − ȳ)
     syy = s_yy - s_y * s_y / nt
@@ -169,69 +208,85 @@ def numpy_run(npp: Path, regions: Path, names: Path, out: Path) -> None:
         r2 = np.clip(sxy * sxy / (stt * syy), 0, 1)
         tstat = np.sqrt(r2 * (nt - 2) / (1 - r2))
     p = np.where(r2 >= 1, 0.0, 2 * student_t.sf(np.nan_to_num(tstat), nt - 2))
-    zero = np.abs(k) < SLOPE_ZERO
-    p[zero] = 1.0
-    cls = np.where(
-        zero,
-        0,
-        np.where(k > 0, np.where(p < ALPHA, 2, 1), np.where(p < ALPHA, -2, -1)),
-    ).astype(np.int8)
+    p[np.abs(k) < SLOPE_ZERO] = 1.0
+    cls = trend_classes(k, p, ALPHA)
 
-    # tables: bincount per region over the VCA
+    # per-region sums over the VCA (np.bincount)
     rid = np.where(vca, ids, 0)[vca]
     a = area[vca]
 
     def per_region(weights: np.ndarray) -> np.ndarray:
         return np.bincount(rid, weights=weights, minlength=n_regions)
 
-    def rows(values: np.ndarray, total: float) -> list[tuple[str, float]]:
-        return [("ALL", total)] + [(name, values[i]) for i, name in region_names.items()]
-
     cscc_tg = per_region(cmax[vca] * a) / 1e12
     last = cube[-1][vca].astype(np.float64)
     npp_tg = per_region(last * a) / 1e12
+    cscc_all_tg, npp_all_tg = (cmax[vca] * a).sum() / 1e12, (last * a).sum() / 1e12
     cells = np.bincount(rid, minlength=n_regions)
-    with open(out / "capacity_by_region.csv", "w") as f:
-        f.write("region,cscc_tg,current_npp_tg,vca_cells\n")
-        all_c, all_n = (cmax[vca] * a).sum() / 1e12, (last * a).sum() / 1e12
-        for (name, c), (_, nv), (_, cc) in zip(
-            rows(cscc_tg, all_c), rows(npp_tg, all_n), rows(cells, int(vca.sum())), strict=True
-        ):
-            f.write(f"{name},{float(c)!r},{float(nv)!r},{int(cc)}\n")
     flat = cube.reshape(nt, -1)[:, vca.ravel()]
     total_pg = (flat.astype(np.float64) @ a) / 1e15
+    counts = []  # per evaluation year: N⁺ per region, N⁺ of all, N⁻ per region, N⁻ of all
+    for surface in surfaces:
+        sv = surface[vca]
+        pos = np.bincount(rid, weights=(sv == 1), minlength=n_regions)
+        neg = np.bincount(rid, weights=(sv == -1), minlength=n_regions)
+        counts.append((pos, float((sv == 1).sum()), neg, float((sv == -1).sum())))
+    times["trend_sums"] = time.perf_counter() - t_start
+    return SimpleNamespace(
+        years=years, eval_years=eval_years, lat=lat, lon=lon, transform=transform,
+        cube=cube, ids=ids, region_names=region_names, n_regions=n_regions, area=area,
+        vca=vca, cmax=cmax, cyear=cyear, k=k, p=p, cls=cls, held=held, p_ref=p_ref,
+        surfaces=surfaces, rid=rid, a=a, cscc_tg=cscc_tg, npp_tg=npp_tg,
+        cscc_all_tg=cscc_all_tg, npp_all_tg=npp_all_tg, cells=cells, total_pg=total_pg,
+        counts=counts, times=times,
+    )  # fmt: skip
+
+
+def numpy_run(npp: Path, regions: Path, names: Path, out: Path) -> None:
+    """The lean baseline: METHOD.md §1–4 (:func:`numpy_core`), tables as CSV, rasters as .npy."""
+    r = numpy_core(npp, regions, names)
+    out.mkdir(parents=True, exist_ok=True)
+    vca, rid, n_regions, years = r.vca, r.rid, r.n_regions, r.years
+
+    def rows(values: np.ndarray, total: float) -> list[tuple[str, float]]:
+        return [("ALL", total)] + [(name, values[i]) for i, name in r.region_names.items()]
+
+    with open(out / "capacity_by_region.csv", "w") as f:
+        f.write("region,cscc_tg,current_npp_tg,vca_cells\n")
+        for (name, c), (_, nv), (_, cc) in zip(
+            rows(r.cscc_tg, r.cscc_all_tg),
+            rows(r.npp_tg, r.npp_all_tg),
+            rows(r.cells, int(vca.sum())),
+            strict=True,
+        ):
+            f.write(f"{name},{float(c)!r},{float(nv)!r},{int(cc)}\n")
     with open(out / "yearly.csv", "w") as f:
         f.write("year,total_npp_pg\n")
-        for year, total in zip(years, total_pg, strict=True):
+        for year, total in zip(years, r.total_pg, strict=True):
             f.write(f"{year},{float(total)!r}\n")
     with open(out / "trend_summary.csv", "w") as f:
         f.write("region,class,cells\n")
         labels = {2: "SI", 1: "II", 0: "0", -1: "ID", -2: "SD"}
-        c = cls[vca]
+        c = r.cls[vca]
         for code, label in labels.items():
             by = np.bincount(rid, weights=(c == code), minlength=n_regions)
             for name, v in rows(by, float((c == code).sum())):
                 f.write(f"{name},{label},{int(v)}\n")
     with open(out / "maintenance_counts.csv", "w") as f:
         f.write("region,year,n_pos,n_neg\n")
-        for year, surface in zip(eval_years, surfaces_counts, strict=True):
-            sv = surface[vca]
-            pos = np.bincount(rid, weights=(sv == 1), minlength=n_regions)
-            neg = np.bincount(rid, weights=(sv == -1), minlength=n_regions)
-            for (name, np_), (_, nn) in zip(
-                rows(pos, float((sv == 1).sum())), rows(neg, float((sv == -1).sum())), strict=True
-            ):
+        for year, (pos, pos_all, neg, neg_all) in zip(r.eval_years, r.counts, strict=True):
+            for (name, np_), (_, nn) in zip(rows(pos, pos_all), rows(neg, neg_all), strict=True):
                 f.write(f"{name},{year},{int(np_)},{int(nn)}\n")
     # rasters (float32, NaN outside the VCA)
     nan = np.float32(np.nan)
-    np.save(out / "cscc.npy", np.where(vca, cmax, nan))
-    np.save(out / "cscc_year.npy", np.where(vca, cyear, 0).astype(np.int16))
-    np.save(out / "trend_slope.npy", np.where(vca, k, np.nan).astype(np.float32))
-    np.save(out / "trend_class.npy", np.where(vca, cls, 0).astype(np.int8))
-    np.save(out / "maintenance_years.npy", (np.where(vca, p_ref, 0) * held).astype(np.int8))
+    np.save(out / "cscc.npy", np.where(vca, r.cmax, nan))
+    np.save(out / "cscc_year.npy", np.where(vca, r.cyear, 0).astype(np.int16))
+    np.save(out / "trend_slope.npy", np.where(vca, r.k, np.nan).astype(np.float32))
+    np.save(out / "trend_class.npy", np.where(vca, r.cls, 0).astype(np.int8))
+    np.save(out / "maintenance_years.npy", (np.where(vca, r.p_ref, 0) * r.held).astype(np.int8))
     np.save(out / "vca.npy", vca)
     for year in (START, REF, END):
-        pcs = np.where(vca, cmax - cube[list(years).index(year)], nan)
+        pcs = np.where(vca, r.cmax - r.cube[list(years).index(year)], nan)
         np.save(out / f"pcs_{year}.npy", pcs.astype(np.float32))
 
 
