@@ -483,6 +483,11 @@ def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--numpy-run":
         numpy_run(*(Path(a) for a in sys.argv[2:6]))
         return
+    if len(sys.argv) > 1 and sys.argv[1] == "--numpy-full-run":
+        from numpy_full import numpy_full_run
+
+        numpy_full_run(*(Path(a) for a in sys.argv[2:6]))
+        return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--res", type=float, nargs="+", default=[0.1, 0.05])
     ap.add_argument("--repeat", type=int, default=3)
