@@ -114,14 +114,16 @@ def numpy_core(npp: Path, regions: Path, names: Path, *, checks: bool = False) -
     One pass over the years; the growing-window slopes from prefix sums. With ``checks``
     (the full baseline) the input is refused as METHOD.md §0/§1 say (ValueError naming the
     year): years not exactly ``START … END``, a year without any valid cell, |NPP| above
-    ``MAX_ABS_NPP``, no VCA cell. ``times`` holds the seconds of reading, the pass and the
-    trend with the per-region sums.
+    ``MAX_ABS_NPP``, no VCA cell. ``times`` holds the seconds of the imports, reading, the
+    pass and the trend with the per-region sums.
     """
+    times = {}
+    t_start = time.perf_counter()
     import rasterio
     import xarray as xr
     from scipy.stats import t as student_t
 
-    times = {}
+    times["imports"] = time.perf_counter() - t_start
     t_start = time.perf_counter()
     with xr.open_dataset(npp) as ds:
         da = ds["npp"]
@@ -300,8 +302,32 @@ def _csv(path: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def check_agreement(run_out: Path, numpy_out: Path) -> str:
-    """Raise AssertionError where the NumPy tables and the run's differ; a summary line."""
+def _num(text: str) -> float:
+    """A table cell as a number: empty is NaN, ``inf`` is infinite."""
+    return float(text) if text else math.nan
+
+
+def _close(have: float, want: float, rel: float, *, abs_tol: float = 1e-6) -> bool:
+    """Equal within ``rel`` (relative), both NaN, or both infinite with the same sign."""
+    if math.isnan(have) or math.isnan(want):
+        return math.isnan(have) and math.isnan(want)
+    if math.isinf(have) or math.isinf(want):
+        return have == want
+    return math.isclose(have, want, rel_tol=rel, abs_tol=abs_tol)
+
+
+def check_agreement(run_out: Path, numpy_out: Path, *, full: bool = False) -> str:
+    """Raise AssertionError where the NumPy tables and the run's differ; a summary line.
+
+    ``numpy_out`` is the folder of the baseline's CSV tables. With ``full`` (the full
+    baseline's tables) also: potential and VCA area per region, the trend classes at both
+    levels with their areas, and the resilience (τ⁺, τ⁻ within 1e-3 relative or both
+    infinite with the same sign, and the grade). Where the run declines a fit because a sign
+    has fewer than its ``min_fit_cells`` cells at t' (flag ``too_few_cells``, a rule of the
+    tool beyond METHOD.md §5, which fits every sign with cells) the baseline's τ of that sign
+    and the grade are not compared; the baseline's N_t' is checked to be below the limit, and
+    the summary line counts these regions.
+    """
     tables = run_out / "tables"
     cap = {r["region"]: r for r in _csv(tables / "capacity_by_region.csv")}
     missing = []
@@ -312,7 +338,8 @@ def check_agreement(run_out: Path, numpy_out: Path) -> str:
             missing.append(r["region"])
             continue
         assert int(float(got["vca_cells"] or 0)) == int(r["vca_cells"]), (r, got)
-        for col in ("cscc_tg", "current_npp_tg"):
+        cols = ("cscc_tg", "current_npp_tg") + (("potential_tg", "vca_area_km2") if full else ())
+        for col in cols:
             want, have = float(r[col]), float(got[col] or 0)
             assert math.isclose(have, want, rel_tol=1e-5, abs_tol=1e-6), (col, r, got)
     counts = {(r["region"], r["year"]): r for r in _csv(tables / "maintenance_counts.csv")}
@@ -326,22 +353,60 @@ def check_agreement(run_out: Path, numpy_out: Path) -> str:
             assert int(float(got[col] or 0)) == int(r[col]), (col, r, got)
         n_counts += 1
     classes = {
-        (r["region"], r["class"]): r
-        for r in _csv(tables / "trend_summary.csv")
-        if math.isclose(float(r["alpha"]), ALPHA)
+        (r["region"], float(r["alpha"]), r["class"]): r for r in _csv(tables / "trend_summary.csv")
     }
-    worst = 0
     for r in _csv(numpy_out / "trend_summary.csv"):
-        got = classes.get((r["region"], r["class"]))
+        alpha = float(r.get("alpha", ALPHA))
+        if not full and not math.isclose(alpha, ALPHA):
+            continue
+        got = classes.get((r["region"], alpha, r["class"]))
         have = int(float(got["cells"] or 0)) if got else 0
-        worst = max(worst, abs(have - int(r["cells"])))
         assert have == int(r["cells"]), ("trend class cells", r, got)
+        if full:
+            have_area = float(got["area_km2"] or 0) if got else 0.0
+            want_area = float(r["area_km2"])
+            assert math.isclose(have_area, want_area, rel_tol=1e-5, abs_tol=1e-6), (r, got)
     yearly = {r["year"]: r for r in _csv(tables / "yearly.csv")}
     for r in _csv(numpy_out / "yearly.csv"):
         have = float(yearly[r["year"]]["total_npp_pg"])
         assert math.isclose(have, float(r["total_npp_pg"]), rel_tol=1e-5), (r, have)
     note = f"; without VCA cells, not in the run's tables: {', '.join(missing)}" if missing else ""
-    return f"tables agree ({len(cap)} rows of regions, {n_counts} count rows){note}"
+    if not full:
+        return f"tables agree ({len(cap)} rows of regions, {n_counts} count rows){note}"
+
+    config = json.loads((run_out / "run.json").read_text()).get("config", {})
+    min_cells = int(config.get("min_fit_cells", 1))
+    n_ref = {
+        (r["region"], sign): int(r[f"n_{sign}"])
+        for r in _csv(numpy_out / "maintenance_counts.csv")
+        if int(r["year"]) == REF
+        for sign in ("pos", "neg")
+    }
+    res = {r["region"]: r for r in _csv(tables / "resilience.csv")}
+    declined, n_tau = [], 0
+    for r in _csv(numpy_out / "resilience.csv"):
+        got = res[r["region"]]
+        skip = False
+        for sign in ("pos", "neg"):
+            if f"{sign}:too_few_cells" in got["flags"].split(";"):
+                assert 0 < n_ref[r["region"], sign] < min_cells, ("too_few_cells", r, got)
+                declined.append(f"{r['region']} {sign} ({n_ref[r['region'], sign]})")
+                skip = True
+                continue
+            have, want = _num(got[f"tau_{sign}"]), _num(r[f"tau_{sign}"])
+            assert _close(have, want, 1e-3), (f"tau_{sign}", r, got)
+            n_tau += 1
+        if skip:
+            assert got["grade"] == "none", ("grade of a declined fit", got)
+        else:
+            assert got["grade"] == r["grade"], ("grade", r, got)
+    note += f"; {n_tau} τ and the grades agree"
+    if declined:
+        note += (
+            f"; the run fits no sign with fewer than min_fit_cells = {min_cells} cells at t' "
+            f"(beyond METHOD.md; τ and grade not compared): {', '.join(declined)}"
+        )
+    return f"full tables agree ({len(cap)} rows of regions, {n_counts} count rows){note}"
 
 
 # --------------------------------------------------------------------------- timing
@@ -393,20 +458,26 @@ def machine() -> str:
     )
 
 
-def bench(res: float, repeat: int, data: Path, work: Path, extra: Sequence[str] = ()) -> dict:
+#: The kinds of process timed: the run and the two NumPy baselines (``--baselines``).
+KINDS = {"gee": "gee", "lean": "numpy", "full": "numpy_full"}
+
+
+def bench(
+    res: float,
+    repeat: int,
+    data: Path,
+    work: Path,
+    extra: Sequence[str] = (),
+    baselines: Sequence[str] = ("lean", "full"),
+) -> dict:
     files = prepare(res, data)
-    runs: dict[str, list] = {
-        "gee": [],
-        "numpy": [],
-        "gee_rss": [],
-        "numpy_rss": [],
-        "gee_cpu": [],
-        "numpy_cpu": [],
-        "steps": [],
-    }
-    agree = ""
+    kinds = ["gee"] + [KINDS[b] for b in ("lean", "full") if b in baselines]
+    runs: dict[str, list] = {f"{k}{s}": [] for k in kinds for s in ("", "_rss", "_cpu")}
+    runs["steps"], runs["full_steps"] = [], []
+    agree = {}
     for i in range(repeat):
-        for kind in ("gee", "numpy") if i % 2 == 0 else ("numpy", "gee"):
+        order = kinds[i % len(kinds) :] + kinds[: i % len(kinds)]  # each kind first in turn
+        for kind in order:
             out = work / f"{kind}_{res:g}_{i}"
             shutil.rmtree(out, ignore_errors=True)
             if kind == "gee":
@@ -417,65 +488,101 @@ def bench(res: float, repeat: int, data: Path, work: Path, extra: Sequence[str] 
                 runs["steps"].append(steps)
                 shutil.rmtree(store, ignore_errors=True)
             else:
-                argv = [sys.executable, __file__, "--numpy-run", str(files["npp"])]
+                flag = "--numpy-run" if kind == "numpy" else "--numpy-full-run"
+                argv = [sys.executable, __file__, flag, str(files["npp"])]
                 argv += [str(files["regions"]), str(files["names"]), str(out)]
                 wall, rss, cpu = timed(argv)
+                if kind == "numpy_full":
+                    steps = json.loads((out / "timings.json").read_text())
+                    steps = {k: v for k, v in steps.items() if isinstance(v, float)}
+                    steps["exit and the rest"] = wall - sum(steps.values())
+                    runs["full_steps"].append(steps)
             runs[kind].append(wall)
             runs[f"{kind}_rss"].append(rss)
             runs[f"{kind}_cpu"].append(cpu)
             print(
-                f"  {res:g}° {kind:5s} run {i + 1}: {wall:6.1f} s, {cpu:6.1f} s CPU, {rss:6.0f} MiB",
+                f"  {res:g}° {kind:10s} run {i + 1}: {wall:6.1f} s, {cpu:6.1f} s CPU, "
+                f"{rss:6.0f} MiB",
                 flush=True,
             )
-        agree = check_agreement(work / f"gee_{res:g}_{i}", work / f"numpy_{res:g}_{i}")
-        print(f"  {agree}", flush=True)
+        gee_out = work / f"gee_{res:g}_{i}"
+        if "numpy" in kinds:
+            agree["lean"] = check_agreement(gee_out, work / f"numpy_{res:g}_{i}")
+            print(f"  lean: {agree['lean']}", flush=True)
+        if "numpy_full" in kinds:
+            full_tables = work / f"numpy_full_{res:g}_{i}" / "tables"
+            agree["full"] = check_agreement(gee_out, full_tables, full=True)
+            print(f"  full: {agree['full']}", flush=True)
     import xarray as xr
 
     with xr.open_dataset(files["npp"]) as ds:
         ny, nx = ds.sizes["y"], ds.sizes["x"]
-    steps = {
-        key: statistics.median(s.get(key, math.nan) for s in runs["steps"])
-        for key in runs["steps"][-1]
-    }
-    return {
-        "res": res,
-        "cells": ny * nx,
-        "gee_s": statistics.median(runs["gee"]),
-        "numpy_s": statistics.median(runs["numpy"]),
-        "gee_all": runs["gee"],
-        "numpy_all": runs["numpy"],
-        "gee_cpu_s": statistics.median(runs["gee_cpu"]),
-        "numpy_cpu_s": statistics.median(runs["numpy_cpu"]),
-        "gee_rss_mib": max(runs["gee_rss"]),
-        "numpy_rss_mib": max(runs["numpy_rss"]),
-        "steps_s": steps,
-        "agreement": agree,
-    }
+
+    def medians(step_dicts: list[dict]) -> dict:
+        if not step_dicts:
+            return {}
+        return {
+            key: statistics.median(s.get(key, math.nan) for s in step_dicts)
+            for key in step_dicts[-1]
+        }
+
+    result = {"res": res, "cells": ny * nx}
+    for kind in kinds:  # numpy_s … for the lean baseline, numpy_full_s … for the full one
+        result[f"{kind}_s"] = statistics.median(runs[kind])
+        result[f"{kind}_all"] = runs[kind]
+        result[f"{kind}_cpu_s"] = statistics.median(runs[f"{kind}_cpu"])
+        result[f"{kind}_rss_mib"] = max(runs[f"{kind}_rss"])
+    result["steps_s"] = medians(runs["steps"])
+    if runs["full_steps"]:
+        result["numpy_full_steps_s"] = medians(runs["full_steps"])
+    result["agreement"] = agree.get("lean", "")
+    if "full" in agree:
+        result["agreement_full"] = agree["full"]
+    return result
 
 
 def table(results: list[dict]) -> str:
+    def cell(r: dict, key: str, fmt: str) -> str:
+        return format(r[key], fmt) if key in r else "—"
+
+    def ratio(r: dict, a: str, b: str) -> str:
+        return f"{r[a] / r[b]:.1f}×" if a in r and b in r else "—"
+
     lines = [
-        "| grid | cells | gee-cscc run (median) | NumPy (median) | ratio | gee-cscc CPU "
-        "| NumPy CPU | CPU ratio | gee-cscc peak RSS | NumPy peak RSS | runs (gee / NumPy, s) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| grid | cells | gee-cscc run (median) | NumPy lean (median) | ratio | NumPy full "
+        "(median) | ratio | gee-cscc CPU | lean CPU | CPU ratio | full CPU | CPU ratio "
+        "| gee-cscc peak RSS | lean peak RSS | full peak RSS | runs (gee / lean / full, s) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results:
-        runs = " ".join(f"{v:.1f}" for v in r["gee_all"])
-        runs += " / " + " ".join(f"{v:.1f}" for v in r["numpy_all"])
+        runs = " / ".join(
+            " ".join(f"{v:.1f}" for v in r.get(f"{k}_all", [])) or "—"
+            for k in ("gee", "numpy", "numpy_full")
+        )
         lines.append(
             f"| {r['res']:g}° | {r['cells'] / 1e6:.2f} M | {r['gee_s']:.1f} s | "
-            f"{r['numpy_s']:.1f} s | {r['gee_s'] / r['numpy_s']:.1f}× | "
-            f"{r['gee_cpu_s']:.1f} s | {r['numpy_cpu_s']:.1f} s | "
-            f"{r['gee_cpu_s'] / r['numpy_cpu_s']:.1f}× | "
-            f"{r['gee_rss_mib']:,.0f} MiB | {r['numpy_rss_mib']:,.0f} MiB | {runs} |"
+            f"{cell(r, 'numpy_s', '.1f')} s | {ratio(r, 'gee_s', 'numpy_s')} | "
+            f"{cell(r, 'numpy_full_s', '.1f')} s | {ratio(r, 'gee_s', 'numpy_full_s')} | "
+            f"{r['gee_cpu_s']:.1f} s | {cell(r, 'numpy_cpu_s', '.1f')} s | "
+            f"{ratio(r, 'gee_cpu_s', 'numpy_cpu_s')} | {cell(r, 'numpy_full_cpu_s', '.1f')} s | "
+            f"{ratio(r, 'gee_cpu_s', 'numpy_full_cpu_s')} | {r['gee_rss_mib']:,.0f} MiB | "
+            f"{cell(r, 'numpy_rss_mib', ',.0f')} MiB | {cell(r, 'numpy_full_rss_mib', ',.0f')} MiB "
+            f"| {runs} |"
         )
-    keys = list(dict.fromkeys(k for r in results for k in r["steps_s"]))
-    lines += ["", "Per step of `gee-cscc run` (run.json `timings_s`, medians, s):", ""]
-    lines.append("| step | " + " | ".join(f"{r['res']:g}°" for r in results) + " |")
-    lines.append("|---|" + "---:|" * len(results))
-    for key in keys:
-        cells = " | ".join(f"{r['steps_s'].get(key, math.nan):.1f}" for r in results)
-        lines.append(f"| {key} | {cells} |")
+    for title, field in (
+        ("Per step of `gee-cscc run` (run.json `timings_s`, medians, s):", "steps_s"),
+        ("Per step of the full NumPy baseline (its `timings.json`, medians, s):",
+         "numpy_full_steps_s"),
+    ):  # fmt: skip
+        keys = list(dict.fromkeys(k for r in results for k in r.get(field, {})))
+        if not keys:
+            continue
+        lines += ["", title, ""]
+        lines.append("| step | " + " | ".join(f"{r['res']:g}°" for r in results) + " |")
+        lines.append("|---|" + "---:|" * len(results))
+        for key in keys:
+            cells = " | ".join(f"{r.get(field, {}).get(key, math.nan):.2f}" for r in results)
+            lines.append(f"| {key} | {cells} |")
     return "\n".join(lines)
 
 
@@ -506,6 +613,13 @@ def main() -> None:
         default=None,
         help="gee-cscc run --counting (default: local)",
     )
+    ap.add_argument(
+        "--baselines",
+        nargs="+",
+        choices=("lean", "full"),
+        default=["lean", "full"],
+        help="the NumPy baselines to time beside the run (default: both)",
+    )
     args = ap.parse_args()
     if args.prepare:
         for res in args.res:
@@ -514,7 +628,7 @@ def main() -> None:
     work = args.data / "runs"
     work.mkdir(parents=True, exist_ok=True)
     extra = [f"--{k}={v}" for k in ("mode", "counting") if (v := getattr(args, k))]
-    results = [bench(res, args.repeat, args.data, work, extra) for res in args.res]
+    results = [bench(res, args.repeat, args.data, work, extra, args.baselines) for res in args.res]
     print()
     print(f"Machine: {machine()}")
     print()

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from html import escape
 from pathlib import Path
@@ -340,9 +341,12 @@ def rasters(r, folder: Path) -> None:
 # --------------------------------------------------------------------------- figures
 
 
-def figures(r, names: list[str], pos, neg, fits: dict, yearly: list[list], folder: Path) -> None:
+def figures(
+    r, names: list[str], pos, neg, fits: dict, yearly: list[list], folder: Path
+) -> dict[str, float]:
     """§6 figures as PNG from strided previews (matplotlib, Agg); ``fits``: name → (τ⁺ fit,
-    τ⁻ fit, RS, grade)."""
+    τ⁻ fit, RS, grade). Returns the seconds of each figure (build and save)."""
+    t_start = time.perf_counter()
     import matplotlib
 
     matplotlib.use("Agg")
@@ -350,6 +354,15 @@ def figures(r, names: list[str], pos, neg, fits: dict, yearly: list[list], folde
     from matplotlib.colors import BoundaryNorm, ListedColormap
 
     folder.mkdir(parents=True, exist_ok=True)
+    seconds = {"import": time.perf_counter() - t_start}
+    t_last = [time.perf_counter()]
+
+    def save(fig, file: str, tight: bool = False) -> None:
+        fig.savefig(folder / file, dpi=DPI, bbox_inches="tight" if tight else None)
+        plt.close(fig)
+        seconds[file.removesuffix(".png")] = time.perf_counter() - t_last[0]
+        t_last[0] = time.perf_counter()
+
     ny, nx = r.vca.shape
     step = max(1, math.ceil(math.sqrt(ny * nx / PREVIEW_PX)))
     small = max(1, math.ceil(math.sqrt(ny * nx / SMALL_PX)))
@@ -370,8 +383,7 @@ def figures(r, names: list[str], pos, neg, fits: dict, yearly: list[list], folde
         ax.set_title(title)
         ax.set_xlabel("longitude (°)")
         ax.set_ylabel("latitude (°)")
-        fig.savefig(folder / f"{name}.png", dpi=DPI, bbox_inches="tight")
-        plt.close(fig)
+        save(fig, f"{name}.png", tight=True)
 
     map_figure("cscc", masked(r.cmax), "Carbon sink carrying capacity (CSCC)",
                "g C m⁻² yr⁻¹", cmap="viridis")  # fmt: skip
@@ -393,8 +405,7 @@ def figures(r, names: list[str], pos, neg, fits: dict, yearly: list[list], folde
         im = ax.imshow(p, extent=extent, interpolation="nearest", cmap="YlOrRd", vmin=0, vmax=vmax)
         ax.set_title(f"PCS {y}")
     fig.colorbar(im, ax=axes, shrink=0.8, label="g C m⁻² yr⁻¹")
-    fig.savefig(folder / "pcs.png", dpi=DPI, bbox_inches="tight")
-    plt.close(fig)
+    save(fig, "pcs.png", tight=True)
 
     # CSR grade per region, coloured on the region raster
     code = np.full(max(r.n_regions, 1), len(GRADES) - 1, np.int8)
@@ -409,8 +420,7 @@ def figures(r, names: list[str], pos, neg, fits: dict, yearly: list[list], folde
     cb = fig.colorbar(im, ax=ax, shrink=0.8, ticks=range(6))
     cb.ax.set_yticklabels(GRADES)
     ax.set_title("Carbon sink resilience grade per region")
-    fig.savefig(folder / "csr_grade.png", dpi=DPI, bbox_inches="tight")
-    plt.close(fig)
+    save(fig, "csr_grade.png", tight=True)
 
     # the 19 maintenance surfaces, small multiples from a coarser preview
     vs = r.vca[::small, ::small]
@@ -427,8 +437,7 @@ def figures(r, names: list[str], pos, neg, fits: dict, yearly: list[list], folde
         ax.set_xticks([])
         ax.set_yticks([])
     fig.subplots_adjust(wspace=0.05, hspace=0.25)
-    fig.savefig(folder / "maintenance.png", dpi=DPI)
-    plt.close(fig)
+    save(fig, "maintenance.png")
 
     # decay curves with their fits, one panel per region (ALL first)
     ev = np.asarray(r.eval_years)
@@ -453,8 +462,7 @@ def figures(r, names: list[str], pos, neg, fits: dict, yearly: list[list], folde
         ax.set_title(f"{name}  RS {'—' if math.isnan(rs) else f'{rs:.0f}'}", fontsize=8)
         ax.tick_params(labelsize=7)
     fig.subplots_adjust(wspace=0.08, hspace=0.35)
-    fig.savefig(folder / "decay_curves.png", dpi=DPI)
-    plt.close(fig)
+    save(fig, "decay_curves.png")
 
     # national yearly series: total NPP and the CSCC total
     yrs = [int(row[0]) for row in yearly]
@@ -465,8 +473,8 @@ def figures(r, names: list[str], pos, neg, fits: dict, yearly: list[list], folde
     ax.set_ylabel("Pg C yr⁻¹")
     ax.legend()
     ax.set_title("National NPP and carrying capacity")
-    fig.savefig(folder / "yearly.png", dpi=DPI, bbox_inches="tight")
-    plt.close(fig)
+    save(fig, "yearly.png", tight=True)
+    return seconds
 
 
 # --------------------------------------------------------------------------- report
@@ -490,11 +498,22 @@ def report(out: Path, tables_: dict, figure_names: list[str]) -> None:
     (out / "report.html").write_text("\n".join(parts))
 
 
+def _process_age() -> float:
+    """Seconds since this process started (interpreter start and imports), Linux; else NaN."""
+    try:
+        stat = Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()
+        uptime = float(Path("/proc/uptime").read_text().split()[0])
+        return uptime - int(stat[19]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return math.nan
+
+
 def numpy_full_run(npp: Path, regions: Path, names: Path, out: Path) -> None:
     """The whole of METHOD.md into ``out`` (tables/, rasters/, figures/, report.html)."""
+    times = {"start_imports": _process_age()}
     out.mkdir(parents=True, exist_ok=True)
     r = numpy_core(npp, regions, names, checks=True)
-    times = dict(r.times)
+    times.update(r.times)
     t0 = time.perf_counter()
     tab = tables(r, out / "tables")
     region_names, (pos, neg) = tab.pop("_counts")
@@ -507,9 +526,10 @@ def numpy_full_run(npp: Path, regions: Path, names: Path, out: Path) -> None:
     rasters(r, out / "rasters")
     times["geotiffs"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    figures(r, region_names, pos, neg, fits, tab["yearly.csv"][1], out / "figures")
+    each = figures(r, region_names, pos, neg, fits, tab["yearly.csv"][1], out / "figures")
     times["figures"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     report(out, tab, sorted(p.stem for p in (out / "figures").glob("*.png")))
     times["html"] = time.perf_counter() - t0
+    times["figures_each"] = each
     (out / "timings.json").write_text(json.dumps(times, indent=1))
