@@ -1,26 +1,44 @@
-"""Whole-run benchmark: ``gee-cscc run`` against a plain NumPy implementation of METHOD.md.
+"""Whole-run benchmark: ``gee-cscc run`` against two plain NumPy implementations of METHOD.md.
 
-Both run as separate processes on the same generated China-like inputs (the demo generator,
-``gee_cscc.demo.synthetic``: 1981–2018, 34 provinces), alternating, ``--repeat`` times each;
-the table reports medians of wall time and of CPU time (user + system of every thread: on
-a shared machine it depends less on the other jobs than wall time), their ratios and each
-process's peak RSS (``os.wait4``'s
-``ru_maxrss``, the process and the children it waited for). The run's own per-step times come
-from its ``run.json`` (``timings_s``). After each pair the NumPy baseline's tables are checked
-against the run's (VCA cells, CSCC and last-year NPP totals per region, trend-class cells,
-maintenance counts N⁺/N⁻ per region and year, total NPP per year): a benchmark of a wrong
-answer is worthless, so a mismatch stops it.
+The run and the baselines are separate processes on the same generated China-like inputs
+(the demo generator, ``gee_cscc.demo.synthetic``: 1981–2018, 34 provinces), alternating
+(gee, lean, full, then each kind first in turn), ``--repeat`` times each; the table reports
+medians of wall time and of CPU time (user + system of every thread: on a shared machine it
+depends less on the other jobs than wall time), the run's ratio to each baseline and each
+process's peak RSS (``os.wait4``'s ``ru_maxrss``, the process and the children it waited
+for). The run's own per-step times come from its ``run.json`` (``timings_s``), the full
+baseline's from its ``timings.json``. After each round the baselines' tables are checked
+against the run's (below): a benchmark of a wrong answer is worthless, so a mismatch stops it.
 
     python benchmarks/bench_run.py --res 0.1 0.05 --repeat 3 --data /tmp/bench-data
     python benchmarks/bench_run.py --res 0.025 --repeat 1      # 3.6 M cells, minutes
     python benchmarks/bench_run.py --res 0.0125 --repeat 1     # 14 M cells (optional)
+    python benchmarks/bench_run.py --res 0.05 --baselines lean # without the full baseline
 
-The NumPy baseline (``numpy_run`` below) is what a researcher might write by hand: read the
-NetCDF cube, one pass over the years accumulating per-cell sums for the whole-run OLS trend,
-the maximum and its year, and prefix sums Σy, Σt·y from which every growing window's slope
-(METHOD.md §4) follows as that year is reached, updating the maintenance surface in place;
-then ``np.bincount`` per region for every table, and the rasters saved as ``.npy``. It
-writes no figures and no report (the run does).
+Two baselines, both what a researcher might write by hand (``--baselines lean full``):
+
+- **lean** (``numpy_run``; JSON keys ``numpy_s``, ``numpy_all``, ``numpy_cpu_s``,
+  ``numpy_rss_mib``): METHOD.md §1–4 only. ``numpy_core`` reads the NetCDF cube and makes one
+  pass over the years accumulating per-cell sums for the whole-run OLS trend, the maximum and
+  its year, and prefix sums Σy, Σt·y from which every growing window's slope (§4) follows as
+  that year is reached, updating the maintenance surface in place; then ``np.bincount`` per
+  region. It writes the VCA cells, CSCC and last-year NPP per region, total NPP per year,
+  trend-class cells and N⁺/N⁻ as CSV and the rasters as ``.npy``: no input refusals, no
+  ratios or changed cells, no decay fits, no GeoTIFF, no figures, no report. Its tables are
+  checked against the run's: cells and trend-class cells exactly, N⁺/N⁻ per region and year
+  exactly, CSCC, NPP and yearly totals to 1e-5.
+- **full** (``numpy_full.numpy_full_run``; keys ``numpy_full_s``, ``numpy_full_all``,
+  ``numpy_full_cpu_s``, ``numpy_full_rss_mib``, ``numpy_full_steps_s``): the whole of
+  METHOD.md §0–§6 on the same ``numpy_core`` (with §0/§1's refusals in the pass): every
+  table of the run (capacity with potential and shares, yearly series, trend classes at
+  α = 0.05 and 0.01 with areas, maintenance counts with q⁺/q⁻ and changed cells, resilience
+  by the λ-free NLS fit with its profile CI, RS and grade) plus national figures, the
+  rasters as tiled deflate GeoTIFFs (the 19 maintenance surfaces as one 19-band int8 file),
+  nine PNG figures drawn from strided previews and a plain ``report.html``. Its tables are
+  checked as the lean's, plus potential and VCA area per region and class areas (1e-5),
+  classes at both levels (exact) and τ⁺/τ⁻ per region (1e-3, or both infinite) with the
+  grades (identical) — except where the run declines a fit for fewer than its
+  ``min_fit_cells`` cells of a sign (a rule beyond METHOD.md; listed in the summary line).
 """
 
 from __future__ import annotations
