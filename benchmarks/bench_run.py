@@ -560,8 +560,8 @@ def bench(
 
 
 def table(results: list[dict]) -> str:
-    def cell(r: dict, key: str, fmt: str) -> str:
-        return format(r[key], fmt) if key in r else "—"
+    def cell(r: dict, key: str, fmt: str, unit: str) -> str:
+        return f"{format(r[key], fmt)} {unit}" if key in r else "—"
 
     def ratio(r: dict, a: str, b: str) -> str:
         return f"{r[a] / r[b]:.1f}×" if a in r and b in r else "—"
@@ -579,13 +579,13 @@ def table(results: list[dict]) -> str:
         )
         lines.append(
             f"| {r['res']:g}° | {r['cells'] / 1e6:.2f} M | {r['gee_s']:.1f} s | "
-            f"{cell(r, 'numpy_s', '.1f')} s | {ratio(r, 'gee_s', 'numpy_s')} | "
-            f"{cell(r, 'numpy_full_s', '.1f')} s | {ratio(r, 'gee_s', 'numpy_full_s')} | "
-            f"{r['gee_cpu_s']:.1f} s | {cell(r, 'numpy_cpu_s', '.1f')} s | "
-            f"{ratio(r, 'gee_cpu_s', 'numpy_cpu_s')} | {cell(r, 'numpy_full_cpu_s', '.1f')} s | "
+            f"{cell(r, 'numpy_s', '.1f', 's')} | {ratio(r, 'gee_s', 'numpy_s')} | "
+            f"{cell(r, 'numpy_full_s', '.1f', 's')} | {ratio(r, 'gee_s', 'numpy_full_s')} | "
+            f"{r['gee_cpu_s']:.1f} s | {cell(r, 'numpy_cpu_s', '.1f', 's')} | "
+            f"{ratio(r, 'gee_cpu_s', 'numpy_cpu_s')} | {cell(r, 'numpy_full_cpu_s', '.1f', 's')} | "
             f"{ratio(r, 'gee_cpu_s', 'numpy_full_cpu_s')} | {r['gee_rss_mib']:,.0f} MiB | "
-            f"{cell(r, 'numpy_rss_mib', ',.0f')} MiB | {cell(r, 'numpy_full_rss_mib', ',.0f')} MiB "
-            f"| {runs} |"
+            f"{cell(r, 'numpy_rss_mib', ',.0f', 'MiB')} | "
+            f"{cell(r, 'numpy_full_rss_mib', ',.0f', 'MiB')} | {runs} |"
         )
     for title, field in (
         ("Per step of `gee-cscc run` (run.json `timings_s`, medians, s):", "steps_s"),
