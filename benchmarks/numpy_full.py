@@ -376,10 +376,13 @@ def figures(
     def masked(a: np.ndarray) -> np.ma.MaskedArray:
         return np.ma.masked_where(~vca, prev(a))
 
-    def map_figure(name: str, data, title: str, label: str, **kw) -> None:
+    def map_figure(name: str, data, title: str, label: str, labels=None, **kw) -> None:
         fig, ax = plt.subplots(figsize=(8, 5.5))
         im = ax.imshow(data, extent=extent, interpolation="nearest", **kw)
-        fig.colorbar(im, ax=ax, shrink=0.8, label=label)
+        cb = fig.colorbar(im, ax=ax, shrink=0.8, label=label)
+        if labels:  # categories: one tick per code
+            cb.set_ticks(list(labels))
+            cb.set_ticklabels(list(labels.values()))
         ax.set_title(title)
         ax.set_xlabel("longitude (°)")
         ax.set_ylabel("latitude (°)")
@@ -389,8 +392,8 @@ def figures(
                "g C m⁻² yr⁻¹", cmap="viridis")  # fmt: skip
     map_figure("cscc_year", masked(r.cyear), "Year of the CSCC", "year", cmap="plasma")
     cls_cmap = ListedColormap(["#b2182b", "#ef8a62", "#f7f7f7", "#67a9cf", "#2166ac"])
-    map_figure("trend_class", masked(r.cls), f"Trend class (α = {ALPHA})",
-               "SD  ID  0  II  SI", cmap=cls_cmap,
+    map_figure("trend_class", masked(r.cls), f"Trend class (α = {ALPHA})", "class",
+               labels=dict(CLASSES), cmap=cls_cmap,
                norm=BoundaryNorm(np.arange(-2.5, 3), 5))  # fmt: skip
     my = np.where(r.vca, r.p_ref, 0) * r.held
     map_figure("maintenance_years", masked(my), "Maintenance years (sign × years held)",
