@@ -60,9 +60,11 @@ def _open(
 ) -> xr.Dataset:
     if request_bytes:  # xee sizes chunks in powers of two: below 4 KiB it cannot
         kwargs["request_byte_limit"] = max(int(request_bytes), MIN_REQUEST_BYTES)
+    from xee import EarthEngineBackendEntrypoint  # "ee" by name loads every xarray backend
+
     ds = xr.open_dataset(
         collection,
-        engine="ee",
+        engine=EarthEngineBackendEntrypoint,
         crs=grid.crs,
         crs_transform=grid.transform,
         shape_2d=grid.shape_2d,

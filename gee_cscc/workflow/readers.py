@@ -90,11 +90,21 @@ def _spatial(da: xr.DataArray, what: str) -> xr.DataArray:
     return da
 
 
+def _open_netcdf(p: Path) -> xr.Dataset:
+    """``p`` with a CF grid mapping as a coordinate: read with netCDF4 (NetCDF 3 and 4),
+    else with the engine xarray guesses. Naming the engine spares loading every installed
+    xarray backend (rioxarray, and dask with it: 0.4 s of every run)."""
+    try:
+        return xr.open_dataset(p, decode_coords="all", engine="netcdf4")
+    except Exception:  # not a file netCDF4 reads: the guessed engine says why, if none does
+        return xr.open_dataset(p, decode_coords="all")
+
+
 def _open(p: Path, what: str) -> Any:
     try:
         if p.is_dir() or p.suffix == ".zarr":
             return xr.open_zarr(p, decode_coords="all")
-        return xr.open_dataset(p, decode_coords="all")  # a CF grid mapping as a coordinate
+        return _open_netcdf(p)
     except PermissionError:
         raise InputError(f"Cannot read {what} {p}: permission denied.") from None
     except Exception as exc:  # the file format's own error, reported with the path
