@@ -126,12 +126,17 @@ def test_a_grid_larger_than_a_tile_is_computed_tile_by_tile(collection, cube, re
     np.testing.assert_array_equal(got["range"].mask, count == 0)
     np.testing.assert_allclose(got["range"].filled(0), np.where(count > 0, expected, 0.0))
     np.testing.assert_array_equal(got["n"].filled(0), count)
-    assert max(h for *_, h, _ in reads) <= 8 and max(w for *_, w in reads) <= 8
-    # Two requests (values and masks), 4 x 5 tiles each, every image read once per tile.
+    # tiles 8 rows high and WIDE x 8 columns wide (computePixels' tiles)
+    across = 8 * reduction.WIDE
+    assert max(h for *_, h, _ in reads) <= 8 and max(w for *_, w in reads) <= across
+    # Two requests (values and masks), every image read once per tile.
+    height, width = cube.sizes["y"], cube.sizes["x"]
+    tiles = -(-height // 8) * -(-width // across)
+    assert tiles > 1
     per_file = {}
     for r in reads:
         per_file[r[0]] = per_file.get(r[0], 0) + 1
-    assert set(per_file.values()) == {2 * 4 * 5}
+    assert set(per_file.values()) == {2 * tiles}
 
 
 def test_region_reduction_walks_tiles(collection, cube, reads, monkeypatch):

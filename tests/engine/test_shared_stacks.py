@@ -41,6 +41,7 @@ CENTRE = (YEARS - 1) / 2
 @pytest.fixture(autouse=True)
 def small_tiles(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(reduction, "TILE", TILE)
+    monkeypatch.setattr(reduction, "WIDE", 1)  # square tiles: the counts below are per tile
     pixelcache.clear_plans()
 
 

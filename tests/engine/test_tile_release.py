@@ -36,6 +36,7 @@ ENTRY = TILE * TILE * (8 + 1)  # float64 values and a bool mask of one full tile
 @pytest.fixture(autouse=True)
 def small_tiles(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(reduction, "TILE", TILE)
+    monkeypatch.setattr(reduction, "WIDE", 1)  # square tiles: the counts below are per tile
     pixelcache.clear_plans()
 
 

@@ -201,12 +201,14 @@ class Grid:
         t = (a, b, c + a * col0 + b * row0, d, e, f + d * col0 + e * row0)
         return Grid(Projection(self.crs, t), (height, width))
 
-    def tiles(self, tile: int = 512):
-        """Yield ``(row0, col0, sub_grid)`` tiles covering the grid, row-major."""
+    def tiles(self, tile: int = 512, width: int | None = None):
+        """Yield ``(row0, col0, sub_grid)`` tiles covering the grid, row-major: ``tile``
+        rows high and ``width`` (default ``tile``) columns wide."""
+        across = tile if width is None else width
         for r in range(0, self.height, tile):
-            for c in range(0, self.width, tile):
+            for c in range(0, self.width, across):
                 h = min(tile, self.height - r)
-                w = min(tile, self.width - c)
+                w = min(across, self.width - c)
                 yield r, c, self.window(r, c, h, w)
 
     def offset_in(self, native: Projection) -> tuple[int, int] | None:

@@ -8,7 +8,8 @@ records for each of ``P`` independent columns, as ``(N, P)`` arrays:
 
 * **pixels** (``ImageCollection.reduce``, ``Image.reduce``): ``N`` = images (or bands),
   ``P`` = the pixels of one tile; every record is a member with weight 1, and a masked pixel
-  is a null input. One batch per tile, tiles of :data:`TILE` × :data:`TILE` pixels.
+  is a null input. One batch per tile, tiles of :data:`TILE` rows × :data:`WIDE` ×
+  :data:`TILE` columns.
 * **region** (``Image.reduceRegion``, ``reduceRegions``): ``P`` = 1, ``N`` = the pixels of one
   tile of the region's bounding window. Unweighted reducers take pixels whose centre lies in
   the geometry; weighted ones take every pixel the geometry covers, weighted by the covered
@@ -23,10 +24,8 @@ with NaN for null, or a list of ``P`` Python objects (lists, dictionaries, array
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -41,12 +40,21 @@ from ..core.pixelcache import (
 )
 from ..core.records import Batch, column_value
 from ..core.tile_pool import map_in_order
-from ..core.values import Band, Geometry, Image, PixelData
+from ..core.values import Band, PixelData
 from ..errors import EEError
-from .grid import DEFAULT_PROJECTION, Grid, Projection
+from .grid import Grid
+from .region_grid import (
+    DEFAULT_PROJECTION_ERROR,
+    RegionPlan,
+    plan_region,
+    reduction_grid,
+    rescaled,
+    too_many_pixels,
+)
 
 __all__ = [
     "TILE",
+    "WIDE",
     "reduce_pixels",
     "input_stack",
     "compute_tiled",
@@ -57,6 +65,7 @@ __all__ = [
     "RegionPlan",
     "plan_region",
     "reduce_region",
+    "DEFAULT_PROJECTION_ERROR",
 ]
 
 #: Side in pixels of the tiles reductions walk (region windows and per-pixel stacks) and
@@ -66,12 +75,15 @@ __all__ = [
 #: 38-year maintenance chain held about 350 MB at 256 x 256, four times that at 512.
 TILE = 256
 
-#: Earth Engine's error text for an aggregation on the default (1-degree WGS84) projection.
-DEFAULT_PROJECTION_ERROR = (
-    "The default WGS84 projection is invalid for aggregations. "
-    "Specify a scale or crs & crs_transform."
-)
-
+#: ``computePixels`` and per-pixel reductions (composites) walk tiles :data:`TILE` rows
+#: high and ``WIDE`` x :data:`TILE` columns wide. Most of a tile's time is Python around
+#: NumPy calls (the same number of calls whatever the tile's size), and that part holds
+#: the GIL; a tile twice as wide halves it per pixel. 256 x 512 is also the chunk xee asks
+#: for when it pulls a run's layers, so a pull request is one tile. At 0.025° the pull took
+#: 11.5 → 10.1 s and the run's peak rose by 60 MiB. Region reductions and batch image
+#: exports keep square tiles (their tiles hold more at once: a region tile's records, an
+#: export strip), and a composite asked for on one of them is still one tile of it.
+WIDE = 2
 
 # --- per-pixel reduction of band stacks ------------------------------------------------------
 
@@ -98,7 +110,8 @@ def reduce_pixels(
         (for instance where no image has a valid pixel).
     """
     n_out = len(reducer.outputs)
-    tiles = list(grid.tiles(max(1, int(TILE))))
+    tile = max(1, int(TILE))
+    tiles = list(grid.tiles(tile, tile * max(1, int(WIDE))))
     single = len(tiles) == 1  # the outputs are the tile's own arrays (no grid-sized copy)
     out: list = [None] * n_out
     if not single:
@@ -212,19 +225,21 @@ def input_stack(bands: Sequence[Band | None], tile: Grid) -> tuple[np.ndarray, n
 def compute_tiled(bands: Sequence[Band], grid: Grid) -> list[PixelData]:
     """The bands' ``(values, mask)`` on ``grid``, computed tile by tile.
 
-    A grid larger than one tile (:data:`TILE` pixels a side) is walked in tiles, each
+    A grid larger than one tile (:data:`TILE` rows, :data:`WIDE` × :data:`TILE` columns) is
+    walked in tiles, each
     computing every band in a fresh cache that releases an intermediate as soon as its last
     consumer has read it (:func:`~gee_cscc.engine.core.pixelcache.release_plan`), so the
     intermediates held at once are what one tile still needs (shared sub-expressions are
     still computed once per tile); only the output arrays cover the whole grid.
     """
     tile = max(1, int(TILE))
+    across = tile * max(1, int(WIDE))
     plan = release_plan(bands, grid)
-    if grid.height <= tile and grid.width <= tile:
+    if grid.height <= tile and grid.width <= across:
         with tile_scope(plan, grid):
             return [band.compute(grid) for band in bands]
     out = [(np.zeros(grid.shape), np.zeros(grid.shape, dtype=bool)) for _ in bands]
-    for r0, c0, sub in grid.tiles(tile):
+    for r0, c0, sub in grid.tiles(tile, across):
         check_interrupt()
         h, w = sub.shape
         with tile_scope(plan, sub):
@@ -268,147 +283,6 @@ def shared_outputs(
         return fn
 
     return output
-
-
-# --- the grid of a region reduction -----------------------------------------------------------
-
-
-def rescaled(proj: Projection, scale: float) -> Projection:
-    """``proj`` with its pixel size changed to ``scale`` metres, keeping orientation and origin."""
-    nominal = proj.nominal_scale
-    if nominal <= 0:
-        raise EEError(f"Invalid projection transform: {list(proj.transform)}.")
-    factor = float(scale) / nominal
-    a, b, c, d, e, f = proj.transform
-    return Projection(proj.crs, (a * factor, b * factor, c, d * factor, e * factor, f))
-
-
-def reduction_grid(
-    image: Image,
-    crs: Any = None,
-    crs_transform: Any = None,
-    scale: Any = None,
-    *,
-    what: str,
-) -> Projection:
-    """The projection a region reduction works in (Earth Engine's ``crs``/``scale`` rules).
-
-    ``crsTransform`` replaces the transform of ``crs`` (or of the image's projection);
-    ``scale`` rescales ``crs`` (or the image's projection) to that many metres per pixel;
-    without either, the image's default projection is used. An image without a fixed
-    projection (a composite or a constant) needs ``scale`` or ``crsTransform``: with only a
-    scale it is reduced in EPSG:4326 at that scale.
-    """
-    if scale is not None and crs_transform is not None:
-        raise EEError(f"{what}: 'scale' and 'crsTransform' are mutually exclusive.")
-    if scale is not None and (not isinstance(scale, (int, float)) or scale <= 0):
-        raise EEError(f"{what}: scale must be a positive number of metres, got {scale!r}.")
-    native = image.default_projection()
-    if crs is not None and not isinstance(crs, (str, Projection)):
-        raise EEError(f"{what}: invalid crs {crs!r}.")
-    if crs_transform is not None:
-        if not isinstance(crs_transform, (list, tuple)) or len(crs_transform) != 6:
-            raise EEError(f"{what}: crsTransform must be a list of 6 numbers.")
-        base_crs = (
-            crs.crs
-            if isinstance(crs, Projection)
-            else crs
-            if isinstance(crs, str)
-            else native.crs
-            if native is not None
-            else "EPSG:4326"
-        )
-        return Projection(base_crs, tuple(float(v) for v in crs_transform))
-    if isinstance(crs, Projection):
-        return rescaled(crs, scale) if scale is not None else crs
-    if isinstance(crs, str):
-        proj = Projection(crs, DEFAULT_PROJECTION.transform)
-        if scale is not None:
-            return proj.with_scale(float(scale))
-        if native is None:
-            raise EEError(DEFAULT_PROJECTION_ERROR)
-        return proj
-    if native is None:
-        if scale is None:
-            raise EEError(DEFAULT_PROJECTION_ERROR)
-        return DEFAULT_PROJECTION.with_scale(float(scale))
-    return rescaled(native, scale) if scale is not None else native
-
-
-# --- regions ------------------------------------------------------------------------------
-
-
-@dataclass
-class RegionPlan:
-    """The pixels a region reduction visits: a window of the reduction grid and a geometry.
-
-    Attributes
-    ----------
-    grid
-        The window (a sub-grid of the reduction projection).
-    geometry
-        The region in the grid's CRS, or None when every pixel of the window is
-        fully in the region (an image footprint on its own grid).
-    """
-
-    grid: Grid
-    geometry: Geometry | None
-
-    @property
-    def pixels(self) -> int:
-        return self.grid.size
-
-
-def _window(bounds: tuple[float, float, float, float], proj: Projection) -> Grid:
-    if not proj.is_axis_aligned():
-        raise EEError("Region reductions on a sheared projection are not supported.")
-    a, _, c, _, e, f = proj.transform
-    xmin, ymin, xmax, ymax = bounds
-    cols = sorted(((xmin - c) / a, (xmax - c) / a))
-    rows = sorted(((ymin - f) / e, (ymax - f) / e))
-    eps = 1e-9
-    c0, c1 = math.floor(cols[0] + eps), math.ceil(cols[1] - eps)
-    r0, r1 = math.floor(rows[0] + eps), math.ceil(rows[1] - eps)
-    c1 = max(c1, c0 + 1)
-    r1 = max(r1, r0 + 1)
-    return Grid(proj, (0, 0)).window(r0, c0, r1 - r0, c1 - c0)
-
-
-def plan_region(
-    geometry: Geometry | None, image: Image, proj: Projection, *, what: str
-) -> RegionPlan:
-    """The window and geometry of a region reduction (None = the image's footprint)."""
-    import shapely.geometry
-
-    if geometry is None:
-        extent = image.bands[0].extent if image.bands else None
-        if extent is None:
-            raise EEError(
-                f"{what}: the image has no footprint (it is a composite or a constant); "
-                "give a geometry."
-            )
-        offset = Grid(extent.projection, (1, 1)).offset_in(proj)
-        if offset is not None:
-            row, col = offset
-            return RegionPlan(Grid(proj, (0, 0)).window(row, col, *extent.shape), None)
-        xmin, ymin, xmax, ymax = extent.bounds()
-        geometry = Geometry(shapely.geometry.box(xmin, ymin, xmax, ymax), extent.crs)
-    shape = geometry.in_crs(proj.crs)
-    if shape.is_empty:
-        return RegionPlan(Grid(proj, (0, 0)), None)
-    local = Geometry(shape, proj.crs, geodesic=geometry.geodesic)
-    return RegionPlan(_window(shape.bounds, proj), local)
-
-
-def too_many_pixels(what: str, found: int, allowed: int) -> EEError:
-    """Earth Engine's error for a region with more pixels than ``maxPixels``."""
-    return EEError(
-        f"{what}: Too many pixels in the region. Found {found}, but maxPixels allows only "
-        f"{allowed}.\n\nEnsure that you are not aggregating at a higher resolution than you "
-        "intended; that is a frequent cause of this error. If not, then you may set the "
-        "'maxPixels' argument to a limit suitable for your computation; set 'bestEffort' to "
-        "true to aggregate at whatever scale results in 'maxPixels' total pixels; or both."
-    )
 
 
 def _column(a: np.ndarray) -> np.ndarray:
