@@ -68,21 +68,23 @@ __all__ = [
     "DEFAULT_PROJECTION_ERROR",
 ]
 
-#: Side in pixels of the tiles reductions walk (region windows and per-pixel stacks) and
-#: that ``computePixels`` computes a larger grid in (Earth Engine's tiles are 256 x 256 too).
+#: Height in pixels of the tiles reductions walk (region windows and per-pixel stacks) and
+#: that ``computePixels`` computes a larger grid in (their width: :data:`WIDE` x ``TILE``;
+#: Earth Engine's tiles are 256 x 256; batch image exports walk ``TILE`` x ``TILE``).
 #: A tile's intermediates are released when their last consumer has read them
 #: (:func:`~gee_cscc.engine.core.pixelcache.tile_scope`); kept to the end of the tile, a
 #: 38-year maintenance chain held about 350 MB at 256 x 256, four times that at 512.
 TILE = 256
 
-#: ``computePixels`` and per-pixel reductions (composites) walk tiles :data:`TILE` rows
-#: high and ``WIDE`` x :data:`TILE` columns wide. Most of a tile's time is Python around
-#: NumPy calls (the same number of calls whatever the tile's size), and that part holds
-#: the GIL; a tile twice as wide halves it per pixel. 256 x 512 is also the chunk xee asks
-#: for when it pulls a run's layers, so a pull request is one tile. At 0.025° the pull took
-#: 11.5 → 10.1 s and the run's peak rose by 60 MiB. Region reductions and batch image
-#: exports keep square tiles (their tiles hold more at once: a region tile's records, an
-#: export strip), and a composite asked for on one of them is still one tile of it.
+#: ``computePixels``, per-pixel reductions (composites) and region reductions walk tiles
+#: :data:`TILE` rows high and ``WIDE`` x :data:`TILE` columns wide. Most of a tile's time is
+#: Python around NumPy calls (about as many calls whatever the tile's size), and that part
+#: holds the GIL; a tile twice as wide halves it per pixel. 256 x 512 is also the chunk xee
+#: asks for when it pulls a run's layers, so a pull request is one tile. At 0.0125° the
+#: checks took 13.9 → 8.9 s, the region sums 21.2 → 17.2 s and the pull 46.9 → 37.6 s; the
+#: peak rose 957 → 1,205 MiB. Wider region tiles than pixel tiles are slower (a composite
+#: asked for on a region tile is then computed in pieces): 256 x 1024 doubled the sums.
+#: Batch image exports keep square tiles (each holds an export strip's work).
 WIDE = 2
 
 # --- per-pixel reduction of band stacks ------------------------------------------------------
@@ -364,7 +366,7 @@ def reduce_region(
         return Batch(xs, vs, fr, ce, order)
 
     # tiles on every core, added in tile order: the same accumulation as one thread's walk
-    for batch in map_in_order(tile_batch, window.tiles(TILE)):
+    for batch in map_in_order(tile_batch, window.tiles(TILE, TILE * WIDE)):
         if batch is not None:
             acc.add(batch)
     integers = reducer.integer_outputs
