@@ -307,3 +307,59 @@ def test_an_empty_out_option_is_one_line(tmp_path, capsys, monkeypatch):
         "gee-cscc run: error: --out is empty: give the output folder (or leave --out out).\n"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
+
+
+def test_a_failed_results_nc_fails_the_write_and_leaves_out(results, tmp_path, monkeypatch):
+    """results.nc is written in a thread beside the GeoTIFFs: its error is the write's."""
+    monkeypatch.setattr("gee_cscc.report.write_report", stub_report([]))
+    out = tmp_path / "out"
+    _old_out(out)
+    before = tree_hash(out)
+
+    def broken(*args, **kwargs):
+        raise Fault("results.nc could not be written")
+
+    monkeypatch.setattr("gee_cscc.report.outputs.write_netcdf", broken)
+    with pytest.raises(Fault, match="results.nc could not be written"):
+        _write(results, out)
+    assert tree_hash(out) == before
+    assert beside(out) == []
+
+
+def test_a_failed_geotiff_waits_for_results_nc_before_the_staging_goes(
+    results, tmp_path, monkeypatch
+):
+    """The GeoTIFF error propagates only once the results.nc thread has stopped: nothing is
+    left writing into the staging folder that the failure removes."""
+    import threading
+    import time
+
+    from gee_cscc.report import outputs
+
+    monkeypatch.setattr("gee_cscc.report.write_report", stub_report([]))
+    finished: list[bool] = []
+    started = threading.Event()
+    real = outputs.write_netcdf
+
+    def slow_netcdf(*args, **kwargs):
+        started.set()
+        time.sleep(0.5)
+        path = real(*args, **kwargs)
+        finished.append(True)
+        return path
+
+    def broken(*args, **kwargs):
+        assert started.wait(10)  # fails while results.nc is being written
+        raise Fault("GeoTIFF could not be written")
+
+    monkeypatch.setattr(outputs, "write_netcdf", slow_netcdf)
+    monkeypatch.setattr(outputs, "write_geotiffs", broken)
+    out = tmp_path / "out"
+    _old_out(out)
+    before = tree_hash(out)
+    with pytest.raises(Fault, match="GeoTIFF could not be written"):
+        _write(results, out)
+    assert finished == [True]  # waited for (it had started before the GeoTIFF failed)
+    assert not [t for t in threading.enumerate() if t.name.startswith("results.nc")]
+    assert tree_hash(out) == before
+    assert beside(out) == []
