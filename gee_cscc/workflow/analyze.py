@@ -45,7 +45,6 @@ from gee_cscc.workflow.pull import (
     counts_from_sums,
     layer_stack,
     maintenance_count_bands,
-    maintenance_counts_server,
     open_layers,
     region_sums,
 )
@@ -273,9 +272,19 @@ def analyze(
         input_checks = out.input_checks
         surfaces_pulled = True
     else:
-        with _step(progress, timings, "region sums (capacity, yearly, trend classes)"):
+        image, names_summed = record.with_stack(stack)
+        what = "region sums (capacity, yearly, trend classes)"
+        if counting == "server":  # the counts' bands in the same reduction (the year
+            # stack and VCA are then read and computed once per tile, not twice)
+            count_image, count_names = maintenance_count_bands(graph.maintenance, eval_years)
+            image = ee.Image.cat([image, count_image])
+            names_summed = [*names_summed, *count_names]
+            what = "region sums (capacity, yearly, trend classes, maintenance counts)"
+        with _step(progress, timings, what):
             # One grouped reduction for every table: shared sub-expressions computed once.
-            sums = region_sums(*record.with_stack(stack), regions, grid)
+            sums = region_sums(image, names_summed, regions, grid)
+            if counting == "server":
+                counts = counts_from_sums(sums[count_names], eval_years, regions)
             record_sums = sums
             cap = sums[list(stack.capacity)]
             yearly_sums = sums[list(stack.yearly)]
@@ -307,12 +316,9 @@ def analyze(
         else None
     )
 
-    if choice.mode == "interactive":
+    if choice.mode == "interactive" and counting == "local":  # server: with the sums
         with _step(progress, timings, "maintenance counts"):
-            if counting == "local":
-                counts = count_maintenance(surfaces, rasters["region"], regions.ids)
-            else:
-                counts = maintenance_counts_server(graph.maintenance, eval_years, regions, grid)
+            counts = count_maintenance(surfaces, rasters["region"], regions.ids)
 
     with _step(progress, timings, "tables and fits"):
         rasters = _assemble_rasters(rasters, surfaces, pcs, n=len(annual.years), method=cfg.trend)

@@ -4,8 +4,9 @@ Pixels come back with ``xr.open_dataset(..., engine="ee")`` on the run's grid (i
 transform given explicitly: composites have no fixed projection). Region statistics are
 unweighted grouped sums computed server-side (:func:`gee_cscc.method.regions.grouped_sums`);
 maintenance counts are by default counted locally from the pulled surfaces and region
-raster (:func:`count_maintenance`), or server-side (:func:`maintenance_counts_server`) for
-grids too large to pull — both count the same pixels.
+raster (:func:`count_maintenance`), or server-side for grids too large to pull, as grouped
+sums of :func:`maintenance_count_bands` (read by :func:`counts_from_sums`; the run adds
+them to its region sums' reduction) — both count the same pixels.
 """
 
 from __future__ import annotations
@@ -40,7 +41,6 @@ __all__ = [
     "layer_stack",
     "counts_from_sums",
     "maintenance_count_bands",
-    "maintenance_counts_server",
     "region_sums",
     "sums_frame",
 ]
@@ -426,11 +426,3 @@ def counts_from_sums(sums: pd.DataFrame, years: Sequence[int], regions: Regions)
                 )
             )
     return pd.DataFrame(rows, columns=["region_id", "year", "n_pos", "n_neg"])
-
-
-def maintenance_counts_server(
-    maintenance: Any, years: Sequence[int], regions: Regions, grid: GridSpec
-) -> pd.DataFrame:
-    """The same counts as :func:`count_maintenance`, as one grouped reduction server-side."""
-    image, names = maintenance_count_bands(maintenance, years)
-    return counts_from_sums(region_sums(image, names, regions, grid), years, regions)
