@@ -231,8 +231,7 @@ def quality_mosaic(collection: Any, qualityBand: Any) -> Image:  # noqa: N803
 
     def compute(grid: Grid) -> list[PixelData]:
         out = [(np.zeros(grid.shape), np.zeros(grid.shape, dtype=bool)) for _ in names]
-        side = max(1, int(reduction.TILE))
-        for r0, c0, tile in grid.tiles(side, side * max(1, int(reduction.WIDE))):
+        for r0, c0, tile in grid.tiles(*reduction.tile_shape()):
             h, w = tile.shape
             with tile_cache(tile, grid):
                 q = np.full((len(records), h, w), -np.inf)

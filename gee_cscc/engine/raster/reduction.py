@@ -55,6 +55,7 @@ from .region_grid import (
 __all__ = [
     "TILE",
     "WIDE",
+    "tile_shape",
     "reduce_pixels",
     "input_stack",
     "compute_tiled",
@@ -87,6 +88,14 @@ TILE = 256
 #: Batch image exports keep square tiles (each holds an export strip's work).
 WIDE = 2
 
+
+def tile_shape() -> tuple[int, int]:
+    """``(rows, columns)`` of the tiles that per-pixel and region reductions and
+    ``computePixels`` walk (:data:`TILE` and :data:`WIDE`, read when called)."""
+    rows = max(1, int(TILE))
+    return rows, rows * max(1, int(WIDE))
+
+
 # --- per-pixel reduction of band stacks ------------------------------------------------------
 
 
@@ -112,8 +121,7 @@ def reduce_pixels(
         (for instance where no image has a valid pixel).
     """
     n_out = len(reducer.outputs)
-    tile = max(1, int(TILE))
-    tiles = list(grid.tiles(tile, tile * max(1, int(WIDE))))
+    tiles = list(grid.tiles(*tile_shape()))
     single = len(tiles) == 1  # the outputs are the tile's own arrays (no grid-sized copy)
     out: list = [None] * n_out
     if not single:
@@ -227,15 +235,13 @@ def input_stack(bands: Sequence[Band | None], tile: Grid) -> tuple[np.ndarray, n
 def compute_tiled(bands: Sequence[Band], grid: Grid) -> list[PixelData]:
     """The bands' ``(values, mask)`` on ``grid``, computed tile by tile.
 
-    A grid larger than one tile (:data:`TILE` rows, :data:`WIDE` × :data:`TILE` columns) is
-    walked in tiles, each
-    computing every band in a fresh cache that releases an intermediate as soon as its last
+    A grid larger than one tile (:func:`tile_shape`) is walked in tiles, each computing
+    every band in a fresh cache that releases an intermediate as soon as its last
     consumer has read it (:func:`~gee_cscc.engine.core.pixelcache.release_plan`), so the
     intermediates held at once are what one tile still needs (shared sub-expressions are
     still computed once per tile); only the output arrays cover the whole grid.
     """
-    tile = max(1, int(TILE))
-    across = tile * max(1, int(WIDE))
+    tile, across = tile_shape()
     plan = release_plan(bands, grid)
     if grid.height <= tile and grid.width <= across:
         with tile_scope(plan, grid):
@@ -366,7 +372,7 @@ def reduce_region(
         return Batch(xs, vs, fr, ce, order)
 
     # tiles on every core, added in tile order: the same accumulation as one thread's walk
-    for batch in map_in_order(tile_batch, window.tiles(TILE, TILE * WIDE)):
+    for batch in map_in_order(tile_batch, window.tiles(*tile_shape())):
         if batch is not None:
             acc.add(batch)
     integers = reducer.integer_outputs
