@@ -4,13 +4,18 @@
 request is pixel-aligned with the band, nearest-neighbour resampling otherwise (from the
 band's mean pyramid when the request is 2× coarser or more, as Earth Engine reads assets).
 :class:`BandCache` keeps whole small bands in memory across requests, within a budget.
+Stored GeoTIFFs stay open between reads (:func:`open_band_file`): opening one costs as much
+as decompressing a tile, and a run reads every year of its input once per tile and request.
 """
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import os
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +23,55 @@ import numpy as np
 from ..raster.grid import Grid, Projection
 from .codec import read_env
 
-__all__ = ["BandCache", "GeoTiffBandReader", "BAND_CACHE"]
+__all__ = ["BandCache", "GeoTiffBandReader", "BAND_CACHE", "open_band_file"]
+
+#: Stored GeoTIFFs kept open between reads, in the whole process (least recently used
+#: closed first). A run's readers cycle through the years of its input, tile after tile.
+IDLE_HANDLES = 96
+
+
+class _OpenFiles:
+    """Open ``rasterio`` datasets of stored GeoTIFFs, lent to one thread at a time.
+
+    GDAL handles are not thread-safe, so a handle is taken out for a read and given back
+    after it; two threads reading the same file at once use two handles. The key holds
+    the file's inode, size and modification time: a replaced asset (the store writes by
+    rename) is opened again, and its old handles are closed as they fall out of the
+    :data:`IDLE_HANDLES` most recently used.
+    """
+
+    def __init__(self) -> None:
+        self._idle: collections.OrderedDict = collections.OrderedDict()  # (key, n) -> src
+        self._lock = threading.Lock()
+        self._serial = 0
+
+    @contextlib.contextmanager
+    def borrow(self, path: Path) -> Iterator:
+        st = os.stat(path)  # FileNotFoundError for a deleted asset
+        key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+        src = None
+        with self._lock:
+            for slot in self._idle:
+                if slot[0] == key:
+                    src = self._idle.pop(slot)
+                    break
+        if src is None:
+            import rasterio
+
+            with read_env():
+                src = rasterio.open(path)
+        try:
+            yield src
+        finally:
+            with self._lock:
+                self._serial += 1
+                self._idle[(key, self._serial)] = src
+                while len(self._idle) > IDLE_HANDLES:
+                    self._idle.popitem(last=False)[1].close()
+
+
+_OPEN_FILES = _OpenFiles()
+open_band_file = _OPEN_FILES.borrow
 
 
 class BandCache:
@@ -81,9 +134,7 @@ class BandCache:
                 return hit[0], hit[1]
             if not self._make_room(need, now):
                 return None
-        import rasterio
-
-        with read_env(), rasterio.open(path) as src:
+        with open_band_file(path) as src:
             arr = src.read(index)
             nodata = src.nodata
         arr.setflags(write=False)
@@ -115,7 +166,6 @@ class GeoTiffBandReader:
         self.pyramiding = pyramiding
 
     def read(self, row0: int, col0: int, h: int, w: int):
-        import rasterio
         from rasterio.windows import Window
 
         whole = BAND_CACHE.get(self.path, self.index, self.shape)
@@ -123,20 +173,19 @@ class GeoTiffBandReader:
             arr, nodata = whole
             arr = arr[row0 : row0 + h, col0 : col0 + w]
         else:
-            with read_env(), rasterio.open(self.path) as src:
+            with open_band_file(self.path) as src:
                 arr = src.read(self.index, window=Window(col0, row0, w, h))
                 nodata = src.nodata
-        values = arr.astype(np.float64)
-        if np.issubdtype(arr.dtype, np.floating):  # NaN is no data; ±inf are values, as in EE
-            mask = np.equal(values, values)  # not NaN
-        else:
-            mask = np.ones(values.shape, dtype=bool)
+        # No data: NaN (±inf are values, as in EE) and the band's nodata value, found on the
+        # stored type before the float64 copy.
+        bad = np.isnan(arr) if arr.dtype.kind == "f" else None
         if nodata is not None and not np.isnan(nodata):
-            mask &= arr != nodata
-        if mask.all():  # every cell valid: one True broadcast, so per-pixel ops skip the mask
-            return values, np.broadcast_to(True, values.shape)
-        np.copyto(values, 0.0, where=~mask)
-        return values, mask
+            bad = arr == nodata if bad is None else np.logical_or(bad, arr == nodata, out=bad)
+        values = arr.astype(np.float64)
+        if bad is None or not bad.any():  # every cell valid: one True broadcast, so
+            return values, np.broadcast_to(True, values.shape)  # per-pixel ops skip the mask
+        np.copyto(values, 0.0, where=bad)
+        return values, ~bad
 
     def __call__(self, grid: Grid):
         from ..raster.resample import sample_pyramid
