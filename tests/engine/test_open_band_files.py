@@ -55,9 +55,22 @@ def test_an_asset_replaced_by_rename_is_read_anew(tmp_path, fresh_pool):
     _write(path, np.full((4, 5), 1.0, np.float32))
     reader = _reader(path, (4, 5))
     assert reader.read(0, 0, 4, 5)[0].tolist() == np.full((4, 5), 1.0).tolist()
+    (old,) = fresh_pool._idle.values()
     _write(tmp_path / "new.tif", np.full((4, 5), 2.0, np.float32))
     os.replace(tmp_path / "new.tif", path)  # how the store replaces an asset
     assert reader.read(0, 0, 4, 5)[0].tolist() == np.full((4, 5), 2.0).tolist()
+    assert old.closed and len(fresh_pool._idle) == 1  # the replaced file is let go
+
+
+def test_without_idle_handles_every_file_is_closed_after_its_read(
+    tmp_path, fresh_pool, monkeypatch
+):
+    monkeypatch.setattr(raster_io, "IDLE_HANDLES", 0)  # Windows: an open file cannot be replaced
+    path = tmp_path / "data.tif"
+    _write(path, np.ones((2, 2), np.float32))
+    with fresh_pool.borrow(path) as src:
+        assert not src.closed
+    assert src.closed and not fresh_pool._idle
 
 
 def test_a_deleted_asset_is_an_error_not_its_old_pixels(tmp_path, fresh_pool):

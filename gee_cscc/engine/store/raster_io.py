@@ -27,7 +27,8 @@ __all__ = ["BandCache", "GeoTiffBandReader", "BAND_CACHE", "open_band_file"]
 
 #: Stored GeoTIFFs kept open between reads, in the whole process (least recently used
 #: closed first). A run's readers cycle through the years of its input, tile after tile.
-IDLE_HANDLES = 96
+#: None on Windows, where a file open for reading cannot be replaced or deleted.
+IDLE_HANDLES = 0 if os.name == "nt" else 96
 
 
 class _OpenFiles:
@@ -36,8 +37,9 @@ class _OpenFiles:
     GDAL handles are not thread-safe, so a handle is taken out for a read and given back
     after it; two threads reading the same file at once use two handles. The key holds
     the file's inode, size and modification time: a replaced asset (the store writes by
-    rename) is opened again, and its old handles are closed as they fall out of the
-    :data:`IDLE_HANDLES` most recently used.
+    rename) is opened again and its old handles are closed then. A deleted asset's handles
+    are closed as they fall out of the :data:`IDLE_HANDLES` most recently used (until then
+    its disk space stays in use).
     """
 
     def __init__(self) -> None:
@@ -49,12 +51,15 @@ class _OpenFiles:
     def borrow(self, path: Path) -> Iterator:
         st = os.stat(path)  # FileNotFoundError for a deleted asset
         key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
-        src = None
+        src, stale = None, []
         with self._lock:
-            for slot in self._idle:
-                if slot[0] == key:
+            for slot in list(self._idle):
+                if slot[0] == key and src is None:
                     src = self._idle.pop(slot)
-                    break
+                elif slot[0][0] == key[0] and slot[0] != key:  # the file was replaced
+                    stale.append(self._idle.pop(slot))
+        for old in stale:
+            old.close()
         if src is None:
             import rasterio
 
