@@ -9,20 +9,20 @@
 2. **Input checks**: the interactive mode's reduction (:mod:`gee_cscc.method.checks`, with
    ``tileScale``) exported to ``ROOT/tables/input_checks``, waited for and read back with one
    small ``getInfo``: the same verdict and numbers, and nothing else starts before they pass.
-3. **Table exports.** Each table's per-cell bands — the same band stacks as the interactive
-   mode (:func:`gee_cscc.method.zonal.zonal_band_stack`, the maintenance count bands of
-   :func:`gee_cscc.workflow.pull.maintenance_count_bands`) — are summed per region id by
-   one grouped ``reduceRegion`` with ``tileScale`` (:func:`gee_cscc.method.regions.grouped_sums`);
-   the groups become a FeatureCollection (one feature per region id, one property per band)
-   exported with ``Export.table.toAsset`` to ``ROOT/tables/<table>``: ``capacity``,
-   ``yearly``, ``trend_classes`` and ``maintenance``.
+3. **One table export** of every table's per-cell bands — the same band stacks as the
+   interactive mode (:func:`gee_cscc.method.zonal.zonal_band_stack`, the maintenance count
+   bands of :func:`gee_cscc.workflow.pull.maintenance_count_bands`) — summed per region id
+   by one grouped ``reduceRegion`` with ``tileScale``
+   (:func:`gee_cscc.method.regions.grouped_sums`); the groups become a FeatureCollection
+   (one feature per region id, one property per band) exported with
+   ``Export.table.toAsset`` to ``ROOT/tables/sums`` (:mod:`~gee_cscc.workflow.batch_tables`).
 4. **Image exports** of the result image, the maintenance surfaces (one image, band
    ``P_<year>`` per evaluation year: :mod:`gee_cscc.workflow.batch_layers`) and the increase
    potential on the analysis grid (:func:`gee_cscc.workflow.export_run.export_layers`): to
    assets under ``ROOT`` (``SAMPLE`` pyramids) by default, or to Drive/Cloud Storage.
 5. **Wait** for every task, one progress line of task states at each change. A rerun skips
    finished tasks, waits on running ones and restarts failed ones.
-6. **Read back** the four tables with one ``getInfo``, and pull a **preview** of the layers
+6. **Read back** the sums table with one ``getInfo``, and pull a **preview** of the layers
    on a coarser grid (:func:`preview_grid`).
 
 The preview grid coarsens the analysis grid by the smallest integer factor ``k`` that keeps
@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -63,33 +62,35 @@ from gee_cscc.config import Config
 from gee_cscc.errors import ExportError
 from gee_cscc.method.checks import check_table, evaluate_checks
 from gee_cscc.method.grid import GridSpec
-from gee_cscc.method.regions import REGION_BAND, Regions, grouped_sums
+from gee_cscc.method.regions import Regions
 from gee_cscc.workflow.batch_layers import (
-    EXPORT_LAYOUT,
+    BATCH_LAYOUT,
     check_layout,
     clear_old_maintenance,
     exported_layers,
 )
+from gee_cscc.workflow.batch_tables import (
+    SUMS_TABLE,
+    read_sums,
+    sums_collection,
+    sums_image,
+)
 from gee_cscc.workflow.export_run import UNITS, export_layers, files_location
 from gee_cscc.workflow.identity import run_identity
-from gee_cscc.workflow.pull import open_layers, sums_frame
+from gee_cscc.workflow.pull import open_layers
 
 __all__ = [
     "BATCH_RESTART_HINT",
     "CHECKS_TABLE",
     "PREVIEW_PIXELS",
-    "TABLE_NAMES",
     "BatchOptions",
     "BatchOutput",
-    "column_name",
     "preview_grid",
     "run_batch",
 ]
 
 #: The most pixels per layer of the preview pull (1 Mpx: 8 MiB a layer as float64).
 PREVIEW_PIXELS = 2**20
-#: The tables a batch run exports, in order (after the input checks' table).
-TABLE_NAMES = ("capacity", "yearly", "trend_classes", "maintenance")
 #: The table of the input checks (``ROOT/tables/input_checks``), exported and read first.
 CHECKS_TABLE = "input_checks"
 #: What a batch run tells the user when OUT or ROOT holds another run's work.
@@ -150,7 +151,8 @@ class BatchOutput:
     Attributes
     ----------
     sums
-        Grouped sums by table name (:data:`TABLE_NAMES`), indexed by region id.
+        Grouped sums by table (:data:`~gee_cscc.workflow.batch_tables.TABLE_PARTS` and the
+        optional analyses' tables), indexed by region id.
     preview
         The layers on ``grid`` (NaN where masked).
     grid
@@ -171,12 +173,6 @@ class BatchOutput:
     input_checks: dict[str, Any] = field(default_factory=dict)
 
 
-def column_name(band: str) -> str:
-    """A table column for a band name: ``-`` becomes ``m`` (``a_trend_class_-1`` →
-    ``a_trend_class_m1``), anything else but letters, digits and ``_`` becomes ``_``."""
-    return re.sub(r"[^A-Za-z0-9_]", "_", band.replace("-", "m"))
-
-
 def preview_grid(grid: GridSpec, max_pixels: int = PREVIEW_PIXELS) -> tuple[GridSpec, int]:
     """The analysis grid coarsened by the smallest integer factor that keeps it within
     ``max_pixels`` pixels, and that factor (1: the grid itself)."""
@@ -195,42 +191,6 @@ def preview_grid(grid: GridSpec, max_pixels: int = PREVIEW_PIXELS) -> tuple[Grid
         shape=(math.ceil(h / k), math.ceil(w / k)),
     )
     return coarse, k
-
-
-def _sums_collection(
-    image: Any, names: Sequence[str], regions: Regions, grid: GridSpec, tile_scale: float
-) -> Any:
-    """The grouped sums of ``image`` as a FeatureCollection: one feature per region id
-    (property ``region_id``), one property per band (:func:`column_name`)."""
-    groups = grouped_sums(image, len(names), regions, grid, tile_scale=tile_scale)
-    columns = ee.List([column_name(n) for n in names])
-
-    def feature(group: Any) -> Any:
-        g = ee.Dictionary(group)
-        props = ee.Dictionary.fromLists(columns, ee.List(g.get("sum"))).set(
-            "region_id", g.get(REGION_BAND)
-        )
-        return ee.Feature(None, props)
-
-    return ee.FeatureCollection(groups.map(feature))
-
-
-def _read_tables(
-    ids: Mapping[str, str], names: Mapping[str, Sequence[str]], regions: Regions
-) -> dict[str, pd.DataFrame]:
-    """The exported tables, read back with one ``getInfo``, as grouped-sum frames."""
-    limit = len(regions.names) + 1_000  # every region id, 0 and ids without a name
-    lists = ee.List([ee.FeatureCollection(ids[t]).toList(limit) for t in ids])
-    read = lists.getInfo() or []
-    out = {}
-    for table, features in zip(ids, read, strict=True):
-        groups = []
-        for feat in features or []:
-            props = feat.get("properties") or {}
-            sums = [props.get(column_name(n)) for n in names[table]]
-            groups.append({REGION_BAND: int(props["region_id"]), "sum": sums})
-        out[table] = sums_frame(groups, names[table], regions)
-    return out
 
 
 def _wait(
@@ -354,7 +314,8 @@ def run_batch(
     progress
         Called with one line per step and per change of task states.
     extra_tables, extra_images
-        Optional analyses' ``{name: (image, bands)}``: as ROOT/tables/<name>, ROOT/<name>.
+        Optional analyses' ``{name: (image, bands)}``: their sums in the sums table (part
+        ``name`` of :attr:`BatchOutput.sums`), their images at ROOT/<name>.
 
     Raises
     ------
@@ -373,17 +334,17 @@ def run_batch(
         inputs=dict(inputs),
         kind="batch",
         regions={str(k): v for k, v in regions.names.items()},
-        layout=EXPORT_LAYOUT,
+        layout=BATCH_LAYOUT,
     )
     digest = run_hash(identity)
     project = cfg.project or "local-project"
     root = options.asset_root or f"projects/{project}/assets/{BATCH_FOLDER}/{digest[:16]}"
     manifest = TaskManifest.in_dir(options.task_dir)
-    check_layout(manifest, restart=options.restart, hint=BATCH_RESTART_HINT)
+    check_layout(manifest, restart=options.restart, hint=BATCH_RESTART_HINT, layout=BATCH_LAYOUT)
     manifest.bind_run(digest, identity=identity, restart=options.restart, hint=BATCH_RESTART_HINT)
     say(f"batch run {digest[:12]}: tasks in {manifest.path}, exports under {root}")
 
-    tables = {
+    parts = {
         "capacity": (stack.image.select(list(stack.capacity)), list(stack.capacity)),
         "yearly": (stack.image.select(list(stack.yearly)), list(stack.yearly)),
         "trend_classes": (stack.image.select(list(stack.trend_classes)), list(stack.trend_classes)),
@@ -400,24 +361,25 @@ def run_batch(
     checked = _input_checks(
         annual, checked_regions, cfg, grid, options, root, manifest, input_ids, poll, progress
     )
-    tasks: list[Any] = []
-    table_ids = {}
-    for name, (image, names) in tables.items():
-        table_ids[name] = f"{root}/tables/{name}"
-        fc = _sums_collection(image, names, regions, grid, options.tile_scale)
-        task = export_table(
-            fc,
-            destination="asset",
-            asset_id=table_ids[name],
-            description=f"cscc_{digest[:8]}_table_{name}",
-            properties=provenance(
-                cfg.to_dict(), inputs=input_ids, gee_cscc_product=f"sums:{name}", units="sums"
-            ),
-            overwrite=options.restart,
-            manifest=manifest,
-        )
-        tasks += [task] if task is not None else []
-    say(f"table exports: {len(tasks)} of {len(tables)} started or running (grouped sums)")
+    sums_id = f"{root}/tables/{SUMS_TABLE}"
+    image, names = sums_image(parts)  # every table's bands: shared layers computed once
+    task = export_table(
+        sums_collection(image, names, regions, grid, options.tile_scale),
+        destination="asset",
+        asset_id=sums_id,
+        description=f"cscc_{digest[:8]}_table_{SUMS_TABLE}",
+        properties=provenance(
+            cfg.to_dict(),
+            inputs=input_ids,
+            gee_cscc_product=f"sums:{','.join(parts)}",
+            units="sums",
+        ),
+        overwrite=options.restart,
+        manifest=manifest,
+    )
+    tasks: list[Any] = [task] if task is not None else []
+    state = "started or running" if tasks else "done in an earlier run"
+    say(f"table exports: the grouped sums of {', '.join(parts)} in one table, {state}")
 
     exported = export_layers(
         graph,
@@ -436,14 +398,13 @@ def run_batch(
         extra={k: v[0] for k, v in (extra_images or {}).items()},
     )
     tasks += exported.tasks
-    planned = len(tables) + exported.planned
+    planned = 1 + exported.planned
     say(f"{len(tasks)} task(s) started or running, {planned - len(tasks)} done in an earlier run")
     if tasks:
         _wait(tasks, manifest, poll, progress)
 
-    say("reading the exported tables back")
-    names = {t: tables[t][1] for t in tables}
-    sums = _read_tables(table_ids, names, regions)
+    say("reading the exported sums table back")
+    sums = read_sums(sums_id, {t: part[1] for t, part in parts.items()}, regions)
 
     coarse, factor = preview_grid(grid, options.preview_pixels)
     say(f"pulling the preview ({coarse.describe()}, 1:{factor})")
@@ -465,7 +426,7 @@ def run_batch(
     info = {
         "run_hash": digest,
         "asset_root": root,
-        "tables": table_ids,
+        "tables": {SUMS_TABLE: sums_id},
         "input_checks": f"{root}/tables/{CHECKS_TABLE}",
         "rasters": {
             "destination": options.destination,

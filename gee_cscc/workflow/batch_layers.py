@@ -12,6 +12,12 @@ ImageCollection, and ``{prefix}_maintenance_<year>.tif``). Runs never mix the tw
 :data:`EXPORT_LAYOUT` enters the run identity (so an old manifest's tasks belong to another
 run, :func:`check_layout` says so in words), and an old ImageCollection at the destination
 is refused, or removed when the run restarts (:func:`clear_old_maintenance`).
+
+A batch run's layout (:data:`BATCH_LAYOUT`) adds how its grouped sums are exported: one
+table for every table (``ROOT/tables/sums``, :mod:`~gee_cscc.workflow.batch_tables`), where
+earlier versions exported four (``ROOT/tables/capacity``, ``yearly``, ``trend_classes``,
+``maintenance``), each computing the shared layers again. A manifest of those is refused in
+words too; its old table assets are left where they are (the new table has another name).
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from gee_cscc.cloud.tasks import TaskManifest
 from gee_cscc.errors import ResumeMismatch
 
 __all__ = [
+    "BATCH_LAYOUT",
     "EXPORT_LAYOUT",
     "check_layout",
     "clear_old_maintenance",
@@ -36,8 +43,14 @@ __all__ = [
 #: The export layout, recorded in the run identity (``run_identity(..., layout=...)``).
 EXPORT_LAYOUT = "maintenance-one-multiband-image"
 
-#: The old layout, in words (for messages).
+#: A batch run's layout: the export layout, and every grouped sum in one table.
+BATCH_LAYOUT = f"{EXPORT_LAYOUT}; sums-one-table"
+
+#: The old layouts, in words (for messages).
 OLD_LAYOUT = "the maintenance surfaces as one image per year (ROOT/maintenance/<year>)"
+OLD_TABLES = (
+    "the grouped sums as four tables (ROOT/tables/capacity, yearly, trend_classes, maintenance)"
+)
 
 
 def maintenance_band(year: int) -> str:
@@ -67,8 +80,11 @@ def maintenance_image(maintenance: Any, years: Sequence[int]) -> Any:
     )
 
 
-def check_layout(manifest: TaskManifest, *, restart: bool, hint: str) -> None:
-    """Refuse a manifest whose tasks were recorded with another export layout.
+def check_layout(
+    manifest: TaskManifest, *, restart: bool, hint: str, layout: str = EXPORT_LAYOUT
+) -> None:
+    """Refuse a manifest whose tasks were recorded with another export layout than
+    ``layout`` (:data:`EXPORT_LAYOUT`, or a batch run's :data:`BATCH_LAYOUT`).
 
     Such a manifest's run hash differs anyway (the layout is part of the identity); this
     says why, before :meth:`~gee_cscc.cloud.tasks.TaskManifest.bind_run` would only say
@@ -82,11 +98,20 @@ def check_layout(manifest: TaskManifest, *, restart: bool, hint: str) -> None:
     recorded = manifest.run_identity
     if restart or not recorded or not manifest.entries:
         return
-    if recorded.get("layout") != EXPORT_LAYOUT:
+    old = recorded.get("layout")
+    if old == layout:
+        return
+    if old is None or EXPORT_LAYOUT not in str(old):
         raise ResumeMismatch(
             f"{manifest.path} holds the tasks of a run exported by an older version, with "
             f"{OLD_LAYOUT}; this version exports them as one multi-band image "
             f"(ROOT/maintenance, bands P_<year>), so nothing is resumed: {hint}."
+        )
+    if layout == BATCH_LAYOUT and old == EXPORT_LAYOUT and recorded.get("kind") == "batch":
+        raise ResumeMismatch(
+            f"{manifest.path} holds the tasks of a batch run by an older version, with "
+            f"{OLD_TABLES}; this version exports them as one table (ROOT/tables/sums), so "
+            f"nothing is resumed: {hint}."
         )
 
 

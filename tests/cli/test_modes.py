@@ -33,7 +33,7 @@ def test_batch_and_interactive_give_the_same_tables(cli_data, tmp_path, run_cli,
     assert inter.code == 0, inter.err
     batch = run_cli(*run_args(cli_data, store, tmp_path / "b", "--mode", "batch"))
     assert batch.code == 0, batch.err
-    assert "batch tasks: 9/9 done" in batch.err
+    assert "batch tasks: 6/6 done" in batch.err
     tables = read_tables(tmp_path / "b")
     assert_tables_close(read_tables(tmp_path / "i"), tables)
 
@@ -51,15 +51,15 @@ def test_batch_and_interactive_give_the_same_tables(cli_data, tmp_path, run_cli,
     assert info["batch"]["asset_root"].endswith(info["batch"]["run_hash"][:16])
     manifest = json.loads((tmp_path / "b" / "export_tasks.json").read_text())
     assert manifest["run_hash"] == info["batch"]["run_hash"]
-    # input checks, tables, result, ONE maintenance image (P 2003-06 as bands), PCS
-    assert len(manifest["tasks"]) == 1 + 4 + 1 + 1 + 3
+    # input checks, ONE sums table, result, ONE maintenance image (P 2003-06 as bands), PCS
+    assert len(manifest["tasks"]) == 1 + 1 + 1 + 1 + 3
     inter_info = json.loads((tmp_path / "i" / "run.json").read_text())
     assert inter_info["mode"] == "interactive" and "batch" not in inter_info
 
     # A rerun starts nothing and writes the same tables.
     again = run_cli(*run_args(cli_data, store, tmp_path / "b", "--mode", "batch"))
     assert again.code == 0, again.err
-    assert "0 task(s) started or running, 9 done in an earlier run" in again.err
+    assert "0 task(s) started or running, 6 done in an earlier run" in again.err
     assert_tables_close(tables, read_tables(tmp_path / "b"))
 
     # Another configuration in the same OUT: refused in one line, then redone on --restart.

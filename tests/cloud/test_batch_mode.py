@@ -234,15 +234,18 @@ def test_exports_carry_the_run_hash_and_the_manifest_records_it(batch, case):
     manifest = json.loads((out / "export_tasks.json").read_text())
     assert manifest["run_hash"] == info["run_hash"]
     entries = manifest["tasks"]
-    # the input checks, 4 tables, the result image, the maintenance image, 2 PCS years.
-    assert len(entries) == 1 + 4 + 1 + 1 + 2
+    # the input checks, the sums table, the result image, the maintenance image, 2 PCS years.
+    assert len(entries) == 1 + 1 + 1 + 1 + 2
     assert {e["state"] for e in entries.values()} == {"COMPLETED"}
     assert {e["run_hash"] for e in entries.values()} == {info["run_hash"]}
-    for asset in (f"{root}/result", f"{root}/tables/capacity", f"{root}/maintenance"):
+    for asset in (f"{root}/result", f"{root}/tables/sums", f"{root}/maintenance"):
         props = ee.data.getAsset(asset)["properties"]
         assert props[RUN_HASH_PROPERTY] == info["run_hash"]
-    table = ee.FeatureCollection(f"{root}/tables/capacity").getInfo()["features"]
+    table = ee.FeatureCollection(f"{root}/tables/sums").getInfo()["features"]
     assert sorted(f["properties"]["region_id"] for f in table) == [0, 1, 2, 3]
+    # every table's sums in that one table: capacity, yearly, trend classes, counts
+    columns = set(table[0]["properties"])
+    assert {"region_id", "pos_2004", "neg_2008"} <= columns and len(columns) > 20
     exported = ee.data.computePixels(
         {
             "expression": ee.Image(f"{root}/result").select("cscc_year"),
@@ -257,7 +260,7 @@ def test_the_maintenance_surfaces_are_one_export_with_a_band_per_year(batch):
     results, out = batch
     root = results.run_notes["batch"]["asset_root"]
     keys = [k for k in TaskManifest.in_dir(out).entries if "maintenance" in k]
-    assert sorted(keys) == [f"asset:{root}/maintenance", f"asset:{root}/tables/maintenance"]
+    assert keys == [f"asset:{root}/maintenance"]
     info = ee.data.getAsset(f"{root}/maintenance")
     assert info["type"] == "IMAGE"
     assert json.loads(info["properties"]["gee_cscc_years"]) == [2004, 2005, 2006, 2007, 2008]
@@ -311,6 +314,38 @@ def test_a_manifest_of_the_old_layout_is_refused_then_redone_with_restart(engine
     assert redone.capacity["vca_cells"].iloc[0] > 0
 
 
+def test_a_manifest_of_four_table_exports_is_refused_then_redone_with_restart(case, tmp_path):
+    from gee_cscc.workflow.batch_layers import EXPORT_LAYOUT
+
+    root = f"{case['root']}/four-tables"
+    old = {  # an older batch run: a table export per table (capacity, yearly, ...)
+        "version": 1,
+        "run_hash": "c" * 64,
+        "run": {"version": "0.1.0", "kind": "batch", "layout": EXPORT_LAYOUT},
+        "tasks": {
+            f"asset:{root}/tables/{t}": {
+                "id": f"T{i}",
+                "name": f"projects/local-project/operations/T{i}",
+                "state": "COMPLETED",
+                "run_hash": "c" * 64,
+            }
+            for i, t in enumerate(("capacity", "yearly", "trend_classes", "maintenance"))
+        },
+    }
+    (tmp_path / "export_tasks.json").write_text(json.dumps(old))
+    with pytest.raises(ResumeMismatch) as info:
+        run(case, "batch", task_dir=tmp_path, asset_root=root)
+    message = str(info.value)
+    assert "four tables" in message and "ROOT/tables/sums" in message
+    assert "--restart" in message and "\n" not in message
+    assert json.loads((tmp_path / "export_tasks.json").read_text()) == old  # untouched
+    redone = run(case, "batch", task_dir=tmp_path, asset_root=root, restart=True)
+    entries = TaskManifest.in_dir(tmp_path).entries
+    assert not any(k.endswith(("/capacity", "/yearly", "/trend_classes")) for k in entries)
+    assert entries[f"asset:{root}/tables/sums"]["state"] == "COMPLETED"
+    assert redone.capacity["vca_cells"].iloc[0] > 0
+
+
 # --- resuming ----------------------------------------------------------------------------------
 
 
@@ -355,13 +390,13 @@ def test_killed_between_tasks_the_rerun_keeps_what_finished(case, tmp_path):
             pass
     results = run(case, "batch", task_dir=tmp_path, asset_root=root)
     entries = TaskManifest.in_dir(tmp_path).entries
-    assert len(entries) == 9
+    assert len(entries) == 6
     for key, entry in first.items():
         assert entries[key]["id"] == entry["id"]  # not started again
     assert results.capacity["vca_cells"].iloc[0] > 0
 
 
-TABLES_EXPORTED = ("capacity", "yearly", "trend_classes", "maintenance")
+TABLES_EXPORTED = ("sums",)
 
 
 def test_a_missing_exported_asset_is_exported_again(batch, case, tmp_path):
@@ -399,7 +434,7 @@ def test_a_changed_configuration_is_refused_then_redone_with_restart(batch, case
     entries = TaskManifest.in_dir(out).entries
     assert {e["run_hash"] for e in entries.values()} == {new_hash}
     assert sorted(set(redone.trend_summary["alpha"])) == [0.01, 0.1]
-    props = ee.data.getAsset(f"{case['root']}/exports/tables/trend_classes")["properties"]
+    props = ee.data.getAsset(f"{case['root']}/exports/tables/sums")["properties"]
     assert props[RUN_HASH_PROPERTY] == new_hash
 
 
