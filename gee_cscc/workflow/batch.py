@@ -151,8 +151,9 @@ class BatchOutput:
     Attributes
     ----------
     sums
-        Grouped sums by table (:data:`~gee_cscc.workflow.batch_tables.TABLE_PARTS` and the
-        optional analyses' tables), indexed by region id.
+        Grouped sums by table (``capacity``, ``yearly``, ``trend_classes``, ``maintenance``
+        and the optional analyses' tables: the parts of the sums table), indexed by region
+        id.
     preview
         The layers on ``grid`` (NaN where masked).
     grid

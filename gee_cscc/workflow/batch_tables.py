@@ -28,7 +28,6 @@ from gee_cscc.workflow.pull import sums_frame
 
 __all__ = [
     "SUMS_TABLE",
-    "TABLE_PARTS",
     "column_name",
     "read_sums",
     "sums_collection",
@@ -37,8 +36,6 @@ __all__ = [
 
 #: The table asset of a batch run's grouped sums (``ROOT/tables/sums``).
 SUMS_TABLE = "sums"
-#: The parts of the sums table every run has (optional analyses add theirs).
-TABLE_PARTS = ("capacity", "yearly", "trend_classes", "maintenance")
 
 
 def column_name(band: str) -> str:

@@ -278,6 +278,17 @@ def test_the_maintenance_surfaces_are_one_export_with_a_band_per_year(batch):
         np.testing.assert_array_equal(got, p[centre])
 
 
+def _old_manifest_refused(case, task_dir, root, old: dict) -> str:
+    """Write an older version's manifest to ``task_dir``, run there: the one-line refusal
+    (it names ``--restart``)."""
+    (task_dir / "export_tasks.json").write_text(json.dumps(old))
+    with pytest.raises(ResumeMismatch) as info:
+        run(case, "batch", task_dir=task_dir, asset_root=root)
+    message = str(info.value)
+    assert "--restart" in message and "\n" not in message
+    return message
+
+
 def test_a_manifest_of_the_old_layout_is_refused_then_redone_with_restart(engine, case, tmp_path):
     root = f"{case['root']}/old-layout"
     old = {  # what an older version recorded: one maintenance task per year, no layout
@@ -293,12 +304,8 @@ def test_a_manifest_of_the_old_layout_is_refused_then_redone_with_restart(engine
             }
         },
     }
-    (tmp_path / "export_tasks.json").write_text(json.dumps(old))
-    with pytest.raises(ResumeMismatch) as info:
-        run(case, "batch", task_dir=tmp_path, asset_root=root)
-    message = str(info.value)
+    message = _old_manifest_refused(case, tmp_path, root, old)
     assert "older version" in message and "ROOT/maintenance/<year>" in message
-    assert "--restart" in message and "\n" not in message
     # The old ImageCollection at ROOT/maintenance (one image per year) is replaced too.
     old_surfaces = cube_of(make_cube()[3:5], [2004, 2005], origin=(X0, Y0), pixel_size=RES)
     engine.store.put_collection(f"{root}/maintenance", old_surfaces, band="P")
@@ -332,12 +339,8 @@ def test_a_manifest_of_four_table_exports_is_refused_then_redone_with_restart(ca
             for i, t in enumerate(("capacity", "yearly", "trend_classes", "maintenance"))
         },
     }
-    (tmp_path / "export_tasks.json").write_text(json.dumps(old))
-    with pytest.raises(ResumeMismatch) as info:
-        run(case, "batch", task_dir=tmp_path, asset_root=root)
-    message = str(info.value)
+    message = _old_manifest_refused(case, tmp_path, root, old)
     assert "four tables" in message and "ROOT/tables/sums" in message
-    assert "--restart" in message and "\n" not in message
     assert json.loads((tmp_path / "export_tasks.json").read_text()) == old  # untouched
     redone = run(case, "batch", task_dir=tmp_path, asset_root=root, restart=True)
     entries = TaskManifest.in_dir(tmp_path).entries

@@ -336,8 +336,9 @@ def reduce_region(
         The window and geometry (from :func:`plan_region`).
 
     The window is walked in tiles of :func:`region_tile_shape` (shorter tiles for many
-    bands, to bound the bands' values in flight) whatever the request's ``tileScale``. On Earth Engine, ``tileScale`` only makes aggregation tiles smaller, to
-    keep a tile's memory under the per-tile limit; it does not change the result. This
+    bands, to bound the bands' values in flight) whatever the request's ``tileScale``. On
+    Earth Engine, ``tileScale`` only makes aggregation tiles smaller, to keep a tile's
+    memory under the per-tile limit; it does not change the result. This
     engine has no per-tile limit (the pixel cache releases a tile's intermediates after
     their last reader), so smaller tiles would only repeat the graph's per-tile work: a
     ``tileScale`` of 4 made 16 times as many tiles, and the table exports of a 0.05° batch
