@@ -6,6 +6,14 @@ invocations, function definitions (closures over an environment chain, for ``map
 ``iterate``), argument references and shared value references. A shared entry that contains
 no argument reference is evaluated once per graph; one that does is evaluated in the
 environment of each place that references it.
+
+The same holds for an invocation written inline in a function's body (the ``ee`` client's
+serializer inlines every value referenced once): when it refers to no argument of any
+enclosing function, it is evaluated at the first call and its value reused by the others.
+Earth Engine's algorithms are pure functions of their arguments (randomness comes from
+explicit seeds), so this changes no result; it keeps a loop-invariant image, e.g. a mask
+that a ``map`` body applies to every year, one image object whose pixels the tile's pixel
+cache computes once, not once per call.
 """
 
 from __future__ import annotations
@@ -62,6 +70,10 @@ class _Graph:
         self.values = values
         self.cache: dict[str, Any] = {}
         self._free: dict[str, frozenset[str]] = {}
+        # Inline invocations inside function bodies, by id of their (kept) node: their free
+        # argument names, and the values of the closed ones.
+        self._inline_free: dict[int, frozenset[str]] = {}
+        self._inline_cache: dict[int, Any] = {}
 
     def free(self, key: str) -> frozenset[str]:
         """The argument names a key refers to that no function inside it binds."""
@@ -97,12 +109,21 @@ class _Graph:
                 out |= self._node_free(v)
             return out
         if "functionInvocationValue" in node:
-            inv = node["functionInvocationValue"]
-            if "functionReference" in inv:
-                out |= self.free(inv["functionReference"])
-            for v in inv.get("arguments", {}).values():
-                out |= self._node_free(v)
-            return out
+            return self._invocation_free(node)
+        return out
+
+    def _invocation_free(self, node: dict) -> frozenset[str]:
+        """The free argument names of an invocation node (memoized per node)."""
+        hit = self._inline_free.get(id(node))
+        if hit is not None:
+            return hit
+        inv = node["functionInvocationValue"]
+        out: frozenset[str] = frozenset()
+        if "functionReference" in inv:
+            out |= self.free(inv["functionReference"])
+        for v in inv.get("arguments", {}).values():
+            out |= self._node_free(v)
+        self._inline_free[id(node)] = out
         return out
 
     def eval_key(self, key: str, env: _Env | None) -> Any:
@@ -137,21 +158,30 @@ class _Graph:
         if kind == "functionDefinitionValue":
             return Closure(self, list(content.get("argumentNames", [])), content["body"], env)
         if kind == "functionInvocationValue":
-            check_interrupt()  # a request past its deadline or cancelled stops here
-            if content.get("functionName") == "If":
-                return self._eval_if(content.get("arguments", {}), env)
-            if "functionReference" not in content:
-                # Fail before evaluating the arguments, so the error names this algorithm
-                # rather than an unimplemented one among its arguments (and costs nothing).
-                _check_implemented(content.get("functionName"))
-            args = {k: self.eval_node(v, env) for k, v in content.get("arguments", {}).items()}
-            if "functionReference" in content:
-                fn = self.eval_key(content["functionReference"], env)
-                if not callable(fn):
-                    raise EEError("functionReference does not name a function.")
-                return fn(**args)
-            return registry.call(content["functionName"], args)
+            if env is not None and not self._invocation_free(node):
+                # Closed, inside a function's body: the same value at every call.
+                key = id(node)
+                if key not in self._inline_cache:
+                    self._inline_cache[key] = self._invoke(content, None)
+                return self._inline_cache[key]
+            return self._invoke(content, env)
         raise EEError(f"Invalid expression node type: {kind}.")
+
+    def _invoke(self, content: Mapping[str, Any], env: _Env | None) -> Any:
+        check_interrupt()  # a request past its deadline or cancelled stops here
+        if content.get("functionName") == "If":
+            return self._eval_if(content.get("arguments", {}), env)
+        if "functionReference" not in content:
+            # Fail before evaluating the arguments, so the error names this algorithm
+            # rather than an unimplemented one among its arguments (and costs nothing).
+            _check_implemented(content.get("functionName"))
+        args = {k: self.eval_node(v, env) for k, v in content.get("arguments", {}).items()}
+        if "functionReference" in content:
+            fn = self.eval_key(content["functionReference"], env)
+            if not callable(fn):
+                raise EEError("functionReference does not name a function.")
+            return fn(**args)
+        return registry.call(content["functionName"], args)
 
     def _eval_if(self, arguments: Mapping[str, Any], env: _Env | None) -> Any:
         """``If`` evaluates only the chosen case, as Earth Engine does."""
