@@ -73,9 +73,7 @@ def test_an_invocation_using_an_outer_argument_is_evaluated_per_outer_call(engin
     assert calls.count("Number.multiply") == 4
 
 
-def test_a_mask_reduced_outside_a_map_is_reduced_once_and_pixels_match(
-    engine, tmp_asset, calls
-):
+def test_a_mask_reduced_outside_a_map_is_reduced_once_and_pixels_match(engine, tmp_asset, calls):
     rng = np.random.default_rng(3)
     years = [rng.uniform(0, 100, SHAPE) for _ in range(4)]
     years[1][0, 0] = np.nan
