@@ -15,7 +15,9 @@ new one, never a mix, also when the run fails, is stopped (Ctrl-C, SIGTERM) or k
    to ``<parent>/.<OUT name>-aside-p<pid>-<hex>``, the staging folder to OUT, and the old
    one is removed. A failure between the two renames renames the old OUT back. Files of
    the earlier run that the new one does not write do not survive, except
-   :data:`CARRIED_FILES` (the batch task manifest), which are copied over.
+   :data:`CARRIED_FILES` (the batch task manifests: a run's, and each product's of an
+   ensemble, which a run keeps in OUT itself so that a stopped run loses none of its
+   tasks), which are copied over.
 4. On failure the staging folder is removed. Staging and aside folders of processes that
    no longer exist (killed runs) are removed by the next run beside them; if such
    a run died between the two renames, its aside folder (the complete old OUT) is renamed
@@ -49,10 +51,13 @@ __all__ = [
 STAGING_MARK = "-staging-"
 #: Infix of the folder an old OUT is renamed to during the swap.
 ASIDE_MARK = "-aside-"
-#: Files whose presence marks a folder as a gee-cscc OUT.
-RESULT_MARKERS = ("run.json", "export_tasks.json")
-#: Files of the old OUT kept in the new one when the new run does not write them.
-CARRIED_FILES = ("export_tasks.json",)
+#: Files whose presence marks a folder as a gee-cscc OUT (glob patterns inside OUT): a
+#: finished run's ``run.json``, or the task manifest of a batch run or of an ensemble's
+#: product (``products/<name>/``), which a stopped run leaves behind.
+RESULT_MARKERS = ("run.json", "export_tasks.json", "products/*/export_tasks.json")
+#: Files of the old OUT kept in the new one when the new run does not write them (glob
+#: patterns inside OUT). A product's manifest is kept when the new OUT has that product.
+CARRIED_FILES = ("export_tasks.json", "products/*/export_tasks.json")
 
 #: Staging and aside folders this process is using now (never cleaned as stale).
 _ACTIVE: set[Path] = set()
@@ -128,12 +133,26 @@ def check_out(
                 "move the input or give another --out."
             )
     if path.is_dir() and any(path.iterdir()):
-        if not any((path / m).is_file() for m in RESULT_MARKERS):
+        if not _is_result(path):
             raise OutputError(
                 f"OUT {out} is a folder of other files (no run.json): a run replaces OUT "
                 "as a whole, so give a new or empty folder with --out."
             )
     return path
+
+
+def _is_result(path: Path) -> bool:
+    """Whether the folder holds one of :data:`RESULT_MARKERS`."""
+    return any(f.is_file() for m in RESULT_MARKERS for f in path.glob(m))
+
+
+def _carry(out: Path, staging: Path) -> None:
+    """Copy :data:`CARRIED_FILES` of the old OUT into ``staging`` where it has none."""
+    for pattern in CARRIED_FILES:
+        for old in out.glob(pattern):
+            new = staging / old.relative_to(out)
+            if old.is_file() and not new.exists() and new.parent.is_dir():
+                shutil.copy2(old, new)
 
 
 _STALE_RE = re.compile(
@@ -210,10 +229,8 @@ def swap_in(staging: Path, out: Path) -> None:
     with _parent_lock(out.parent):
         if out.exists() and not out.is_dir():
             raise OutputError(f"OUT {out} is a file, not a folder: give a folder with --out.")
-        for name in CARRIED_FILES:
-            old = out / name
-            if old.is_file() and not (staging / name).exists():
-                shutil.copy2(old, staging / name)
+        if out.is_dir():
+            _carry(out, staging)
         aside = None
         if out.exists():
             aside = _new_name(out, ASIDE_MARK)

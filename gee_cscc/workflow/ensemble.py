@@ -247,10 +247,14 @@ def run_ensemble(
 ) -> Ensemble:
     """Run every product (see the module docstring) and write the ensemble into ``out``.
 
-    ``batch`` makes a product's :class:`~gee_cscc.workflow.batch.BatchOptions` from its folder
-    (default: tasks in ``OUT/products/<name>``). The other options are those of
-    :func:`gee_cscc.workflow.run.run`, shared by every product.
+    ``batch`` makes a product's :class:`~gee_cscc.workflow.batch.BatchOptions` from its task
+    folder ``OUT/products/<name>`` (default: its manifest there and nothing else). The
+    manifest is written in OUT itself as the product runs, not in the staging folder, so a
+    stopped or failed ensemble keeps the tasks of every product it reached, and the rerun
+    waits on them or skips them, as a single run does with ``OUT/export_tasks.json``. The
+    other options are those of :func:`gee_cscc.workflow.run.run`, shared by every product.
     """
+    from gee_cscc.workflow.batch import BatchOptions
     from gee_cscc.workflow.engines import connect
     from gee_cscc.workflow.readers import is_local_path
     from gee_cscc.workflow.run import run, versions
@@ -276,6 +280,7 @@ def run_ensemble(
             if years:  # the years taken from the first product's input apply to every product
                 pcfg = pcfg.replace(**years)
             folder = staging / "products" / spec.name
+            tasks = out / "products" / spec.name
             inputs = RunInputs(
                 npp=spec.npp,
                 regions=regions,
@@ -294,7 +299,10 @@ def run_ensemble(
                     counting=counting,
                     extent=extent,
                     mode=mode,
-                    batch=batch(folder) if batch is not None else None,
+                    # The product's task manifest lives in OUT itself, not in the staging
+                    # folder: a stopped ensemble keeps every product's tasks for the rerun
+                    # (swap_in carries it into the new OUT), as a single run keeps its own.
+                    batch=batch(tasks) if batch is not None else BatchOptions(task_dir=tasks),
                     progress=progress,
                     engine=eng,
                 )

@@ -363,3 +363,32 @@ def test_a_failed_geotiff_waits_for_results_nc_before_the_staging_goes(
     assert not [t for t in threading.enumerate() if t.name.startswith("results.nc")]
     assert tree_hash(out) == before
     assert beside(out) == []
+
+
+def test_an_ensembles_product_manifests_are_carried_for_the_products_it_has(tmp_path):
+    """Each product of an ensemble keeps its task manifest in OUT/products/<name> while it
+    runs; the swap keeps those of the products the new OUT has, and no other."""
+    out = tmp_path / "out"
+    for name in ("a", "gone"):
+        (out / "products" / name).mkdir(parents=True)
+        (out / "products" / name / "export_tasks.json").write_text(f'{{"tasks": "{name}"}}')
+    with staged_out(out) as staging:
+        (staging / "products" / "a").mkdir(parents=True)
+        (staging / "products" / "a" / "run.json").write_text("{}")
+        (staging / "run.json").write_text("{}")
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()) == [
+        "products/a/export_tasks.json",
+        "products/a/run.json",
+        "run.json",
+    ]
+    assert (out / "products" / "a" / "export_tasks.json").read_text() == '{"tasks": "a"}'
+
+
+def test_check_out_takes_an_out_holding_only_a_stopped_ensembles_manifests(tmp_path):
+    out = tmp_path / "out"
+    (out / "products" / "a").mkdir(parents=True)
+    (out / "products" / "a" / "export_tasks.json").write_text('{"tasks": {}}')
+    assert check_out(out) == out
+    (out / "products" / "a" / "export_tasks.json").unlink()  # a folder of other things
+    with pytest.raises(OutputError, match="is a folder of other files"):
+        check_out(out)

@@ -173,3 +173,37 @@ def test_two_ensembles_into_one_out_at_once(case):
     for name in ("a", "b"):
         assert (case / "out" / "products" / name / "tables" / "capacity_by_region.csv").is_file()
     assert beside(case / "out") == []
+
+
+def _task_ids(manifest: Path) -> dict[str, tuple[str, str]]:
+    tasks = json.loads(manifest.read_text())["tasks"]
+    return {key: (t["id"], t["state"]) for key, t in tasks.items()}
+
+
+def test_a_failed_batch_ensemble_keeps_the_tasks_of_the_products_it_ran(case, monkeypatch):
+    """Batch mode: product b fails after product a's exports finished. OUT keeps the earlier
+    result and gains a's task manifest (as a single batch run keeps OUT/export_tasks.json);
+    the rerun, with b fixed, starts none of a's tasks again and keeps both manifests."""
+    before = tree_hash(case / "out")
+    b = case / "b.nc"
+    b.write_bytes((case / "few.nc").read_bytes())  # lacks 2006: b fails, a has finished
+    batch = ("--mode", "batch")
+    code, err = _ensemble(case, monkeypatch, f"a={case / 'npp.nc'}", f"b={b}", more=batch)
+    assert code == 1 and err[-1].startswith("gee-cscc run: error: product 'b' (2 of 2)"), err
+    manifest = case / "out" / "products" / "a" / "export_tasks.json"
+    first = _task_ids(manifest)
+    assert first and {state for _, state in first.values()} == {"COMPLETED"}
+    after = tree_hash(case / "out")
+    assert after.pop("products/a/export_tasks.json")
+    assert [after.pop("products"), after.pop("products/a")] == ["dir", "dir"]
+    assert after == before  # the earlier result is whole, beside a's manifest
+    assert beside(case / "out") == []
+
+    b.write_bytes((case / "npp.nc").read_bytes())  # b fixed
+    code, err = _ensemble(case, monkeypatch, f"a={case / 'npp.nc'}", f"b={b}", more=batch)
+    assert code == 0, err
+    assert _task_ids(manifest) == first  # a's exports were not started again
+    assert _task_ids(case / "out" / "products" / "b" / "export_tasks.json")
+    info = json.loads((case / "out" / "run.json").read_text())
+    assert info["kind"] == "ensemble"
+    assert beside(case / "out") == []
