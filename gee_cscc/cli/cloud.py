@@ -268,7 +268,8 @@ def add_parsers(sub: argparse._SubParsersAction, add_common: Callable) -> None:
     p.add_argument(
         "--allow-gaps",
         action="store_true",
-        help="sum the composites present (default: a cell missing in any composite is masked)",
+        help="sum the composites present (default: a cell missing in any composite is masked, "
+        "and a year missing a whole composite is refused, naming the days)",
     )
     _add_destination_options(p, default_prefix="npp")
     _add_task_options(p, out_help=f"folder of the task manifest (default ./{DEFAULT_EXPORT_OUT})")

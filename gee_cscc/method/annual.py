@@ -14,6 +14,7 @@ to learn the years.
 
 from __future__ import annotations
 
+import collections
 import datetime as _dt
 from collections.abc import Sequence
 from typing import Any
@@ -150,7 +151,13 @@ def annual_npp(
     )
 
 
-def check_composite_layout(composites: Any, years: Sequence[int] | None = None) -> dict[int, int]:
+def check_composite_layout(
+    composites: Any,
+    years: Sequence[int] | None = None,
+    *,
+    allow_gaps: bool = False,
+    composite_unit: str = "per_day",
+) -> dict[int, int]:
     """Check the composites' dates client-side (one ``getInfo``) before annualizing.
 
     Parameters
@@ -159,6 +166,11 @@ def check_composite_layout(composites: Any, years: Sequence[int] | None = None) 
         ``ee.ImageCollection`` of composites with ``system:time_start``.
     years
         The years to check; None: every year that has a composite.
+    allow_gaps
+        Accept missing composites (see Raises): a ``per_day`` rate then covers the days up
+        to the next composite's start, and ``per_composite`` totals sum what is there.
+    composite_unit
+        ``"per_day"`` or ``"per_composite"``: what the message says a missing composite does.
 
     Returns
     -------
@@ -170,7 +182,13 @@ def check_composite_layout(composites: Any, years: Sequence[int] | None = None) 
     InputError
         A composite without ``system:time_start``; a year with no composite; two composites
         starting on the same day; a year whose first composite does not start on 1 January
-        (its first days would be missing from the sum). The message names the year.
+        (its first days would be missing from the sum); without ``allow_gaps``, a missing
+        composite: a year whose composites start further apart than their usual step (the
+        most common interval of that year, 8 days in the MuSyQ/GLASS layout), or whose last
+        composite starts more than a step before 31 December. A composite missing whole is
+        every cell missing in it, which the default (``allow_gaps`` False) masks; left in,
+        a ``per_day`` rate would silently stand for the missing days and ``per_composite``
+        totals would leave them out. The message names the year and the days.
     """
     times = ee.ImageCollection(composites).aggregate_array("system:time_start").getInfo()
     by_year: dict[int, list[_dt.datetime]] = {}
@@ -197,8 +215,34 @@ def check_composite_layout(composites: Any, years: Sequence[int] | None = None) 
                 f"Year {year}: the first composite starts on {days[0]:%Y-%m-%d}, not on "
                 "1 January; the annual sum would miss the days before it."
             )
+        if not allow_gaps:
+            _check_no_missing_composite(year, days, composite_unit)
         counts[year] = len(days)
     return counts
+
+
+def _check_no_missing_composite(year: int, days: list[_dt.datetime], unit: str) -> None:
+    """Raise when a composite of ``year`` is missing (see :func:`check_composite_layout`)."""
+    if len(days) < 2:
+        return  # no interval to tell the step from
+    gaps = [(b - a).total_seconds() / 86400.0 for a, b in zip(days, days[1:], strict=False)]
+    counted = collections.Counter(round(g, 6) for g in gaps)
+    step = min(g for g, n in counted.items() if n == max(counted.values()))
+    starts = [*days, _dt.datetime(year + 1, 1, 1, tzinfo=_dt.timezone.utc)]
+    for a, b in zip(starts, starts[1:], strict=False):
+        if (b - a).total_seconds() / 86400.0 > step + 1e-6:
+            first = a + _dt.timedelta(days=step)
+            last = b - _dt.timedelta(days=1)
+            does = (
+                f"the rate of the {a:%Y-%m-%d} composite would stand for those days"
+                if unit == "per_day"
+                else "the annual sum would leave those days out"
+            )
+            raise InputError(
+                f"Year {year}: no composite covers {first:%Y-%m-%d} to {last:%Y-%m-%d} "
+                f"(the composites of {year} start every {step:g} days): {does}. Add the "
+                "missing composite, or accept the gap with --allow-gaps (allow_gaps=True)."
+            )
 
 
 def annualize(
@@ -236,7 +280,9 @@ def annualize(
             f"composite_unit must be one of {COMPOSITE_UNITS}, got {composite_unit!r}."
         )
     if validate or years is None:
-        counts = check_composite_layout(composites, years)
+        counts = check_composite_layout(
+            composites, years, allow_gaps=allow_gaps, composite_unit=composite_unit
+        )
         years = sorted(counts)
     images = [
         annual_npp(

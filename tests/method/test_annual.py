@@ -165,3 +165,63 @@ def test_annual_collection_exports_to_an_asset_per_year(engine, product, tmp_ass
         assert image.get("year").getInfo() == year
         expected = np.einsum("t,tyx->yx", days_covered(year), rates[year])
         assert_pixels_equal(compute_pixels(image, GRID)["npp"], expected, rtol=1e-6)
+
+
+def _collection(engine, tmp_asset, starts: list[dt.date]):
+    asset = tmp_asset("holes")
+    engine.store.create(asset, "IMAGE_COLLECTION")
+    for k, d in enumerate(starts):
+        t = int(dt.datetime(d.year, d.month, d.day, tzinfo=dt.timezone.utc).timestamp() * 1000)
+        engine.store.put_image(f"{asset}/c{k:02d}", layer(np.ones(SHAPE)), {"system:time_start": t})
+    return ee.ImageCollection(asset)
+
+
+def _eight_day(year: int) -> list[dt.date]:
+    return [dt.date(year, 1, 1) + dt.timedelta(days=8 * i) for i in range(46)]
+
+
+@pytest.mark.parametrize(
+    ("unit", "does"),
+    [
+        ("per_day", "the rate of the 2019-07-04 composite would stand for those days"),
+        ("per_composite", "the annual sum would leave those days out"),
+    ],
+)
+def test_a_missing_composite_is_refused_naming_its_days(engine, tmp_asset, unit, does):
+    starts = _eight_day(2019)
+    assert starts[24] == dt.date(2019, 7, 12)
+    del starts[24]  # 4 July is followed by 20 July: 12–19 July have no composite
+    col = _collection(engine, tmp_asset, starts)
+    with pytest.raises(InputError) as caught:
+        annual.annualize(col, composite_unit=unit)
+    assert str(caught.value) == (
+        "Year 2019: no composite covers 2019-07-12 to 2019-07-19 (the composites of 2019 "
+        f"start every 8 days): {does}. Add the missing composite, or accept the gap with "
+        "--allow-gaps (allow_gaps=True)."
+    )
+
+
+def test_a_missing_last_composite_is_refused(engine, tmp_asset):
+    col = _collection(engine, tmp_asset, _eight_day(2020)[:-1])  # 18 Dec starts the last
+    with pytest.raises(InputError, match="no composite covers 2020-12-26 to 2020-12-31"):
+        annual.check_composite_layout(col)
+
+
+def test_allowed_gaps_extend_the_rate_or_sum_what_is_there(engine, tmp_asset):
+    """With allow_gaps, a rate of 1 g C m⁻² d⁻¹ covers every day of 2019 (365) per day, and
+    45 per-composite totals of 1 sum to 45 (by hand)."""
+    starts = _eight_day(2019)
+    del starts[24]
+    col = _collection(engine, tmp_asset, starts)
+    assert annual.check_composite_layout(col, allow_gaps=True) == {2019: 45}
+    per_day = annual.annual_npp(col, 2019, allow_gaps=True)
+    assert_pixels_equal(compute_pixels(per_day, GRID)["npp"], np.full(SHAPE, 365.0))
+    totals = annual.annual_npp(col, 2019, composite_unit="per_composite", allow_gaps=True)
+    assert_pixels_equal(compute_pixels(totals, GRID)["npp"], np.full(SHAPE, 45.0))
+
+
+def test_a_regular_layout_of_another_step_is_not_a_gap(engine, tmp_asset):
+    """16-day composites (MODIS's layout): every interval is the step, the last runs to the
+    end of the year within it."""
+    starts = [dt.date(2019, 1, 1) + dt.timedelta(days=16 * i) for i in range(23)]
+    assert annual.check_composite_layout(_collection(engine, tmp_asset, starts)) == {2019: 23}
