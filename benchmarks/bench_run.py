@@ -615,7 +615,50 @@ def table(results: list[dict]) -> str:
         for key in keys:
             cells = " | ".join(f"{r.get(field, {}).get(key, math.nan):.2f}" for r in results)
             lines.append(f"| {key} | {cells} |")
-    return "\n".join(lines)
+    return "\n".join(lines + floor_lines(results))
+
+
+#: The steps of ``gee-cscc run`` that the engine computes (what a faster engine shortens).
+ENGINE_STEPS = ("input checks", "region sums", "pull rasters", "batch tasks")
+#: The steps of the full baseline that compute the method (its one pass and the trend sums).
+BASELINE_COMPUTE = ("pass", "trend_sums")
+
+
+def floor_lines(results: list[dict], target: float = 1.5) -> list[str]:
+    """The run split into the engine's steps and everything else, against ``target`` × each
+    baseline: what the engine steps may take for the run to meet it (issue 11)."""
+    rows = []
+    for r in results:
+        steps = r.get("steps_s") or {}
+        engine = sum(v for k, v in steps.items() if k.startswith(ENGINE_STEPS))
+        if not engine:
+            continue
+        rest = r["gee_s"] - engine
+        full = r.get("numpy_full_s")
+        computes = r.get("numpy_full_steps_s") or {}
+        compute = sum(computes.get(k, 0.0) for k in BASELINE_COMPUTE)
+        budget = target * full - rest if full else math.nan
+        rows.append(
+            f"| {r['res']:g}° | {engine:.1f} s | {rest:.1f} s | "
+            + (f"{target * r['numpy_s']:.1f} s" if "numpy_s" in r else "—")
+            + " | "
+            + (f"{target * full:.1f} s | {budget:.1f} s" if full else "— | —")
+            + " | "
+            + (f"{compute:.1f} s" if compute else "—")
+            + " |"
+        )
+    if not rows:
+        return []
+    return [
+        "",
+        f"The floor ({target:g}× target): the run's engine steps ({', '.join(ENGINE_STEPS)}) "
+        "against everything else, and what the engine steps may take (medians, s):",
+        "",
+        f"| grid | engine steps | everything else | {target:g} × lean | {target:g} × full "
+        "| engine budget against full | full baseline's computation |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+        *rows,
+    ]
 
 
 def main() -> None:
