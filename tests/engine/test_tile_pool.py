@@ -120,3 +120,20 @@ def test_parallel_grouped_sums_are_the_numpy_sums_bit_for_bit(engine, tmp_asset,
         for z in np.unique(zones)
     ]
     assert got[3] == {"groups": expected}
+
+
+def test_cores_are_those_the_process_may_use(monkeypatch):
+    """A process allowed 1 core of many (a container, ``taskset``) computes on 1, not on the
+    machine's count; the count is capped at 4; the service's workers count the same way."""
+    import os
+
+    from gee_cscc.engine.service import server
+
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3}, raising=False)
+    assert tile_pool.usable_cores() == 1
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(64)), raising=False)
+    assert tile_pool.usable_cores() == 4
+    assert tile_pool.usable_cores(cap=2) == 2
+    monkeypatch.undo()
+    assert server.WORKERS == tile_pool.TILE_WORKERS == tile_pool.usable_cores()

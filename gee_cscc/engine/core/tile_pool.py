@@ -25,22 +25,24 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
-__all__ = ["TILE_WORKERS", "map_in_order"]
+__all__ = ["TILE_WORKERS", "map_in_order", "usable_cores"]
 
 T = TypeVar("T")
 R = TypeVar("R")
 
 
-def _cores() -> int:
+def usable_cores(cap: int = 4) -> int:
+    """The cores this process may use (its CPU affinity, not the machine's count: a
+    container or ``taskset`` may allow fewer), at least 1 and at most ``cap``."""
     try:
         n = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         n = os.cpu_count() or 1
-    return max(1, min(4, n))
+    return max(1, min(cap, n))
 
 
 #: Tiles computed at once (the cores this process may use, at most 4).
-TILE_WORKERS = _cores()
+TILE_WORKERS = usable_cores()
 
 _pool: concurrent.futures.ThreadPoolExecutor | None = None
 _pool_lock = threading.Lock()

@@ -27,7 +27,6 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -42,6 +41,7 @@ from ..batch.tasks import run_operation
 from ..core.context import RequestContext, request_context
 from ..core.evaluate import evaluate
 from ..core.serialize import to_info
+from ..core.tile_pool import usable_cores
 from ..core.values import output_numpy_dtype, pixel_cache
 from ..errors import EEError, MemoryLimitError
 from ..limits import GOOGLE, Limits
@@ -69,8 +69,10 @@ T = TypeVar("T")
 #: Earth Engine's computePixels request limit (bytes).
 COMPUTE_PIXELS_LIMIT = GOOGLE.pixels_bytes
 
-#: Requests one client computes at once (one per core, at most 4); others queue.
-WORKERS = max(1, min(4, os.cpu_count() or 1))
+#: Requests one client computes at once (one per core this process may use, at most 4, as
+#: the tile pool counts them: ``os.cpu_count()`` would oversubscribe a container or a
+#: ``taskset`` that allows fewer cores than the machine has); others queue.
+WORKERS = usable_cores()
 
 
 def check_pixels_request(
