@@ -60,9 +60,18 @@ def asset_exists(asset_id: str) -> bool:
 
 
 def create_collection(asset_id: str, properties: Mapping[str, Any] | None) -> None:
-    """Create an ImageCollection asset (and missing parent folders), with properties."""
+    """Create an ImageCollection asset (and missing parent folders), with properties.
+
+    A collection that another run created between the look-up and the creation (see
+    :func:`ensure_folder`) is taken, and given the properties.
+    """
     try:
-        call_quietly(ee.data.create_assets, [asset_id], "IMAGE_COLLECTION", True)
+        try:
+            call_quietly(ee.data.create_assets, [asset_id], "IMAGE_COLLECTION", True)
+        except ee.EEException as exc:
+            info = asset_info(asset_id) if _exists_race(exc) else None
+            if info is None or str(info.get("type", "")).upper() != "IMAGE_COLLECTION":
+                raise
         if properties:
             ee.data.updateAsset(
                 asset_id,
@@ -93,16 +102,41 @@ def delete_collection(asset_id: str) -> None:
 def ensure_folder(asset_id: str) -> None:
     """Create an asset folder (and its parents) if it is missing.
 
-    Earth Engine's asset exports need the parent folder to exist.
+    Earth Engine's asset exports need the parent folder to exist. Another run may create
+    the same folder (or a parent) between the look-up and the creation (two runs of one
+    configuration share their export root): creating then fails with "Cannot overwrite
+    asset", and the folder made by the other run is taken, after a fresh look-up, when it
+    is a folder. The client creates parents one by one, so this is tried a few times.
 
     Raises
     ------
     ExportError
-        The folder cannot be created (for example, no permission).
+        The folder cannot be created (for example, no permission), or the id is taken by an
+        asset that is not a folder.
     """
-    if asset_exists(asset_id):
-        return
-    try:
-        call_quietly(ee.data.create_assets, [asset_id], "FOLDER", True)
-    except ee.EEException as exc:
-        raise ExportError(f"Cannot create the asset folder '{asset_id}': {exc}") from exc
+    for attempt in range(_FOLDER_TRIES):
+        info = asset_info(asset_id)
+        if info is not None:
+            if str(info.get("type", "")).upper() not in ("FOLDER", "PROJECT"):
+                raise ExportError(
+                    f"Cannot create the asset folder '{asset_id}': an asset of type "
+                    f"{info.get('type')} has that id."
+                )
+            return
+        try:
+            call_quietly(ee.data.create_assets, [asset_id], "FOLDER", True)
+            return
+        except ee.EEException as exc:
+            if not _exists_race(exc) or attempt + 1 == _FOLDER_TRIES:
+                raise ExportError(f"Cannot create the asset folder '{asset_id}': {exc}") from exc
+            # another run made it (or a parent) meanwhile: look again
+
+
+#: Look-ups and creations of a folder that another run may be creating at the same time.
+_FOLDER_TRIES = 3
+
+
+def _exists_race(exc: Exception) -> bool:
+    """Whether a creation failed because the asset (or a parent) appeared meanwhile."""
+    text = str(exc).lower()
+    return "overwrite" in text or "already exists" in text

@@ -13,6 +13,7 @@ import hashlib
 import json
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -49,18 +50,20 @@ def start_run(
     *,
     report: str = "stub",
     quiet: bool = True,
+    extra: Sequence[str] = (),
 ) -> subprocess.Popen:
     """Start ``gee-cscc run`` on the synthetic years in a child process.
 
     ``report``: ``"stub"`` (figures and report replaced by a page), ``"slow"`` (the same,
     taking a minute, so that a signal sent while the outputs are written hits) or
-    ``"real"``.
+    ``"real"``. ``extra``: more arguments of ``gee-cscc run``.
     """
     argv = ["run", "--npp", str(npp), *YEAR_ARGS, "--store", str(store), "--out", str(out)]
     if regions is not None:
         argv += ["--regions", str(regions)]
     if quiet:
         argv.append("--quiet")
+    argv += list(extra)
     return subprocess.Popen(
         [sys.executable, "-c", CHILD, report, *argv],
         stdout=subprocess.PIPE,

@@ -102,6 +102,21 @@ def test_two_runs_on_the_same_input_at_once_store_it_once(cases, tmp_path):
     assert not list((store / "tmp").iterdir())
 
 
+def test_two_batch_runs_of_one_configuration_into_one_out_at_once_both_finish(cases, tmp_path):
+    """They share the export root (one run hash), so they race to create its folders and
+    collection and to export the same assets. Found: one of them stopped with "Cannot
+    overwrite asset"; now both finish, with the result of the run alone."""
+    _, a, _, solo = cases
+    store, out = tmp_path / "store", tmp_path / "out"
+    procs = [start_run(*a, store, out, extra=("--mode", "batch")) for _ in range(2)]
+    for proc in procs:
+        code, _, err = finish(proc)
+        assert code == 0, err
+    got = _result(out)
+    for name in TABLE_FILES:
+        assert got[name] == solo["a"][name], name
+
+
 def test_the_input_key_is_a_sha256_of_scheme_kind_options_and_bytes(tmp_path):
     f = tmp_path / "npp.nc"
     f.write_bytes(b"0123456789")
