@@ -264,6 +264,29 @@ def staged_out(out: str | os.PathLike) -> Iterator[Path]:
         yield staging
         raise_if_stopped()  # a signal whose exception was swallowed: OUT stays as it was
         swap_in(staging, path)
+    except Exception as exc:  # noqa: BLE001  (GDAL's errors are not all OSErrors)
+        full = _disk_full(path.parent)
+        if full is not None and not isinstance(exc, OutputError):
+            # GDAL and NetCDF say "write failed" or "failed to read directory", not why
+            raise OutputError(
+                f"Cannot write the results into {path}: its disk is full ({full} free in "
+                f"{path.parent}). OUT is as it was; free some space or give another --out. "
+                f"({type(exc).__name__}: {' '.join(str(exc).split())[:200]})"
+            ) from exc
+        raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
         _ACTIVE.discard(staging)
+
+
+#: Free space below which a failed write is put down to a full disk.
+LOW_SPACE_BYTES = 1 << 20
+
+
+def _disk_full(folder: Path) -> str | None:
+    """The free space of ``folder``'s disk in words when it is (nearly) full, else None."""
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return None
+    return f"{free / 2**10:.0f} KiB" if free < LOW_SPACE_BYTES else None

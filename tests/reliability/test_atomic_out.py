@@ -392,3 +392,32 @@ def test_check_out_takes_an_out_holding_only_a_stopped_ensembles_manifests(tmp_p
     (out / "products" / "a" / "export_tasks.json").unlink()  # a folder of other things
     with pytest.raises(OutputError, match="is a folder of other files"):
         check_out(out)
+
+
+def test_a_write_failing_on_a_full_disk_says_so_and_leaves_out_as_it_was(tmp_path, monkeypatch):
+    """GDAL reports a full disk as "Write failed" or a directory it cannot read; the run says
+    the disk is full (checked on a 3 MB tmpfs by hand: the same line)."""
+    import collections
+
+    from gee_cscc.report import out_folder
+
+    out = tmp_path / "out"
+    _old_out(out)
+    before = tree_hash(out)
+    usage = collections.namedtuple("usage", "total used free")
+    monkeypatch.setattr(out_folder.shutil, "disk_usage", lambda p: usage(10, 10, 2048))
+    with pytest.raises(OutputError) as caught, staged_out(out) as staging:
+        (staging / "run.json").write_text("{}")
+        raise RuntimeError("Write failed. See previous exception for details.")
+    assert str(caught.value) == (
+        f"Cannot write the results into {out}: its disk is full (2 KiB free in {tmp_path}). "
+        "OUT is as it was; free some space or give another --out. (RuntimeError: Write "
+        "failed. See previous exception for details.)"
+    )
+    assert tree_hash(out) == before
+    assert beside(out) == []
+    # With room on the disk, the error is the writer's own.
+    monkeypatch.setattr(out_folder.shutil, "disk_usage", lambda p: usage(10, 0, 10 << 30))
+    with pytest.raises(RuntimeError, match="Write failed"), staged_out(out):
+        raise RuntimeError("Write failed.")
+    assert tree_hash(out) == before
