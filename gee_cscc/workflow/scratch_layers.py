@@ -116,8 +116,8 @@ class ScratchFolder:
         free = shutil.disk_usage(self.path).free
         if nbytes + _MARGIN > free:
             raise OutputError(
-                f"{what} need {nbytes / 2**30:.1f} GiB in {self.path.parent} and "
-                f"{free / 2**30:.1f} GiB are free: set TMPDIR to a folder with more space."
+                f"{what} need {_size(nbytes + _MARGIN)} in {self.path.parent} and "
+                f"{_size(free)} are free: set TMPDIR to a folder with more space."
             )
 
     def writer(
@@ -134,6 +134,11 @@ class ScratchFolder:
             "Layers read lazily from a run's scratch folder cannot be pickled: "
             "load them first (results.rasters.load())."
         )
+
+
+def _size(nbytes: float) -> str:
+    """Bytes in words: GiB from 1 GiB on, else MiB (0.0 GiB said nothing)."""
+    return f"{nbytes / 2**30:.1f} GiB" if nbytes >= 2**30 else f"{nbytes / 2**20:.1f} MiB"
 
 
 def _write_all(fd: int, data: memoryview, offset: int, path: Path) -> None:

@@ -151,8 +151,11 @@ def test_no_room_is_an_output_error(tmp_path, monkeypatch):
     scratch = ScratchFolder(tmp_path)
     usage = type("U", (), {"free": 10 << 20})()
     monkeypatch.setattr(scratch_module.shutil, "disk_usage", lambda path: usage)
-    with pytest.raises(OutputError, match="TMPDIR"):
+    with pytest.raises(OutputError, match="TMPDIR") as caught:
         scratch.writer(["a"], (1000, 1000))
+    # 4 MB of float32 and the 256 MiB margin, against 10 MiB: in MiB, not "0.0 GiB".
+    need = (1000 * 1000 * 4 + (256 << 20)) / 2**20
+    assert f"need {need:.1f} MiB in {tmp_path} and 10.0 MiB are free" in str(caught.value)
 
 
 def test_a_layer_not_written_whole_is_refused(tmp_path):
