@@ -344,6 +344,13 @@ def _check_regions(
             f" and {len(missing) - 10} more" if len(missing) > 10 else ""
         )
         warn(f"warning: {len(missing)} region(s) of {source} hold no grid cell: {shown}")
+    if regions.unnamed and warn is not None:
+        ids = [str(i) for i in regions.unnamed]
+        shown = ", ".join(ids[:10]) + (f" and {len(ids) - 10} more" if len(ids) > 10 else "")
+        warn(
+            f"warning: {len(ids)} region id(s) of {source} have no name in the region names: "
+            f"named by the id ({shown})"
+        )
     if regions.features is not None:
         overlap = int(stats.get("o_sum", 0))
         area_km2 = float(stats.get("oa_sum", 0.0)) / 1e6

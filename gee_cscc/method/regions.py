@@ -48,12 +48,15 @@ class Regions:
         ``{id: name}`` for every region (ids ≥ 1), in the order regions are reported.
     source
         Asset id or file the regions came from (for provenance), if known.
+    unnamed
+        Ids that a names file left out: named by the id itself (the input checks say so).
     """
 
     image: Any
     names: dict[int, str]
     source: str | None = None
     features: Any = field(default=None, compare=False)
+    unnamed: tuple[int, ...] = field(default=(), compare=False)
 
     @property
     def ids(self) -> list[int]:
@@ -115,15 +118,34 @@ def regions_from_image(
     image
         ``ee.Image``; its first band holds the ids.
     names
-        ``{id: name}``; ids without a name are named by the id itself.
+        ``{id: name}``; ids without a name are named by the id itself (listed in
+        :attr:`Regions.unnamed` when ``names`` is given).
     ids
         The ids present (read from the image when not given).
+
+    Raises
+    ------
+    InputError
+        An id without a name would be named like another region (``names`` gives the name
+        ``"3"`` to another id than 3): the tables would hold two rows of one name.
     """
+    from gee_cscc.errors import InputError
+
     img = ee.Image(image).select([0]).unmask(0, False).toInt32().rename(REGION_BAND)
-    names = dict(names or {})
+    names = {int(k): v for k, v in (names or {}).items()}
     if ids is None:
         ids = sorted(set(names))
-    return Regions(img, {int(i): names.get(int(i), str(int(i))) for i in sorted(ids)}, source)
+    ids = sorted(int(i) for i in ids)
+    unnamed = tuple(i for i in ids if names and i not in names)
+    taken = {str(v): k for k, v in names.items()}
+    for i in unnamed:
+        if str(i) in taken:
+            raise InputError(
+                f"Region id {i} of {source or 'the region image'} has no name, so it would "
+                f"be named '{i}', the name given to region id {taken[str(i)]}: name region "
+                f"id {i} too, or rename region id {taken[str(i)]}."
+            )
+    return Regions(img, {i: names.get(i, str(i)) for i in ids}, source, unnamed=unnamed)
 
 
 def grouped_sums(

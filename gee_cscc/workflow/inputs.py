@@ -188,7 +188,9 @@ def resolve_inputs(inputs: RunInputs, engine: Any, cfg: Config) -> tuple[str, An
         img = ee.Image(reg)
         npp_grid = npp_data if npp_data is not None else collection_grid(npp_id, cfg.band)
         check_same_grid(npp_grid, image_grid(reg), npp_name=str(inputs.npp), regions_name=reg)
-        ids = sorted(names) if names else _region_ids(img)
+        # Every id the image holds, named or not (a names file that leaves ids out must not
+        # leave their regions out of the tables), and named ids without cells (zeros).
+        ids = sorted(set(_region_ids(img)) | set(names or {}))
         return npp_id, regions_from_image(img, names=names, ids=ids, source=reg)
     return npp_id, regions_from_features(
         ee.FeatureCollection(reg), name_property=cfg.region_property, source=reg

@@ -102,3 +102,44 @@ def test_region_raster_without_names_reports_the_ids(cli_data, baseline, tmp_pat
         for name, frame in tables.items()
     }
     assert_same_tables(renamed, baseline)
+
+
+@pytest.mark.parametrize("form", ["region-tif", "image-asset"])
+def test_a_names_file_that_leaves_an_id_out_keeps_its_region(
+    form, cli_data, baseline, tmp_path, quick_report, capsys
+):
+    """Region B (id 2) has no name: its rows are still in every table, named "2", and the
+    run says so. Found: with a region image asset, B's rows were left out (exit 0)."""
+    names = tmp_path / "names-a.csv"
+    names.write_text("region_id,name\n1,A\n")
+    regions = (
+        cli_data.region_tif if form == "region-tif" else populate_store(tmp_path / "store").image
+    )
+    tables = run_tables(
+        cli_data, tmp_path, "--npp", cli_data.npp_nc, "--regions", regions, "--region-names", names
+    )
+    renamed = {
+        name: frame.assign(region=frame["region"].astype(str).replace({"2": "B"}))
+        if "region" in frame
+        else frame
+        for name, frame in tables.items()
+    }
+    assert_same_tables(renamed, baseline)
+    assert (
+        f"warning: 1 region id(s) of {regions} have no name in the region names: named by the id (2)"
+        in capsys.readouterr().err
+    )
+
+
+def test_an_unnamed_id_named_like_another_region_is_refused(cli_data, tmp_path, capsys):
+    names = tmp_path / "names-2.csv"
+    names.write_text("region_id,name\n1,2\n")  # region 1 named "2"; region 2 unnamed
+    argv = ["run", "--npp", str(cli_data.npp_nc), "--regions", str(cli_data.region_tif)]
+    argv += ["--region-names", str(names), *YEAR_ARGS, "--store", str(tmp_path / "s")]
+    argv += ["--out", str(tmp_path / "out"), "--quiet"]
+    assert main(argv) == 1
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"gee-cscc run: error: Region id 2 of {cli_data.region_tif} has no name, so it would be "
+        "named '2', the name given to region id 1: name region id 2 too, or rename region id 1."
+    )
+    assert not (tmp_path / "out").exists()
