@@ -105,6 +105,8 @@ def _row_step(variable: xr.DataArray) -> int:
 def pull_tiles(
     variable: xr.DataArray,
     on_tile: Callable[[int, int], None] | None = None,
+    *,
+    on_rows: Callable[[int, int, np.ndarray], None] | None = None,
 ) -> xr.DataArray:
     """Load a variable opened with xee, calling ``on_tile(done, total)`` as tiles arrive.
 
@@ -117,8 +119,10 @@ def pull_tiles(
     height, so the requests are the ones a whole load makes) into one array allocated
     up front: xee keeps every tile of a load and then joins them with ``np.block``, so a
     whole load holds the result twice; by bands, only one band is held twice.
+    ``on_rows(y0, y1, block)`` is told of each band as it lands (``block`` is the band of
+    the result, every dimension but ``y`` whole, read-only to the caller).
     """
-    return _counted(variable, on_tile, lambda: _load_by_rows(variable))
+    return _counted(variable, on_tile, lambda: _load_by_rows(variable, on_rows))
 
 
 #: Tiles (xee chunks) side by side that :func:`stream_blocks` pulls at once: enough requests
@@ -196,7 +200,9 @@ def _counted(
     return loaded
 
 
-def _load_by_rows(variable: xr.DataArray) -> xr.DataArray:
+def _load_by_rows(
+    variable: xr.DataArray, on_rows: Callable[[int, int, np.ndarray], None] | None
+) -> xr.DataArray:
     if "y" not in variable.dims:
         return variable.load()
     axis = variable.dims.index("y")
@@ -214,6 +220,8 @@ def _load_by_rows(variable: xr.DataArray) -> xr.DataArray:
         out[tuple(index)] = block
         del block
         release_free_memory()
+        if on_rows is not None:
+            on_rows(y0, y1, out[tuple(index)])
     if out is None:  # no rows
         return variable.load()
     return variable.copy(data=out)
