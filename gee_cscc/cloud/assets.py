@@ -12,13 +12,19 @@ import ee
 from gee_cscc.errors import ExportError
 
 __all__ = [
+    "RUN_HASH_PROPERTY",
     "asset_exists",
     "asset_info",
     "call_quietly",
     "create_collection",
     "delete_collection",
     "ensure_folder",
+    "made_by_twin",
 ]
+
+#: The asset property holding the run hash of an export (see
+#: :meth:`~gee_cscc.cloud.tasks.TaskManifest.bind_run`).
+RUN_HASH_PROPERTY = "gee_cscc_run_hash"
 
 
 def call_quietly(fn: Callable[..., Any], *args: Any) -> Any:
@@ -140,3 +146,26 @@ def _exists_race(exc: Exception) -> bool:
     """Whether a creation failed because the asset (or a parent) appeared meanwhile."""
     text = str(exc).lower()
     return "overwrite" in text or "already exists" in text
+
+
+def made_by_twin(manifest: Any, status: Mapping[str, Any], task_id: Any) -> bool:
+    """Whether a failed export only lost a race: another run of this configuration (the same
+    run hash, so the same export root) exported the same asset meanwhile.
+
+    Two runs of one configuration at once start the same exports (neither saw the other's
+    task); Earth Engine then fails the later one with "Cannot overwrite asset". The asset
+    the other run made holds exactly what this task would have written, so the task counts
+    as completed.
+    """
+    if manifest.run_hash is None:
+        return False
+    if "overwrite" not in str(status.get("error_message") or "").lower():
+        return False
+    key = manifest.key_of(status.get("id") or task_id)
+    if not key or not key.startswith("asset:"):
+        return False
+    asset_id = key.split(":", 1)[1]
+    info = asset_info(asset_id)
+    if info is None or (info.get("properties") or {}).get(RUN_HASH_PROPERTY) != manifest.run_hash:
+        return False
+    return True

@@ -35,7 +35,7 @@ from gee_cscc.cloud.tasks import (
 )
 from gee_cscc.errors import ExportError, ResumeMismatch
 
-__all__ = ["effective_overwrite", "made_by_twin", "resume_action", "run_properties", "start_task"]
+__all__ = ["effective_overwrite", "resume_action", "run_properties", "start_task"]
 
 #: The records of every export module go to the logger of :mod:`gee_cscc.cloud.exports`.
 log = logging.getLogger("gee_cscc.cloud.exports")
@@ -109,30 +109,6 @@ def _resume(
         log.info("%s: done in an earlier run (task %s); skipped", key, entry["id"])
         return "skip", None
     return "start", None
-
-
-def made_by_twin(manifest: TaskManifest, status: Mapping[str, Any], task_id: Any) -> bool:
-    """Whether a failed export only lost a race: another run of this configuration (the same
-    run hash, so the same export root) exported the same asset meanwhile.
-
-    Two runs of one configuration at once start the same exports (neither saw the other's
-    task); Earth Engine then fails the later one with "Cannot overwrite asset". The asset
-    the other run made holds exactly what this task would have written, so the task counts
-    as completed.
-    """
-    if manifest.run_hash is None:
-        return False
-    if "overwrite" not in str(status.get("error_message") or "").lower():
-        return False
-    key = manifest.key_of(status.get("id") or task_id)
-    if not key or not key.startswith("asset:"):
-        return False
-    asset_id = key.split(":", 1)[1]
-    info = asset_info(asset_id)
-    if info is None or (info.get("properties") or {}).get(RUN_HASH_PROPERTY) != manifest.run_hash:
-        return False
-    log.info("%s: exported meanwhile by another run of this configuration", asset_id)
-    return True
 
 
 def resume_action(

@@ -29,6 +29,7 @@ from typing import Any
 
 import ee
 
+from gee_cscc.cloud.assets import RUN_HASH_PROPERTY, made_by_twin
 from gee_cscc.errors import ExportError, ResumeMismatch
 
 __all__ = [
@@ -46,8 +47,6 @@ __all__ = [
     "wait_for_tasks",
 ]
 
-#: The asset property holding the run hash of an export (see :meth:`TaskManifest.bind_run`).
-RUN_HASH_PROPERTY = "gee_cscc_run_hash"
 #: What to do when a manifest holds another run's tasks (``gee-cscc run``'s wording).
 RESTART_HINT = "rerun with --restart to redo them, or give a new --out"
 
@@ -429,9 +428,8 @@ def wait_for_tasks(
                     continue
                 status = task_status(task)
                 if status["state"] == "FAILED" and manifest is not None:
-                    from gee_cscc.cloud.resume import made_by_twin  # (resume imports this)
-
                     if made_by_twin(manifest, status, getattr(task, "id", None)):
+                        log.info("%s: exported meanwhile by a run of this hash", status.get("id"))
                         status = {**status, "state": "COMPLETED", "error_message": None}
                 if status["state"] in ("UNSUBMITTED", "UNKNOWN"):
                     raise ExportError(
