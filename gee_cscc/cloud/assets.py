@@ -165,7 +165,5 @@ def made_by_twin(manifest: Any, status: Mapping[str, Any], task_id: Any) -> bool
     if not key or not key.startswith("asset:"):
         return False
     asset_id = key.split(":", 1)[1]
-    info = asset_info(asset_id)
-    if info is None or (info.get("properties") or {}).get(RUN_HASH_PROPERTY) != manifest.run_hash:
-        return False
-    return True
+    info = asset_info(asset_id) or {}
+    return (info.get("properties") or {}).get(RUN_HASH_PROPERTY) == manifest.run_hash

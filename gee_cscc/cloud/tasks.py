@@ -427,10 +427,10 @@ def wait_for_tasks(
                 if i in statuses and statuses[i]["state"] in DONE_STATES:
                     continue
                 status = task_status(task)
-                if status["state"] == "FAILED" and manifest is not None:
-                    if made_by_twin(manifest, status, getattr(task, "id", None)):
-                        log.info("%s: exported meanwhile by a run of this hash", status.get("id"))
-                        status = {**status, "state": "COMPLETED", "error_message": None}
+                twin = status["state"] == "FAILED" and manifest is not None
+                if twin and made_by_twin(manifest, status, getattr(task, "id", None)):
+                    log.info("%s: exported meanwhile by a run of this hash", status.get("id"))
+                    status = {**status, "state": "COMPLETED", "error_message": None}
                 if status["state"] in ("UNSUBMITTED", "UNKNOWN"):
                     raise ExportError(
                         f"Task '{status.get('description', '')}' ({status.get('id')}) is "
